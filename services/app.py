@@ -1,0 +1,59 @@
+"""``create_app(settings)``: the one way the Litestar application is built."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.config.cors import CORSConfig
+from litestar.datastructures import State
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+
+from services import health
+from services.config import Settings
+from services.db.engine import Database
+from services.errors import exception_handlers
+from services.logging import access_log_middleware, configure_logging
+from services.workspace.controllers import ProgrammeController
+
+
+def create_app(settings: Settings, database: Database | None = None) -> Litestar:
+    """Build the application. ``database`` lets a caller share its engines (tests, demo)."""
+    configure_logging(settings)
+    db = database or Database(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            if database is None:
+                await db.dispose()
+
+    return Litestar(
+        route_handlers=[health.live, health.ready, ProgrammeController],
+        state=State({"db": db, "settings": settings}),
+        lifespan=[lifespan],
+        middleware=[access_log_middleware],
+        exception_handlers=exception_handlers,
+        request_max_body_size=settings.max_request_body_bytes,
+        cors_config=CORSConfig(allow_origins=[settings.public_url] if settings.public_url else []),
+        openapi_config=OpenAPIConfig(
+            title="PMO Cloud API",
+            version="1",
+            description="Managed programme management offices: workspaces, registers, governance.",
+            path="/schema",
+            render_plugins=[ScalarRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "bearer": SecurityScheme(
+                        type="http", scheme="bearer", description="An API token: pmo_…"
+                    )
+                }
+            ),
+        ),
+        debug=False,
+    )

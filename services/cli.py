@@ -1,0 +1,310 @@
+"""The ``pmo`` command: run, operate and set up the platform.
+
+Other packages add command groups through the ``pmo.commands`` entry point group, so this module
+never imports them (``services`` does not depend on ``provisioning`` or ``templates_library``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from datetime import timedelta
+from functools import wraps
+from importlib.metadata import entry_points
+from typing import Any, ParamSpec, TypeVar
+
+import click
+
+from services.config import ConfigError, Settings, load_settings
+from services.errors import ProblemError
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _fail(message: str, code: int = 1) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(code)
+
+
+def settings_from_env() -> Settings:
+    try:
+        return load_settings()
+    except ConfigError as exc:
+        click.echo(f"configuration error: {exc}", err=True)
+        sys.exit(2)
+
+
+def handles_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Turn expected failures into one line on stderr and a non-zero exit, not a traceback."""
+
+    @wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except ConfigError as exc:
+            click.echo(f"configuration error: {exc}", err=True)
+            sys.exit(2)
+        except ProblemError as exc:
+            detail = "; ".join(f"{e['field']}: {e['message']}" for e in exc.errors or [])
+            _fail(f"{exc.detail}{f' ({detail})' if detail else ''}")
+            raise  # unreachable; keeps type checkers content
+
+    return wrapper
+
+
+def run_async(coro: Coroutine[Any, Any, R]) -> R:
+    return asyncio.run(coro)
+
+
+@click.group()
+@click.version_option(package_name="pmo-cloud", prog_name="pmo")
+def cli() -> None:
+    """PMO Cloud: managed programme management offices."""
+
+
+# ---------------------------------------------------------------------------------------- db
+
+
+@cli.group()
+def db() -> None:
+    """Create roles and databases, and migrate every cell."""
+
+
+@db.command("init")
+@handles_errors
+def db_init() -> None:
+    """Create the pmo_owner and pmo_app roles and each cell's database (idempotent)."""
+    from services.db.bootstrap import bootstrap_cell
+
+    settings = settings_from_env()
+    for cell, url in settings.cell_urls().items():
+        for line in bootstrap_cell(settings.admin_url(url), url, settings.owner_url(url)):
+            click.echo(f"{cell}: {line}")
+
+
+@db.command("upgrade")
+@click.argument("revision", default="head")
+@handles_errors
+def db_upgrade(revision: str) -> None:
+    """Migrate every cell to REVISION (default: head) and record the cells."""
+    from services.db import migrate
+
+    settings = settings_from_env()
+    for cell, url in settings.cell_urls().items():
+        migrate.upgrade(settings.owner_url(url), revision)
+        click.echo(f"{cell}: at {migrate.current_revision(settings.owner_url(url))}")
+    run_async(_sync_cells(settings))
+
+
+async def _sync_cells(settings: Settings) -> None:
+    from services.db.engine import Database
+    from services.tenancy import service as tenancy
+
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            await tenancy.sync_cells(session, settings)
+    finally:
+        await database.dispose()
+
+
+@db.command("downgrade")
+@click.argument("revision")
+@handles_errors
+def db_downgrade(revision: str) -> None:
+    """Migrate every cell down to REVISION ('base' removes everything)."""
+    from services.db import migrate
+
+    settings = settings_from_env()
+    for cell, url in settings.cell_urls().items():
+        migrate.downgrade(settings.owner_url(url), revision)
+        click.echo(f"{cell}: at {migrate.current_revision(settings.owner_url(url))}")
+
+
+@db.command("current")
+@handles_errors
+def db_current() -> None:
+    """Show each cell's revision and the code's head."""
+    from services.db import migrate
+
+    settings = settings_from_env()
+    head = migrate.head_revision()
+    for cell, url in settings.cell_urls().items():
+        current = migrate.current_revision(settings.owner_url(url))
+        click.echo(f"{cell}: {current} ({'head' if current == head else f'head is {head}'})")
+
+
+# ----------------------------------------------------------------------- tenants, users, tokens
+
+
+async def _in_control(settings: Settings, work: Callable[[Any], Awaitable[R]]) -> R:
+    from services.db.engine import Database
+
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+@cli.group()
+def tenants() -> None:
+    """Client workspaces."""
+
+
+@tenants.command("create")
+@click.argument("slug")
+@click.option("--name", help="Organisation name (default: the slug).")
+@click.option("--cell", default="default", show_default=True)
+@handles_errors
+def tenants_create(slug: str, name: str | None, cell: str) -> None:
+    """Create an active, empty workspace (signups normally do this through provisioning)."""
+    from services.tenancy import service as tenancy
+    from services.tenancy.models import TenantState
+
+    async def work(session: Any) -> str:
+        tenant = await tenancy.create_tenant(
+            session, slug=slug, name=name or slug, cell=cell, state=TenantState.ACTIVE
+        )
+        return f"created workspace {tenant.slug} ({tenant.id}) in cell {tenant.cell}"
+
+    click.echo(run_async(_in_control(settings_from_env(), work)))
+
+
+@cli.group()
+def users() -> None:
+    """People: client users and service staff."""
+
+
+@users.command("create")
+@click.argument("email")
+@click.option("--name", default="", help="Display name.")
+@click.option("--staff-role", type=click.Choice(["expert", "account_manager", "platform_admin"]))
+@click.option("--tenant", "slug", help="Also make them a member of this workspace.")
+@click.option(
+    "--role",
+    type=click.Choice(["viewer", "member", "admin", "owner"]),
+    default="member",
+    show_default=True,
+)
+@handles_errors
+def users_create(
+    email: str, name: str, staff_role: str | None, slug: str | None, role: str
+) -> None:
+    """Create a user, optionally with a role in one workspace."""
+    from services.identity import service as identity
+    from services.identity.models import Role, StaffRole
+    from services.tenancy import service as tenancy
+
+    async def work(session: Any) -> str:
+        user = await identity.create_user(
+            session, email, name, StaffRole(staff_role) if staff_role else None
+        )
+        line = f"created user {user.email} ({user.id})"
+        if slug:
+            tenant = await tenancy.require_by_slug(session, slug)
+            await identity.grant_membership(session, user.id, tenant.id, Role(role))
+            line += f", {role} in {slug}"
+        return line
+
+    click.echo(run_async(_in_control(settings_from_env(), work)))
+
+
+@cli.group()
+def tokens() -> None:
+    """API bearer tokens (stored hashed; shown once)."""
+
+
+@tokens.command("create")
+@click.option("--user", "email", required=True, help="The user the token acts as.")
+@click.option("--tenant", "slug", help="Restrict the token to this workspace.")
+@click.option("--name", default="cli", show_default=True)
+@click.option("--read-only", is_flag=True, help="The token may read but not change anything.")
+@click.option("--expires-days", type=click.IntRange(min=1), help="Expire after N days.")
+@handles_errors
+def tokens_create(
+    email: str, slug: str | None, name: str, read_only: bool, expires_days: int | None
+) -> None:
+    """Create a token and print it once."""
+    from services.identity import service as identity
+    from services.identity.models import TokenScope
+    from services.tenancy import service as tenancy
+
+    async def work(session: Any) -> tuple[uuid.UUID, str]:
+        user = await identity.require_user(session, email)
+        tenant_id = (await tenancy.require_by_slug(session, slug)).id if slug else None
+        scopes = frozenset({TokenScope.READ}) if read_only else frozenset(TokenScope)
+        expiry = timedelta(days=expires_days) if expires_days else None
+        token, secret = await identity.issue_token(
+            session, user.id, name=name, tenant_id=tenant_id, scopes=scopes, expires_in=expiry
+        )
+        return token.id, secret
+
+    token_id, secret = run_async(_in_control(settings_from_env(), work))
+    click.echo(f"token id: {token_id}", err=True)
+    click.echo("the token below is shown only once:", err=True)
+    click.echo(secret)
+
+
+@tokens.command("revoke")
+@click.argument("token_id", type=click.UUID)
+@handles_errors
+def tokens_revoke(token_id: uuid.UUID) -> None:
+    """Revoke a token by its id; it stops working at once."""
+    from services.identity import service as identity
+
+    async def work(session: Any) -> str:
+        token = await identity.revoke_token(session, token_id)
+        return f"revoked token {token.id} ({token.name})"
+
+    click.echo(run_async(_in_control(settings_from_env(), work)))
+
+
+# --------------------------------------------------------------------------------- serve, demo
+
+
+@cli.command()
+@click.option("--host", help="Default: PMO_HOST.")
+@click.option("--port", type=int, help="Default: PMO_PORT.")
+@click.option("--workers", type=int, default=1, show_default=True)
+@handles_errors
+def serve(host: str | None, port: int | None, workers: int) -> None:
+    """Serve the API (production: behind a load balancer, as many as needed)."""
+    import uvicorn
+
+    settings = settings_from_env()
+    settings.cell_urls()  # fail early, in one line, without a database URL
+    uvicorn.run(
+        "services.asgi:app",
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        access_log=False,
+        proxy_headers=True,
+    )
+
+
+@cli.command()
+@click.option("--smoke", is_flag=True, help="Start, check health and one API call, then exit 0/1.")
+@handles_errors
+def demo(smoke: bool) -> None:
+    """The whole platform on this machine with no set-up (embedded PostgreSQL)."""
+    from services.demo import run_demo
+
+    sys.exit(run_demo(settings_from_env(), smoke=smoke))
+
+
+def _load_plugin_commands() -> None:
+    for entry in entry_points(group="pmo.commands"):
+        command = entry.load()
+        if isinstance(command, click.Command):
+            cli.add_command(command, entry.name)
+
+
+def main() -> None:
+    _load_plugin_commands()
+    cli()

@@ -1,0 +1,25 @@
+"""Optimistic concurrency: a row's ``version`` is its ``ETag``; updates need ``If-Match``."""
+
+from __future__ import annotations
+
+from services.errors import PreconditionRequired, VersionMismatch
+
+
+def etag(version: int) -> str:
+    return f'"{version}"'
+
+
+def check_if_match(if_match: str | None, current_version: int) -> None:
+    """Refuse an update unless ``If-Match`` names the current version (or is ``*``)."""
+    if if_match is None or not if_match.strip():
+        raise PreconditionRequired(
+            "Send If-Match with the ETag from your last read, so concurrent edits are not lost.",
+            current_etag=etag(current_version),
+        )
+    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    if "*" in tags or etag(current_version) in tags:
+        return
+    raise VersionMismatch(
+        "The resource changed since you read it; read it again and reapply your change.",
+        current_etag=etag(current_version),
+    )

@@ -1,0 +1,137 @@
+"""What a request is given: a control session, the caller, the workspace and a scoped session.
+
+Each provider is resolved at most once per request. Controllers declare what they need by name:
+``principal``, ``workspace``, ``session`` (workspace-scoped) or ``control_session``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.db.engine import Database
+from services.db.tenant_scope import TenantScope
+from services.errors import Forbidden, NotFound, TenantSuspended, TenantUnavailable, Unauthenticated
+from services.identity import service as identity
+from services.identity.models import Role
+from services.identity.service import Principal
+from services.tenancy import service as tenancy
+from services.tenancy.models import TenantState
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# Route option naming the least role a handler needs; default: viewer reads, member writes.
+MIN_ROLE = "min_role"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkspaceAccess:
+    """The resolved workspace of a ``/api/v1/w/{slug}/…`` request and the caller's role in it."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    cell: str
+    state: TenantState
+    role: Role
+    principal: Principal
+
+    @property
+    def actor_id(self) -> uuid.UUID:
+        return self.principal.user_id
+
+
+def database(state: State) -> Database:
+    db = state.get("db")
+    if not isinstance(db, Database):
+        raise RuntimeError("the application has no database")
+    return db
+
+
+async def _transaction(session: AsyncSession) -> AsyncGenerator[AsyncSession, None]:
+    async with session:
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        else:
+            await session.commit()
+
+
+async def provide_control_session(state: State) -> AsyncGenerator[AsyncSession, None]:
+    async for session in _transaction(database(state).session()):
+        yield session
+
+
+async def provide_principal(
+    request: Request[Any, Any, Any], control_session: NamedDependency[AsyncSession]
+) -> Principal:
+    header = request.headers.get("authorization", "")
+    scheme, _, secret = header.partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("Send an API token as 'Authorization: Bearer <token>'.")
+    principal = await identity.authenticate(control_session, secret.strip())
+    if principal is None:
+        raise Unauthenticated("The API token is unknown, expired or revoked.")
+    request.state.actor = str(principal.user_id)
+    return principal
+
+
+def required_role(request: Request[Any, Any, Any]) -> Role:
+    declared = request.route_handler.opt.get(MIN_ROLE)
+    if isinstance(declared, Role):
+        return declared
+    return Role.VIEWER if request.method in READ_METHODS else Role.MEMBER
+
+
+async def provide_workspace(
+    request: Request[Any, Any, Any],
+    control_session: NamedDependency[AsyncSession],
+    principal: NamedDependency[Principal],
+) -> WorkspaceAccess:
+    slug = str(request.path_params.get("slug", ""))
+    tenant = await tenancy.require_by_slug(control_session, slug)
+    role = await identity.role_in(control_session, principal.user_id, tenant.id)
+    token_elsewhere = principal.token_tenant_id not in (None, tenant.id)
+    if role is None or token_elsewhere:
+        # Not a member: answer as if the workspace did not exist.
+        raise NotFound(f"No workspace {slug!r}.")
+    request.state.tenant = slug
+    writing = request.method not in READ_METHODS
+    if tenant.state in {TenantState.PROVISIONING, TenantState.FAILED, TenantState.OFFBOARDING}:
+        raise TenantUnavailable(f"The workspace {slug!r} is {tenant.state}.", state=tenant.state)
+    if writing and tenant.state is TenantState.SUSPENDED:
+        raise TenantSuspended(
+            f"The workspace {slug!r} is suspended; it can be read but not changed."
+        )
+    needed = required_role(request)
+    if not role.at_least(needed):
+        raise Forbidden(f"This needs the {needed} role; you are {role} in {slug!r}.")
+    if writing and not principal.can_write():
+        raise Forbidden("This API token is read-only.")
+    return WorkspaceAccess(tenant.id, tenant.slug, tenant.cell, tenant.state, role, principal)
+
+
+async def provide_workspace_session(
+    state: State, workspace: NamedDependency[WorkspaceAccess]
+) -> AsyncGenerator[AsyncSession, None]:
+    session = database(state).session(workspace.cell, TenantScope.single(workspace.tenant_id))
+    async for scoped in _transaction(session):
+        yield scoped
+
+
+control_dependencies = {
+    "control_session": Provide(provide_control_session),
+    "principal": Provide(provide_principal),
+}
+workspace_dependencies = {
+    **control_dependencies,
+    "workspace": Provide(provide_workspace),
+    "session": Provide(provide_workspace_session),
+}

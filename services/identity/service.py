@@ -1,0 +1,179 @@
+"""Users, memberships and API tokens. Tokens are random, shown once and stored as SHA-256."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.db.base import utcnow
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.identity.models import ApiToken, Membership, Role, StaffRole, TokenScope, User
+
+TOKEN_PREFIX = "pmo_"  # noqa: S105 — a marker, not a secret
+# Updating last_used_at on every request would be a write per read; once a minute is enough.
+_LAST_USED_GRANULARITY = timedelta(minutes=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is calling: a user, through one token."""
+
+    user_id: uuid.UUID
+    email: str
+    staff_role: StaffRole | None
+    token_id: uuid.UUID
+    token_tenant_id: uuid.UUID | None
+    scopes: frozenset[TokenScope]
+
+    def can_write(self) -> bool:
+        return TokenScope.WRITE in self.scopes
+
+
+def _hash_secret(secret: str) -> bytes:
+    return hashlib.sha256(secret.encode()).digest()
+
+
+def normalise_email(email: str) -> str:
+    email = email.strip().lower()
+    local, at, domain = email.partition("@")
+    if not at or not local or "." not in domain or " " in email:
+        raise ValidationFailed(
+            f"{email!r} is not an email address", errors=[field_error("email", "not an email")]
+        )
+    return email
+
+
+async def create_user(
+    session: AsyncSession, email: str, display_name: str = "", staff_role: StaffRole | None = None
+) -> User:
+    email = normalise_email(email)
+    if await session.scalar(select(User.id).where(User.email == email)) is not None:
+        raise Conflict(f"A user with email {email} exists.", errors=[field_error("email", "taken")])
+    user = User(
+        email=email, display_name=display_name or email.split("@")[0], staff_role=staff_role
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email == normalise_email(email)))
+
+
+async def require_user(session: AsyncSession, email: str) -> User:
+    user = await get_user_by_email(session, email)
+    if user is None:
+        raise NotFound(f"No user {email}.")
+    return user
+
+
+async def grant_membership(
+    session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role
+) -> Membership:
+    """Give a user a role in a workspace (changing it if they already have one)."""
+    membership = await session.scalar(
+        select(Membership).where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
+    )
+    if membership is None:
+        membership = Membership(user_id=user_id, tenant_id=tenant_id, role=role)
+        session.add(membership)
+    else:
+        membership.role = role
+    await session.flush()
+    return membership
+
+
+async def role_in(session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID) -> Role | None:
+    return await session.scalar(
+        select(Membership.role).where(
+            Membership.user_id == user_id, Membership.tenant_id == tenant_id
+        )
+    )
+
+
+async def issue_token(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    name: str,
+    tenant_id: uuid.UUID | None = None,
+    scopes: frozenset[TokenScope] = frozenset(TokenScope),
+    expires_in: timedelta | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a token; returns the row and the secret, which is never available again."""
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise ValidationFailed(
+            "expiry must be in the future", errors=[field_error("expires_in", ">0")]
+        )
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user_id,
+        tenant_id=tenant_id,
+        name=name,
+        prefix=secret[: len(TOKEN_PREFIX) + 8],
+        secret_hash=_hash_secret(secret),
+        scopes=sorted(s.value for s in scopes),
+        expires_at=utcnow() + expires_in if expires_in else None,
+    )
+    session.add(token)
+    await session.flush()
+    return token, secret
+
+
+async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> ApiToken:
+    token = await session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"No token {token_id}.")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        await session.flush()
+    return token
+
+
+async def revoke_tokens_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.tenant_id == tenant_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def authenticate(
+    session: AsyncSession, secret: str, now: datetime | None = None
+) -> Principal | None:
+    """The principal behind a bearer secret, or None if unknown, revoked, expired or inactive."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    now = now or utcnow()
+    row = (
+        await session.execute(
+            select(ApiToken, User)
+            .join(User, User.id == ApiToken.user_id)
+            .where(ApiToken.secret_hash == _hash_secret(secret))
+        )
+    ).first()
+    if row is None:
+        return None
+    token, user = row
+    if token.revoked_at is not None or not user.is_active:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    if token.last_used_at is None or now - token.last_used_at > _LAST_USED_GRANULARITY:
+        token.last_used_at = now
+    return Principal(
+        user_id=user.id,
+        email=user.email,
+        staff_role=user.staff_role,
+        token_id=token.id,
+        token_tenant_id=token.tenant_id,
+        scopes=frozenset(TokenScope(s) for s in token.scopes),
+    )

@@ -1,0 +1,122 @@
+"""Tenants and cells: creation, lookup by slug, lifecycle transitions, placement."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.config import DEFAULT_CELL, Settings
+from services.db.base import utcnow
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.tenancy.models import Cell, Tenant, TenantState
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
+
+# The lifecycle: provisioning → active ⇄ suspended → offboarding → deleted, plus failed.
+_TRANSITIONS: dict[TenantState, frozenset[TenantState]] = {
+    TenantState.PROVISIONING: frozenset({TenantState.ACTIVE, TenantState.FAILED}),
+    TenantState.FAILED: frozenset({TenantState.PROVISIONING, TenantState.OFFBOARDING}),
+    TenantState.ACTIVE: frozenset({TenantState.SUSPENDED, TenantState.OFFBOARDING}),
+    TenantState.SUSPENDED: frozenset({TenantState.ACTIVE, TenantState.OFFBOARDING}),
+    TenantState.OFFBOARDING: frozenset({TenantState.DELETED}),
+    TenantState.DELETED: frozenset(),
+}
+
+
+def can_transition(current: TenantState, target: TenantState) -> bool:
+    """Whether the tenant lifecycle allows ``current`` → ``target``."""
+    return target in _TRANSITIONS[current]
+
+
+def check_slug(slug: str) -> str:
+    """A slug is 3–63 lowercase letters, digits and inner hyphens (a DNS label)."""
+    if not SLUG_PATTERN.fullmatch(slug) or "--" in slug:
+        raise ValidationFailed(
+            f"{slug!r} is not a valid workspace slug",
+            errors=[
+                field_error(
+                    "slug", "3-63 lowercase letters, digits and single hyphens, not at the ends"
+                )
+            ],
+        )
+    return slug
+
+
+async def sync_cells(session: AsyncSession, settings: Settings) -> list[str]:
+    """Record the configured cells (passwords hidden) so placement and operators can see them."""
+    names = []
+    for name, url in settings.cell_urls().items():
+        shown = make_url(url).render_as_string(hide_password=True)
+        statement = insert(Cell).values(name=name, database_url=shown)
+        await session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[Cell.name], set_={"database_url": statement.excluded.database_url}
+            )
+        )
+        names.append(name)
+    return names
+
+
+async def least_loaded_cell(session: AsyncSession) -> str:
+    """The shared cell accepting tenants with the fewest live tenants (default on a tie)."""
+    live = Tenant.state != TenantState.DELETED
+    load = func.count(Tenant.id).filter(live)
+    rows = await session.execute(
+        select(Cell.name, load)
+        .outerjoin(Tenant, Tenant.cell == Cell.name)
+        .where(Cell.accepts_tenants, ~Cell.dedicated)
+        .group_by(Cell.name)
+        .order_by(load, Cell.name != DEFAULT_CELL, Cell.name)
+        .limit(1)
+    )
+    row = rows.first()
+    return row[0] if row else DEFAULT_CELL
+
+
+async def create_tenant(
+    session: AsyncSession,
+    *,
+    slug: str,
+    name: str,
+    cell: str = DEFAULT_CELL,
+    state: TenantState = TenantState.PROVISIONING,
+    tenant_id: uuid.UUID | None = None,
+) -> Tenant:
+    check_slug(slug)
+    if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
+        raise Conflict(
+            f"The workspace slug {slug!r} is taken.", errors=[field_error("slug", "taken")]
+        )
+    if await session.get(Cell, cell) is None:
+        raise ValidationFailed(f"Unknown cell {cell!r}.", errors=[field_error("cell", "unknown")])
+    tenant = Tenant(id=tenant_id or uuid.uuid4(), slug=slug, name=name, state=state, cell=cell)
+    session.add(tenant)
+    await session.flush()
+    return tenant
+
+
+async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
+    return await session.scalar(select(Tenant).where(Tenant.slug == slug))
+
+
+async def require_by_slug(session: AsyncSession, slug: str) -> Tenant:
+    tenant = await get_by_slug(session, slug)
+    if tenant is None or tenant.state is TenantState.DELETED:
+        raise NotFound(f"No workspace {slug!r}.")
+    return tenant
+
+
+async def change_state(session: AsyncSession, tenant: Tenant, target: TenantState) -> Tenant:
+    if tenant.state is target:
+        return tenant
+    if not can_transition(tenant.state, target):
+        raise Conflict(f"A {tenant.state} workspace cannot become {target}.")
+    tenant.state = target
+    tenant.state_changed_at = utcnow()
+    await session.flush()
+    return tenant

@@ -1,0 +1,179 @@
+"""HTTP for the workspace: ``/api/v1/w/{slug}/…``. Translates requests to services and back."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services import idempotency
+from services.concurrency import check_if_match, etag
+from services.dependencies import WorkspaceAccess, workspace_dependencies
+from services.errors import (
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    PreconditionRequired,
+    TenantSuspended,
+    TenantUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+    VersionMismatch,
+    field_error,
+    problem_responses,
+)
+from services.identity import service as identity
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.workspace.models import ProgrammeState
+from services.workspace.schemas import ProgrammeCreate, ProgrammeRead, ProgrammeUpdate
+from services.workspace.service import ProgrammeFilter, ProgrammeService, ProgrammeSort
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        header="Idempotency-Key",
+        description="Retry-safe creates: the same key returns the first answer.",
+    ),
+]
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(header="If-Match", description="The ETag from your last read (required)."),
+]
+
+_COMMON_ERRORS = [Unauthenticated, Forbidden, NotFound, TenantUnavailable]
+_WRITE_ERRORS = [*_COMMON_ERRORS, TenantSuspended, ValidationFailed]
+
+
+async def _check_owner(
+    control_session: AsyncSession, workspace: WorkspaceAccess, owner_id: object
+) -> None:
+    if isinstance(owner_id, uuid.UUID) and (
+        await identity.role_in(control_session, owner_id, workspace.tenant_id) is None
+    ):
+        raise ValidationFailed(
+            "The owner must be a member of this workspace.",
+            errors=[field_error("owner_id", "not a member of this workspace")],
+        )
+
+
+class ProgrammeController(Controller):
+    path = "/api/v1/w/{slug:str}/programmes"
+    tags = ["programmes"]
+    dependencies = workspace_dependencies
+    security = [{"bearer": []}]
+
+    @get("/", responses=problem_responses(*_COMMON_ERRORS), summary="List programmes")
+    async def list_programmes(
+        self,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        lifecycle: Annotated[ProgrammeState | None, QueryParameter(query="state")] = None,
+        owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> Page[ProgrammeRead]:
+        service = ProgrammeService(session, workspace.actor_id)
+        rows, total = await service.list(ProgrammeFilter(lifecycle, owner_id, sort), limit, offset)
+        return Page.of([ProgrammeRead.of(r) for r in rows], total, limit, offset)
+
+    @post(
+        "/",
+        responses=problem_responses(*_WRITE_ERRORS, IdempotencyKeyReused),
+        summary="Create a programme",
+        status_code=201,
+    )
+    async def create_programme(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[ProgrammeCreate],
+        session: NamedDependency[AsyncSession],
+        control_session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[ProgrammeRead]:
+        service = ProgrammeService(session, workspace.actor_id)
+
+        async def create() -> tuple[int, Any]:
+            await _check_owner(control_session, workspace, data.owner_id)
+            programme = await service.create(**msgspec.structs.asdict(data))
+            return 201, msgspec.to_builtins(ProgrammeRead.of(programme))
+
+        outcome = await idempotency.run_once(
+            session,
+            idempotency_key,
+            idempotency.fingerprint("POST", request.url.path, workspace.actor_id, data),
+            create,
+        )
+        body = msgspec.convert(outcome.body, ProgrammeRead)
+        headers = {
+            "ETag": etag(body.version),
+            "Location": f"{request.url.path.rstrip('/')}/{body.id}",
+        }
+        if outcome.replayed:
+            headers["Idempotent-Replayed"] = "true"
+        return Response(body, status_code=outcome.status_code, headers=headers)
+
+    @get(
+        "/{programme_id:uuid}",
+        responses=problem_responses(*_COMMON_ERRORS),
+        summary="Get a programme",
+    )
+    async def get_programme(
+        self,
+        slug: FromPath[str],
+        programme_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+    ) -> Response[ProgrammeRead]:
+        programme = await ProgrammeService(session, workspace.actor_id).get(programme_id)
+        return Response(ProgrammeRead.of(programme), headers={"ETag": etag(programme.version)})
+
+    @patch(
+        "/{programme_id:uuid}",
+        responses=problem_responses(*_WRITE_ERRORS, VersionMismatch, PreconditionRequired),
+        summary="Change a programme (needs If-Match)",
+    )
+    async def update_programme(
+        self,
+        slug: FromPath[str],
+        programme_id: FromPath[uuid.UUID],
+        data: JSONBody[ProgrammeUpdate],
+        session: NamedDependency[AsyncSession],
+        control_session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        if_match: IfMatch = None,
+    ) -> Response[ProgrammeRead]:
+        service = ProgrammeService(session, workspace.actor_id)
+        programme = await service.get(programme_id)
+        check_if_match(if_match, programme.version)
+        changes = data.changes()
+        await _check_owner(control_session, workspace, changes.get("owner_id"))
+        programme = await service.update(programme, changes)
+        return Response(ProgrammeRead.of(programme), headers={"ETag": etag(programme.version)})
+
+    @delete(
+        "/{programme_id:uuid}",
+        responses=problem_responses(*_WRITE_ERRORS, VersionMismatch),
+        summary="Delete a programme",
+    )
+    async def delete_programme(
+        self,
+        slug: FromPath[str],
+        programme_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        if_match: IfMatch = None,
+    ) -> None:
+        service = ProgrammeService(session, workspace.actor_id)
+        programme = await service.get(programme_id)
+        if if_match is not None:
+            check_if_match(if_match, programme.version)
+        await service.delete(programme)
