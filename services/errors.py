@@ -15,8 +15,8 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.types import ExceptionHandlersMap
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
+from litestar.types import ExceptionHandlersMap
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://docs.pmo.cloud/problems/"
@@ -210,7 +210,7 @@ def _litestar_validation(
 
 
 _HTTP_CODES = {
-    400: "bad-request",
+    400: "malformed-request",
     401: "unauthenticated",
     403: "forbidden",
     404: "not-found",

@@ -36,13 +36,13 @@ from services.workspace.service import ProgrammeFilter, ProgrammeService, Progra
 IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
-        header="Idempotency-Key",
+        name="Idempotency-Key",
         description="Retry-safe creates: the same key returns the first answer.",
     ),
 ]
 IfMatch = Annotated[
     str | None,
-    HeaderParameter(header="If-Match", description="The ETag from your last read (required)."),
+    HeaderParameter(name="If-Match", description="The ETag from your last read (required)."),
 ]
 
 _COMMON_ERRORS = [Unauthenticated, Forbidden, NotFound, TenantUnavailable]
@@ -73,7 +73,7 @@ class ProgrammeController(Controller):
         slug: FromPath[str],
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
-        lifecycle: Annotated[ProgrammeState | None, QueryParameter(query="state")] = None,
+        lifecycle: Annotated[ProgrammeState | None, QueryParameter(name="state")] = None,
         owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
         sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
         limit: Limit = DEFAULT_LIMIT,

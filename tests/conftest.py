@@ -1,0 +1,229 @@
+"""Test harness: real PostgreSQL, schemas built by the migrations, one workspace per test.
+
+The server is ``PMO_TEST_DATABASE_URL`` (a superuser URL) when set, else an embedded PostgreSQL.
+Databases are copies of one migrated template, made per session (shared, tenant-isolated by
+design) or per test (``empty_database_url`` for migration tests); all are dropped at the end.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+import uvicorn
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from services.app import create_app
+from services.config import Settings, load_settings
+from services.db import embedded, migrate
+from services.db.bootstrap import bootstrap_cell, libpq_url
+from services.db.engine import Database
+from services.identity import service as identity
+from services.identity.models import Role, TokenScope
+from services.tenancy import service as tenancy
+from services.tenancy.models import TenantState
+
+RUN_ID = secrets.token_hex(3)
+
+
+@dataclass(frozen=True)
+class TestServer:
+    admin_url: str  # libpq URL of a superuser on the server
+
+    def url(self, database: str, user: str = "pmo_app") -> str:
+        """SQLAlchemy URL for ``database`` as ``user``."""
+        url = make_url(self.admin_url).set(
+            drivername="postgresql+psycopg", username=user, password=None, database=database
+        )
+        return url.render_as_string(hide_password=False)
+
+    def execute(self, statement: sql.Composable | str) -> None:
+        with psycopg.connect(self.admin_url, autocommit=True) as conn:
+            conn.execute(statement)  # type: ignore[arg-type]
+
+    def copy_database(self, name: str, template: str) -> str:
+        self.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {} OWNER pmo_owner").format(
+                sql.Identifier(name), sql.Identifier(template)
+            )
+        )
+        grant = sql.SQL("GRANT CONNECT ON DATABASE {} TO pmo_app")
+        self.execute(grant.format(sql.Identifier(name)))
+        return name
+
+    def drop_database(self, name: str) -> None:
+        drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+        self.execute(drop.format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+    url = os.environ.get("PMO_TEST_DATABASE_URL")
+    if url:
+        yield TestServer(libpq_url(url))
+        return
+    server = embedded.start(Path(tmp_path_factory.mktemp("embedded-pg")))
+    try:
+        yield TestServer(server.admin_url)
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def created_databases(pg_server: TestServer) -> Iterator[list[str]]:
+    names: list[str] = []
+    yield names
+    for name in reversed(names):
+        pg_server.drop_database(name)
+
+
+@pytest.fixture(scope="session")
+def migrated_template(pg_server: TestServer, created_databases: list[str]) -> str:
+    """A database built by the migrations (never create_all), copied for each use."""
+    name = f"pmo_test_{RUN_ID}_template"
+    app_url, owner_url = pg_server.url(name), pg_server.url(name, "pmo_owner")
+    bootstrap_cell(pg_server.admin_url, app_url, owner_url)
+    created_databases.append(name)
+    migrate.upgrade(owner_url)
+    return name
+
+
+@pytest.fixture(scope="session")
+def settings(
+    pg_server: TestServer, migrated_template: str, created_databases: list[str]
+) -> Settings:
+    main = pg_server.copy_database(f"pmo_test_{RUN_ID}_main", migrated_template)
+    eu = pg_server.copy_database(f"pmo_test_{RUN_ID}_eu", migrated_template)
+    created_databases.extend([main, eu])
+    return load_settings(
+        env="test",
+        database_url=pg_server.url(main),
+        database_owner_url=pg_server.url(main, "pmo_owner"),
+        database_admin_url=pg_server.admin_url,
+        cells={"eu": pg_server.url(eu)},
+        db_pool_size=5,
+        log_level="WARNING",
+    )
+
+
+@pytest.fixture(scope="session")
+async def database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database(settings)
+    async with db.transaction() as session:
+        await tenancy.sync_cells(session, settings)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture(scope="session")
+def app(settings: Settings, database: Database) -> Litestar:
+    return create_app(settings, database)
+
+
+@pytest.fixture(scope="session")
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
+    async with AsyncTestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def empty_database_url(pg_server: TestServer, created_databases: list[str]) -> str:
+    """An empty database with the roles set up; returns the owner's URL."""
+    name = f"pmo_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
+    bootstrap_cell(pg_server.admin_url, pg_server.url(name), pg_server.url(name, "pmo_owner"))
+    created_databases.append(name)
+    return pg_server.url(name, "pmo_owner")
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """A tenant with one user in it and that user's token."""
+
+    slug: str
+    tenant_id: uuid.UUID
+    cell: str
+    user_id: uuid.UUID
+    email: str
+    token: str
+    token_id: uuid.UUID
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    @property
+    def programmes(self) -> str:
+        return f"/api/v1/w/{self.slug}/programmes"
+
+
+MakeWorkspace = Callable[..., Awaitable[Workspace]]
+
+
+def unique_slug(prefix: str = "org") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def make_workspace(database: Database) -> MakeWorkspace:
+    async def make(
+        role: Role = Role.OWNER,
+        *,
+        cell: str = "default",
+        state: TenantState = TenantState.ACTIVE,
+        scopes: frozenset[TokenScope] = frozenset(TokenScope),
+        token_tenant_bound: bool = False,
+        expires_in: timedelta | None = None,
+    ) -> Workspace:
+        async with database.transaction() as session:
+            tenant = await tenancy.create_tenant(
+                session, slug=unique_slug(), name="Test Organisation", cell=cell, state=state
+            )
+            user = await identity.create_user(session, f"{uuid.uuid4().hex[:12]}@example.org")
+            await identity.grant_membership(session, user.id, tenant.id, role)
+            token, secret = await identity.issue_token(
+                session,
+                user.id,
+                name="test",
+                tenant_id=tenant.id if token_tenant_bound else None,
+                scopes=scopes,
+                expires_in=expires_in,
+            )
+            return Workspace(
+                tenant.slug, tenant.id, tenant.cell, user.id, user.email, secret, token.id
+            )
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def live_server(settings: Settings) -> Iterator[str]:
+    """The app served by uvicorn in a thread (for clients that need a real socket)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_config=None)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

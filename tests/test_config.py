@@ -1,0 +1,81 @@
+"""Settings: every knob from PMO_*, and a bad value stops start-up with one clear line."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from services.cli import cli
+from services.config import ConfigError, Environment, LogFormat, load_settings
+
+APP_URL = "postgresql://pmo_app:secret@db.internal:5432/pmo"
+
+
+def test_environment_variables_are_read(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMO_DATABASE_URL", APP_URL)
+    monkeypatch.setenv("PMO_PORT", "9000")
+    monkeypatch.setenv(
+        "PMO_CELLS", "eu=postgresql://pmo_app@eu-db/pmo; us=postgresql://pmo_app@us-db/pmo"
+    )
+    settings = load_settings()
+    assert settings.port == 9000
+    assert settings.cell_urls() == {
+        "default": "postgresql+psycopg://pmo_app:secret@db.internal:5432/pmo",
+        "eu": "postgresql+psycopg://pmo_app@eu-db/pmo",
+        "us": "postgresql+psycopg://pmo_app@us-db/pmo",
+    }
+    assert (
+        settings.owner_url(settings.cell_urls()["eu"]) == "postgresql+psycopg://pmo_owner@eu-db/pmo"
+    )
+    assert settings.effective_log_format is LogFormat.CONSOLE
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("PMO_PORT", "eighty", "PMO_PORT"),
+        ("PMO_PORT", "70000", "PMO_PORT"),
+        ("PMO_DATABASE_URL", "mysql://x@y/z", "PMO_DATABASE_URL"),
+        ("PMO_DATABASE_URL", "::not a url::", "PMO_DATABASE_URL"),
+        ("PMO_CELLS", "eu", "PMO_CELLS"),
+        ("PMO_ENV", "staging", "PMO_ENV"),
+        ("PMO_LOG_LEVEL", "LOUD", "PMO_LOG_LEVEL"),
+        ("PMO_SECRET_KEY", "short", "PMO_SECRET_KEY"),
+    ],
+)
+def test_a_malformed_value_names_its_variable(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str, expected: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_production_requires_a_secret_key_and_a_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMO_ENV", "prod")
+    monkeypatch.setenv("PMO_DATABASE_URL", APP_URL)
+    with pytest.raises(ConfigError, match="PMO_SECRET_KEY"):
+        load_settings()
+    monkeypatch.setenv("PMO_SECRET_KEY", "k" * 40)
+    settings = load_settings()
+    assert settings.env is Environment.PROD
+    assert settings.effective_log_format is LogFormat.JSON
+
+
+def test_the_cli_reports_bad_configuration_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PMO_PORT", "eighty")
+    result = CliRunner().invoke(cli, ["db", "current"])
+    assert result.exit_code == 2
+    assert result.output.strip().splitlines() == [result.output.strip()], "one line, no traceback"
+    assert "configuration error: PMO_PORT" in result.output
+
+
+def test_serving_without_a_database_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PMO_DATABASE_URL", raising=False)
+    result = CliRunner().invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "PMO_DATABASE_URL" in result.output
+    assert "Traceback" not in result.output
