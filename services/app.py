@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 
+import msgspec
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, Schema, SecurityScheme
 
 from services import health
 from services.config import Settings
@@ -33,7 +34,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             if database is None:
                 await db.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[health.live, health.ready, ProgrammeController],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],
@@ -57,3 +58,25 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         ),
         debug=False,
     )
+    _declare_closed_request_bodies(app)
+    return app
+
+
+def _strict_structs() -> dict[str, type[msgspec.Struct]]:
+    found: dict[str, type[msgspec.Struct]] = {}
+    pending: list[type[msgspec.Struct]] = [msgspec.Struct]
+    while pending:
+        cls = pending.pop()
+        pending.extend(cls.__subclasses__())
+        if cls.__struct_config__.forbid_unknown_fields:
+            found[cls.__name__] = cls
+    return found
+
+
+def _declare_closed_request_bodies(app: Litestar) -> None:
+    """Bodies that refuse unknown fields say so in the schema (``additionalProperties: false``)."""
+    strict = _strict_structs()
+    components = app.openapi_schema.components.schemas or {}
+    for name, component in components.items():
+        if name in strict and isinstance(component, Schema):
+            component.additional_properties = False

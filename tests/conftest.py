@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -40,7 +41,7 @@ RUN_ID = secrets.token_hex(3)
 
 
 @dataclass(frozen=True)
-class TestServer:
+class PgServer:
     admin_url: str  # libpq URL of a superuser on the server
 
     def url(self, database: str, user: str = "pmo_app") -> str:
@@ -70,20 +71,23 @@ class TestServer:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestServer]:
+def pg_server() -> Iterator[PgServer]:
     url = os.environ.get("PMO_TEST_DATABASE_URL")
     if url:
-        yield TestServer(libpq_url(url))
+        yield PgServer(libpq_url(url))
         return
-    server = embedded.start(Path(tmp_path_factory.mktemp("embedded-pg")))
+    # Not under pytest's tmp: its 0700 folders are closed to the `pgserver` user when root.
+    data_dir = Path(".pmo") / f"test-pg-{RUN_ID}"
+    server = embedded.start(data_dir, delete_on_stop=True)
     try:
-        yield TestServer(server.admin_url)
+        yield PgServer(server.admin_url)
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
-def created_databases(pg_server: TestServer) -> Iterator[list[str]]:
+def created_databases(pg_server: PgServer) -> Iterator[list[str]]:
     names: list[str] = []
     yield names
     for name in reversed(names):
@@ -91,7 +95,7 @@ def created_databases(pg_server: TestServer) -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="session")
-def migrated_template(pg_server: TestServer, created_databases: list[str]) -> str:
+def migrated_template(pg_server: PgServer, created_databases: list[str]) -> str:
     """A database built by the migrations (never create_all), copied for each use."""
     name = f"pmo_test_{RUN_ID}_template"
     app_url, owner_url = pg_server.url(name), pg_server.url(name, "pmo_owner")
@@ -102,9 +106,7 @@ def migrated_template(pg_server: TestServer, created_databases: list[str]) -> st
 
 
 @pytest.fixture(scope="session")
-def settings(
-    pg_server: TestServer, migrated_template: str, created_databases: list[str]
-) -> Settings:
+def settings(pg_server: PgServer, migrated_template: str, created_databases: list[str]) -> Settings:
     main = pg_server.copy_database(f"pmo_test_{RUN_ID}_main", migrated_template)
     eu = pg_server.copy_database(f"pmo_test_{RUN_ID}_eu", migrated_template)
     created_databases.extend([main, eu])
@@ -140,7 +142,7 @@ async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
 
 
 @pytest.fixture
-def empty_database_url(pg_server: TestServer, created_databases: list[str]) -> str:
+def empty_database_url(pg_server: PgServer, created_databases: list[str]) -> str:
     """An empty database with the roles set up; returns the owner's URL."""
     name = f"pmo_test_{RUN_ID}_{uuid.uuid4().hex[:8]}"
     bootstrap_cell(pg_server.admin_url, pg_server.url(name), pg_server.url(name, "pmo_owner"))

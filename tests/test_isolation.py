@@ -19,7 +19,7 @@ from services.config import Settings
 from services.db.base import WORKSPACE_SCHEMA, metadata, workspace_foreign_key
 from services.db.bootstrap import libpq_url
 from services.db.models import import_all_models
-from tests.conftest import MakeWorkspace, TestServer, Workspace
+from tests.conftest import MakeWorkspace, PgServer, Workspace
 
 import_all_models()
 WORKSPACE_TABLES = sorted(t.name for t in metadata.tables.values() if t.schema == WORKSPACE_SCHEMA)
@@ -129,7 +129,7 @@ async def test_composite_foreign_key_refuses_a_cross_tenant_reference(
     client: AsyncTestClient[Litestar],
     make_workspace: MakeWorkspace,
     settings: Settings,
-    pg_server: TestServer,
+    pg_server: PgServer,
 ) -> None:
     a, b, ids = await two_workspaces_with_programmes(client, make_workspace)
     # A child table declared the way every workspace table declares its references.

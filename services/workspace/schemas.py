@@ -11,8 +11,13 @@ from msgspec import UNSET, Meta, UnsetType
 
 from services.workspace.models import Programme, ProgrammeState
 
-Name = Annotated[str, Meta(min_length=1, max_length=200, description="Shown in lists and reports.")]
-Description = Annotated[str, Meta(max_length=20_000)]
+# PostgreSQL text cannot hold NUL characters; say so in the schema rather than fail on insert.
+NO_NUL = r"^[^\x00]*$"
+Name = Annotated[
+    str,
+    Meta(min_length=1, max_length=200, pattern=NO_NUL, description="Shown in lists and reports."),
+]
+Description = Annotated[str, Meta(max_length=20_000, pattern=NO_NUL)]
 
 
 class ProgrammeCreate(msgspec.Struct, forbid_unknown_fields=True):
