@@ -1,0 +1,310 @@
+"""A small, valid pack written to disk, which tests break one way at a time."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+PackData = dict[str, Any]
+
+MANIFEST: PackData = {
+    "key": "tiny-pack",
+    "title": "Tiny pack",
+    "summary": "The smallest pack that exercises every kind of item.",
+    "audience": ["tests"],
+    "author": "PMO Cloud tests",
+    "licence": "CC-BY-4.0",
+}
+
+
+def _criteria(count: int) -> list[PackData]:
+    return [
+        {"key": f"criterion-{n}", "text": f"Criterion {n} is met.", "evidence": "Evidence file"}
+        for n in range(1, count + 1)
+    ]
+
+
+def _levels(labels: list[str]) -> list[PackData]:
+    return [
+        {"value": n, "label": label, "description": f"{label} on the scale."}
+        for n, label in enumerate(labels, start=1)
+    ]
+
+
+VERSION: PackData = {
+    "version": "1.0.0",
+    "changes": ["First release."],
+    "parameters": [
+        {"key": "programme_name", "type": "text", "default": "Tiny", "description": "Name."},
+        {"key": "start_date", "type": "date", "description": "Day 0."},
+        {
+            "key": "reporting_cadence",
+            "type": "choice",
+            "default": "monthly",
+            "choices": ["weekly", "monthly"],
+            "description": "Cadence.",
+        },
+    ],
+    "programmes": [
+        {
+            "key": "programme",
+            "title": "{programme_name}",
+            "description": "A one-hundred-day programme.",
+            "duration_days": 100,
+        }
+    ],
+    "tranches": [
+        {
+            "key": "first",
+            "programme": "programme",
+            "title": "First tranche",
+            "start_day": 0,
+            "end_day": 50,
+            "purpose": "Start.",
+        },
+        {
+            "key": "second",
+            "programme": "programme",
+            "title": "Second tranche",
+            "start_day": 51,
+            "end_day": 100,
+            "purpose": "Finish.",
+        },
+    ],
+    "projects": [
+        {
+            "key": "build",
+            "tranche": "first",
+            "title": "Build",
+            "description": "Build the thing.",
+            "lead": "manager",
+        }
+    ],
+    "roles": [
+        {"key": "sponsor", "title": "Sponsor", "description": "Owns the case."},
+        {"key": "manager", "title": "Manager", "description": "Runs the work."},
+    ],
+    "raci": [
+        {
+            "key": "plan",
+            "activity": "Plan the work",
+            "responsible": ["manager"],
+            "accountable": "sponsor",
+        }
+    ],
+    "boards": [
+        {
+            "key": "board",
+            "title": "Programme board",
+            "purpose": "Directs the programme.",
+            "members": [
+                {"role": "sponsor", "capacity": "chair"},
+                {"role": "manager", "capacity": "member"},
+            ],
+            "decision_rights": ["Approve plans"],
+            "quorum": {"minimum_members": 2, "required_roles": ["sponsor"]},
+            "cadence": "monthly",
+        }
+    ],
+    "gates": [
+        {
+            "key": "gate",
+            "title": "End of first tranche",
+            "board": "board",
+            "after_tranche": "first",
+            "purpose": "Decide on the second tranche.",
+            "criteria": _criteria(5),
+        }
+    ],
+    "milestones": [
+        {"key": "halfway", "title": "Halfway", "day": 50, "tranche": "first", "project": "build"}
+    ],
+    "scales": {
+        "probability": _levels(["Rare", "Unlikely", "Possible", "Likely", "Almost certain"]),
+        "impact": _levels(["Minor", "Moderate", "Significant", "Major", "Critical"]),
+        "bands": [
+            {"key": "green", "label": "Green", "min_score": 1, "max_score": 4, "response": "-"},
+            {"key": "amber", "label": "Amber", "min_score": 5, "max_score": 9, "response": "-"},
+            {"key": "red", "label": "Red", "min_score": 10, "max_score": 15, "response": "-"},
+            {
+                "key": "critical",
+                "label": "Critical",
+                "min_score": 16,
+                "max_score": 25,
+                "response": "-",
+            },
+        ],
+        "proximity": [{"key": "imminent", "label": "Imminent", "description": "Soon."}],
+        "benefit_confidence": [{"key": "high", "label": "High", "description": "Sure."}],
+    },
+    "rag_rules": {
+        "schedule_slip_weeks": {"green_max": 2, "amber_max": 6},
+        "cost_variance_pct": {"green_max": 5, "amber_max": 10},
+        "benefits_forecast_pct": {"green_min": 90, "amber_min": 70},
+    },
+    "status_reports": [
+        {
+            "key": "highlight",
+            "title": "Highlight report",
+            "cadence": "{reporting_cadence}",
+            "audience": "Board",
+            "sections": [{"key": "summary", "title": "Summary", "guidance": "Two lines."}],
+            "rag_dimensions": ["overall", "schedule"],
+        }
+    ],
+    "custom_fields": [
+        {
+            "key": "area",
+            "register": "log",
+            "label": "Area",
+            "type": "choice",
+            "choices": ["a", "b"],
+        },
+        {"key": "note", "register": "risks", "label": "Note", "type": "text"},
+    ],
+    "registers": [
+        {
+            "key": "log",
+            "title": "Handover log",
+            "purpose": "What is handed over.",
+            "entries": [{"key": "entry", "values": {"area": "a"}}],
+        }
+    ],
+    "risks": [
+        {
+            "key": "threat",
+            "title": "Supplier late",
+            "category": "Supplier",
+            "cause": "One supplier.",
+            "event": "Supplier is late.",
+            "effect": "We are late.",
+            "probability": 3,
+            "impact": 4,
+            "proximity": "imminent",
+            "response": "reduce",
+            "response_plan": "Second source.",
+            "owner": "manager",
+        },
+        {
+            "key": "upside",
+            "kind": "opportunity",
+            "title": "Early savings",
+            "category": "Benefits",
+            "cause": "Vacancies.",
+            "event": "Roles left unfilled.",
+            "effect": "Savings start early.",
+            "probability": 2,
+            "impact": 2,
+            "proximity": "imminent",
+            "response": "enhance",
+            "response_plan": "Freeze hiring.",
+            "owner": "sponsor",
+        },
+    ],
+    "assumptions": [
+        {
+            "key": "funding",
+            "statement": "Funding holds.",
+            "owner": "sponsor",
+            "confidence": "high",
+            "validation_method": "Budget letter",
+            "validate_by_day": 30,
+            "linked_risk": "threat",
+        }
+    ],
+    "benefits": [
+        {
+            "key": "faster",
+            "title": "Faster service",
+            "description": "Fewer hand-offs.",
+            "classification": "non_cash",
+            "measure": "quantitative",
+            "indicator": "Median days",
+            "unit": "days",
+            "baseline": 10,
+            "target": 5,
+            "measurement_frequency": "monthly",
+            "confidence": "high",
+            "owner": "sponsor",
+            "enabling_projects": ["build"],
+        }
+    ],
+    "decisions": [
+        {
+            "key": "approach",
+            "title": "Approach",
+            "context": "We must choose.",
+            "options": ["A", "B"],
+            "decision": "A",
+            "rationale": "Cheaper.",
+            "board": "board",
+        }
+    ],
+    "dependencies": [
+        {
+            "key": "needs-build",
+            "title": "Needs the build",
+            "from_project": "build",
+            "to_project": "build",
+            "kind": "internal",
+            "need_by_day": 40,
+        }
+    ],
+    "checklists": [
+        {
+            "key": "readiness",
+            "title": "Readiness",
+            "purpose": "Ready?",
+            "gate": "gate",
+            "entries": [{"key": "trained", "text": "Staff trained", "owner": "manager"}],
+        }
+    ],
+}
+
+
+def write_yaml(path: Path, data: PackData) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=1000), encoding="utf-8"
+    )
+    return path
+
+
+def line_matching(path: Path, pattern: str, occurrence: int = 1) -> int:
+    """1-based line of the `occurrence`-th line in `path` matching the regex `pattern`."""
+    hits = [
+        number
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1)
+        if re.search(pattern, line)
+    ]
+    assert len(hits) >= occurrence, f"{pattern!r} found {len(hits)} times in {path}"
+    return hits[occurrence - 1]
+
+
+PackWriter = Callable[..., Path]
+
+
+@pytest.fixture
+def write_pack(tmp_path: Path) -> PackWriter:
+    """Write the tiny pack (optionally changed) and return the version file's path."""
+
+    def write(
+        change: Callable[[PackData], object] | None = None,
+        *,
+        file_name: str = "1.0.0.yaml",
+        folder: str = "tiny-pack",
+        manifest: PackData | None = None,
+    ) -> Path:
+        version = copy.deepcopy(VERSION)
+        if change is not None:
+            change(version)
+        write_yaml(tmp_path / folder / "pack.yaml", manifest or MANIFEST)
+        return write_yaml(tmp_path / folder / file_name, version)
+
+    return write
