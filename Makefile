@@ -25,6 +25,7 @@ demo: $(VENV)/.synced
 test: lint typecheck pytest
 
 lint: $(VENV)/.synced
+	$(UV) lock --check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 

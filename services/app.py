@@ -18,6 +18,7 @@ from services.config import Settings
 from services.db.engine import Database
 from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
+from services.tenancy.controllers import WorkspaceSettingsController
 from services.workspace.controllers import ProgrammeController
 
 
@@ -35,7 +36,12 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
                 await db.dispose()
 
     app = Litestar(
-        route_handlers=[health.live, health.ready, ProgrammeController],
+        route_handlers=[
+            health.live,
+            health.ready,
+            WorkspaceSettingsController,
+            ProgrammeController,
+        ],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],
         middleware=[access_log_middleware],
@@ -56,6 +62,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
                 }
             ),
         ),
+        # Logging is ours (services.logging): one structlog set-up, not Litestar's default.
+        logging_config=None,
         debug=False,
     )
     _declare_closed_request_bodies(app)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from litestar.params import HeaderParameter
+
 from services.errors import PreconditionRequired, VersionMismatch
+
+IfMatch = Annotated[
+    str | None,
+    HeaderParameter(name="If-Match", description="The ETag from your last read (required)."),
+]
 
 
 def etag(version: int) -> str:

@@ -8,6 +8,8 @@ database stops cleanly on Ctrl-C or SIGTERM; the next run reuses its data.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import socket
 import sys
 from dataclasses import dataclass
@@ -144,6 +146,21 @@ async def _smoke(settings: Settings, credentials: DemoCredentials) -> int:
     return 0 if not failures else 1
 
 
+def _stop(signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
+def _exit_cleanly_on_signals() -> None:
+    """Ctrl-C and SIGTERM end the demo through ``finally`` blocks, so the database stops.
+
+    uvicorn shuts down gracefully on these signals, then re-raises them to the handler that was
+    installed before it; with the default SIGTERM handler the process would die before the
+    embedded PostgreSQL is stopped.
+    """
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+
+
 def run_demo(settings: Settings, *, smoke: bool = False) -> int:
     database = None
     if settings.database_url is None:
@@ -171,7 +188,9 @@ def run_demo(settings: Settings, *, smoke: bool = False) -> int:
             "Ctrl-C stops the platform (and its database).\n"
         )
         sys.stdout.flush()
-        asyncio.run(_server(settings, settings.port).serve())
+        _exit_cleanly_on_signals()
+        with contextlib.suppress(SystemExit):
+            asyncio.run(_server(settings, settings.port).serve())
         return 0
     finally:
         if database is not None:

@@ -22,6 +22,7 @@ from services.errors import Forbidden, NotFound, TenantSuspended, TenantUnavaila
 from services.identity import service as identity
 from services.identity.models import Role
 from services.identity.service import Principal
+from services.logging import bind_request_fields
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
 
@@ -79,7 +80,7 @@ async def provide_principal(
     principal = await identity.authenticate(control_session, secret.strip())
     if principal is None:
         raise Unauthenticated("The API token is unknown, expired or revoked.")
-    request.state.actor = str(principal.user_id)
+    bind_request_fields(actor=str(principal.user_id))
     return principal
 
 
@@ -102,7 +103,7 @@ async def provide_workspace(
     if role is None or token_elsewhere:
         # Not a member: answer as if the workspace did not exist.
         raise NotFound(f"No workspace {slug!r}.")
-    request.state.tenant = slug
+    bind_request_fields(tenant=slug)
     writing = request.method not in READ_METHODS
     if tenant.state in {TenantState.PROVISIONING, TenantState.FAILED, TenantState.OFFBOARDING}:
         raise TenantUnavailable(f"The workspace {slug!r} is {tenant.state}.", state=tenant.state)

@@ -12,8 +12,9 @@ import hashlib
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
+from litestar.params import HeaderParameter
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -23,6 +24,14 @@ from services.errors import IdempotencyKeyReused, ValidationFailed, field_error
 from services.workspace.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 255
+
+IdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        description="Retry-safe creates: the same key returns the first answer.",
+    ),
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,6 +7,7 @@ import re
 import sys
 import time
 import uuid
+from contextvars import ContextVar
 from typing import Any
 
 import structlog
@@ -16,11 +17,30 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from services.config import LogFormat, Settings
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# The current request's log fields. The middleware sets a fresh dict per request; dependencies
+# (which Litestar may resolve in child tasks) add to the same dict, so every line sees them.
+_request_fields: ContextVar[dict[str, Any] | None] = ContextVar("request_fields", default=None)
+
+
+def bind_request_fields(**fields: Any) -> None:
+    """Add fields (``tenant``, ``actor`` …) to every log line of the current request."""
+    current = _request_fields.get()
+    if current is not None:
+        current.update(fields)
+
+
+def _merge_request_fields(_logger: Any, _method: str, event: dict[str, Any]) -> dict[str, Any]:
+    current = _request_fields.get()
+    if current:
+        for key, value in current.items():
+            event.setdefault(key, value)
+    return event
 
 
 def configure_logging(settings: Settings) -> None:
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        _merge_request_fields,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
@@ -64,6 +84,8 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
         request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
+        fields: dict[str, Any] = {"request_id": request_id}
+        token = _request_fields.set(fields)
         status = 500
         started = time.perf_counter()
 
@@ -77,18 +99,16 @@ def access_log_middleware(app: ASGIApp) -> ASGIApp:
                 ]
             await send(message)
 
-        with structlog.contextvars.bound_contextvars(request_id=request_id):
-            try:
-                await app(scope, receive, send_with_id)
-            finally:
-                log.info(
-                    "http.request",
-                    method=scope.get("method"),
-                    path=scope.get("path"),
-                    status=status,
-                    duration_ms=round((time.perf_counter() - started) * 1000, 2),
-                    tenant=state.get("tenant"),
-                    actor=state.get("actor"),
-                )
+        try:
+            await app(scope, receive, send_with_id)
+        finally:
+            log.info(
+                "http.request",
+                method=scope.get("method"),
+                path=scope.get("path"),
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+            _request_fields.reset(token)
 
     return middleware

@@ -86,6 +86,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("cell", sa.String(63), nullable=False),
+        sa.Column("version", sa.Integer(), nullable=False),
         sa.Column(
             "settings",
             postgresql.JSONB(astext_type=sa.Text()),

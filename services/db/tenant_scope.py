@@ -17,9 +17,11 @@ from sqlalchemy import event, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 
+from services.db import rls
 from services.db.base import WorkspaceModel
 
 _SCOPE_KEY = "tenant_scope"
+_SCOPE_STATEMENT = text(rls.scope_statement(":ids"))
 
 
 class TenantScopeError(RuntimeError):
@@ -103,6 +105,4 @@ def _set_database_scope(session: Session, _tx: SessionTransaction, connection: C
     scope = scope_of(session)
     if scope is not None:
         # psycopg 3 binds server-side, so `SET LOCAL app.tenant_ids = $1` is not possible.
-        connection.execute(
-            text("SELECT set_config('app.tenant_ids', :ids, true)"), {"ids": scope.as_setting()}
-        )
+        connection.execute(_SCOPE_STATEMENT, {"ids": scope.as_setting()})

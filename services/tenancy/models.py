@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, ForeignKey, String, false, text
+from sqlalchemy import Boolean, ForeignKey, Integer, String, false, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -47,6 +47,9 @@ class Tenant(ControlModel):
     name: Mapped[str] = mapped_column(String(200))
     state: Mapped[TenantState] = mapped_column(text_enum(TenantState), index=True)
     cell: Mapped[str] = mapped_column(ForeignKey("control.cells.name"))
+    # Optimistic concurrency for settings changes (ETag / If-Match).
+    version: Mapped[int] = mapped_column(Integer, nullable=False)
+    __mapper_args__ = {"version_id_col": version}
     settings: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
     updated_at: Mapped[datetime] = mapped_column(

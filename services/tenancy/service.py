@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import uuid
+import zoneinfo
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
@@ -108,6 +109,29 @@ async def require_by_slug(session: AsyncSession, slug: str) -> Tenant:
     tenant = await get_by_slug(session, slug)
     if tenant is None or tenant.state is TenantState.DELETED:
         raise NotFound(f"No workspace {slug!r}.")
+    return tenant
+
+
+async def update_settings(
+    session: AsyncSession, tenant: Tenant, changes: dict[str, object]
+) -> Tenant:
+    """Rename the workspace or change its settings; the timezone must be a known IANA zone."""
+    changes = dict(changes)
+    if "name" in changes:
+        tenant.name = str(changes.pop("name"))
+    timezone = changes.get("timezone")
+    if timezone is not None:
+        try:
+            zoneinfo.ZoneInfo(str(timezone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValidationFailed(
+                f"{timezone!r} is not a known time zone.",
+                errors=[field_error("timezone", "not an IANA time zone, e.g. Europe/London")],
+            ) from None
+    if changes:
+        tenant.settings = {**(tenant.settings or {}), **changes}
+    await session.flush()
+    await session.refresh(tenant)
     return tenant
 
 

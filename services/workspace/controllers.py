@@ -8,11 +8,11 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
-from services.concurrency import check_if_match, etag
+from services.concurrency import IfMatch, check_if_match, etag
 from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.errors import (
     Forbidden,
@@ -27,23 +27,12 @@ from services.errors import (
     field_error,
     problem_responses,
 )
+from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
 from services.workspace.models import ProgrammeState
 from services.workspace.schemas import ProgrammeCreate, ProgrammeRead, ProgrammeUpdate
 from services.workspace.service import ProgrammeFilter, ProgrammeService, ProgrammeSort
-
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        description="Retry-safe creates: the same key returns the first answer.",
-    ),
-]
-IfMatch = Annotated[
-    str | None,
-    HeaderParameter(name="If-Match", description="The ETag from your last read (required)."),
-]
 
 _COMMON_ERRORS = [Unauthenticated, Forbidden, NotFound, TenantUnavailable]
 _WRITE_ERRORS = [*_COMMON_ERRORS, TenantSuspended, ValidationFailed]

@@ -1,0 +1,5 @@
+"""``python -m services`` is the ``pmo`` command."""
+
+from services.cli import main
+
+main()

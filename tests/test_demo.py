@@ -1,0 +1,98 @@
+"""`pmo demo` on the embedded database: serves, stops cleanly on SIGTERM, reuses its data."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import httpx
+import psutil
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
+    env |= {"PMO_DATA_DIR": str(data_dir), "PMO_PORT": str(port), "PMO_LOG_LEVEL": "WARNING"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services", "demo"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    assert process.stdout is not None
+    deadline = time.monotonic() + 90
+    output = ""
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        output += line
+        if match := re.search(r"token\s+(pmo_\S+)", line):
+            token = match.group(1)
+            base = f"http://127.0.0.1:{port}"
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(f"{base}/health/live").status_code == 200:
+                        return process, token
+                except httpx.TransportError:
+                    time.sleep(0.1)
+        if not line and process.poll() is not None:
+            break
+    process.kill()
+    raise AssertionError(f"the demo did not start:\n{output}")
+
+
+def _postmaster(data_dir: Path) -> psutil.Process | None:
+    pid_file = data_dir.resolve() / "pgdata" / "postmaster.pid"
+    if not pid_file.exists():
+        return None
+    pid = int(pid_file.read_text().splitlines()[0])
+    return psutil.Process(pid) if psutil.pid_exists(pid) else None
+
+
+def _postgres_running(data_dir: Path) -> bool:
+    return _postmaster(data_dir) is not None
+
+
+def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
+    # Under the project, not /tmp: the embedded server runs as a system user when root.
+    data_dir = Path(".pmo") / f"test-demo-{uuid.uuid4().hex[:8]}"
+    port = _free_port()
+    process: subprocess.Popen[str] | None = None
+    try:
+        process, token = _start_demo(data_dir, port)
+        programmes = f"http://127.0.0.1:{port}/api/v1/w/demo/programmes"
+        headers = {"Authorization": f"Bearer {token}"}
+        created = httpx.post(programmes, json={"name": "Survives a restart"}, headers=headers)
+        assert created.status_code == 201
+        assert _postgres_running(data_dir)
+
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+        assert not _postgres_running(data_dir)
+
+        process, token = _start_demo(data_dir, port)
+        listed = httpx.get(programmes, headers={"Authorization": f"Bearer {token}"})
+        assert "Survives a restart" in {p["name"] for p in listed.json()["items"]}
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+        assert not _postgres_running(data_dir)
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+        if (postmaster := _postmaster(data_dir)) is not None:  # only after a failure above
+            postmaster.terminate()
+            postmaster.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)

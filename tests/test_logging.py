@@ -1,0 +1,48 @@
+"""Logging: one access event per request, with the request id, workspace and caller."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from services.config import LogFormat, Settings
+from services.logging import configure_logging
+from tests.conftest import MakeWorkspace
+
+
+async def test_each_request_logs_one_access_event_with_tenant_and_actor(
+    client: AsyncTestClient[Litestar],
+    make_workspace: MakeWorkspace,
+    settings: Settings,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ws = await make_workspace()
+    configure_logging(
+        settings.model_copy(update={"log_format": LogFormat.JSON, "log_level": "INFO"})
+    )
+    try:
+        capsys.readouterr()
+        response = await client.get(
+            ws.programmes, headers={**ws.headers, "X-Request-ID": "log-test-0001"}
+        )
+        assert response.status_code == 200
+        lines = [
+            json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"
+        ]
+    finally:
+        configure_logging(settings)
+    access = [
+        line
+        for line in lines
+        if line["event"] == "http.request" and line.get("request_id") == "log-test-0001"
+    ]
+    assert len(access) == 1
+    event = access[0]
+    assert event["tenant"] == ws.slug
+    assert event["actor"] == str(ws.user_id)
+    assert event["status"] == 200
+    assert event["method"] == "GET"
+    assert event["duration_ms"] >= 0
