@@ -20,12 +20,20 @@ def libpq_url(url: str) -> str:
 
 
 def _ensure_role(conn: psycopg.Connection, name: str, password: str | None) -> None:
-    exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (name,)).fetchone()
-    verb = "ALTER" if exists else "CREATE"
+    row = conn.execute(
+        "SELECT rolcanlogin, rolsuper, rolbypassrls, rolcreatedb, rolcreaterole "
+        "FROM pg_roles WHERE rolname = %s",
+        (name,),
+    ).fetchone()
     attributes = sql.SQL("LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE")
-    statement = sql.SQL("{} ROLE {} WITH {}").format(
-        sql.SQL(verb), sql.Identifier(name), attributes
-    )
+    if row is None:
+        statement = sql.SQL("CREATE ROLE {} WITH {}").format(sql.Identifier(name), attributes)
+    elif row != (True, False, False, False, False) or password:
+        # Only touch an existing role when it is wrong or a password is given: roles are
+        # cluster-wide, and concurrent ALTERs of one role fail ("tuple concurrently updated").
+        statement = sql.SQL("ALTER ROLE {} WITH {}").format(sql.Identifier(name), attributes)
+    else:
+        return
     if password:
         statement = sql.SQL("{} PASSWORD {}").format(statement, sql.Literal(password))
     conn.execute(statement)
