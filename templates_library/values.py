@@ -23,6 +23,7 @@ The normalised form of one item (a `dict[str, Any]`):
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from datetime import date, timedelta
@@ -30,8 +31,9 @@ from typing import Any
 
 import msgspec
 
+from templates_library import schema
 from templates_library.items import SeedItem, seed_items
-from templates_library.schema import PackVersion, Parameter
+from templates_library.schema import PackPart, PackVersion, Parameter
 from templates_library.validation import PARAMETER_REFERENCE, START_DATE_PARAMETER
 
 ItemId = tuple[str, str]
@@ -116,6 +118,40 @@ REFERENCES: dict[str, dict[str, str]] = {
     "checklist_entry": {"checklist": "checklist", "owner": "role"},
 }
 
+# The typed part behind each kind of item.
+PART_OF_KIND: dict[str, type[PackPart]] = {
+    "programme": schema.Programme,
+    "tranche": schema.Tranche,
+    "project": schema.Project,
+    "role": schema.Role,
+    "raci": schema.RaciEntry,
+    "board": schema.Board,
+    "gate": schema.StageGate,
+    "gate_criterion": schema.GateCriterion,
+    "milestone": schema.Milestone,
+    "probability_level": schema.ScaleLevel,
+    "impact_level": schema.ScaleLevel,
+    "score_band": schema.ScoreBand,
+    "proximity": schema.NamedLevel,
+    "benefit_confidence": schema.NamedLevel,
+    "scale_settings": schema.Scales,
+    "rag_rules": schema.RagRules,
+    "custom_field": schema.CustomField,
+    "register": schema.CustomRegister,
+    "register_entry": schema.RegisterEntry,
+    "status_report": schema.StatusReportFormat,
+    "report_section": schema.ReportSection,
+    "risk": schema.Risk,
+    "assumption": schema.Assumption,
+    "issue": schema.Issue,
+    "benefit": schema.Benefit,
+    "decision": schema.Decision,
+    "dependency": schema.Dependency,
+    "stakeholder": schema.Stakeholder,
+    "document": schema.DocumentTemplate,
+    "checklist": schema.Checklist,
+    "checklist_entry": schema.ChecklistEntry,
+}
 _LAST_INDEX = re.compile(r"\[(\d+)\]$")
 
 
@@ -263,6 +299,39 @@ def _substitute_all(value: Any, parameters: Mapping[str, ParameterValue]) -> Any
     if isinstance(value, dict):
         return {name: _substitute_all(element, parameters) for name, element in value.items()}
     return value
+
+
+@functools.cache
+def field_order(kind: str) -> dict[str, int]:
+    """The rank of each field of `kind` as `item_fields` and `seed_values` list them (pack and
+    resolved names both), so that plans can order fields whatever order a caller gave them in."""
+    names: list[str] = []
+    if kind in PARENT_FIELD:
+        names.append(PARENT_FIELD[kind])
+    if kind == "custom_field":
+        names.append("name")
+    part = PART_OF_KIND.get(kind)
+    skip = CHILD_LISTS.get(kind, frozenset()) | {"key"}
+    for field in msgspec.structs.fields(part) if part is not None else ():
+        if field.encode_name in skip:
+            continue
+        names.append(field.encode_name)
+        if field.encode_name in DAY_FIELDS:
+            names.append(DAY_FIELDS[field.encode_name])
+        if kind == "programme" and field.encode_name == "duration_days":
+            names += ["start_date", "end_date"]
+    if kind in POSITIONED:
+        names.append("position")
+    return {name: rank for rank, name in enumerate(names)}
+
+
+def in_field_order(kind: str, values: Mapping[str, Any]) -> ItemValues:
+    """`values` with known fields in their usual order, then any others alphabetically."""
+    order = field_order(kind)
+    return {
+        name: values[name]
+        for name in sorted(values, key=lambda name: (order.get(name, len(order)), name))
+    }
 
 
 def item_ref(kind: str, key: str) -> str:
