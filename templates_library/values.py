@@ -152,6 +152,7 @@ PART_OF_KIND: dict[str, type[PackPart]] = {
     "checklist": schema.Checklist,
     "checklist_entry": schema.ChecklistEntry,
 }
+
 _LAST_INDEX = re.compile(r"\[(\d+)\]$")
 
 

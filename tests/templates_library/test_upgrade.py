@@ -11,7 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from templates_library.loader import PACKS_DIR, load_pack
+from templates_library.loader import PACKS_DIR, load_library, load_pack
+from templates_library.schema import PackVersion
 from templates_library.upgrade import (
     Action,
     ChangedBy,
@@ -224,6 +225,23 @@ def test_rendered_plan_has_a_summary_and_conflicts_side_by_side() -> None:
 # --- real pack versions ---------------------------------------------------------------------------
 
 PARAMS = {"start_date": "2026-01-05", "programme_name": "Atlas"}
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        pytest.param(loaded.version, id=f"{pack.key}@{loaded.version.version}")
+        for pack in load_library()
+        for loaded in pack.versions
+        if loaded.version is not None
+    ],
+)
+def test_upgrading_a_shipped_version_to_itself_changes_nothing(version: PackVersion) -> None:
+    values = seed_values(version, PARAMS)
+
+    plan = plan_upgrade(values, dict(values), values)
+
+    assert plan.counts()[Action.UNCHANGED] == len(values) == len(plan.entries)
 
 
 @pytest.mark.parametrize("key", ["msp-governance", "project-pmo-light"])

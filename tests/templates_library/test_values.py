@@ -16,8 +16,11 @@ from templates_library.schema import PackVersion
 from templates_library.validation import PARAMETER_REFERENCE
 from templates_library.values import (
     DAY_FIELDS,
+    PART_OF_KIND,
     REFERENCES,
     InvalidParametersError,
+    field_order,
+    in_field_order,
     item_ref,
     pack_fields,
     parse_item_ref,
@@ -159,6 +162,18 @@ def test_every_item_of_a_shipped_pack_has_resolved_values(version: PackVersion) 
         assert kind in KINDS
         assert not set(fields) & set(DAY_FIELDS), (kind, key)
         assert not PARAMETER_REFERENCE.search(msgspec.json.encode(fields).decode()), (kind, key)
+
+
+@pytest.mark.parametrize("version", SHIPPED)
+def test_kinds_parts_and_field_order_agree_with_what_seeding_yields(version: PackVersion) -> None:
+    assert set(PART_OF_KIND) == set(KINDS)
+    for item in seed_items(version):
+        assert isinstance(item.part, PART_OF_KIND[item.kind])
+    for (kind, _), fields in seed_values(version, {"start_date": START}).items():
+        assert list(in_field_order(kind, fields)) == list(fields)
+        assert set(fields) <= set(field_order(kind))
+    for (kind, _), fields in pack_fields(version).items():
+        assert list(in_field_order(kind, fields)) == list(fields)
 
 
 @pytest.mark.parametrize("version", SHIPPED)
