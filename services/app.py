@@ -14,6 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
 
 from services import health
+from services.catalogue.controllers import TemplateCatalogueController
 from services.config import Settings
 from services.db.engine import Database
 from services.errors import exception_handlers
@@ -41,6 +42,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             health.ready,
             WorkspaceSettingsController,
             ProgrammeController,
+            TemplateCatalogueController,
         ],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],

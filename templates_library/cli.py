@@ -1,12 +1,19 @@
-"""`pmo templates …` commands (wired into `pmo` through the `pmo.commands` entry point)."""
+"""`pmo templates …` commands (wired into `pmo` through the `pmo.commands` entry point).
+
+`validate` reads files only. `sync`, `list`, `show` and `diff` work on the published catalogue
+in the control-plane database (`PMO_DATABASE_URL`); they import the database layer when run.
+"""
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
 import click
 
-from templates_library.items import seed_items
+from templates_library.items import count_by_kind, seed_items
 from templates_library.loader import (
     MANIFEST_FILE,
     PACKS_DIR,
@@ -16,6 +23,9 @@ from templates_library.loader import (
 )
 from templates_library.source import Problem
 from templates_library.validation import validate_library, validate_pack, validate_version
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
 
 
 @click.group(name="templates")
@@ -53,3 +63,178 @@ def _validate(path: Path | None) -> tuple[list[Problem], str]:
     loaded = load_version_file(path)
     items = len(seed_items(loaded.version)) if loaded.version else 0
     return validate_version(loaded), f"{path.name} ({items} items)"
+
+
+# --- the catalogue (database) ---------------------------------------------------------------------
+
+R = TypeVar("R")
+
+
+def _in_catalogue(work: Callable[[AsyncSession], Awaitable[R]]) -> R:
+    """Run `work` in one control-plane transaction; expected failures become `error:` lines."""
+    from services.cli import run_async, settings_from_env
+    from services.db.engine import Database
+    from services.errors import ProblemError
+
+    async def run() -> R:
+        database = Database(settings_from_env())
+        try:
+            async with database.transaction() as session:
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    try:
+        return run_async(run())
+    except ProblemError as error:
+        click.echo(f"error: {error.detail}", err=True)
+        sys.exit(1)
+
+
+def parse_reference(text: str) -> tuple[str, str | None]:
+    """`KEY@VERSION` → (key, version); `KEY` → (key, None) meaning the latest."""
+    key, _, version = text.partition("@")
+    if not key or (_ and not version):
+        raise click.BadParameter(f"`{text}` is not KEY or KEY@VERSION")
+    return key, version or None
+
+
+@templates_group.command(name="sync")
+@click.option(
+    "--path",
+    "root",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=PACKS_DIR,
+    show_default="the shipped packs",
+    help="A folder of pack folders.",
+)
+def sync_command(root: Path) -> None:
+    """Publish every valid pack version into the catalogue.
+
+    Versions already published must be unchanged: if any differs, nothing is synced and the
+    command names each such pack, version and file. Invalid versions are left out and their
+    problems printed; the exit status is then 1.
+    """
+    from templates_library.catalogue import sync
+
+    packs = load_library(root)
+    report = _in_catalogue(lambda session: sync(session, packs, root))
+    for result in report.results:
+        click.echo(
+            f"{result.outcome.value:<10} {result.key} {result.version}  "
+            f"({result.file}, sha256 {result.content_hash[:12]})"
+        )
+    for problem in report.problems:
+        click.echo(str(problem))
+    click.echo(
+        f"synced {len(packs)} pack(s): {len(report.published)} version(s) published, "
+        f"{len(report.unchanged)} unchanged, {len(report.problems)} problem(s)"
+    )
+    sys.exit(1 if report.problems else 0)
+
+
+@templates_group.command(name="list")
+def list_command() -> None:
+    """The packs in the catalogue with their versions."""
+    from services.catalogue import service as catalogue
+
+    async def work(session: AsyncSession) -> list[list[str]]:
+        rows, _ = await catalogue.list_packs(session, limit=10_000, offset=0)
+        return [
+            [
+                pack.key,
+                catalogue.latest_of(versions).version if versions else "–",
+                ", ".join(v.version for v in versions),
+                pack.title,
+            ]
+            for pack, versions in rows
+        ]
+
+    rows = _in_catalogue(work)
+    if not rows:
+        click.echo("the catalogue is empty: run `pmo templates sync`")
+        return
+    for line in text_table(["pack", "latest", "versions", "title"], rows):
+        click.echo(line)
+
+
+@templates_group.command(name="show")
+@click.argument("reference", metavar="KEY[@VERSION]")
+@click.option("--items", "list_items", is_flag=True, help="Also list every item it seeds.")
+def show_command(reference: str, list_items: bool) -> None:
+    """One published version (the latest by default): parameters, changes and items."""
+    from services.catalogue import service as catalogue
+    from templates_library.catalogue import version_from_content
+
+    key, wanted = parse_reference(reference)
+
+    async def work(session: AsyncSession) -> str:
+        pack, row, versions = await catalogue.get_version(session, key, wanted)
+        version = version_from_content(row.content)
+        latest = catalogue.latest_of(versions).id == row.id
+        lines = [
+            f"{pack.key} {row.version}{' (latest)' if latest else ''}: {pack.title}",
+            f"  versions: {', '.join(v.version for v in versions)}",
+            f"  published {row.published_at:%Y-%m-%d %H:%M %Z} from {row.file}",
+            f"  sha256 {row.content_hash}",
+            f"  {pack.summary}",
+            "",
+            "parameters:",
+        ]
+        lines += [
+            "  " + line
+            for line in text_table(
+                ["key", "type", "default", "description"],
+                [
+                    [
+                        p.key,
+                        p.type + (f" ({', '.join(p.choices)})" if p.choices else ""),
+                        "(required)" if p.default is None else str(p.default),
+                        p.description,
+                    ]
+                    for p in version.parameters
+                ],
+            )
+        ]
+        lines += ["", f"changes in {row.version}:", *(f"  * {c}" for c in version.changes)]
+        counts = count_by_kind(version)
+        lines += ["", f"items ({sum(counts.values())}):"]
+        lines += [
+            "  " + line
+            for line in text_table(["kind", "items"], [[k, str(n)] for k, n in counts.items()])
+        ]
+        if list_items:
+            lines += ["", "every item:"]
+            lines += [f"  {item.kind} {item.key}" for item in seed_items(version)]
+        return "\n".join(lines)
+
+    click.echo(_in_catalogue(work))
+
+
+@templates_group.command(name="diff")
+@click.argument("before", metavar="KEY@A")
+@click.argument("after", metavar="KEY@B")
+def diff_command(before: str, after: str) -> None:
+    """What changed from one published version to another, item by item and field by field."""
+    from templates_library.catalogue import published_version
+    from templates_library.diff import diff_versions, render_diff
+
+    (key_a, version_a), (key_b, version_b) = parse_reference(before), parse_reference(after)
+
+    async def work(session: AsyncSession) -> str:
+        _, row_a, a = await published_version(session, key_a, version_a)
+        _, row_b, b = await published_version(session, key_b, version_b)
+        title = f"{key_a} {row_a.version} → {key_b} {row_b.version}"
+        return render_diff(diff_versions(a, b), title=title, changes=list(b.changes))
+
+    click.echo(_in_catalogue(work))
+
+
+def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """Left-aligned columns under a header and a rule; the last column is not padded."""
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    rule = ["-" * width for width in widths]
+    return [
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in [header, rule, *rows]
+    ]

@@ -7,6 +7,7 @@ and an upgrade can match the same item in two versions.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
@@ -14,6 +15,41 @@ import msgspec
 
 from templates_library.schema import PackPart, PackVersion
 from templates_library.source import join_location
+
+KINDS: tuple[str, ...] = (
+    "programme",
+    "tranche",
+    "project",
+    "role",
+    "raci",
+    "board",
+    "gate",
+    "gate_criterion",
+    "milestone",
+    "probability_level",
+    "impact_level",
+    "score_band",
+    "proximity",
+    "benefit_confidence",
+    "scale_settings",
+    "rag_rules",
+    "custom_field",
+    "register",
+    "register_entry",
+    "status_report",
+    "report_section",
+    "risk",
+    "assumption",
+    "issue",
+    "benefit",
+    "decision",
+    "dependency",
+    "stakeholder",
+    "document",
+    "checklist",
+    "checklist_entry",
+)
+"""Every kind of item, in the order `seed_items` yields them."""
 
 
 class SeedItem(msgspec.Struct, frozen=True, kw_only=True):
@@ -66,6 +102,7 @@ def _walk(version: PackVersion) -> Iterator[SeedItem]:
     yield from _each("score_band", "scales.bands", scales.bands)
     yield from _each("proximity", "scales.proximity", scales.proximity)
     yield from _each("benefit_confidence", "scales.benefit_confidence", scales.benefit_confidence)
+    yield SeedItem(kind="scale_settings", key="scales", location="scales", part=scales)
     yield SeedItem(kind="rag_rules", key="rag_rules", location="rag_rules", part=version.rag_rules)
     yield from _each("custom_field", "custom_fields", version.custom_fields, _register_key)
     for register in _each("register", "registers", version.registers):
@@ -90,6 +127,20 @@ def _walk(version: PackVersion) -> Iterator[SeedItem]:
 def _children(parent: SeedItem, kind: str, field: str) -> Iterator[SeedItem]:
     for child in _each(kind, join_location(parent.location, field), getattr(parent.part, field)):
         yield msgspec.structs.replace(child, key=f"{parent.key}/{child.key}")
+
+
+# Fixed forever: uuid5(NAMESPACE_URL, "https://pmo.cloud/ns/template-items"). Changing it would
+# give every seeded row a new id, so re-seeding and upgrades would no longer find their rows.
+ITEM_NAMESPACE = uuid.UUID("aa9de79c-26a3-52fa-bf10-c66448cd7104")
+
+
+def stable_id(tenant_id: uuid.UUID, pack_key: str, kind: str, item_key: str) -> uuid.UUID:
+    """The id a seeded row gets: the same for the same tenant, pack and item, in any version.
+
+    Pack keys and kinds contain no `/`, so `tenant/pack/kind/key` cannot be ambiguous even though
+    nested item keys (`gate/criterion`) do.
+    """
+    return uuid.uuid5(ITEM_NAMESPACE, f"{tenant_id}/{pack_key}/{kind}/{item_key}")
 
 
 def count_by_kind(version: PackVersion) -> dict[str, int]:

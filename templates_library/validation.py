@@ -29,6 +29,7 @@ from templates_library.source import Problem, join_location
 
 PARAMETER_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
 MINIMUM_GATE_CRITERIA = 5
+START_DATE_PARAMETER = "start_date"
 
 _THREAT_RESPONSES = frozenset(get_args(ThreatResponse))
 _OPPORTUNITY_RESPONSES = frozenset(get_args(OpportunityResponse))
@@ -395,6 +396,22 @@ def check_parameters(version: PackVersion) -> Iterator[Finding]:
             yield Finding(join_location(location, "default"), problem)
 
 
+def check_start_date(version: PackVersion) -> Iterator[Finding]:
+    """A `start_date` parameter of type date is declared: every day offset counts from it."""
+    for i, parameter in enumerate(version.parameters):
+        if parameter.key == START_DATE_PARAMETER:
+            if parameter.type != "date":
+                yield Finding(
+                    f"parameters[{i}].type",
+                    f"`{START_DATE_PARAMETER}` must be a date parameter (offsets count from it)",
+                )
+            return
+    yield Finding(
+        "parameters",
+        f"declare a date parameter `{START_DATE_PARAMETER}`: day offsets count from it",
+    )
+
+
 def check_parameter_references(version: PackVersion) -> Iterator[Finding]:
     """`{name}` in any text names a declared parameter."""
     declared = {parameter.key for parameter in version.parameters}
@@ -461,6 +478,7 @@ VERSION_CHECKS: tuple[VersionCheck, ...] = (
     check_register_entries,
     check_gate_criteria,
     check_parameters,
+    check_start_date,
     check_parameter_references,
     check_rag_rules,
     check_benefits,

@@ -8,6 +8,7 @@ MODEL_MODULES = (
     "services.tenancy.models",
     "services.identity.models",
     "services.workspace.models",
+    "services.catalogue.models",
 )
 
 

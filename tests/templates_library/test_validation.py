@@ -196,6 +196,19 @@ CASES: dict[str, BrokenPack] = {
         "`yearly` is not one of the choices",
         r"default: yearly",
     ),
+    "start date parameter is not a date": BrokenPack(
+        _set("parameters.1.type", "text"),
+        "parameters[1].type",
+        "`start_date` must be a date parameter",
+        r"type: text",
+        2,
+    ),
+    "no start date parameter": BrokenPack(
+        _set("parameters.1.key", "kick_off"),
+        "parameters",
+        "declare a date parameter `start_date`",
+        r"^parameters:$",
+    ),
     "undeclared parameter reference": BrokenPack(
         _set("programmes.0.description", "Run by {sponsor_name}."),
         "programmes[0].description",

@@ -1,0 +1,375 @@
+"""The three-way merge behind template upgrades, as pure functions.
+
+An upgrade compares, per item (kind, key), three sets of seed values (see `values`):
+
+* **base** — the version the workspace is pinned to, as it was seeded;
+* **theirs** — what the workspace holds now (absent if the client deleted the item);
+* **ours** — the target version.
+
+`plan_upgrade` decides one action per item; `planned_items` is what the workspace holds once the
+plan is applied (conflicts and kept items stay exactly as the client has them);
+`render_plan` prints a plan for people. Nothing here touches a database.
+
+| base | theirs | ours | action |
+| --- | --- | --- | --- |
+| x | x | x | unchanged |
+| x | x | y | update (the client never touched it) |
+| x | y | x | kept (the client changed it, the pack did not) |
+| x | y | y | unchanged (both made the same change) |
+| x | y | z | conflict |
+| x | – | x | kept (the client deleted it; the pack did not change it) |
+| x | – | y | conflict (the client deleted what the pack changed) |
+| x | x | – | remove (the client never touched it) |
+| x | y | – | kept (the client changed what the pack removes) |
+| x | – | – | unchanged (gone from both) |
+| – | – | y | add |
+| – | y | y | unchanged (already there) |
+| – | y | z | conflict (both added it, differently) |
+| – | y | – | kept (not in either version; the client's to keep) |
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Mapping
+from datetime import date
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from templates_library.items import KINDS
+from templates_library.values import ItemId, ItemValues, in_field_order
+
+ItemSet = Mapping[ItemId, Mapping[str, Any]]
+
+
+class Action(enum.StrEnum):
+    UNCHANGED = "unchanged"
+    UPDATE = "update"
+    ADD = "add"
+    REMOVE = "remove"
+    CONFLICT = "conflict"
+    KEPT = "kept"
+
+
+class ChangedBy(enum.StrEnum):
+    """Who moved a field away from base."""
+
+    CLIENT = "client"
+    PACK = "pack"
+    BOTH = "both"  # both changed it, to different values
+    SAME = "same"  # both changed it, to the same value
+
+
+class FieldDifference(msgspec.Struct, frozen=True, kw_only=True):
+    """One field side by side; a side is UNSET where that side has no such item or field."""
+
+    field: str
+    changed_by: ChangedBy
+    base: Any | UnsetType = UNSET
+    theirs: Any | UnsetType = UNSET
+    ours: Any | UnsetType = UNSET
+
+
+class PlanEntry(msgspec.Struct, frozen=True, kw_only=True):
+    """What the upgrade does with one item, and why."""
+
+    kind: str
+    key: str
+    action: Action
+    reason: str
+    base: ItemValues | None
+    theirs: ItemValues | None
+    ours: ItemValues | None
+    # Fields where the three sides are not all equal (empty for unchanged items).
+    fields: list[FieldDifference]
+    # A conflict whose sides changed different fields: applying both would lose nothing.
+    mergeable: bool = False
+
+    @property
+    def item_id(self) -> ItemId:
+        return (self.kind, self.key)
+
+
+class UpgradePlan(msgspec.Struct, frozen=True, kw_only=True):
+    """One entry per item in base, theirs or ours, ordered by kind then key."""
+
+    entries: list[PlanEntry]
+
+    def counts(self) -> dict[Action, int]:
+        """How many entries take each action (every action listed, zeros included)."""
+        counts = dict.fromkeys(Action, 0)
+        for entry in self.entries:
+            counts[entry.action] += 1
+        return counts
+
+    def with_action(self, *actions: Action) -> list[PlanEntry]:
+        return [entry for entry in self.entries if entry.action in actions]
+
+    @property
+    def has_conflicts(self) -> bool:
+        return any(entry.action is Action.CONFLICT for entry in self.entries)
+
+    @property
+    def writes(self) -> list[PlanEntry]:
+        """The entries applying the plan writes: update, add and remove."""
+        return self.with_action(Action.UPDATE, Action.ADD, Action.REMOVE)
+
+
+# --- planning -------------------------------------------------------------------------------------
+
+
+def plan_upgrade(base: ItemSet, theirs: ItemSet, ours: ItemSet) -> UpgradePlan:
+    """The plan for moving a workspace holding `theirs`, seeded from `base`, to `ours`."""
+    item_ids = set(base) | set(theirs) | set(ours)
+    entries = [
+        _entry(item_id, base.get(item_id), theirs.get(item_id), ours.get(item_id))
+        for item_id in sorted(item_ids, key=item_order)
+    ]
+    return UpgradePlan(entries=entries)
+
+
+def item_order(item_id: ItemId) -> tuple[int, str, str]:
+    """Kinds in seeding order (unknown kinds last), then keys alphabetically."""
+    kind, key = item_id
+    rank = KINDS.index(kind) if kind in KINDS else len(KINDS)
+    return (rank, kind, key)
+
+
+def _entry(
+    item_id: ItemId,
+    base: Mapping[str, Any] | None,
+    theirs: Mapping[str, Any] | None,
+    ours: Mapping[str, Any] | None,
+) -> PlanEntry:
+    kind = item_id[0]
+    action, reason = _decide(base, theirs, ours)
+    fields = field_differences(base, theirs, ours, kind=kind)
+    mergeable = action is Action.CONFLICT and _disjoint(base, theirs, ours, fields)
+    return PlanEntry(
+        kind=kind,
+        key=item_id[1],
+        action=action,
+        reason=reason,
+        base=None if base is None else in_field_order(kind, base),
+        theirs=None if theirs is None else in_field_order(kind, theirs),
+        ours=None if ours is None else in_field_order(kind, ours),
+        fields=fields,
+        mergeable=mergeable,
+    )
+
+
+def _decide(
+    base: Mapping[str, Any] | None,
+    theirs: Mapping[str, Any] | None,
+    ours: Mapping[str, Any] | None,
+) -> tuple[Action, str]:
+    if base is None:
+        if ours is None:
+            return Action.KEPT, "in neither version; left as the client has it"
+        if theirs is None:
+            return Action.ADD, "new in the target version"
+        if same(theirs, ours):
+            return Action.UNCHANGED, "the workspace already has the target's item"
+        return Action.CONFLICT, "the client and the target version both added it, differently"
+    if theirs is None:
+        if ours is None:
+            return Action.UNCHANGED, "removed by the client and by the target version"
+        if same(base, ours):
+            return Action.KEPT, "deleted by the client; the pack did not change it"
+        return Action.CONFLICT, "deleted by the client but changed by the target version"
+    client_changed = not same(base, theirs)
+    if ours is None:
+        if client_changed:
+            return Action.KEPT, "changed by the client; the target version removes it"
+        return Action.REMOVE, "removed in the target version; the client never changed it"
+    pack_changed = not same(base, ours)
+    if not client_changed and not pack_changed:
+        return Action.UNCHANGED, "the same in the workspace and both versions"
+    if not client_changed:
+        return Action.UPDATE, "changed in the target version; the client never changed it"
+    if not pack_changed:
+        return Action.KEPT, "changed by the client; the pack did not change it"
+    if same(theirs, ours):
+        return Action.UNCHANGED, "the client already made the target version's change"
+    return Action.CONFLICT, "changed by the client and by the target version"
+
+
+def same(left: Mapping[str, Any], right: Mapping[str, Any]) -> bool:
+    """Equal field values, where a missing field differs from any value (even None)."""
+    return left.keys() == right.keys() and all(
+        _same_value(left[name], right[name]) for name in left
+    )
+
+
+def _same_value(left: Any, right: Any) -> bool:
+    # bool is an int in Python: True == 1 must not pass for an unchanged value.
+    if isinstance(left, bool) or isinstance(right, bool):
+        return type(left) is type(right) and left == right
+    if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+        return len(left) == len(right) and all(map(_same_value, left, right))
+    if isinstance(left, Mapping) and isinstance(right, Mapping):
+        return same(left, right)
+    return bool(left == right)
+
+
+def field_differences(
+    base: Mapping[str, Any] | None,
+    theirs: Mapping[str, Any] | None,
+    ours: Mapping[str, Any] | None,
+    *,
+    kind: str = "",
+) -> list[FieldDifference]:
+    """Every field where base, theirs and ours are not all equal, with who changed it.
+
+    Fields come in the kind's usual order (`values.field_order`), others alphabetically, so the
+    order of the dicts given does not matter.
+    """
+    names = in_field_order(kind, {**(base or {}), **(theirs or {}), **(ours or {})})
+    differences = []
+    for name in names:
+        b, t, o = _value(base, name), _value(theirs, name), _value(ours, name)
+        client, pack = not _same_side(b, t), not _same_side(b, o)
+        if not client and not pack:
+            continue
+        if client and pack:
+            changed_by = ChangedBy.SAME if _same_side(t, o) else ChangedBy.BOTH
+        else:
+            changed_by = ChangedBy.CLIENT if client else ChangedBy.PACK
+        differences.append(
+            FieldDifference(field=name, changed_by=changed_by, base=b, theirs=t, ours=o)
+        )
+    return differences
+
+
+def _value(side: Mapping[str, Any] | None, name: str) -> Any | UnsetType:
+    if side is None or name not in side:
+        return UNSET
+    return side[name]
+
+
+def _same_side(left: Any | UnsetType, right: Any | UnsetType) -> bool:
+    if left is UNSET or right is UNSET:
+        return left is right
+    return _same_value(left, right)
+
+
+def _disjoint(
+    base: Mapping[str, Any] | None,
+    theirs: Mapping[str, Any] | None,
+    ours: Mapping[str, Any] | None,
+    fields: list[FieldDifference],
+) -> bool:
+    if base is None or theirs is None or ours is None:
+        return False
+    return all(field.changed_by in {ChangedBy.CLIENT, ChangedBy.PACK} for field in fields)
+
+
+# --- the result of applying a plan ---------------------------------------------------------------
+
+
+def planned_items(theirs: ItemSet, plan: UpgradePlan) -> dict[ItemId, ItemValues]:
+    """What the workspace holds after the plan is applied, in plan order.
+
+    Updates and adds take the target's values, removes drop the item, and everything else
+    (unchanged, kept, conflict) stays exactly as the client has it.
+    """
+    result: dict[ItemId, ItemValues] = {}
+    for entry in plan.entries:
+        if entry.action in {Action.UPDATE, Action.ADD}:
+            assert entry.ours is not None
+            result[entry.item_id] = dict(entry.ours)
+        elif entry.action is not Action.REMOVE and entry.item_id in theirs:
+            result[entry.item_id] = dict(theirs[entry.item_id])
+    return result
+
+
+# --- for people -----------------------------------------------------------------------------------
+
+_ACTION_ORDER = (
+    Action.CONFLICT,
+    Action.UPDATE,
+    Action.ADD,
+    Action.REMOVE,
+    Action.KEPT,
+    Action.UNCHANGED,
+)
+_SIGNS = {
+    Action.CONFLICT: "!",
+    Action.UPDATE: "~",
+    Action.ADD: "+",
+    Action.REMOVE: "-",
+    Action.KEPT: "=",
+    Action.UNCHANGED: " ",
+}
+
+
+def render_plan(plan: UpgradePlan, *, title: str = "", width: int = 40) -> str:
+    """A plan as text: a summary table, then each item that is not unchanged.
+
+    Conflicts show base, theirs (the workspace) and ours (the target) field by field.
+    """
+    counts = plan.counts()
+    lines = [title] if title else []
+    lines += _table(
+        ["action", "items"], [[action.value, str(counts[action])] for action in _ACTION_ORDER]
+    )
+    for action in _ACTION_ORDER[:-1]:
+        entries = plan.with_action(action)
+        if not entries:
+            continue
+        lines += ["", f"{action.value} ({len(entries)}):"]
+        for entry in entries:
+            note = " (the two sides changed different fields)" if entry.mergeable else ""
+            lines.append(f"  {_SIGNS[action]} {entry.kind} {entry.key}: {entry.reason}{note}")
+            if action is Action.CONFLICT:
+                rows = [
+                    [
+                        field.field,
+                        field.changed_by.value,
+                        show_value(field.base, width),
+                        show_value(field.theirs, width),
+                        show_value(field.ours, width),
+                    ]
+                    for field in entry.fields
+                ]
+                header = ["field", "changed by", "base", "theirs (workspace)", "ours (target)"]
+                lines += ["      " + line for line in _table(header, rows)]
+            elif action is Action.UPDATE:
+                lines += [
+                    f"      {field.field}: {show_value(field.base, width)} → "
+                    f"{show_value(field.ours, width)}"
+                    for field in entry.fields
+                ]
+    return "\n".join(lines)
+
+
+def show_value(value: Any | UnsetType, width: int = 40) -> str:
+    """A field value in one short line: text quoted, dates ISO, `(absent)` for no value."""
+    if value is UNSET:
+        text = "(absent)"
+    elif value is None:
+        text = "–"
+    elif isinstance(value, str):
+        text = f'"{value}"'
+    elif isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, date):
+        text = value.isoformat()
+    else:
+        # Lists and dicts as compact JSON (dates inside them in ISO form, anything else as text).
+        text = msgspec.json.encode(value, enc_hook=str).decode()
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _table(header: list[str], rows: Iterable[list[str]]) -> list[str]:
+    rows = list(rows)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def fmt(row: list[str]) -> str:
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        return "  ".join(cells).rstrip()
+
+    return [fmt(header), fmt(["-" * width for width in widths]), *map(fmt, rows)]
