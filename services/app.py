@@ -19,7 +19,7 @@ from services.db.engine import Database
 from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
 from services.tenancy.controllers import WorkspaceSettingsController
-from services.workspace.controllers import ProgrammeController
+from services.workspace.structure.controllers import ProgrammeController
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Litestar:

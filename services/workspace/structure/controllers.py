@@ -30,9 +30,9 @@ from services.errors import (
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
-from services.workspace.models import ProgrammeState
-from services.workspace.schemas import ProgrammeCreate, ProgrammeRead, ProgrammeUpdate
-from services.workspace.service import ProgrammeFilter, ProgrammeService, ProgrammeSort
+from services.workspace.structure.models import ProgrammeState
+from services.workspace.structure.schemas import ProgrammeCreate, ProgrammeRead, ProgrammeUpdate
+from services.workspace.structure.service import ProgrammeFilter, ProgrammeService, ProgrammeSort
 
 _COMMON_ERRORS = [Unauthenticated, Forbidden, NotFound, TenantUnavailable]
 _WRITE_ERRORS = [*_COMMON_ERRORS, TenantSuspended, ValidationFailed]

@@ -9,7 +9,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from services.workspace.models import Programme, ProgrammeState
+from services.workspace.structure.models import Programme, ProgrammeState
 
 # PostgreSQL text cannot hold NUL characters; say so in the schema rather than fail on insert.
 NO_NUL = r"^[^\x00]*$"

@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import NotFound, ValidationFailed, field_error
-from services.workspace.models import Programme, ProgrammeState
+from services.workspace.structure.models import Programme, ProgrammeState
 
 
 class ProgrammeSort(enum.StrEnum):
