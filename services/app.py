@@ -19,7 +19,12 @@ from services.db.engine import Database
 from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
 from services.tenancy.controllers import WorkspaceSettingsController
-from services.workspace.structure.controllers import ProgrammeController
+from services.workspace.structure.controllers import (
+    MilestoneController,
+    ProgrammeController,
+    ProjectController,
+    TrancheController,
+)
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Litestar:
@@ -41,6 +46,9 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             health.ready,
             WorkspaceSettingsController,
             ProgrammeController,
+            TrancheController,
+            ProjectController,
+            MilestoneController,
         ],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],

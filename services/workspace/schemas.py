@@ -1,0 +1,53 @@
+"""API shapes every workspace concept shares: text types, patches, custom field values."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+from msgspec import UNSET, Meta
+
+# PostgreSQL text cannot hold NUL characters; say so in the schema rather than fail on insert.
+NO_NUL = r"^[^\x00]*$"
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+Name = Annotated[
+    str,
+    Meta(min_length=1, max_length=200, pattern=NO_NUL, description="Shown in lists and reports."),
+]
+Description = Annotated[str, Meta(max_length=20_000, pattern=NO_NUL)]
+Short = Annotated[str, Meta(max_length=200, pattern=NO_NUL)]
+Reference = Annotated[
+    str, Meta(min_length=1, max_length=32, pattern=NO_NUL, description="The register's own id.")
+]
+Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
+Money = Annotated[float, Meta(ge=-1e12, le=1e12)]
+Measure = Annotated[float, Meta(ge=-1e15, le=1e15)]
+Percent = Annotated[float, Meta(ge=0, le=100)]
+# A custom field's value: text, choice and date (ISO) as strings, numbers as numbers.
+CustomValue = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)] | Measure | None
+CustomValues = Annotated[
+    dict[Key, CustomValue],
+    Meta(description="Extra fields defined for this register in the workspace (by key)."),
+]
+
+
+class Patch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """An update body: only the fields sent change; ``null`` clears an optional field."""
+
+    def changes(self) -> dict[str, Any]:
+        return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
+
+
+R = TypeVar("R", bound=msgspec.Struct)
+
+
+def read_of(cls: type[R], row: object, **computed: Any) -> R:
+    """Build a read shape from a row's attributes, plus computed fields."""
+    values = {f: computed[f] if f in computed else getattr(row, f) for f in cls.__struct_fields__}
+    return cls(**values)
+
+
+class DatedValue(msgspec.Struct, forbid_unknown_fields=True):
+    date: date
+    value: Measure
