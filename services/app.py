@@ -19,6 +19,7 @@ from services.db.engine import Database
 from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
 from services.tenancy.controllers import WorkspaceSettingsController
+from services.workspace.benefits.controllers import BenefitController, BenefitMeasurementController
 from services.workspace.structure.controllers import (
     MilestoneController,
     ProgrammeController,
@@ -49,6 +50,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             TrancheController,
             ProjectController,
             MilestoneController,
+            BenefitController,
+            BenefitMeasurementController,
         ],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],

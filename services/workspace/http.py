@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
@@ -219,7 +219,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             request, session, workspace, idempotency_key, data, spec.read, make
         )
 
-    create_item.__annotations__["data"] = spec.create
+    create_item.__annotations__["data"] = JSONBody[spec.create]  # type: ignore[misc,name-defined]
     create_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
 
     async def get_item(
@@ -252,7 +252,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         row = await service.update(row, changes)
         return with_etag((await present(session, [row]))[0], row.version)
 
-    update_item.__annotations__["data"] = spec.update
+    update_item.__annotations__["data"] = JSONBody[spec.update]  # type: ignore[misc,name-defined]
     update_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
 
     async def delete_item(
@@ -314,13 +314,3 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             **handlers,
         },
     )
-
-
-def workspace_controller(path: str, tag: str) -> dict[str, Any]:
-    """Class attributes of a hand-written workspace controller at ``/api/v1/w/{slug}/<path>``."""
-    return {
-        "path": f"/api/v1/w/{{slug:str}}/{path}",
-        "tags": [tag],
-        "dependencies": workspace_dependencies,
-        "security": [{"bearer": []}],
-    }

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
@@ -207,32 +207,32 @@ class ProgrammeController(Controller):
 
 
 def tranche_filter(
-    programme_id: uuid.UUID | None = None,
+    programme_id: FromQuery[uuid.UUID | None] = None,
     lifecycle: Annotated[TrancheState | None, QueryParameter(name="state")] = None,
 ) -> TrancheFilter:
     return TrancheFilter(programme_id, lifecycle)
 
 
 def project_filter(
-    programme_id: uuid.UUID | None = None,
-    tranche_id: uuid.UUID | None = None,
+    programme_id: FromQuery[uuid.UUID | None] = None,
+    tranche_id: FromQuery[uuid.UUID | None] = None,
     lifecycle: Annotated[ProjectState | None, QueryParameter(name="state")] = None,
-    kind: ProjectKind | None = None,
-    owner_id: uuid.UUID | None = None,
-    sort: ProjectSort = ProjectSort.NEWEST,
+    kind: FromQuery[ProjectKind | None] = None,
+    owner_id: FromQuery[uuid.UUID | None] = None,
+    sort: FromQuery[ProjectSort] = ProjectSort.NEWEST,
 ) -> ProjectFilter:
     return ProjectFilter(programme_id, tranche_id, lifecycle, kind, owner_id, sort)
 
 
 def milestone_filter(
-    programme_id: uuid.UUID | None = None,
-    tranche_id: uuid.UUID | None = None,
-    project_id: uuid.UUID | None = None,
+    programme_id: FromQuery[uuid.UUID | None] = None,
+    tranche_id: FromQuery[uuid.UUID | None] = None,
+    project_id: FromQuery[uuid.UUID | None] = None,
     lifecycle: Annotated[MilestoneState | None, QueryParameter(name="state")] = None,
-    owner_id: uuid.UUID | None = None,
+    owner_id: FromQuery[uuid.UUID | None] = None,
     due_after: Annotated[date | None, QueryParameter(description="Forecast on or after")] = None,
     due_before: Annotated[date | None, QueryParameter(description="Forecast on or before")] = None,
-    sort: MilestoneSort = MilestoneSort.DUE,
+    sort: FromQuery[MilestoneSort] = MilestoneSort.DUE,
 ) -> MilestoneFilter:
     return MilestoneFilter(
         programme_id, tranche_id, project_id, lifecycle, owner_id, due_after, due_before, sort
