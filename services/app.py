@@ -20,6 +20,12 @@ from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
 from services.tenancy.controllers import WorkspaceSettingsController
 from services.workspace.benefits.controllers import BenefitController, BenefitMeasurementController
+from services.workspace.raid.controllers import (
+    AssumptionController,
+    DependencyController,
+    IssueController,
+    RiskController,
+)
 from services.workspace.structure.controllers import (
     MilestoneController,
     ProgrammeController,
@@ -52,6 +58,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             MilestoneController,
             BenefitController,
             BenefitMeasurementController,
+            RiskController,
+            IssueController,
+            AssumptionController,
+            DependencyController,
         ],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],

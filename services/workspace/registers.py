@@ -157,7 +157,8 @@ class RegisterService(Generic[M]):
                 self.session, self.register, custom or {}
             )
         row.created_by = row.updated_by = self.actor_id
-        await self.check(row, None)
+        with self.session.no_autoflush:
+            await self.check(row, None)
         self.session.add(row)
         await self._flush()
         await self.session.refresh(row)
@@ -176,7 +177,9 @@ class RegisterService(Generic[M]):
                 row.custom_fields,  # type: ignore[attr-defined]
             )
         row.updated_by = self.actor_id
-        await self.check(row, before)
+        # The checks read other rows: nothing is written until the row is whole again.
+        with self.session.no_autoflush:
+            await self.check(row, before)
         await self._flush()
         await self.session.refresh(row)
         return row
