@@ -20,6 +20,15 @@ from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
 from services.tenancy.controllers import WorkspaceSettingsController
 from services.workspace.benefits.controllers import BenefitController, BenefitMeasurementController
+from services.workspace.gates.controllers import GateController, GateCriteriaController
+from services.workspace.governance.controllers import (
+    ActionController,
+    BoardController,
+    ChangeRequestController,
+    ChangeRequestDecisionController,
+    DecisionController,
+    MeetingController,
+)
 from services.workspace.raid.controllers import (
     AssumptionController,
     DependencyController,
@@ -62,6 +71,14 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             IssueController,
             AssumptionController,
             DependencyController,
+            BoardController,
+            MeetingController,
+            ActionController,
+            DecisionController,
+            ChangeRequestController,
+            ChangeRequestDecisionController,
+            GateController,
+            GateCriteriaController,
         ],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],
