@@ -35,6 +35,12 @@ from services.workspace.raid.controllers import (
     IssueController,
     RiskController,
 )
+from services.workspace.reporting.controllers import (
+    DependencyMapController,
+    ProgrammeViewController,
+    StatusReportActionController,
+    StatusReportController,
+)
 from services.workspace.structure.controllers import (
     MilestoneController,
     ProgrammeController,
@@ -79,6 +85,10 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             ChangeRequestDecisionController,
             GateController,
             GateCriteriaController,
+            StatusReportController,
+            StatusReportActionController,
+            ProgrammeViewController,
+            DependencyMapController,
         ],
         state=State({"db": db, "settings": settings}),
         lifespan=[lifespan],

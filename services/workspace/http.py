@@ -92,7 +92,7 @@ async def create_once(
     session: AsyncSession,
     workspace: WorkspaceAccess,
     key: str | None,
-    data: msgspec.Struct,
+    data: object,
     read: type[msgspec.Struct],
     make: Callable[[], Awaitable[msgspec.Struct]],
     location: str | None = None,
