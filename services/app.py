@@ -20,6 +20,10 @@ from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
 from services.tenancy.controllers import WorkspaceSettingsController
 from services.workspace.benefits.controllers import BenefitController, BenefitMeasurementController
+from services.workspace.configuration.controllers import (
+    CustomFieldController,
+    RegisterConfigurationController,
+)
 from services.workspace.gates.controllers import GateController, GateCriteriaController
 from services.workspace.governance.controllers import (
     ActionController,
@@ -67,6 +71,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             health.live,
             health.ready,
             WorkspaceSettingsController,
+            RegisterConfigurationController,
+            CustomFieldController,
             ProgrammeController,
             TrancheController,
             ProjectController,

@@ -10,7 +10,7 @@ a concept adds its own routes (publish, decide, approve …) in its ``controller
 
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
 from services.concurrency import IfMatch, check_if_match, etag
-from services.dependencies import WorkspaceAccess, workspace_dependencies
+from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
 from services.errors import (
     Conflict,
     Forbidden,
@@ -39,6 +39,7 @@ from services.errors import (
 )
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
+from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
 from services.workspace import exports
 from services.workspace.registers import RegisterService
@@ -137,7 +138,8 @@ class RegisterSpec:
     present: Present | None = None
     tag: str = ""
     deletable: bool = True
-    opt: dict[str, Any] = field(default_factory=dict)
+    # The least role that writes (default: member); reads stay open to viewers.
+    write_role: Role | None = None
 
 
 def register_controller(spec: RegisterSpec) -> type[Controller]:
@@ -270,6 +272,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         await service.delete(row)
 
     item = "/{item_id:uuid}"
+    writes = {MIN_ROLE: spec.write_role} if spec.write_role else {}
     handlers: dict[str, Any] = {
         "list_items": get("/", summary=f"List {plural}", responses=READ_RESPONSES)(list_items),
         "export_csv": get(
@@ -285,11 +288,18 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             responses=READ_RESPONSES,
         )(export_xlsx),
         "create_item": post(
-            "/", summary=f"Create a {spec.noun}", status_code=201, responses=CREATE_RESPONSES
+            "/",
+            summary=f"Create a {spec.noun}",
+            status_code=201,
+            responses=CREATE_RESPONSES,
+            opt=writes,
         )(create_item),
         "get_item": get(item, summary=f"Get a {spec.noun}", responses=READ_RESPONSES)(get_item),
         "update_item": patch(
-            item, summary=f"Change a {spec.noun} (needs If-Match)", responses=UPDATE_RESPONSES
+            item,
+            summary=f"Change a {spec.noun} (needs If-Match)",
+            responses=UPDATE_RESPONSES,
+            opt=writes,
         )(update_item),
     }
     if spec.deletable:
@@ -297,6 +307,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             item,
             summary=f"Delete a {spec.noun}",
             responses=problem_responses(*WRITE_ERRORS, VersionMismatch),
+            opt=writes,
         )(delete_item)
     name = "".join(part.capitalize() for part in spec.path.split("-")) + "Controller"
     return type(
@@ -310,7 +321,6 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
                 "where": Provide(spec.filters, sync_to_thread=False),
             },
             "security": [{"bearer": []}],
-            "opt": spec.opt,
             **handlers,
         },
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Mapping
 from datetime import date
 from typing import Any
@@ -12,7 +11,7 @@ from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.errors import ValidationFailed, field_error
 from services.workspace.configuration.models import (
     CustomFieldDefinition,
     CustomFieldType,
@@ -129,7 +128,8 @@ def coerce_value(definition: CustomFieldDefinition, value: Any) -> tuple[Any, st
     if kind is CustomFieldType.NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, "must be a number"
-        return value, None
+        # 250000.0 is shown and exported as 250000.
+        return (int(value) if isinstance(value, float) and value.is_integer() else value), None
     if not isinstance(value, str):
         return None, f"must be {'a date (YYYY-MM-DD)' if kind is CustomFieldType.DATE else 'text'}"
     if kind is CustomFieldType.DATE:
@@ -228,80 +228,3 @@ async def custom_field_conditions(
     if errors:
         raise ValidationFailed("Invalid custom field filter.", errors=errors)
     return conditions
-
-
-class CustomFieldService:
-    """Definitions are workspace configuration: admins change them, packs seed them."""
-
-    def __init__(self, session: AsyncSession, actor_id: uuid.UUID | None) -> None:
-        self.session = session
-        self.actor_id = actor_id
-
-    async def list(self, register: str | None) -> list[CustomFieldDefinition]:
-        query = select(CustomFieldDefinition).order_by(
-            CustomFieldDefinition.register,
-            CustomFieldDefinition.position,
-            CustomFieldDefinition.key,
-        )
-        if register is not None:
-            query = query.where(CustomFieldDefinition.register == register)
-        return list((await self.session.scalars(query)).all())
-
-    async def get(self, definition_id: uuid.UUID) -> CustomFieldDefinition:
-        found = await self.session.scalar(
-            select(CustomFieldDefinition).where(CustomFieldDefinition.id == definition_id)
-        )
-        if found is None:
-            raise NotFound(f"No custom field {definition_id}.")
-        return found
-
-    async def create(self, *, id: uuid.UUID | None = None, **fields: Any) -> CustomFieldDefinition:
-        definition = CustomFieldDefinition(
-            **fields, created_by=self.actor_id, updated_by=self.actor_id
-        )
-        if id is not None:
-            definition.id = id
-        _check_choices(definition)
-        exists = await self.session.scalar(
-            select(CustomFieldDefinition.id).where(
-                CustomFieldDefinition.register == definition.register,
-                CustomFieldDefinition.key == definition.key,
-            )
-        )
-        if exists is not None:
-            raise Conflict(f"{definition.register} already has a custom field {definition.key!r}.")
-        self.session.add(definition)
-        await self.session.flush()
-        await self.session.refresh(definition)
-        forget_configuration(self.session)
-        return definition
-
-    async def update(
-        self, definition: CustomFieldDefinition, changes: dict[str, Any]
-    ) -> CustomFieldDefinition:
-        for name, value in changes.items():
-            setattr(definition, name, value)
-        _check_choices(definition)
-        definition.updated_by = self.actor_id
-        await self.session.flush()
-        await self.session.refresh(definition)
-        forget_configuration(self.session)
-        return definition
-
-    async def delete(self, definition: CustomFieldDefinition) -> None:
-        await self.session.delete(definition)
-        await self.session.flush()
-        forget_configuration(self.session)
-
-
-def _check_choices(definition: CustomFieldDefinition) -> None:
-    if definition.type is CustomFieldType.CHOICE and not definition.choices:
-        raise ValidationFailed(
-            "A choice field lists its choices.",
-            errors=[field_error("choices", "at least one choice for a choice field")],
-        )
-    if definition.type is not CustomFieldType.CHOICE and definition.choices:
-        raise ValidationFailed(
-            "Only choice fields have choices.",
-            errors=[field_error("choices", f"a {definition.type} field has no choices")],
-        )
