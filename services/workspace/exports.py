@@ -10,6 +10,7 @@ from typing import Any
 from litestar import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workspace.configuration import service as configuration
@@ -79,6 +80,9 @@ def xlsx_response(
     for row in rows:
         cells = []
         for value in row:
+            if isinstance(value, str):
+                # Control characters cannot be stored in a worksheet: drop them.
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)
             cell = WriteOnlyCell(worksheet, value=value)
             if isinstance(value, str):
                 cell.data_type = "s"  # text stays text, even when it starts with '='

@@ -23,7 +23,22 @@ Reference = Annotated[
 Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
 Money = Annotated[float, Meta(ge=-1e12, le=1e12)]
 Measure = Annotated[float, Meta(ge=-1e15, le=1e15)]
-Percent = Annotated[float, Meta(ge=0, le=100)]
+# Litestar drops a `minimum` of 0 from optional fields' schemas (it tests the bound for truth),
+# so the bound is also given as extra schema.
+_FROM_ZERO: dict[str, Any] = {"extra": {"minimum": 0}}
+Percent = Annotated[float, Meta(ge=0, le=100, extra_json_schema=_FROM_ZERO)]
+Position = Annotated[
+    int, Meta(ge=0, le=1000, extra_json_schema=_FROM_ZERO, description="Display order.")
+]
+
+
+def listed_text(max_length: int, min_length: int = 0) -> dict[str, Any]:
+    """The ``items`` schema of a list of texts, for ``Meta(extra_json_schema=…)``: Litestar
+    leaves a list item's own bounds out of the OpenAPI document."""
+    items = {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": NO_NUL}
+    return {"extra": {"items": items}}
+
+
 # A custom field's value: text, choice and date (ISO) as strings, numbers as numbers.
 CustomValue = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)] | Measure | None
 CustomValues = Annotated[

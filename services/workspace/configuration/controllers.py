@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Annotated
 
 from litestar import Controller, get
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dependencies import WorkspaceAccess, workspace_dependencies
@@ -24,10 +25,12 @@ from services.workspace.configuration.schemas import (
     RegisterConfigurationRead,
 )
 from services.workspace.http import READ_RESPONSES, RegisterSpec, register_controller
-from services.workspace.schemas import Key
+from services.workspace.schemas import KEY_PATTERN
 
 
-def custom_field_filter(register: FromQuery[Key | None] = None) -> CustomFieldFilter:
+def custom_field_filter(
+    register: Annotated[str | None, QueryParameter(pattern=KEY_PATTERN, max_length=64)] = None,
+) -> CustomFieldFilter:
     return CustomFieldFilter(register)
 
 

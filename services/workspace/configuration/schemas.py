@@ -11,11 +11,11 @@ from msgspec import UNSET, Meta, UnsetType
 
 from services.workspace.configuration.models import CustomFieldType, RiskResponseModel
 from services.workspace.models import Rag
-from services.workspace.schemas import Description, Key, Name, Patch
+from services.workspace.schemas import NO_NUL, Description, Key, Name, Patch, Position, listed_text
 
 Choices = Annotated[
-    list[Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]],
-    Meta(max_length=100),
+    list[Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]],
+    Meta(max_length=100, extra_json_schema=listed_text(200, min_length=1)),
 ]
 
 
@@ -30,7 +30,7 @@ class CustomFieldCreate(msgspec.Struct, forbid_unknown_fields=True):
     choices: Choices | None = None
     required: bool = False
     help: Description = ""
-    position: Annotated[int, Meta(ge=0, le=1000)] = 0
+    position: Position = 0
 
 
 class CustomFieldUpdate(Patch):
@@ -40,7 +40,7 @@ class CustomFieldUpdate(Patch):
     choices: Choices | UnsetType | None = UNSET
     required: bool | UnsetType = UNSET
     help: Description | UnsetType = UNSET
-    position: Annotated[int, Meta(ge=0, le=1000)] | UnsetType = UNSET
+    position: Position | UnsetType = UNSET
 
 
 class CustomFieldRead(msgspec.Struct):

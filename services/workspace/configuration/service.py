@@ -178,7 +178,9 @@ async def validate_custom_fields(
     return result
 
 
-_FILTER = re.compile(r"^(?P<key>[a-z0-9][a-z0-9_-]{0,63})(?P<op>=|<=|>=)(?P<value>.{0,2000})$")
+_FILTER = re.compile(
+    r"^(?P<key>[a-z0-9][a-z0-9_-]{0,63})(?P<op>=|<=|>=)(?P<value>[^\x00]{0,2000})$"
+)
 
 
 async def custom_field_conditions(

@@ -15,7 +15,7 @@ from services.workspace.gates.models import (
     GateDecision,
     GateState,
 )
-from services.workspace.schemas import Description, Name, Patch
+from services.workspace.schemas import Description, Name, Patch, Position
 
 Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Link = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00]*$")]
@@ -25,7 +25,7 @@ class CriterionCreate(msgspec.Struct, forbid_unknown_fields=True):
     text: Text
     evidence_required: Description = ""
     mandatory: bool = True
-    position: Annotated[int, Meta(ge=0, le=1000)] | None = None
+    position: Position | None = None
 
 
 class CriterionUpdate(Patch):

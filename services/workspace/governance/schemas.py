@@ -18,16 +18,19 @@ from services.workspace.governance.models import (
     MemberCapacity,
 )
 from services.workspace.schemas import (
+    NO_NUL,
     CustomValues,
     Description,
     Money,
     Name,
     Patch,
     Reference,
+    listed_text,
 )
 
 Lines = Annotated[
-    list[Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00]*$")]], Meta(max_length=50)
+    list[Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]],
+    Meta(max_length=50, extra_json_schema=listed_text(2000)),
 ]
 
 

@@ -49,7 +49,7 @@ from services.workspace.raid.service import (
     RiskService,
     RiskSort,
 )
-from services.workspace.schemas import read_of
+from services.workspace.schemas import NO_NUL, read_of
 
 DueAfter = Annotated[date | None, QueryParameter(description="Due on or after")]
 DueBefore = Annotated[date | None, QueryParameter(description="Due on or before")]
@@ -61,9 +61,12 @@ def risk_filter(
     status: FromQuery[RiskStatus | None] = None,
     owner_id: FromQuery[uuid.UUID | None] = None,
     kind: FromQuery[RiskKind | None] = None,
-    category: Annotated[str | None, QueryParameter(max_length=100)] = None,
+    category: Annotated[str | None, QueryParameter(max_length=100, pattern=NO_NUL)] = None,
     band: Annotated[
-        str | None, QueryParameter(max_length=64, description="A band key: residual score in it")
+        str | None,
+        QueryParameter(
+            max_length=64, pattern=NO_NUL, description="A band key: residual score in it"
+        ),
     ] = None,
     due_after: Annotated[date | None, QueryParameter(description="Review on or after")] = None,
     due_before: Annotated[date | None, QueryParameter(description="Review on or before")] = None,

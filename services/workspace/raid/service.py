@@ -93,9 +93,9 @@ class RiskService(RegisterService[Risk]):
         conditions: list[ColumnElement[bool]] = where.conditions()
         if where.band is not None:
             band = (await configuration.configuration(self.session)).band(where.band)
-            if band is None:
-                raise invalid("band", "not one of the workspace's risk bands")
-            conditions.append(Risk.residual_score.between(band.min_score, band.max_score))
+            # A band the workspace does not have holds no risks.
+            low, high = (band.min_score, band.max_score) if band else (1, 0)
+            conditions.append(Risk.residual_score.between(low, high))
         return conditions
 
     async def check(self, row: Risk, before: dict[str, Any] | None) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Any
+from typing import Any
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
+from msgspec import UNSET, UnsetType
 
-from services.workspace.schemas import CustomValues, Description, Money, Name, Patch
+from services.workspace.schemas import CustomValues, Description, Money, Name, Patch, Position
 from services.workspace.structure.models import (
     MilestoneKind,
     MilestoneState,
@@ -77,7 +77,7 @@ class TrancheCreate(msgspec.Struct, forbid_unknown_fields=True):
     programme_id: uuid.UUID
     name: Name
     purpose: Description = ""
-    position: Annotated[int, Meta(ge=0, le=1000)] = 0
+    position: Position = 0
     start_date: date | None = None
     end_date: date | None = None
     state: TrancheState = TrancheState.PLANNED
@@ -88,7 +88,7 @@ class TrancheUpdate(Patch):
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET
-    position: Annotated[int, Meta(ge=0, le=1000)] | UnsetType = UNSET
+    position: Position | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
     state: TrancheState | UnsetType = UNSET
