@@ -117,6 +117,8 @@ def follow_business_rules(
     for name in ("proximity", "confidence"):
         if isinstance(body.get(name), str):
             body[name] = None if name == "proximity" else "medium"
+    if body.get("attendee_ids"):
+        body["attendee_ids"] = [str(workspace.user_id)]
     if world and body.get("enabling_project_ids"):
         body["enabling_project_ids"] = [world["project"]]
     if body.get("to_project_id") is not None:

@@ -69,6 +69,13 @@ async def test_a_board_meets_raises_actions_and_decisions(
         },
     )
     assert decision["options"] == ["Build", "Buy"]
+    stranger = "00000000-0000-0000-0000-000000000001"
+    refused = await change(
+        client, ws, "boards", board, {"members": [{"role_title": "PM", "user_id": stranger}]}
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "members.user_id"
+    no_attendee = await change(client, ws, "meetings", meeting, {"attendee_ids": [stranger]})
+    assert no_attendee.status_code == 422
     members = await change(client, ws, "boards", board, {"members": [{"role_title": "PM"}]})
     assert [m["role_title"] for m in members.json()["members"]] == ["PM"]
 

@@ -66,6 +66,21 @@ CustomFilter = Annotated[
 ]
 
 
+def _named(values: Mapping[str, object], field: str) -> list[object]:
+    """The values at ``field``: ``owner_id``, ``attendee_ids[]`` or ``members[].user_id``."""
+    name, _, rest = field.partition("[]")
+    found = values.get(name)
+    if not rest and not field.endswith("[]"):
+        return [found]
+    items = found if isinstance(found, list) else []
+    if not rest:
+        return list(items)
+    key = rest.lstrip(".")
+    return [
+        item.get(key) if isinstance(item, Mapping) else getattr(item, key, None) for item in items
+    ]
+
+
 async def check_people(
     control_session: AsyncSession,
     workspace: WorkspaceAccess,
@@ -75,11 +90,12 @@ async def check_people(
     """People named in ``fields`` must be members of the workspace."""
     errors = []
     for name in fields:
-        person = values.get(name)
-        if isinstance(person, uuid.UUID) and (
-            await identity.role_in(control_session, person, workspace.tenant_id) is None
-        ):
-            errors.append(field_error(name, "not a member of this workspace"))
+        for person in _named(values, name):
+            if isinstance(person, uuid.UUID) and (
+                await identity.role_in(control_session, person, workspace.tenant_id) is None
+            ):
+                errors.append(field_error(name.replace("[]", ""), "not a member of this workspace"))
+                break
     if errors:
         raise ValidationFailed("People named must be members of this workspace.", errors=errors)
 
@@ -132,7 +148,8 @@ class RegisterSpec:
     read: type[msgspec.Struct]
     # A function of query parameters returning the service's filter (a Litestar dependency).
     filters: Callable[..., Any]
-    # Fields naming workspace members, checked on write.
+    # Fields naming workspace members, checked on write (``attendee_ids[]``,
+    # ``members[].user_id`` for lists).
     people: tuple[str, ...] = ("owner_id",)
     # Adds computed fields to rows as they are shown (band, realisation %, RAG …).
     present: Present | None = None

@@ -150,7 +150,7 @@ BoardController = register_controller(
         update=BoardUpdate,
         read=BoardRead,
         filters=board_filter,
-        people=(),
+        people=("members[].user_id",),
         present=present_boards,
         tag="governance",
     )
@@ -164,7 +164,7 @@ MeetingController = register_controller(
         update=MeetingUpdate,
         read=MeetingRead,
         filters=meeting_filter,
-        people=(),
+        people=("attendee_ids[]",),
         tag="governance",
     )
 )
