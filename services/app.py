@@ -20,7 +20,38 @@ from services.db.engine import Database
 from services.errors import exception_handlers
 from services.logging import access_log_middleware, configure_logging
 from services.tenancy.controllers import WorkspaceSettingsController
-from services.workspace.controllers import ProgrammeController
+from services.workspace.benefits.controllers import BenefitController, BenefitMeasurementController
+from services.workspace.configuration.controllers import (
+    CustomFieldController,
+    RegisterConfigurationController,
+)
+from services.workspace.gates.controllers import GateController, GateCriteriaController
+from services.workspace.governance.controllers import (
+    ActionController,
+    BoardController,
+    ChangeRequestController,
+    ChangeRequestDecisionController,
+    DecisionController,
+    MeetingController,
+)
+from services.workspace.raid.controllers import (
+    AssumptionController,
+    DependencyController,
+    IssueController,
+    RiskController,
+)
+from services.workspace.reporting.controllers import (
+    DependencyMapController,
+    ProgrammeViewController,
+    StatusReportActionController,
+    StatusReportController,
+)
+from services.workspace.structure.controllers import (
+    MilestoneController,
+    ProgrammeController,
+    ProjectController,
+    TrancheController,
+)
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Litestar:
@@ -41,7 +72,30 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             health.live,
             health.ready,
             WorkspaceSettingsController,
+            RegisterConfigurationController,
+            CustomFieldController,
             ProgrammeController,
+            TrancheController,
+            ProjectController,
+            MilestoneController,
+            BenefitController,
+            BenefitMeasurementController,
+            RiskController,
+            IssueController,
+            AssumptionController,
+            DependencyController,
+            BoardController,
+            MeetingController,
+            ActionController,
+            DecisionController,
+            ChangeRequestController,
+            ChangeRequestDecisionController,
+            GateController,
+            GateCriteriaController,
+            StatusReportController,
+            StatusReportActionController,
+            ProgrammeViewController,
+            DependencyMapController,
             TemplateCatalogueController,
         ],
         state=State({"db": db, "settings": settings}),

@@ -31,7 +31,7 @@ from services.identity import service as identity
 from services.identity.models import ApiToken, Role
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
-from services.workspace.service import ProgrammeFilter, ProgrammeService
+from services.workspace.structure.service import ProgrammeFilter, ProgrammeService
 
 DEMO_SLUG = "demo"
 DEMO_EMAIL = "demo@pmo.local"

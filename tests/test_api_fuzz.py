@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
 from schemathesis.specs.openapi.checks import allow_header_conformance
 
 from tests.conftest import MakeWorkspace, Workspace
@@ -17,20 +20,135 @@ async def fuzz_workspace(make_workspace: MakeWorkspace) -> Workspace:
     return await make_workspace()
 
 
-def follow_business_rules(body: object, workspace: Workspace) -> None:
-    """Keep schema-valid bodies valid for rules the schema cannot say (tested on their own)."""
+@pytest.fixture(scope="session")
+async def fuzz_world(
+    client: AsyncTestClient[Litestar], fuzz_workspace: Workspace
+) -> dict[str, str]:
+    """Rows in the fuzz workspace that generated bodies may refer to."""
+    ws = fuzz_workspace
+
+    async def make(path: str, body: dict[str, Any]) -> str:
+        response = await client.post(f"/api/v1/w/{ws.slug}/{path}", json=body, headers=ws.headers)
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    world = {"user": str(ws.user_id)}
+    world["programme"] = prog = await make("programmes", {"name": "Fuzz"})
+    world["tranche"] = await make("tranches", {"programme_id": prog, "name": "T"})
+    world["project"] = project = await make("projects", {"programme_id": prog, "name": "P"})
+    world["milestone"] = await make(
+        "milestones", {"programme_id": prog, "project_id": project, "title": "M"}
+    )
+    world["board"] = board = await make(
+        "boards", {"name": "B", "members": [{"role_title": "SRO", "user_id": world["user"]}]}
+    )
+    world["meeting"] = await make(
+        "meetings", {"board_id": board, "title": "M", "held_on": "2027-01-01"}
+    )
+    world["risk"] = await make(
+        "risks",
+        {"programme_id": prog, "title": "R", "inherent_probability": 1, "inherent_impact": 1},
+    )
+    return world
+
+
+# Body fields that refer to rows, and the row of the fuzz world they are pointed at.
+REFERENCES = {
+    "programme_id": "programme",
+    "tranche_id": "tranche",
+    "project_id": "project",
+    "from_project_id": "project",
+    "milestone_id": "milestone",
+    "from_milestone_id": "milestone",
+    "to_milestone_id": "milestone",
+    "board_id": "board",
+    "reports_to_id": "board",
+    "meeting_id": "meeting",
+    "risk_id": "risk",
+}
+# People must be members of the workspace.
+PEOPLE = {
+    "owner_id",
+    "actionee_id",
+    "realisation_lead_id",
+    "from_owner_id",
+    "to_owner_id",
+    "decided_by_id",
+    "requested_by_id",
+    "approver_id",
+    "user_id",
+}
+DATE_PAIRS = (("start_date", "end_date"), ("period_start", "period_end"))
+
+
+def follow_business_rules(
+    body: object, workspace: Workspace, world: dict[str, str] | None = None
+) -> None:
+    """Keep schema-valid bodies valid for rules the schema cannot say (tested on their own):
+    references name rows that exist, people are members, periods run forwards, scores stay on
+    the workspace's 5×5 scale, and a risk's response fits it."""
+    if isinstance(body, list):
+        for item in body:
+            follow_business_rules(item, workspace, world)
+        return
     if not isinstance(body, dict):
         return
-    if body.get("owner_id") is not None:
-        body["owner_id"] = str(workspace.user_id)  # owners must be members
+    for name in list(body):
+        if name in PEOPLE and body[name] is not None:
+            body[name] = str(workspace.user_id)
+        elif world and name in REFERENCES and body[name] is not None:
+            body[name] = world[REFERENCES[name]]
     if body.get("timezone") is not None:
         body["timezone"] = "Europe/London"  # an IANA zone name
-    start, end = body.get("start_date"), body.get("end_date")
+    for start_key, end_key in DATE_PAIRS:
+        start, end = body.get(start_key), body.get(end_key)
+        if isinstance(start, str) and isinstance(end, str) and end < start:
+            body[start_key], body[end_key] = end, start
+    for name in (
+        "inherent_probability",
+        "inherent_impact",
+        "residual_probability",
+        "residual_impact",
+    ):
+        if isinstance(body.get(name), int | float):
+            body[name] = min(body[name], 5)
+    if "response" in body:
+        body["response"] = None  # threat and opportunity responses differ
+    for name in ("proximity", "confidence"):
+        if isinstance(body.get(name), str):
+            body[name] = None if name == "proximity" else "medium"
+    if body.get("attendee_ids"):
+        body["attendee_ids"] = [str(workspace.user_id)]
+    if world and body.get("enabling_project_ids"):
+        body["enabling_project_ids"] = [world["project"]]
+    if body.get("to_project_id") is not None:
+        body["to_project_id"] = None  # the fuzz world has one project; it cannot need itself
+    if isinstance(body.get("interim_targets"), list):
+        body["interim_targets"].sort(key=lambda t: t.get("date", ""))
+    if isinstance(body.get("rebaselines"), list):
+        body["rebaselines"] = body["rebaselines"][:1]  # each milestone once
+    if "register" in body and "type" in body:  # a custom field definition
+        body["required"] = False  # or every later create on that register needs it
+        body["choices"] = ["a", "b"] if body["type"] == "choice" else None
+    if "custom_fields" in body:
+        body["custom_fields"] = {}  # only defined fields, tested on their own
+    for value in body.values():
+        if isinstance(value, list | dict):
+            follow_business_rules(value, workspace, world)
+
+
+def follow_query_rules(query: dict[str, Any] | None) -> None:
+    if not query:
+        return
+    query.pop("custom", None)  # custom filters name defined fields (tested on their own)
+    start, end = query.get("period_start"), query.get("period_end")
     if isinstance(start, str) and isinstance(end, str) and end < start:
-        body["start_date"], body["end_date"] = end, start  # a programme ends after it starts
+        query["period_start"], query["period_end"] = end, start
 
 
-def test_api_never_fails_unexpectedly(live_server: str, fuzz_workspace: Workspace) -> None:
+def test_api_never_fails_unexpectedly(
+    live_server: str, fuzz_workspace: Workspace, fuzz_world: dict[str, str]
+) -> None:
     schema = schemathesis.openapi.from_url(f"{live_server}/schema/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
     assert len(operations) >= 7
@@ -48,7 +166,12 @@ def test_api_never_fails_unexpectedly(live_server: str, fuzz_workspace: Workspac
             if case.path_parameters and "slug" in case.path_parameters:
                 # Fuzz inside a real workspace so requests reach the handlers.
                 case.path_parameters["slug"] = fuzz_workspace.slug
-            follow_business_rules(case.body, fuzz_workspace)
+            follow_business_rules(case.body, fuzz_workspace, fuzz_world)
+            if case.path.endswith("/dependencies") and isinstance(case.body, dict):
+                # Internal dependencies name the project they need; external ones the party.
+                case.body["from_project_id"] = fuzz_world["project"]
+                case.body["external_party"] = "Supplier"
+            follow_query_rules(case.query)
             if case.method.upper() == "PATCH":
                 # Updates need If-Match (428 without it, tested on its own); `*` is any version.
                 case.headers = {**(case.headers or {}), "If-Match": "*"}

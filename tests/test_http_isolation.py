@@ -8,7 +8,7 @@ from litestar.testing import AsyncTestClient
 from services.db.engine import Database
 from services.identity import service as identity
 from services.identity.models import Role
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, Workspace
 
 Client = AsyncTestClient[Litestar]
 
@@ -90,3 +90,147 @@ async def test_revoked_and_expired_tokens_stop_working(
     async with database.session() as session:
         later = utcnow() + timedelta(minutes=1)
         assert await identity.authenticate(session, short.token, now=later) is None
+
+
+async def _tenant_world(client: Client, ws: Workspace) -> dict[str, str]:
+    """One of every workspace resource in ``ws``; returns register path → id."""
+
+    async def make(path: str, body: dict[str, object]) -> str:
+        response = await client.post(f"/api/v1/w/{ws.slug}/{path}", json=body, headers=ws.headers)
+        assert response.status_code == 201, (path, response.text)
+        return str(response.json()["id"])
+
+    ids: dict[str, str] = {}
+    ids["programmes"] = prog = await make("programmes", {"name": "B only"})
+    ids["tranches"] = await make("tranches", {"programme_id": prog, "name": "B only"})
+    ids["projects"] = project = await make("projects", {"programme_id": prog, "name": "B only"})
+    ids["milestones"] = await make(
+        "milestones", {"programme_id": prog, "title": "B only", "baseline_date": "2027-01-01"}
+    )
+    ids["benefits"] = await make(
+        "benefits", {"programme_id": prog, "title": "B only", "classification": "non_cash"}
+    )
+    ids["risks"] = await make(
+        "risks",
+        {"programme_id": prog, "title": "B only", "inherent_probability": 2, "inherent_impact": 2},
+    )
+    ids["issues"] = await make("issues", {"programme_id": prog, "title": "B only"})
+    ids["assumptions"] = await make("assumptions", {"programme_id": prog, "statement": "B only"})
+    ids["dependencies"] = await make(
+        "dependencies", {"programme_id": prog, "title": "B only", "from_project_id": project}
+    )
+    ids["boards"] = board = await make(
+        "boards",
+        {
+            "programme_id": prog,
+            "name": "B only",
+            "members": [{"role_title": "SRO", "user_id": str(ws.user_id)}],
+        },
+    )
+    ids["meetings"] = await make(
+        "meetings", {"board_id": board, "title": "B only", "held_on": "2027-01-01"}
+    )
+    ids["actions"] = await make("actions", {"programme_id": prog, "title": "B only"})
+    ids["decisions"] = await make("decisions", {"programme_id": prog, "title": "B only"})
+    ids["change-requests"] = await make(
+        "change-requests", {"programme_id": prog, "title": "B only"}
+    )
+    ids["stage-gates"] = await make(
+        "stage-gates",
+        {
+            "programme_id": prog,
+            "title": "B only",
+            "board_id": board,
+            "criteria": [{"text": "B only"}],
+        },
+    )
+    ids["status-reports"] = await make(
+        "status-reports",
+        {
+            "programme_id": prog,
+            "period_start": "2027-01-01",
+            "period_end": "2027-01-31",
+            "summary": "B only",
+        },
+    )
+    ids["custom-fields"] = await make(
+        "custom-fields", {"register": "issues", "key": "b-only", "label": "B only", "type": "text"}
+    )
+    return ids
+
+
+async def test_every_workspace_resource_of_tenant_b_is_not_found_for_tenant_a(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    a, b = await make_workspace(), await make_workspace()
+    ids = await _tenant_world(client, b)
+    gate = ids["stage-gates"]
+    criterion = (
+        await client.get(f"/api/v1/w/{b.slug}/stage-gates/{gate}", headers=b.headers)
+    ).json()["criteria"][0]["id"]
+    prog, report, benefit = ids["programmes"], ids["status-reports"], ids["benefits"]
+    actions = [
+        ("GET", f"benefits/{benefit}/measurements", None),
+        ("POST", f"benefits/{benefit}/measurements", {"measured_on": "2027-01-01", "value": 1}),
+        ("GET", f"stage-gates/{gate}/decisions", None),
+        (
+            "POST",
+            f"stage-gates/{gate}/decisions",
+            {"decision": "hold", "decided_by_id": str(a.user_id)},
+        ),
+        ("POST", f"stage-gates/{gate}/criteria", {"text": "planted"}),
+        ("PATCH", f"stage-gates/{gate}/criteria/{criterion}", {"note": "stolen"}),
+        ("GET", f"status-reports/{report}/suggestion", None),
+        ("POST", f"status-reports/{report}/publish", None),
+        ("POST", f"status-reports/{report}/corrections", None),
+        ("POST", f"change-requests/{ids['change-requests']}/decision", {"decision": "approved"}),
+        ("GET", f"programmes/{prog}/dashboard", None),
+        (
+            "GET",
+            f"programmes/{prog}/board-pack?period_start=2027-01-01&period_end=2027-12-31",
+            None,
+        ),
+    ]
+    attempts = [
+        (method, f"{path}/{row_id}", body)
+        for path, row_id in ids.items()
+        for method, body in (("GET", None), ("PATCH", {}), ("DELETE", None))
+    ] + actions
+    for method, path, body in attempts:
+        for slug in (a.slug, b.slug):  # B's ids on A's path; A's token on B's path
+            response = await client.request(
+                method,
+                f"/api/v1/w/{slug}/{path}",
+                json=body,
+                headers={**a.headers, "If-Match": '"1"'},
+            )
+            assert response.status_code == 404, (method, slug, path, response.text)
+            assert "B only" not in response.text
+
+    # Pointing A's new rows at B's rows finds nothing to point at.
+    planted = [
+        ("tranches", {"programme_id": prog, "name": "planted"}),
+        (
+            "risks",
+            {"programme_id": prog, "title": "p", "inherent_probability": 1, "inherent_impact": 1},
+        ),
+        ("meetings", {"board_id": ids["boards"], "title": "p", "held_on": "2027-01-01"}),
+    ]
+    for path, body in planted:
+        response = await client.post(f"/api/v1/w/{a.slug}/{path}", json=body, headers=a.headers)
+        assert response.status_code == 422, (path, response.text)
+
+    for path in ids:
+        listed = await client.get(
+            f"/api/v1/w/{a.slug}/{path}", params={"limit": 200}, headers=a.headers
+        )
+        assert listed.status_code == 200, path
+        assert listed.json()["total"] == 0, path
+        exported = await client.get(f"/api/v1/w/{a.slug}/{path}/export.csv", headers=a.headers)
+        assert "B only" not in exported.text, path
+    graph = await client.get(f"/api/v1/w/{a.slug}/dependency-map", headers=a.headers)
+    assert graph.json() == {"nodes": [], "edges": []}
+
+    for path, row_id in ids.items():  # all still there for B
+        mine = await client.get(f"/api/v1/w/{b.slug}/{path}/{row_id}", headers=b.headers)
+        assert mine.status_code == 200, path

@@ -9,7 +9,7 @@ from sqlalchemy import func, select, update
 
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope, TenantScopeError
-from services.workspace.models import Programme
+from services.workspace.structure.models import Programme
 from tests.conftest import MakeWorkspace
 
 

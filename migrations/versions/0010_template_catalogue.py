@@ -1,7 +1,7 @@
 """Control plane: the template catalogue (packs, and versions the application cannot change).
 
 Revision ID: 0010
-Revises: 0002
+Revises: 0008
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0010"
-down_revision: str | None = "0002"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

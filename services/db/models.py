@@ -8,6 +8,13 @@ MODEL_MODULES = (
     "services.tenancy.models",
     "services.identity.models",
     "services.workspace.models",
+    "services.workspace.configuration.models",
+    "services.workspace.structure.models",
+    "services.workspace.benefits.models",
+    "services.workspace.raid.models",
+    "services.workspace.governance.models",
+    "services.workspace.gates.models",
+    "services.workspace.reporting.models",
     "services.catalogue.models",
 )
 

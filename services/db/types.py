@@ -8,8 +8,11 @@ from typing import Any
 from sqlalchemy import Enum
 
 
-def text_enum(enum_class: type[enum.Enum], length: int = 32) -> Enum:
-    """An enum stored as text with a CHECK constraint (adding a value is a plain migration)."""
+def text_enum(enum_class: type[enum.Enum], length: int = 32, name: str | None = None) -> Enum:
+    """An enum stored as text with a CHECK constraint (adding a value is a plain migration).
+
+    ``name`` names the CHECK constraint; give one when a table has two columns of one enum.
+    """
     return Enum(
         enum_class,
         native_enum=False,
@@ -17,7 +20,7 @@ def text_enum(enum_class: type[enum.Enum], length: int = 32) -> Enum:
         length=length,
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
-        name=enum_class.__name__.lower(),
+        name=name or enum_class.__name__.lower(),
     )
 
 

@@ -1,49 +1,67 @@
-"""Workspace plane: what a client owns. Every table is a :class:`WorkspaceModel`."""
+"""Workspace plane pieces shared by every concept: idempotency records, pack provenance, custom
+fields and the small vocabularies (RAG, confidence) the registers have in common.
+
+Each concept lives in its own package with the same rooms (``models``, ``schemas``, ``service``,
+``controllers``, and ``rules`` for its pure rules): ``configuration`` (scales, RAG rules, custom
+field definitions), ``structure`` (programmes, tranches, projects, milestones), ``benefits``,
+``raid`` (risks, issues, assumptions, dependencies), ``governance`` (boards, meetings, actions,
+decisions, change requests), ``gates`` and ``reporting`` (status reports and the views).
+"""
 
 from __future__ import annotations
 
 import enum
-import uuid
-from datetime import date
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import Index, SmallInteger, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.base import WorkspaceModel
-from services.db.types import text_enum
 
 
-class ProgrammeState(enum.StrEnum):
-    """MSP's lifecycle of a programme, plus a pause."""
-
-    IDENTIFYING = "identifying"
-    DEFINING = "defining"
-    DELIVERING = "delivering"
-    ON_HOLD = "on_hold"
-    CLOSING = "closing"
-    CLOSED = "closed"
+class Rag(enum.StrEnum):
+    GREEN = "green"
+    AMBER = "amber"
+    RED = "red"
 
 
-class Programme(WorkspaceModel):
-    __tablename__ = "programmes"
-    __workspace_table_args__ = (
-        CheckConstraint(
-            "end_date IS NULL OR start_date IS NULL OR end_date >= start_date", "dates"
-        ),
-        Index(None, "tenant_id", "created_at", "id"),
+class Confidence(enum.StrEnum):
+    HIGH = "high"
+    MEDIUM = "medium"
+    LOW = "low"
+
+
+class SeededFromPack:
+    """Where a row came from when a template pack seeded it; all null for rows made by hand.
+
+    ``source_item`` is the pack item key (``gate-1/criterion-3``); together with the pack it is
+    unique per workspace (see :func:`seeded_item_index`), so a repeated seed finds its row.
+    """
+
+    source_pack: Mapped[str | None] = mapped_column(String(63))
+    source_version: Mapped[str | None] = mapped_column(String(32))
+    source_item: Mapped[str | None] = mapped_column(String(200))
+
+
+def seeded_item_index() -> Index:
+    """``UNIQUE (tenant_id, source_pack, source_item) WHERE source_item IS NOT NULL``."""
+    return Index(
+        None,
+        "tenant_id",
+        "source_pack",
+        "source_item",
+        unique=True,
+        postgresql_where=text("source_item IS NOT NULL"),
     )
 
-    name: Mapped[str] = mapped_column(String(200))
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    state: Mapped[ProgrammeState] = mapped_column(
-        text_enum(ProgrammeState), default=ProgrammeState.IDENTIFYING
+
+class CarriesCustomFields:
+    """A register row with the workspace's extra typed fields (validated against definitions)."""
+
+    custom_fields: Mapped[dict[str, Any]] = mapped_column(
+        JSONB, default=dict, server_default=text("'{}'::jsonb")
     )
-    start_date: Mapped[date | None]
-    end_date: Mapped[date | None]
-    # A control-plane user; planes are not joined by foreign keys (cells may differ).
-    owner_id: Mapped[uuid.UUID | None]
 
 
 class IdempotencyRecord(WorkspaceModel):

@@ -1,62 +1,68 @@
-"""API shapes of the workspace: what clients send and receive."""
+"""API shapes every workspace concept shares: text types, patches, custom field values."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import date, datetime
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any, TypeVar
 
 import msgspec
-from msgspec import UNSET, Meta, UnsetType
-
-from services.workspace.models import Programme, ProgrammeState
+from msgspec import UNSET, Meta
 
 # PostgreSQL text cannot hold NUL characters; say so in the schema rather than fail on insert.
 NO_NUL = r"^[^\x00]*$"
+KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
 Name = Annotated[
     str,
     Meta(min_length=1, max_length=200, pattern=NO_NUL, description="Shown in lists and reports."),
 ]
 Description = Annotated[str, Meta(max_length=20_000, pattern=NO_NUL)]
+Short = Annotated[str, Meta(max_length=200, pattern=NO_NUL)]
+Reference = Annotated[
+    str, Meta(min_length=1, max_length=32, pattern=NO_NUL, description="The register's own id.")
+]
+Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
+Money = Annotated[float, Meta(ge=-1e12, le=1e12)]
+Measure = Annotated[float, Meta(ge=-1e15, le=1e15)]
+# Litestar drops a `minimum` of 0 from optional fields' schemas (it tests the bound for truth),
+# so the bound is also given as extra schema.
+_FROM_ZERO: dict[str, Any] = {"extra": {"minimum": 0}}
+Percent = Annotated[float, Meta(ge=0, le=100, extra_json_schema=_FROM_ZERO)]
+Position = Annotated[
+    int, Meta(ge=0, le=1000, extra_json_schema=_FROM_ZERO, description="Display order.")
+]
 
 
-class ProgrammeCreate(msgspec.Struct, forbid_unknown_fields=True):
-    name: Name
-    description: Description = ""
-    state: ProgrammeState = ProgrammeState.IDENTIFYING
-    start_date: date | None = None
-    end_date: date | None = None
-    owner_id: uuid.UUID | None = None
+def listed_text(max_length: int, min_length: int = 0) -> dict[str, Any]:
+    """The ``items`` schema of a list of texts, for ``Meta(extra_json_schema=…)``: Litestar
+    leaves a list item's own bounds out of the OpenAPI document."""
+    items = {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": NO_NUL}
+    return {"extra": {"items": items}}
 
 
-class ProgrammeUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Only the fields sent are changed; send ``null`` to clear a date or the owner."""
+# A custom field's value: text, choice and date (ISO) as strings, numbers as numbers.
+CustomValue = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)] | Measure | None
+CustomValues = Annotated[
+    dict[Key, CustomValue],
+    Meta(description="Extra fields defined for this register in the workspace (by key)."),
+]
 
-    name: Name | UnsetType = UNSET
-    description: Description | UnsetType = UNSET
-    state: ProgrammeState | UnsetType = UNSET
-    start_date: date | UnsetType | None = UNSET
-    end_date: date | UnsetType | None = UNSET
-    owner_id: uuid.UUID | UnsetType | None = UNSET
 
-    def changes(self) -> dict[str, object]:
+class Patch(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """An update body: only the fields sent change; ``null`` clears an optional field."""
+
+    def changes(self) -> dict[str, Any]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
 
 
-class ProgrammeRead(msgspec.Struct):
-    id: uuid.UUID
-    name: str
-    description: str
-    state: ProgrammeState
-    start_date: date | None
-    end_date: date | None
-    owner_id: uuid.UUID | None
-    version: int
-    created_at: datetime
-    updated_at: datetime
-    created_by: uuid.UUID | None
-    updated_by: uuid.UUID | None
+R = TypeVar("R", bound=msgspec.Struct)
 
-    @classmethod
-    def of(cls, row: Programme) -> ProgrammeRead:
-        return cls(**{f: getattr(row, f) for f in cls.__struct_fields__})
+
+def read_of(cls: type[R], row: object, **computed: Any) -> R:
+    """Build a read shape from a row's attributes, plus computed fields."""
+    values = {f: computed[f] if f in computed else getattr(row, f) for f in cls.__struct_fields__}
+    return cls(**values)
+
+
+class DatedValue(msgspec.Struct, forbid_unknown_fields=True):
+    date: date
+    value: Measure

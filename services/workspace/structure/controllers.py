@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
@@ -30,9 +31,43 @@ from services.errors import (
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
-from services.workspace.models import ProgrammeState
-from services.workspace.schemas import ProgrammeCreate, ProgrammeRead, ProgrammeUpdate
-from services.workspace.service import ProgrammeFilter, ProgrammeService, ProgrammeSort
+from services.workspace.http import RegisterSpec, register_controller
+from services.workspace.schemas import read_of
+from services.workspace.structure.models import (
+    MilestoneState,
+    ProgrammeState,
+    ProjectKind,
+    ProjectState,
+    TrancheState,
+)
+from services.workspace.structure.schemas import (
+    MilestoneCreate,
+    MilestoneRead,
+    MilestoneUpdate,
+    ProgrammeCreate,
+    ProgrammeRead,
+    ProgrammeUpdate,
+    ProjectCreate,
+    ProjectRead,
+    ProjectUpdate,
+    TrancheCreate,
+    TrancheRead,
+    TrancheUpdate,
+)
+from services.workspace.structure.service import (
+    MilestoneFilter,
+    MilestoneService,
+    MilestoneSort,
+    ProgrammeFilter,
+    ProgrammeService,
+    ProgrammeSort,
+    ProjectFilter,
+    ProjectService,
+    ProjectSort,
+    TrancheFilter,
+    TrancheService,
+    slip_days,
+)
 
 _COMMON_ERRORS = [Unauthenticated, Forbidden, NotFound, TenantUnavailable]
 _WRITE_ERRORS = [*_COMMON_ERRORS, TenantSuspended, ValidationFailed]
@@ -166,3 +201,90 @@ class ProgrammeController(Controller):
         if if_match is not None:
             check_if_match(if_match, programme.version)
         await service.delete(programme)
+
+
+# --- tranches, projects, milestones -------------------------------------------------------------
+
+
+def tranche_filter(
+    programme_id: FromQuery[uuid.UUID | None] = None,
+    lifecycle: Annotated[TrancheState | None, QueryParameter(name="state")] = None,
+) -> TrancheFilter:
+    return TrancheFilter(programme_id, lifecycle)
+
+
+def project_filter(
+    programme_id: FromQuery[uuid.UUID | None] = None,
+    tranche_id: FromQuery[uuid.UUID | None] = None,
+    lifecycle: Annotated[ProjectState | None, QueryParameter(name="state")] = None,
+    kind: FromQuery[ProjectKind | None] = None,
+    owner_id: FromQuery[uuid.UUID | None] = None,
+    sort: FromQuery[ProjectSort] = ProjectSort.NEWEST,
+) -> ProjectFilter:
+    return ProjectFilter(programme_id, tranche_id, lifecycle, kind, owner_id, sort)
+
+
+def milestone_filter(
+    programme_id: FromQuery[uuid.UUID | None] = None,
+    tranche_id: FromQuery[uuid.UUID | None] = None,
+    project_id: FromQuery[uuid.UUID | None] = None,
+    lifecycle: Annotated[MilestoneState | None, QueryParameter(name="state")] = None,
+    owner_id: FromQuery[uuid.UUID | None] = None,
+    due_after: Annotated[date | None, QueryParameter(description="Forecast on or after")] = None,
+    due_before: Annotated[date | None, QueryParameter(description="Forecast on or before")] = None,
+    sort: FromQuery[MilestoneSort] = MilestoneSort.DUE,
+) -> MilestoneFilter:
+    return MilestoneFilter(
+        programme_id, tranche_id, project_id, lifecycle, owner_id, due_after, due_before, sort
+    )
+
+
+async def present_milestones(session: AsyncSession, rows: list[Any]) -> list[Any]:
+    return [
+        read_of(
+            MilestoneRead,
+            row,
+            slip_days=slip_days(row.baseline_date, row.forecast_date, row.actual_date),
+        )
+        for row in rows
+    ]
+
+
+TrancheController = register_controller(
+    RegisterSpec(
+        path="tranches",
+        noun="tranche",
+        service=TrancheService,
+        create=TrancheCreate,
+        update=TrancheUpdate,
+        read=TrancheRead,
+        filters=tranche_filter,
+        people=(),
+        tag="structure",
+    )
+)
+ProjectController = register_controller(
+    RegisterSpec(
+        path="projects",
+        noun="project",
+        service=ProjectService,
+        create=ProjectCreate,
+        update=ProjectUpdate,
+        read=ProjectRead,
+        filters=project_filter,
+        tag="structure",
+    )
+)
+MilestoneController = register_controller(
+    RegisterSpec(
+        path="milestones",
+        noun="milestone",
+        service=MilestoneService,
+        create=MilestoneCreate,
+        update=MilestoneUpdate,
+        read=MilestoneRead,
+        filters=milestone_filter,
+        present=present_milestones,
+        tag="structure",
+    )
+)

@@ -1,0 +1,113 @@
+"""Benefit rules: the lifecycle, realisation %, and the programme roll-up."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.workspace.benefits.models import BenefitMeasure, BenefitState
+
+S = BenefitState
+TERMINAL = frozenset({S.REALISED, S.NOT_REALISED, S.WITHDRAWN})
+TRANSITIONS: dict[BenefitState, frozenset[BenefitState]] = {
+    S.IDENTIFIED: frozenset({S.VALIDATED, S.WITHDRAWN}),
+    S.VALIDATED: frozenset({S.PLANNED, S.IDENTIFIED, S.WITHDRAWN}),
+    S.PLANNED: frozenset({S.REALISING, S.VALIDATED, S.WITHDRAWN}),
+    S.REALISING: frozenset({S.REALISED, S.NOT_REALISED, S.WITHDRAWN}),
+    S.REALISED: frozenset(),
+    S.NOT_REALISED: frozenset(),
+    S.WITHDRAWN: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitProfile:
+    """What the lifecycle rules look at."""
+
+    measure: BenefitMeasure
+    owner_set: bool
+    baseline_value: float | None
+    target_value: float | None
+    target_date_set: bool
+    measurements: int = 0
+
+
+def transition_problems(
+    current: BenefitState, new: BenefitState, profile: BenefitProfile
+) -> list[tuple[str, str]]:
+    """Why ``current → new`` is refused, as ``(field, message)`` pairs; empty when legal.
+
+    A benefit is validated once it has an owner; it is planned once a quantitative one has a
+    baseline, a target and a target date; it is realised only on measured evidence.
+    """
+    if new == current:
+        return []
+    if new not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
+        return [("state", f"cannot move from {current} to {new}; allowed: {allowed}")]
+    problems: list[tuple[str, str]] = []
+    reached = {S.VALIDATED, S.PLANNED, S.REALISING, S.REALISED, S.NOT_REALISED}
+    if new in reached and not profile.owner_set:
+        problems.append(("owner_id", f"a {new} benefit needs an owner"))
+    quantitative = profile.measure is BenefitMeasure.QUANTITATIVE
+    if new in reached - {S.VALIDATED} and quantitative:
+        if profile.baseline_value is None:
+            problems.append(("baseline_value", f"a {new} benefit needs a baseline"))
+        if profile.target_value is None:
+            problems.append(("target_value", f"a {new} benefit needs a target"))
+        if not profile.target_date_set:
+            problems.append(("target_date", f"a {new} benefit needs a target date"))
+    if new is S.REALISED and quantitative and profile.measurements == 0:
+        problems.append(("state", "a benefit is realised on evidence: record a measurement first"))
+    return problems
+
+
+def accepts_measurements(state: BenefitState) -> bool:
+    return state is not S.WITHDRAWN
+
+
+def realisation_pct(
+    baseline: float | None, target: float | None, latest: float | None
+) -> float | None:
+    """(latest − baseline) / (target − baseline) × 100; None when it cannot be known.
+
+    Works for falling indicators (a target below the baseline) and dis-benefits alike.
+    """
+    if baseline is None or target is None or latest is None or target == baseline:
+        return None
+    return round((latest - baseline) / (target - baseline) * 100, 2)
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitProgress:
+    """One benefit's part in a programme roll-up."""
+
+    pct: float | None
+    value_per_year: float | None
+    dis_benefit: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RealisationRollUp:
+    pct: float | None
+    value_weighted: bool
+    counted: int
+    value_realised_per_year: float | None
+
+
+def roll_up(benefits: Iterable[BenefitProgress]) -> RealisationRollUp:
+    """A programme's realisation %: value-weighted over the benefits whose money is known,
+    else a plain mean. Dis-benefits and benefits without a % are left out. Each benefit counts
+    between 0 and 100 %, so one overachieving benefit cannot hide an underachieving one.
+    """
+    counted = [b for b in benefits if b.pct is not None and not b.dis_benefit]
+    if not counted:
+        return RealisationRollUp(None, False, 0, None)
+    capped = [(min(max(b.pct or 0.0, 0.0), 100.0), b.value_per_year) for b in counted]
+    valued = [(pct, value) for pct, value in capped if value is not None and value > 0]
+    if valued:
+        total = sum(value for _, value in valued)
+        realised = sum(pct / 100 * value for pct, value in valued)
+        return RealisationRollUp(round(realised / total * 100, 2), True, len(valued), realised)
+    mean = sum(pct for pct, _ in capped) / len(capped)
+    return RealisationRollUp(round(mean, 2), False, len(capped), None)

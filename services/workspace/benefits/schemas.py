@@ -1,0 +1,161 @@
+"""API shapes of benefit profiles and their measurements."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from services.workspace.benefits.models import (
+    BenefitClassification,
+    BenefitMeasure,
+    BenefitState,
+)
+from services.workspace.schemas import (
+    CustomValues,
+    DatedValue,
+    Description,
+    Key,
+    Measure,
+    Money,
+    Name,
+    Patch,
+    Percent,
+    Reference,
+    Short,
+)
+
+Projects = Annotated[list[uuid.UUID], Meta(max_length=50)]
+InterimTargets = Annotated[list[DatedValue], Meta(max_length=100)]
+
+
+class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A new profile starts ``identified``; it moves on through ``state`` updates."""
+
+    programme_id: uuid.UUID
+    title: Name
+    classification: BenefitClassification
+    reference: Reference | None = None
+    description: Description = ""
+    observable_outcome: Description = ""
+    measure: BenefitMeasure = BenefitMeasure.QUANTITATIVE
+    dis_benefit: bool = False
+    objective: Description = ""
+    attribution_pct: Percent | None = None
+    owner_id: uuid.UUID | None = None
+    realisation_lead_id: uuid.UUID | None = None
+    indicator: Description = ""
+    unit: Annotated[str, Meta(max_length=63)] = ""
+    data_source: Description = ""
+    baseline_value: Measure | None = None
+    baseline_date: date | None = None
+    target_value: Measure | None = None
+    target_date: date | None = None
+    forecast_value: Measure | None = None
+    interim_targets: InterimTargets = []
+    value_per_year: Money | None = None
+    realisation_cost: Money | None = None
+    confidence: Key | None = None
+    measurement_frequency: Short | None = None
+    enabling_project_ids: Projects = []
+    custom_fields: CustomValues = {}
+
+
+class BenefitUpdate(Patch):
+    """``state`` follows identified → validated → planned → realising → realised | not_realised,
+    or withdrawn; each step needs what the step means (owner, measurable plan, evidence)."""
+
+    title: Name | UnsetType = UNSET
+    classification: BenefitClassification | UnsetType = UNSET
+    reference: Reference | UnsetType | None = UNSET
+    description: Description | UnsetType = UNSET
+    observable_outcome: Description | UnsetType = UNSET
+    measure: BenefitMeasure | UnsetType = UNSET
+    dis_benefit: bool | UnsetType = UNSET
+    objective: Description | UnsetType = UNSET
+    attribution_pct: Percent | UnsetType | None = UNSET
+    owner_id: uuid.UUID | UnsetType | None = UNSET
+    realisation_lead_id: uuid.UUID | UnsetType | None = UNSET
+    indicator: Description | UnsetType = UNSET
+    unit: Annotated[str, Meta(max_length=63)] | UnsetType = UNSET
+    data_source: Description | UnsetType = UNSET
+    baseline_value: Measure | UnsetType | None = UNSET
+    baseline_date: date | UnsetType | None = UNSET
+    target_value: Measure | UnsetType | None = UNSET
+    target_date: date | UnsetType | None = UNSET
+    forecast_value: Measure | UnsetType | None = UNSET
+    interim_targets: InterimTargets | UnsetType = UNSET
+    value_per_year: Money | UnsetType | None = UNSET
+    realisation_cost: Money | UnsetType | None = UNSET
+    confidence: Key | UnsetType | None = UNSET
+    measurement_frequency: Short | UnsetType | None = UNSET
+    state: BenefitState | UnsetType = UNSET
+    enabling_project_ids: Projects | UnsetType = UNSET
+    custom_fields: CustomValues | UnsetType = UNSET
+
+
+class LatestMeasurement(msgspec.Struct):
+    measured_on: date
+    value: float
+
+
+class BenefitRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    reference: str | None
+    title: str
+    description: str
+    observable_outcome: str
+    classification: BenefitClassification
+    measure: BenefitMeasure
+    dis_benefit: bool
+    objective: str
+    attribution_pct: float | None
+    owner_id: uuid.UUID | None
+    realisation_lead_id: uuid.UUID | None
+    indicator: str
+    unit: str
+    data_source: str
+    baseline_value: float | None
+    baseline_date: date | None
+    target_value: float | None
+    target_date: date | None
+    forecast_value: float | None
+    interim_targets: list[DatedValue]
+    value_per_year: float | None
+    realisation_cost: float | None
+    confidence: str | None
+    measurement_frequency: str | None
+    state: BenefitState
+    state_changed_at: datetime
+    enabling_project_ids: list[uuid.UUID]
+    latest_measurement: LatestMeasurement | None
+    measurements: int
+    realisation_pct: float | None
+    forecast_pct: float | None
+    custom_fields: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+class MeasurementCreate(msgspec.Struct, forbid_unknown_fields=True):
+    measured_on: date
+    value: Measure
+    comment: Description = ""
+
+
+class MeasurementRead(msgspec.Struct):
+    id: uuid.UUID
+    benefit_id: uuid.UUID
+    measured_on: date
+    value: float
+    comment: str
+    version: int
+    created_at: datetime
+    created_by: uuid.UUID | None

@@ -1,0 +1,265 @@
+"""Benefit profiles: references, lifecycle, enabling projects, measurements and realisation."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+
+from services.db.base import utcnow
+from services.errors import Conflict, ValidationFailed, field_error
+from services.workspace.benefits.models import (
+    Benefit,
+    BenefitClassification,
+    BenefitEnabler,
+    BenefitMeasurement,
+    BenefitState,
+)
+from services.workspace.benefits.rules import (
+    BenefitProfile,
+    BenefitProgress,
+    RealisationRollUp,
+    accepts_measurements,
+    realisation_pct,
+    roll_up,
+    transition_problems,
+)
+from services.workspace.configuration import service as configuration
+from services.workspace.registers import RegisterService, between, invalid
+
+
+class BenefitSort(enum.StrEnum):
+    TARGET = "target_date"
+    NEWEST = "-created_at"
+    TITLE = "title"
+    VALUE = "-value_per_year"
+
+
+@dataclass(frozen=True, slots=True)
+class BenefitFilter:
+    programme_id: uuid.UUID | None = None
+    state: BenefitState | None = None
+    owner_id: uuid.UUID | None = None
+    classification: BenefitClassification | None = None
+    dis_benefit: bool | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+    sort: BenefitSort = BenefitSort.TARGET
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        pairs = [
+            (Benefit.programme_id, self.programme_id),
+            (Benefit.state, self.state),
+            (Benefit.owner_id, self.owner_id),
+            (Benefit.classification, self.classification),
+            (Benefit.dis_benefit, self.dis_benefit),
+        ]
+        return [c == v for c, v in pairs if v is not None] + between(
+            Benefit.target_date, self.due_after, self.due_before
+        )
+
+    def order(self) -> list[Any]:
+        orders: dict[Any, list[Any]] = {
+            BenefitSort.TARGET: [Benefit.target_date.asc().nulls_last()],
+            BenefitSort.NEWEST: [Benefit.created_at.desc()],
+            BenefitSort.TITLE: [func.lower(Benefit.title)],
+            BenefitSort.VALUE: [Benefit.value_per_year.desc().nulls_last()],
+        }
+        return orders[self.sort]
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """What the measurements say about one benefit."""
+
+    measurements: int = 0
+    latest_on: date | None = None
+    latest_value: float | None = None
+
+
+def forecast_pct(benefit: Benefit) -> float | None:
+    """The owner's forecast as a % of the way from baseline to target."""
+    return realisation_pct(benefit.baseline_value, benefit.target_value, benefit.forecast_value)
+
+
+class BenefitService(RegisterService[Benefit]):
+    model = Benefit
+    noun = "benefit"
+    register = "benefits"
+
+    def values_of(self, data: msgspec.Struct) -> dict[str, Any]:
+        values = super().values_of(data)
+        self._enablers: list[uuid.UUID] | None = values.pop("enabling_project_ids", None)
+        return values
+
+    async def create(self, data: msgspec.Struct, **kwargs: Any) -> Benefit:
+        benefit = await super().create(data, **kwargs)
+        await self._set_enablers(benefit, getattr(self, "_enablers", None) or [])
+        return benefit
+
+    async def update(self, row: Benefit, changes: dict[str, Any]) -> Benefit:
+        enablers = changes.pop("enabling_project_ids", None)
+        if enablers is not None:
+            await self._set_enablers(row, enablers)
+        return await super().update(row, changes)
+
+    async def _set_enablers(self, benefit: Benefit, project_ids: list[uuid.UUID]) -> None:
+        unique = list(dict.fromkeys(project_ids))
+        for project_id in unique:
+            await self.require_project(project_id, benefit.programme_id, "enabling_project_ids")
+        await self.session.execute(
+            delete(BenefitEnabler)
+            .where(BenefitEnabler.benefit_id == benefit.id)
+            .execution_options(synchronize_session=False)
+        )
+        for project_id in unique:
+            self.session.add(
+                BenefitEnabler(
+                    benefit_id=benefit.id, project_id=project_id, created_by=self.actor_id
+                )
+            )
+        await self.session.flush()
+
+    async def check(self, row: Benefit, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        settings = await configuration.configuration(self.session)
+        if row.confidence is not None and row.confidence not in {
+            level.key for level in settings.benefit_confidence
+        }:
+            known = ", ".join(level.key for level in settings.benefit_confidence)
+            raise invalid("confidence", f"one of the workspace's confidence levels: {known}")
+        dates = [t["date"] for t in row.interim_targets]
+        if dates != sorted(dates):
+            raise invalid("interim_targets", "in date order")
+        if before is not None and "state" in before and before["state"] is not row.state:
+            counts = await self.progress([row.id])
+            profile = BenefitProfile(
+                measure=row.measure,
+                owner_set=row.owner_id is not None,
+                baseline_value=row.baseline_value,
+                target_value=row.target_value,
+                target_date_set=row.target_date is not None,
+                measurements=counts.get(row.id, Progress()).measurements,
+            )
+            problems = transition_problems(before["state"], row.state, profile)
+            if problems:
+                raise ValidationFailed(
+                    f"The benefit cannot move from {before['state']} to {row.state}.",
+                    errors=[field_error(f, m) for f, m in problems],
+                )
+            row.state_changed_at = utcnow()
+
+    # --- computed ---------------------------------------------------------------------------
+
+    async def progress(self, benefit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Progress]:
+        """Measurement count and latest value per benefit, in one query."""
+        if not benefit_ids:
+            return {}
+        m = BenefitMeasurement
+        latest = func.array_agg(
+            aggregate_order_by(m.value, m.measured_on.desc(), m.created_at.desc())
+        )
+        rows = await self.session.execute(
+            select(m.benefit_id, func.count(), func.max(m.measured_on), latest[1])
+            .where(m.benefit_id.in_(benefit_ids))
+            .group_by(m.benefit_id)
+        )
+        return {b: Progress(int(n), on, value) for b, n, on, value in rows.all()}
+
+    async def enablers(self, benefit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[uuid.UUID]]:
+        found: dict[uuid.UUID, list[uuid.UUID]] = {}
+        if not benefit_ids:
+            return found
+        rows = await self.session.execute(
+            select(BenefitEnabler.benefit_id, BenefitEnabler.project_id)
+            .where(BenefitEnabler.benefit_id.in_(benefit_ids))
+            .order_by(BenefitEnabler.created_at)
+        )
+        for benefit_id, project_id in rows.all():
+            found.setdefault(benefit_id, []).append(project_id)
+        return found
+
+    async def programme_roll_up(
+        self, programme_id: uuid.UUID
+    ) -> tuple[RealisationRollUp, RealisationRollUp, dict[str, int]]:
+        """Realisation and forecast roll-ups of a programme, and its benefits by state.
+
+        Two queries whatever the number of benefits or measurements.
+        """
+        benefits = list(
+            (
+                await self.session.scalars(
+                    select(Benefit).where(
+                        Benefit.programme_id == programme_id,
+                        Benefit.state != BenefitState.WITHDRAWN,
+                    )
+                )
+            ).all()
+        )
+        progress = await self.progress([b.id for b in benefits])
+        realised = roll_up(
+            BenefitProgress(
+                realisation_pct(
+                    b.baseline_value,
+                    b.target_value,
+                    progress.get(b.id, Progress()).latest_value,
+                ),
+                b.value_per_year,
+                b.dis_benefit,
+            )
+            for b in benefits
+        )
+        forecast = roll_up(
+            BenefitProgress(forecast_pct(b), b.value_per_year, b.dis_benefit) for b in benefits
+        )
+        by_state: dict[str, int] = {}
+        for b in benefits:
+            by_state[b.state] = by_state.get(b.state, 0) + 1
+        return realised, forecast, by_state
+
+    # --- measurements -----------------------------------------------------------------------
+
+    async def measurements(
+        self, benefit: Benefit, limit: int, offset: int
+    ) -> tuple[list[BenefitMeasurement], int]:
+        where = BenefitMeasurement.benefit_id == benefit.id
+        total = await self.session.scalar(
+            select(func.count()).select_from(BenefitMeasurement).where(where)
+        )
+        rows = await self.session.scalars(
+            select(BenefitMeasurement)
+            .where(where)
+            .order_by(BenefitMeasurement.measured_on.desc(), BenefitMeasurement.created_at.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows.all()), int(total or 0)
+
+    async def measure(
+        self, benefit: Benefit, measured_on: date, value: float, comment: str = ""
+    ) -> BenefitMeasurement:
+        """Append a measurement (there is no changing one: a correction is a new measurement)."""
+        if not accepts_measurements(benefit.state):
+            raise Conflict(f"A {benefit.state} benefit takes no more measurements.")
+        if benefit.baseline_date is not None and measured_on < benefit.baseline_date:
+            raise invalid("measured_on", "on or after the baseline date")
+        measurement = BenefitMeasurement(
+            benefit_id=benefit.id,
+            measured_on=measured_on,
+            value=value,
+            comment=comment,
+            created_by=self.actor_id,
+            updated_by=self.actor_id,
+        )
+        self.session.add(measurement)
+        await self.session.flush()
+        await self.session.refresh(measurement)
+        return measurement

@@ -1,0 +1,93 @@
+"""Registers as spreadsheets: CSV and XLSX of what the list shows, custom fields as columns."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from typing import Any
+
+from litestar import Response
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.workspace.configuration import service as configuration
+
+XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# A cell starting with one of these is a formula to a spreadsheet: never let data become one.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+async def custom_columns(session: AsyncSession, register: str | None) -> list[tuple[str, str]]:
+    """(key, label) of the register's custom fields, in display order."""
+    if register is None:
+        return []
+    return [(d.key, d.label) for d in await configuration.definitions(session, register)]
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, list):
+        return "; ".join(str(_cell(v)) for v in value)
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {_cell(v)}" for k, v in value.items())
+    return value
+
+
+def table(
+    fields: Sequence[str], items: Sequence[dict[str, Any]], custom: Sequence[tuple[str, str]]
+) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows: the read shape's fields, then one column per custom field."""
+    plain = [f for f in fields if f != "custom_fields"]
+    header = plain + [label for _, label in custom]
+    rows = []
+    for item in items:
+        extra = item.get("custom_fields") or {}
+        rows.append([_cell(item.get(f)) for f in plain] + [_cell(extra.get(k)) for k, _ in custom])
+    return header, rows
+
+
+def _safe_text(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def _attachment(filename: str) -> dict[str, str]:
+    return {"Content-Disposition": f'attachment; filename="{filename}"'}
+
+
+def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Response[bytes]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow([_safe_text(v) for v in row])
+    # A byte-order mark so spreadsheet software reads UTF-8.
+    body = ("\ufeff" + buffer.getvalue()).encode()
+    return Response(body, media_type="text/csv; charset=utf-8", headers=_attachment(filename))
+
+
+def xlsx_response(
+    filename: str, sheet: str, header: list[str], rows: list[list[Any]]
+) -> Response[bytes]:
+    book = Workbook(write_only=True)
+    worksheet = book.create_sheet(sheet[:31])
+    worksheet.append(header)
+    for row in rows:
+        cells = []
+        for value in row:
+            if isinstance(value, str):
+                # Control characters cannot be stored in a worksheet: drop them.
+                value = ILLEGAL_CHARACTERS_RE.sub("", value)
+            cell = WriteOnlyCell(worksheet, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # text stays text, even when it starts with '='
+            cells.append(cell)
+        worksheet.append(cells)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return Response(buffer.getvalue(), media_type=XLSX_MEDIA_TYPE, headers=_attachment(filename))

@@ -1,0 +1,184 @@
+"""HTTP for stage gates: the gates, their criteria checklist and their decisions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.concurrency import IfMatch, check_if_match
+from services.dependencies import WorkspaceAccess, workspace_dependencies
+from services.idempotency import IdempotencyKey
+from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState
+from services.workspace.gates.schemas import (
+    CriterionCreate,
+    CriterionRead,
+    CriterionUpdate,
+    GateCreate,
+    GateDecisionCreate,
+    GateRead,
+    GateReviewRead,
+    GateUpdate,
+)
+from services.workspace.gates.service import GateFilter, GateService
+from services.workspace.http import (
+    CREATE_RESPONSES,
+    READ_RESPONSES,
+    UPDATE_RESPONSES,
+    RegisterSpec,
+    check_people,
+    create_once,
+    register_controller,
+    with_etag,
+)
+from services.workspace.schemas import read_of
+
+
+def gate_filter(
+    programme_id: FromQuery[uuid.UUID | None] = None,
+    tranche_id: FromQuery[uuid.UUID | None] = None,
+    project_id: FromQuery[uuid.UUID | None] = None,
+    board_id: FromQuery[uuid.UUID | None] = None,
+    lifecycle: Annotated[GateState | None, QueryParameter(name="state")] = None,
+    boundary: FromQuery[GateBoundary | None] = None,
+    due_after: Annotated[date | None, QueryParameter(description="Planned on or after")] = None,
+    due_before: Annotated[date | None, QueryParameter(description="Planned on or before")] = None,
+) -> GateFilter:
+    return GateFilter(
+        programme_id, tranche_id, project_id, board_id, lifecycle, boundary, due_after, due_before
+    )
+
+
+async def present_gates(session: AsyncSession, rows: list[Any]) -> list[Any]:
+    criteria = await GateService(session, None).criteria([r.id for r in rows])
+    shown = []
+    for row in rows:
+        listed = criteria.get(row.id, [])
+        shown.append(
+            read_of(
+                GateRead,
+                row,
+                criteria=[read_of(CriterionRead, c) for c in listed],
+                criteria_met=sum(c.status is CriterionStatus.MET for c in listed),
+            )
+        )
+    return shown
+
+
+GateController = register_controller(
+    RegisterSpec(
+        path="stage-gates",
+        noun="stage gate",
+        service=GateService,
+        create=GateCreate,
+        update=GateUpdate,
+        read=GateRead,
+        filters=gate_filter,
+        people=(),
+        present=present_gates,
+        tag="stage gates",
+    )
+)
+
+
+class GateCriteriaController(Controller):
+    path = "/api/v1/w/{slug:str}/stage-gates/{gate_id:uuid}"
+    tags = ["stage gates"]
+    dependencies = workspace_dependencies
+    security = [{"bearer": []}]
+
+    @post("/criteria", status_code=201, responses=CREATE_RESPONSES, summary="Add a criterion")
+    async def add_criterion(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        gate_id: FromPath[uuid.UUID],
+        data: JSONBody[CriterionCreate],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[CriterionRead]:
+        service = GateService(session, workspace.actor_id)
+
+        async def make() -> CriterionRead:
+            gate = await service.get(gate_id)
+            criterion = await service.add_criterion(
+                gate, data.text, data.evidence_required, data.mandatory, data.position
+            )
+            return read_of(CriterionRead, criterion)
+
+        return await create_once(
+            request, session, workspace, idempotency_key, data, CriterionRead, make
+        )
+
+    @patch(
+        "/criteria/{criterion_id:uuid}",
+        responses=UPDATE_RESPONSES,
+        summary="Assess or reword a criterion (needs If-Match)",
+    )
+    async def assess_criterion(
+        self,
+        slug: FromPath[str],
+        gate_id: FromPath[uuid.UUID],
+        criterion_id: FromPath[uuid.UUID],
+        data: JSONBody[CriterionUpdate],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        if_match: IfMatch = None,
+    ) -> Response[CriterionRead]:
+        service = GateService(session, workspace.actor_id)
+        gate = await service.get(gate_id)
+        criterion = await service.criterion(gate, criterion_id)
+        check_if_match(if_match, criterion.version)
+        criterion = await service.assess(gate, criterion, data.changes())
+        return with_etag(read_of(CriterionRead, criterion), criterion.version)
+
+    @get("/decisions", responses=READ_RESPONSES, summary="The gate's decisions, oldest first")
+    async def list_decisions(
+        self,
+        slug: FromPath[str],
+        gate_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+    ) -> list[GateReviewRead]:
+        service = GateService(session, workspace.actor_id)
+        reviews = await service.reviews(await service.get(gate_id))
+        return [read_of(GateReviewRead, r) for r in reviews]
+
+    @post(
+        "/decisions",
+        status_code=201,
+        responses=CREATE_RESPONSES,
+        summary="Decide the gate: go, conditional go, hold, stop or recycle",
+    )
+    async def decide_gate(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        gate_id: FromPath[uuid.UUID],
+        data: JSONBody[GateDecisionCreate],
+        session: NamedDependency[AsyncSession],
+        control_session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[GateReviewRead]:
+        service = GateService(session, workspace.actor_id)
+
+        async def make() -> GateReviewRead:
+            await check_people(
+                control_session, workspace, {"decided_by_id": data.decided_by_id}, ["decided_by_id"]
+            )
+            gate = await service.get(gate_id)
+            review = await service.decide(
+                gate, data.decision, data.decided_by_id, data.conditions, data.decided_on
+            )
+            return read_of(GateReviewRead, review)
+
+        return await create_once(
+            request, session, workspace, idempotency_key, data, GateReviewRead, make
+        )

@@ -1,0 +1,58 @@
+"""Stage gate rules: what a decision needs, when a gate may be decided again, and whether a
+tranche may start."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.workspace.gates.models import CriterionStatus, GateDecision, GateState
+
+OPENING = frozenset({GateDecision.GO, GateDecision.CONDITIONAL_GO})
+
+
+@dataclass(frozen=True, slots=True)
+class CriterionCheck:
+    mandatory: bool
+    status: CriterionStatus
+
+
+def may_decide(state: GateState, current: GateDecision | None) -> bool:
+    """A gate is decided once, except that a hold or recycle is reviewed again and a conditional
+    go may become a go when its conditions are met."""
+    if state is not GateState.DECIDED:
+        return True
+    return current in {GateDecision.HOLD, GateDecision.RECYCLE, GateDecision.CONDITIONAL_GO}
+
+
+def decision_problems(
+    decision: GateDecision,
+    conditions: str,
+    criteria: Iterable[CriterionCheck],
+    current: GateDecision | None = None,
+) -> list[tuple[str, str]]:
+    """Why ``decision`` cannot be taken, as ``(field, message)`` pairs.
+
+    Go needs every mandatory criterion met; conditional go needs its conditions written down
+    (and may leave mandatory criteria open: that is what the conditions are for).
+    """
+    problems: list[tuple[str, str]] = []
+    if current is GateDecision.CONDITIONAL_GO and decision is not GateDecision.GO:
+        problems.append(("decision", "a conditional go can only become a go"))
+    if decision is GateDecision.GO:
+        open_ = [c for c in criteria if c.mandatory and c.status is not CriterionStatus.MET]
+        if open_:
+            problems.append(
+                ("decision", f"go needs every mandatory criterion met; {len(open_)} not")
+            )
+    if decision is GateDecision.CONDITIONAL_GO and not conditions.strip():
+        problems.append(("conditions", "a conditional go states its conditions"))
+    return problems
+
+
+def tranche_may_start(entry_decisions: Iterable[GateDecision | None]) -> bool:
+    """A tranche starts only when every gate on its way in says go or conditional go.
+
+    No gate at all means nothing to wait for.
+    """
+    return all(decision in OPENING for decision in entry_decisions)

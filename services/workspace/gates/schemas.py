@@ -1,0 +1,129 @@
+"""API shapes of stage gates, their criteria and decisions."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from services.workspace.gates.models import (
+    CriterionStatus,
+    GateBoundary,
+    GateDecision,
+    GateState,
+)
+from services.workspace.schemas import Description, Name, Patch, Position
+
+Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
+Link = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00]*$")]
+
+
+class CriterionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    text: Text
+    evidence_required: Description = ""
+    mandatory: bool = True
+    position: Position | None = None
+
+
+class CriterionUpdate(Patch):
+    """Assess a criterion: met / not met with a link to the evidence."""
+
+    text: Text | UnsetType = UNSET
+    evidence_required: Description | UnsetType = UNSET
+    mandatory: bool | UnsetType = UNSET
+    status: CriterionStatus | UnsetType = UNSET
+    evidence_link: Link | UnsetType = UNSET
+    note: Description | UnsetType = UNSET
+
+
+class CriterionRead(msgspec.Struct):
+    id: uuid.UUID
+    gate_id: uuid.UUID
+    position: int
+    text: str
+    evidence_required: str
+    mandatory: bool
+    status: CriterionStatus
+    evidence_link: str
+    note: str
+    assessed_by: uuid.UUID | None
+    assessed_at: datetime | None
+    version: int
+
+
+class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A gate on a tranche's (or project's) boundary; ``entry`` gates open what they guard."""
+
+    programme_id: uuid.UUID
+    title: Name
+    tranche_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    boundary: GateBoundary = GateBoundary.ENTRY
+    board_id: uuid.UUID | None = None
+    purpose: Description = ""
+    planned_date: date | None = None
+    criteria: Annotated[list[CriterionCreate], Meta(max_length=100)] = []
+
+
+class GateUpdate(Patch):
+    """The decision is taken through ``…/decisions``; here: plan, board and recommendation."""
+
+    title: Name | UnsetType = UNSET
+    purpose: Description | UnsetType = UNSET
+    board_id: uuid.UUID | UnsetType | None = UNSET
+    planned_date: date | UnsetType | None = UNSET
+    state: Literal["planned", "in_review"] | UnsetType = UNSET
+    recommendation: GateDecision | UnsetType | None = UNSET
+    recommendation_note: Description | UnsetType = UNSET
+
+
+class GateRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    tranche_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    boundary: GateBoundary
+    board_id: uuid.UUID | None
+    title: str
+    purpose: str
+    planned_date: date | None
+    state: GateState
+    recommendation: GateDecision | None
+    recommendation_note: str
+    decision: GateDecision | None
+    conditions: str
+    decided_by_id: uuid.UUID | None
+    decided_on: date | None
+    criteria: list[CriterionRead]
+    criteria_met: int
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+class GateDecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Taken by a member of the gate's board (any workspace member when it has none)."""
+
+    decision: GateDecision
+    decided_by_id: uuid.UUID
+    conditions: Description = ""
+    decided_on: date | None = None
+
+
+class GateReviewRead(msgspec.Struct):
+    id: uuid.UUID
+    gate_id: uuid.UUID
+    recommendation: GateDecision | None
+    decision: GateDecision
+    conditions: str
+    decided_by_id: uuid.UUID
+    decided_on: date
+    criteria_met: int
+    criteria_total: int
+    version: int
+    created_at: datetime

@@ -1,0 +1,231 @@
+"""Stage gates: where they sit, their criteria, and decisions by a member of their board."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, func, select
+
+from services.db.base import utcnow
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.workspace.gates.models import (
+    CriterionStatus,
+    GateBoundary,
+    GateCriterion,
+    GateState,
+    StageGate,
+    StageGateReview,
+)
+from services.workspace.gates.rules import CriterionCheck, decision_problems, may_decide
+from services.workspace.governance.models import Board
+from services.workspace.governance.service import BoardService
+from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.structure.models import Tranche
+
+
+@dataclass(frozen=True, slots=True)
+class GateFilter:
+    programme_id: uuid.UUID | None = None
+    tranche_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    board_id: uuid.UUID | None = None
+    state: GateState | None = None
+    boundary: GateBoundary | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        pairs = [
+            (StageGate.programme_id, self.programme_id),
+            (StageGate.tranche_id, self.tranche_id),
+            (StageGate.project_id, self.project_id),
+            (StageGate.board_id, self.board_id),
+            (StageGate.state, self.state),
+            (StageGate.boundary, self.boundary),
+        ]
+        return [c == v for c, v in pairs if v is not None] + between(
+            StageGate.planned_date, self.due_after, self.due_before
+        )
+
+    def order(self) -> list[Any]:
+        return [StageGate.planned_date.asc().nulls_last(), StageGate.created_at]
+
+
+class GateService(RegisterService[StageGate]):
+    model = StageGate
+    noun = "stage gate"
+
+    def values_of(self, data: msgspec.Struct) -> dict[str, Any]:
+        values = super().values_of(data)
+        self._criteria: list[dict[str, Any]] = values.pop("criteria", [])
+        return values
+
+    async def create(self, data: msgspec.Struct, **kwargs: Any) -> StageGate:
+        gate = await super().create(data, **kwargs)
+        for index, criterion in enumerate(self._criteria):
+            position = criterion.pop("position", None)
+            self.session.add(
+                GateCriterion(
+                    gate_id=gate.id,
+                    position=index if position is None else position,
+                    created_by=self.actor_id,
+                    updated_by=self.actor_id,
+                    **criterion,
+                )
+            )
+        await self.session.flush()
+        return gate
+
+    async def check(self, row: StageGate, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+            await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
+            await self.require_project(row.project_id, row.programme_id)
+        if before is None or "board_id" in before:
+            await self.require_row(Board, row.board_id, "board_id")
+        if before is not None and row.state is GateState.DECIDED and "state" in before:
+            raise Conflict("A decided gate is reviewed again through a new decision.")
+        if before is not None and before.get("state") is GateState.DECIDED:
+            raise Conflict("A decided gate cannot go back to planning.")
+
+    # --- criteria ---------------------------------------------------------------------------
+
+    async def criteria(self, gate_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[GateCriterion]]:
+        found: dict[uuid.UUID, list[GateCriterion]] = {}
+        if gate_ids:
+            rows = await self.session.scalars(
+                select(GateCriterion)
+                .where(GateCriterion.gate_id.in_(gate_ids))
+                .order_by(GateCriterion.position, GateCriterion.created_at)
+            )
+            for criterion in rows.all():
+                found.setdefault(criterion.gate_id, []).append(criterion)
+        return found
+
+    async def criterion(self, gate: StageGate, criterion_id: uuid.UUID) -> GateCriterion:
+        found = await self.session.scalar(
+            select(GateCriterion).where(
+                GateCriterion.id == criterion_id, GateCriterion.gate_id == gate.id
+            )
+        )
+        if found is None:
+            raise NotFound(f"No criterion {criterion_id} on this gate.")
+        return found
+
+    async def add_criterion(
+        self,
+        gate: StageGate,
+        text: str,
+        evidence_required: str,
+        mandatory: bool,
+        position: int | None,
+    ) -> GateCriterion:
+        self._open(gate)
+        if position is None:
+            last = await self.session.scalar(
+                select(func.max(GateCriterion.position)).where(GateCriterion.gate_id == gate.id)
+            )
+            position = 0 if last is None else last + 1
+        criterion = GateCriterion(
+            gate_id=gate.id,
+            text=text,
+            evidence_required=evidence_required,
+            mandatory=mandatory,
+            position=position,
+            created_by=self.actor_id,
+            updated_by=self.actor_id,
+        )
+        self.session.add(criterion)
+        await self.session.flush()
+        await self.session.refresh(criterion)
+        return criterion
+
+    async def assess(
+        self, gate: StageGate, criterion: GateCriterion, changes: dict[str, Any]
+    ) -> GateCriterion:
+        self._open(gate)
+        for name, value in changes.items():
+            setattr(criterion, name, value)
+        if "status" in changes:
+            criterion.assessed_by = self.actor_id
+            criterion.assessed_at = utcnow()
+        if (
+            criterion.status is CriterionStatus.MET
+            and criterion.mandatory
+            and not (criterion.evidence_link.strip() or criterion.note.strip())
+        ):
+            raise invalid("evidence_link", "a met criterion points to its evidence")
+        criterion.updated_by = self.actor_id
+        await self.session.flush()
+        await self.session.refresh(criterion)
+        return criterion
+
+    def _open(self, gate: StageGate) -> None:
+        if gate.state is GateState.DECIDED and not may_decide(gate.state, gate.decision):
+            raise Conflict(f"The gate was decided ({gate.decision}); its criteria are closed.")
+
+    # --- decisions --------------------------------------------------------------------------
+
+    async def decide(
+        self,
+        gate: StageGate,
+        decision: Any,
+        decided_by: uuid.UUID,
+        conditions: str,
+        decided_on: date | None,
+    ) -> StageGateReview:
+        if not may_decide(gate.state, gate.decision):
+            raise Conflict(f"The gate is decided ({gate.decision}) for good.")
+        if gate.board_id is not None and not await BoardService(self.session, None).is_member(
+            gate.board_id, decided_by
+        ):
+            raise invalid("decided_by_id", "only a member of the gate's board decides it")
+        criteria = (await self.criteria([gate.id])).get(gate.id, [])
+        problems = decision_problems(
+            decision,
+            conditions,
+            [CriterionCheck(c.mandatory, c.status) for c in criteria],
+            gate.decision if gate.state is GateState.DECIDED else None,
+        )
+        if problems:
+            raise ValidationFailed(
+                f"The gate cannot be decided {decision}.",
+                errors=[field_error(f, m) for f, m in problems],
+            )
+        day = decided_on or date.today()
+        review = StageGateReview(
+            gate_id=gate.id,
+            recommendation=gate.recommendation,
+            decision=decision,
+            conditions=conditions,
+            decided_by_id=decided_by,
+            decided_on=day,
+            criteria_met=sum(c.status is CriterionStatus.MET for c in criteria),
+            criteria_total=len(criteria),
+            created_by=self.actor_id,
+            updated_by=self.actor_id,
+        )
+        self.session.add(review)
+        gate.state = GateState.DECIDED
+        gate.decision = decision
+        gate.conditions = conditions
+        gate.decided_by_id = decided_by
+        gate.decided_on = day
+        gate.updated_by = self.actor_id
+        await self.session.flush()
+        await self.session.refresh(review)
+        await self.session.refresh(gate)
+        return review
+
+    async def reviews(self, gate: StageGate) -> list[StageGateReview]:
+        rows = await self.session.scalars(
+            select(StageGateReview)
+            .where(StageGateReview.gate_id == gate.id)
+            .order_by(StageGateReview.decided_on, StageGateReview.created_at)
+        )
+        return list(rows.all())

@@ -1,0 +1,323 @@
+"""API shapes of governance: boards, meetings, actions, decisions, change requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from services.workspace.governance.models import (
+    ActionState,
+    Cadence,
+    ChangeRequestState,
+    DecisionStatus,
+    MeetingState,
+    MemberCapacity,
+)
+from services.workspace.schemas import (
+    NO_NUL,
+    CustomValues,
+    Description,
+    Money,
+    Name,
+    Patch,
+    Reference,
+    listed_text,
+)
+
+Lines = Annotated[
+    list[Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]],
+    Meta(max_length=50, extra_json_schema=listed_text(2000)),
+]
+
+
+class BoardMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    role_title: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+    user_id: uuid.UUID | None = None
+    capacity: MemberCapacity = MemberCapacity.MEMBER
+
+
+class BoardMemberRead(msgspec.Struct):
+    id: uuid.UUID
+    role_title: str
+    user_id: uuid.UUID | None
+    capacity: MemberCapacity
+
+
+Members = Annotated[list[BoardMemberIn], Meta(max_length=50)]
+
+
+class BoardCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A board without ``programme_id`` governs across the workspace."""
+
+    name: Name
+    programme_id: uuid.UUID | None = None
+    purpose: Description = ""
+    terms_of_reference: Description = ""
+    decision_rights: Lines = []
+    cadence: Cadence = Cadence.MONTHLY
+    quorum: Annotated[int, Meta(ge=1, le=100)] | None = None
+    duration_minutes: Annotated[int, Meta(ge=1, le=1440)] | None = None
+    reports_to_id: uuid.UUID | None = None
+    members: Members = []
+
+
+class BoardUpdate(Patch):
+    """``members``, when sent, replaces the board's seats."""
+
+    name: Name | UnsetType = UNSET
+    purpose: Description | UnsetType = UNSET
+    terms_of_reference: Description | UnsetType = UNSET
+    decision_rights: Lines | UnsetType = UNSET
+    cadence: Cadence | UnsetType = UNSET
+    quorum: Annotated[int, Meta(ge=1, le=100)] | UnsetType | None = UNSET
+    duration_minutes: Annotated[int, Meta(ge=1, le=1440)] | UnsetType | None = UNSET
+    reports_to_id: uuid.UUID | UnsetType | None = UNSET
+    members: Members | UnsetType = UNSET
+
+
+class BoardRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID | None
+    name: str
+    purpose: str
+    terms_of_reference: str
+    decision_rights: list[str]
+    cadence: Cadence
+    quorum: int | None
+    duration_minutes: int | None
+    reports_to_id: uuid.UUID | None
+    members: list[BoardMemberRead]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+People = Annotated[list[uuid.UUID], Meta(max_length=100)]
+
+
+class MeetingCreate(msgspec.Struct, forbid_unknown_fields=True):
+    board_id: uuid.UUID
+    title: Name
+    held_on: date
+    state: MeetingState = MeetingState.SCHEDULED
+    attendee_ids: People = []
+    minutes: Description = ""
+
+
+class MeetingUpdate(Patch):
+    title: Name | UnsetType = UNSET
+    held_on: date | UnsetType = UNSET
+    state: MeetingState | UnsetType = UNSET
+    attendee_ids: People | UnsetType = UNSET
+    minutes: Description | UnsetType = UNSET
+
+
+class MeetingRead(msgspec.Struct):
+    id: uuid.UUID
+    board_id: uuid.UUID
+    title: str
+    held_on: date
+    state: MeetingState
+    attendee_ids: list[uuid.UUID]
+    minutes: str
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+class ActionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """An action raised at a meeting belongs to the meeting's programme unless told otherwise."""
+
+    title: Name
+    programme_id: uuid.UUID | None = None
+    meeting_id: uuid.UUID | None = None
+    description: Description = ""
+    owner_id: uuid.UUID | None = None
+    due_date: date | None = None
+    state: ActionState = ActionState.OPEN
+    completed_on: date | None = None
+    custom_fields: CustomValues = {}
+
+
+class ActionUpdate(Patch):
+    title: Name | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    owner_id: uuid.UUID | UnsetType | None = UNSET
+    due_date: date | UnsetType | None = UNSET
+    state: ActionState | UnsetType = UNSET
+    completed_on: date | UnsetType | None = UNSET
+    custom_fields: CustomValues | UnsetType = UNSET
+
+
+class ActionRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID | None
+    meeting_id: uuid.UUID | None
+    title: str
+    description: str
+    owner_id: uuid.UUID | None
+    due_date: date | None
+    state: ActionState
+    completed_on: date | None
+    overdue: bool
+    custom_fields: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+class DecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    programme_id: uuid.UUID
+    title: Name
+    project_id: uuid.UUID | None = None
+    reference: Reference | None = None
+    context: Description = ""
+    options: Lines = []
+    decision: Description = ""
+    rationale: Description = ""
+    board_id: uuid.UUID | None = None
+    meeting_id: uuid.UUID | None = None
+    decided_by_id: uuid.UUID | None = None
+    decided_on: date | None = None
+    status: DecisionStatus = DecisionStatus.PROPOSED
+    custom_fields: CustomValues = {}
+
+
+class DecisionUpdate(Patch):
+    title: Name | UnsetType = UNSET
+    project_id: uuid.UUID | UnsetType | None = UNSET
+    reference: Reference | UnsetType | None = UNSET
+    context: Description | UnsetType = UNSET
+    options: Lines | UnsetType = UNSET
+    decision: Description | UnsetType = UNSET
+    rationale: Description | UnsetType = UNSET
+    board_id: uuid.UUID | UnsetType | None = UNSET
+    meeting_id: uuid.UUID | UnsetType | None = UNSET
+    decided_by_id: uuid.UUID | UnsetType | None = UNSET
+    decided_on: date | UnsetType | None = UNSET
+    status: DecisionStatus | UnsetType = UNSET
+    custom_fields: CustomValues | UnsetType = UNSET
+
+
+class DecisionRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    project_id: uuid.UUID | None
+    reference: str | None
+    title: str
+    context: str
+    options: list[str]
+    decision: str
+    rationale: str
+    board_id: uuid.UUID | None
+    meeting_id: uuid.UUID | None
+    decided_by_id: uuid.UUID | None
+    decided_on: date | None
+    status: DecisionStatus
+    custom_fields: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+class RebaselineIn(msgspec.Struct, forbid_unknown_fields=True):
+    milestone_id: uuid.UUID
+    new_baseline_date: date
+
+
+class RebaselineRead(msgspec.Struct):
+    milestone_id: uuid.UUID
+    new_baseline_date: date
+    previous_baseline_date: date | None
+    applied_at: datetime | None
+
+
+Rebaselines = Annotated[list[RebaselineIn], Meta(max_length=100)]
+
+
+class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``rebaselines``: milestones whose baseline moves when the change is approved."""
+
+    programme_id: uuid.UUID
+    title: Name
+    project_id: uuid.UUID | None = None
+    reference: Reference | None = None
+    description: Description = ""
+    reason: Description = ""
+    scope_impact: Description = ""
+    schedule_impact_days: Annotated[int, Meta(ge=-3650, le=3650)] | None = None
+    cost_impact: Money | None = None
+    benefits_impact: Description = ""
+    risk_impact: Description = ""
+    requested_by_id: uuid.UUID | None = None
+    approver_id: uuid.UUID | None = None
+    rebaselines: Rebaselines = []
+    custom_fields: CustomValues = {}
+
+
+class ChangeRequestUpdate(Patch):
+    """Until decided: ``state`` may move draft → submitted, or to withdrawn."""
+
+    title: Name | UnsetType = UNSET
+    project_id: uuid.UUID | UnsetType | None = UNSET
+    reference: Reference | UnsetType | None = UNSET
+    description: Description | UnsetType = UNSET
+    reason: Description | UnsetType = UNSET
+    scope_impact: Description | UnsetType = UNSET
+    schedule_impact_days: Annotated[int, Meta(ge=-3650, le=3650)] | UnsetType | None = UNSET
+    cost_impact: Money | UnsetType | None = UNSET
+    benefits_impact: Description | UnsetType = UNSET
+    risk_impact: Description | UnsetType = UNSET
+    requested_by_id: uuid.UUID | UnsetType | None = UNSET
+    approver_id: uuid.UUID | UnsetType | None = UNSET
+    state: Literal["draft", "submitted", "withdrawn"] | UnsetType = UNSET
+    rebaselines: Rebaselines | UnsetType = UNSET
+    custom_fields: CustomValues | UnsetType = UNSET
+
+
+class ChangeRequestRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    project_id: uuid.UUID | None
+    reference: str | None
+    title: str
+    description: str
+    reason: str
+    scope_impact: str
+    schedule_impact_days: int | None
+    cost_impact: float | None
+    benefits_impact: str
+    risk_impact: str
+    requested_by_id: uuid.UUID | None
+    approver_id: uuid.UUID | None
+    state: ChangeRequestState
+    decided_by_id: uuid.UUID | None
+    decided_on: date | None
+    decision_note: str
+    rebaselines: list[RebaselineRead]
+    custom_fields: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+class ChangeDecision(msgspec.Struct, forbid_unknown_fields=True):
+    """Approving applies the change's re-baselines to its milestones (recorded on the change)."""
+
+    decision: Literal["approved", "rejected"]
+    note: Description = ""
+    decided_on: date | None = None

@@ -1,0 +1,367 @@
+"""Governance rules: board seats, meetings, actions, decisions and change requests (approving
+one re-baselines its milestones and records the old dates)."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, delete, func, select
+
+from services.db.base import utcnow
+from services.errors import Conflict
+from services.workspace.governance.models import (
+    Action,
+    ActionState,
+    Board,
+    BoardMember,
+    ChangeRequest,
+    ChangeRequestState,
+    Decision,
+    DecisionStatus,
+    Meeting,
+    MeetingState,
+    MilestoneRebaseline,
+)
+from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.structure.models import Milestone
+from services.workspace.structure.service import MilestoneService
+
+OPEN_ACTIONS = (ActionState.OPEN, ActionState.IN_PROGRESS)
+
+
+def _equal(pairs: list[tuple[Any, Any]]) -> list[ColumnElement[bool]]:
+    return [column == value for column, value in pairs if value is not None]
+
+
+def is_overdue(state: ActionState, due: date | None, today: date) -> bool:
+    return state in OPEN_ACTIONS and due is not None and due < today
+
+
+# --- boards -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFilter:
+    programme_id: uuid.UUID | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal([(Board.programme_id, self.programme_id)])
+
+    def order(self) -> list[Any]:
+        return [func.lower(Board.name)]
+
+
+class BoardService(RegisterService[Board]):
+    model = Board
+    noun = "board"
+
+    def values_of(self, data: msgspec.Struct) -> dict[str, Any]:
+        values = super().values_of(data)
+        self._members: list[dict[str, Any]] = values.pop("members", [])
+        return values
+
+    async def create(self, data: msgspec.Struct, **kwargs: Any) -> Board:
+        board = await super().create(data, **kwargs)
+        await self.set_members(board, self._members)
+        return board
+
+    async def update(self, row: Board, changes: dict[str, Any]) -> Board:
+        members = changes.pop("members", None)
+        if members is not None:
+            await self.set_members(row, msgspec.to_builtins(members))
+        return await super().update(row, changes)
+
+    async def set_members(self, board: Board, members: list[dict[str, Any]]) -> None:
+        await self.session.execute(
+            delete(BoardMember)
+            .where(BoardMember.board_id == board.id)
+            .execution_options(synchronize_session=False)
+        )
+        for member in members:
+            self.session.add(BoardMember(board_id=board.id, **member, created_by=self.actor_id))
+        await self.session.flush()
+
+    async def members(self, board_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[BoardMember]]:
+        found: dict[uuid.UUID, list[BoardMember]] = {}
+        if board_ids:
+            rows = await self.session.scalars(
+                select(BoardMember)
+                .where(BoardMember.board_id.in_(board_ids))
+                .order_by(BoardMember.created_at, BoardMember.role_title)
+            )
+            for member in rows.all():
+                found.setdefault(member.board_id, []).append(member)
+        return found
+
+    async def is_member(self, board_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        found = await self.session.scalar(
+            select(BoardMember.id).where(
+                BoardMember.board_id == board_id, BoardMember.user_id == user_id
+            )
+        )
+        return found is not None
+
+    async def check(self, row: Board, before: dict[str, Any] | None) -> None:
+        if before is None and row.programme_id is not None:
+            await self.require_programme(row.programme_id)
+        if row.reports_to_id is not None:
+            if row.reports_to_id == row.id:
+                raise invalid("reports_to_id", "a board does not report to itself")
+            await self.require_row(Board, row.reports_to_id, "reports_to_id")
+
+
+# --- meetings -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingFilter:
+    board_id: uuid.UUID | None = None
+    state: MeetingState | None = None
+    held_after: date | None = None
+    held_before: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal([(Meeting.board_id, self.board_id), (Meeting.state, self.state)]) + between(
+            Meeting.held_on, self.held_after, self.held_before
+        )
+
+    def order(self) -> list[Any]:
+        return [Meeting.held_on.desc()]
+
+
+class MeetingService(RegisterService[Meeting]):
+    model = Meeting
+    noun = "meeting"
+
+    async def check(self, row: Meeting, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_row(Board, row.board_id, "board_id")
+
+
+# --- actions ------------------------------------------------------------------------------------
+
+
+class ActionSort(enum.StrEnum):
+    DUE = "due_date"
+    NEWEST = "-created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class ActionFilter:
+    programme_id: uuid.UUID | None = None
+    meeting_id: uuid.UUID | None = None
+    state: ActionState | None = None
+    owner_id: uuid.UUID | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+    overdue: bool | None = None
+    sort: ActionSort = ActionSort.DUE
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions = _equal(
+            [
+                (Action.programme_id, self.programme_id),
+                (Action.meeting_id, self.meeting_id),
+                (Action.state, self.state),
+                (Action.owner_id, self.owner_id),
+            ]
+        ) + between(Action.due_date, self.due_after, self.due_before)
+        if self.overdue is True:
+            conditions += [Action.state.in_(OPEN_ACTIONS), Action.due_date < date.today()]
+        return conditions
+
+    def order(self) -> list[Any]:
+        orders: dict[Any, list[Any]] = {
+            ActionSort.DUE: [Action.due_date.asc().nulls_last()],
+            ActionSort.NEWEST: [Action.created_at.desc()],
+        }
+        return orders[self.sort]
+
+
+class ActionService(RegisterService[Action]):
+    model = Action
+    noun = "action"
+    register = "actions"
+
+    async def check(self, row: Action, before: dict[str, Any] | None) -> None:
+        if before is None:
+            if row.meeting_id is not None:
+                programme = (
+                    await self.session.execute(
+                        select(Board.programme_id)
+                        .join(Meeting, Meeting.board_id == Board.id)
+                        .where(Meeting.id == row.meeting_id)
+                    )
+                ).first()
+                if programme is None:
+                    raise invalid("meeting_id", "no such meeting in this workspace")
+                if row.programme_id is None:
+                    row.programme_id = programme.programme_id
+            if row.programme_id is not None:
+                await self.require_programme(row.programme_id)
+        if row.state is ActionState.DONE and row.completed_on is None:
+            row.completed_on = date.today()
+
+
+# --- decisions ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionFilter:
+    programme_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    board_id: uuid.UUID | None = None
+    status: DecisionStatus | None = None
+    decided_after: date | None = None
+    decided_before: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal(
+            [
+                (Decision.programme_id, self.programme_id),
+                (Decision.project_id, self.project_id),
+                (Decision.board_id, self.board_id),
+                (Decision.status, self.status),
+            ]
+        ) + between(Decision.decided_on, self.decided_after, self.decided_before)
+
+    def order(self) -> list[Any]:
+        return [Decision.decided_on.desc().nulls_first(), Decision.created_at.desc()]
+
+
+class DecisionService(RegisterService[Decision]):
+    model = Decision
+    noun = "decision"
+    register = "decisions"
+
+    async def check(self, row: Decision, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        await self.require_project(row.project_id, row.programme_id)
+        await self.require_row(Board, row.board_id, "board_id")
+        await self.require_row(Meeting, row.meeting_id, "meeting_id")
+
+
+# --- change requests ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequestFilter:
+    programme_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    state: ChangeRequestState | None = None
+    approver_id: uuid.UUID | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal(
+            [
+                (ChangeRequest.programme_id, self.programme_id),
+                (ChangeRequest.project_id, self.project_id),
+                (ChangeRequest.state, self.state),
+                (ChangeRequest.approver_id, self.approver_id),
+            ]
+        )
+
+    def order(self) -> list[Any]:
+        return [ChangeRequest.created_at.desc()]
+
+
+DECIDED = (ChangeRequestState.APPROVED, ChangeRequestState.REJECTED)
+
+
+class ChangeRequestService(RegisterService[ChangeRequest]):
+    model = ChangeRequest
+    noun = "change request"
+    register = "change_requests"
+
+    def values_of(self, data: msgspec.Struct) -> dict[str, Any]:
+        values = super().values_of(data)
+        self._lines: list[dict[str, Any]] = values.pop("rebaselines", [])
+        return values
+
+    async def create(self, data: msgspec.Struct, **kwargs: Any) -> ChangeRequest:
+        change = await super().create(data, **kwargs)
+        await self.set_rebaselines(change, self._lines)
+        return change
+
+    async def update(self, row: ChangeRequest, changes: dict[str, Any]) -> ChangeRequest:
+        if row.state in DECIDED or row.state is ChangeRequestState.WITHDRAWN:
+            raise Conflict(f"A {row.state} change request cannot be changed.")
+        lines = changes.pop("rebaselines", None)
+        if lines is not None:
+            await self.set_rebaselines(row, msgspec.to_builtins(lines))
+        return await super().update(row, changes)
+
+    async def set_rebaselines(self, change: ChangeRequest, lines: list[dict[str, Any]]) -> None:
+        seen = set()
+        for line in lines:
+            milestone_id = uuid.UUID(str(line["milestone_id"]))
+            if milestone_id in seen:
+                raise invalid("rebaselines", "each milestone once")
+            seen.add(milestone_id)
+            await self.require_row(Milestone, milestone_id, "rebaselines", change.programme_id)
+        await self.session.execute(
+            delete(MilestoneRebaseline)
+            .where(MilestoneRebaseline.change_request_id == change.id)
+            .execution_options(synchronize_session=False)
+        )
+        for line in lines:
+            self.session.add(
+                MilestoneRebaseline(
+                    change_request_id=change.id,
+                    milestone_id=uuid.UUID(str(line["milestone_id"])),
+                    new_baseline_date=date.fromisoformat(str(line["new_baseline_date"])),
+                    created_by=self.actor_id,
+                )
+            )
+        await self.session.flush()
+
+    async def rebaselines(
+        self, change_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[MilestoneRebaseline]]:
+        found: dict[uuid.UUID, list[MilestoneRebaseline]] = {}
+        if change_ids:
+            rows = await self.session.scalars(
+                select(MilestoneRebaseline)
+                .where(MilestoneRebaseline.change_request_id.in_(change_ids))
+                .order_by(MilestoneRebaseline.new_baseline_date)
+            )
+            for line in rows.all():
+                found.setdefault(line.change_request_id, []).append(line)
+        return found
+
+    async def check(self, row: ChangeRequest, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        await self.require_project(row.project_id, row.programme_id)
+
+    async def decide(
+        self, change: ChangeRequest, approved: bool, note: str, decided_on: date | None
+    ) -> ChangeRequest:
+        """Approve or reject a submitted change; approval moves its milestones' baselines."""
+        if change.state is not ChangeRequestState.SUBMITTED:
+            raise Conflict(
+                f"Only a submitted change request is decided; this one is {change.state}."
+            )
+        change.state = ChangeRequestState.APPROVED if approved else ChangeRequestState.REJECTED
+        change.decided_by_id = self.actor_id
+        change.decided_on = decided_on or date.today()
+        change.decision_note = note
+        change.updated_by = self.actor_id
+        if approved:
+            milestones = MilestoneService(self.session, self.actor_id)
+            for line in (await self.rebaselines([change.id])).get(change.id, []):
+                milestone = await milestones.get(line.milestone_id)
+                line.previous_baseline_date = await milestones.rebaseline(
+                    milestone, line.new_baseline_date
+                )
+                line.applied_at = utcnow()
+        await self.session.flush()
+        await self.session.refresh(change)
+        return change

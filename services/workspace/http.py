@@ -1,0 +1,343 @@
+"""HTTP for workspace registers, built from one pattern: list (filter, sort, page), export (CSV,
+XLSX), create (Idempotency-Key), get (ETag), update (If-Match) and delete.
+
+:func:`register_controller` makes the controller of one register from a :class:`RegisterSpec`;
+a concept adds its own routes (publish, decide, approve …) in its ``controllers`` module.
+"""
+
+# No `from __future__ import annotations` here: the generated handlers carry real types in their
+# annotations, which is what Litestar reads to validate requests and write the OpenAPI schema.
+
+import uuid
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services import idempotency
+from services.concurrency import IfMatch, check_if_match, etag
+from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
+from services.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    PreconditionRequired,
+    ProblemError,
+    TenantSuspended,
+    TenantUnavailable,
+    Unauthenticated,
+    ValidationFailed,
+    VersionMismatch,
+    field_error,
+    problem_responses,
+)
+from services.idempotency import IdempotencyKey
+from services.identity import service as identity
+from services.identity.models import Role
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.workspace import exports
+from services.workspace.registers import RegisterService
+from services.workspace.schemas import read_of
+
+READ_ERRORS: tuple[type[ProblemError], ...] = (
+    Unauthenticated,
+    Forbidden,
+    NotFound,
+    TenantUnavailable,
+)
+WRITE_ERRORS = (*READ_ERRORS, TenantSuspended, ValidationFailed, Conflict)
+CREATE_RESPONSES = problem_responses(*WRITE_ERRORS, IdempotencyKeyReused)
+UPDATE_RESPONSES = problem_responses(*WRITE_ERRORS, VersionMismatch, PreconditionRequired)
+READ_RESPONSES = problem_responses(*READ_ERRORS)
+ACTION_RESPONSES = problem_responses(*WRITE_ERRORS, VersionMismatch, PreconditionRequired)
+
+CustomFilter = Annotated[
+    list[str] | None,
+    QueryParameter(
+        description="Custom field filters: `key=value`, or `key>=value` / `key<=value` for "
+        "numbers and dates (registers with custom fields only).",
+    ),
+]
+
+
+def _named(values: Mapping[str, object], field: str) -> list[object]:
+    """The values at ``field``: ``owner_id``, ``attendee_ids[]`` or ``members[].user_id``."""
+    name, _, rest = field.partition("[]")
+    found = values.get(name)
+    if not rest and not field.endswith("[]"):
+        return [found]
+    items = found if isinstance(found, list) else []
+    if not rest:
+        return list(items)
+    key = rest.lstrip(".")
+    return [
+        item.get(key) if isinstance(item, Mapping) else getattr(item, key, None) for item in items
+    ]
+
+
+async def check_people(
+    control_session: AsyncSession,
+    workspace: WorkspaceAccess,
+    values: Mapping[str, object],
+    fields: Sequence[str],
+) -> None:
+    """People named in ``fields`` must be members of the workspace."""
+    errors = []
+    for name in fields:
+        for person in _named(values, name):
+            if isinstance(person, uuid.UUID) and (
+                await identity.role_in(control_session, person, workspace.tenant_id) is None
+            ):
+                errors.append(field_error(name.replace("[]", ""), "not a member of this workspace"))
+                break
+    if errors:
+        raise ValidationFailed("People named must be members of this workspace.", errors=errors)
+
+
+def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
+    return Response(body, status_code=status_code, headers={"ETag": etag(version)})
+
+
+async def create_once(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    workspace: WorkspaceAccess,
+    key: str | None,
+    data: object,
+    read: type[msgspec.Struct],
+    make: Callable[[], Awaitable[msgspec.Struct]],
+    location: str | None = None,
+) -> Response[Any]:
+    """Run ``make`` once per ``Idempotency-Key``; answer 201 with ETag and Location."""
+
+    async def create() -> tuple[int, Any]:
+        return 201, msgspec.to_builtins(await make())
+
+    outcome = await idempotency.run_once(
+        session,
+        key,
+        idempotency.fingerprint("POST", request.url.path, workspace.actor_id, data),
+        create,
+    )
+    body: Any = msgspec.convert(outcome.body, read)
+    base = location or request.url.path.rstrip("/")
+    headers = {"ETag": etag(body.version), "Location": f"{base}/{body.id}"}
+    if outcome.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return Response(body, status_code=outcome.status_code, headers=headers)
+
+
+Present = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
+
+
+@dataclass(frozen=True)
+class RegisterSpec:
+    """What makes one register's controller."""
+
+    path: str  # the plural in the URL: "risks", "change-requests"
+    noun: str  # "risk"
+    service: Callable[[AsyncSession, uuid.UUID | None], RegisterService[Any]]
+    create: type[msgspec.Struct]
+    update: type[msgspec.Struct]
+    read: type[msgspec.Struct]
+    # A function of query parameters returning the service's filter (a Litestar dependency).
+    filters: Callable[..., Any]
+    # Fields naming workspace members, checked on write (``attendee_ids[]``,
+    # ``members[].user_id`` for lists).
+    people: tuple[str, ...] = ("owner_id",)
+    # Adds computed fields to rows as they are shown (band, realisation %, RAG …).
+    present: Present | None = None
+    tag: str = ""
+    deletable: bool = True
+    # The least role that writes (default: member); reads stay open to viewers.
+    write_role: Role | None = None
+
+
+def register_controller(spec: RegisterSpec) -> type[Controller]:
+    plural = spec.path.replace("-", " ")
+
+    async def present(session: AsyncSession, rows: list[Any]) -> list[Any]:
+        if spec.present is not None:
+            return await spec.present(session, rows)
+        return [read_of(spec.read, row) for row in rows]
+
+    async def list_items(
+        self: Controller,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        where: NamedDependency[Any],
+        custom: CustomFilter = None,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> Any:
+        service = spec.service(session, workspace.actor_id)
+        rows, total = await service.page(where, custom, limit, offset)
+        return Page.of(await present(session, rows), total, limit, offset)
+
+    list_items.__annotations__["return"] = Page[spec.read]  # type: ignore[name-defined]
+
+    async def export(
+        session: AsyncSession, workspace: WorkspaceAccess, where: Any, custom: list[str] | None
+    ) -> tuple[list[str], list[list[Any]]]:
+        service = spec.service(session, workspace.actor_id)
+        rows = await service.export_rows(where, custom)
+        shown = [msgspec.to_builtins(item) for item in await present(session, rows)]
+        defined = await exports.custom_columns(session, service.register)
+        return exports.table(list(spec.read.__struct_fields__), shown, defined)
+
+    async def export_csv(
+        self: Controller,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        where: NamedDependency[Any],
+        custom: CustomFilter = None,
+    ) -> Response[bytes]:
+        header, rows = await export(session, workspace, where, custom)
+        return exports.csv_response(f"{spec.path}.csv", header, rows)
+
+    async def export_xlsx(
+        self: Controller,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        where: NamedDependency[Any],
+        custom: CustomFilter = None,
+    ) -> Response[bytes]:
+        header, rows = await export(session, workspace, where, custom)
+        return exports.xlsx_response(f"{spec.path}.xlsx", spec.path, header, rows)
+
+    async def create_item(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        data: Any,
+        session: NamedDependency[AsyncSession],
+        control_session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Any:
+        service = spec.service(session, workspace.actor_id)
+
+        async def make() -> msgspec.Struct:
+            await check_people(
+                control_session, workspace, msgspec.structs.asdict(data), spec.people
+            )
+            row = await service.create(data)
+            shown: msgspec.Struct = (await present(session, [row]))[0]
+            return shown
+
+        return await create_once(
+            request, session, workspace, idempotency_key, data, spec.read, make
+        )
+
+    create_item.__annotations__["data"] = JSONBody[spec.create]  # type: ignore[misc,name-defined]
+    create_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
+
+    async def get_item(
+        self: Controller,
+        slug: FromPath[str],
+        item_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+    ) -> Any:
+        row = await spec.service(session, workspace.actor_id).get(item_id)
+        return with_etag((await present(session, [row]))[0], row.version)
+
+    get_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
+
+    async def update_item(
+        self: Controller,
+        slug: FromPath[str],
+        item_id: FromPath[uuid.UUID],
+        data: Any,
+        session: NamedDependency[AsyncSession],
+        control_session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        if_match: IfMatch = None,
+    ) -> Any:
+        service = spec.service(session, workspace.actor_id)
+        row = await service.get(item_id)
+        check_if_match(if_match, row.version)
+        changes = data.changes()
+        await check_people(control_session, workspace, changes, spec.people)
+        row = await service.update(row, changes)
+        return with_etag((await present(session, [row]))[0], row.version)
+
+    update_item.__annotations__["data"] = JSONBody[spec.update]  # type: ignore[misc,name-defined]
+    update_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
+
+    async def delete_item(
+        self: Controller,
+        slug: FromPath[str],
+        item_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        if_match: IfMatch = None,
+    ) -> None:
+        service = spec.service(session, workspace.actor_id)
+        row = await service.get(item_id)
+        if if_match is not None:
+            check_if_match(if_match, row.version)
+        await service.delete(row)
+
+    item = "/{item_id:uuid}"
+    writes = {MIN_ROLE: spec.write_role} if spec.write_role else {}
+    handlers: dict[str, Any] = {
+        "list_items": get("/", summary=f"List {plural}", responses=READ_RESPONSES)(list_items),
+        "export_csv": get(
+            "/export.csv",
+            summary=f"Export {plural} as CSV (filtered like the list)",
+            media_type="text/csv",
+            responses=READ_RESPONSES,
+        )(export_csv),
+        "export_xlsx": get(
+            "/export.xlsx",
+            summary=f"Export {plural} as XLSX (filtered like the list)",
+            media_type=exports.XLSX_MEDIA_TYPE,
+            responses=READ_RESPONSES,
+        )(export_xlsx),
+        "create_item": post(
+            "/",
+            summary=f"Create a {spec.noun}",
+            status_code=201,
+            responses=CREATE_RESPONSES,
+            opt=writes,
+        )(create_item),
+        "get_item": get(item, summary=f"Get a {spec.noun}", responses=READ_RESPONSES)(get_item),
+        "update_item": patch(
+            item,
+            summary=f"Change a {spec.noun} (needs If-Match)",
+            responses=UPDATE_RESPONSES,
+            opt=writes,
+        )(update_item),
+    }
+    if spec.deletable:
+        handlers["delete_item"] = delete(
+            item,
+            summary=f"Delete a {spec.noun}",
+            responses=problem_responses(*WRITE_ERRORS, VersionMismatch),
+            opt=writes,
+        )(delete_item)
+    name = "".join(part.capitalize() for part in spec.path.split("-")) + "Controller"
+    return type(
+        name,
+        (Controller,),
+        {
+            "path": f"/api/v1/w/{{slug:str}}/{spec.path}",
+            "tags": [spec.tag or plural],
+            "dependencies": {
+                **workspace_dependencies,
+                "where": Provide(spec.filters, sync_to_thread=False),
+            },
+            "security": [{"bearer": []}],
+            **handlers,
+        },
+    )

@@ -1,0 +1,76 @@
+"""RAID rules: risk scores, responses, trend, and the RAG of a dependency."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.workspace.configuration.models import RiskResponseModel
+from services.workspace.models import Rag
+from services.workspace.raid.models import DependencyStatus, RiskKind, RiskResponse, RiskTrend
+
+THREAT_RESPONSES = frozenset(
+    {
+        RiskResponse.AVOID,
+        RiskResponse.REDUCE,
+        RiskResponse.FALLBACK,
+        RiskResponse.TRANSFER,
+        RiskResponse.SHARE,
+        RiskResponse.ACCEPT,
+    }
+)
+OPPORTUNITY_RESPONSES = frozenset(
+    {RiskResponse.EXPLOIT, RiskResponse.ENHANCE, RiskResponse.SHARE, RiskResponse.REJECT}
+)
+ROAM_RESPONSES = frozenset(
+    {RiskResponse.RESOLVED, RiskResponse.OWNED, RiskResponse.ACCEPTED, RiskResponse.MITIGATED}
+)
+# A dependency whose commitment leaves less slack than this before the need-by date is amber.
+DEPENDENCY_SLACK_DAYS = 7
+
+
+def risk_score(probability: int, impact: int) -> int:
+    """Score on the probability × impact matrix."""
+    if probability < 1 or impact < 1:
+        raise ValueError("probability and impact start at 1")
+    return probability * impact
+
+
+def responses_for(kind: RiskKind, model: RiskResponseModel) -> frozenset[RiskResponse]:
+    """The responses a risk of ``kind`` may take in a workspace using ``model``."""
+    if model is RiskResponseModel.ROAM:
+        return ROAM_RESPONSES
+    return THREAT_RESPONSES if kind is RiskKind.THREAT else OPPORTUNITY_RESPONSES
+
+
+def risk_trend(previous_score: int, score: int) -> RiskTrend:
+    """How a residual score moved: lower is improving, for threats and opportunities alike
+    (an opportunity's score is the size of the chance still to be taken)."""
+    if score < previous_score:
+        return RiskTrend.IMPROVING
+    if score > previous_score:
+        return RiskTrend.WORSENING
+    return RiskTrend.STABLE
+
+
+def dependency_rag(
+    status: DependencyStatus, need_by: date | None, committed: date | None, today: date
+) -> Rag | None:
+    """Green when delivered or committed with slack; amber when uncommitted or tight; red when
+    the commitment misses the need-by date or the need-by date passed undelivered. None when
+    cancelled, or nothing is needed by a date."""
+    if status is DependencyStatus.CANCELLED:
+        return None
+    if status is DependencyStatus.DELIVERED:
+        return Rag.GREEN
+    if need_by is None:
+        return None
+    if today > need_by:
+        return Rag.RED
+    if committed is None:
+        return Rag.AMBER
+    slack = (need_by - committed).days
+    if slack < 0:
+        return Rag.RED
+    if slack < DEPENDENCY_SLACK_DAYS:
+        return Rag.AMBER
+    return Rag.GREEN

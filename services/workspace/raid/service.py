@@ -1,0 +1,293 @@
+"""RAID registers: references, scores on the workspace's scale, responses, dependency sides."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select
+
+from services.workspace.configuration import service as configuration
+from services.workspace.configuration.rules import RegisterConfiguration
+from services.workspace.models import Confidence
+from services.workspace.raid.models import (
+    Assumption,
+    AssumptionStatus,
+    Dependency,
+    DependencyKind,
+    DependencyStatus,
+    Issue,
+    IssueStatus,
+    IssueType,
+    Priority,
+    Risk,
+    RiskKind,
+    RiskStatus,
+)
+from services.workspace.raid.rules import responses_for, risk_score, risk_trend
+from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.structure.models import Milestone
+
+
+def _equal(pairs: list[tuple[Any, Any]]) -> list[ColumnElement[bool]]:
+    return [column == value for column, value in pairs if value is not None]
+
+
+# --- risks --------------------------------------------------------------------------------------
+
+
+class RiskSort(enum.StrEnum):
+    SEVERITY = "-residual_score"
+    REVIEW = "next_review_date"
+    NEWEST = "-created_at"
+    TITLE = "title"
+
+
+@dataclass(frozen=True, slots=True)
+class RiskFilter:
+    programme_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    status: RiskStatus | None = None
+    owner_id: uuid.UUID | None = None
+    kind: RiskKind | None = None
+    category: str | None = None
+    band: str | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+    sort: RiskSort = RiskSort.SEVERITY
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal(
+            [
+                (Risk.programme_id, self.programme_id),
+                (Risk.project_id, self.project_id),
+                (Risk.status, self.status),
+                (Risk.owner_id, self.owner_id),
+                (Risk.kind, self.kind),
+                (Risk.category, self.category),
+            ]
+        ) + between(Risk.next_review_date, self.due_after, self.due_before)
+
+    def order(self) -> list[Any]:
+        orders: dict[Any, list[Any]] = {
+            RiskSort.SEVERITY: [
+                Risk.residual_score.desc(),
+                Risk.next_review_date.asc().nulls_last(),
+            ],
+            RiskSort.REVIEW: [Risk.next_review_date.asc().nulls_last()],
+            RiskSort.NEWEST: [Risk.created_at.desc()],
+            RiskSort.TITLE: [func.lower(Risk.title)],
+        }
+        return orders[self.sort]
+
+
+class RiskService(RegisterService[Risk]):
+    model = Risk
+    noun = "risk"
+    register = "risks"
+
+    async def conditions(self, where: Any) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = where.conditions()
+        if where.band is not None:
+            band = (await configuration.configuration(self.session)).band(where.band)
+            # A band the workspace does not have holds no risks.
+            low, high = (band.min_score, band.max_score) if band else (1, 0)
+            conditions.append(Risk.residual_score.between(low, high))
+        return conditions
+
+    async def check(self, row: Risk, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+            if row.residual_probability is None:
+                row.residual_probability = row.inherent_probability
+            if row.residual_impact is None:
+                row.residual_impact = row.inherent_impact
+        if before is None or "project_id" in before:
+            await self.require_project(row.project_id, row.programme_id)
+        settings = await configuration.configuration(self.session)
+        _check_scale(settings, row)
+        allowed = responses_for(row.kind, settings.risk_response_model)
+        if row.response is not None and row.response not in allowed:
+            raise invalid("response", f"a {row.kind} takes one of: {', '.join(sorted(allowed))}")
+        if row.proximity is not None and row.proximity not in {p.key for p in settings.proximity}:
+            known = ", ".join(p.key for p in settings.proximity)
+            raise invalid("proximity", f"one of the workspace's proximities: {known}")
+        previous = row.residual_score
+        row.inherent_score = risk_score(row.inherent_probability, row.inherent_impact)
+        row.residual_score = risk_score(row.residual_probability, row.residual_impact)
+        if before is not None and "trend" not in before and previous != row.residual_score:
+            row.trend = risk_trend(previous, row.residual_score)
+
+
+def _check_scale(settings: RegisterConfiguration, row: Risk) -> None:
+    for name, top in (
+        ("inherent_probability", settings.max_probability),
+        ("residual_probability", settings.max_probability),
+        ("inherent_impact", settings.max_impact),
+        ("residual_impact", settings.max_impact),
+    ):
+        if getattr(row, name) > top:
+            raise invalid(name, f"at most {top} on this workspace's scale")
+
+
+# --- issues -------------------------------------------------------------------------------------
+
+
+class IssueSort(enum.StrEnum):
+    PRIORITY = "severity"
+    TARGET = "target_date"
+    NEWEST = "-created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class IssueFilter:
+    programme_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    status: IssueStatus | None = None
+    priority: Priority | None = None
+    type: IssueType | None = None
+    owner_id: uuid.UUID | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+    sort: IssueSort = IssueSort.PRIORITY
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal(
+            [
+                (Issue.programme_id, self.programme_id),
+                (Issue.project_id, self.project_id),
+                (Issue.status, self.status),
+                (Issue.priority, self.priority),
+                (Issue.type, self.type),
+                (Issue.owner_id, self.owner_id),
+            ]
+        ) + between(Issue.target_date, self.due_after, self.due_before)
+
+    def order(self) -> list[Any]:
+        orders: dict[Any, list[Any]] = {
+            IssueSort.PRIORITY: [Issue.severity.asc(), Issue.target_date.asc().nulls_last()],
+            IssueSort.TARGET: [Issue.target_date.asc().nulls_last()],
+            IssueSort.NEWEST: [Issue.created_at.desc()],
+        }
+        return orders[self.sort]
+
+
+class IssueService(RegisterService[Issue]):
+    model = Issue
+    noun = "issue"
+    register = "issues"
+
+    async def check(self, row: Issue, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        if before is None or "project_id" in before:
+            await self.require_project(row.project_id, row.programme_id)
+
+
+# --- assumptions --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AssumptionFilter:
+    programme_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    status: AssumptionStatus | None = None
+    confidence: Confidence | None = None
+    owner_id: uuid.UUID | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal(
+            [
+                (Assumption.programme_id, self.programme_id),
+                (Assumption.project_id, self.project_id),
+                (Assumption.status, self.status),
+                (Assumption.confidence, self.confidence),
+                (Assumption.owner_id, self.owner_id),
+            ]
+        ) + between(Assumption.validate_by, self.due_after, self.due_before)
+
+    def order(self) -> list[Any]:
+        return [Assumption.validate_by.asc().nulls_last(), Assumption.created_at]
+
+
+class AssumptionService(RegisterService[Assumption]):
+    model = Assumption
+    noun = "assumption"
+    register = "assumptions"
+
+    async def check(self, row: Assumption, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        if before is None or "project_id" in before:
+            await self.require_project(row.project_id, row.programme_id)
+        if before is None or "risk_id" in before:
+            await self.require_row(Risk, row.risk_id, "risk_id", row.programme_id)
+
+
+# --- dependencies -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyFilter:
+    programme_id: uuid.UUID | None = None
+    # Either side.
+    project_id: uuid.UUID | None = None
+    status: DependencyStatus | None = None
+    kind: DependencyKind | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions = _equal(
+            [
+                (Dependency.programme_id, self.programme_id),
+                (Dependency.status, self.status),
+                (Dependency.kind, self.kind),
+            ]
+        ) + between(Dependency.need_by_date, self.due_after, self.due_before)
+        if self.project_id is not None:
+            conditions.append(
+                or_(
+                    Dependency.from_project_id == self.project_id,
+                    Dependency.to_project_id == self.project_id,
+                )
+            )
+        return conditions
+
+    def order(self) -> list[Any]:
+        return [Dependency.need_by_date.asc().nulls_last(), Dependency.created_at]
+
+
+class DependencyService(RegisterService[Dependency]):
+    model = Dependency
+    noun = "dependency"
+    register = "dependencies"
+
+    async def check(self, row: Dependency, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        for side in ("from", "to"):
+            project = getattr(row, f"{side}_project_id")
+            milestone = getattr(row, f"{side}_milestone_id")
+            await self.require_project(project, None, f"{side}_project_id")
+            if milestone is not None:
+                found = (
+                    await self.session.execute(
+                        select(Milestone.project_id).where(Milestone.id == milestone)
+                    )
+                ).first()
+                if found is None:
+                    raise invalid(f"{side}_milestone_id", "no such milestone in this workspace")
+                if project is not None and found.project_id != project:
+                    raise invalid(f"{side}_milestone_id", f"not a milestone of {side}_project_id")
+        if row.kind is DependencyKind.EXTERNAL and not row.external_party.strip():
+            raise invalid("external_party", "an external dependency names the party")
+        if row.kind is DependencyKind.INTERNAL and row.from_project_id is None:
+            raise invalid("from_project_id", "an internal dependency names the project it needs")
+        if row.to_project_id is not None and row.to_project_id == row.from_project_id:
+            raise invalid("to_project_id", "a project does not depend on itself")

@@ -1,0 +1,239 @@
+"""What every workspace register's service shares: get, create (with a seeder's id and pack
+provenance), update, delete, filtered and sorted pages, export rows and custom fields.
+
+A concept's service subclasses :class:`RegisterService` and adds its rules in
+:meth:`RegisterService.check` (called before every write with the values the row had).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, ClassVar, Generic, Protocol, TypeVar
+
+import msgspec
+from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from services.db.base import WorkspaceModel
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.workspace.configuration import service as configuration
+from services.workspace.models import CarriesCustomFields, SeededFromPack
+from services.workspace.structure.models import Programme, Project
+
+M = TypeVar("M", bound=WorkspaceModel)
+# Exports are for spreadsheets: a register larger than this is filtered first.
+EXPORT_LIMIT = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Provenance:
+    """A template pack item a seeded row came from."""
+
+    pack: str
+    version: str
+    item: str
+
+
+class RegisterFilter(Protocol):
+    def conditions(self) -> list[ColumnElement[bool]]: ...
+
+    def order(self) -> list[Any]: ...
+
+
+def between(
+    column: InstrumentedAttribute[date | None] | InstrumentedAttribute[date],
+    after: date | None,
+    before: date | None,
+) -> list[ColumnElement[bool]]:
+    """``column >= after`` and ``column <= before``, for the ones given."""
+    conditions: list[ColumnElement[bool]] = []
+    if after is not None:
+        conditions.append(column >= after)
+    if before is not None:
+        conditions.append(column <= before)
+    return conditions
+
+
+def invalid(field: str, message: str, detail: str | None = None) -> ValidationFailed:
+    return ValidationFailed(detail or message, errors=[field_error(field, message)])
+
+
+class RegisterService(Generic[M]):
+    """CRUD for one register in a tenant-scoped session (the scope decides whose rows)."""
+
+    model: ClassVar[type[WorkspaceModel]]
+    noun: ClassVar[str]
+    # The register's name for custom field definitions (None: no custom fields).
+    register: ClassVar[str | None] = None
+
+    def __init__(self, session: AsyncSession, actor_id: uuid.UUID | None) -> None:
+        self.session = session
+        self.actor_id = actor_id
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def get(self, row_id: uuid.UUID) -> M:
+        row = await self.session.scalar(select(self.model).where(self.model.id == row_id))
+        if row is None:
+            raise NotFound(f"No {self.noun} {row_id}.")
+        return row  # type: ignore[return-value]
+
+    async def conditions(self, where: RegisterFilter) -> list[ColumnElement[bool]]:
+        return where.conditions()
+
+    async def _filtered(
+        self, where: RegisterFilter, custom: list[str] | None
+    ) -> list[ColumnElement[bool]]:
+        conditions = await self.conditions(where)
+        if self.register is not None:
+            column = self.model.custom_fields  # type: ignore[attr-defined]
+            conditions += await configuration.custom_field_conditions(
+                self.session, self.register, column, custom
+            )
+        elif custom:
+            raise ValidationFailed(
+                f"{self.noun} has no custom fields.",
+                errors=[field_error("custom", "this register has no custom fields", "query")],
+            )
+        return conditions
+
+    async def page(
+        self, where: RegisterFilter, custom: list[str] | None, limit: int, offset: int
+    ) -> tuple[list[M], int]:
+        conditions = await self._filtered(where, custom)
+        total = await self.session.scalar(
+            select(func.count()).select_from(self.model).where(*conditions)
+        )
+        query: Select[Any] = (
+            select(self.model)
+            .where(*conditions)
+            .order_by(*where.order(), self.model.id)
+            .limit(limit)
+            .offset(offset)
+        )
+        rows: list[M] = list((await self.session.scalars(query)).all())
+        return rows, int(total or 0)
+
+    async def export_rows(self, where: RegisterFilter, custom: list[str] | None) -> list[M]:
+        rows, _ = await self.page(where, custom, EXPORT_LIMIT, 0)
+        return rows
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def check(self, row: M, before: dict[str, Any] | None) -> None:
+        """The register's rules, before a write; ``before`` holds changed fields' old values
+        (None on create). Raise :class:`ValidationFailed` / :class:`Conflict`."""
+
+    def values_of(self, data: msgspec.Struct) -> dict[str, Any]:
+        """The column values a create body sets (override to reshape nested parts)."""
+        return {
+            name: msgspec.to_builtins(value) if isinstance(value, list) else value
+            for name, value in msgspec.structs.asdict(data).items()
+        }
+
+    async def create(
+        self,
+        data: msgspec.Struct,
+        *,
+        id: uuid.UUID | None = None,
+        provenance: Provenance | None = None,
+    ) -> M:
+        """Add a row. ``id`` and ``provenance`` are for the template seeder (not the API)."""
+        values = self.values_of(data)
+        custom = values.pop("custom_fields", None)
+        row: M = self.model(**values)  # type: ignore[assignment]
+        if id is not None:
+            row.id = id
+        if provenance is not None and isinstance(row, SeededFromPack):
+            row.source_pack = provenance.pack
+            row.source_version = provenance.version
+            row.source_item = provenance.item
+        if self.register is not None and isinstance(row, CarriesCustomFields):
+            row.custom_fields = await configuration.validate_custom_fields(
+                self.session, self.register, custom or {}
+            )
+        row.created_by = row.updated_by = self.actor_id
+        with self.session.no_autoflush:
+            await self.check(row, None)
+        self.session.add(row)
+        await self._flush()
+        await self.session.refresh(row)
+        return row
+
+    async def update(self, row: M, changes: dict[str, Any]) -> M:
+        custom = changes.pop("custom_fields", None)
+        before = {name: getattr(row, name) for name in changes}
+        for name, value in changes.items():
+            setattr(row, name, msgspec.to_builtins(value) if isinstance(value, list) else value)
+        if custom is not None and self.register is not None:
+            row.custom_fields = await configuration.validate_custom_fields(  # type: ignore[attr-defined]
+                self.session,
+                self.register,
+                custom,
+                row.custom_fields,  # type: ignore[attr-defined]
+            )
+        row.updated_by = self.actor_id
+        # The checks read other rows: nothing is written until the row is whole again.
+        with self.session.no_autoflush:
+            await self.check(row, before)
+        await self._flush()
+        await self.session.refresh(row)
+        return row
+
+    async def delete(self, row: M) -> None:
+        await self.session.delete(row)
+        await self._flush()
+
+    async def _flush(self) -> None:
+        try:
+            async with self.session.begin_nested():
+                await self.session.flush()
+        except IntegrityError as exc:
+            # Anything the checks let through that the keys refuse: still the caller's conflict.
+            raise Conflict(
+                f"This {self.noun} is referenced by other records or refers to missing ones."
+            ) from exc
+
+    # --- references -------------------------------------------------------------------------
+
+    async def require_programme(self, programme_id: uuid.UUID) -> None:
+        found = await self.session.scalar(select(Programme.id).where(Programme.id == programme_id))
+        if found is None:
+            raise invalid("programme_id", "no such programme in this workspace")
+
+    async def require_project(
+        self,
+        project_id: uuid.UUID | None,
+        programme_id: uuid.UUID | None,
+        field: str = "project_id",
+    ) -> None:
+        """The project exists (and, given a programme, belongs to it)."""
+        if project_id is None:
+            return
+        owner = await self.session.scalar(
+            select(Project.programme_id).where(Project.id == project_id)
+        )
+        if owner is None:
+            raise invalid(field, "no such project in this workspace")
+        if programme_id is not None and owner != programme_id:
+            raise invalid(field, "the project belongs to another programme")
+
+    async def require_row(
+        self,
+        model: type[WorkspaceModel],
+        row_id: uuid.UUID | None,
+        field: str,
+        programme_id: uuid.UUID | None = None,
+    ) -> None:
+        """``row_id`` names a row of ``model`` (of ``programme_id`` when the model has one)."""
+        if row_id is None:
+            return
+        query = select(model.id).where(model.id == row_id)
+        if programme_id is not None and hasattr(model, "programme_id"):
+            query = query.where(model.programme_id == programme_id)
+        if await self.session.scalar(query) is None:
+            raise invalid(field, f"no such {model.__tablename__.rstrip('s')} here")

@@ -1,0 +1,131 @@
+"""Status report rules: suggested RAG from the data, roll-up of project reports, and what a
+report needs before it can be published."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from services.workspace.configuration.rules import RagRules
+from services.workspace.models import Rag
+from services.workspace.reporting.models import RagDimension
+
+SEVERITY = {Rag.GREEN: 0, Rag.AMBER: 1, Rag.RED: 2}
+DIMENSIONS = tuple(RagDimension)
+ASSESSED = tuple(d for d in DIMENSIONS if d is not RagDimension.OVERALL)
+
+
+def worst(rags: Iterable[Rag | None]) -> Rag | None:
+    """The worst of some RAGs (None when none is known)."""
+    known = [r for r in rags if r is not None]
+    return max(known, key=SEVERITY.__getitem__) if known else None
+
+
+def ceiling_rag(value: float | None, green_max: float, amber_max: float) -> Rag | None:
+    """Green up to ``green_max``, amber up to ``amber_max``, red above."""
+    if value is None:
+        return None
+    if value <= green_max:
+        return Rag.GREEN
+    return Rag.AMBER if value <= amber_max else Rag.RED
+
+
+def floor_rag(value: float | None, green_min: float, amber_min: float) -> Rag | None:
+    """Green from ``green_min``, amber from ``amber_min``, red below."""
+    if value is None:
+        return None
+    if value >= green_min:
+        return Rag.GREEN
+    return Rag.AMBER if value >= amber_min else Rag.RED
+
+
+@dataclass(frozen=True, slots=True)
+class ReportEvidence:
+    """The facts a suggestion is made from (None: no data for that dimension)."""
+
+    schedule_slip_weeks: float | None = None
+    cost_variance_pct: float | None = None
+    benefits_forecast_pct: float | None = None
+    # The RAG of each open risk's residual band.
+    open_risk_rags: tuple[Rag, ...] = ()
+    # Latest published reports of the projects this report rolls up: dimension → RAGs.
+    project_rags: Mapping[RagDimension, tuple[Rag | None, ...]] = field(default_factory=dict)
+
+
+def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag | None]:
+    """Suggested RAG per dimension; overall is the worst dimension.
+
+    Schedule: the worst milestone slip against the rules' weeks. Cost: variance at completion.
+    Benefits: the value-weighted forecast of target. Risk: red if an open risk sits in a red
+    band, amber if in an amber band. Scope and resources come only from rolled-up projects.
+    Each dimension is then no better than the worst project report it rolls up.
+    """
+    own: dict[RagDimension, Rag | None] = {
+        RagDimension.SCHEDULE: ceiling_rag(
+            evidence.schedule_slip_weeks,
+            rules.schedule_slip_green_max_weeks,
+            rules.schedule_slip_amber_max_weeks,
+        ),
+        RagDimension.COST: ceiling_rag(
+            evidence.cost_variance_pct,
+            rules.cost_variance_green_max_pct,
+            rules.cost_variance_amber_max_pct,
+        ),
+        RagDimension.BENEFITS: floor_rag(
+            evidence.benefits_forecast_pct,
+            rules.benefits_forecast_green_min_pct,
+            rules.benefits_forecast_amber_min_pct,
+        ),
+        RagDimension.RISK: (worst(evidence.open_risk_rags) or Rag.GREEN)
+        if evidence.open_risk_rags
+        else None,
+        RagDimension.SCOPE: None,
+        RagDimension.RESOURCES: None,
+    }
+    suggested: dict[RagDimension, Rag | None] = {
+        d: worst([own[d], *evidence.project_rags.get(d, ())]) for d in ASSESSED
+    }
+    overall = worst([*suggested.values(), *evidence.project_rags.get(RagDimension.OVERALL, ())])
+    return {RagDimension.OVERALL: overall} | suggested
+
+
+def cost_variance_pct(budget: float | None, forecast: float | None) -> float | None:
+    """Forecast at completion over budget, in % of budget (negative: under budget)."""
+    if budget is None or forecast is None or budget <= 0:
+        return None
+    return round((forecast - budget) / budget * 100, 2)
+
+
+def publication_problems(
+    rags: Mapping[RagDimension, Rag | None],
+    suggested_overall: Rag | None,
+    override_reason: str,
+    path_to_green: str,
+    rules: RagRules,
+) -> list[tuple[str, str]]:
+    """Why a report cannot be published yet, as ``(field, message)`` pairs.
+
+    Overall must be set; an overall that differs from the suggestion needs a reason; any
+    dimension the rules flag (amber and red by default) needs a path to green.
+    """
+    problems: list[tuple[str, str]] = []
+    overall = rags.get(RagDimension.OVERALL)
+    if overall is None:
+        problems.append(("overall_rag", "set the overall RAG before publishing"))
+    elif (
+        suggested_overall is not None
+        and overall is not suggested_overall
+        and rules.override_requires_reason
+        and not override_reason.strip()
+    ):
+        problems.append(
+            (
+                "override_reason",
+                f"overall is {overall} but the data suggests {suggested_overall}: say why",
+            )
+        )
+    flagged = [d for d in DIMENSIONS if rules.needs_path_to_green(rags.get(d))]
+    if flagged and not path_to_green.strip():
+        names = ", ".join(str(d) for d in flagged)
+        problems.append(("path_to_green", f"{names} not green: give the path to green"))
+    return problems

@@ -1,0 +1,224 @@
+"""API shapes of status reports and the programme views (dashboard, dependency map, board pack)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from services.workspace.models import Rag
+from services.workspace.reporting.models import ReportState
+from services.workspace.schemas import Description, Patch
+
+
+class StatusReportCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """A draft for one period of a programme (or one of its projects)."""
+
+    programme_id: uuid.UUID
+    period_start: date
+    period_end: date
+    project_id: uuid.UUID | None = None
+    summary: Description = ""
+    achievements: Description = ""
+    next_period: Description = ""
+    overall_rag: Rag | None = None
+    overall_comment: Description = ""
+    schedule_rag: Rag | None = None
+    schedule_comment: Description = ""
+    cost_rag: Rag | None = None
+    cost_comment: Description = ""
+    scope_rag: Rag | None = None
+    scope_comment: Description = ""
+    resources_rag: Rag | None = None
+    resources_comment: Description = ""
+    benefits_rag: Rag | None = None
+    benefits_comment: Description = ""
+    risk_rag: Rag | None = None
+    risk_comment: Description = ""
+    override_reason: Description = ""
+    path_to_green: Description = ""
+
+
+class StatusReportUpdate(Patch):
+    """Drafts only: a published report is frozen (correct it with a new revision)."""
+
+    period_end: date | UnsetType = UNSET
+    summary: Description | UnsetType = UNSET
+    achievements: Description | UnsetType = UNSET
+    next_period: Description | UnsetType = UNSET
+    overall_rag: Rag | UnsetType | None = UNSET
+    overall_comment: Description | UnsetType = UNSET
+    schedule_rag: Rag | UnsetType | None = UNSET
+    schedule_comment: Description | UnsetType = UNSET
+    cost_rag: Rag | UnsetType | None = UNSET
+    cost_comment: Description | UnsetType = UNSET
+    scope_rag: Rag | UnsetType | None = UNSET
+    scope_comment: Description | UnsetType = UNSET
+    resources_rag: Rag | UnsetType | None = UNSET
+    resources_comment: Description | UnsetType = UNSET
+    benefits_rag: Rag | UnsetType | None = UNSET
+    benefits_comment: Description | UnsetType = UNSET
+    risk_rag: Rag | UnsetType | None = UNSET
+    risk_comment: Description | UnsetType = UNSET
+    override_reason: Description | UnsetType = UNSET
+    path_to_green: Description | UnsetType = UNSET
+
+
+class StatusReportRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    project_id: uuid.UUID | None
+    period_start: date
+    period_end: date
+    revision: int
+    supersedes_id: uuid.UUID | None
+    state: ReportState
+    summary: str
+    achievements: str
+    next_period: str
+    overall_rag: Rag | None
+    overall_comment: str
+    schedule_rag: Rag | None
+    schedule_comment: str
+    cost_rag: Rag | None
+    cost_comment: str
+    scope_rag: Rag | None
+    scope_comment: str
+    resources_rag: Rag | None
+    resources_comment: str
+    benefits_rag: Rag | None
+    benefits_comment: str
+    risk_rag: Rag | None
+    risk_comment: str
+    override_reason: str
+    path_to_green: str
+    suggested: dict[str, Any] | None
+    snapshot: dict[str, Any] | None
+    published_at: datetime | None
+    published_by: uuid.UUID | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+class Suggestion(msgspec.Struct):
+    """RAG suggested from the data and the workspace's rules, with the evidence behind it."""
+
+    rags: dict[str, Rag | None]
+    evidence: dict[str, Any]
+
+
+# --- views --------------------------------------------------------------------------------------
+
+
+class RagPoint(msgspec.Struct):
+    report_id: uuid.UUID
+    period_start: date
+    period_end: date
+    rags: dict[str, Rag | None]
+
+
+class RealisationView(msgspec.Struct):
+    realisation_pct: float | None
+    value_weighted: bool
+    benefits_counted: int
+    value_realised_per_year: float | None
+    forecast_pct: float | None
+    by_state: dict[str, int]
+
+
+class RiskLine(msgspec.Struct):
+    id: uuid.UUID
+    reference: str | None
+    title: str
+    residual_probability: int
+    residual_impact: int
+    residual_score: int
+    band: str | None
+    rag: Rag | None
+    owner_id: uuid.UUID | None
+    trend: str
+
+
+class DueItem(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+    date: date | None
+    state: str
+    owner_id: uuid.UUID | None = None
+
+
+class Dashboard(msgspec.Struct):
+    programme_id: uuid.UUID
+    name: str
+    as_of: date
+    current: RagPoint | None
+    trend: list[RagPoint]
+    benefits: RealisationView
+    top_risks: list[RiskLine]
+    # heat_map[p-1][i-1] = open risks at residual probability p and impact i.
+    heat_map: list[list[int]]
+    milestones_due: list[DueItem]
+    gates_due: list[DueItem]
+    overdue_actions: list[DueItem]
+    overdue_action_count: int
+
+
+class MapNode(msgspec.Struct):
+    id: uuid.UUID
+    kind: str
+    label: str
+    programme_id: uuid.UUID | None
+    project_id: uuid.UUID | None = None
+
+
+class MapEdge(msgspec.Struct):
+    dependency_id: uuid.UUID
+    title: str
+    source: str
+    target: str
+    need_by_date: date | None
+    committed_date: date | None
+    status: str
+    rag: Rag | None
+
+
+class DependencyMap(msgspec.Struct):
+    """``source`` provides what ``target`` needs; node ids are projects, milestones or
+    ``external:<party>``."""
+
+    nodes: list[MapNode]
+    edges: list[MapEdge]
+
+
+class GateOutcome(msgspec.Struct):
+    gate_id: uuid.UUID
+    title: str
+    decision: str
+    conditions: str
+    decided_on: date
+    decided_by_id: uuid.UUID
+
+
+class DecisionLine(msgspec.Struct):
+    id: uuid.UUID
+    title: str
+    decision: str
+    status: str
+    decided_on: date | None
+    board_id: uuid.UUID | None
+
+
+class BoardPack(msgspec.Struct):
+    programme_id: uuid.UUID
+    period_start: date
+    period_end: date
+    reports: list[StatusReportRead]
+    decisions: list[DecisionLine]
+    top_risks: list[RiskLine]
+    gate_outcomes: list[GateOutcome]

@@ -1,0 +1,289 @@
+"""Status reports: drafts, suggested RAG from the data, publication (frozen), corrections."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, func, select, type_coerce
+from sqlalchemy.dialects.postgresql import distinct_on
+
+from services.db.base import utcnow
+from services.errors import Conflict, ValidationFailed, field_error
+from services.workspace.benefits.service import BenefitService
+from services.workspace.configuration import service as configuration
+from services.workspace.governance.models import ChangeRequest, ChangeRequestState
+from services.workspace.models import Rag
+from services.workspace.raid.models import Risk, RiskStatus
+from services.workspace.registers import RegisterService, between
+from services.workspace.reporting.models import RagDimension, ReportState, StatusReport
+from services.workspace.reporting.rules import (
+    DIMENSIONS,
+    ReportEvidence,
+    cost_variance_pct,
+    publication_problems,
+    suggest,
+)
+from services.workspace.structure.models import (
+    Milestone,
+    MilestoneState,
+    Programme,
+    Project,
+)
+
+
+def rags_of(report: StatusReport) -> dict[RagDimension, Rag | None]:
+    return {d: getattr(report, f"{d}_rag") for d in DIMENSIONS}
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFilter:
+    programme_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    programme_level: bool | None = None
+    state: ReportState | None = None
+    period_after: date | None = None
+    period_before: date | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        pairs = [
+            (StatusReport.programme_id, self.programme_id),
+            (StatusReport.project_id, self.project_id),
+            (StatusReport.state, self.state),
+        ]
+        conditions = [c == v for c, v in pairs if v is not None] + between(
+            StatusReport.period_end, self.period_after, self.period_before
+        )
+        if self.programme_level is True:
+            conditions.append(StatusReport.project_id.is_(None))
+        elif self.programme_level is False:
+            conditions.append(StatusReport.project_id.is_not(None))
+        return conditions
+
+    def order(self) -> list[Any]:
+        return [StatusReport.period_end.desc(), StatusReport.revision.desc()]
+
+
+class StatusReportService(RegisterService[StatusReport]):
+    model = StatusReport
+    noun = "status report"
+
+    async def check(self, row: StatusReport, before: dict[str, Any] | None) -> None:
+        if row.period_end < row.period_start:
+            raise ValidationFailed(
+                "A period ends on or after its start.",
+                errors=[field_error("period_end", "on or after period_start")],
+            )
+        if before is not None:
+            return
+        await self.require_programme(row.programme_id)
+        await self.require_project(row.project_id, row.programme_id)
+        taken = await self.session.scalar(
+            select(StatusReport.id).where(
+                StatusReport.programme_id == row.programme_id,
+                StatusReport.project_id.is_(None)
+                if row.project_id is None
+                else StatusReport.project_id == row.project_id,
+                StatusReport.period_start == row.period_start,
+            )
+        )
+        if taken is not None:
+            raise Conflict(
+                "There is already a report for this period; edit the draft or correct the "
+                "published one.",
+                report_id=str(taken),
+            )
+
+    def _draft(self, report: StatusReport) -> None:
+        if report.state is not ReportState.DRAFT:
+            raise Conflict(
+                f"A {report.state} report is frozen; publish a correction instead.",
+                state=report.state,
+            )
+
+    async def update(self, row: StatusReport, changes: dict[str, Any]) -> StatusReport:
+        self._draft(row)
+        return await super().update(row, changes)
+
+    async def delete(self, row: StatusReport) -> None:
+        self._draft(row)
+        await super().delete(row)
+
+    # --- suggestion -------------------------------------------------------------------------
+
+    async def evidence(self, report: StatusReport) -> ReportEvidence:
+        """The facts behind the suggested RAG (a fixed number of queries)."""
+        settings = await configuration.configuration(self.session)
+        scope = Milestone.programme_id == report.programme_id
+        if report.project_id is not None:
+            scope = Milestone.project_id == report.project_id
+        latest = func.coalesce(Milestone.actual_date, Milestone.forecast_date)
+        slip_days = await self.session.scalar(
+            select(func.max(type_coerce(latest - Milestone.baseline_date, Integer))).where(
+                scope,
+                Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED]),
+                Milestone.baseline_date.is_not(None),
+            )
+        )
+        owner: type[Programme] | type[Project] = Programme if report.project_id is None else Project
+        money = (
+            await self.session.execute(
+                select(owner.budget, owner.forecast_cost).where(
+                    owner.id == (report.project_id or report.programme_id)
+                )
+            )
+        ).first()
+        change_scope = (
+            ChangeRequest.programme_id == report.programme_id
+            if report.project_id is None
+            else ChangeRequest.project_id == report.project_id
+        )
+        approved = await self.session.scalar(
+            select(func.coalesce(func.sum(ChangeRequest.cost_impact), 0)).where(
+                change_scope, ChangeRequest.state == ChangeRequestState.APPROVED
+            )
+        )
+        budget = (
+            None if money is None or money.budget is None else money.budget + float(approved or 0)
+        )
+        risk_scope = (
+            Risk.programme_id == report.programme_id
+            if report.project_id is None
+            else Risk.project_id == report.project_id
+        )
+        scores = await self.session.scalars(
+            select(Risk.residual_score).where(risk_scope, Risk.status == RiskStatus.OPEN)
+        )
+        risk_rags = tuple(
+            band.rag for score in scores.all() if (band := settings.band_for(score)) is not None
+        )
+        benefits_pct = None
+        project_rags: dict[RagDimension, tuple[Rag | None, ...]] = {}
+        if report.project_id is None:
+            _, forecast, _ = await BenefitService(self.session, None).programme_roll_up(
+                report.programme_id
+            )
+            benefits_pct = forecast.pct
+            for project_report in await self.latest_project_reports(report.programme_id):
+                for dimension, rag in rags_of(project_report).items():
+                    project_rags[dimension] = (*project_rags.get(dimension, ()), rag)
+        return ReportEvidence(
+            schedule_slip_weeks=None if slip_days is None else round(slip_days / 7, 2),
+            cost_variance_pct=cost_variance_pct(budget, money.forecast_cost if money else None),
+            benefits_forecast_pct=benefits_pct,
+            open_risk_rags=risk_rags,
+            project_rags=project_rags,
+        )
+
+    async def suggestion(
+        self, report: StatusReport
+    ) -> tuple[dict[RagDimension, Rag | None], ReportEvidence]:
+        settings = await configuration.configuration(self.session)
+        evidence = await self.evidence(report)
+        return suggest(evidence, settings.rag_rules), evidence
+
+    async def latest_project_reports(self, programme_id: uuid.UUID) -> list[StatusReport]:
+        """Each project's latest published (not superseded) report."""
+        rows = await self.session.scalars(
+            select(StatusReport)
+            .where(
+                StatusReport.programme_id == programme_id,
+                StatusReport.project_id.is_not(None),
+                StatusReport.state == ReportState.PUBLISHED,
+            )
+            .order_by(
+                StatusReport.project_id,
+                StatusReport.period_end.desc(),
+                StatusReport.revision.desc(),
+            )
+            .ext(distinct_on(StatusReport.project_id))
+        )
+        return list(rows.all())
+
+    # --- publication ------------------------------------------------------------------------
+
+    async def publish(self, report: StatusReport, snapshot: dict[str, Any]) -> StatusReport:
+        """Freeze the report: check the RAG rules, store the suggestion and the data snapshot;
+        a correction supersedes the report it corrects."""
+        self._draft(report)
+        settings = await configuration.configuration(self.session)
+        suggested, evidence = await self.suggestion(report)
+        problems = publication_problems(
+            rags_of(report),
+            suggested[RagDimension.OVERALL],
+            report.override_reason,
+            report.path_to_green,
+            settings.rag_rules,
+        )
+        if problems:
+            raise ValidationFailed(
+                "The report is not ready to publish.",
+                errors=[field_error(f, m) for f, m in problems],
+            )
+        report.suggested = {
+            "rags": {str(d): r for d, r in suggested.items()},
+            "evidence": evidence_json(evidence),
+        }
+        report.snapshot = snapshot
+        report.state = ReportState.PUBLISHED
+        report.published_at = utcnow()
+        report.published_by = self.actor_id
+        report.updated_by = self.actor_id
+        if report.supersedes_id is not None:
+            previous = await self.get(report.supersedes_id)
+            previous.state = ReportState.SUPERSEDED
+            previous.updated_by = self.actor_id
+        await self.session.flush()
+        await self.session.refresh(report)
+        return report
+
+    async def correct(self, report: StatusReport) -> StatusReport:
+        """A new draft revision of a published report, to be published in its place."""
+        if report.state is not ReportState.PUBLISHED:
+            raise Conflict(f"Only the published revision is corrected; this one is {report.state}.")
+        pending = await self.session.scalar(
+            select(StatusReport.id).where(StatusReport.supersedes_id == report.id)
+        )
+        if pending is not None:
+            raise Conflict(
+                "A correction of this report is already in progress.", report_id=str(pending)
+            )
+        copied = {
+            column: getattr(report, column)
+            for column in (
+                "programme_id",
+                "project_id",
+                "period_start",
+                "period_end",
+                "summary",
+                "achievements",
+                "next_period",
+                "override_reason",
+                "path_to_green",
+                *(f"{d}_rag" for d in DIMENSIONS),
+                *(f"{d}_comment" for d in DIMENSIONS),
+            )
+        }
+        correction = StatusReport(
+            **copied,
+            revision=report.revision + 1,
+            supersedes_id=report.id,
+            state=ReportState.DRAFT,
+            created_by=self.actor_id,
+            updated_by=self.actor_id,
+        )
+        self.session.add(correction)
+        await self.session.flush()
+        await self.session.refresh(correction)
+        return correction
+
+
+def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
+    values = asdict(evidence)
+    values["open_risk_rags"] = {
+        str(rag): evidence.open_risk_rags.count(rag) for rag in set(evidence.open_risk_rags)
+    }
+    values["project_rags"] = {str(d): list(r) for d, r in evidence.project_rags.items()}
+    return values

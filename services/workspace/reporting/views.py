@@ -1,0 +1,364 @@
+"""The views that save a programme manager's day: the programme dashboard, the cross-project
+dependency map and the board pack. Each runs a fixed number of queries, whatever the size of
+the registers behind it."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.workspace.benefits.service import BenefitService
+from services.workspace.configuration import service as configuration
+from services.workspace.gates.models import GateState, StageGate, StageGateReview
+from services.workspace.governance.models import Action, Decision
+from services.workspace.governance.service import OPEN_ACTIONS
+from services.workspace.raid.models import Dependency, Risk, RiskStatus
+from services.workspace.raid.rules import dependency_rag
+from services.workspace.reporting.models import ReportState, StatusReport
+from services.workspace.reporting.schemas import (
+    BoardPack,
+    Dashboard,
+    DecisionLine,
+    DependencyMap,
+    DueItem,
+    GateOutcome,
+    MapEdge,
+    MapNode,
+    RagPoint,
+    RealisationView,
+    RiskLine,
+    StatusReportRead,
+)
+from services.workspace.reporting.service import rags_of
+from services.workspace.schemas import read_of
+from services.workspace.structure.models import Milestone, MilestoneState, Project
+from services.workspace.structure.service import ProgrammeService
+
+
+def rag_point(report: StatusReport) -> RagPoint:
+    return RagPoint(
+        report.id,
+        report.period_start,
+        report.period_end,
+        {str(d): r for d, r in rags_of(report).items()},
+    )
+
+
+async def top_risks(
+    session: AsyncSession, programme_id: uuid.UUID, limit: int, project_id: uuid.UUID | None = None
+) -> list[RiskLine]:
+    settings = await configuration.configuration(session)
+    scope = (
+        Risk.programme_id == programme_id if project_id is None else Risk.project_id == project_id
+    )
+    rows = await session.scalars(
+        select(Risk)
+        .where(scope, Risk.status == RiskStatus.OPEN)
+        .order_by(Risk.residual_score.desc(), Risk.next_review_date.asc().nulls_last(), Risk.id)
+        .limit(limit)
+    )
+    lines = []
+    for risk in rows.all():
+        band = settings.band_for(risk.residual_score)
+        lines.append(
+            RiskLine(
+                risk.id,
+                risk.reference,
+                risk.title,
+                risk.residual_probability,
+                risk.residual_impact,
+                risk.residual_score,
+                band.key if band else None,
+                band.rag if band else None,
+                risk.owner_id,
+                risk.trend,
+            )
+        )
+    return lines
+
+
+async def dashboard(
+    session: AsyncSession, programme_id: uuid.UUID, *, trend: int, top: int, horizon_days: int
+) -> Dashboard:
+    today = date.today()
+    horizon = today + timedelta(days=horizon_days)
+    programme = await ProgrammeService(session, None).get(programme_id)
+    settings = await configuration.configuration(session)
+    reports = list(
+        (
+            await session.scalars(
+                select(StatusReport)
+                .where(
+                    StatusReport.programme_id == programme_id,
+                    StatusReport.project_id.is_(None),
+                    StatusReport.state == ReportState.PUBLISHED,
+                )
+                .order_by(StatusReport.period_end.desc())
+                .limit(trend)
+            )
+        ).all()
+    )
+    realised, forecast, by_state = await BenefitService(session, None).programme_roll_up(
+        programme_id
+    )
+    size_p, size_i = settings.max_probability, settings.max_impact
+    heat = [[0] * size_i for _ in range(size_p)]
+    cells = await session.execute(
+        select(Risk.residual_probability, Risk.residual_impact, func.count())
+        .where(Risk.programme_id == programme_id, Risk.status == RiskStatus.OPEN)
+        .group_by(Risk.residual_probability, Risk.residual_impact)
+    )
+    for p, i, n in cells.all():
+        if 1 <= p <= size_p and 1 <= i <= size_i:
+            heat[p - 1][i - 1] = int(n)
+    milestones = await session.scalars(
+        select(Milestone)
+        .where(
+            Milestone.programme_id == programme_id,
+            Milestone.state == MilestoneState.PLANNED,
+            Milestone.forecast_date.between(today, horizon),
+        )
+        .order_by(Milestone.forecast_date)
+        .limit(50)
+    )
+    gates = await session.scalars(
+        select(StageGate)
+        .where(
+            StageGate.programme_id == programme_id,
+            StageGate.state != GateState.DECIDED,
+            StageGate.planned_date.between(today, horizon),
+        )
+        .order_by(StageGate.planned_date)
+        .limit(50)
+    )
+    overdue = (
+        Action.programme_id == programme_id,
+        Action.state.in_(OPEN_ACTIONS),
+        Action.due_date < today,
+    )
+    actions = await session.scalars(
+        select(Action).where(*overdue).order_by(Action.due_date).limit(20)
+    )
+    overdue_count = await session.scalar(select(func.count()).select_from(Action).where(*overdue))
+    points = [rag_point(r) for r in reports]
+    return Dashboard(
+        programme_id=programme.id,
+        name=programme.name,
+        as_of=today,
+        current=points[0] if points else None,
+        trend=list(reversed(points)),
+        benefits=RealisationView(
+            realised.pct,
+            realised.value_weighted,
+            realised.counted,
+            realised.value_realised_per_year,
+            forecast.pct,
+            by_state,
+        ),
+        top_risks=await top_risks(session, programme_id, top),
+        heat_map=heat,
+        milestones_due=[
+            DueItem(m.id, m.title, m.forecast_date, m.state, m.owner_id) for m in milestones.all()
+        ],
+        gates_due=[DueItem(g.id, g.title, g.planned_date, g.state) for g in gates.all()],
+        overdue_actions=[
+            DueItem(a.id, a.title, a.due_date, a.state, a.owner_id) for a in actions.all()
+        ],
+        overdue_action_count=int(overdue_count or 0),
+    )
+
+
+async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) -> DependencyMap:
+    """Projects and milestones joined by dependencies (a programme's, or the whole workspace's),
+    each edge coloured by its RAG. Three queries."""
+    query = select(Dependency).order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
+    if programme_id is not None:
+        query = query.where(Dependency.programme_id == programme_id)
+    dependencies = list((await session.scalars(query.limit(2000))).all())
+    project_ids = {
+        p for d in dependencies for p in (d.from_project_id, d.to_project_id) if p is not None
+    }
+    milestone_ids = {
+        m for d in dependencies for m in (d.from_milestone_id, d.to_milestone_id) if m is not None
+    }
+    nodes: dict[str, MapNode] = {}
+    if project_ids:
+        for project in (
+            await session.scalars(select(Project).where(Project.id.in_(project_ids)))
+        ).all():
+            nodes[str(project.id)] = MapNode(
+                project.id, "project", project.name, project.programme_id
+            )
+    if milestone_ids:
+        found = await session.scalars(select(Milestone).where(Milestone.id.in_(milestone_ids)))
+        for milestone in found.all():
+            nodes[str(milestone.id)] = MapNode(
+                milestone.id,
+                "milestone",
+                milestone.title,
+                milestone.programme_id,
+                milestone.project_id,
+            )
+    today = date.today()
+    edges = []
+    for d in dependencies:
+        source = d.from_milestone_id or d.from_project_id
+        target = d.to_milestone_id or d.to_project_id
+        source_key = str(source) if source else f"external:{d.external_party}"
+        if source is None and source_key not in nodes:
+            nodes[source_key] = MapNode(
+                uuid.uuid5(uuid.NAMESPACE_URL, source_key), "external", d.external_party, None
+            )
+        if target is None:
+            continue
+        edges.append(
+            MapEdge(
+                d.id,
+                d.title,
+                source_key,
+                str(target),
+                d.need_by_date,
+                d.committed_date,
+                d.status,
+                dependency_rag(d.status, d.need_by_date, d.committed_date, today),
+            )
+        )
+    return DependencyMap(nodes=list(nodes.values()), edges=edges)
+
+
+async def board_pack(
+    session: AsyncSession, programme_id: uuid.UUID, start: date, end: date, top: int = 10
+) -> BoardPack:
+    """What a board reads for a period: the reports published for it (the programme's and its
+    projects'), decisions taken in it, the top risks now, and the gate outcomes in it."""
+    await ProgrammeService(session, None).get(programme_id)
+    reports = await session.scalars(
+        select(StatusReport)
+        .where(
+            StatusReport.programme_id == programme_id,
+            StatusReport.state == ReportState.PUBLISHED,
+            StatusReport.period_start <= end,
+            StatusReport.period_end >= start,
+        )
+        .order_by(StatusReport.project_id.asc().nulls_first(), StatusReport.period_end)
+    )
+    decisions = await session.scalars(
+        select(Decision)
+        .where(Decision.programme_id == programme_id, Decision.decided_on.between(start, end))
+        .order_by(Decision.decided_on, Decision.id)
+    )
+    outcomes = await session.execute(
+        select(StageGateReview, StageGate.title)
+        .join(StageGate, StageGate.id == StageGateReview.gate_id)
+        .where(
+            StageGate.programme_id == programme_id, StageGateReview.decided_on.between(start, end)
+        )
+        .order_by(StageGateReview.decided_on, StageGateReview.created_at)
+    )
+    return BoardPack(
+        programme_id=programme_id,
+        period_start=start,
+        period_end=end,
+        reports=[read_of(StatusReportRead, r) for r in reports.all()],
+        decisions=[
+            DecisionLine(d.id, d.title, d.decision, d.status, d.decided_on, d.board_id)
+            for d in decisions.all()
+        ],
+        top_risks=await top_risks(session, programme_id, top),
+        gate_outcomes=[
+            GateOutcome(r.gate_id, title, r.decision, r.conditions, r.decided_on, r.decided_by_id)
+            for r, title in outcomes.all()
+        ],
+    )
+
+
+async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[str, Any]:
+    """The data a published report keeps: key milestones, top risks, open issues, the period's
+    decisions and, for a programme, benefits and the project reports it rolls up."""
+    from services.workspace.raid.models import Issue, IssueStatus
+    from services.workspace.reporting.service import StatusReportService
+
+    milestone_scope = (
+        Milestone.programme_id == report.programme_id
+        if report.project_id is None
+        else Milestone.project_id == report.project_id
+    )
+    milestones = await session.scalars(
+        select(Milestone)
+        .where(
+            milestone_scope, Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED])
+        )
+        .order_by(Milestone.forecast_date.asc().nulls_last())
+        .limit(10)
+    )
+    issue_scope = (
+        Issue.programme_id == report.programme_id
+        if report.project_id is None
+        else Issue.project_id == report.project_id
+    )
+    issues = await session.scalars(
+        select(Issue)
+        .where(issue_scope, Issue.status.in_([IssueStatus.OPEN, IssueStatus.IN_PROGRESS]))
+        .order_by(Issue.severity, Issue.target_date.asc().nulls_last())
+        .limit(5)
+    )
+    decision_scope = [
+        Decision.programme_id == report.programme_id,
+        Decision.decided_on.between(report.period_start, report.period_end),
+    ]
+    if report.project_id is not None:
+        decision_scope.append(Decision.project_id == report.project_id)
+    decisions = await session.scalars(
+        select(Decision).where(*decision_scope).order_by(Decision.decided_on).limit(20)
+    )
+    snapshot: dict[str, Any] = {
+        "milestones": [
+            {
+                "id": str(m.id),
+                "title": m.title,
+                "baseline_date": m.baseline_date,
+                "forecast_date": m.forecast_date,
+                "state": m.state,
+            }
+            for m in milestones.all()
+        ],
+        "top_risks": msgspec.to_builtins(
+            await top_risks(session, report.programme_id, 5, report.project_id)
+        ),
+        "issues": [
+            {"id": str(i.id), "title": i.title, "severity": i.severity, "status": i.status}
+            for i in issues.all()
+        ],
+        "decisions": [
+            {"id": str(d.id), "title": d.title, "decision": d.decision, "decided_on": d.decided_on}
+            for d in decisions.all()
+        ],
+    }
+    if report.project_id is None:
+        realised, forecast, by_state = await BenefitService(session, None).programme_roll_up(
+            report.programme_id
+        )
+        snapshot["benefits"] = {
+            "realisation_pct": realised.pct,
+            "forecast_pct": forecast.pct,
+            "by_state": by_state,
+        }
+        projects = await StatusReportService(session, None).latest_project_reports(
+            report.programme_id
+        )
+        snapshot["project_reports"] = [
+            {
+                "report_id": str(p.id),
+                "project_id": str(p.project_id),
+                "period_end": p.period_end,
+                "revision": p.revision,
+                "rags": {str(d): r for d, r in rags_of(p).items()},
+            }
+            for p in projects
+        ]
+    return msgspec.to_builtins(snapshot)  # type: ignore[no-any-return]

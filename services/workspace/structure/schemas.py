@@ -1,0 +1,222 @@
+"""API shapes of the workspace: what clients send and receive."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+import msgspec
+from msgspec import UNSET, UnsetType
+
+from services.workspace.schemas import CustomValues, Description, Money, Name, Patch, Position
+from services.workspace.structure.models import (
+    MilestoneKind,
+    MilestoneState,
+    Programme,
+    ProgrammeState,
+    ProjectApproach,
+    ProjectKind,
+    ProjectState,
+    TrancheState,
+)
+
+
+class ProgrammeCreate(msgspec.Struct, forbid_unknown_fields=True):
+    name: Name
+    description: Description = ""
+    state: ProgrammeState = ProgrammeState.IDENTIFYING
+    start_date: date | None = None
+    end_date: date | None = None
+    owner_id: uuid.UUID | None = None
+    budget: Money | None = None
+    forecast_cost: Money | None = None
+
+
+class ProgrammeUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
+    """Only the fields sent are changed; send ``null`` to clear a date or the owner."""
+
+    name: Name | UnsetType = UNSET
+    description: Description | UnsetType = UNSET
+    state: ProgrammeState | UnsetType = UNSET
+    start_date: date | UnsetType | None = UNSET
+    end_date: date | UnsetType | None = UNSET
+    owner_id: uuid.UUID | UnsetType | None = UNSET
+    budget: Money | UnsetType | None = UNSET
+    forecast_cost: Money | UnsetType | None = UNSET
+
+    def changes(self) -> dict[str, object]:
+        return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
+
+
+class ProgrammeRead(msgspec.Struct):
+    id: uuid.UUID
+    name: str
+    description: str
+    state: ProgrammeState
+    start_date: date | None
+    end_date: date | None
+    owner_id: uuid.UUID | None
+    budget: float | None
+    forecast_cost: float | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+    @classmethod
+    def of(cls, row: Programme) -> ProgrammeRead:
+        return cls(**{f: getattr(row, f) for f in cls.__struct_fields__})
+
+
+# --- tranches -----------------------------------------------------------------------------------
+
+
+class TrancheCreate(msgspec.Struct, forbid_unknown_fields=True):
+    programme_id: uuid.UUID
+    name: Name
+    purpose: Description = ""
+    position: Position = 0
+    start_date: date | None = None
+    end_date: date | None = None
+    state: TrancheState = TrancheState.PLANNED
+
+
+class TrancheUpdate(Patch):
+    """Moving to ``started`` needs the tranche's entry gate to say go or conditional go."""
+
+    name: Name | UnsetType = UNSET
+    purpose: Description | UnsetType = UNSET
+    position: Position | UnsetType = UNSET
+    start_date: date | UnsetType | None = UNSET
+    end_date: date | UnsetType | None = UNSET
+    state: TrancheState | UnsetType = UNSET
+
+
+class TrancheRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    name: str
+    purpose: str
+    position: int
+    start_date: date | None
+    end_date: date | None
+    state: TrancheState
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+# --- projects -----------------------------------------------------------------------------------
+
+
+class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
+    programme_id: uuid.UUID
+    name: Name
+    tranche_id: uuid.UUID | None = None
+    description: Description = ""
+    kind: ProjectKind = ProjectKind.PROJECT
+    approach: ProjectApproach = ProjectApproach.WATERFALL
+    state: ProjectState = ProjectState.PROPOSED
+    owner_id: uuid.UUID | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    budget: Money | None = None
+    forecast_cost: Money | None = None
+    custom_fields: CustomValues = {}
+
+
+class ProjectUpdate(Patch):
+    name: Name | UnsetType = UNSET
+    tranche_id: uuid.UUID | UnsetType | None = UNSET
+    description: Description | UnsetType = UNSET
+    kind: ProjectKind | UnsetType = UNSET
+    approach: ProjectApproach | UnsetType = UNSET
+    state: ProjectState | UnsetType = UNSET
+    owner_id: uuid.UUID | UnsetType | None = UNSET
+    start_date: date | UnsetType | None = UNSET
+    end_date: date | UnsetType | None = UNSET
+    budget: Money | UnsetType | None = UNSET
+    forecast_cost: Money | UnsetType | None = UNSET
+    custom_fields: CustomValues | UnsetType = UNSET
+
+
+class ProjectRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    tranche_id: uuid.UUID | None
+    name: str
+    description: str
+    kind: ProjectKind
+    approach: ProjectApproach
+    state: ProjectState
+    owner_id: uuid.UUID | None
+    start_date: date | None
+    end_date: date | None
+    budget: float | None
+    forecast_cost: float | None
+    custom_fields: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None
+
+
+# --- milestones ---------------------------------------------------------------------------------
+
+
+class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
+    programme_id: uuid.UUID
+    title: Name
+    tranche_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    description: Description = ""
+    kind: MilestoneKind = MilestoneKind.DELIVERY
+    baseline_date: date | None = None
+    forecast_date: date | None = None
+    actual_date: date | None = None
+    owner_id: uuid.UUID | None = None
+    state: MilestoneState = MilestoneState.PLANNED
+    custom_fields: CustomValues = {}
+
+
+class MilestoneUpdate(Patch):
+    """A baseline date, once set, moves only through an approved change request."""
+
+    title: Name | UnsetType = UNSET
+    tranche_id: uuid.UUID | UnsetType | None = UNSET
+    project_id: uuid.UUID | UnsetType | None = UNSET
+    description: Description | UnsetType = UNSET
+    kind: MilestoneKind | UnsetType = UNSET
+    baseline_date: date | UnsetType | None = UNSET
+    forecast_date: date | UnsetType | None = UNSET
+    actual_date: date | UnsetType | None = UNSET
+    owner_id: uuid.UUID | UnsetType | None = UNSET
+    state: MilestoneState | UnsetType = UNSET
+    custom_fields: CustomValues | UnsetType = UNSET
+
+
+class MilestoneRead(msgspec.Struct):
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    tranche_id: uuid.UUID | None
+    project_id: uuid.UUID | None
+    title: str
+    description: str
+    kind: MilestoneKind
+    baseline_date: date | None
+    forecast_date: date | None
+    actual_date: date | None
+    slip_days: int | None
+    owner_id: uuid.UUID | None
+    state: MilestoneState
+    custom_fields: dict[str, Any]
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    created_by: uuid.UUID | None
+    updated_by: uuid.UUID | None

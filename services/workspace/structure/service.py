@@ -1,0 +1,305 @@
+"""Structure rules: programmes, tranches, projects, milestones. Runs in a tenant-scoped session:
+the scope decides whose rows these are."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from advanced_alchemy.repository import SQLAlchemyAsyncRepository
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.workspace.gates.models import GateBoundary, GateDecision, StageGate
+from services.workspace.gates.rules import tranche_may_start
+from services.workspace.registers import RegisterService, between
+from services.workspace.structure.models import (
+    Milestone,
+    MilestoneState,
+    Programme,
+    ProgrammeState,
+    Project,
+    ProjectKind,
+    ProjectState,
+    Tranche,
+    TrancheState,
+)
+
+
+class ProgrammeSort(enum.StrEnum):
+    NEWEST = "-created_at"
+    OLDEST = "created_at"
+    NAME = "name"
+    START = "start_date"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeFilter:
+    state: ProgrammeState | None = None
+    owner_id: uuid.UUID | None = None
+    sort: ProgrammeSort = ProgrammeSort.NEWEST
+
+
+class ProgrammeRepository(SQLAlchemyAsyncRepository[Programme]):
+    model_type = Programme
+
+
+def check_dates(start: date | None, end: date | None) -> None:
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed(
+            "Something cannot end before it starts.",
+            errors=[field_error("end_date", "must be on or after start_date")],
+        )
+
+
+def _order(sort: ProgrammeSort) -> Sequence[ColumnElement[object]]:
+    columns = {
+        ProgrammeSort.NEWEST: [Programme.created_at.desc(), Programme.id.desc()],
+        ProgrammeSort.OLDEST: [Programme.created_at.asc(), Programme.id.asc()],
+        ProgrammeSort.NAME: [func.lower(Programme.name).asc(), Programme.id.asc()],
+        ProgrammeSort.START: [Programme.start_date.asc().nulls_last(), Programme.id.asc()],
+    }
+    return columns[sort]  # type: ignore[return-value]
+
+
+class ProgrammeService:
+    def __init__(self, session: AsyncSession, actor_id: uuid.UUID | None) -> None:
+        self.session = session
+        self.actor_id = actor_id
+        self.repository = ProgrammeRepository(session=session, auto_expunge=False)
+
+    async def list(
+        self, where: ProgrammeFilter, limit: int, offset: int
+    ) -> tuple[list[Programme], int]:
+        conditions: list[ColumnElement[bool]] = []
+        if where.state is not None:
+            conditions.append(Programme.state == where.state)
+        if where.owner_id is not None:
+            conditions.append(Programme.owner_id == where.owner_id)
+        total = await self.session.scalar(
+            select(func.count()).select_from(Programme).where(*conditions)
+        )
+        rows = await self.session.scalars(
+            select(Programme)
+            .where(*conditions)
+            .order_by(*_order(where.sort))
+            .limit(limit)
+            .offset(offset)
+        )
+        return list(rows), int(total or 0)
+
+    async def get(self, programme_id: uuid.UUID) -> Programme:
+        programme = await self.repository.get_one_or_none(Programme.id == programme_id)
+        if programme is None:
+            raise NotFound(f"No programme {programme_id}.")
+        return programme
+
+    async def create(self, **fields: object) -> Programme:
+        programme = Programme(**fields, created_by=self.actor_id, updated_by=self.actor_id)
+        check_dates(programme.start_date, programme.end_date)
+        return await self.repository.add(programme, auto_refresh=True)
+
+    async def update(self, programme: Programme, changes: dict[str, object]) -> Programme:
+        for field, value in changes.items():
+            setattr(programme, field, value)
+        check_dates(programme.start_date, programme.end_date)
+        programme.updated_by = self.actor_id
+        await self.session.flush()
+        await self.session.refresh(programme)
+        return programme
+
+    async def delete(self, programme: Programme) -> None:
+        await self.session.delete(programme)
+        await self.session.flush()
+
+
+# --- tranches, projects, milestones -------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TrancheFilter:
+    programme_id: uuid.UUID | None = None
+    state: TrancheState | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.programme_id is not None:
+            conditions.append(Tranche.programme_id == self.programme_id)
+        if self.state is not None:
+            conditions.append(Tranche.state == self.state)
+        return conditions
+
+    def order(self) -> list[Any]:
+        return [Tranche.programme_id, Tranche.position, Tranche.start_date.asc().nulls_last()]
+
+
+class TrancheService(RegisterService[Tranche]):
+    model = Tranche
+    noun = "tranche"
+
+    async def check(self, row: Tranche, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        check_dates(row.start_date, row.end_date)
+        starting = row.state is TrancheState.STARTED and (
+            before is None or before.get("state", row.state) is not TrancheState.STARTED
+        )
+        if starting:
+            decisions = await self.entry_gate_decisions(row)
+            if not tranche_may_start(decisions):
+                raise Conflict(
+                    "The tranche cannot start before its entry gate says go or conditional go.",
+                    errors=[field_error("state", "entry gate not passed")],
+                )
+
+    async def entry_gate_decisions(self, tranche: Tranche) -> list[GateDecision | None]:
+        """Decisions of the gates on the way into ``tranche``: its own entry gates and the exit
+        gates of the tranche before it."""
+        previous = (
+            select(Tranche.id)
+            .where(
+                Tranche.programme_id == tranche.programme_id,
+                Tranche.position < tranche.position,
+                Tranche.id != tranche.id,
+            )
+            .order_by(Tranche.position.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        rows = await self.session.scalars(
+            select(StageGate.decision).where(
+                or_(
+                    and_(
+                        StageGate.tranche_id == tranche.id, StageGate.boundary == GateBoundary.ENTRY
+                    ),
+                    and_(StageGate.tranche_id == previous, StageGate.boundary == GateBoundary.EXIT),
+                )
+            )
+        )
+        return list(rows.all())
+
+
+class ProjectSort(enum.StrEnum):
+    NEWEST = "-created_at"
+    NAME = "name"
+    START = "start_date"
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectFilter:
+    programme_id: uuid.UUID | None = None
+    tranche_id: uuid.UUID | None = None
+    state: ProjectState | None = None
+    kind: ProjectKind | None = None
+    owner_id: uuid.UUID | None = None
+    sort: ProjectSort = ProjectSort.NEWEST
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        pairs = [
+            (Project.programme_id, self.programme_id),
+            (Project.tranche_id, self.tranche_id),
+            (Project.state, self.state),
+            (Project.kind, self.kind),
+            (Project.owner_id, self.owner_id),
+        ]
+        return [column == value for column, value in pairs if value is not None]
+
+    def order(self) -> list[Any]:
+        orders: dict[Any, list[Any]] = {
+            ProjectSort.NEWEST: [Project.created_at.desc()],
+            ProjectSort.NAME: [func.lower(Project.name)],
+            ProjectSort.START: [Project.start_date.asc().nulls_last()],
+        }
+        return orders[self.sort]
+
+
+class ProjectService(RegisterService[Project]):
+    model = Project
+    noun = "project"
+    register = "projects"
+
+    async def check(self, row: Project, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        if before is None or "tranche_id" in before:
+            await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
+        check_dates(row.start_date, row.end_date)
+
+
+class MilestoneSort(enum.StrEnum):
+    DUE = "forecast_date"
+    BASELINE = "baseline_date"
+    NEWEST = "-created_at"
+
+
+@dataclass(frozen=True, slots=True)
+class MilestoneFilter:
+    programme_id: uuid.UUID | None = None
+    tranche_id: uuid.UUID | None = None
+    project_id: uuid.UUID | None = None
+    state: MilestoneState | None = None
+    owner_id: uuid.UUID | None = None
+    due_after: date | None = None
+    due_before: date | None = None
+    sort: MilestoneSort = MilestoneSort.DUE
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        pairs = [
+            (Milestone.programme_id, self.programme_id),
+            (Milestone.tranche_id, self.tranche_id),
+            (Milestone.project_id, self.project_id),
+            (Milestone.state, self.state),
+            (Milestone.owner_id, self.owner_id),
+        ]
+        return [column == value for column, value in pairs if value is not None] + between(
+            Milestone.forecast_date, self.due_after, self.due_before
+        )
+
+    def order(self) -> list[Any]:
+        orders: dict[Any, list[Any]] = {
+            MilestoneSort.DUE: [Milestone.forecast_date.asc().nulls_last()],
+            MilestoneSort.BASELINE: [Milestone.baseline_date.asc().nulls_last()],
+            MilestoneSort.NEWEST: [Milestone.created_at.desc()],
+        }
+        return orders[self.sort]
+
+
+def slip_days(baseline: date | None, forecast: date | None, actual: date | None) -> int | None:
+    """Days the milestone is (or was) late against its baseline; negative when early."""
+    latest = actual or forecast
+    if baseline is None or latest is None:
+        return None
+    return (latest - baseline).days
+
+
+class MilestoneService(RegisterService[Milestone]):
+    model = Milestone
+    noun = "milestone"
+    register = "milestones"
+
+    async def check(self, row: Milestone, before: dict[str, Any] | None) -> None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+        if before is None or "tranche_id" in before:
+            await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
+        if before is None or "project_id" in before:
+            await self.require_project(row.project_id, row.programme_id)
+        rebaselined = before is not None and before.get("baseline_date", row.baseline_date)
+        if rebaselined and rebaselined != row.baseline_date:
+            raise Conflict(
+                "A milestone's baseline moves only through an approved change request.",
+                errors=[field_error("baseline_date", "re-baseline through a change request")],
+            )
+
+    async def rebaseline(self, milestone: Milestone, new_baseline: date) -> date | None:
+        """Apply an approved change's new baseline; returns the old one (for the record)."""
+        previous = milestone.baseline_date
+        milestone.baseline_date = new_baseline
+        milestone.updated_by = self.actor_id
+        await self.session.flush()
+        return previous

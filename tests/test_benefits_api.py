@@ -1,0 +1,135 @@
+"""Benefits over HTTP: profiles, lifecycle, append-only measurements, realisation."""
+
+from __future__ import annotations
+
+from tests.conftest import MakeWorkspace
+from tests.workspace_api import Client, change, make, programme, url
+
+
+async def test_a_benefit_is_measured_and_its_realisation_computed(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    project = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "CRM"})
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {
+            "programme_id": prog["id"],
+            "title": "Reduced processing time",
+            "classification": "non_cash",
+            "indicator": "Days per claim",
+            "unit": "days",
+            "baseline_value": 40,
+            "baseline_date": "2027-01-01",
+            "target_value": 10,
+            "target_date": "2028-01-01",
+            "forecast_value": 16,
+            "confidence": "medium",
+            "interim_targets": [{"date": "2027-06-30", "value": 30}],
+            "enabling_project_ids": [project["id"]],
+        },
+    )
+    assert benefit["state"] == "identified"
+    assert benefit["realisation_pct"] is None and benefit["measurements"] == 0
+    assert benefit["forecast_pct"] == 80.0
+    assert benefit["enabling_project_ids"] == [project["id"]]
+
+    measurements = url(ws, f"benefits/{benefit['id']}/measurements")
+    for day, value in (("2027-03-01", 35), ("2027-05-01", 25)):
+        added = await client.post(
+            measurements, json={"measured_on": day, "value": value}, headers=ws.headers
+        )
+        assert added.status_code == 201, added.text
+    listed = await client.get(measurements, headers=ws.headers)
+    assert [m["value"] for m in listed.json()["items"]] == [25, 35]
+
+    read = (await client.get(url(ws, f"benefits/{benefit['id']}"), headers=ws.headers)).json()
+    assert read["measurements"] == 2
+    assert read["latest_measurement"] == {"measured_on": "2027-05-01", "value": 25.0}
+    assert read["realisation_pct"] == 50.0
+
+    # Append-only: there is no route to change or remove a measurement.
+    measurement_id = listed.json()["items"][0]["id"]
+    for method in ("PATCH", "DELETE"):
+        response = await client.request(
+            method, f"{measurements}/{measurement_id}", json={}, headers=ws.headers
+        )
+        assert response.status_code in {404, 405}
+    before = await client.post(
+        measurements, json={"measured_on": "2026-12-01", "value": 1}, headers=ws.headers
+    )
+    assert before.status_code == 422
+
+
+async def test_the_benefit_lifecycle_is_enforced(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {"programme_id": prog["id"], "title": "More revenue", "classification": "cash_releasing"},
+    )
+    jump = await change(client, ws, "benefits", benefit, {"state": "realised"})
+    assert jump.status_code == 422
+    assert "cannot move from identified to realised" in jump.json()["errors"][0]["message"]
+
+    no_owner = await change(client, ws, "benefits", benefit, {"state": "validated"})
+    assert [e["field"] for e in no_owner.json()["errors"]] == ["owner_id"]
+    validated = await change(
+        client, ws, "benefits", benefit, {"state": "validated", "owner_id": str(ws.user_id)}
+    )
+    assert validated.status_code == 200, validated.text
+    unplanned = await change(client, ws, "benefits", validated.json(), {"state": "planned"})
+    assert {e["field"] for e in unplanned.json()["errors"]} == {
+        "baseline_value",
+        "target_value",
+        "target_date",
+    }
+    planned = await change(
+        client,
+        ws,
+        "benefits",
+        validated.json(),
+        {"state": "planned", "baseline_value": 0, "target_value": 100, "target_date": "2028-01-01"},
+    )
+    assert planned.status_code == 200
+    withdrawn = await change(client, ws, "benefits", planned.json(), {"state": "withdrawn"})
+    assert withdrawn.json()["state"] == "withdrawn"
+    refused = await client.post(
+        url(ws, f"benefits/{benefit['id']}/measurements"),
+        json={"measured_on": "2027-01-01", "value": 5},
+        headers=ws.headers,
+    )
+    assert refused.status_code == 409
+
+
+async def test_benefit_fields_are_validated(client: Client, make_workspace: MakeWorkspace) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    base = {"programme_id": prog["id"], "title": "B", "classification": "societal"}
+    cases = [
+        ({**base, "confidence": "certain"}, "confidence"),
+        ({**base, "attribution_pct": 120}, "attribution_pct"),
+        ({**base, "classification": "money"}, "classification"),
+        (
+            {
+                **base,
+                "interim_targets": [
+                    {"date": "2027-06-30", "value": 1},
+                    {"date": "2027-01-01", "value": 2},
+                ],
+            },
+            "interim_targets",
+        ),
+        ({**base, "owner_id": "00000000-0000-0000-0000-000000000001"}, "owner_id"),
+    ]
+    for body, field in cases:
+        response = await client.post(url(ws, "benefits"), json=body, headers=ws.headers)
+        assert response.status_code == 422, (body, response.text)
+        assert any(field in e["field"] for e in response.json()["errors"]), response.json()

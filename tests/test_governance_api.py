@@ -1,0 +1,242 @@
+"""Governance and stage gates over HTTP."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from tests.conftest import MakeWorkspace
+from tests.workspace_api import Client, change, make, programme, url
+
+
+async def test_a_board_meets_raises_actions_and_decisions(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    board = await make(
+        client,
+        ws,
+        "boards",
+        {
+            "programme_id": prog["id"],
+            "name": "Programme board",
+            "terms_of_reference": "Directs the programme",
+            "decision_rights": ["Approve tranche plans", "Approve changes under £1m"],
+            "cadence": "monthly",
+            "members": [
+                {"role_title": "SRO", "user_id": str(ws.user_id), "capacity": "chair"},
+                {"role_title": "BCM"},
+            ],
+        },
+    )
+    assert [m["role_title"] for m in board["members"]] == ["SRO", "BCM"]
+    meeting = await make(
+        client,
+        ws,
+        "meetings",
+        {"board_id": board["id"], "title": "March board", "held_on": "2027-03-01", "state": "held"},
+    )
+    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    action = await make(
+        client,
+        ws,
+        "actions",
+        {"meeting_id": meeting["id"], "title": "Update plan", "due_date": yesterday},
+    )
+    assert action["programme_id"] == prog["id"]  # from the meeting's board
+    assert action["overdue"] is True
+    overdue = await client.get(url(ws, "actions"), params={"overdue": "true"}, headers=ws.headers)
+    assert [a["title"] for a in overdue.json()["items"]] == ["Update plan"]
+    done = await change(client, ws, "actions", action, {"state": "done"})
+    assert (
+        done.json()["overdue"] is False and done.json()["completed_on"] == date.today().isoformat()
+    )
+
+    decision = await make(
+        client,
+        ws,
+        "decisions",
+        {
+            "programme_id": prog["id"],
+            "title": "Choose CRM vendor",
+            "options": ["Build", "Buy"],
+            "decision": "Buy",
+            "rationale": "Time to market",
+            "board_id": board["id"],
+            "meeting_id": meeting["id"],
+            "decided_on": "2027-03-01",
+            "status": "approved",
+        },
+    )
+    assert decision["options"] == ["Build", "Buy"]
+    stranger = "00000000-0000-0000-0000-000000000001"
+    refused = await change(
+        client, ws, "boards", board, {"members": [{"role_title": "PM", "user_id": stranger}]}
+    )
+    assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "members.user_id"
+    no_attendee = await change(client, ws, "meetings", meeting, {"attendee_ids": [stranger]})
+    assert no_attendee.status_code == 422
+    members = await change(client, ws, "boards", board, {"members": [{"role_title": "PM"}]})
+    assert [m["role_title"] for m in members.json()["members"]] == ["PM"]
+
+
+async def test_approving_a_change_request_rebaselines_its_milestones_and_records_it(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
+    )
+    request = await make(
+        client,
+        ws,
+        "change-requests",
+        {
+            "programme_id": prog["id"],
+            "title": "Add payments module",
+            "schedule_impact_days": 30,
+            "cost_impact": 120000,
+            "rebaselines": [{"milestone_id": milestone["id"], "new_baseline_date": "2027-07-01"}],
+        },
+    )
+    assert request["state"] == "draft"
+    decision = url(ws, f"change-requests/{request['id']}/decision")
+    early = await client.post(
+        decision, json={"decision": "approved"}, headers={**ws.headers, "If-Match": '"1"'}
+    )
+    assert early.status_code == 409  # still a draft
+    submitted = await change(client, ws, "change-requests", request, {"state": "submitted"})
+    assert submitted.status_code == 200
+    approved = await client.post(
+        decision,
+        json={"decision": "approved", "note": "Board agreed"},
+        headers={**ws.headers, "If-Match": submitted.headers["etag"]},
+    )
+    assert approved.status_code == 200, approved.text
+    line = approved.json()["rebaselines"][0]
+    assert line["previous_baseline_date"] == "2027-06-01"
+    assert line["new_baseline_date"] == "2027-07-01" and line["applied_at"] is not None
+    assert approved.json()["decided_by_id"] == str(ws.user_id)
+    moved = (await client.get(url(ws, f"milestones/{milestone['id']}"), headers=ws.headers)).json()
+    assert moved["baseline_date"] == "2027-07-01"
+    frozen = await change(client, ws, "change-requests", approved.json(), {"title": "Sneaky"})
+    assert frozen.status_code == 409
+
+
+async def test_a_gate_is_decided_by_its_board_and_opens_its_tranche(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    outsider = await make_workspace()
+    prog = await programme(client, ws)
+    tranche = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "Tranche 1"})
+    board = await make(
+        client,
+        ws,
+        "boards",
+        {
+            "programme_id": prog["id"],
+            "name": "Board",
+            "members": [{"role_title": "SRO", "user_id": str(ws.user_id)}],
+        },
+    )
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {
+            "programme_id": prog["id"],
+            "title": "Start tranche 1",
+            "tranche_id": tranche["id"],
+            "boundary": "entry",
+            "board_id": board["id"],
+            "planned_date": "2027-01-15",
+            "criteria": [
+                {"text": "Business case approved", "evidence_required": "Signed business case"},
+                {"text": "Nice to have", "mandatory": False},
+            ],
+        },
+    )
+    assert [c["text"] for c in gate["criteria"]] == ["Business case approved", "Nice to have"]
+
+    blocked = await change(client, ws, "tranches", tranche, {"state": "started"})
+    assert blocked.status_code == 409, blocked.text
+
+    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
+    go = {"decision": "go", "decided_by_id": str(ws.user_id)}
+    unmet = await client.post(decisions, json=go, headers=ws.headers)
+    assert unmet.status_code == 422 and "mandatory" in unmet.json()["errors"][0]["message"]
+    stranger = await client.post(
+        decisions, json={**go, "decided_by_id": str(outsider.user_id)}, headers=ws.headers
+    )
+    assert stranger.status_code == 422
+
+    criterion = gate["criteria"][0]
+    no_evidence = await client.patch(
+        url(ws, f"stage-gates/{gate['id']}/criteria/{criterion['id']}"),
+        json={"status": "met"},
+        headers={**ws.headers, "If-Match": '"1"'},
+    )
+    assert no_evidence.status_code == 422
+    met = await client.patch(
+        url(ws, f"stage-gates/{gate['id']}/criteria/{criterion['id']}"),
+        json={"status": "met", "evidence_link": "https://docs.example.org/bc.pdf"},
+        headers={**ws.headers, "If-Match": '"1"'},
+    )
+    assert met.status_code == 200 and met.json()["assessed_by"] == str(ws.user_id)
+
+    hold = await client.post(decisions, json={**go, "decision": "hold"}, headers=ws.headers)
+    assert hold.status_code == 201
+    still_blocked = await change(client, ws, "tranches", tranche, {"state": "started"})
+    assert still_blocked.status_code == 409
+    decided = await client.post(decisions, json=go, headers=ws.headers)
+    assert decided.status_code == 201, decided.text
+    assert decided.json()["criteria_met"] == 1 and decided.json()["criteria_total"] == 2
+    history = await client.get(decisions, headers=ws.headers)
+    assert [d["decision"] for d in history.json()] == ["hold", "go"]
+    final = await client.post(decisions, json={**go, "decision": "stop"}, headers=ws.headers)
+    assert final.status_code == 409
+
+    started = await change(client, ws, "tranches", tranche, {"state": "started"})
+    assert started.status_code == 200 and started.json()["state"] == "started"
+
+
+async def test_the_exit_gate_of_the_previous_tranche_guards_the_next(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    first = await make(
+        client, ws, "tranches", {"programme_id": prog["id"], "name": "T1", "position": 1}
+    )
+    second = await make(
+        client, ws, "tranches", {"programme_id": prog["id"], "name": "T2", "position": 2}
+    )
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {
+            "programme_id": prog["id"],
+            "title": "End of T1",
+            "tranche_id": first["id"],
+            "boundary": "exit",
+        },
+    )
+    assert (await change(client, ws, "tranches", first, {"state": "started"})).status_code == 200
+    assert (await change(client, ws, "tranches", second, {"state": "started"})).status_code == 409
+    conditional = await client.post(
+        url(ws, f"stage-gates/{gate['id']}/decisions"),
+        json={
+            "decision": "conditional_go",
+            "decided_by_id": str(ws.user_id),
+            "conditions": "Close the data-migration defects by May",
+        },
+        headers=ws.headers,
+    )
+    assert conditional.status_code == 201, conditional.text
+    assert (await change(client, ws, "tranches", second, {"state": "started"})).status_code == 200

@@ -1,0 +1,195 @@
+"""RAID registers over HTTP: risks, issues, assumptions, dependencies."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from tests.conftest import MakeWorkspace
+from tests.workspace_api import Client, change, make, programme, url
+
+
+async def test_risks_are_scored_banded_and_trend_with_their_residual_score(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    risk = await make(
+        client,
+        ws,
+        "risks",
+        {
+            "programme_id": prog["id"],
+            "title": "Supplier fails",
+            "cause": "Single supplier",
+            "event": "Supplier insolvency",
+            "effect": "Six-month delay",
+            "inherent_probability": 4,
+            "inherent_impact": 5,
+            "residual_probability": 3,
+            "residual_impact": 4,
+            "response": "reduce",
+            "proximity": "this-stage",
+            "owner_id": str(ws.user_id),
+        },
+    )
+    assert (risk["inherent_score"], risk["inherent_band"]) == (20, "red-critical")
+    assert (risk["residual_score"], risk["residual_band"], risk["residual_rag"]) == (
+        12,
+        "red",
+        "red",
+    )
+    assert risk["trend"] == "new"
+
+    better = await change(client, ws, "risks", risk, {"residual_probability": 2})
+    assert better.status_code == 200
+    assert (better.json()["residual_score"], better.json()["trend"]) == (8, "improving")
+    assert better.json()["residual_band"] == "amber"
+
+    await make(
+        client,
+        ws,
+        "risks",
+        {
+            "programme_id": prog["id"],
+            "title": "Minor",
+            "inherent_probability": 1,
+            "inherent_impact": 2,
+        },
+    )
+    amber = await client.get(url(ws, "risks"), params={"band": "amber"}, headers=ws.headers)
+    assert [r["title"] for r in amber.json()["items"]] == ["Supplier fails"]
+    by_score = await client.get(url(ws, "risks"), headers=ws.headers)
+    assert [r["residual_score"] for r in by_score.json()["items"]] == [8, 2]
+    unknown_band = await client.get(url(ws, "risks"), params={"band": "purple"}, headers=ws.headers)
+    assert unknown_band.status_code == 200 and unknown_band.json()["total"] == 0
+
+
+async def test_risk_responses_scales_and_proximity_come_from_the_workspace(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    base = {
+        "programme_id": prog["id"],
+        "title": "R",
+        "inherent_probability": 2,
+        "inherent_impact": 2,
+    }
+    cases = [
+        ({**base, "response": "exploit"}, "response"),  # a threat cannot be exploited
+        ({**base, "kind": "opportunity", "response": "avoid"}, "response"),
+        ({**base, "inherent_probability": 6}, "inherent_probability"),  # 5×5 scale
+        ({**base, "proximity": "someday"}, "proximity"),
+    ]
+    for body, field in cases:
+        response = await client.post(url(ws, "risks"), json=body, headers=ws.headers)
+        assert response.status_code == 422, (body, response.text)
+        assert response.json()["errors"][0]["field"] == field
+    opportunity = await make(
+        client, ws, "risks", {**base, "kind": "opportunity", "response": "exploit"}
+    )
+    assert opportunity["response"] == "exploit"
+
+
+async def test_issues_and_assumptions_filter_by_status_owner_and_due_date(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    await make(
+        client,
+        ws,
+        "issues",
+        {
+            "programme_id": prog["id"],
+            "title": "Data late",
+            "severity": 1,
+            "target_date": "2027-02-01",
+        },
+    )
+    await make(
+        client,
+        ws,
+        "issues",
+        {
+            "programme_id": prog["id"],
+            "title": "Room booking",
+            "severity": 4,
+            "status": "resolved",
+            "owner_id": str(ws.user_id),
+        },
+    )
+    open_ = await client.get(url(ws, "issues"), params={"status": "open"}, headers=ws.headers)
+    assert [i["title"] for i in open_.json()["items"]] == ["Data late"]
+    owned = await client.get(
+        url(ws, "issues"), params={"owner_id": str(ws.user_id)}, headers=ws.headers
+    )
+    assert [i["title"] for i in owned.json()["items"]] == ["Room booking"]
+    early = await client.get(
+        url(ws, "issues"), params={"due_before": "2027-03-01"}, headers=ws.headers
+    )
+    assert early.json()["total"] == 1
+
+    risk = await make(
+        client,
+        ws,
+        "risks",
+        {"programme_id": prog["id"], "title": "R", "inherent_probability": 2, "inherent_impact": 2},
+    )
+    assumption = await make(
+        client,
+        ws,
+        "assumptions",
+        {"programme_id": prog["id"], "statement": "Staff are available", "risk_id": risk["id"]},
+    )
+    assert assumption["status"] == "unvalidated" and assumption["risk_id"] == risk["id"]
+    other = await programme(client, ws, "Other")
+    foreign_risk = await client.post(
+        url(ws, "assumptions"),
+        json={"programme_id": other["id"], "statement": "S", "risk_id": risk["id"]},
+        headers=ws.headers,
+    )
+    assert foreign_risk.status_code == 422
+
+
+async def test_dependencies_link_projects_across_programmes_with_a_rag(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    a, b = await programme(client, ws, "A"), await programme(client, ws, "B")
+    supplier = await make(client, ws, "projects", {"programme_id": a["id"], "name": "Platform"})
+    consumer = await make(client, ws, "projects", {"programme_id": b["id"], "name": "Portal"})
+    soon = date.today() + timedelta(days=30)
+    dependency = await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": b["id"],
+            "title": "API ready",
+            "from_project_id": supplier["id"],
+            "to_project_id": consumer["id"],
+            "need_by_date": soon.isoformat(),
+            "committed_date": (soon + timedelta(days=10)).isoformat(),
+            "status": "agreed",
+        },
+    )
+    assert dependency["rag"] == "red"
+    fixed = await change(
+        client,
+        ws,
+        "dependencies",
+        dependency,
+        {"committed_date": (soon - timedelta(days=14)).isoformat()},
+    )
+    assert fixed.json()["rag"] == "green"
+    either_side = await client.get(
+        url(ws, "dependencies"), params={"project_id": supplier["id"]}, headers=ws.headers
+    )
+    assert either_side.json()["total"] == 1
+    external = await client.post(
+        url(ws, "dependencies"),
+        json={"programme_id": b["id"], "title": "Regulator", "kind": "external"},
+        headers=ws.headers,
+    )
+    assert external.status_code == 422 and external.json()["errors"][0]["field"] == "external_party"

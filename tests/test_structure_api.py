@@ -1,0 +1,173 @@
+"""Programme structure over HTTP: tranches, projects, milestones."""
+
+from __future__ import annotations
+
+import uuid
+
+from services.identity.models import Role
+from tests.conftest import MakeWorkspace
+from tests.workspace_api import Client, change, make, programme, url
+
+
+async def test_a_programme_gets_ordered_tranches_projects_and_milestones(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    second = await make(
+        client, ws, "tranches", {"programme_id": prog["id"], "name": "Tranche 2", "position": 2}
+    )
+    first = await make(
+        client,
+        ws,
+        "tranches",
+        {
+            "programme_id": prog["id"],
+            "name": "Tranche 1",
+            "position": 1,
+            "start_date": "2027-01-01",
+        },
+    )
+    listed = await client.get(
+        url(ws, "tranches"), params={"programme_id": prog["id"]}, headers=ws.headers
+    )
+    assert [t["name"] for t in listed.json()["items"]] == ["Tranche 1", "Tranche 2"]
+    assert first["state"] == "planned" and second["created_by"] == str(ws.user_id)
+
+    project = await make(
+        client,
+        ws,
+        "projects",
+        {"programme_id": prog["id"], "tranche_id": first["id"], "name": "CRM", "kind": "project"},
+    )
+    assert project["tranche_id"] == first["id"]
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {
+            "programme_id": prog["id"],
+            "project_id": project["id"],
+            "title": "CRM live",
+            "baseline_date": "2027-06-01",
+            "forecast_date": "2027-06-22",
+        },
+    )
+    assert milestone["slip_days"] == 21
+    due = await client.get(
+        url(ws, "milestones"),
+        params={"due_before": "2027-06-30", "due_after": "2027-06-01"},
+        headers=ws.headers,
+    )
+    assert [m["title"] for m in due.json()["items"]] == ["CRM live"]
+    none_due = await client.get(
+        url(ws, "milestones"), params={"due_before": "2027-06-21"}, headers=ws.headers
+    )
+    assert none_due.json()["total"] == 0
+
+
+async def test_references_must_exist_in_the_same_programme(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog, other = await programme(client, ws, "A"), await programme(client, ws, "B")
+    foreign_project = await make(client, ws, "projects", {"programme_id": other["id"], "name": "X"})
+    cases = [
+        ("tranches", {"programme_id": str(uuid.uuid4()), "name": "T"}, "programme_id"),
+        (
+            "milestones",
+            {"programme_id": prog["id"], "title": "M", "project_id": foreign_project["id"]},
+            "project_id",
+        ),
+        (
+            "projects",
+            {"programme_id": prog["id"], "name": "P", "tranche_id": str(uuid.uuid4())},
+            "tranche_id",
+        ),
+        (
+            "projects",
+            {
+                "programme_id": prog["id"],
+                "name": "P",
+                "start_date": "2027-02-01",
+                "end_date": "2027-01-01",
+            },
+            "end_date",
+        ),
+    ]
+    for path, body, field in cases:
+        response = await client.post(url(ws, path), json=body, headers=ws.headers)
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == field
+
+
+async def test_a_set_baseline_moves_only_through_a_change_request(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    unset = await make(client, ws, "milestones", {"programme_id": prog["id"], "title": "M"})
+    first = await change(client, ws, "milestones", unset, {"baseline_date": "2027-05-01"})
+    assert first.status_code == 200
+    moved = await change(client, ws, "milestones", first.json(), {"baseline_date": "2027-07-01"})
+    assert moved.status_code == 409
+    assert moved.json()["errors"][0]["field"] == "baseline_date"
+    forecast = await change(client, ws, "milestones", first.json(), {"forecast_date": "2027-07-01"})
+    assert forecast.status_code == 200 and forecast.json()["slip_days"] == 61
+
+
+async def test_updates_need_the_current_etag_and_viewers_cannot_write(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    tranche = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "T"})
+    path = url(ws, f"tranches/{tranche['id']}")
+    assert (await client.patch(path, json={"name": "U"}, headers=ws.headers)).status_code == 428
+    ok = await change(client, ws, "tranches", tranche, {"name": "U"})
+    assert ok.status_code == 200 and ok.headers["etag"] == '"2"'
+    stale = await change(client, ws, "tranches", tranche, {"name": "V"})
+    assert stale.status_code == 412
+
+    viewer = await make_workspace(Role.VIEWER)
+    assert (await client.get(url(viewer, "tranches"), headers=viewer.headers)).status_code == 200
+    refused = await client.post(
+        url(viewer, "projects"),
+        json={"programme_id": prog["id"], "name": "P"},
+        headers=viewer.headers,
+    )
+    assert refused.status_code == 403
+
+
+async def test_creating_with_an_idempotency_key_twice_makes_one_project(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    body = {"programme_id": prog["id"], "name": "Once"}
+    headers = {**ws.headers, "Idempotency-Key": "p-1"}
+    first = await client.post(url(ws, "projects"), json=body, headers=headers)
+    again = await client.post(url(ws, "projects"), json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert again.json() == first.json() and again.headers["idempotent-replayed"] == "true"
+    listed = await client.get(url(ws, "projects"), headers=ws.headers)
+    assert listed.json()["total"] == 1
+
+
+async def test_deleting_a_programme_takes_its_structure_with_it(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    tranche = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "T"})
+    await make(
+        client,
+        ws,
+        "projects",
+        {"programme_id": prog["id"], "name": "P", "tranche_id": tranche["id"]},
+    )
+    referenced = await client.delete(url(ws, f"tranches/{tranche['id']}"), headers=ws.headers)
+    assert referenced.status_code == 409
+    gone = await client.delete(url(ws, f"programmes/{prog['id']}"), headers=ws.headers)
+    assert gone.status_code == 204
+    assert (await client.get(url(ws, "projects"), headers=ws.headers)).json()["total"] == 0
