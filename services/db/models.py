@@ -8,6 +8,8 @@ MODEL_MODULES = (
     "services.tenancy.models",
     "services.identity.models",
     "services.workspace.models",
+    "services.provisioning_runs.models",
+    "services.idempotency",
 )
 
 
