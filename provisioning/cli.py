@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.cli import handles_errors, settings_from_env
 from services.config import Settings
 from services.db.engine import Database
-from services.jobs import JobQueue
+from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, JobQueue
 from services.logging import configure_logging
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
@@ -25,8 +25,15 @@ R = TypeVar("R")
 @click.command(name="worker")
 @click.option("--concurrency", type=click.IntRange(1, 100), help="Default: PMO_WORKER_CONCURRENCY.")
 @click.option("--name", help="Shown in logs (default: worker).")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice([PROVISIONING_QUEUE, MAINTENANCE_QUEUE]),
+    help="Only these queues (default: both). The maintenance queue re-queues dead workers' jobs.",
+)
 @handles_errors
-def worker_command(concurrency: int | None, name: str | None) -> None:
+def worker_command(concurrency: int | None, name: str | None, queues: tuple[str, ...]) -> None:
     """Run provisioning workers until SIGINT/SIGTERM (as many processes as needed)."""
     from provisioning.worker import run_worker
 
@@ -34,7 +41,13 @@ def worker_command(concurrency: int | None, name: str | None) -> None:
     settings.cell_urls()  # fail early, in one line, without a database URL
     configure_logging(settings)
     asyncio.run(
-        run_worker(settings, concurrency=concurrency, name=name, install_signal_handlers=True)
+        run_worker(
+            settings,
+            concurrency=concurrency,
+            name=name,
+            queues=queues or None,
+            install_signal_handlers=True,
+        )
     )
 
 

@@ -106,6 +106,7 @@ async def run_worker(
     *,
     concurrency: int | None = None,
     name: str | None = None,
+    queues: tuple[str, ...] | None = None,
     install_signal_handlers: bool = False,
     database: Database | None = None,
     started: asyncio.Event | None = None,
@@ -120,7 +121,7 @@ async def run_worker(
             await tenancy.sync_cells(session, settings)
         await queue.open()
         options: dict[str, Any] = {
-            "queues": list(QUEUES),
+            "queues": list(queues or QUEUES),
             "concurrency": concurrency,
             "name": name or "worker",
             "wait": True,

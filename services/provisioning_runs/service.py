@@ -19,7 +19,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -191,9 +191,8 @@ async def _reserve(session: AsyncSession, slug: str, plan: SignupPlan) -> Provis
             slug=slug,
             request=plan.request,
         )
-        .on_conflict_do_nothing(
-            index_elements=["slug"], index_where=ProvisioningRun.kind == "provision"
-        )
+        # A literal predicate: PostgreSQL matches the partial unique index by its text.
+        .on_conflict_do_nothing(index_elements=["slug"], index_where=text("kind = 'provision'"))
         .returning(ProvisioningRun.id)
     )
     return None if run_id is None else await session.get(ProvisioningRun, run_id)
