@@ -178,10 +178,10 @@ async def wait_for_run(
     database: Database,
     run_id: uuid.UUID | str,
     done: Callable[[ProvisioningRun], bool] = lambda r: not r.state.is_active,
-    timeout: float = 30,
+    within: float = 30,
 ) -> ProvisioningRun:
     """Poll the run until ``done`` (default: it has finished)."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while True:
         async with database.transaction() as session:
             run = await runs.get_run(session, uuid.UUID(str(run_id)))

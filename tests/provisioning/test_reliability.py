@@ -107,7 +107,7 @@ async def test_a_worker_killed_at_any_step_is_resumed_by_another_and_nothing_is_
 
     start_worker(concurrency=4)
     for step, (run_id, email) in interrupted.items():
-        run = await wait_for_run(isolated_database, run_id, succeeded, timeout=90)
+        run = await wait_for_run(isolated_database, run_id, succeeded, within=90)
         tries = attempts(run)
         assert tries[step] == 2, (step, tries)
         assert all(n == 1 for name, n in tries.items() if name != step), (step, tries)
@@ -127,17 +127,17 @@ async def test_s3_unreachable_at_first_is_retried_with_backoff_then_completes(
     start_worker(
         s3_endpoint_url=endpoint, provisioning_retry_seconds=1.0, provisioning_max_attempts=8
     )
-    body, run_id = await sign_up(isolated_client)
+    _, run_id = await sign_up(isolated_client)
 
     def failed_twice(run: ProvisioningRun) -> bool:
         return step_of(run, "create_storage").attempts >= 2 if run.steps else False  # type: ignore[attr-defined]
 
-    run = await wait_for_run(isolated_database, run_id, failed_twice, timeout=60)
+    run = await wait_for_run(isolated_database, run_id, failed_twice, within=60)
     assert run.state in {RunState.RETRYING, RunState.RUNNING}
     assert "S3 is unreachable" in (run.error or "")
     s3 = LocalS3(port=port).start()
     try:
-        run = await wait_for_run(isolated_database, run_id, succeeded, timeout=60)
+        run = await wait_for_run(isolated_database, run_id, succeeded, within=60)
         assert attempts(run)["create_storage"] >= 3
         assert run.error is None
         marker = f"tenants/{run.tenant_id}/"
@@ -189,7 +189,7 @@ async def test_transient_failures_past_the_last_attempt_fail_the_run_and_tenant(
 ) -> None:
     start_worker(provisioning_fault="create_admin:before:transient", provisioning_max_attempts=3)
     _, run_id = await sign_up(isolated_client)
-    run = await wait_for_run(isolated_database, run_id, timeout=60)
+    run = await wait_for_run(isolated_database, run_id, within=60)
     assert run.state is RunState.FAILED
     assert run.error == "create_admin: injected transient failure before create_admin"
     assert run.attempts == 3
@@ -249,7 +249,7 @@ async def test_twenty_signups_at_once_with_two_workers_make_twenty_active_tenant
     slugs = [a.json()["slug"] for a in answers]
     assert len(set(slugs)) == 20
     for answer in answers:
-        await wait_for_run(isolated_database, answer.json()["run_id"], succeeded, timeout=120)
+        await wait_for_run(isolated_database, answer.json()["run_id"], succeeded, within=120)
     async with isolated_database.transaction() as session:
         states = (
             await session.execute(select(Tenant.slug, Tenant.state).where(Tenant.slug.in_(slugs)))
