@@ -20,9 +20,6 @@ from procrastinate import JobContext
 from procrastinate.jobs import Job
 from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
-# Importing the step modules registers their steps.
-import provisioning.offboarding
-import provisioning.steps  # noqa: F401
 from provisioning.workflow import Platform, RetryableRunError, execute
 from services.config import Settings
 from services.db.base import utcnow

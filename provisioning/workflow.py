@@ -4,12 +4,14 @@ A workflow is an ordered list of steps, registered with ``@PROVISION.step`` (add
 ``create_billing`` later is one decorated function, optionally ``before="seed_workspace"``).
 Executing a run:
 
-1. *claim* it: take its lease (a silent worker's lease lapses) and plan its steps once;
-2. for each step not yet succeeded: count the attempt (committed), run the step in a control
-   transaction, and commit its record — what it made — in that same transaction, fenced by the
-   lease. Control-plane effects commit with their record or not at all; outside effects (S3, a
-   cell's database) use stable keys derived from (run, step), so a retry finds what an
-   interrupted attempt made instead of making it twice;
+1. *claim* it: take its lease (a silent worker's lease lapses), plan its steps once and count
+   an attempt of the first unfinished step;
+2. for each step not yet succeeded: run it in a control transaction and commit its record —
+   what it made — in that same transaction, fenced by the lease, together with the start (the
+   attempt count) of the next step; after the last step the run finishes in it too.
+   Control-plane effects commit with their record or not at all; outside effects (S3, a cell's
+   database) use stable keys derived from (run, step), so a retry finds what an interrupted
+   attempt made instead of making it twice;
 3. on failure: permanent errors fail the run (and a provisioning tenant) at once; transient ones
    are retried by the queue with exponential backoff until the last attempt.
 
@@ -38,7 +40,7 @@ from services.config import Settings
 from services.db.engine import Database
 from services.errors import ProblemError
 from services.provisioning_runs import service as runs
-from services.provisioning_runs.models import RunKind, RunState, StepState
+from services.provisioning_runs.models import RunKind, RunState
 from services.provisioning_runs.service import ClaimedRun, LeaseLost, RunBusy
 from services.storage.service import Storage, StorageError
 from services.tenancy import service as tenancy
@@ -185,6 +187,12 @@ class _StepFailure(Exception):
         self.transient = is_transient(cause)
 
 
+def load_steps() -> None:
+    """Register the shipped steps (their modules register themselves on import)."""
+    import provisioning.offboarding
+    import provisioning.steps  # noqa: F401
+
+
 def _execution_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -194,6 +202,7 @@ async def execute(
 ) -> None:
     """Execute (or resume) one run. Raises :class:`RetryableRunError` to be run again later and
     :class:`FailedRunError` when the run has failed for good."""
+    load_steps()
     settings, database = platform.settings, platform.database
     owner = _execution_id()
     lease = settings.run_lease_seconds
@@ -215,16 +224,18 @@ async def execute(
         bound.info("provisioning.run.nothing_to_do")
         return
     bound = bound.bind(kind=claimed.kind.value, slug=claimed.slug)
+    todo = claimed.unfinished
+    if not todo:  # every step is recorded; only the run's own end is missing
+        async with database.transaction() as session:
+            await runs.finish_run(session, run_id, owner, RunState.SUCCEEDED)
+        return
     keeper = asyncio.create_task(_keep_lease(database, run_id, owner, lease))
     results: dict[str, dict[str, Any]] = dict(claimed.results)
     try:
-        for name, state in claimed.steps.items():
-            if state is StepState.SUCCEEDED:
-                continue
-            results[name] = await _run_step(platform, claimed, name, owner, results)
+        for index, name in enumerate(todo):
+            following = todo[index + 1] if index + 1 < len(todo) else None
+            results[name] = await _run_step(platform, claimed, name, owner, results, following)
             bound.info("provisioning.step.succeeded", step=name)
-        async with database.transaction() as session:
-            await runs.finish_run(session, run_id, owner, RunState.SUCCEEDED)
         bound.info("provisioning.run.succeeded")
     except LeaseLost:
         # Another execution holds the run now; it carries on from the records.
@@ -256,12 +267,11 @@ async def _run_step(
     name: str,
     owner: str,
     results: Mapping[str, Mapping[str, Any]],
+    following: str | None,
 ) -> dict[str, Any]:
+    """One attempt (already counted) of step ``name``; its record also starts ``following``."""
     database, lease = platform.database, platform.settings.run_lease_seconds
     step = WORKFLOWS[run.kind].get(name)
-    async with database.transaction() as session:
-        await runs.renew_lease(session, run.id, owner, lease)
-        await runs.start_step(session, run.id, name)
     try:
         if step is None:
             raise PermanentStepError(f"no step {name!r} in this version of the workers")
@@ -273,8 +283,15 @@ async def _run_step(
             if platform.fault is not None:
                 platform.fault.hit(name, "after")
             # The record commits with the step's control-plane work, while we hold the run.
-            await runs.renew_lease(control, run.id, owner, lease)
-            await runs.complete_step(control, run.id, name, result)
+            await runs.record_step(
+                control,
+                run.id,
+                owner=owner,
+                lease_seconds=lease,
+                name=name,
+                result=result,
+                next_step=following,
+            )
     except LeaseLost:
         raise
     except Exception as exc:

@@ -337,6 +337,10 @@ class ClaimedRun:
     steps: dict[str, StepState]  # planned steps, in order
     results: dict[str, dict[str, Any]]  # what finished steps made
 
+    @property
+    def unfinished(self) -> list[str]:
+        return [name for name, state in self.steps.items() if state is not StepState.SUCCEEDED]
+
 
 async def claim(
     session: AsyncSession,
@@ -347,9 +351,10 @@ async def claim(
     attempt: int,
     plan_for: Mapping[RunKind, Sequence[str]],
 ) -> ClaimedRun | None:
-    """Take the run's lease and plan its steps (once). None: the run is over (or unknown).
+    """Take the run's lease, plan its steps (once) and start its first unfinished step.
 
-    Raises :class:`RunBusy` while another execution's lease has not lapsed.
+    None: the run is over (or unknown). Raises :class:`RunBusy` while another execution's lease
+    has not lapsed.
     """
     run = await session.scalar(
         select(ProvisioningRun)
@@ -363,6 +368,8 @@ async def claim(
     if run.lease_owner not in (None, owner) and run.lease_expires_at and run.lease_expires_at > now:
         raise RunBusy(f"run {run_id} is held by {run.lease_owner} until {run.lease_expires_at}")
     if not run.steps:
+        if not plan_for.get(run.kind):
+            raise RuntimeError(f"no steps are registered for {run.kind} runs")
         for position, name in enumerate(plan_for[run.kind]):
             run.steps.append(
                 ProvisioningStep(name=name, position=position, state=StepState.PENDING, attempts=0)
@@ -372,6 +379,15 @@ async def claim(
     run.state = RunState.RUNNING
     run.attempts = attempt
     run.started_at = run.started_at or now
+    first = next((s for s in run.steps if s.state is not StepState.SUCCEEDED), None)
+    if first is not None:
+        # Counted before it runs: an attempt whose worker dies still counts.
+        first.state, first.attempts, first.started_at, first.error = (
+            StepState.RUNNING,
+            first.attempts + 1,
+            now,
+            None,
+        )
     await session.flush()
     return ClaimedRun(
         id=run.id,
@@ -387,11 +403,7 @@ async def claim(
 async def renew_lease(
     session: AsyncSession, run_id: uuid.UUID, owner: str, lease_seconds: float
 ) -> None:
-    """Extend the lease; raises :class:`LeaseLost` if another execution has taken the run.
-
-    Called in the transaction that records a step, so a step's record commits only while its
-    execution still holds the run (fencing).
-    """
+    """Extend the lease; raises :class:`LeaseLost` if another execution has taken the run."""
     renewed = await session.execute(
         update(ProvisioningRun)
         .where(ProvisioningRun.id == run_id, ProvisioningRun.lease_owner == owner)
@@ -402,37 +414,49 @@ async def renew_lease(
         raise LeaseLost(f"run {run_id} is no longer held by {owner}")
 
 
-async def _step(session: AsyncSession, run_id: uuid.UUID, name: str) -> ProvisioningStep:
-    step = await session.scalar(
-        select(ProvisioningStep).where(
-            ProvisioningStep.run_id == run_id, ProvisioningStep.name == name
+def _update_step(run_id: uuid.UUID, name: str, **values: Any) -> Any:
+    return (
+        update(ProvisioningStep)
+        .where(ProvisioningStep.run_id == run_id, ProvisioningStep.name == name)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def record_step(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    owner: str,
+    lease_seconds: float,
+    name: str,
+    result: dict[str, Any],
+    next_step: str | None,
+) -> None:
+    """In the step's own transaction: record what it made, start ``next_step`` (or, after the
+    last one, finish the run). Fenced by the lease: raises :class:`LeaseLost` — and so nothing
+    of the step commits — if another execution has taken the run meanwhile."""
+    now = utcnow()
+    if next_step is None:
+        await finish_run(session, run_id, owner, RunState.SUCCEEDED)
+    else:
+        await renew_lease(session, run_id, owner, lease_seconds)
+    await session.execute(
+        _update_step(
+            run_id, name, state=StepState.SUCCEEDED, result=result, finished_at=now, error=None
         )
     )
-    if step is None:
-        raise NotFound(f"Run {run_id} has no step {name!r}.")
-    return step
-
-
-async def start_step(session: AsyncSession, run_id: uuid.UUID, name: str) -> int:
-    """Count an attempt of the step; returns the attempt number."""
-    step = await _step(session, run_id, name)
-    step.state = StepState.RUNNING
-    step.attempts += 1
-    step.started_at = utcnow()
-    step.error = None
-    await session.flush()
-    return step.attempts
-
-
-async def complete_step(
-    session: AsyncSession, run_id: uuid.UUID, name: str, result: dict[str, Any]
-) -> None:
-    step = await _step(session, run_id, name)
-    step.state = StepState.SUCCEEDED
-    step.result = result
-    step.finished_at = utcnow()
-    step.error = None
-    await session.flush()
+    if next_step is not None:
+        await session.execute(
+            _update_step(
+                run_id,
+                next_step,
+                state=StepState.RUNNING,
+                attempts=ProvisioningStep.attempts + 1,
+                started_at=now,
+                error=None,
+            )
+        )
 
 
 async def fail_step(
@@ -446,11 +470,16 @@ async def fail_step(
 ) -> None:
     """Record a step's failure. ``final``: the run is failed (and a provisioning tenant too);
     otherwise it waits for its next attempt. The lease is released either way."""
-    step = await _step(session, run_id, name)
-    step.state = StepState.FAILED if final else StepState.PENDING
-    step.error = error
-    step.finished_at = utcnow() if final else None
     await finish_run(session, run_id, owner, RunState.FAILED if final else RunState.RETRYING, error)
+    await session.execute(
+        _update_step(
+            run_id,
+            name,
+            state=StepState.FAILED if final else StepState.PENDING,
+            error=error,
+            finished_at=utcnow() if final else None,
+        )
+    )
 
 
 async def finish_run(
@@ -460,20 +489,29 @@ async def finish_run(
     state: RunState,
     error: str | None = None,
 ) -> None:
-    run = await session.get(ProvisioningRun, run_id, with_for_update=True)
-    if run is None or run.lease_owner not in (None, owner):
+    """Release the run in ``state``; raises :class:`LeaseLost` if this execution lost it."""
+    final = state in {RunState.SUCCEEDED, RunState.FAILED}
+    finished = await session.execute(
+        update(ProvisioningRun)
+        .where(ProvisioningRun.id == run_id, ProvisioningRun.lease_owner == owner)
+        .values(
+            state=state,
+            error=error,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=utcnow() if final else None,
+        )
+        .returning(ProvisioningRun.kind, ProvisioningRun.tenant_id)
+        .execution_options(synchronize_session=False)
+    )
+    row = finished.first()
+    if row is None:
         raise LeaseLost(f"run {run_id} is no longer held by {owner}")
-    run.state = state
-    run.error = error
-    run.lease_owner = None
-    run.lease_expires_at = None
-    if state in {RunState.SUCCEEDED, RunState.FAILED}:
-        run.finished_at = utcnow()
-    if state is RunState.FAILED and run.kind is RunKind.PROVISION:
-        tenant = await tenancy.get_by_id(session, run.tenant_id)
+    kind, tenant_id = row
+    if state is RunState.FAILED and kind is RunKind.PROVISION:
+        tenant = await tenancy.get_by_id(session, tenant_id)
         if tenant is not None and tenant.state is TenantState.PROVISIONING:
             await tenancy.change_state(session, tenant, TenantState.FAILED)
-    await session.flush()
 
 
 async def stranded_runs(session: AsyncSession, quiet_for: timedelta) -> list[ProvisioningRun]:
