@@ -26,6 +26,7 @@ from services.db.base import utcnow
 from services.db.engine import Database
 from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, RUN_TASK, JobQueue
 from services.provisioning_runs import service as runs
+from services.storage.service import StorageError
 from services.tenancy import service as tenancy
 
 SWEEP_TASK = "provisioning.sweep"
@@ -98,6 +99,17 @@ def register_tasks(queue: JobQueue, platform: Platform) -> None:
                 log.warning("provisioning.run.nudged", run_id=str(run_id))
 
 
+async def _warm_up(platform: Platform) -> None:
+    """Connect to every cell and make sure the bucket exists, so the first run does not wait."""
+    for cell in platform.database.cells:
+        async with platform.database.engine(cell).connect():
+            pass
+    try:
+        await platform.storage.ensure_bucket()
+    except StorageError as exc:  # the runs will retry; the worker starts anyway
+        log.warning("worker.storage_unavailable", error=str(exc))
+
+
 async def run_worker(
     settings: Settings,
     *,
@@ -116,6 +128,7 @@ async def run_worker(
     try:
         async with platform.database.transaction() as session:
             await tenancy.sync_cells(session, settings)
+        await _warm_up(platform)
         await queue.open()
         options: dict[str, Any] = {
             "queues": list(queues or QUEUES),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -21,6 +22,7 @@ from services.db.engine import Database
 from services.errors import exception_handlers
 from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
+from services.provisioning_runs import service as signups
 from services.provisioning_runs.controllers import (
     RATE_LIMITED,
     OffboardingController,
@@ -39,9 +41,12 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        # Read the template packs now, not during the first signup (it takes a moment).
+        warming = asyncio.create_task(signups.pack_versions())
         try:
             yield
         finally:
+            warming.cancel()
             await jobs.close()
             if database is None:
                 await db.dispose()
