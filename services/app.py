@@ -41,8 +41,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        # Read the template packs now, not during the first signup (it takes a moment).
-        warming = asyncio.create_task(signups.pack_versions())
+        # Read the template packs and connect to the job queue now, not during the first signup.
+        warming = asyncio.gather(signups.pack_versions(), jobs.warm_up())
         try:
             yield
         finally:

@@ -59,10 +59,17 @@ class JobQueue:
                 await self.app.open_async()
                 self._open = True
 
+    async def warm_up(self) -> None:
+        """Open now if the database is there; if not, the first deferral tries again."""
+        try:
+            await self.open()
+        except Exception as exc:
+            log.warning("jobs.unavailable", error=str(exc))
+
     async def close(self) -> None:
-        if self._open:
-            await self.app.close_async()
-            self._open = False
+        # Also after an interrupted open: the pool may exist without having opened.
+        await self.app.close_async()
+        self._open = False
 
     async def defer_run(self, run_id: uuid.UUID, tenant_id: uuid.UUID) -> bool:
         """Ask a worker to execute the run; False if a job for it is already waiting."""
