@@ -25,7 +25,8 @@ from services.config import Settings
 from services.db.base import utcnow
 from services.db.engine import Database
 from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, RUN_TASK, JobQueue
-from services.provisioning_runs import service as runs
+from services.provisioning_runs import execution
+from services.provisioning_runs.service import retry_delay
 from services.storage.service import StorageError
 from services.tenancy import service as tenancy
 
@@ -48,7 +49,7 @@ class ProvisioningRetry(BaseRetryStrategy):
             return None
         wait = exception.retry_in
         if wait is None:
-            wait = runs.retry_delay(attempt, self.base_seconds)
+            wait = retry_delay(attempt, self.base_seconds)
         return RetryDecision(retry_at=utcnow() + timedelta(seconds=wait))
 
 
@@ -93,7 +94,7 @@ def register_tasks(queue: JobQueue, platform: Platform) -> None:
                 log.info("provisioning.job.requeue_skipped", job_id=job.id, error=str(exc))
         quiet = timedelta(seconds=settings.worker_stalled_seconds)
         async with platform.database.transaction() as session:
-            stranded = [(r.id, r.tenant_id) for r in await runs.stranded_runs(session, quiet)]
+            stranded = [(r.id, r.tenant_id) for r in await execution.stranded_runs(session, quiet)]
         for run_id, tenant_id in stranded:
             if await queue.defer_run(run_id, tenant_id):
                 log.warning("provisioning.run.nudged", run_id=str(run_id))

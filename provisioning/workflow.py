@@ -39,9 +39,9 @@ from provisioning.faults import Fault, PermanentStepError, TransientStepError
 from services.config import Settings
 from services.db.engine import Database
 from services.errors import ProblemError
-from services.provisioning_runs import service as runs
+from services.provisioning_runs import execution
+from services.provisioning_runs.execution import ClaimedRun, LeaseLost, RunBusy
 from services.provisioning_runs.models import RunKind, RunState
-from services.provisioning_runs.service import ClaimedRun, LeaseLost, RunBusy
 from services.storage.service import Storage, StorageError
 from services.tenancy import service as tenancy
 from services.tenancy.models import Tenant
@@ -209,7 +209,7 @@ async def execute(
     bound = structlog.get_logger("pmo.provisioning").bind(run_id=str(run_id), attempt=attempt)
     try:
         async with database.transaction() as session:
-            claimed = await runs.claim(
+            claimed = await execution.claim(
                 session,
                 run_id,
                 owner=owner,
@@ -227,7 +227,7 @@ async def execute(
     todo = claimed.unfinished
     if not todo:  # every step is recorded; only the run's own end is missing
         async with database.transaction() as session:
-            await runs.finish_run(session, run_id, owner, RunState.SUCCEEDED)
+            await execution.finish_run(session, run_id, owner, RunState.SUCCEEDED)
         return
     keeper = asyncio.create_task(_keep_lease(database, run_id, owner, lease))
     results: dict[str, dict[str, Any]] = dict(claimed.results)
@@ -244,7 +244,7 @@ async def execute(
         final = not failure.transient or attempt >= max_attempts
         try:
             async with database.transaction() as session:
-                await runs.fail_step(
+                await execution.fail_step(
                     session, run_id, failure.step, error=str(failure), owner=owner, final=final
                 )
         except LeaseLost:
@@ -283,7 +283,7 @@ async def _run_step(
             if platform.fault is not None:
                 platform.fault.hit(name, "after")
             # The record commits with the step's control-plane work, while we hold the run.
-            await runs.record_step(
+            await execution.record_step(
                 control,
                 run.id,
                 owner=owner,
@@ -304,7 +304,7 @@ async def _keep_lease(database: Database, run_id: uuid.UUID, owner: str, lease: 
         await asyncio.sleep(lease / 3)
         try:
             async with database.transaction() as session:
-                await runs.renew_lease(session, run_id, owner, lease)
+                await execution.renew_lease(session, run_id, owner, lease)
         except LeaseLost:
             return
         except Exception as exc:  # the next step's fencing will notice for real
