@@ -220,6 +220,10 @@ async def execute(
     except RunBusy as busy:
         bound.info("provisioning.run.busy", detail=str(busy))
         raise RetryableRunError(str(busy), retry_in=lease) from None
+    except Exception as exc:
+        if not is_transient(exc):
+            raise
+        raise RetryableRunError(readable("claim", exc)) from exc
     if claimed is None:
         bound.info("provisioning.run.nothing_to_do")
         return
