@@ -8,6 +8,8 @@ import asyncio
 import signal
 import uuid
 
+import msgspec
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import func, select
@@ -16,7 +18,10 @@ from provisioning.local_s3 import LocalS3
 from services.db.engine import Database
 from services.demo import free_port
 from services.identity.models import ApiToken, Membership, Role, User
-from services.provisioning_runs.models import ProvisioningRun, RunState, StepState
+from services.provisioning_runs import execution
+from services.provisioning_runs import service as signups
+from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState, StepState
+from services.provisioning_runs.schemas import SignupCreate
 from services.storage.service import Storage
 from services.tenancy.models import Tenant, TenantState
 from tests.provisioning.conftest import (
@@ -260,3 +265,69 @@ async def test_twenty_signups_at_once_with_two_workers_make_twenty_active_tenant
         await assert_made_once(
             isolated, isolated_database, answer.json()["run_id"], body["admin_email"]
         )
+
+
+async def recorded_signup(env: Env, database: Database) -> ProvisioningRun:
+    """A signup recorded as the API records it, but whose job never reached the queue."""
+    body = signup_body()
+    async with database.transaction() as session:
+        data = msgspec.convert(body, SignupCreate)
+        plan = await signups.check_signup(session, env.settings, data)
+        return await signups.start_signup(session, plan)
+
+
+async def test_a_run_whose_job_was_lost_is_found_by_the_sweep_and_completed(
+    isolated: Env, isolated_database: Database, start_worker: StartWorker
+) -> None:
+    run = await recorded_signup(isolated, isolated_database)
+    start_worker()
+    done = await wait_for_run(isolated_database, run.id, succeeded, within=60)
+    assert attempts(done) == dict.fromkeys(STEPS, 1)
+
+
+async def test_a_run_is_held_by_one_execution_at_a_time_and_a_lapsed_one_records_nothing(
+    isolated: Env, isolated_database: Database
+) -> None:
+    run = await recorded_signup(isolated, isolated_database)
+    plan = {RunKind.PROVISION: ["first", "second"]}
+
+    async def claim(owner: str, attempt: int) -> execution.ClaimedRun | None:
+        async with isolated_database.transaction() as session:
+            return await execution.claim(
+                session, run.id, owner=owner, lease_seconds=0.5, attempt=attempt, plan_for=plan
+            )
+
+    async def record(owner: str, name: str, following: str | None) -> None:
+        async with isolated_database.transaction() as session:
+            await execution.record_step(
+                session,
+                run.id,
+                owner=owner,
+                lease_seconds=0.5,
+                name=name,
+                result={"by": owner},
+                next_step=following,
+            )
+
+    held = await claim("A", 1)
+    assert held is not None
+    assert held.steps == {"first": StepState.RUNNING, "second": StepState.PENDING}
+    with pytest.raises(execution.RunBusy):
+        await claim("B", 2)
+    await asyncio.sleep(0.6)  # A went silent: its lease lapses
+    taken = await claim("B", 2)
+    assert taken is not None
+    with pytest.raises(execution.LeaseLost):
+        await record("A", "first", "second")  # fenced: A's late record is refused
+    await record("B", "first", "second")
+    await record("B", "second", None)
+    async with isolated_database.transaction() as session:
+        done = await session.get(ProvisioningRun, run.id)
+        assert done is not None
+        await session.refresh(done, ["steps"])
+        assert (done.state, done.lease_owner, done.attempts) == (RunState.SUCCEEDED, None, 2)
+        assert [(s.name, s.attempts, s.result) for s in done.steps] == [
+            ("first", 2, {"by": "B"}),
+            ("second", 1, {"by": "B"}),
+        ]
+    assert await claim("C", 3) is None  # a finished run is nobody's to claim
