@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 
+import boto3
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
@@ -76,6 +77,19 @@ async def test_signup_answers_202_then_a_worker_makes_an_active_seeded_workspace
     marker = f"tenants/{tenant.id}/"
     assert await storage.keys(marker) == [marker]
     assert (await storage.tags(marker))["pmo-tenant"] == str(tenant.id)
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=shared.settings.s3_endpoint_url,
+        region_name=shared.settings.s3_region,
+        aws_access_key_id="test",
+        aws_secret_access_key="test-secret",
+    )
+    head = s3.head_object(Bucket=shared.settings.s3_bucket, Key=marker)
+    assert head["ServerSideEncryption"] == "AES256"
+    assert head["Metadata"]["idempotency-key"] == f"{accepted['run_id']}:create_storage"
+    encryption = s3.get_bucket_encryption(Bucket=shared.settings.s3_bucket)
+    rule = encryption["ServerSideEncryptionConfiguration"]["Rules"][0]
+    assert rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"] == "AES256"
 
 
 async def test_the_version_asked_for_is_the_version_recorded(
