@@ -37,6 +37,7 @@ pytest: $(VENV)/.synced
 
 bench: $(VENV)/.synced
 	$(BIN)/python bench/rls_overhead.py
+	$(BIN)/python bench/provision.py
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import msgspec
-from litestar import Litestar
+from litestar import Litestar, Request
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
@@ -18,7 +21,15 @@ from services.catalogue.controllers import TemplateCatalogueController
 from services.config import Settings
 from services.db.engine import Database
 from services.errors import exception_handlers
+from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
+from services.provisioning_runs import service as signups
+from services.provisioning_runs.controllers import (
+    RATE_LIMITED,
+    OffboardingController,
+    ProvisioningRunController,
+    SignupController,
+)
 from services.tenancy.controllers import WorkspaceSettingsController
 from services.workspace.benefits.controllers import BenefitController, BenefitMeasurementController
 from services.workspace.configuration.controllers import (
@@ -58,19 +69,36 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     """Build the application. ``database`` lets a caller share its engines (tests, demo)."""
     configure_logging(settings)
     db = database or Database(settings)
+    jobs = JobQueue(settings)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
+        # Read the template packs and connect to the job queue now, not during the first signup.
+        warming = asyncio.gather(signups.pack_versions(), jobs.warm_up())
         try:
             yield
         finally:
+            warming.cancel()
+            await jobs.close()
             if database is None:
                 await db.dispose()
+
+    middleware: list[Any] = [access_log_middleware]
+    if settings.signup_rate_limit_per_minute:
+        middleware.append(
+            RateLimitConfig(
+                rate_limit=("minute", settings.signup_rate_limit_per_minute),
+                check_throttle_handler=_is_rate_limited,
+            ).middleware
+        )
 
     app = Litestar(
         route_handlers=[
             health.live,
             health.ready,
+            SignupController,
+            ProvisioningRunController,
+            OffboardingController,
             WorkspaceSettingsController,
             RegisterConfigurationController,
             CustomFieldController,
@@ -98,9 +126,9 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             DependencyMapController,
             TemplateCatalogueController,
         ],
-        state=State({"db": db, "settings": settings}),
+        state=State({"db": db, "settings": settings, "jobs": jobs}),
         lifespan=[lifespan],
-        middleware=[access_log_middleware],
+        middleware=middleware,
         exception_handlers=exception_handlers,
         request_max_body_size=settings.max_request_body_bytes,
         cors_config=CORSConfig(allow_origins=[settings.public_url] if settings.public_url else []),
@@ -124,6 +152,11 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     )
     _declare_closed_request_bodies(app)
     return app
+
+
+def _is_rate_limited(request: Request[Any, Any, Any]) -> bool:
+    """Only routes that ask for it (``opt={RATE_LIMITED: True}``) count against the limit."""
+    return bool(request.route_handler.opt.get(RATE_LIMITED))
 
 
 def _strict_structs() -> dict[str, type[msgspec.Struct]]:

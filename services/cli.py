@@ -1,7 +1,9 @@
 """The ``pmo`` command: run, operate and set up the platform.
 
 Other packages add command groups through the ``pmo.commands`` entry point group, so this module
-never imports them (``services`` does not depend on ``provisioning`` or ``templates_library``).
+never imports them (``services`` does not depend on ``provisioning``). An entry point with the
+name of a core command replaces it: ``provisioning`` brings ``worker``, ``provisioning`` and the
+full ``demo``.
 """
 
 from __future__ import annotations

@@ -83,6 +83,28 @@ class Settings(BaseSettings):
     s3_endpoint_url: str | None = None
     s3_region: str = "eu-west-2"
     s3_bucket: str = "pmo-documents"
+    # Unset: boto3's own credential chain (instance role, AWS_* variables, …).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+
+    # Signups. Plans are accepted by key until billing owns the catalogue.
+    plans: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["trial", "starter", "professional", "enterprise"]
+    )
+    # Signups per client address and minute (0: no limit). Counted per process.
+    signup_rate_limit_per_minute: int = Field(default=20, ge=0)
+    invitation_days: int = Field(default=7, ge=1, le=90)
+
+    # Workers (`pmo worker`, and in-process in `pmo demo`).
+    worker_concurrency: int = Field(default=4, ge=1, le=100)
+    worker_heartbeat_seconds: float = Field(default=5.0, gt=0)
+    # A worker silent this long is dead: its jobs are re-queued and its runs' leases lapse.
+    worker_stalled_seconds: float = Field(default=30.0, gt=0)
+    provisioning_max_attempts: int = Field(default=6, ge=1, le=50)
+    # The first retry waits this long; each later one twice as long as the one before.
+    provisioning_retry_seconds: float = Field(default=1.0, ge=0)
+    # Fault injection for the reliability tests, "<step>:<before|after>:<crash|fail|transient>".
+    provisioning_fault: str | None = None
 
     @field_validator("database_url", "database_owner_url", "database_admin_url")
     @classmethod
@@ -108,6 +130,27 @@ class Settings(BaseSettings):
             )
         return cells
 
+    @field_validator("plans", mode="before")
+    @classmethod
+    def _parse_plans(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("provisioning_fault")
+    @classmethod
+    def _check_fault(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        parts = value.split(":")
+        if (
+            len(parts) != 3
+            or parts[1] not in {"before", "after"}
+            or parts[2] not in {"crash", "fail", "transient"}
+        ):
+            raise ValueError("expected <step>:<before|after>:<crash|fail|transient>")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _check_log_level(cls, value: str) -> str:
@@ -123,6 +166,15 @@ class Settings(BaseSettings):
                 raise ValueError("PMO_SECRET_KEY must be set in prod")
             if self.database_url is None:
                 raise ValueError("PMO_DATABASE_URL must be set in prod")
+            if self.provisioning_fault is not None:
+                raise ValueError("PMO_PROVISIONING_FAULT is for tests; it is refused in prod")
+        if self.worker_heartbeat_seconds * 3 > self.worker_stalled_seconds:
+            raise ValueError(
+                "PMO_WORKER_STALLED_SECONDS must be at least three heartbeats "
+                "(PMO_WORKER_HEARTBEAT_SECONDS)"
+            )
+        if not self.plans:
+            raise ValueError("PMO_PLANS must name at least one plan")
         if DEFAULT_CELL in self.cells:
             raise ValueError(f"PMO_CELLS must not name {DEFAULT_CELL!r}; it is PMO_DATABASE_URL")
         return self
@@ -132,6 +184,12 @@ class Settings(BaseSettings):
         if self.log_format is not None:
             return self.log_format
         return LogFormat.JSON if self.env is Environment.PROD else LogFormat.CONSOLE
+
+    @property
+    def run_lease_seconds(self) -> float:
+        """How long a run stays claimed by a silent worker: shorter than stall detection, so a
+        re-queued run finds its lease lapsed."""
+        return self.worker_stalled_seconds / 2
 
     def cell_urls(self) -> dict[str, str]:
         """Cell name → application database URL; the default cell first."""

@@ -89,13 +89,13 @@ async def ensure_demo_workspace(settings: Settings) -> DemoCredentials:
         await database.dispose()
 
 
-def _free_port(host: str) -> int:
+def free_port(host: str) -> int:
     with socket.socket() as probe:
         probe.bind((host, 0))
         return int(probe.getsockname()[1])
 
 
-def _server(settings: Settings, port: int) -> uvicorn.Server:
+def api_server(settings: Settings, port: int) -> uvicorn.Server:
     config = uvicorn.Config(
         create_app(settings), host=settings.host, port=port, log_config=None, access_log=False
     )
@@ -128,7 +128,7 @@ async def smoke_check(base_url: str, credentials: DemoCredentials) -> list[str]:
 
 
 async def _smoke(settings: Settings, credentials: DemoCredentials) -> int:
-    server = _server(settings, _free_port(settings.host))
+    server = api_server(settings, free_port(settings.host))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
@@ -150,7 +150,7 @@ def _stop(signum: int, _frame: object) -> None:
     raise SystemExit(0)
 
 
-def _exit_cleanly_on_signals() -> None:
+def exit_cleanly_on_signals() -> None:
     """Ctrl-C and SIGTERM end the demo through ``finally`` blocks, so the database stops.
 
     uvicorn shuts down gracefully on these signals, then re-raises them to the handler that was
@@ -161,16 +161,22 @@ def _exit_cleanly_on_signals() -> None:
     signal.signal(signal.SIGINT, _stop)
 
 
+def with_embedded_database(settings: Settings) -> tuple[Settings, embedded.EmbeddedPostgres | None]:
+    """Without ``PMO_DATABASE_URL``: start the embedded PostgreSQL and point settings at it."""
+    if settings.database_url is not None:
+        return settings, None
+    click.echo(f"starting embedded PostgreSQL in {settings.data_dir / 'pgdata'} …", err=True)
+    database = embedded.start(settings.data_dir)
+    settings = load_settings(
+        database_url=database.database_url(),
+        database_admin_url=database.admin_url,
+        database_owner_url=database.database_url(user="pmo_owner"),
+    )
+    return settings, database
+
+
 def run_demo(settings: Settings, *, smoke: bool = False) -> int:
-    database = None
-    if settings.database_url is None:
-        click.echo(f"starting embedded PostgreSQL in {settings.data_dir / 'pgdata'} …", err=True)
-        database = embedded.start(settings.data_dir)
-        settings = load_settings(
-            database_url=database.database_url(),
-            database_admin_url=database.admin_url,
-            database_owner_url=database.database_url(user="pmo_owner"),
-        )
+    settings, database = with_embedded_database(settings)
     try:
         prepare_database(settings)
         credentials = asyncio.run(ensure_demo_workspace(settings))
@@ -188,9 +194,9 @@ def run_demo(settings: Settings, *, smoke: bool = False) -> int:
             "Ctrl-C stops the platform (and its database).\n"
         )
         sys.stdout.flush()
-        _exit_cleanly_on_signals()
+        exit_cleanly_on_signals()
         with contextlib.suppress(SystemExit):
-            asyncio.run(_server(settings, settings.port).serve())
+            asyncio.run(api_server(settings, settings.port).serve())
         return 0
     finally:
         if database is not None:

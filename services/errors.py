@@ -97,6 +97,12 @@ class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload-too-large", "Request body too large"
 
 
+class RateLimited(ProblemError):
+    """Raised by the rate-limit middleware (as Litestar's 429); declared here for the schema."""
+
+    status, code, title = 429, "rate-limited", "Too many requests"
+
+
 class FieldError(msgspec.Struct):
     field: str
     message: str

@@ -21,6 +21,12 @@ async def fuzz_workspace(make_workspace: MakeWorkspace) -> Workspace:
 
 
 @pytest.fixture(scope="session")
+async def offboarded_workspace(make_workspace: MakeWorkspace) -> Workspace:
+    """Offboarding is fuzzed on a workspace of its own: it ends the workspace."""
+    return await make_workspace()
+
+
+@pytest.fixture(scope="session")
 async def fuzz_world(
     client: AsyncTestClient[Litestar], fuzz_workspace: Workspace
 ) -> dict[str, str]:
@@ -81,6 +87,18 @@ PEOPLE = {
 DATE_PAIRS = (("start_date", "end_date"), ("period_start", "period_end"))
 
 
+def follow_signup_rules(body: dict[str, object]) -> None:
+    """Signups name things that exist (packs, plans, cells) and a real address."""
+    body["admin_email"] = f"fuzz-{uuid.uuid4().hex[:8]}@example.org"
+    body["plan"] = "trial"
+    body["template_pack"] = "msp-governance"
+    body["start_date"] = "2027-01-04"
+    for optional in ("template_version", "region", "cell"):
+        body.pop(optional, None)
+    if body.get("slug") is not None:
+        body["slug"] = f"fuzz-{uuid.uuid4().hex[:10]}"
+
+
 def follow_business_rules(
     body: object, workspace: Workspace, world: dict[str, str] | None = None
 ) -> None:
@@ -92,6 +110,9 @@ def follow_business_rules(
             follow_business_rules(item, workspace, world)
         return
     if not isinstance(body, dict):
+        return
+    if "template_pack" in body:
+        follow_signup_rules(body)
         return
     for name in list(body):
         if name in PEOPLE and body[name] is not None:
@@ -147,7 +168,10 @@ def follow_query_rules(query: dict[str, Any] | None) -> None:
 
 
 def test_api_never_fails_unexpectedly(
-    live_server: str, fuzz_workspace: Workspace, fuzz_world: dict[str, str]
+    live_server: str,
+    fuzz_workspace: Workspace,
+    offboarded_workspace: Workspace,
+    fuzz_world: dict[str, str],
 ) -> None:
     schema = schemathesis.openapi.from_url(f"{live_server}/schema/openapi.json")
     operations = [result.ok() for result in schema.get_all_operations()]
@@ -163,10 +187,13 @@ def test_api_never_fails_unexpectedly(
             suppress_health_check=list(HealthCheck),
         )
         def check(case: schemathesis.Case) -> None:
+            workspace = fuzz_workspace
+            if case.path.endswith("/offboarding"):
+                workspace = offboarded_workspace  # offboarding ends the workspace
             if case.path_parameters and "slug" in case.path_parameters:
                 # Fuzz inside a real workspace so requests reach the handlers.
-                case.path_parameters["slug"] = fuzz_workspace.slug
-            follow_business_rules(case.body, fuzz_workspace, fuzz_world)
+                case.path_parameters["slug"] = workspace.slug
+            follow_business_rules(case.body, workspace, fuzz_world)
             if case.path.endswith("/dependencies") and isinstance(case.body, dict):
                 # Internal dependencies name the project they need; external ones the party.
                 case.body["from_project_id"] = fuzz_world["project"]
@@ -178,7 +205,7 @@ def test_api_never_fails_unexpectedly(
             if case.headers and "Idempotency-Key" in case.headers:
                 case.headers["Idempotency-Key"] = uuid.uuid4().hex  # a reused key is refused
             case.call_and_validate(
-                headers=fuzz_workspace.headers, excluded_checks=[allow_header_conformance]
+                headers=workspace.headers, excluded_checks=[allow_header_conformance]
             )
 
         check()

@@ -88,6 +88,15 @@ def test_app_waits_for_a_successful_migration_and_migration_for_a_healthy_databa
     assert "PMO_DATABASE_OWNER_URL" not in services["app"]["environment"]
 
 
+def test_a_worker_runs_after_the_migration_with_the_apps_rights_only() -> None:
+    services = yaml.safe_load(COMPOSE_FILE.read_text())["services"]
+    worker = services["worker"]
+    assert worker["command"] == ["pmo", "worker"]
+    assert worker["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+    assert worker["environment"]["PMO_S3_ENDPOINT_URL"].endswith("http://s3:5000}")
+    assert "PMO_DATABASE_ADMIN_URL" not in worker["environment"]
+
+
 def runtime_stage(dockerfile: str) -> list[str]:
     """The instructions of the last stage, continuation lines joined, comments dropped."""
     joined = re.sub(r"\\\n", " ", dockerfile)

@@ -1,4 +1,5 @@
-"""`pmo demo` on the embedded database: serves, stops cleanly on SIGTERM, reuses its data."""
+"""`pmo demo` on the embedded database: provisions its clients through signups, serves, stops
+cleanly on SIGTERM (database and S3 server too), reuses its data."""
 
 from __future__ import annotations
 
@@ -23,7 +24,8 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
+def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, str]:
+    """Start `pmo demo`; returns the process, the first client's slug and its token."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
     env |= {"PMO_DATA_DIR": str(data_dir), "PMO_PORT": str(port), "PMO_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
@@ -34,18 +36,21 @@ def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str]:
         text=True,
     )
     assert process.stdout is not None
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120
     output = ""
+    slug = None
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         output += line
-        if match := re.search(r"token\s+(pmo_\S+)", line):
+        if (match := re.search(r"client\s+(\S+)", line)) and slug is None:
+            slug = match.group(1)
+        if (match := re.search(r"token\s+(pmo_\S+)", line)) and slug is not None:
             token = match.group(1)
             base = f"http://127.0.0.1:{port}"
             while time.monotonic() < deadline:
                 try:
                     if httpx.get(f"{base}/health/live").status_code == 200:
-                        return process, token
+                        return process, slug, token
                 except httpx.TransportError:
                     time.sleep(0.1)
         if not line and process.poll() is not None:
@@ -72,20 +77,33 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
     port = _free_port()
     process: subprocess.Popen[str] | None = None
     try:
-        process, token = _start_demo(data_dir, port)
-        programmes = f"http://127.0.0.1:{port}/api/v1/w/demo/programmes"
+        process, slug, token = _start_demo(data_dir, port)
+        assert slug == "northwind"
+        programmes = f"http://127.0.0.1:{port}/api/v1/w/{slug}/programmes"
         headers = {"Authorization": f"Bearer {token}"}
+        # Provisioned through the signup: the programme the signup named is seeded.
+        seeded = httpx.get(programmes, headers=headers).json()
+        assert "Digital Patient Services" in {p["name"] for p in seeded["items"]}
         created = httpx.post(programmes, json={"name": "Survives a restart"}, headers=headers)
         assert created.status_code == 201
         assert _postgres_running(data_dir)
+        s3 = [
+            child
+            for child in psutil.Process(process.pid).children(recursive=True)
+            if "moto.server" in " ".join(child.cmdline())
+        ]
+        assert len(s3) == 1
 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         assert not _postgres_running(data_dir)
+        assert not s3[0].is_running()
 
-        process, token = _start_demo(data_dir, port)
+        # The same clients again (their signups are idempotent), with fresh tokens.
+        process, slug, token = _start_demo(data_dir, port)
         listed = httpx.get(programmes, headers={"Authorization": f"Bearer {token}"})
-        assert "Survives a restart" in {p["name"] for p in listed.json()["items"]}
+        names = [p["name"] for p in listed.json()["items"]]
+        assert sorted(names) == ["Digital Patient Services", "Survives a restart"]
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
         assert not _postgres_running(data_dir)

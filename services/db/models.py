@@ -16,6 +16,8 @@ MODEL_MODULES = (
     "services.workspace.gates.models",
     "services.workspace.reporting.models",
     "services.catalogue.models",
+    "services.provisioning_runs.models",
+    "services.idempotency",
 )
 
 

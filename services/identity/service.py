@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
@@ -37,6 +39,14 @@ class Principal:
 
 def _hash_secret(secret: str) -> bytes:
     return hashlib.sha256(secret.encode()).digest()
+
+
+def derived_secret(signing_key: str, purpose: str) -> str:
+    """A token secret derived from the platform's key and ``purpose`` (e.g. an invitation of one
+    provisioning run): the same every time, so a retried step finds the token it made instead of
+    making a second one, and the platform can deliver it again without storing it."""
+    digest = hmac.new(signing_key.encode(), purpose.encode(), hashlib.sha256).digest()
+    return TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
 def normalise_email(email: str) -> str:
@@ -106,13 +116,17 @@ async def issue_token(
     tenant_id: uuid.UUID | None = None,
     scopes: frozenset[TokenScope] = frozenset(TokenScope),
     expires_in: timedelta | None = None,
+    secret: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the secret, which is never available again."""
+    """Create a token; returns the row and the secret, which is never available again.
+
+    ``secret`` (see :func:`derived_secret`) replaces the random one.
+    """
     if expires_in is not None and expires_in <= timedelta(0):
         raise ValidationFailed(
             "expiry must be in the future", errors=[field_error("expires_in", ">0")]
         )
-    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    secret = secret or TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
         user_id=user_id,
         tenant_id=tenant_id,
@@ -135,6 +149,18 @@ async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> ApiToken:
         token.revoked_at = utcnow()
         await session.flush()
     return token
+
+
+async def token_by_secret(session: AsyncSession, secret: str) -> ApiToken | None:
+    return await session.scalar(
+        select(ApiToken).where(ApiToken.secret_hash == _hash_secret(secret))
+    )
+
+
+async def remove_memberships_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
+    """Nobody is a member of the workspace any more (offboarding)."""
+    result = await session.execute(delete(Membership).where(Membership.tenant_id == tenant_id))
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 async def revoke_tokens_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:

@@ -1,0 +1,1 @@
+"""Documents and exports on S3 (boto3): one bucket, one prefix per tenant."""

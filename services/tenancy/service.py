@@ -63,20 +63,66 @@ async def sync_cells(session: AsyncSession, settings: Settings) -> list[str]:
     return names
 
 
-async def least_loaded_cell(session: AsyncSession) -> str:
-    """The shared cell accepting tenants with the fewest live tenants (default on a tie)."""
+async def least_loaded_cell(session: AsyncSession, region: str | None = None) -> str:
+    """The shared cell accepting tenants with the fewest live tenants (default on a tie),
+    within ``region`` if given."""
     live = Tenant.state != TenantState.DELETED
     load = func.count(Tenant.id).filter(live)
+    in_region = [Cell.region == region] if region is not None else []
     rows = await session.execute(
         select(Cell.name, load)
         .outerjoin(Tenant, Tenant.cell == Cell.name)
-        .where(Cell.accepts_tenants, ~Cell.dedicated)
+        .where(Cell.accepts_tenants, ~Cell.dedicated, *in_region)
         .group_by(Cell.name)
         .order_by(load, Cell.name != DEFAULT_CELL, Cell.name)
         .limit(1)
     )
     row = rows.first()
     return row[0] if row else DEFAULT_CELL
+
+
+async def check_placement(session: AsyncSession, *, cell: str | None, region: str | None) -> None:
+    """Refuse a requested cell or region that cannot take a new tenant."""
+    if cell is not None:
+        found = await session.get(Cell, cell)
+        if found is None or not found.accepts_tenants:
+            raise ValidationFailed(
+                f"Cell {cell!r} does not take new workspaces.",
+                errors=[field_error("cell", "unknown, or not taking new workspaces")],
+            )
+        if region is not None and found.region != region:
+            raise ValidationFailed(
+                f"Cell {cell!r} is not in region {region!r}.",
+                errors=[field_error("region", "does not match the cell")],
+            )
+    elif region is not None:
+        serving = await session.scalar(
+            select(Cell.name).where(Cell.region == region, Cell.accepts_tenants).limit(1)
+        )
+        if serving is None:
+            raise ValidationFailed(
+                f"No cell serves region {region!r}.",
+                errors=[field_error("region", "no cell serves this region")],
+            )
+
+
+async def choose_cell(session: AsyncSession, *, cell: str | None, region: str | None) -> str:
+    """Placement: the requested cell, else the least-loaded shared cell (of the region)."""
+    await check_placement(session, cell=cell, region=region)
+    if cell is not None:
+        return cell
+    return await least_loaded_cell(session, region)
+
+
+async def place(session: AsyncSession, tenant: Tenant, cell: str) -> Tenant:
+    """Put a tenant that is still being provisioned (and so has no workspace rows) in ``cell``."""
+    if tenant.cell == cell:
+        return tenant
+    if tenant.state is not TenantState.PROVISIONING:
+        raise Conflict(f"A {tenant.state} workspace cannot move cells this way.")
+    tenant.cell = cell
+    await session.flush()
+    return tenant
 
 
 async def create_tenant(
@@ -99,6 +145,14 @@ async def create_tenant(
     session.add(tenant)
     await session.flush()
     return tenant
+
+
+async def get_by_id(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant | None:
+    return await session.get(Tenant, tenant_id)
+
+
+async def slug_taken(session: AsyncSession, slug: str) -> bool:
+    return await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None
 
 
 async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:

@@ -1,0 +1,316 @@
+"""How fast does a signup become an active, seeded workspace? (goals in bench/README.md)
+
+Builds a fresh database ``pmo_bench_provision`` with the project's own bootstrap and migrations,
+starts moto's S3 server, the API (`pmo serve`) and 1 or 2 workers (`pmo worker`) as processes,
+then for each N signs up N tenants with the MSP pack through ``POST /api/v1/signups``:
+``--clients`` signup pages at once, each posting a signup, polling its status URL every 100 ms
+until the workspace is active, then taking the next. Per round it prints signup → active as the
+page sees it (POST → status ``succeeded``) and as the server records it (run created →
+finished), the workers' service time (run claimed → finished), tenants per minute (N over first
+signup → last active) and the median service time of the first vs the last tenth of the tenants.
+
+Then the database-side cost of one provisioning: ``--db-tenants`` runs executed one after the
+other in this process, straight from the engine (no queue, no HTTP), timed from the step records:
+claimed → finished minus the S3 step.
+
+    .venv/bin/python bench/provision.py [--tenants 1 50 500] [--workers 1 2] [--clients 8]
+        [--concurrency 4] [--db-tenants 50] [--keep]
+
+PMO_BENCH_DATABASE_URL: a superuser URL (default postgresql://postgres@127.0.0.1:5432/postgres).
+The database is dropped at the end unless ``--keep``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import signal
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+from sqlalchemy.engine import make_url
+
+from provisioning.local_s3 import LocalS3
+from provisioning.workflow import Platform, execute
+from services.config import Settings, load_settings
+from services.db import migrate
+from services.db.bootstrap import bootstrap_cell, libpq_url
+from services.demo import free_port
+from services.logging import configure_logging
+from services.provisioning_runs import service as runs
+from services.provisioning_runs.schemas import SignupCreate
+
+DATABASE = "pmo_bench_provision"
+DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+POLL_SECONDS = 0.1
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--tenants", type=int, nargs="+", default=[1, 50, 500])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--clients", type=int, default=8, help="signups in flight at once")
+    parser.add_argument("--concurrency", type=int, default=4, help="runs per worker at once")
+    parser.add_argument("--db-tenants", type=int, default=50)
+    parser.add_argument("--keep", action="store_true")
+    return parser.parse_args()
+
+
+def environment(settings: Settings, s3: LocalS3, concurrency: int) -> dict[str, str]:
+    assert settings.database_url is not None
+    assert settings.database_owner_url is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
+    env.update(
+        {
+            "PMO_DATABASE_URL": settings.database_url,
+            "PMO_DATABASE_OWNER_URL": settings.database_owner_url,
+            "PMO_LOG_LEVEL": "WARNING",
+            "PMO_S3_ENDPOINT_URL": s3.endpoint_url,
+            "PMO_S3_ACCESS_KEY_ID": "bench",
+            "PMO_S3_SECRET_ACCESS_KEY": "bench-secret",
+            "PMO_SIGNUP_RATE_LIMIT_PER_MINUTE": "0",
+            "PMO_WORKER_CONCURRENCY": str(concurrency),
+        }
+    )
+    return env
+
+
+def pmo(*args: str, env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "services", *args],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def signup(tag: str, i: int) -> dict[str, str]:
+    return {
+        "organisation_name": f"Bench {tag} {i}",
+        "slug": f"b-{tag}-{i}",
+        "admin_email": f"admin-{tag}-{i}@bench.example",
+        "plan": "professional",
+        "template_pack": "msp-governance",
+        "programme_name": "Transformation 2030",
+        "start_date": "2027-01-04",
+    }
+
+
+def quantiles(values: list[float]) -> tuple[float, float, float]:
+    ordered = sorted(values)
+    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+    return statistics.median(ordered), p95, ordered[-1]
+
+
+async def wait_for_workers(conninfo: str, count: int) -> None:
+    async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+        for _ in range(600):
+            row = await (
+                await conn.execute("SELECT count(*) FROM procrastinate.procrastinate_workers")
+            ).fetchone()
+            if row and row[0] >= count:
+                return
+            await asyncio.sleep(0.1)
+    raise RuntimeError("the workers did not start")
+
+
+async def one_round(
+    base_url: str, conninfo: str, n: int, workers: int, clients: int, env: dict[str, str]
+) -> dict[str, Any]:
+    """``clients`` signup pages at once, each signing up, polling its run's status URL (as the
+    page's progress bar does) until the workspace is active, then signing up the next."""
+    started = [pmo("worker", env=env) for _ in range(workers)]
+    try:
+        await wait_for_workers(conninfo, workers)
+        tag = uuid.uuid4().hex[:6]
+        pending = list(range(n))
+        seen: dict[str, float] = {}  # run id → seconds from POST to seeing it active
+        first_signup = datetime.now(UTC)
+
+        async def signup_page(http: httpx.AsyncClient) -> None:
+            while pending:
+                i = pending.pop(0)
+                posted = time.perf_counter()
+                answer = await http.post("/api/v1/signups", json=signup(tag, i))
+                if answer.status_code != 202:
+                    raise RuntimeError(f"signup {i}: {answer.status_code} {answer.text}")
+                while True:
+                    status = (await http.get(answer.json()["status_url"])).json()
+                    if status["state"] in {"succeeded", "failed"}:
+                        break
+                    await asyncio.sleep(POLL_SECONDS)
+                seen[status["id"]] = time.perf_counter() - posted
+
+        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
+            await asyncio.gather(*(signup_page(http) for _ in range(min(clients, n))))
+        async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
+            rows = await (
+                await conn.execute(
+                    "SELECT id, state, created_at, started_at, finished_at "
+                    "FROM control.provisioning_runs WHERE id = ANY(%s::uuid[]) ORDER BY created_at",
+                    (list(seen),),
+                )
+            ).fetchall()
+    finally:
+        for process in started:
+            stop(process)
+    failed = sum(1 for r in rows if r[1] != "succeeded")
+    server = [(r[4] - r[2]).total_seconds() for r in rows]
+    service = [(r[4] - r[3]).total_seconds() for r in rows]
+    wall = (max(r[4] for r in rows) - first_signup).total_seconds()
+    return {
+        "n": n,
+        "workers": workers,
+        "failed": failed,
+        "client": quantiles([seen[str(r[0])] for r in rows]),
+        "server": quantiles(server),
+        "service": quantiles(service),
+        "per_minute": n / wall * 60,
+        "wall": wall,
+        # Does a tenant cost more as N grows? The first tenth against the last tenth.
+        "first_tenth": statistics.median(service[: max(1, n // 10)]),
+        "last_tenth": statistics.median(service[-max(1, n // 10) :]),
+    }
+
+
+async def database_side(settings: Settings, count: int) -> dict[str, Any]:
+    """Runs executed one at a time in this process: claimed → finished minus the S3 step."""
+    from services.db.engine import Database
+
+    database = Database(settings)
+    engine_platform = Platform.build(settings, database)
+    tag = uuid.uuid4().hex[:6]
+    costs: list[float] = []
+    by_step: dict[str, list[float]] = {}
+    try:
+        for i in range(count):
+            body = signup(f"db{tag}", i)
+            async with database.transaction() as session:
+                data = SignupCreate(
+                    **{**body, "start_date": date.fromisoformat(body["start_date"])}
+                )
+                plan = await runs.check_signup(session, settings, data)
+                run = await runs.start_signup(session, plan)
+            await execute(engine_platform, run.id, attempt=1, max_attempts=1)
+            async with database.transaction() as session:
+                done = await runs.get_run(session, run.id)
+            assert done.started_at is not None
+            assert done.finished_at is not None
+            total = (done.finished_at - done.started_at).total_seconds()
+            for step in done.steps:
+                assert step.started_at is not None
+                assert step.finished_at is not None
+                took = (step.finished_at - step.started_at).total_seconds()
+                by_step.setdefault(step.name, []).append(took)
+                if step.name == "create_storage":
+                    total -= took
+            costs.append(total)
+    finally:
+        await database.dispose()
+    return {
+        "cost": quantiles(costs),
+        "steps": {k: statistics.median(v) for k, v in by_step.items()},
+    }
+
+
+def main() -> None:
+    args = parse_args()
+    admin = make_url(os.environ.get("PMO_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL))
+    admin_libpq = libpq_url(admin.render_as_string(hide_password=False))
+    app_url = admin.set(
+        drivername="postgresql+psycopg", username="pmo_app", password=None, database=DATABASE
+    ).render_as_string(hide_password=False)
+    owner_url = make_url(app_url).set(username="pmo_owner").render_as_string(hide_password=False)
+    with psycopg.connect(admin_libpq, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
+        )
+    bootstrap_cell(admin_libpq, app_url, owner_url)
+    migrate.upgrade(owner_url)
+    s3 = LocalS3().start()
+    settings = load_settings(
+        database_url=app_url,
+        database_owner_url=owner_url,
+        log_level="WARNING",
+        s3_endpoint_url=s3.endpoint_url,
+        s3_access_key_id="bench",
+        s3_secret_access_key="bench-secret",  # noqa: S106 — moto takes any
+        signup_rate_limit_per_minute=0,
+    )
+    configure_logging(settings)
+    env = environment(settings, s3, args.concurrency)
+    port = free_port("127.0.0.1")
+    api = pmo("serve", "--port", str(port), env=env)
+    conninfo = libpq_url(app_url)
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base_url}/health/ready").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        print(
+            f"# {platform.node()} · {os.cpu_count()} CPU · Python {platform.python_version()} · "
+            f"{datetime.now(UTC):%Y-%m-%d}; API 1 process, workers × {args.concurrency} runs, "
+            f"{args.clients} signups in flight"
+        )
+        print(
+            "| N | workers | signup → active (page) median / p95 / max s "
+            "| created → active (server) median / p95 s | service median / p95 s "
+            "| tenants/min | wall s | service first / last tenth s | failed |"
+        )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        for n in args.tenants:
+            for workers in args.workers:
+                r = asyncio.run(one_round(base_url, conninfo, n, workers, args.clients, env))
+                page, srv, svc = r["client"], r["server"], r["service"]
+                print(
+                    f"| {n} | {workers} | {page[0]:.3f} / {page[1]:.3f} / {page[2]:.3f} "
+                    f"| {srv[0]:.3f} / {srv[1]:.3f} "
+                    f"| {svc[0]:.3f} / {svc[1]:.3f} | {r['per_minute']:.0f} | {r['wall']:.1f} "
+                    f"| {r['first_tenth']:.3f} / {r['last_tenth']:.3f} | {r['failed']} |",
+                    flush=True,
+                )
+        db = asyncio.run(database_side(settings, args.db_tenants))
+        cost = db["cost"]
+        print(
+            f"\ndatabase side of one provisioning ({args.db_tenants} runs one at a time, "
+            f"claimed → finished minus the S3 step): median {cost[0] * 1000:.1f} ms, "
+            f"p95 {cost[1] * 1000:.1f} ms, max {cost[2] * 1000:.1f} ms"
+        )
+        print(
+            "median per step, ms: "
+            + ", ".join(f"{name} {took * 1000:.1f}" for name, took in db["steps"].items())
+        )
+    finally:
+        stop(api)
+        s3.stop()
+        if not args.keep:
+            with psycopg.connect(admin_libpq, autocommit=True) as conn:
+                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
+                conn.execute(drop.format(sql.Identifier(DATABASE)))
+
+
+if __name__ == "__main__":
+    main()

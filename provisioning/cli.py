@@ -1,0 +1,151 @@
+"""``pmo worker`` and ``pmo provisioning list|show|retry`` (wired in through ``pmo.commands``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.cli import handles_errors, settings_from_env
+from services.config import Settings
+from services.db.engine import Database
+from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, JobQueue
+from services.logging import configure_logging
+from services.provisioning_runs import service as runs
+from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
+
+R = TypeVar("R")
+
+
+@click.command(name="worker")
+@click.option("--concurrency", type=click.IntRange(1, 100), help="Default: PMO_WORKER_CONCURRENCY.")
+@click.option("--name", help="Shown in logs (default: worker).")
+@click.option(
+    "--queue",
+    "queues",
+    multiple=True,
+    type=click.Choice([PROVISIONING_QUEUE, MAINTENANCE_QUEUE]),
+    help="Only these queues (default: both). The maintenance queue re-queues dead workers' jobs.",
+)
+@handles_errors
+def worker_command(concurrency: int | None, name: str | None, queues: tuple[str, ...]) -> None:
+    """Run provisioning workers until SIGINT/SIGTERM (as many processes as needed)."""
+    from provisioning.worker import run_worker
+
+    settings = settings_from_env()
+    settings.cell_urls()  # fail early, in one line, without a database URL
+    configure_logging(settings)
+    asyncio.run(
+        run_worker(
+            settings,
+            concurrency=concurrency,
+            name=name,
+            queues=queues or None,
+            install_signal_handlers=True,
+        )
+    )
+
+
+@click.group(name="provisioning")
+def provisioning_group() -> None:
+    """Provisioning runs: list, inspect, retry."""
+
+
+async def _in_control(settings: Settings, work: Callable[[AsyncSession], Awaitable[R]]) -> R:
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            return await work(session)
+    finally:
+        await database.dispose()
+
+
+def _line(run: ProvisioningRun) -> str:
+    error = f"  {run.error}" if run.error else ""
+    return (
+        f"{run.id}  {run.kind.value:<11} {run.state.value:<9} {run.slug:<30} "
+        f"attempts {run.attempts}  {run.created_at:%Y-%m-%d %H:%M:%S}{error}"
+    )
+
+
+@provisioning_group.command("list")
+@click.option("--state", type=click.Choice([s.value for s in RunState]), help="e.g. failed")
+@click.option("--kind", type=click.Choice([k.value for k in RunKind]))
+@click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@handles_errors
+def list_command(state: str | None, kind: str | None, limit: int) -> None:
+    """Runs, newest first."""
+
+    async def work(session: AsyncSession) -> tuple[list[ProvisioningRun], int]:
+        return await runs.list_runs(
+            session,
+            state=RunState(state) if state else None,
+            kind=RunKind(kind) if kind else None,
+            limit=limit,
+            offset=0,
+        )
+
+    rows, total = asyncio.run(_in_control(settings_from_env(), work))
+    for run in rows:
+        click.echo(_line(run))
+    click.echo(f"{len(rows)} of {total} run(s)", err=True)
+
+
+@provisioning_group.command("show")
+@click.argument("run_id", type=click.UUID)
+@click.option(
+    "--invitation",
+    is_flag=True,
+    help="Also print the admin's invitation token (to hand it over; it grants owner access).",
+)
+@handles_errors
+def show_command(run_id: uuid.UUID, invitation: bool) -> None:
+    """A run's state, progress and steps, with what each step made."""
+    settings = settings_from_env()
+
+    async def work(session: AsyncSession) -> list[str]:
+        run = await runs.get_run(session, run_id)
+        done = runs.progress(run.steps)
+        lines = [
+            _line(run),
+            f"progress {done.done}/{done.total} ({done.percent} %)",
+        ]
+        for step in run.steps:
+            lines.append(
+                f"  {step.position + 1}. {step.name:<18} {step.state.value:<9} "
+                f"attempts {step.attempts}" + (f"  error: {step.error}" if step.error else "")
+            )
+            if step.result:
+                lines.append(f"       {json.dumps(step.result, sort_keys=True)}")
+        if invitation and run.kind is RunKind.PROVISION:
+            from provisioning.steps import invitation_secret
+
+            lines.append(f"invitation token: {invitation_secret(settings, run.id)}")
+        return lines
+
+    for line in asyncio.run(_in_control(settings, work)):
+        click.echo(line)
+
+
+@provisioning_group.command("retry")
+@click.argument("run_id", type=click.UUID)
+@handles_errors
+def retry_command(run_id: uuid.UUID) -> None:
+    """Retry a failed run from its first unfinished step."""
+    settings = settings_from_env()
+
+    async def work() -> str:
+        run = await _in_control(settings, lambda s: runs.retry_run(s, run_id))
+        queue = JobQueue(settings)
+        try:
+            await queue.defer_run(run.id, run.tenant_id)
+        finally:
+            await queue.close()
+        return f"queued run {run.id} ({run.slug}) again"
+
+    click.echo(asyncio.run(work()))

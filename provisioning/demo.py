@@ -1,0 +1,265 @@
+"""`pmo demo`: the whole platform on one machine — now with S3, workers and real signups.
+
+It starts the embedded PostgreSQL (unless ``PMO_DATABASE_URL`` is set) and moto's S3 server on
+loopback, serves the API with a worker in the same process, and signs up two demo clients
+through the public signup API — the path a real client takes — then prints their slugs and
+tokens. Runs are idempotent (fixed ``Idempotency-Key``s), so the next start finds the same
+clients. moto keeps S3 in memory, so each start makes the clients' storage prefixes again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import click
+import httpx
+from sqlalchemy import update
+
+from provisioning.local_s3 import LocalS3
+from provisioning.worker import run_worker
+from services.cli import handles_errors, settings_from_env
+from services.config import Settings
+from services.db.base import utcnow
+from services.db.engine import Database
+from services.demo import (
+    DemoCredentials,
+    api_server,
+    exit_cleanly_on_signals,
+    free_port,
+    prepare_database,
+    smoke_check,
+    with_embedded_database,
+)
+from services.identity import service as identity
+from services.identity.models import ApiToken
+from services.storage.service import Storage
+from services.tenancy import service as tenancy
+
+PROVISIONING_TIMEOUT = 60.0
+
+
+@dataclass(frozen=True)
+class DemoClient:
+    slug: str
+    organisation: str
+    email: str
+    plan: str
+    pack: str
+    programme: str
+
+    def signup(self) -> dict[str, str]:
+        return {
+            "organisation_name": self.organisation,
+            "slug": self.slug,
+            "admin_email": self.email,
+            "plan": self.plan,
+            "template_pack": self.pack,
+            "programme_name": self.programme,
+            "start_date": date.today().isoformat(),
+        }
+
+
+DEMO_CLIENTS = (
+    DemoClient(
+        slug="northwind",
+        organisation="Northwind Health Trust",
+        email="owner@northwind.example",
+        plan="professional",
+        pack="msp-governance",
+        programme="Digital Patient Services",
+    ),
+    DemoClient(
+        slug="contoso-rail",
+        organisation="Contoso Rail",
+        email="owner@contoso-rail.example",
+        plan="starter",
+        pack="transformation-tranches",
+        programme="Network Modernisation",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Provisioned:
+    client: DemoClient
+    run_id: str
+    token: str
+
+    @property
+    def credentials(self) -> DemoCredentials:
+        return DemoCredentials(self.client.slug, self.client.email, self.token)
+
+
+async def sign_up(base_url: str, client: DemoClient) -> str:
+    """The public signup, then polling the run until it is done; returns the run id."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        answer = await http.post(
+            "/api/v1/signups",
+            json=client.signup(),
+            headers={"Idempotency-Key": f"demo-signup-{client.slug}"},
+        )
+        if answer.status_code != 202:
+            raise click.ClickException(f"signing up {client.slug}: {answer.text}")
+        status_url = answer.json()["status_url"]
+        deadline = time.monotonic() + PROVISIONING_TIMEOUT
+        while time.monotonic() < deadline:
+            run = (await http.get(status_url)).json()
+            if run["state"] == "succeeded":
+                return str(run["id"])
+            if run["state"] == "failed":
+                raise click.ClickException(f"provisioning {client.slug} failed: {run['error']}")
+            await asyncio.sleep(0.1)
+    raise click.ClickException(f"provisioning {client.slug} did not finish in time")
+
+
+async def demo_token(settings: Settings, client: DemoClient) -> str:
+    """A fresh token for the client's owner (one live demo token each: older ones are revoked)."""
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            user = await identity.require_user(session, client.email)
+            tenant = await tenancy.require_by_slug(session, client.slug)
+            await session.execute(
+                update(ApiToken)
+                .where(ApiToken.user_id == user.id, ApiToken.name == "demo")
+                .where(ApiToken.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            _, secret = await identity.issue_token(
+                session, user.id, name="demo", tenant_id=tenant.id
+            )
+            # moto forgets everything when it stops: the prefix is made again (idempotent).
+            await Storage(settings).ensure_tenant_prefix(tenant.id, tenant.slug, "demo-start")
+            return secret
+    finally:
+        await database.dispose()
+
+
+async def check_provisioned(base_url: str, settings: Settings, done: Provisioned) -> list[str]:
+    """A provisioned client: active, its programme seeded, its storage prefix there."""
+    failures: list[str] = []
+    slug, headers = done.client.slug, {"Authorization": f"Bearer {done.token}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+        run = (await http.get(f"/api/v1/provisioning-runs/{done.run_id}")).json()
+        if run.get("state") != "succeeded" or run["progress"]["done"] != run["progress"]["total"]:
+            failures.append(f"{slug}: run {done.run_id} is {run.get('state')}")
+        ws = await http.get(f"/api/v1/w/{slug}/settings", headers=headers)
+        if ws.status_code != 200 or ws.json().get("state") != "active":
+            failures.append(f"{slug}: workspace answered {ws.status_code}: {ws.text}")
+        listed = await http.get(f"/api/v1/w/{slug}/programmes", headers=headers)
+        names = {p["name"] for p in listed.json().get("items", [])} if listed.is_success else set()
+        if done.client.programme not in names:
+            failures.append(f"{slug}: the seeded programme is missing ({listed.status_code})")
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            tenant = await tenancy.require_by_slug(session, slug)
+        if await Storage(settings).find(f"tenants/{tenant.id}/") is None:
+            failures.append(f"{slug}: no storage prefix")
+    finally:
+        await database.dispose()
+    return failures
+
+
+async def _platform(settings: Settings, s3: LocalS3, smoke: bool) -> int:
+    port = free_port(settings.host) if smoke else settings.port
+    base_url = f"http://{settings.host}:{port}"
+    server = api_server(settings, port)
+    serving = asyncio.create_task(server.serve())
+    worker = asyncio.create_task(run_worker(settings, concurrency=2, name="demo-worker"))
+    try:
+        while not server.started:
+            if serving.done():
+                click.echo("demo: the server did not start", err=True)
+                return 1
+            await asyncio.sleep(0.05)
+        provisioned = []
+        for client in DEMO_CLIENTS:
+            run_id = await sign_up(base_url, client)
+            provisioned.append(Provisioned(client, run_id, await demo_token(settings, client)))
+        if smoke:
+            failures = await smoke_check(base_url, provisioned[0].credentials)
+            for done in provisioned:
+                failures += await check_provisioned(base_url, settings, done)
+            for failure in failures:
+                click.echo(f"smoke: FAIL {failure}", err=True)
+            click.echo("smoke: ok" if not failures else f"smoke: {len(failures)} failure(s)")
+            return 0 if not failures else 1
+        _banner(base_url, s3, provisioned)
+        await serving  # until Ctrl-C / SIGTERM
+        return 0
+    finally:
+        server.should_exit = True
+        worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await worker
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+
+
+def _banner(base_url: str, s3: LocalS3, provisioned: list[Provisioned]) -> None:
+    lines = [
+        "",
+        "PMO Cloud demo",
+        f"  API docs       {base_url}/schema",
+        f"  S3 (moto)      {s3.endpoint_url}",
+        "  worker         in this process",
+    ]
+    for done in provisioned:
+        client = done.client
+        lines += [
+            "",
+            f"  client         {client.slug}  ({client.organisation}, owner {client.email}, "
+            f"pack {client.pack})",
+            f"  run            {base_url}/api/v1/provisioning-runs/{done.run_id}",
+            f"  token          {done.token}",
+        ]
+    first = provisioned[0]
+    lines += [
+        "",
+        f'  try: curl -H "Authorization: Bearer {first.token}" '
+        f"{base_url}/api/v1/w/{first.client.slug}/programmes",
+        "",
+        "Ctrl-C stops the platform (and its database).",
+        "",
+    ]
+    click.echo("\n".join(lines))
+    sys.stdout.flush()
+
+
+def run_demo(settings: Settings, *, smoke: bool = False) -> int:
+    settings, database = with_embedded_database(settings)
+    s3 = LocalS3()
+    try:
+        click.echo("starting S3 (moto) on loopback …", err=True)
+        s3.start()
+        settings = settings.model_copy(
+            update={
+                "s3_endpoint_url": s3.endpoint_url,
+                "s3_access_key_id": "demo",
+                "s3_secret_access_key": "demo-secret",
+            }
+        )
+        prepare_database(settings)
+        exit_cleanly_on_signals()
+        with contextlib.suppress(SystemExit):
+            return asyncio.run(_platform(settings, s3, smoke))
+        return 0
+    finally:
+        s3.stop()
+        if database is not None:
+            database.stop()
+            click.echo("embedded PostgreSQL stopped", err=True)
+
+
+@click.command(name="demo")
+@click.option("--smoke", is_flag=True, help="Start, provision, check, then exit 0/1.")
+@handles_errors
+def demo_command(smoke: bool) -> None:
+    """The whole platform on this machine with no set-up: PostgreSQL, S3, API, worker, clients."""
+    sys.exit(run_demo(settings_from_env(), smoke=smoke))

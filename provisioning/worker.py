@@ -1,0 +1,153 @@
+"""Workers: procrastinate executes provisioning runs from the queue in PostgreSQL.
+
+Registered on the app of :mod:`services.jobs`:
+
+* ``provisioning.run`` — execute (or resume) one run; one per tenant at a time (the job's lock).
+  Transient failures come back with exponential backoff, up to ``PMO_PROVISIONING_MAX_ATTEMPTS``.
+* ``provisioning.sweep`` — periodic: re-queues the jobs of workers whose heartbeat stopped (a
+  killed worker's run resumes elsewhere) and nudges runs whose job went missing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from procrastinate import JobContext
+from procrastinate.jobs import Job
+from procrastinate.retry import BaseRetryStrategy, RetryDecision
+
+from provisioning.workflow import Platform, RetryableRunError, execute
+from services.config import Settings
+from services.db.base import utcnow
+from services.db.engine import Database
+from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, RUN_TASK, JobQueue
+from services.provisioning_runs import execution
+from services.provisioning_runs.service import retry_delay
+from services.storage.service import StorageError
+from services.tenancy import service as tenancy
+
+SWEEP_TASK = "provisioning.sweep"
+QUEUES = (PROVISIONING_QUEUE, MAINTENANCE_QUEUE)
+
+log = structlog.get_logger("pmo.worker")
+
+
+class ProvisioningRetry(BaseRetryStrategy):
+    """Retry only transient failures, waiting ``base``, ``2·base``, ``4·base`` …"""
+
+    def __init__(self, max_attempts: int, base_seconds: float) -> None:
+        self.max_attempts = max_attempts
+        self.base_seconds = base_seconds
+
+    def get_retry_decision(self, *, exception: BaseException, job: Job) -> RetryDecision | None:
+        attempt = job.attempts + 1
+        if not isinstance(exception, RetryableRunError) or attempt >= self.max_attempts:
+            return None
+        wait = exception.retry_in
+        if wait is None:
+            wait = retry_delay(attempt, self.base_seconds)
+        return RetryDecision(retry_at=utcnow() + timedelta(seconds=wait))
+
+
+def _every(seconds: float) -> str:
+    """A six-field cron (seconds last) firing about every ``seconds``."""
+    step = max(1, min(59, round(seconds)))
+    return f"* * * * * */{step}"
+
+
+def register_tasks(queue: JobQueue, platform: Platform) -> None:
+    """Put the real tasks on the queue's app (names the services defer by)."""
+    app, settings = queue.app, platform.settings
+
+    @app.task(
+        name=RUN_TASK,
+        queue=PROVISIONING_QUEUE,
+        pass_context=True,
+        retry=ProvisioningRetry(
+            settings.provisioning_max_attempts, settings.provisioning_retry_seconds
+        ),
+    )
+    async def run_provisioning(context: JobContext, run_id: str) -> None:
+        assert context.job is not None
+        await execute(
+            platform,
+            uuid.UUID(run_id),
+            attempt=context.job.attempts + 1,
+            max_attempts=settings.provisioning_max_attempts,
+        )
+
+    @app.periodic(cron=_every(settings.worker_stalled_seconds / 3), periodic_id="sweep")
+    @app.task(name=SWEEP_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=SWEEP_TASK)
+    async def sweep(timestamp: int) -> None:
+        stalled = await app.job_manager.get_stalled_jobs(
+            seconds_since_heartbeat=settings.worker_stalled_seconds
+        )
+        for job in stalled:
+            try:
+                await app.job_manager.retry_job(job)
+                log.warning("provisioning.job.requeued", job_id=job.id, task=job.task_name)
+            except Exception as exc:  # another worker's sweep got there first
+                log.info("provisioning.job.requeue_skipped", job_id=job.id, error=str(exc))
+        quiet = timedelta(seconds=settings.worker_stalled_seconds)
+        async with platform.database.transaction() as session:
+            stranded = [(r.id, r.tenant_id) for r in await execution.stranded_runs(session, quiet)]
+        for run_id, tenant_id in stranded:
+            if await queue.defer_run(run_id, tenant_id):
+                log.warning("provisioning.run.nudged", run_id=str(run_id))
+
+
+async def _warm_up(platform: Platform) -> None:
+    """Connect to every cell and make sure the bucket exists, so the first run does not wait."""
+    for cell in platform.database.cells:
+        async with platform.database.engine(cell).connect():
+            pass
+    try:
+        await platform.storage.ensure_bucket()
+    except StorageError as exc:  # the runs will retry; the worker starts anyway
+        log.warning("worker.storage_unavailable", error=str(exc))
+
+
+async def run_worker(
+    settings: Settings,
+    *,
+    concurrency: int | None = None,
+    name: str | None = None,
+    queues: tuple[str, ...] | None = None,
+    install_signal_handlers: bool = False,
+    database: Database | None = None,
+    started: asyncio.Event | None = None,
+) -> None:
+    """Work until stopped (SIGINT/SIGTERM when ``install_signal_handlers``, or cancellation)."""
+    concurrency = concurrency or settings.worker_concurrency
+    platform = Platform.build(settings, database)
+    queue = JobQueue(settings, pool_size=concurrency + 4)
+    register_tasks(queue, platform)
+    try:
+        async with platform.database.transaction() as session:
+            await tenancy.sync_cells(session, settings)
+        await _warm_up(platform)
+        await queue.open()
+        options: dict[str, Any] = {
+            "queues": list(queues or QUEUES),
+            "concurrency": concurrency,
+            "name": name or "worker",
+            "wait": True,
+            "install_signal_handlers": install_signal_handlers,
+            "update_heartbeat_interval": settings.worker_heartbeat_seconds,
+            "stalled_worker_timeout": settings.worker_stalled_seconds,
+            "fetch_job_polling_interval": settings.worker_heartbeat_seconds,
+            "delete_jobs": "successful",
+        }
+        log.info("worker.started", name=options["name"], concurrency=concurrency)
+        if started is not None:
+            started.set()
+        await queue.app.run_worker_async(**options)
+    finally:
+        await queue.close()
+        if database is None:
+            await platform.database.dispose()
+        log.info("worker.stopped", name=name or "worker")

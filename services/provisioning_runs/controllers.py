@@ -1,0 +1,278 @@
+"""HTTP for signups, provisioning runs and offboarding requests."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import State
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services import idempotency
+from services.config import Settings
+from services.dependencies import control_dependencies, provide_control_session
+from services.errors import (
+    Conflict,
+    Forbidden,
+    IdempotencyKeyReused,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    problem_responses,
+)
+from services.idempotency import IdempotencyKey
+from services.identity import service as identity
+from services.identity.models import Role, StaffRole
+from services.identity.service import Principal
+from services.jobs import JobQueue
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.provisioning_runs import service as runs
+from services.provisioning_runs.models import RunKind, RunState
+from services.provisioning_runs.schemas import (
+    RUNS_PATH,
+    OffboardingAccepted,
+    RunRead,
+    RunSummary,
+    SignupAccepted,
+    SignupCreate,
+)
+from services.tenancy import service as tenancy
+
+# Route option: the handler is rate-limited per client address (see services.app).
+RATE_LIMITED = "rate_limited"
+
+
+def job_queue(state: State) -> JobQueue:
+    queue = state.get("jobs")
+    if not isinstance(queue, JobQueue):
+        raise RuntimeError("the application has no job queue")
+    return queue
+
+
+def settings_of(state: State) -> Settings:
+    settings = state.get("settings")
+    if not isinstance(settings, Settings):
+        raise RuntimeError("the application has no settings")
+    return settings
+
+
+async def provide_optional_principal(
+    request: Request[Any, Any, Any], control_session: NamedDependency[AsyncSession]
+) -> Principal | None:
+    """The caller if a bearer token is sent (a bad one is refused), else anonymous."""
+    header = request.headers.get("authorization", "")
+    if not header:
+        return None
+    scheme, _, secret = header.partition(" ")
+    principal = (
+        await identity.authenticate(control_session, secret.strip())
+        if scheme.lower() == "bearer"
+        else None
+    )
+    if principal is None:
+        raise Unauthenticated("The API token is unknown, expired or revoked.")
+    return principal
+
+
+def require_platform_admin(principal: Principal) -> None:
+    if principal.staff_role is not StaffRole.PLATFORM_ADMIN:
+        raise Forbidden("Only platform admins operate provisioning runs.")
+
+
+def _accepted_headers(run_id: uuid.UUID, replayed: bool) -> dict[str, str]:
+    headers = {"Location": f"{RUNS_PATH}/{run_id}"}
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers
+
+
+class SignupController(Controller):
+    path = "/api/v1/signups"
+    tags = ["signups"]
+    dependencies = {"control_session": Provide(provide_control_session)}
+
+    @post(
+        "/",
+        status_code=202,
+        opt={RATE_LIMITED: True},
+        responses=problem_responses(Conflict, IdempotencyKeyReused, RateLimited),
+        summary="Sign up: a new client workspace, provisioned in seconds",
+        description=(
+            "Public. Checks everything up front, reserves the slug and answers at once; the "
+            "workspace is made by a provisioning run — poll `status_url` for its progress. "
+            "`plan` is one of the configured plan keys (billing comes later). Rate-limited per "
+            "client address."
+        ),
+    )
+    async def sign_up(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        data: JSONBody[SignupCreate],
+        control_session: NamedDependency[AsyncSession],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[SignupAccepted]:
+        plan = await runs.check_signup(control_session, settings_of(state), data)
+        made: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+        async def create() -> tuple[int, Any]:
+            run = await runs.start_signup(control_session, plan)
+            made.append((run.id, run.tenant_id))
+            accepted = SignupAccepted(
+                slug=run.slug, run_id=run.id, state=run.state, status_url=f"{RUNS_PATH}/{run.id}"
+            )
+            return 202, msgspec.to_builtins(accepted)
+
+        outcome = await idempotency.run_once(
+            control_session,
+            idempotency_key,
+            idempotency.fingerprint("POST", request.url.path, data),
+            create,
+            idempotency.control_ledger("signups"),
+        )
+        # The run must be visible before a worker looks for it: commit, then hand it over.
+        await control_session.commit()
+        for run_id, tenant_id in made:
+            await job_queue(state).nudge(run_id, tenant_id)
+        body = msgspec.convert(outcome.body, SignupAccepted)
+        return Response(
+            body,
+            status_code=outcome.status_code,
+            headers=_accepted_headers(body.run_id, outcome.replayed),
+        )
+
+
+class ProvisioningRunController(Controller):
+    path = RUNS_PATH
+    tags = ["provisioning runs"]
+    dependencies = control_dependencies
+
+    @get(
+        "/{run_id:uuid}",
+        dependencies={"caller": Provide(provide_optional_principal)},
+        responses=problem_responses(Unauthenticated, NotFound),
+        summary="A run: state, steps and progress",
+        description=(
+            "Public for whoever holds the run id (the signup page polls it); platform admins "
+            "also see what each step made."
+        ),
+    )
+    async def get_run(
+        self,
+        run_id: FromPath[uuid.UUID],
+        control_session: NamedDependency[AsyncSession],
+        caller: NamedDependency[Principal | None],
+    ) -> RunRead:
+        run = await runs.get_run(control_session, run_id)
+        staff = caller is not None and caller.staff_role is StaffRole.PLATFORM_ADMIN
+        return RunRead.of(run, runs.progress(run.steps), staff=staff)
+
+    @get(
+        "/",
+        responses=problem_responses(Unauthenticated, Forbidden),
+        summary="List runs (platform admins); filter failed ones with state=failed",
+        security=[{"bearer": []}],
+    )
+    async def list_runs(
+        self,
+        control_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        run_state: Annotated[RunState | None, QueryParameter(name="state")] = None,
+        kind: Annotated[RunKind | None, QueryParameter()] = None,
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> Page[RunSummary]:
+        require_platform_admin(principal)
+        rows, total = await runs.list_runs(
+            control_session, state=run_state, kind=kind, limit=limit, offset=offset
+        )
+        return Page.of([RunSummary.of(r) for r in rows], total, limit, offset)
+
+    @post(
+        "/{run_id:uuid}/retry",
+        status_code=202,
+        responses=problem_responses(Unauthenticated, Forbidden, NotFound, Conflict),
+        summary="Retry a failed run from its first unfinished step (platform admins)",
+        security=[{"bearer": []}],
+    )
+    async def retry_run(
+        self,
+        state: State,
+        run_id: FromPath[uuid.UUID],
+        control_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> RunRead:
+        require_platform_admin(principal)
+        run = await runs.retry_run(control_session, run_id)
+        await control_session.commit()
+        await job_queue(state).nudge(run.id, run.tenant_id)
+        return RunRead.of(run, runs.progress(run.steps), staff=True)
+
+
+class OffboardingController(Controller):
+    path = "/api/v1/w/{slug:str}/offboarding"
+    tags = ["offboarding"]
+    dependencies = control_dependencies
+    security = [{"bearer": []}]
+
+    @post(
+        "/",
+        status_code=202,
+        responses=problem_responses(
+            Unauthenticated, Forbidden, NotFound, Conflict, IdempotencyKeyReused
+        ),
+        summary="Offboard the workspace: export it, revoke access, delete its data (owners)",
+        description=(
+            "The workspace turns read-only at once; a run exports every table (JSON, and CSV per "
+            "register) to the workspace's storage, revokes tokens and memberships, purges the "
+            "workspace's rows and marks it deleted. Owners, or platform admins."
+        ),
+    )
+    async def offboard(
+        self,
+        request: Request[Any, Any, Any],
+        state: State,
+        slug: FromPath[str],
+        control_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[OffboardingAccepted]:
+        tenant = await tenancy.require_by_slug(control_session, slug)
+        role = await identity.role_in(control_session, principal.user_id, tenant.id)
+        staff = principal.staff_role is StaffRole.PLATFORM_ADMIN
+        if not staff and (role is None or principal.token_tenant_id not in (None, tenant.id)):
+            raise NotFound(f"No workspace {slug!r}.")
+        if not staff and role is not Role.OWNER:
+            raise Forbidden("Only the workspace's owners can offboard it.")
+        if not principal.can_write():
+            raise Forbidden("This API token is read-only.")
+        made: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+        async def create() -> tuple[int, Any]:
+            run = await runs.request_offboarding(control_session, tenant, principal.user_id)
+            made.append((run.id, run.tenant_id))
+            accepted = OffboardingAccepted(
+                slug=run.slug, run_id=run.id, state=run.state, status_url=f"{RUNS_PATH}/{run.id}"
+            )
+            return 202, msgspec.to_builtins(accepted)
+
+        outcome = await idempotency.run_once(
+            control_session,
+            idempotency_key,
+            idempotency.fingerprint("POST", request.url.path, principal.user_id),
+            create,
+            idempotency.control_ledger(f"offboarding:{tenant.id}"),
+        )
+        await control_session.commit()
+        for run_id, tenant_id in made:
+            await job_queue(state).nudge(run_id, tenant_id)
+        body = msgspec.convert(outcome.body, OffboardingAccepted)
+        return Response(
+            body,
+            status_code=outcome.status_code,
+            headers=_accepted_headers(body.run_id, outcome.replayed),
+        )

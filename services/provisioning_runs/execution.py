@@ -1,0 +1,243 @@
+"""What workers record while they execute a run: its lease, its steps, its end.
+
+The engine in ``provisioning/workflow.py`` calls these; the rules about runs stay in this domain.
+A step's record and the next step's start commit together, fenced by the lease, so a worker that
+lost its run (it was silent too long and another took over) can record nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.db.base import utcnow
+from services.provisioning_runs.models import (
+    ACTIVE_RUN_STATES,
+    ProvisioningRun,
+    ProvisioningStep,
+    RunKind,
+    RunState,
+    StepState,
+)
+from services.tenancy import service as tenancy
+from services.tenancy.models import TenantState
+
+
+class RunBusy(Exception):
+    """Another execution holds the run's lease (its worker may still be alive)."""
+
+
+class LeaseLost(Exception):
+    """This execution no longer holds the run: another worker took it over."""
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRun:
+    """What a worker needs to execute a run it now holds."""
+
+    id: uuid.UUID
+    kind: RunKind
+    tenant_id: uuid.UUID
+    slug: str
+    request: dict[str, Any]
+    steps: dict[str, StepState]  # planned steps, in order
+    results: dict[str, dict[str, Any]]  # what finished steps made
+
+    @property
+    def unfinished(self) -> list[str]:
+        return [name for name, state in self.steps.items() if state is not StepState.SUCCEEDED]
+
+
+async def claim(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    owner: str,
+    lease_seconds: float,
+    attempt: int,
+    plan_for: Mapping[RunKind, Sequence[str]],
+) -> ClaimedRun | None:
+    """Take the run's lease, plan its steps (once) and start its first unfinished step.
+
+    None: the run is over (or unknown). Raises :class:`RunBusy` while another execution's lease
+    has not lapsed.
+    """
+    run = await session.scalar(
+        select(ProvisioningRun)
+        .where(ProvisioningRun.id == run_id)
+        .options(selectinload(ProvisioningRun.steps))
+        .with_for_update(of=ProvisioningRun)
+    )
+    if run is None or not run.state.is_active:
+        return None
+    now = utcnow()
+    if run.lease_owner not in (None, owner) and run.lease_expires_at and run.lease_expires_at > now:
+        raise RunBusy(f"run {run_id} is held by {run.lease_owner} until {run.lease_expires_at}")
+    if not run.steps:
+        if not plan_for.get(run.kind):
+            raise RuntimeError(f"no steps are registered for {run.kind} runs")
+        for position, name in enumerate(plan_for[run.kind]):
+            run.steps.append(
+                ProvisioningStep(name=name, position=position, state=StepState.PENDING, attempts=0)
+            )
+    run.lease_owner = owner
+    run.lease_expires_at = now + timedelta(seconds=lease_seconds)
+    run.state = RunState.RUNNING
+    run.attempts = attempt
+    run.started_at = run.started_at or now
+    first = next((s for s in run.steps if s.state is not StepState.SUCCEEDED), None)
+    if first is not None:
+        # Counted before it runs: an attempt whose worker dies still counts.
+        first.state, first.attempts, first.started_at, first.error = (
+            StepState.RUNNING,
+            first.attempts + 1,
+            now,
+            None,
+        )
+    await session.flush()
+    return ClaimedRun(
+        id=run.id,
+        kind=run.kind,
+        tenant_id=run.tenant_id,
+        slug=run.slug,
+        request=dict(run.request),
+        steps={s.name: s.state for s in run.steps},
+        results={s.name: dict(s.result or {}) for s in run.steps if s.state is StepState.SUCCEEDED},
+    )
+
+
+async def renew_lease(
+    session: AsyncSession, run_id: uuid.UUID, owner: str, lease_seconds: float
+) -> None:
+    """Extend the lease; raises :class:`LeaseLost` if another execution has taken the run."""
+    renewed = await session.execute(
+        update(ProvisioningRun)
+        .where(ProvisioningRun.id == run_id, ProvisioningRun.lease_owner == owner)
+        .values(lease_expires_at=utcnow() + timedelta(seconds=lease_seconds))
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(renewed, "rowcount", 0):
+        raise LeaseLost(f"run {run_id} is no longer held by {owner}")
+
+
+def _update_step(run_id: uuid.UUID, name: str, **values: Any) -> Any:
+    return (
+        update(ProvisioningStep)
+        .where(ProvisioningStep.run_id == run_id, ProvisioningStep.name == name)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def record_step(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    *,
+    owner: str,
+    lease_seconds: float,
+    name: str,
+    result: dict[str, Any],
+    next_step: str | None,
+) -> None:
+    """In the step's own transaction: record what it made, start ``next_step`` (or, after the
+    last one, finish the run). Fenced by the lease: raises :class:`LeaseLost` — and so nothing
+    of the step commits — if another execution has taken the run meanwhile."""
+    now = utcnow()
+    if next_step is None:
+        await finish_run(session, run_id, owner, RunState.SUCCEEDED)
+    else:
+        await renew_lease(session, run_id, owner, lease_seconds)
+    await session.execute(
+        _update_step(
+            run_id, name, state=StepState.SUCCEEDED, result=result, finished_at=now, error=None
+        )
+    )
+    if next_step is not None:
+        await session.execute(
+            _update_step(
+                run_id,
+                next_step,
+                state=StepState.RUNNING,
+                attempts=ProvisioningStep.attempts + 1,
+                started_at=now,
+                error=None,
+            )
+        )
+
+
+async def fail_step(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    name: str,
+    *,
+    error: str,
+    owner: str,
+    final: bool,
+) -> None:
+    """Record a step's failure. ``final``: the run is failed (and a provisioning tenant too);
+    otherwise it waits for its next attempt. The lease is released either way."""
+    await finish_run(session, run_id, owner, RunState.FAILED if final else RunState.RETRYING, error)
+    await session.execute(
+        _update_step(
+            run_id,
+            name,
+            state=StepState.FAILED if final else StepState.PENDING,
+            error=error,
+            finished_at=utcnow() if final else None,
+        )
+    )
+
+
+async def finish_run(
+    session: AsyncSession,
+    run_id: uuid.UUID,
+    owner: str,
+    state: RunState,
+    error: str | None = None,
+) -> None:
+    """Release the run in ``state``; raises :class:`LeaseLost` if this execution lost it."""
+    final = state in {RunState.SUCCEEDED, RunState.FAILED}
+    finished = await session.execute(
+        update(ProvisioningRun)
+        .where(ProvisioningRun.id == run_id, ProvisioningRun.lease_owner == owner)
+        .values(
+            state=state,
+            error=error,
+            lease_owner=None,
+            lease_expires_at=None,
+            finished_at=utcnow() if final else None,
+        )
+        .returning(ProvisioningRun.kind, ProvisioningRun.tenant_id)
+        .execution_options(synchronize_session=False)
+    )
+    row = finished.first()
+    if row is None:
+        raise LeaseLost(f"run {run_id} is no longer held by {owner}")
+    kind, tenant_id = row
+    if state is RunState.FAILED and kind is RunKind.PROVISION:
+        tenant = await tenancy.get_by_id(session, tenant_id)
+        if tenant is not None and tenant.state is TenantState.PROVISIONING:
+            await tenancy.change_state(session, tenant, TenantState.FAILED)
+
+
+async def stranded_runs(session: AsyncSession, quiet_for: timedelta) -> list[ProvisioningRun]:
+    """Active runs nobody holds that have not moved for ``quiet_for`` (their job may be lost)."""
+    now = utcnow()
+    rows = await session.scalars(
+        select(ProvisioningRun)
+        .where(
+            ProvisioningRun.state.in_(ACTIVE_RUN_STATES),
+            ProvisioningRun.updated_at < now - quiet_for,
+            or_(ProvisioningRun.lease_expires_at.is_(None), ProvisioningRun.lease_expires_at < now),
+        )
+        .order_by(ProvisioningRun.updated_at)
+        .limit(100)
+    )
+    return list(rows)

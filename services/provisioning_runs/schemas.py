@@ -1,0 +1,158 @@
+"""API shapes of signups, provisioning runs and offboarding requests."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from services.provisioning_runs.models import (
+    ProvisioningRun,
+    ProvisioningStep,
+    RunKind,
+    RunState,
+    StepState,
+)
+from services.tenancy.schemas import OrganisationName
+from services.workspace.schemas import NO_NUL, Name
+
+RUNS_PATH = "/api/v1/provisioning-runs"
+
+Email = Annotated[
+    str, Meta(min_length=3, max_length=320, pattern=NO_NUL, examples=["ada@example.org"])
+]
+PlanKey = Annotated[str, Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+PackKey = Annotated[
+    str,
+    Meta(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["msp-governance"]),
+]
+PackVersion = Annotated[
+    str, Meta(min_length=5, max_length=50, pattern=r"^\d+\.\d+\.\d+$", examples=["1.1.0"])
+]
+SlugText = Annotated[
+    str,
+    Meta(
+        min_length=1,
+        max_length=63,
+        pattern=NO_NUL,
+        description=(
+            "3-63 lowercase letters, digits and single hyphens; derived from the name if absent."
+        ),
+    ),
+]
+PlacementName = Annotated[str, Meta(min_length=1, max_length=63, pattern=NO_NUL)]
+
+
+class SignupCreate(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """A new client organisation: who runs it, what it pays for, which template pack seeds it."""
+
+    organisation_name: OrganisationName
+    admin_email: Email
+    plan: PlanKey
+    template_pack: PackKey
+    programme_name: Name
+    start_date: date
+    template_version: PackVersion | None = None
+    slug: SlugText | None = None
+    region: PlacementName | None = None
+    cell: PlacementName | None = None
+
+
+class SignupAccepted(msgspec.Struct, kw_only=True):
+    """The workspace is being made: poll ``status_url`` until ``state`` is ``succeeded``."""
+
+    slug: str
+    run_id: uuid.UUID
+    state: RunState
+    status_url: str
+
+
+class Progress(msgspec.Struct, kw_only=True):
+    done: int
+    total: int
+    percent: int
+
+
+class StepRead(msgspec.Struct, kw_only=True, omit_defaults=True):
+    name: str
+    state: StepState
+    attempts: int
+    started_at: datetime | None
+    finished_at: datetime | None
+    error: str | None
+    # What the step made (ids, locations): shown to platform staff only.
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def of(cls, step: ProvisioningStep, *, with_result: bool) -> StepRead:
+        return cls(
+            name=step.name,
+            state=step.state,
+            attempts=step.attempts,
+            started_at=step.started_at,
+            finished_at=step.finished_at,
+            error=step.error,
+            result=step.result if with_result else None,
+        )
+
+
+class RunRead(msgspec.Struct, kw_only=True):
+    id: uuid.UUID
+    kind: RunKind
+    state: RunState
+    slug: str
+    progress: Progress
+    steps: list[StepRead]
+    error: str | None
+    attempts: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    status_url: str
+
+    @classmethod
+    def of(cls, run: ProvisioningRun, progress: Progress, *, staff: bool) -> RunRead:
+        return cls(
+            id=run.id,
+            kind=run.kind,
+            state=run.state,
+            slug=run.slug,
+            progress=progress,
+            steps=[StepRead.of(s, with_result=staff) for s in run.steps],
+            error=run.error,
+            attempts=run.attempts,
+            created_at=run.created_at,
+            started_at=run.started_at,
+            finished_at=run.finished_at,
+            status_url=f"{RUNS_PATH}/{run.id}",
+        )
+
+
+class RunSummary(msgspec.Struct, kw_only=True):
+    """A run in a staff list (no steps)."""
+
+    id: uuid.UUID
+    kind: RunKind
+    state: RunState
+    slug: str
+    tenant_id: uuid.UUID
+    error: str | None
+    attempts: int
+    created_at: datetime
+    finished_at: datetime | None
+
+    @classmethod
+    def of(cls, run: ProvisioningRun) -> RunSummary:
+        return cls(**{f: getattr(run, f) for f in cls.__struct_fields__})
+
+
+class OffboardingAccepted(msgspec.Struct, kw_only=True):
+    """The workspace is read-only from now on; poll ``status_url`` for the export and deletion."""
+
+    slug: str
+    run_id: uuid.UUID
+    state: RunState
+    status_url: str

@@ -1,0 +1,313 @@
+"""Signups, offboarding requests, and runs as callers and operators see them.
+
+A signup or an offboarding request is recorded as a run; the caller hands it to the workers
+through the job queue (:mod:`services.jobs`) after the run is committed. What workers record
+while executing runs is in :mod:`services.provisioning_runs.execution`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import re
+import secrets
+import unicodedata
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from services.config import Settings
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.identity import service as identity
+from services.provisioning_runs.models import (
+    ACTIVE_RUN_STATES,
+    ProvisioningRun,
+    ProvisioningStep,
+    RunKind,
+    RunState,
+    StepState,
+)
+from services.provisioning_runs.schemas import Progress, SignupCreate
+from services.tenancy import service as tenancy
+from services.tenancy.models import Tenant, TenantState
+
+EARLIEST_START = date(2000, 1, 1)
+LATEST_START = date(2100, 12, 31)
+_DERIVED_SLUG_TRIES = 20
+
+
+# ------------------------------------------------------------------------------- pure rules
+
+
+def derive_slug(name: str) -> str:
+    """A slug from an organisation name: ``"Zoë & Co. Ltd"`` → ``"zoe-co-ltd"``."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")[:50].strip("-")
+    if len(slug) < 3:
+        slug = f"{slug}-org".strip("-") if slug else "org"
+        slug = slug if len(slug) >= 3 else f"{slug}-org"
+    return slug
+
+
+def slug_candidates(base: str) -> list[str]:
+    """``base``, ``base-2`` … ``base-9``, then random suffixes (for a name many share)."""
+    numbered = [base, *(f"{base}-{n}" for n in range(2, 10))]
+    return numbered + [f"{base}-{secrets.token_hex(3)}" for _ in range(_DERIVED_SLUG_TRIES)]
+
+
+def progress(steps: Sequence[ProvisioningStep]) -> Progress:
+    """Steps done / total, for the signup page's progress bar (0/0 until a worker plans it)."""
+    total = len(steps)
+    done = sum(1 for s in steps if s.state is StepState.SUCCEEDED)
+    return Progress(done=done, total=total, percent=(100 * done // total) if total else 0)
+
+
+def retry_delay(attempt: int, base_seconds: float) -> float:
+    """Exponential backoff: ``base``, ``2·base``, ``4·base`` … after attempts 1, 2, 3 …"""
+    return float(base_seconds * (2 ** max(0, attempt - 1)))
+
+
+# ------------------------------------------------------------------------------- template packs
+
+
+@functools.cache
+def _shipped_packs() -> dict[str, tuple[str, ...]]:
+    # Imported here: reading the library is only needed to validate signups.
+    from templates_library.loader import load_library
+
+    packs: dict[str, tuple[str, ...]] = {}
+    for pack in load_library():
+        if pack.manifest is None or pack.problems:
+            continue
+        versions = tuple(v.file.stem for v in pack.versions if v.version and not v.problems)
+        if versions:
+            packs[pack.key] = versions  # semver order: the last is the latest
+    return packs
+
+
+async def pack_versions() -> dict[str, tuple[str, ...]]:
+    """Template packs a signup may choose, with their versions (read once per process)."""
+    return await asyncio.to_thread(_shipped_packs)
+
+
+def resolve_pack(packs: dict[str, tuple[str, ...]], key: str, version: str | None) -> str:
+    """The version to seed: the one asked for, or the latest."""
+    versions = packs.get(key)
+    if versions is None:
+        raise ValidationFailed(
+            f"There is no template pack {key!r}.",
+            errors=[field_error("template_pack", f"unknown; one of {', '.join(sorted(packs))}")],
+        )
+    if version is None:
+        return versions[-1]
+    if version not in versions:
+        raise ValidationFailed(
+            f"Template pack {key!r} has no version {version}.",
+            errors=[field_error("template_version", f"one of {', '.join(versions)}")],
+        )
+    return version
+
+
+# ------------------------------------------------------------------------------- signups
+
+
+@dataclass(frozen=True, slots=True)
+class SignupPlan:
+    """A checked signup, as the run records it (``request``)."""
+
+    slug: str | None
+    request: dict[str, Any]
+
+
+async def check_signup(session: AsyncSession, settings: Settings, data: SignupCreate) -> SignupPlan:
+    """Every rule a signup must pass before anything is made (all field errors at once)."""
+    errors: list[dict[str, str]] = []
+    try:
+        email = identity.normalise_email(data.admin_email)
+    except ValidationFailed:
+        email = ""
+        errors.append(field_error("admin_email", "not an email address"))
+    if data.plan not in settings.plans:
+        errors.append(field_error("plan", f"one of {', '.join(settings.plans)}"))
+    if not EARLIEST_START <= data.start_date <= LATEST_START:
+        errors.append(field_error("start_date", f"between {EARLIEST_START} and {LATEST_START}"))
+    version = None
+    try:
+        version = resolve_pack(await pack_versions(), data.template_pack, data.template_version)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors or [])
+    if data.slug is not None:
+        try:
+            tenancy.check_slug(data.slug)
+        except ValidationFailed as exc:
+            errors.extend(exc.errors or [])
+    try:
+        await tenancy.check_placement(session, cell=data.cell, region=data.region)
+    except ValidationFailed as exc:
+        errors.extend(exc.errors or [])
+    if errors:
+        raise ValidationFailed(
+            "The signup has invalid fields: " + ", ".join(e["field"] for e in errors) + ".",
+            errors=errors,
+        )
+    request = {
+        **msgspec.to_builtins(data),
+        "admin_email": email,
+        "template_version": version,
+    }
+    request.pop("slug", None)
+    return SignupPlan(slug=data.slug, request=request)
+
+
+async def _reserve(session: AsyncSession, slug: str, plan: SignupPlan) -> ProvisioningRun | None:
+    """Insert the run, reserving ``slug``; None if a tenant or another signup has it."""
+    if await tenancy.slug_taken(session, slug):
+        return None
+    run_id = await session.scalar(
+        insert(ProvisioningRun)
+        .values(
+            id=uuid.uuid4(),
+            kind=RunKind.PROVISION,
+            state=RunState.QUEUED,
+            tenant_id=uuid.uuid4(),
+            slug=slug,
+            request=plan.request,
+        )
+        # A literal predicate: PostgreSQL matches the partial unique index by its text.
+        .on_conflict_do_nothing(index_elements=["slug"], index_where=text("kind = 'provision'"))
+        .returning(ProvisioningRun.id)
+    )
+    return None if run_id is None else await session.get(ProvisioningRun, run_id)
+
+
+async def start_signup(session: AsyncSession, plan: SignupPlan) -> ProvisioningRun:
+    """Record the run of a checked signup. Two signups racing for one slug: the second waits for
+    the first's transaction, then gets a 409. A derived slug takes the next free variant."""
+    if plan.slug is not None:
+        run = await _reserve(session, plan.slug, plan)
+        if run is None:
+            raise Conflict(
+                f"The workspace slug {plan.slug!r} is taken; choose another.",
+                errors=[field_error("slug", "taken")],
+            )
+        return run
+    for candidate in slug_candidates(derive_slug(str(plan.request["organisation_name"]))):
+        run = await _reserve(session, candidate, plan)
+        if run is not None:
+            return run
+    raise Conflict(
+        "Could not find a free workspace slug for this name; send one in `slug`.",
+        errors=[field_error("slug", "send one")],
+    )
+
+
+# ------------------------------------------------------------------------------- offboarding
+
+
+async def request_offboarding(
+    session: AsyncSession, tenant: Tenant, requested_by: uuid.UUID
+) -> ProvisioningRun:
+    """Freeze the workspace (``offboarding``: nothing changes any more) and record the run."""
+    if await active_run_of(session, tenant.id) is not None:
+        raise Conflict(f"The workspace {tenant.slug!r} has a run in progress; try again later.")
+    if tenant.state not in {TenantState.ACTIVE, TenantState.SUSPENDED, TenantState.FAILED}:
+        raise Conflict(f"A {tenant.state} workspace cannot be offboarded.")
+    await tenancy.change_state(session, tenant, TenantState.OFFBOARDING)
+    run = ProvisioningRun(
+        kind=RunKind.DEPROVISION,
+        state=RunState.QUEUED,
+        tenant_id=tenant.id,
+        slug=tenant.slug,
+        request={"requested_by": str(requested_by)},
+        requested_by=requested_by,
+        attempts=0,
+    )
+    session.add(run)
+    try:
+        async with session.begin_nested():
+            await session.flush()
+    except IntegrityError:
+        raise Conflict(f"The workspace {tenant.slug!r} has a run in progress.") from None
+    return run
+
+
+# ------------------------------------------------------------------------------- reading runs
+
+
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun:
+    run = await session.scalar(
+        select(ProvisioningRun)
+        .where(ProvisioningRun.id == run_id)
+        .options(selectinload(ProvisioningRun.steps))
+        .execution_options(populate_existing=True)
+    )
+    if run is None:
+        raise NotFound(f"No provisioning run {run_id}.")
+    return run
+
+
+async def active_run_of(session: AsyncSession, tenant_id: uuid.UUID) -> ProvisioningRun | None:
+    return await session.scalar(
+        select(ProvisioningRun).where(
+            ProvisioningRun.tenant_id == tenant_id,
+            ProvisioningRun.state.in_(ACTIVE_RUN_STATES),
+        )
+    )
+
+
+async def list_runs(
+    session: AsyncSession,
+    *,
+    state: RunState | None,
+    kind: RunKind | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ProvisioningRun], int]:
+    conditions: list[ColumnElement[bool]] = []
+    if state is not None:
+        conditions.append(ProvisioningRun.state == state)
+    if kind is not None:
+        conditions.append(ProvisioningRun.kind == kind)
+    total = await session.scalar(
+        select(func.count()).select_from(ProvisioningRun).where(*conditions)
+    )
+    rows = await session.scalars(
+        select(ProvisioningRun)
+        .where(*conditions)
+        .order_by(ProvisioningRun.created_at.desc(), ProvisioningRun.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows), int(total or 0)
+
+
+async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun:
+    """An operator's retry of a failed run: it resumes at its first unfinished step."""
+    run = await get_run(session, run_id)
+    if run.state is not RunState.FAILED:
+        raise Conflict(f"Only failed runs can be retried; this one is {run.state}.")
+    if await active_run_of(session, run.tenant_id) is not None:
+        raise Conflict("Another run of this workspace is in progress.")
+    tenant = await tenancy.get_by_id(session, run.tenant_id)
+    if tenant is not None and tenant.state is TenantState.FAILED:
+        await tenancy.change_state(session, tenant, TenantState.PROVISIONING)
+    for step in run.steps:
+        if step.state is not StepState.SUCCEEDED:
+            step.state = StepState.PENDING
+    run.state = RunState.QUEUED
+    run.error = None
+    run.finished_at = None
+    run.lease_owner = None
+    run.lease_expires_at = None
+    run.attempts = 0
+    await session.flush()
+    return run

@@ -1,0 +1,176 @@
+"""Offboarding: the workspace is exported (JSON + CSV per table) to its storage, access is
+revoked, every workspace row is purged table by table, the tenant is deleted — records stay."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import uuid
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
+
+from services.db import tenant_data
+from services.db.engine import Database
+from services.db.tenant_scope import TenantScope
+from services.identity import service as identity
+from services.identity.models import Membership, Role
+from services.provisioning_runs.models import ProvisioningRun, RunKind
+from services.storage.service import Storage
+from services.tenancy.models import Tenant, TenantState
+from tests.provisioning.conftest import (
+    SIGNUP,
+    Env,
+    owner_headers,
+    platform_admin_headers,
+    signup_body,
+    succeeded,
+    superuser_count,
+    wait_for_run,
+)
+
+Client = AsyncTestClient[Litestar]
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def provisioned(client: Client, database: Database, env: Env) -> tuple[str, dict[str, str]]:
+    """A workspace made by a real signup; returns its slug and its owner's headers."""
+    body = signup_body()
+    answer = await client.post(SIGNUP, json=body)
+    await wait_for_run(database, answer.json()["run_id"], succeeded)
+    return body["slug"], await owner_headers(env.settings, answer.json()["run_id"])
+
+
+async def test_an_owner_offboards_and_the_workspace_is_exported_then_purged(
+    shared_client: Client, shared_database: Database, shared: Env
+) -> None:
+    slug, headers = await provisioned(shared_client, shared_database, shared)
+    programmes = f"/api/v1/w/{slug}/programmes"
+    for name in ("Benefits realisation", "Estates rationalisation"):
+        created = await shared_client.post(
+            programmes, json={"name": name}, headers={**headers, "Idempotency-Key": name}
+        )
+        assert created.status_code == 201
+    async with shared_database.transaction() as session:
+        tenant = (await session.scalars(select(Tenant).where(Tenant.slug == slug))).one()
+        # A second member and their own (workspace-independent) token.
+        other = await identity.create_user(session, f"{uuid.uuid4().hex[:8]}@example.org")
+        await identity.grant_membership(session, other.id, tenant.id, Role.MEMBER)
+        _, other_secret = await identity.issue_token(session, other.id, name="own")
+    scope = TenantScope.single(tenant.id)
+    async with shared_database.transaction(tenant.cell, scope) as session:
+        before = await tenant_data.count_rows(session, tenant.id)
+    # Every workspace table is counted (registers added later too); these two hold rows.
+    assert {t: n for t, n in before.items() if n} == {"programmes": 3, "idempotency_records": 2}
+
+    answer = await shared_client.post(f"/api/v1/w/{slug}/offboarding", headers=headers)
+    assert answer.status_code == 202, answer.text
+    accepted = answer.json()
+    assert accepted["slug"] == slug
+    # Read-only at once: no more changes while it is exported.
+    frozen = await shared_client.post(programmes, json={"name": "Late"}, headers=headers)
+    assert frozen.status_code in {401, 409}
+
+    run = await wait_for_run(shared_database, accepted["run_id"], succeeded)
+    assert run.kind is RunKind.DEPROVISION
+    assert [s.name for s in run.steps] == [
+        "export_workspace",
+        "revoke_access",
+        "purge_workspace",
+        "mark_deleted",
+    ]
+    export = next(s.result for s in run.steps if s.name == "export_workspace")
+    assert export is not None
+    assert export["location"] == f"tenants/{tenant.id}/exports/{run.id}/"
+    assert export["rows"] == before
+
+    # Table by table, as the superuser (no row-level security): nothing of the tenant is left.
+    cell_url = shared.settings.cell_urls()[tenant.cell]
+    for table in tenant_data.workspace_tables():
+        query = f"SELECT count(*) FROM workspace.{table.name} WHERE tenant_id = %s"
+        assert superuser_count(shared.pg, cell_url, query, tenant.id) == 0, table.name
+
+    storage = Storage(shared.settings)
+    files = {k.rsplit("/", 1)[1] for k in await storage.keys(export["location"])}
+    tables = {t.name for t in tenant_data.workspace_tables()}
+    assert files == {"workspace.json"} | {f"{t}.csv" for t in tables}
+    assert {"programmes", "idempotency_records"} <= tables
+    document = json.loads(await storage.read(export["location"] + "workspace.json"))
+    assert document["format"] == "pmo-workspace-export/1"
+    assert document["tenant"]["slug"] == slug
+    names = {p["name"] for p in document["tables"]["programmes"]}
+    assert names == {"Net Zero 2030", "Benefits realisation", "Estates rationalisation"}
+    rows = list(
+        csv.DictReader(
+            io.StringIO((await storage.read(export["location"] + "programmes.csv")).decode())
+        )
+    )
+    assert {r["name"] for r in rows} == names
+    assert all(r["tenant_id"] == str(tenant.id) for r in rows)
+
+    # Access is gone: the invitation (bound to the workspace) is revoked, members are removed.
+    assert (await shared_client.get(programmes, headers=headers)).status_code == 401
+    other_headers = {"Authorization": f"Bearer {other_secret}"}
+    assert (await shared_client.get(programmes, headers=other_headers)).status_code == 404
+    async with shared_database.transaction() as session:
+        kept = await session.get(Tenant, tenant.id)
+        assert kept is not None and kept.state is TenantState.DELETED
+        members = (
+            select(func.count()).select_from(Membership).where(Membership.tenant_id == tenant.id)
+        )
+        assert await session.scalar(members) == 0
+        runs = select(func.count()).select_from(ProvisioningRun)
+        assert await session.scalar(runs.where(ProvisioningRun.tenant_id == tenant.id)) == 2
+    status = (await shared_client.get(accepted["status_url"])).json()
+    assert status["progress"] == {"done": 4, "total": 4, "percent": 100}
+
+
+async def test_only_owners_and_platform_admins_may_offboard(
+    shared_client: Client, shared_database: Database, shared: Env
+) -> None:
+    slug, owner = await provisioned(shared_client, shared_database, shared)
+    path = f"/api/v1/w/{slug}/offboarding"
+    assert (await shared_client.post(path)).status_code == 401
+    async with shared_database.transaction() as session:
+        tenant = (await session.scalars(select(Tenant).where(Tenant.slug == slug))).one()
+        member = await identity.create_user(session, f"{uuid.uuid4().hex[:8]}@example.org")
+        await identity.grant_membership(session, member.id, tenant.id, Role.ADMIN)
+        _, member_secret = await identity.issue_token(session, member.id, name="t")
+        stranger = await identity.create_user(session, f"{uuid.uuid4().hex[:8]}@example.org")
+        _, stranger_secret = await identity.issue_token(session, stranger.id, name="t")
+    admin_only = await shared_client.post(
+        path, headers={"Authorization": f"Bearer {member_secret}"}
+    )
+    assert admin_only.status_code == 403
+    not_member = await shared_client.post(
+        path, headers={"Authorization": f"Bearer {stranger_secret}"}
+    )
+    assert not_member.status_code == 404
+
+    staff = await platform_admin_headers(shared_database)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    first = await shared_client.post(path, headers={**staff, **key})
+    assert first.status_code == 202, first.text
+    replayed = await shared_client.post(path, headers={**staff, **key})
+    assert replayed.json() == first.json()
+    twice = await shared_client.post(path, headers=owner)
+    assert twice.status_code in {401, 409}
+    await wait_for_run(shared_database, first.json()["run_id"], succeeded)
+    gone = await shared_client.post(path, headers=staff)
+    assert gone.status_code == 404
+
+
+async def test_a_workspace_still_being_provisioned_cannot_be_offboarded(
+    shared_client: Client, shared_database: Database
+) -> None:
+    slug = f"prov-{uuid.uuid4().hex[:8]}"
+    async with shared_database.transaction() as session:
+        tenant = Tenant(slug=slug, name="Half made", state=TenantState.PROVISIONING, cell="default")
+        session.add(tenant)
+    staff = await platform_admin_headers(shared_database)
+    answer = await shared_client.post(f"/api/v1/w/{slug}/offboarding", headers=staff)
+    assert answer.status_code == 409
+    assert "provisioning" in answer.json()["detail"]

@@ -1,0 +1,201 @@
+"""Runs as staff see them — over HTTP and with `pmo provisioning list|show|retry` — and the
+rules behind them (slugs, progress, backoff, step registration)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from provisioning.faults import PermanentStepError, TransientStepError
+from provisioning.workflow import PROVISION, Workflow, is_transient, readable
+from services.cli import _load_plugin_commands, cli
+from services.db.engine import Database
+from services.errors import Conflict
+from services.provisioning_runs.models import ProvisioningStep, RunKind, StepState
+from services.provisioning_runs.service import derive_slug, progress, retry_delay, slug_candidates
+from services.storage.service import StorageRefused, StorageUnavailable
+from tests.provisioning.conftest import (
+    SIGNUP,
+    Env,
+    StartWorker,
+    platform_admin_headers,
+    signup_body,
+    succeeded,
+    wait_for_run,
+)
+
+Client = AsyncTestClient[Litestar]
+RUNS = "/api/v1/provisioning-runs"
+
+
+@pytest.mark.usefixtures("worker")
+async def test_platform_admins_list_and_filter_runs_and_see_what_each_step_made(
+    shared_client: Client, shared_database: Database
+) -> None:
+    answer = await shared_client.post(SIGNUP, json=signup_body())
+    run_id = answer.json()["run_id"]
+    await wait_for_run(shared_database, run_id, succeeded)
+    staff = await platform_admin_headers(shared_database)
+
+    assert (await shared_client.get(RUNS)).status_code == 401
+    listed = await shared_client.get(
+        RUNS, params={"kind": "provision", "limit": 200}, headers=staff
+    )
+    assert listed.status_code == 200
+    page = listed.json()
+    assert run_id in {r["id"] for r in page["items"]}
+    assert {r["kind"] for r in page["items"]} == {"provision"}
+    failed = await shared_client.get(RUNS, params={"state": "failed"}, headers=staff)
+    assert all(r["state"] == "failed" for r in failed.json()["items"])
+
+    seen = (await shared_client.get(f"{RUNS}/{run_id}", headers=staff)).json()
+    made = {s["name"]: s["result"] for s in seen["steps"]}
+    assert made["create_storage"]["prefix"].startswith("tenants/")
+    assert made["place_in_cell"]["cell"] in {"default", "eu"}
+    assert made["seed_workspace"]["pack"] == {"key": "msp-governance", "version": "1.1.0"}
+    assert (await shared_client.get(f"{RUNS}/{uuid.uuid4()}")).status_code == 404
+    bad_token = {"Authorization": "Bearer pmo_nope"}
+    assert (await shared_client.get(f"{RUNS}/{run_id}", headers=bad_token)).status_code == 401
+
+
+@pytest.mark.usefixtures("worker")
+async def test_clients_cannot_list_or_retry_runs(
+    shared_client: Client, shared_database: Database, shared: Env
+) -> None:
+    from tests.provisioning.conftest import owner_headers
+
+    answer = await shared_client.post(SIGNUP, json=signup_body())
+    run_id = answer.json()["run_id"]
+    await wait_for_run(shared_database, run_id, succeeded)
+    owner = await owner_headers(shared.settings, run_id)
+    assert (await shared_client.get(RUNS, headers=owner)).status_code == 403
+    assert (await shared_client.post(f"{RUNS}/{run_id}/retry", headers=owner)).status_code == 403
+
+
+async def test_the_cli_lists_shows_and_retries_a_failed_run(
+    isolated: Env,
+    isolated_client: Client,
+    isolated_database: Database,
+    start_worker: StartWorker,
+) -> None:
+    broken = start_worker(provisioning_fault="create_admin:before:fail")
+    answer = await isolated_client.post(SIGNUP, json=signup_body())
+    run_id = answer.json()["run_id"]
+    await wait_for_run(isolated_database, run_id)
+    broken.stop()
+    _load_plugin_commands()  # as `pmo` does: the groups come from the pmo.commands entry points
+    assert cli.commands["demo"].callback.__module__ == "provisioning.demo"  # type: ignore[union-attr]
+    runner = CliRunner(env=isolated.process_env())
+
+    listed = await asyncio.to_thread(
+        runner.invoke, cli, ["provisioning", "list", "--state", "failed"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert run_id in listed.stdout
+    assert "create_admin: injected permanent failure before create_admin" in listed.stdout
+
+    shown = await asyncio.to_thread(
+        runner.invoke, cli, ["provisioning", "show", run_id, "--invitation"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert "progress 3/6 (50 %)" in shown.stdout
+    assert "4. create_admin" in shown.stdout and "failed" in shown.stdout
+    assert '"prefix": "tenants/' in shown.stdout
+    assert "invitation token: pmo_" in shown.stdout
+
+    retried = await asyncio.to_thread(runner.invoke, cli, ["provisioning", "retry", run_id])
+    assert retried.exit_code == 0, retried.output
+    assert f"queued run {run_id}" in retried.stdout
+    start_worker()
+    run = await wait_for_run(isolated_database, run_id, succeeded)
+    assert {s.name: s.attempts for s in run.steps}["create_admin"] == 2
+    again = await asyncio.to_thread(runner.invoke, cli, ["provisioning", "retry", run_id])
+    assert again.exit_code == 1
+    assert "Only failed runs can be retried" in again.output
+    unknown = await asyncio.to_thread(
+        runner.invoke, cli, ["provisioning", "show", str(uuid.uuid4())]
+    )
+    assert unknown.exit_code == 1 and "No provisioning run" in unknown.output
+
+
+# ------------------------------------------------------------------------------- rules
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Acme Ltd", "acme-ltd"),
+        ("Zoë & Søn — Consulting", "zoe-sn-consulting"),
+        ("  NHS   Trust 42 ", "nhs-trust-42"),
+        ("X", "x-org"),
+        ("東京", "org"),
+        ("a" * 80, "a" * 50),
+    ],
+)
+def test_a_slug_is_derived_from_the_organisation_name(name: str, slug: str) -> None:
+    assert derive_slug(name) == slug
+
+
+def test_derived_slugs_are_tried_numbered_then_random() -> None:
+    candidates = slug_candidates("acme")
+    assert candidates[:3] == ["acme", "acme-2", "acme-3"]
+    assert len(set(candidates)) == len(candidates)
+
+
+def test_progress_counts_succeeded_steps() -> None:
+    steps = [
+        ProvisioningStep(name=f"s{i}", position=i, state=state, attempts=1)
+        for i, state in enumerate(
+            [StepState.SUCCEEDED, StepState.SUCCEEDED, StepState.RUNNING, StepState.PENDING]
+        )
+    ]
+    assert progress(steps).percent == 50
+    assert (progress(steps).done, progress(steps).total) == (2, 4)
+    assert progress([]).percent == 0
+
+
+def test_retries_back_off_exponentially() -> None:
+    assert [retry_delay(n, 1.0) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
+
+
+def test_failures_are_sorted_into_worth_retrying_or_not() -> None:
+    assert is_transient(StorageUnavailable("S3 is unreachable"))
+    assert is_transient(TransientStepError("busy"))
+    assert is_transient(ConnectionRefusedError())
+    assert not is_transient(StorageRefused("S3 refused"))
+    assert not is_transient(PermanentStepError("bad input"))
+    assert not is_transient(Conflict("taken"))
+    assert not is_transient(KeyError("a bug"))
+    assert readable("create_admin", Conflict("The slug is taken.")) == (
+        "create_admin: The slug is taken."
+    )
+    assert readable("x", KeyError("k")) == "x: KeyError: 'k'"
+
+
+def test_the_provisioning_steps_run_in_order_and_a_new_one_is_one_registration() -> None:
+    assert PROVISION.names == [
+        "reserve_tenant",
+        "place_in_cell",
+        "create_storage",
+        "create_admin",
+        "seed_workspace",
+        "activate",
+    ]
+    workflow = Workflow(RunKind.PROVISION)
+    for name in PROVISION.names:
+        step = PROVISION.get(name)
+        assert step is not None
+        workflow.step(step.action)
+
+    async def create_billing(ctx: object) -> dict[str, str]:
+        return {}
+
+    workflow.step(create_billing, before="seed_workspace")  # type: ignore[arg-type]
+    assert workflow.names.index("create_billing") == workflow.names.index("seed_workspace") - 1
+    with pytest.raises(ValueError, match="already has a step"):
+        workflow.step(create_billing)  # type: ignore[arg-type]
