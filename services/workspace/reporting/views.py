@@ -141,10 +141,13 @@ async def dashboard(
         Action.state.in_(OPEN_ACTIONS),
         Action.due_date < today,
     )
-    actions = await session.scalars(
-        select(Action).where(*overdue).order_by(Action.due_date).limit(20)
-    )
-    overdue_count = await session.scalar(select(func.count()).select_from(Action).where(*overdue))
+    # The window counts every overdue action before LIMIT: the list and its total in one query.
+    overdue_rows = (
+        await session.execute(
+            select(Action, func.count().over()).where(*overdue).order_by(Action.due_date).limit(20)
+        )
+    ).all()
+    overdue_count = overdue_rows[0][1] if overdue_rows else 0
     points = [rag_point(r) for r in reports]
     return Dashboard(
         programme_id=programme.id,
@@ -167,7 +170,7 @@ async def dashboard(
         ],
         gates_due=[DueItem(g.id, g.title, g.planned_date, g.state) for g in gates.all()],
         overdue_actions=[
-            DueItem(a.id, a.title, a.due_date, a.state, a.owner_id) for a in actions.all()
+            DueItem(a.id, a.title, a.due_date, a.state, a.owner_id) for a, _ in overdue_rows
         ],
         overdue_action_count=int(overdue_count or 0),
     )
