@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import psycopg
+import pytest
+
+from services.config import Settings
+from services.db.bootstrap import libpq_url
 from tests.conftest import MakeWorkspace
 from tests.workspace_api import Client, change, make, programme, url
 
@@ -133,3 +138,26 @@ async def test_benefit_fields_are_validated(client: Client, make_workspace: Make
         response = await client.post(url(ws, "benefits"), json=body, headers=ws.headers)
         assert response.status_code == 422, (body, response.text)
         assert any(field in e["field"] for e in response.json()["errors"]), response.json()
+
+
+async def test_the_database_refuses_to_change_a_measurement(
+    client: Client, make_workspace: MakeWorkspace, settings: Settings
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {"programme_id": prog["id"], "title": "Fewer complaints", "classification": "non_cash"},
+    )
+    measurements = url(ws, f"benefits/{benefit['id']}/measurements")
+    posted = await client.post(
+        measurements, json={"measured_on": "2027-02-01", "value": 12}, headers=ws.headers
+    )
+    assert posted.status_code == 201, posted.text
+    assert settings.database_url is not None
+    with psycopg.connect(libpq_url(settings.database_url)) as conn:
+        conn.execute("SELECT set_config('app.tenant_ids', %s, true)", (str(ws.tenant_id),))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE workspace.benefit_measurements SET value = 99")
