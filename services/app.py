@@ -20,9 +20,9 @@ from services import health
 from services.catalogue.controllers import TemplateCatalogueController
 from services.config import Settings
 from services.db.engine import Database
-from services.errors import exception_handlers
 from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
+from services.problems import exception_handlers
 from services.provisioning_runs import service as signups
 from services.provisioning_runs.controllers import (
     RATE_LIMITED,

@@ -1,27 +1,13 @@
-"""One error hierarchy for the platform, mapped once to RFC 9457 ``application/problem+json``.
+"""The platform's one error hierarchy: failures a caller can act on, raised by services.
 
-Services raise :class:`ProblemError` subclasses (no HTTP imports needed there); the handlers in
-:data:`exception_handlers` turn them, Litestar's own errors and anything unexpected into problems
-with a stable machine ``code``, a human ``detail`` and, for bad input, field ``errors``.
+Plain exceptions with a status, a stable machine ``code`` and a human ``title``; services raise
+them without knowing about HTTP. :mod:`services.problems` maps them once to problem+json.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, ClassVar
-
-import msgspec
-import structlog
-from litestar import Request, Response
-from litestar.exceptions import HTTPException, ValidationException
-from litestar.openapi.datastructures import ResponseSpec
-from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
-from litestar.types import ExceptionHandlersMap
-
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-PROBLEM_TYPE_BASE = "https://docs.pmo.cloud/problems/"
-
-log = structlog.get_logger("pmo.errors")
 
 
 class ProblemError(Exception):
@@ -103,164 +89,5 @@ class RateLimited(ProblemError):
     status, code, title = 429, "rate-limited", "Too many requests"
 
 
-class FieldError(msgspec.Struct):
-    field: str
-    message: str
-    source: str
-
-
-class Problem(msgspec.Struct):
-    """An RFC 9457 problem, as documented in the OpenAPI schema."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    code: str
-    instance: str | None = None
-    errors: list[FieldError] | None = None
-    request_id: str | None = None
-
-
-def problem_responses(*errors: type[ProblemError]) -> dict[int, ResponseSpec]:
-    """OpenAPI ``responses`` for a handler that may raise ``errors`` (plus bad input and 500)."""
-    by_status: dict[int, list[str]] = {}
-    documented: tuple[type[ProblemError], ...] = (*errors, ValidationFailed, MalformedRequest)
-    for error in documented:
-        by_status.setdefault(error.status, []).append(error.code)
-    return {
-        status: ResponseSpec(
-            data_container=Problem,
-            media_type=PROBLEM_MEDIA_TYPE,
-            description="Problem: " + ", ".join(sorted(set(codes))),
-            generate_examples=False,
-        )
-        for status, codes in sorted(by_status.items())
-    }
-
-
 def field_error(field: str, message: str, source: str = "body") -> dict[str, str]:
     return {"field": field, "message": message, "source": source}
-
-
-def problem_response(
-    request: Request[Any, Any, Any],
-    *,
-    status: int,
-    code: str,
-    title: str,
-    detail: str,
-    errors: list[dict[str, str]] | None = None,
-    headers: Mapping[str, str] | None = None,
-    extra: Mapping[str, Any] | None = None,
-) -> Response[dict[str, Any]]:
-    body: dict[str, Any] = {
-        "type": PROBLEM_TYPE_BASE + code,
-        "title": title,
-        "status": status,
-        "detail": detail,
-        "instance": request.url.path,
-        "code": code,
-        **(extra or {}),
-    }
-    if errors:
-        body["errors"] = errors
-    request_id = request.scope.get("state", {}).get("request_id")
-    if request_id:
-        body["request_id"] = request_id
-    return Response(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
-
-
-def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Response[Any]:
-    return problem_response(
-        request,
-        status=exc.status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
-        errors=exc.errors,
-        headers=exc.headers,
-        extra=exc.extra,
-    )
-
-
-def _litestar_validation(
-    request: Request[Any, Any, Any], exc: ValidationException
-) -> Response[Any]:
-    raw = exc.extra if isinstance(exc.extra, list) else []
-    errors = [
-        field_error(
-            str(item.get("key") or ""),
-            str(item.get("message", "")),
-            str(item.get("source", "body")),
-        )
-        for item in raw
-        if isinstance(item, dict)
-    ]
-    if not errors or any(e["field"] == "" and "JSON" in e["message"] for e in errors):
-        return problem_response(
-            request,
-            status=400,
-            code=MalformedRequest.code,
-            title=MalformedRequest.title,
-            detail=errors[0]["message"] if errors else str(exc.detail),
-        )
-    return problem_response(
-        request,
-        status=ValidationFailed.status,
-        code=ValidationFailed.code,
-        title=ValidationFailed.title,
-        detail="; ".join(f"{e['field'] or e['source']}: {e['message']}" for e in errors),
-        errors=errors,
-    )
-
-
-_HTTP_CODES = {
-    400: "malformed-request",
-    401: "unauthenticated",
-    403: "forbidden",
-    404: "not-found",
-    405: "method-not-allowed",
-    406: "not-acceptable",
-    413: "payload-too-large",
-    415: "unsupported-media-type",
-    429: "rate-limited",
-}
-
-
-def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
-    status = exc.status_code
-    code = _HTTP_CODES.get(status, "server-error" if status >= 500 else "bad-request")
-    if status == 413:
-        detail = "The request body is larger than this server accepts."
-    elif status >= 500:
-        detail = "Something went wrong on our side."
-    else:
-        detail = str(exc.detail)
-    return problem_response(
-        request,
-        status=status,
-        code=code,
-        title=code.replace("-", " ").capitalize(),
-        detail=detail,
-        headers=exc.headers,
-    )
-
-
-def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.exception("request.failed", error=type(exc).__name__)
-    return problem_response(
-        request,
-        status=HTTP_500_INTERNAL_SERVER_ERROR,
-        code="server-error",
-        title="Internal server error",
-        detail="Something went wrong on our side; the request id identifies it in our logs.",
-    )
-
-
-exception_handlers: ExceptionHandlersMap = {
-    ProblemError: _problem_error,
-    ValidationException: _litestar_validation,
-    HTTPException: _http_error,
-    Exception: _unexpected,
-}

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.catalogue import service as catalogue
 from services.catalogue.schemas import TemplatePackSummary, TemplateVersionRead
 from services.dependencies import provide_control_session
-from services.errors import NotFound, problem_responses
+from services.errors import NotFound
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.problems import problem_responses
 
 PackKeyPath = Annotated[
     str,

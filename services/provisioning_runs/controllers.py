@@ -22,7 +22,6 @@ from services.errors import (
     NotFound,
     RateLimited,
     Unauthenticated,
-    problem_responses,
 )
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
@@ -30,6 +29,7 @@ from services.identity.models import Role, StaffRole
 from services.identity.service import Principal
 from services.jobs import JobQueue
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.problems import problem_responses
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.models import RunKind, RunState
 from services.provisioning_runs.schemas import (

@@ -18,9 +18,9 @@ from services.errors import (
     Unauthenticated,
     ValidationFailed,
     VersionMismatch,
-    problem_responses,
 )
 from services.identity.models import Role
+from services.problems import problem_responses
 from services.tenancy import service as tenancy
 from services.tenancy.schemas import WorkspaceSettingsRead, WorkspaceSettingsUpdate
 

@@ -35,12 +35,12 @@ from services.errors import (
     ValidationFailed,
     VersionMismatch,
     field_error,
-    problem_responses,
 )
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.problems import problem_responses
 from services.workspace import exports
 from services.workspace.registers import RegisterService
 from services.workspace.schemas import read_of

@@ -26,11 +26,11 @@ from services.errors import (
     ValidationFailed,
     VersionMismatch,
     field_error,
-    problem_responses,
 )
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.problems import problem_responses
 from services.workspace.http import RegisterSpec, register_controller
 from services.workspace.schemas import read_of
 from services.workspace.structure.models import (
