@@ -262,8 +262,17 @@ def substitute(text: str, parameters: Mapping[str, ParameterValue]) -> str:
 # --- seed values ---------------------------------------------------------------------------------
 
 
-def seed_values(version: PackVersion, params: Mapping[str, object]) -> dict[ItemId, ItemValues]:
-    """Exactly what seeding `version` with `params` writes, per (kind, key), in file order."""
+def seed_values(
+    version: PackVersion,
+    params: Mapping[str, object],
+    *,
+    fields: Mapping[ItemId, ItemValues] | None = None,
+) -> dict[ItemId, ItemValues]:
+    """Exactly what seeding `version` with `params` writes, per (kind, key), in file order.
+
+    `fields` is `pack_fields(version)` when the caller already has it: most of the work, and the
+    same for every workspace seeded or upgraded with that version.
+    """
     parameters = resolve_parameters(version.parameters, params)
     start = parameters.get(START_DATE)
     if not isinstance(start, date):
@@ -271,8 +280,8 @@ def seed_values(version: PackVersion, params: Mapping[str, object]) -> dict[Item
             {START_DATE: "the version needs a date parameter `start_date`"}
         )
     return {
-        item_id: resolve_fields(item_id[0], fields, parameters, start)
-        for item_id, fields in pack_fields(version).items()
+        item_id: resolve_fields(item_id[0], own, parameters, start)
+        for item_id, own in (pack_fields(version) if fields is None else fields).items()
     }
 
 

@@ -15,6 +15,9 @@ MODEL_MODULES = (
     "services.workspace.governance.models",
     "services.workspace.gates.models",
     "services.workspace.reporting.models",
+    "services.workspace.organisation.models",
+    "services.workspace.custom_registers.models",
+    "services.workspace.templates.models",
     "services.catalogue.models",
 )
 

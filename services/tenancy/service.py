@@ -101,6 +101,14 @@ async def create_tenant(
     return tenant
 
 
+async def require(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    """A tenant by id (deleted ones too: the caller decides what their state allows)."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"No workspace {tenant_id}.")
+    return tenant
+
+
 async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return await session.scalar(select(Tenant).where(Tenant.slug == slug))
 

@@ -13,12 +13,14 @@ from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.db.base import WorkspaceModel
+from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace.configuration import service as configuration
 from services.workspace.models import CarriesCustomFields, SeededFromPack
@@ -36,6 +38,49 @@ class Provenance:
     pack: str
     version: str
     item: str
+
+
+async def insert_seeded(
+    session: AsyncSession,
+    model: type[WorkspaceModel],
+    rows: list[dict[str, Any]],
+    actor_id: uuid.UUID | None = None,
+) -> int:
+    """The template seeder's bulk path: ``rows`` (each with its ``id`` and provenance) in one
+    multi-row ``INSERT … ON CONFLICT DO NOTHING``; returns how many were new.
+
+    A row whose id (or another unique key) is already taken is left as it is, so seeding twice
+    writes nothing. The rows are stamped with the session's tenant; they must share one set of
+    keys. Each service's rules for derived values (scores, bands …) are applied by the caller
+    through that service's pure rules — checks that read other rows do not run here: packs are
+    validated as a whole before they are published.
+    """
+    if not rows:
+        return 0
+    scope = scope_of(session.sync_session)
+    if scope is None:
+        raise TenantScopeError("seeding workspace rows without a tenant scope")
+    tenant_id = scope.tenant_id
+    table = model.__table__
+    stamp = {"tenant_id": tenant_id, "version": 1, "created_by": actor_id, "updated_by": actor_id}
+    stamped = [{**row, **stamp} for row in rows]
+    result = await session.execute(
+        insert(table).on_conflict_do_nothing().returning(table.c.id),  # type: ignore[arg-type]
+        stamped,
+    )
+    return len(result.all())
+
+
+async def delete_seeded(
+    session: AsyncSession, model: type[WorkspaceModel], ids: list[uuid.UUID]
+) -> int:
+    """Delete rows by id (a template upgrade's removals); returns how many went."""
+    if not ids:
+        return 0
+    result = await session.execute(
+        delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class RegisterFilter(Protocol):
