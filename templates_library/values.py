@@ -344,6 +344,24 @@ def in_field_order(kind: str, values: Mapping[str, Any]) -> ItemValues:
     }
 
 
+def references(kind: str, values: Mapping[str, Any]) -> list[ItemId]:
+    """The items `values` of an item of `kind` name by key (`REFERENCES`, and the roles inside a
+    board's members and quorum), in field order; values that are not keys are left out."""
+    found: list[ItemId] = []
+    for name, target in REFERENCES.get(kind, {}).items():
+        value = values.get(name)
+        keys = value if isinstance(value, list) else [value]
+        found += [(target, key) for key in keys if isinstance(key, str)]
+    if kind == "board":
+        members = values.get("members")
+        quorum = values.get("quorum")
+        roles = [m.get("role") for m in members if isinstance(m, dict)] if members else []
+        if isinstance(quorum, dict) and isinstance(quorum.get("required_roles"), list):
+            roles += quorum["required_roles"]
+        found += [("role", role) for role in roles if isinstance(role, str)]
+    return found
+
+
 def item_ref(kind: str, key: str) -> str:
     """The provenance text of an item (`source_item`): `kind:key`, unique within a pack."""
     return f"{kind}:{key}"

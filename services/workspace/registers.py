@@ -13,13 +13,13 @@ from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, delete, func, select
+from sqlalchemy import ColumnElement, Select, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.db.base import WorkspaceModel
+from services.db.base import WorkspaceModel, utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace.configuration import service as configuration
@@ -69,6 +69,26 @@ async def insert_seeded(
         stamped,
     )
     return len(result.all())
+
+
+async def update_seeded(
+    session: AsyncSession,
+    model: type[WorkspaceModel],
+    row_id: uuid.UUID,
+    values: dict[str, Any],
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    """Write a template upgrade's new values onto one seeded row, moving its version on (its
+    ETag changes, so a client holding the old one gets 412)."""
+    scope = scope_of(session.sync_session)
+    if scope is None:
+        raise TenantScopeError("updating workspace rows without a tenant scope")
+    await session.execute(
+        update(model)
+        .where(model.tenant_id == scope.tenant_id, model.id == row_id)
+        .values(**values, version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def delete_seeded(
