@@ -115,12 +115,16 @@ class RiskRead(msgspec.Struct):
     response: RiskResponse | None
     response_plan: str
     owner_id: uuid.UUID | None
+    owner_role_id: uuid.UUID | None
     actionee_id: uuid.UUID | None
     trigger: str
     next_review_date: date | None
     status: RiskStatus
     trend: RiskTrend
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -174,12 +178,17 @@ class IssueRead(msgspec.Struct):
     priority: Priority
     severity: int
     owner_id: uuid.UUID | None
+    owner_role_id: uuid.UUID | None
     raised_on: date | None
     target_date: date | None
     status: IssueStatus
     escalated_to: str
+    escalated_to_board_id: uuid.UUID | None
     resolution: str
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -224,12 +233,16 @@ class AssumptionRead(msgspec.Struct):
     reference: str | None
     statement: str
     owner_id: uuid.UUID | None
+    owner_role_id: uuid.UUID | None
     confidence: Confidence
     validate_by: date | None
     validation_method: str
     status: AssumptionStatus
     risk_id: uuid.UUID | None
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -295,6 +308,9 @@ class DependencyRead(msgspec.Struct):
     status: DependencyStatus
     rag: Rag | None
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -6,9 +6,11 @@ Runs in a tenant-scoped session. Seeding and upgrading themselves are in `templa
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from typing import Any
+from importlib.metadata import entry_points
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -85,3 +87,35 @@ async def tenants_on(session: AsyncSession, pack: str) -> Sequence[tuple[uuid.UU
         select(TemplatePin.tenant_id, TemplatePin.pack_version).where(TemplatePin.pack == pack)
     )
     return [(tenant_id, version) for tenant_id, version in rows.all()]
+
+
+# --- the upgrader -------------------------------------------------------------------------------
+
+# Upgrades need the packs and the merge, which live in `templates_library`; `services` does not
+# import it (the arrow runs the other way), so the upgrader is found through this entry point.
+UPGRADER_GROUP = "pmo.workspace"
+UPGRADER_NAME = "template_upgrades"
+
+
+class TemplateUpgrader(Protocol):
+    """Plan (or apply) the upgrade of the session's workspace to `version` (None: the latest);
+    returns the plan as JSON-able data (see `schemas.TemplateUpgradeRead`)."""
+
+    async def __call__(
+        self,
+        control: AsyncSession,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        version: str | None,
+        apply: bool,
+        actor_id: uuid.UUID | None,
+    ) -> dict[str, Any]: ...
+
+
+@functools.cache
+def upgrader() -> TemplateUpgrader:
+    found = entry_points(group=UPGRADER_GROUP, name=UPGRADER_NAME)
+    if not found:
+        raise RuntimeError(f"no {UPGRADER_GROUP}:{UPGRADER_NAME} entry point is installed")
+    loaded: TemplateUpgrader = next(iter(found)).load()
+    return loaded
