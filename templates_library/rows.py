@@ -850,14 +850,19 @@ def _decision_values(row: Decision, r: Reading) -> ItemValues:
     }
 
 
+# A pack's dependency runs from the project that depends (`from_project`) to what it depends on
+# (`to_project`, or an external party); a workspace dependency's `to` side needs something from
+# its `from` side. So the sides swap: the dependent project is the row's `to_project_id`.
+
+
 def _dependency(key: str, v: ItemValues, w: Writing) -> Row:
     return {
         "programme_id": w.programme_id("dependency", v),
         "title": v["title"],
-        "from_project_id": w.ref("project", v["from_project"]),
+        "to_project_id": w.ref("project", v["from_project"]),
         "kind": v["kind"],
         "need_by_date": v["need_by"],
-        "to_project_id": w.ref("project", v["to_project"]),
+        "from_project_id": w.ref("project", v["to_project"]),
         "external_party": v["external_party"] or "",
     }
 
@@ -865,10 +870,10 @@ def _dependency(key: str, v: ItemValues, w: Writing) -> Row:
 def _dependency_values(row: Dependency, r: Reading) -> ItemValues:
     return {
         "title": row.title,
-        "from_project": r.key(row.from_project_id),
+        "from_project": r.key(row.to_project_id),
         "kind": plain(row.kind),
         "need_by": row.need_by_date,
-        "to_project": r.key(row.to_project_id),
+        "to_project": r.key(row.from_project_id),
         "external_party": row.external_party or None,
     }
 

@@ -63,6 +63,7 @@ REFERENCES = {
     "to_milestone_id": "milestone",
     "board_id": "board",
     "reports_to_id": "board",
+    "escalated_to_board_id": "board",
     "meeting_id": "meeting",
     "risk_id": "risk",
 }
@@ -117,6 +118,9 @@ def follow_business_rules(
     for name in ("proximity", "confidence"):
         if isinstance(body.get(name), str):
             body[name] = None if name == "proximity" else "medium"
+    for name in ("role_id", "owner_role_id", "realisation_lead_role_id", "lead_role_id"):
+        if name in body:
+            body[name] = None  # programme roles come from packs: the fuzz workspace has none
     if body.get("attendee_ids"):
         body["attendee_ids"] = [str(workspace.user_id)]
     if world and body.get("enabling_project_ids"):

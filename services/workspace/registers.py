@@ -24,6 +24,7 @@ from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace.configuration import service as configuration
 from services.workspace.models import CarriesCustomFields, SeededFromPack
+from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.structure.models import Programme, Project
 
 M = TypeVar("M", bound=WorkspaceModel)
@@ -286,6 +287,13 @@ class RegisterService(Generic[M]):
             raise invalid(field, "no such project in this workspace")
         if programme_id is not None and owner != programme_id:
             raise invalid(field, "the project belongs to another programme")
+
+    async def require_roles(self, row: WorkspaceModel, before: dict[str, Any] | None) -> None:
+        """The programme roles ``row`` names (``*_role_id`` columns) exist here."""
+        for column in row.__table__.c:
+            name = column.name
+            if name.endswith("_role_id") and (before is None or name in before):
+                await self.require_row(ProgrammeRole, getattr(row, name), name)
 
     async def require_row(
         self,

@@ -4,12 +4,23 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import pytest
 import yaml
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.db.engine import Database
+from services.db.tenant_scope import TenantScope
+from templates_library import catalogue as bridge
+from templates_library.loader import PACKS_DIR, load_library, load_pack
+from templates_library.schema import PackVersion
 
 PackData = dict[str, Any]
 
@@ -84,7 +95,15 @@ VERSION: PackData = {
             "title": "Build",
             "description": "Build the thing.",
             "lead": "manager",
-        }
+        },
+        {
+            "key": "run",
+            "tranche": "second",
+            "title": "Run",
+            "description": "Run the thing in service.",
+            "kind": "workstream",
+            "approach": "business_change",
+        },
     ],
     "roles": [
         {"key": "sponsor", "title": "Sponsor", "description": "Owns the case."},
@@ -250,7 +269,7 @@ VERSION: PackData = {
         {
             "key": "needs-build",
             "title": "Needs the build",
-            "from_project": "build",
+            "from_project": "run",
             "to_project": "build",
             "kind": "internal",
             "need_by_day": 40,
@@ -308,3 +327,83 @@ def write_pack(tmp_path: Path) -> PackWriter:
         return write_yaml(tmp_path / folder / file_name, version)
 
     return write
+
+
+# --- packs in workspaces -------------------------------------------------------------------------
+
+PublishPack = Callable[..., Awaitable[str]]
+START = date(2026, 3, 2)
+PARAMS: dict[str, object] = {"start_date": START.isoformat(), "programme_name": "Harbour"}
+
+
+def second_version(data: PackData) -> None:
+    """1.1.0 of the tiny pack: a board's cadence, a risk and a criterion reworded, a decision's
+    rationale, a risk added, the assumption and the opportunity removed."""
+    data["version"] = "1.1.0"
+    data["changes"] = ["Board meets fortnightly; supplier risk re-scored; skills risk added."]
+    data["boards"][0]["cadence"] = "fortnightly"
+    data["risks"][0]["title"] = "Supplier late on the critical path"
+    data["risks"][0]["probability"] = 4
+    data["risks"][1:] = []
+    data["risks"].append(
+        {
+            "key": "skills",
+            "title": "Skills gap in the build team",
+            "category": "People",
+            "cause": "New technology.",
+            "event": "The team cannot build at the planned pace.",
+            "effect": "Later delivery.",
+            "probability": 3,
+            "impact": 3,
+            "proximity": "imminent",
+            "response": "reduce",
+            "response_plan": "Pair with the supplier's engineers.",
+            "owner": "manager",
+        }
+    )
+    data["gates"][0]["criteria"][0]["text"] = "Criterion 1 is met and signed off."
+    data["decisions"][0]["rationale"] = "Cheaper and faster."
+    del data["assumptions"]
+
+
+@pytest.fixture(scope="session")
+async def shipped_catalogue(database: Database) -> None:
+    """The shipped packs published in the test catalogue (syncing again changes nothing)."""
+    async with database.transaction() as session:
+        await bridge.sync(session, load_library(), PACKS_DIR)
+
+
+@pytest.fixture
+def publish_pack(database: Database, tmp_path: Path) -> PublishPack:
+    """Publish versions of the tiny pack under a key of its own; each argument changes the
+    tiny version into one release (None: the tiny version as it is). Returns the key."""
+
+    async def publish(*changes: Callable[[PackData], object] | None) -> str:
+        key = f"tiny-{uuid.uuid4().hex[:8]}"
+        root = tmp_path / "published"
+        write_yaml(root / key / "pack.yaml", {**MANIFEST, "key": key})
+        for change in changes or (None,):
+            data = copy.deepcopy(VERSION)
+            if change is not None:
+                change(data)
+            write_yaml(root / key / f"{data['version']}.yaml", data)
+        async with database.transaction() as session:
+            report = await bridge.sync(session, [load_pack(root / key)], root)
+        assert not report.problems, report.problems
+        return key
+
+    return publish
+
+
+def tiny_version(change: Callable[[PackData], object] | None = None) -> PackVersion:
+    data = copy.deepcopy(VERSION)
+    if change is not None:
+        change(data)
+    return msgspec.convert(data, PackVersion)
+
+
+@asynccontextmanager
+async def in_workspace(database: Database, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to the workspace (committed on success)."""
+    async with database.transaction(scope=TenantScope.single(tenant_id)) as session:
+        yield session

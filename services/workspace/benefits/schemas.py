@@ -47,6 +47,8 @@ class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
     attribution_pct: Percent | None = None
     owner_id: uuid.UUID | None = None
     realisation_lead_id: uuid.UUID | None = None
+    owner_role_id: uuid.UUID | None = None
+    realisation_lead_role_id: uuid.UUID | None = None
     indicator: Description = ""
     unit: Annotated[str, Meta(max_length=63)] = ""
     data_source: Description = ""
@@ -81,6 +83,8 @@ class BenefitUpdate(Patch):
     attribution_pct: Percent | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
     realisation_lead_id: uuid.UUID | UnsetType | None = UNSET
+    owner_role_id: uuid.UUID | UnsetType | None = UNSET
+    realisation_lead_role_id: uuid.UUID | UnsetType | None = UNSET
     indicator: Description | UnsetType = UNSET
     unit: Annotated[str, Meta(max_length=63)] | UnsetType = UNSET
     data_source: Description | UnsetType = UNSET

@@ -131,6 +131,7 @@ class BenefitService(RegisterService[Benefit]):
         await self.session.flush()
 
     async def check(self, row: Benefit, before: dict[str, Any] | None) -> None:
+        await self.require_roles(row, before)
         if before is None:
             await self.require_programme(row.programme_id)
         settings = await configuration.configuration(self.session)

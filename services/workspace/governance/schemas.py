@@ -29,9 +29,13 @@ from services.workspace.schemas import (
 
 
 class BoardMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A seat: its title, the person holding it, and (for seats a template made) its
+    programme role — send it back unchanged to name a person without changing the seat."""
+
     role_title: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
     user_id: uuid.UUID | None = None
     capacity: MemberCapacity = MemberCapacity.MEMBER
+    role_id: uuid.UUID | None = None
 
 
 class BoardMemberRead(msgspec.Struct):

@@ -29,6 +29,7 @@ from services.workspace.governance.models import (
     MilestoneRebaseline,
     ProgrammeDocument,
 )
+from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Milestone
 from services.workspace.structure.service import MilestoneService
@@ -79,6 +80,8 @@ class BoardService(RegisterService[Board]):
         return await super().update(row, changes)
 
     async def set_members(self, board: Board, members: list[dict[str, Any]]) -> None:
+        for member in members:
+            await self.require_row(ProgrammeRole, member.get("role_id"), "members")
         await self.session.execute(
             delete(BoardMember)
             .where(BoardMember.board_id == board.id)

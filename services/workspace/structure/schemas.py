@@ -146,6 +146,7 @@ class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
     approach: ProjectApproach = ProjectApproach.WATERFALL
     state: ProjectState = ProjectState.PROPOSED
     owner_id: uuid.UUID | None = None
+    lead_role_id: uuid.UUID | None = None
     start_date: date | None = None
     end_date: date | None = None
     budget: Money | None = None
@@ -161,6 +162,7 @@ class ProjectUpdate(Patch):
     approach: ProjectApproach | UnsetType = UNSET
     state: ProjectState | UnsetType = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
+    lead_role_id: uuid.UUID | UnsetType | None = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
     budget: Money | UnsetType | None = UNSET
