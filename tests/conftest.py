@@ -7,6 +7,7 @@ design) or per test (``empty_database_url`` for migration tests); all are droppe
 
 from __future__ import annotations
 
+import copy
 import os
 import secrets
 import shutil
@@ -15,6 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,16 +28,21 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.app import create_app
 from services.config import Settings, load_settings
 from services.db import embedded, migrate
 from services.db.bootstrap import bootstrap_cell, libpq_url
 from services.db.engine import Database
+from services.db.tenant_scope import TenantScope
 from services.identity import service as identity
 from services.identity.models import Role, TokenScope
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
+from templates_library import catalogue as bridge
+from templates_library.loader import PACKS_DIR, load_library, load_pack
+from tests.tiny_pack import MANIFEST, VERSION, PackData, write_yaml
 
 RUN_ID = secrets.token_hex(3)
 
@@ -229,3 +236,44 @@ def live_server(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# --- template packs in workspaces ----------------------------------------------------------------
+
+PublishPack = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def shipped_catalogue(database: Database) -> None:
+    """The shipped packs published in the test catalogue (syncing again changes nothing)."""
+    async with database.transaction() as session:
+        await bridge.sync(session, load_library(), PACKS_DIR)
+
+
+@pytest.fixture
+def publish_pack(database: Database, tmp_path: Path) -> PublishPack:
+    """Publish versions of the tiny pack under a key of its own; each argument changes the
+    tiny version into one release (None: the tiny version as it is). Returns the key."""
+
+    async def publish(*changes: Callable[[PackData], object] | None) -> str:
+        key = f"tiny-{uuid.uuid4().hex[:8]}"
+        root = tmp_path / "published"
+        write_yaml(root / key / "pack.yaml", {**MANIFEST, "key": key})
+        for change in changes or (None,):
+            data = copy.deepcopy(VERSION)
+            if change is not None:
+                change(data)
+            write_yaml(root / key / f"{data['version']}.yaml", data)
+        async with database.transaction() as session:
+            report = await bridge.sync(session, [load_pack(root / key)], root)
+        assert not report.problems, report.problems
+        return key
+
+    return publish
+
+
+@asynccontextmanager
+async def in_workspace(database: Database, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to the workspace (committed on success)."""
+    async with database.transaction(scope=TenantScope.single(tenant_id)) as session:
+        yield session

@@ -18,8 +18,8 @@ from templates_library.saving import parameter_values, save_programme
 from templates_library.seeding import seed, seed_version
 from templates_library.upgrade import same
 from templates_library.validation import version_findings
-from tests.conftest import MakeWorkspace
-from tests.templates_library.conftest import PARAMS, in_workspace
+from tests.conftest import MakeWorkspace, in_workspace
+from tests.tiny_pack import PARAMS
 from tests.workspace_api import Client, change, make, url
 
 PACK = "transformation-tranches"

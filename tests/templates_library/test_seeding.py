@@ -29,15 +29,8 @@ from templates_library.schema import PackVersion
 from templates_library.seeding import seed
 from templates_library.upgrade import same
 from templates_library.values import seed_values
-from tests.conftest import MakeWorkspace
-from tests.templates_library.conftest import (
-    PARAMS,
-    START,
-    PublishPack,
-    in_workspace,
-    second_version,
-    tiny_version,
-)
+from tests.conftest import MakeWorkspace, PublishPack, in_workspace
+from tests.tiny_pack import PARAMS, START, second_version, tiny_version
 
 SHIPPED = [
     pytest.param(pack.key, loaded.version, id=f"{pack.key}@{loaded.version.version}")

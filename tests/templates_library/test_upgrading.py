@@ -26,14 +26,8 @@ from templates_library.seeding import seed
 from templates_library.upgrade import Action, ChangedBy, UpgradePlan, same
 from templates_library.upgrading import WorkspaceUpgrade, apply_upgrade, plan_upgrade
 from templates_library.values import seed_values
-from tests.conftest import MakeWorkspace, PgServer, Workspace
-from tests.templates_library.conftest import (
-    PARAMS,
-    PublishPack,
-    in_workspace,
-    second_version,
-    tiny_version,
-)
+from tests.conftest import MakeWorkspace, PgServer, PublishPack, Workspace, in_workspace
+from tests.tiny_pack import PARAMS, second_version, tiny_version
 from tests.workspace_api import Client, change, url
 
 UPDATED = {
