@@ -134,5 +134,5 @@ def parameter_values(saved: SavedProgramme) -> Mapping[str, object]:
     """The parameters to seed the saved version with to get the programme back (dates ISO)."""
     return {
         name: value.isoformat() if isinstance(value, date) else value
-        for name, value in saved.params.items()
+        for name, value in sorted(saved.params.items())
     }

@@ -12,6 +12,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from schemathesis.specs.openapi.checks import allow_header_conformance
 
+from services.db.engine import Database
+from templates_library.seeding import seed
 from tests.conftest import MakeWorkspace, Workspace
 
 
@@ -22,10 +24,15 @@ async def fuzz_workspace(make_workspace: MakeWorkspace) -> Workspace:
 
 @pytest.fixture(scope="session")
 async def fuzz_world(
-    client: AsyncTestClient[Litestar], fuzz_workspace: Workspace
+    client: AsyncTestClient[Litestar],
+    fuzz_workspace: Workspace,
+    database: Database,
+    shipped_catalogue: None,
 ) -> dict[str, str]:
-    """Rows in the fuzz workspace that generated bodies may refer to."""
+    """Rows in the fuzz workspace that generated bodies may refer to, and a seeded pack (so the
+    registers only packs fill have rows to show)."""
     ws = fuzz_workspace
+    await seed(database, ws.tenant_id, "project-pmo-light", None, {"start_date": "2027-01-04"})
 
     async def make(path: str, body: dict[str, Any]) -> str:
         response = await client.post(f"/api/v1/w/{ws.slug}/{path}", json=body, headers=ws.headers)
