@@ -79,6 +79,7 @@ class Writing:
         self.pack = pack
         self.version = version
         self.items = items
+        self._ids: dict[ItemId, uuid.UUID] = {}
         self._ranks: dict[ItemId, int] = {}
         counters: dict[tuple[str, str], int] = {}
         for kind, key in items:
@@ -88,7 +89,11 @@ class Writing:
         self.first_programme = next((key for kind, key in items if kind == "programme"), None)
 
     def id(self, kind: str, key: str) -> uuid.UUID:
-        return stable_id(self.tenant_id, self.pack, kind, key)
+        # References name the same items many times over: work each id out once.
+        found = self._ids.get((kind, key))
+        if found is None:
+            found = self._ids[(kind, key)] = stable_id(self.tenant_id, self.pack, kind, key)
+        return found
 
     def ref(self, kind: str, key: str | None) -> uuid.UUID | None:
         return None if key is None else self.id(kind, key)

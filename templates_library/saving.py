@@ -27,7 +27,7 @@ from templates_library.export import ExportError, version_from_values, version_y
 from templates_library.loader import MANIFEST_FILE
 from templates_library.reading import read_programme_items
 from templates_library.schema import PackManifest, PackVersion, Parameter
-from templates_library.seeding import PackVersions
+from templates_library.seeding import PUBLISHED
 from templates_library.values import START_DATE
 
 
@@ -83,7 +83,7 @@ async def _parameters(
 ) -> tuple[list[Parameter], dict[str, object]]:
     pin = await pins.current(session)
     if pin is not None:
-        pinned = await PackVersions().get(catalogue or session, pin.pack, pin.pack_version)
+        pinned = await PUBLISHED.get(catalogue or session, pin.pack, pin.pack_version)
         return list(pinned.parameters), dict(pin.params)
     return [
         Parameter(

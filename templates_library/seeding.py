@@ -22,9 +22,10 @@ from typing import Any
 import msgspec
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalogue import service as catalogue
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
-from services.errors import Conflict, ValidationFailed, field_error
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.tenancy import service as tenancy
 from services.workspace.configuration.service import forget_configuration
 from services.workspace.registers import insert_seeded
@@ -58,13 +59,20 @@ class PackVersions:
     """Published versions read once and their pack fields worked out once, for callers that
     seed or upgrade many workspaces (`values.pack_fields` is most of `seed_values`' work)."""
 
-    loaded: dict[tuple[str, str | None], PackVersion] = field(default_factory=dict)
+    loaded: dict[tuple[str, str], PackVersion] = field(default_factory=dict)
     _fields: dict[tuple[str, str], dict[ItemId, ItemValues]] = field(default_factory=dict)
 
     async def get(self, session: AsyncSession, pack: str, version: str | None) -> PackVersion:
+        """A published version (None: the latest, looked up each time). A published version
+        never changes, so once read it is kept."""
+        if version is None:
+            _, listed = await catalogue.get_pack(session, pack)
+            if not listed:
+                raise NotFound(f"Template pack {pack!r} has no published version.")
+            version = catalogue.latest_of(listed).version
         if (pack, version) not in self.loaded:
             _, _, found = await published_version(session, pack, version)
-            self.loaded[(pack, version)] = self.loaded[(pack, found.version)] = found
+            self.loaded[(pack, version)] = found
         return self.loaded[(pack, version)]
 
     def fields(self, pack: str, version: PackVersion) -> dict[ItemId, ItemValues]:
@@ -81,6 +89,11 @@ class PackVersions:
             return seed_values(version, params, fields=self.fields(pack, version))
         except InvalidParametersError as error:
             raise invalid_parameters(error) from None
+
+
+# Published versions, parsed, for every `seed` of this process (a version never changes once
+# published; `PackVersions.get` still asks the catalogue which version is the latest).
+PUBLISHED = PackVersions()
 
 
 def invalid_parameters(error: InvalidParametersError) -> ValidationFailed:
@@ -122,14 +135,22 @@ async def seed(
     `ValidationFailed` (parameters) or `Conflict` (the workspace follows another version).
     """
     if isinstance(target, AsyncSession):
-        found = await published_version(target, pack_key, version)
-        return await seed_version(target, tenant_id, pack_key, found[2], params, actor_id=actor_id)
+        found = await PUBLISHED.get(target, pack_key, version)
+        return await seed_version(
+            target, tenant_id, pack_key, found, params, actor_id=actor_id, versions=PUBLISHED
+        )
     async with target.session() as control:
         tenant = await tenancy.require(control, tenant_id)
-        _, _, pack_version = await published_version(control, pack_key, version)
+        pack_version = await PUBLISHED.get(control, pack_key, version)
     async with target.transaction(tenant.cell, TenantScope.single(tenant_id)) as session:
         return await seed_version(
-            session, tenant_id, pack_key, pack_version, params, actor_id=actor_id
+            session,
+            tenant_id,
+            pack_key,
+            pack_version,
+            params,
+            actor_id=actor_id,
+            versions=PUBLISHED,
         )
 
 
@@ -147,7 +168,7 @@ async def seed_version(
     scope = scope_of(session.sync_session)
     if scope is None or scope.tenant_ids != (tenant_id,):
         raise TenantScopeError("seeding needs a session scoped to exactly that workspace")
-    versions = versions or PackVersions()
+    versions = versions or PUBLISHED
     values = versions.values(pack_key, version, params)
     supplied = stored_params(version, params)
     claimed = await pins.claim(session, pack_key, version.version, supplied, actor_id)

@@ -51,7 +51,7 @@ from templates_library.rows import (
     rows_for,
 )
 from templates_library.schema import PackVersion
-from templates_library.seeding import PackVersions
+from templates_library.seeding import PUBLISHED, PackVersions
 from templates_library.upgrade import Action, UpgradePlan
 from templates_library.values import ItemId, ItemValues
 
@@ -142,7 +142,7 @@ async def _prepare(
     scope = scope_of(session.sync_session)
     if scope is None or scope.tenant_ids != (tenant_id,):
         raise TenantScopeError("an upgrade needs a session scoped to exactly that workspace")
-    versions = versions or PackVersions()
+    versions = versions or PUBLISHED
     pin = await pins.require(session, for_update=lock)
     if pack is not None and pack != pin.pack:
         raise Conflict(f"The workspace follows the pack {pin.pack!r}, not {pack!r}.")
@@ -336,7 +336,7 @@ async def upgrade_all(
 
     Workspaces already on the target version are left out.
     """
-    versions = PackVersions()
+    versions = PUBLISHED
     async with database.session() as control:
         target = (await versions.get(control, pack, to_version)).version
         tenants = await _live_tenants(control)

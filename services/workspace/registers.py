@@ -7,14 +7,26 @@ A concept's service subclasses :class:`RegisterService` and adds its rules in
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -48,28 +60,61 @@ async def insert_seeded(
     actor_id: uuid.UUID | None = None,
 ) -> int:
     """The template seeder's bulk path: ``rows`` (each with its ``id`` and provenance) in one
-    multi-row ``INSERT … ON CONFLICT DO NOTHING``; returns how many were new.
+    ``INSERT … SELECT FROM jsonb_populate_recordset(…) ON CONFLICT DO NOTHING``; returns how
+    many were new.
 
     A row whose id (or another unique key) is already taken is left as it is, so seeding twice
-    writes nothing. The rows are stamped with the session's tenant; they must share one set of
-    keys. Each service's rules for derived values (scores, bands …) are applied by the caller
-    through that service's pure rules — checks that read other rows do not run here: packs are
-    validated as a whole before they are published.
+    writes nothing. The rows are stamped with the session's tenant. Each service's rules for
+    derived values (scores, bands …) are applied by the caller through that service's pure
+    rules; checks that read other rows do not run here: packs are validated as a whole before
+    they are published.
+
+    The rows travel as one JSON parameter, so the statement's text is short and the same every
+    time (a multi-row ``VALUES`` list is long and new each time, and converting its parameters
+    costs more than the insert).
     """
     if not rows:
         return 0
     scope = scope_of(session.sync_session)
     if scope is None:
         raise TenantScopeError("seeding workspace rows without a tenant scope")
-    tenant_id = scope.tenant_id
+    stamp = {"tenant_id": scope.tenant_id, "version": 1, "created_by": actor_id}
+    stamp["updated_by"] = actor_id
     table = model.__table__
-    stamp = {"tenant_id": tenant_id, "version": 1, "created_by": actor_id, "updated_by": actor_id}
-    stamped = [{**row, **stamp} for row in rows]
-    result = await session.execute(
-        insert(table).on_conflict_do_nothing().returning(table.c.id),  # type: ignore[arg-type]
-        stamped,
-    )
+    names = list(dict.fromkeys([*stamp, *rows[0]]))
+    defaults = _python_defaults(table, names)
+    records = [{**defaults, **row, **stamp} for row in rows]
+    statement = _insert_from_json(table, (*names, *defaults))
+    result = await session.execute(statement, {"rows": msgspec.json.encode(records).decode()})
     return len(result.all())
+
+
+@functools.cache
+def _insert_from_json(table: Any, names: tuple[str, ...]) -> Any:
+    records = func.jsonb_populate_recordset(
+        literal_column(f"NULL::{table.fullname}"), cast(bindparam("rows", type_=Text), JSONB)
+    ).table_valued(*names)
+    return (
+        insert(table)
+        .from_select(list(names), select(*(records.c[name] for name in names)))
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+    )
+
+
+def _python_defaults(table: Any, given: list[str]) -> dict[str, Any]:
+    """Values for the columns not given whose default SQLAlchemy computes in Python (the
+    database fills those with a server default)."""
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or default is None or column.server_default is not None:
+            continue
+        if getattr(default, "is_scalar", False):
+            found[column.name] = default.arg
+        elif getattr(default, "is_callable", False):
+            found[column.name] = default.arg(None)
+    return found
 
 
 async def update_seeded(
