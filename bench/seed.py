@@ -5,14 +5,15 @@ Builds a fresh database ``pmo_bench_seed`` with the project's own bootstrap and 
 publishes the shipped packs into its catalogue. Then, as ``pmo_app`` under row-level security:
 
 1. **one seed** — the largest pack (by rows) into ``--runs`` fresh workspaces, timed two ways:
-   the seeding transaction alone (`seeding.seed_version` with the version already loaded, as a
-   worker that keeps its `PackVersions` does) and end to end (`seeding.seed(database, …)`:
-   tenant and catalogue read from the control plane, the version parsed, one transaction).
+   the seeding transaction alone (`seeding.seed_version` with the version already loaded) and
+   end to end (`seeding.seed(database, …)` as provisioning calls it: the tenant read from the
+   control plane, then one transaction; the published version is parsed once per process,
+   since a published version never changes).
    Statements are counted with SQLAlchemy's ``before_cursor_execute``; rows from the result.
 2. **in a row** — ``--series`` more workspaces seeded one after the other; per-seed time by
    deciles and the slope of a least-squares line, to show whether it grows.
-3. **upgrades** — ``--upgrades`` workspaces seeded with msp-governance 1.0.0 (one in ten with a
-   client edit on a risk and a milestone, so plans have kept items), then
+3. **upgrades** — ``--upgrades`` workspaces seeded with msp-governance 1.0.0 (one in ten with client
+   edits: its milestones renamed — kept — and a board the new version changes — a conflict), then
    `upgrading.upgrade_all(…, "1.1.0", apply=True)`: every workspace planned and applied in its
    own transaction, ``--concurrency`` at a time. A dry run of the same is timed first.
 
@@ -47,7 +48,7 @@ from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
-from services.workspace.raid.models import Risk
+from services.workspace.governance.models import Board
 from services.workspace.structure.models import Milestone
 from templates_library import catalogue as bridge
 from templates_library.items import seed_items
@@ -239,15 +240,17 @@ async def _upgrades(database: Database, statements: Statements, args: argparse.N
         await seed_transaction(database, versions, tenant_id, UPGRADE_PACK, version)
         if n % 10 == 0:  # a client who made the programme its own
             async with database.transaction(scope=TenantScope.single(tenant_id)) as session:
-                await session.execute(
-                    update(Risk)
-                    .where(Risk.source_item == "risk:sro-capacity")
-                    .values(title="SRO has two days a week, agreed")
-                )
+                # Kept: items the new version leaves alone.
                 await session.execute(
                     update(Milestone)
                     .where(Milestone.source_item.like("milestone:%"))
                     .values(title=Milestone.title + " (ours)")
+                )
+                # A conflict: the new version changes this board's cadence.
+                await session.execute(
+                    update(Board)
+                    .where(Board.source_item == "board:design-authority")
+                    .values(purpose="Ours: " + Board.purpose)
                 )
     print(
         f"\n3. Upgrades: {args.upgrades} workspaces on {UPGRADE_PACK} {FROM} "
