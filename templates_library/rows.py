@@ -1,10 +1,15 @@
 """Pack items ↔ workspace rows: which table holds each kind of item, and both directions.
 
 * :meth:`Stored.columns` turns an item's seed values (see `values`) into the columns of its row;
-  :meth:`Stored.parts` gives the rows of its parts (a board's seats, a benefit's enabling
+  :attr:`Stored.parts` gives the rows of its parts (a board's seats, a benefit's enabling
   projects).
 * :meth:`Stored.values` reads a row back into the same seed values — same field names, same
   value types — so an upgrade can compare a workspace with the pack (`upgrade.plan_upgrade`).
+
+Most fields map to one column each (`F`: same value, renamed, or a reference); what does not —
+a board's members and quorum, a gate's tranche boundary, a benefit's number-or-text baseline,
+the RAG thresholds — is written out by hand below. `STORED` reads as the table in
+`templates_library/README.md`.
 
 References between items are stable ids on the way in (`items.stable_id`) and item keys on the
 way out; a reference to a row that did not come from the pack reads as ``row:<uuid>``, which
@@ -24,8 +29,6 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from sqlalchemy import ColumnElement
 
 from services.db.base import WorkspaceModel
 from services.workspace.benefits.models import Benefit, BenefitEnabler
@@ -171,6 +174,45 @@ Columns = Callable[[str, ItemValues, Writing], Row]
 Values = Callable[[Any, Reading], ItemValues]
 
 
+@dataclass(frozen=True)
+class F:
+    """A field of the seed values and its column. With `refers` (a kind), the field holds an
+    item key and the column the id of that item's row (`many`: a list of keys, a uuid array)."""
+
+    name: str
+    column: str = ""
+    refers: str | None = None
+    many: bool = False
+
+    @property
+    def to(self) -> str:
+        return self.column or self.name
+
+    def write(self, value: Any, writing: Writing) -> Any:
+        if self.refers is not None:
+            if self.many:
+                return writing.refs(self.refers, value)
+            return writing.ref(self.refers, value)
+        return _copy(value)
+
+    def read(self, value: Any, reading: Reading) -> Any:
+        if self.refers is not None:
+            return reading.keys_of(value) if self.many else reading.key(value)
+        return _copy(plain(value))
+
+
+def _copy(value: Any) -> Any:
+    if isinstance(value, list):
+        return list(value)
+    if isinstance(value, dict):
+        return dict(value)
+    return value
+
+
+def _nothing(*_: Any) -> dict[str, Any]:
+    return {}
+
+
 def _no_parts(_key: str, _values: ItemValues, _writing: Writing) -> PartRows:
     return {}
 
@@ -185,15 +227,32 @@ class Stored:
 
     kind: str
     model: type[WorkspaceModel]
-    columns: Columns
-    values: Values
+    fields: tuple[F, ...] = ()
+    # Columns and fields that need more than one `F` each.
+    more_columns: Columns = _nothing
+    more_values: Values = _nothing
+    # Whether the row sits in a programme (`programme_id`, from `Writing.programme_id`).
+    in_programme: bool = False
     # Set by seeding only; an upgrade's update does not write them (see `follow`).
     seed_only: frozenset[str] = frozenset()
     parts: Callable[[str, ItemValues, Writing], PartRows] = _no_parts
     # Moves seed-only columns along with an update where the client never changed them.
     follow: Callable[[Any, ItemValues, Row], Row] = _no_follow
-    # For tables holding several kinds: which rows are this kind's.
-    where: Callable[[], ColumnElement[bool]] | None = None
+
+    def columns(self, key: str, values: ItemValues, writing: Writing) -> Row:
+        row = {f.to: f.write(values[f.name], writing) for f in self.fields}
+        if self.in_programme:
+            row["programme_id"] = writing.programme_id(self.kind, values)
+        return {**row, **self.more_columns(key, values, writing)}
+
+    def values(self, row: Any, reading: Reading) -> ItemValues:
+        found = {f.name: f.read(getattr(row, f.to), reading) for f in self.fields}
+        return {**found, **self.more_values(row, reading)}
+
+    @property
+    def client_columns(self) -> frozenset[str]:
+        """Columns an upgrade's update does not write."""
+        return self.seed_only | ({"programme_id"} if self.in_programme else set())
 
     def owns(self, row: Any) -> bool:
         """Whether a row of this kind's table is of this kind (for tables of several kinds)."""
@@ -212,129 +271,23 @@ class Stored:
         return key if kind == self.kind else None
 
 
-# --- per kind ------------------------------------------------------------------------------------
+# --- what takes more than a field each ----------------------------------------------------------
 
 
-def _programme(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "name": v["title"],
-        "description": v["description"],
-        "start_date": v["start_date"],
-        "end_date": v["end_date"],
-        "level": v["level"],
-        "vision": v["vision"],
-    }
+def _rank(kind: str) -> Columns:
+    """`position` = the item's place among its kind (or within its register), seed only."""
+    return lambda key, v, w: {"position": w.rank((kind, key))}
 
 
-def _programme_values(row: Programme, r: Reading) -> ItemValues:
-    return {
-        "title": row.name,
-        "description": row.description,
-        "start_date": row.start_date,
-        "end_date": row.end_date,
-        "level": plain(row.level),
-        "vision": row.vision,
-    }
+def _key_and_rank(kind: str) -> Columns:
+    return lambda key, v, w: {"key": key, "position": w.rank((kind, key))}
 
 
-def _tranche(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.ref("programme", v["programme"]),
-        "name": v["title"],
-        "start_date": v["start_date"],
-        "end_date": v["end_date"],
-        "purpose": v["purpose"],
-        "capabilities": list(v["capabilities"]),
-        "position": w.rank(("tranche", key)),
-    }
-
-
-def _tranche_values(row: Tranche, r: Reading) -> ItemValues:
-    return {
-        "programme": r.key(row.programme_id),
-        "title": row.name,
-        "start_date": row.start_date,
-        "end_date": row.end_date,
-        "purpose": row.purpose,
-        "capabilities": list(row.capabilities),
-    }
-
-
-def _project(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("project", v),
-        "tranche_id": w.ref("tranche", v["tranche"]),
-        "name": v["title"],
-        "description": v["description"],
-        "kind": v["kind"],
-        "approach": v["approach"],
-        "lead_role_id": w.ref("role", v["lead"]),
-    }
-
-
-def _project_values(row: Project, r: Reading) -> ItemValues:
-    return {
-        "tranche": r.key(row.tranche_id),
-        "title": row.name,
-        "description": row.description,
-        "kind": plain(row.kind),
-        "approach": plain(row.approach),
-        "lead": r.key(row.lead_role_id),
-    }
-
-
-def _role(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "key": key,
-        "title": v["title"],
-        "description": v["description"],
-        "responsibilities": list(v["responsibilities"]),
-    }
-
-
-def _role_values(row: ProgrammeRole, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "description": row.description,
-        "responsibilities": list(row.responsibilities),
-    }
-
-
-def _raci(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("raci", v),
-        "activity": v["activity"],
-        "accountable_role_id": w.ref("role", v["accountable"]),
-        "responsible_role_ids": w.refs("role", v["responsible"]),
-        "consulted_role_ids": w.refs("role", v["consulted"]),
-        "informed_role_ids": w.refs("role", v["informed"]),
-        "position": w.rank(("raci", key)),
-    }
-
-
-def _raci_values(row: RaciEntry, r: Reading) -> ItemValues:
-    return {
-        "activity": row.activity,
-        "responsible": r.keys_of(row.responsible_role_ids),
-        "accountable": r.key(row.accountable_role_id),
-        "consulted": r.keys_of(row.consulted_role_ids),
-        "informed": r.keys_of(row.informed_role_ids),
-    }
-
-
-def _board(key: str, v: ItemValues, w: Writing) -> Row:
+def _board_quorum(key: str, v: ItemValues, w: Writing) -> Row:
     quorum = v["quorum"]
     return {
-        "programme_id": w.programme_id("board", v),
-        "name": v["title"],
-        "purpose": v["purpose"],
-        "decision_rights": list(v["decision_rights"]),
         "quorum": quorum["minimum_members"],
         "quorum_role_ids": w.refs("role", quorum["required_roles"]),
-        "cadence": v["cadence"],
-        "duration_minutes": v["duration_minutes"],
-        "standing_agenda": list(v["standing_agenda"]),
-        "reports_to_id": w.ref("board", v["reports_to"]),
     }
 
 
@@ -359,101 +312,44 @@ def board_seats(key: str, v: ItemValues, w: Writing) -> PartRows:
     return {BoardMember: seats}
 
 
-def _board_values(row: Board, r: Reading) -> ItemValues:
+def _board_members(row: Board, r: Reading) -> ItemValues:
     seats = r.seats.get(row.id, [])
     return {
-        "title": row.name,
-        "purpose": row.purpose,
         "members": [
             {"role": r.key(seat.role_id), "capacity": plain(seat.capacity)} for seat in seats
         ],
-        "decision_rights": list(row.decision_rights),
         "quorum": {
             "minimum_members": row.quorum,
             "required_roles": r.keys_of(row.quorum_role_ids),
         },
-        "cadence": plain(row.cadence),
-        "duration_minutes": row.duration_minutes,
-        "standing_agenda": list(row.standing_agenda),
-        "reports_to": r.key(row.reports_to_id),
     }
 
 
-def _gate(key: str, v: ItemValues, w: Writing) -> Row:
+def _gate_boundary(key: str, v: ItemValues, w: Writing) -> Row:
     after = v["after_tranche"]
     tranche = w.items.get(("tranche", after)) if after is not None else None
+    # A gate after a tranche closes it: the exit gate on that tranche's boundary.
     return {
-        "programme_id": w.programme_id("gate", v),
-        # A gate after a tranche closes it: the exit gate on that tranche's boundary.
         "tranche_id": w.ref("tranche", after),
         "boundary": GateBoundary.EXIT if after is not None else GateBoundary.ENTRY,
-        "board_id": w.ref("board", v["board"]),
-        "title": v["title"],
-        "purpose": v["purpose"],
-        "outcomes": list(v["outcomes"]),
-        "position": v["position"],
         "planned_date": tranche["end_date"] if tranche else None,
     }
 
 
-def _gate_values(row: StageGate, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "board": r.key(row.board_id),
-        "purpose": row.purpose,
-        "after_tranche": r.key(row.tranche_id) if row.boundary is GateBoundary.EXIT else None,
-        "outcomes": list(row.outcomes),
-        "position": row.position,
-    }
+def _gate_after(row: StageGate, r: Reading) -> ItemValues:
+    exit_gate = row.boundary is GateBoundary.EXIT
+    return {"after_tranche": r.key(row.tranche_id) if exit_gate else None}
 
 
-def _criterion(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "gate_id": w.ref("gate", v["gate"]),
-        "text": v["text"],
-        "evidence_required": v["evidence"],
-        "mandatory": v["mandatory"],
-        "position": v["position"],
-    }
-
-
-def _criterion_values(row: GateCriterion, r: Reading) -> ItemValues:
-    return {
-        "gate": r.key(row.gate_id),
-        "text": row.text,
-        "evidence": row.evidence_required,
-        "mandatory": row.mandatory,
-        "position": row.position,
-    }
-
-
-def _milestone(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("milestone", v),
-        "tranche_id": w.ref("tranche", v["tranche"]),
-        "project_id": w.ref("project", v["project"]),
-        "title": v["title"],
-        "kind": v["kind"],
-        # The pack's date is the baseline; the forecast starts there and is the client's.
-        "baseline_date": v["date"],
-        "forecast_date": v["date"],
-    }
+def _milestone_forecast(key: str, v: ItemValues, w: Writing) -> Row:
+    # The pack's date is the baseline; the forecast starts there and is the client's.
+    return {"forecast_date": v["date"]}
 
 
 def _milestone_follow(row: Milestone, v: ItemValues, columns: Row) -> Row:
     if row.forecast_date == row.baseline_date:
         return {**columns, "forecast_date": columns["baseline_date"]}
     return columns
-
-
-def _milestone_values(row: Milestone, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "date": row.baseline_date,
-        "tranche": r.key(row.tranche_id),
-        "project": r.key(row.project_id),
-        "kind": plain(row.kind),
-    }
 
 
 _SCALE_OF_KIND = {
@@ -464,46 +360,29 @@ _SCALE_OF_KIND = {
 }
 
 
-def _scale_level(kind: str) -> tuple[Columns, Values]:
-    numbered = kind in {"probability_level", "impact_level"}
-
-    def columns(key: str, v: ItemValues, w: Writing) -> Row:
-        return {
-            "scale": _SCALE_OF_KIND[kind],
-            "key": key,
-            "value": v["value"] if numbered else None,
-            "label": v["label"],
-            "description": v["description"],
-            "position": w.rank((kind, key)) if numbered else v["position"],
-        }
-
-    def values(row: ScaleLevel, r: Reading) -> ItemValues:
-        found: ItemValues = {"label": row.label, "description": row.description}
-        if numbered:
-            return {"value": row.value, **found}
-        return {**found, "position": row.position}
-
-    return columns, values
-
-
-def _band(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "key": key,
-        "label": v["label"],
-        "min_score": v["min_score"],
-        "max_score": v["max_score"],
-        "response": v["response"],
-        "rag": band_rag(key, w.rank(("score_band", key))),
-    }
+def _scale(kind: str) -> Stored:
+    if kind in {"probability_level", "impact_level"}:
+        # Numbered levels: their key is the number, their order the pack's.
+        return Stored(
+            kind,
+            ScaleLevel,
+            (F("value"), F("label"), F("description")),
+            more_columns=lambda key, v, w: {
+                "scale": _SCALE_OF_KIND[kind],
+                "key": key,
+                "position": w.rank((kind, key)),
+            },
+        )
+    return Stored(
+        kind,
+        ScaleLevel,
+        (F("label"), F("description"), F("position")),
+        more_columns=lambda key, v, w: {"scale": _SCALE_OF_KIND[kind], "key": key, "value": None},
+    )
 
 
-def _band_values(row: RiskBand, r: Reading) -> ItemValues:
-    return {
-        "label": row.label,
-        "min_score": row.min_score,
-        "max_score": row.max_score,
-        "response": row.response,
-    }
+def _band_rag(key: str, v: ItemValues, w: Writing) -> Row:
+    return {"key": key, "rag": band_rag(key, w.rank(("score_band", key)))}
 
 
 def _rag_rules(key: str, v: ItemValues, w: Writing) -> Row:
@@ -523,6 +402,7 @@ def _rag_rules(key: str, v: ItemValues, w: Writing) -> Row:
 
 
 def _rag_rules_values(row: RegisterSettings, r: Reading) -> ItemValues:
+    required = (("amber", row.path_to_green_for_amber), ("red", row.path_to_green_for_red))
     return {
         "schedule_slip_weeks": {
             "green_max": row.schedule_slip_green_max_weeks,
@@ -538,143 +418,18 @@ def _rag_rules_values(row: RegisterSettings, r: Reading) -> ItemValues:
         },
         "overall": "worst_dimension",
         "override_requires_reason": row.override_requires_reason,
-        "path_to_green_required_for": [
-            rag
-            for rag, required in (
-                ("amber", row.path_to_green_for_amber),
-                ("red", row.path_to_green_for_red),
-            )
-            if required
-        ],
+        "path_to_green_required_for": [rag for rag, needed in required if needed],
     }
 
 
-def _scale_settings(key: str, v: ItemValues, w: Writing) -> Row:
-    return {"risk_response_model": v["risk_responses"]}
-
-
-def _scale_settings_values(row: RegisterSettings, r: Reading) -> ItemValues:
-    return {"risk_responses": plain(row.risk_response_model)}
-
-
-def _custom_field(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "register": v["register"],
-        "key": v["name"],
-        "label": v["label"],
-        "type": v["type"],
-        "choices": None if v["choices"] is None else list(v["choices"]),
-        "required": v["required"],
-        "help": v["help"],
-        "position": w.rank(("custom_field", key)),
-    }
-
-
-def _custom_field_values(row: CustomFieldDefinition, r: Reading) -> ItemValues:
-    return {
-        "name": row.key,
-        "register": row.register,
-        "label": row.label,
-        "type": plain(row.type),
-        "choices": None if row.choices is None else list(row.choices),
-        "required": row.required,
-        "help": row.help,
-    }
-
-
-def _register(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "key": key,
-        "title": v["title"],
-        "purpose": v["purpose"],
-        "position": w.rank(("register", key)),
-    }
-
-
-def _register_values(row: CustomRegister, r: Reading) -> ItemValues:
-    return {"title": row.title, "purpose": row.purpose}
-
-
-def _entry(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "register_id": w.ref("register", v["register"]),
-        "custom_fields": dict(v["values"]),
-        "position": v["position"],
-    }
-
-
-def _entry_values(row: CustomRegisterEntry, r: Reading) -> ItemValues:
-    return {
-        "register": r.key(row.register_id),
-        "values": dict(row.custom_fields),
-        "position": row.position,
-    }
-
-
-def _format(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "title": v["title"],
-        "cadence": v["cadence"],
-        "audience": v["audience"],
-        "rag_dimensions": list(v["rag_dimensions"]),
-        "top_risks": v["top_risks"],
-        "top_issues": v["top_issues"],
-        "top_decisions": v["top_decisions"],
-    }
-
-
-def _format_values(row: ReportFormat, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "cadence": row.cadence,
-        "audience": row.audience,
-        "rag_dimensions": list(row.rag_dimensions),
-        "top_risks": row.top_risks,
-        "top_issues": row.top_issues,
-        "top_decisions": row.top_decisions,
-    }
-
-
-def _section(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "format_id": w.ref("status_report", v["status_report"]),
-        "title": v["title"],
-        "guidance": v["guidance"],
-        "position": v["position"],
-    }
-
-
-def _section_values(row: ReportSection, r: Reading) -> ItemValues:
-    return {
-        "status_report": r.key(row.format_id),
-        "title": row.title,
-        "guidance": row.guidance,
-        "position": row.position,
-    }
-
-
-def _risk(key: str, v: ItemValues, w: Writing) -> Row:
+def _risk_scores(key: str, v: ItemValues, w: Writing) -> Row:
     score = risk_score(v["probability"], v["impact"])
+    # The pack assesses the risk before its response; residual starts there.
     return {
-        "programme_id": w.programme_id("risk", v),
-        "title": v["title"],
-        "category": v["category"],
-        "cause": v["cause"],
-        "event": v["event"],
-        "effect": v["effect"],
-        "kind": v["kind"],
-        # The pack assesses the risk before its response; residual starts there.
-        "inherent_probability": v["probability"],
-        "inherent_impact": v["impact"],
         "inherent_score": score,
         "residual_probability": v["probability"],
         "residual_impact": v["impact"],
         "residual_score": score,
-        "proximity": v["proximity"],
-        "response": v["response"],
-        "response_plan": v["response_plan"],
-        "owner_role_id": w.ref("role", v["owner"]),
-        "trigger": v["trigger"],
     }
 
 
@@ -686,109 +441,32 @@ def _risk_follow(row: Risk, v: ItemValues, columns: Row) -> Row:
     )
     if assessed:
         return columns
+    score = risk_score(v["probability"], v["impact"])
     return {
         **columns,
-        "residual_probability": columns["inherent_probability"],
-        "residual_impact": columns["inherent_impact"],
-        "residual_score": columns["inherent_score"],
+        "residual_probability": v["probability"],
+        "residual_impact": v["impact"],
+        "residual_score": score,
     }
 
 
-def _risk_values(row: Risk, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "category": row.category,
-        "cause": row.cause,
-        "event": row.event,
-        "effect": row.effect,
-        "probability": row.inherent_probability,
-        "impact": row.inherent_impact,
-        "proximity": row.proximity,
-        "response": plain(row.response),
-        "response_plan": row.response_plan,
-        "owner": r.key(row.owner_role_id),
-        "kind": plain(row.kind),
-        "trigger": row.trigger,
-    }
-
-
-def _assumption(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("assumption", v),
-        "statement": v["statement"],
-        "owner_role_id": w.ref("role", v["owner"]),
-        "confidence": v["confidence"],
-        "validation_method": v["validation_method"],
-        "validate_by": v["validate_by"],
-        "risk_id": w.ref("risk", v["linked_risk"]),
-    }
-
-
-def _assumption_values(row: Assumption, r: Reading) -> ItemValues:
-    return {
-        "statement": row.statement,
-        "owner": r.key(row.owner_role_id),
-        "confidence": plain(row.confidence),
-        "validation_method": row.validation_method,
-        "validate_by": row.validate_by,
-        "linked_risk": r.key(row.risk_id),
-    }
-
-
-def _issue(key: str, v: ItemValues, w: Writing) -> Row:
+def _issue_escalation(key: str, v: ItemValues, w: Writing) -> Row:
     board = w.items.get(("board", v["escalate_to"])) if v["escalate_to"] else None
-    return {
-        "programme_id": w.programme_id("issue", v),
-        "title": v["title"],
-        "description": v["description"],
-        "type": v["type"],
-        "priority": v["priority"],
-        "severity": v["severity"],
-        "owner_role_id": w.ref("role", v["owner"]),
-        "escalated_to_board_id": w.ref("board", v["escalate_to"]),
-        "escalated_to": str(board["title"])[:200] if board else "",
-    }
-
-
-def _issue_values(row: Issue, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "description": row.description,
-        "type": plain(row.type),
-        "priority": plain(row.priority),
-        "severity": row.severity,
-        "owner": r.key(row.owner_role_id),
-        "escalate_to": r.key(row.escalated_to_board_id),
-    }
+    return {"escalated_to": str(board["title"])[:200] if board else ""}
 
 
 def _measure(value: float | str) -> tuple[float | None, str]:
     return (None, value) if isinstance(value, str) else (float(value), "")
 
 
-def _benefit(key: str, v: ItemValues, w: Writing) -> Row:
+def _benefit_measures(key: str, v: ItemValues, w: Writing) -> Row:
     baseline, baseline_text = _measure(v["baseline"])
     target, target_text = _measure(v["target"])
     return {
-        "programme_id": w.programme_id("benefit", v),
-        "title": v["title"],
-        "description": v["description"],
-        "classification": v["classification"],
-        "measure": v["measure"],
-        "indicator": v["indicator"],
-        "unit": v["unit"],
         "baseline_value": baseline,
         "baseline_text": baseline_text,
         "target_value": target,
         "target_text": target_text,
-        "measurement_frequency": v["measurement_frequency"],
-        "confidence": v["confidence"],
-        "owner_role_id": w.ref("role", v["owner"]),
-        "dis_benefit": v["dis_benefit"],
-        "objective": v["objective"],
-        "realisation_lead_role_id": w.ref("role", v["realisation_lead"]),
-        "target_date": v["target_date"],
-        "value_per_year": v["value_per_year"],
     }
 
 
@@ -810,241 +488,365 @@ def benefit_enablers(key: str, v: ItemValues, w: Writing) -> PartRows:
 
 def _benefit_values(row: Benefit, r: Reading) -> ItemValues:
     return {
-        "title": row.title,
-        "description": row.description,
-        "classification": plain(row.classification),
-        "measure": plain(row.measure),
-        "indicator": row.indicator,
-        "unit": row.unit,
         "baseline": row.baseline_value if row.baseline_value is not None else row.baseline_text,
         "target": row.target_value if row.target_value is not None else row.target_text,
-        "measurement_frequency": row.measurement_frequency,
-        "confidence": row.confidence,
-        "owner": r.key(row.owner_role_id),
-        "dis_benefit": row.dis_benefit,
-        "objective": row.objective,
-        "realisation_lead": r.key(row.realisation_lead_role_id),
         "enabling_projects": [r.key(e.project_id) for e in r.enablers.get(row.id, [])],
-        "target_date": row.target_date,
-        "value_per_year": row.value_per_year,
     }
 
 
-def _decision(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("decision", v),
-        "title": v["title"],
-        "context": v["context"],
-        "options": list(v["options"]),
-        "decision": v["decision"],
-        "rationale": v["rationale"],
-        "board_id": w.ref("board", v["board"]),
-        "status": v["status"],
-    }
+def _external_party(key: str, v: ItemValues, w: Writing) -> Row:
+    return {"external_party": v["external_party"] or ""}
 
 
-def _decision_values(row: Decision, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "context": row.context,
-        "options": list(row.options),
-        "decision": row.decision,
-        "rationale": row.rationale,
-        "board": r.key(row.board_id),
-        "status": plain(row.status),
-    }
+def _external_party_value(row: Dependency, r: Reading) -> ItemValues:
+    return {"external_party": row.external_party or None}
 
 
-# A pack's dependency runs from the project that depends (`from_project`) to what it depends on
-# (`to_project`, or an external party); a workspace dependency's `to` side needs something from
-# its `from` side. So the sides swap: the dependent project is the row's `to_project_id`.
+def _role(name: str, column: str = "") -> F:
+    return F(name, column or f"{name}_role_id", refers="role")
 
 
-def _dependency(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("dependency", v),
-        "title": v["title"],
-        "to_project_id": w.ref("project", v["from_project"]),
-        "kind": v["kind"],
-        "need_by_date": v["need_by"],
-        "from_project_id": w.ref("project", v["to_project"]),
-        "external_party": v["external_party"] or "",
-    }
-
-
-def _dependency_values(row: Dependency, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "from_project": r.key(row.to_project_id),
-        "kind": plain(row.kind),
-        "need_by": row.need_by_date,
-        "to_project": r.key(row.from_project_id),
-        "external_party": row.external_party or None,
-    }
-
-
-def _stakeholder(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("stakeholder", v),
-        "name": v["group"],
-        "interest_in_change": v["interest_in_change"],
-        "power": v["power"],
-        "interest": v["interest"],
-        "engagement": v["engagement"],
-        "owner_role_id": w.ref("role", v["owner"]),
-    }
-
-
-def _stakeholder_values(row: Stakeholder, r: Reading) -> ItemValues:
-    return {
-        "group": row.name,
-        "interest_in_change": row.interest_in_change,
-        "power": plain(row.power),
-        "interest": plain(row.interest),
-        "engagement": row.engagement,
-        "owner": r.key(row.owner_role_id),
-    }
-
-
-def _document(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("document", v),
-        "title": v["title"],
-        "purpose": v["purpose"],
-        "owner_role_id": w.ref("role", v["owner"]),
-        "sections": list(v["sections"]),
-        "review_cadence": v["review"],
-    }
-
-
-def _document_values(row: ProgrammeDocument, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "purpose": row.purpose,
-        "owner": r.key(row.owner_role_id),
-        "sections": list(row.sections),
-        "review": plain(row.review_cadence),
-    }
-
-
-def _checklist(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "programme_id": w.programme_id("checklist", v),
-        "gate_id": w.ref("gate", v["gate"]),
-        "tranche_id": w.ref("tranche", v["tranche"]),
-        "title": v["title"],
-        "purpose": v["purpose"],
-    }
-
-
-def _checklist_values(row: Checklist, r: Reading) -> ItemValues:
-    return {
-        "title": row.title,
-        "purpose": row.purpose,
-        "gate": r.key(row.gate_id),
-        "tranche": r.key(row.tranche_id),
-    }
-
-
-def _checklist_entry(key: str, v: ItemValues, w: Writing) -> Row:
-    return {
-        "checklist_id": w.ref("checklist", v["checklist"]),
-        "text": v["text"],
-        "owner_role_id": w.ref("role", v["owner"]),
-        "evidence": v["evidence"],
-        "position": v["position"],
-    }
-
-
-def _checklist_entry_values(row: ChecklistEntry, r: Reading) -> ItemValues:
-    return {
-        "checklist": r.key(row.checklist_id),
-        "text": row.text,
-        "owner": r.key(row.owner_role_id),
-        "evidence": row.evidence,
-        "position": row.position,
-    }
-
-
-def _scale(kind: str) -> Stored:
-    columns, values = _scale_level(kind)
-    return Stored(
-        kind,
-        ScaleLevel,
-        columns,
-        values,
-        where=lambda: ScaleLevel.scale == _SCALE_OF_KIND[kind],
-    )
-
-
-PROGRAMME = frozenset({"programme_id"})
+OWNER = _role("owner", "owner_role_id")
 STORED: dict[str, Stored] = {
     stored.kind: stored
     for stored in [
-        Stored("programme", Programme, _programme, _programme_values),
-        Stored("tranche", Tranche, _tranche, _tranche_values, seed_only=frozenset({"position"})),
-        Stored("project", Project, _project, _project_values, seed_only=PROGRAMME),
-        Stored("role", ProgrammeRole, _role, _role_values),
-        Stored("raci", RaciEntry, _raci, _raci_values, seed_only=PROGRAMME | {"position"}),
-        Stored("board", Board, _board, _board_values, seed_only=PROGRAMME, parts=board_seats),
-        Stored("gate", StageGate, _gate, _gate_values, seed_only=PROGRAMME | {"planned_date"}),
-        Stored("gate_criterion", GateCriterion, _criterion, _criterion_values),
+        Stored(
+            "programme",
+            Programme,
+            (
+                F("title", "name"),
+                F("description"),
+                F("start_date"),
+                F("end_date"),
+                F("level"),
+                F("vision"),
+            ),
+        ),
+        Stored(
+            "tranche",
+            Tranche,
+            (
+                F("programme", "programme_id", refers="programme"),
+                F("title", "name"),
+                F("start_date"),
+                F("end_date"),
+                F("purpose"),
+                F("capabilities"),
+            ),
+            more_columns=_rank("tranche"),
+            seed_only=frozenset({"position"}),
+        ),
+        Stored(
+            "project",
+            Project,
+            (
+                F("tranche", "tranche_id", refers="tranche"),
+                F("title", "name"),
+                F("description"),
+                F("kind"),
+                F("approach"),
+                _role("lead"),
+            ),
+            in_programme=True,
+        ),
+        Stored(
+            "role",
+            ProgrammeRole,
+            (F("title"), F("description"), F("responsibilities")),
+            more_columns=lambda key, v, w: {"key": key},
+        ),
+        Stored(
+            "raci",
+            RaciEntry,
+            (
+                F("activity"),
+                _role("accountable"),
+                *(
+                    F(letter, f"{letter}_role_ids", refers="role", many=True)
+                    for letter in ("responsible", "consulted", "informed")
+                ),
+            ),
+            more_columns=_rank("raci"),
+            in_programme=True,
+            seed_only=frozenset({"position"}),
+        ),
+        Stored(
+            "board",
+            Board,
+            (
+                F("title", "name"),
+                F("purpose"),
+                F("decision_rights"),
+                F("cadence"),
+                F("duration_minutes"),
+                F("standing_agenda"),
+                F("reports_to", "reports_to_id", refers="board"),
+            ),
+            more_columns=_board_quorum,
+            more_values=_board_members,
+            in_programme=True,
+            parts=board_seats,
+        ),
+        Stored(
+            "gate",
+            StageGate,
+            (
+                F("title"),
+                F("board", "board_id", refers="board"),
+                F("purpose"),
+                F("outcomes"),
+                F("position"),
+            ),
+            more_columns=_gate_boundary,
+            more_values=_gate_after,
+            in_programme=True,
+            seed_only=frozenset({"planned_date"}),
+        ),
+        Stored(
+            "gate_criterion",
+            GateCriterion,
+            (
+                F("gate", "gate_id", refers="gate"),
+                F("text"),
+                F("evidence", "evidence_required"),
+                F("mandatory"),
+                F("position"),
+            ),
+        ),
         Stored(
             "milestone",
             Milestone,
-            _milestone,
-            _milestone_values,
-            seed_only=PROGRAMME | {"forecast_date"},
+            (
+                F("title"),
+                F("date", "baseline_date"),
+                F("tranche", "tranche_id", refers="tranche"),
+                F("project", "project_id", refers="project"),
+                F("kind"),
+            ),
+            more_columns=_milestone_forecast,
+            in_programme=True,
+            seed_only=frozenset({"forecast_date"}),
             follow=_milestone_follow,
         ),
         _scale("probability_level"),
         _scale("impact_level"),
-        Stored("score_band", RiskBand, _band, _band_values),
+        Stored(
+            "score_band",
+            RiskBand,
+            (F("label"), F("min_score"), F("max_score"), F("response")),
+            more_columns=_band_rag,
+        ),
         _scale("proximity"),
         _scale("benefit_confidence"),
-        Stored("scale_settings", RegisterSettings, _scale_settings, _scale_settings_values),
-        Stored("rag_rules", RegisterSettings, _rag_rules, _rag_rules_values),
+        Stored("scale_settings", RegisterSettings, (F("risk_responses", "risk_response_model"),)),
+        Stored(
+            "rag_rules",
+            RegisterSettings,
+            more_columns=_rag_rules,
+            more_values=_rag_rules_values,
+        ),
         Stored(
             "custom_field",
             CustomFieldDefinition,
-            _custom_field,
-            _custom_field_values,
+            (
+                F("name", "key"),
+                F("register"),
+                F("label"),
+                F("type"),
+                F("choices"),
+                F("required"),
+                F("help"),
+            ),
+            more_columns=_rank("custom_field"),
             seed_only=frozenset({"position"}),
         ),
         Stored(
             "register",
             CustomRegister,
-            _register,
-            _register_values,
+            (F("title"), F("purpose")),
+            more_columns=_key_and_rank("register"),
             seed_only=frozenset({"position"}),
         ),
-        Stored("register_entry", CustomRegisterEntry, _entry, _entry_values),
-        Stored("status_report", ReportFormat, _format, _format_values),
-        Stored("report_section", ReportSection, _section, _section_values),
+        Stored(
+            "register_entry",
+            CustomRegisterEntry,
+            (
+                F("register", "register_id", refers="register"),
+                F("values", "custom_fields"),
+                F("position"),
+            ),
+        ),
+        Stored(
+            "status_report",
+            ReportFormat,
+            (
+                F("title"),
+                F("cadence"),
+                F("audience"),
+                F("rag_dimensions"),
+                F("top_risks"),
+                F("top_issues"),
+                F("top_decisions"),
+            ),
+        ),
+        Stored(
+            "report_section",
+            ReportSection,
+            (
+                F("status_report", "format_id", refers="status_report"),
+                F("title"),
+                F("guidance"),
+                F("position"),
+            ),
+        ),
         Stored(
             "risk",
             Risk,
-            _risk,
-            _risk_values,
-            seed_only=PROGRAMME | {"residual_probability", "residual_impact", "residual_score"},
+            (
+                F("title"),
+                F("category"),
+                F("cause"),
+                F("event"),
+                F("effect"),
+                F("probability", "inherent_probability"),
+                F("impact", "inherent_impact"),
+                F("proximity"),
+                F("response"),
+                F("response_plan"),
+                OWNER,
+                F("kind"),
+                F("trigger"),
+            ),
+            more_columns=_risk_scores,
+            in_programme=True,
+            seed_only=frozenset({"residual_probability", "residual_impact", "residual_score"}),
             follow=_risk_follow,
         ),
-        Stored("assumption", Assumption, _assumption, _assumption_values, seed_only=PROGRAMME),
-        Stored("issue", Issue, _issue, _issue_values, seed_only=PROGRAMME | {"escalated_to"}),
+        Stored(
+            "assumption",
+            Assumption,
+            (
+                F("statement"),
+                OWNER,
+                F("confidence"),
+                F("validation_method"),
+                F("validate_by"),
+                F("linked_risk", "risk_id", refers="risk"),
+            ),
+            in_programme=True,
+        ),
+        Stored(
+            "issue",
+            Issue,
+            (
+                F("title"),
+                F("description"),
+                F("type"),
+                F("priority"),
+                F("severity"),
+                OWNER,
+                F("escalate_to", "escalated_to_board_id", refers="board"),
+            ),
+            more_columns=_issue_escalation,
+            in_programme=True,
+            seed_only=frozenset({"escalated_to"}),
+        ),
         Stored(
             "benefit",
             Benefit,
-            _benefit,
-            _benefit_values,
-            seed_only=PROGRAMME,
+            (
+                F("title"),
+                F("description"),
+                F("classification"),
+                F("measure"),
+                F("indicator"),
+                F("unit"),
+                F("measurement_frequency"),
+                F("confidence"),
+                OWNER,
+                F("dis_benefit"),
+                F("objective"),
+                _role("realisation_lead"),
+                F("target_date"),
+                F("value_per_year"),
+            ),
+            more_columns=_benefit_measures,
+            more_values=_benefit_values,
+            in_programme=True,
             parts=benefit_enablers,
         ),
-        Stored("decision", Decision, _decision, _decision_values, seed_only=PROGRAMME),
-        Stored("dependency", Dependency, _dependency, _dependency_values, seed_only=PROGRAMME),
-        Stored("stakeholder", Stakeholder, _stakeholder, _stakeholder_values, seed_only=PROGRAMME),
-        Stored("document", ProgrammeDocument, _document, _document_values, seed_only=PROGRAMME),
-        Stored("checklist", Checklist, _checklist, _checklist_values, seed_only=PROGRAMME),
-        Stored("checklist_entry", ChecklistEntry, _checklist_entry, _checklist_entry_values),
+        Stored(
+            "decision",
+            Decision,
+            (
+                F("title"),
+                F("context"),
+                F("options"),
+                F("decision"),
+                F("rationale"),
+                F("board", "board_id", refers="board"),
+                F("status"),
+            ),
+            in_programme=True,
+        ),
+        Stored(
+            "dependency",
+            Dependency,
+            # A pack's dependency runs from the project that depends (`from_project`) to what
+            # it depends on; a workspace dependency's `to` side needs something from its
+            # `from` side. So the sides swap.
+            (
+                F("title"),
+                F("from_project", "to_project_id", refers="project"),
+                F("kind"),
+                F("need_by", "need_by_date"),
+                F("to_project", "from_project_id", refers="project"),
+            ),
+            more_columns=_external_party,
+            more_values=_external_party_value,
+            in_programme=True,
+        ),
+        Stored(
+            "stakeholder",
+            Stakeholder,
+            (
+                F("group", "name"),
+                F("interest_in_change"),
+                F("power"),
+                F("interest"),
+                F("engagement"),
+                OWNER,
+            ),
+            in_programme=True,
+        ),
+        Stored(
+            "document",
+            ProgrammeDocument,
+            (F("title"), F("purpose"), OWNER, F("sections"), F("review", "review_cadence")),
+            in_programme=True,
+        ),
+        Stored(
+            "checklist",
+            Checklist,
+            (
+                F("title"),
+                F("purpose"),
+                F("gate", "gate_id", refers="gate"),
+                F("tranche", "tranche_id", refers="tranche"),
+            ),
+            in_programme=True,
+        ),
+        Stored(
+            "checklist_entry",
+            ChecklistEntry,
+            (
+                F("checklist", "checklist_id", refers="checklist"),
+                F("text"),
+                OWNER,
+                F("evidence"),
+                F("position"),
+            ),
+        ),
     ]
 }
 """Every kind of item (`items.KINDS`) and where it is stored."""

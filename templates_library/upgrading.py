@@ -287,7 +287,7 @@ async def _update(
     columns = {
         name: value
         for name, value in stored.columns(key, values, writing).items()
-        if name not in stored.seed_only
+        if name not in stored.client_columns
     }
     columns = stored.follow(row, values, columns)
     columns["source_version"] = writing.version
