@@ -163,14 +163,18 @@ async def _prepare(
     plan = merge.plan_upgrade(base, theirs.values, ours)
     programme = Writing(tenant_id, pin.pack, target.version, ours).first_programme
     plan = merge.keep_references_whole(plan, theirs.values, programme)
-    held = await _named_by_client_rows(session, pin.pack, plan, theirs)
+    held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
     if held:
         plan = merge.hold_back(plan, held)
     return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan)
 
 
 async def _named_by_client_rows(
-    session: AsyncSession, pack: str, plan: UpgradePlan, theirs: WorkspaceItems
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    pack: str,
+    plan: UpgradePlan,
+    theirs: WorkspaceItems,
 ) -> dict[ItemId, str]:
     """Removals that rows not from the pack still refer to (a meeting of a board, the client's
     own risk linked to a pack risk …): removing them would fail, or cascade into client data."""
@@ -183,7 +187,12 @@ async def _named_by_client_rows(
     held: dict[ItemId, str] = {}
     for table, ids in removing.items():
         for child, column in _referring(table):
-            query = select(child.c[column]).where(child.c[column].in_(list(ids))).distinct()
+            # Core selects get no tenant filter from the session: say it (RLS says it too).
+            query = (
+                select(child.c[column])
+                .where(child.c.tenant_id == tenant_id, child.c[column].in_(list(ids)))
+                .distinct()
+            )
             if "source_pack" in child.c:
                 # The pack's own rows are judged item by item (keep_references_whole).
                 query = query.where(_not_from(child, pack))
@@ -193,7 +202,9 @@ async def _named_by_client_rows(
             for array_table, columns in _ROLE_ARRAYS:
                 for column in columns:
                     query = select(array_table.c[column]).where(
-                        array_table.c[column].overlap(list(ids)), _not_from(array_table, pack)
+                        array_table.c.tenant_id == tenant_id,
+                        array_table.c[column].overlap(list(ids)),
+                        _not_from(array_table, pack),
                     )
                     for (named,) in (await session.execute(query)).all():
                         for role_id in set(named) & set(ids):
