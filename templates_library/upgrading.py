@@ -25,6 +25,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import ColumnElement, ForeignKeyConstraint, Table, delete, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.service import version_key
@@ -409,6 +410,12 @@ async def _upgrade_one(
     except ProblemError as error:
         return TenantOutcome(
             tenant_id=tenant.id, slug=tenant.slug, from_version=pinned, error=error.detail
+        )
+    except SQLAlchemyError as error:
+        # One workspace's failure (rolled back) must not stop the others.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return TenantOutcome(
+            tenant_id=tenant.id, slug=tenant.slug, from_version=pinned, error=reason
         )
     return TenantOutcome(
         tenant_id=tenant.id,

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -277,3 +277,28 @@ async def in_workspace(database: Database, tenant_id: uuid.UUID) -> AsyncIterato
     """One transaction scoped to the workspace (committed on success)."""
     async with database.transaction(scope=TenantScope.single(tenant_id)) as session:
         yield session
+
+
+@contextmanager
+def failing_pin_moves(
+    pg_server: PgServer, settings: Settings, tenant_id: uuid.UUID
+) -> Iterator[None]:
+    """A trigger that fails the last write of an upgrade (moving the pin) for one tenant."""
+    assert settings.database_url is not None
+    database = make_url(settings.database_url).database
+    admin = libpq_url(make_url(pg_server.admin_url).set(database=database).render_as_string(False))
+    name = f"fail_pin_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE FUNCTION workspace.{name}() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+        )
+        conn.execute(
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON workspace.template_pins FOR EACH ROW "
+            f"WHEN (NEW.tenant_id = '{tenant_id}') EXECUTE FUNCTION workspace.{name}()"
+        )
+        try:
+            yield
+        finally:
+            conn.execute(f"DROP TRIGGER {name} ON workspace.template_pins")
+            conn.execute(f"DROP FUNCTION workspace.{name}()")

@@ -4,18 +4,13 @@ client changed things through the API, applied atomically (real PostgreSQL, no m
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from services.config import Settings
-from services.db.bootstrap import libpq_url
 from services.db.engine import Database
 from services.errors import Conflict, NotFound
 from services.workspace.raid.models import Risk
@@ -26,7 +21,14 @@ from templates_library.seeding import seed
 from templates_library.upgrade import Action, ChangedBy, UpgradePlan, same
 from templates_library.upgrading import WorkspaceUpgrade, apply_upgrade, plan_upgrade
 from templates_library.values import seed_values
-from tests.conftest import MakeWorkspace, PgServer, PublishPack, Workspace, in_workspace
+from tests.conftest import (
+    MakeWorkspace,
+    PgServer,
+    PublishPack,
+    Workspace,
+    failing_pin_moves,
+    in_workspace,
+)
 from tests.tiny_pack import PARAMS, second_version, tiny_version
 from tests.workspace_api import Client, change, url
 
@@ -255,31 +257,6 @@ async def test_a_person_named_in_a_seat_keeps_it_when_the_pack_updates_the_board
         ("Sponsor", str(seeded.ws.user_id)),
         ("Manager", None),
     ]
-
-
-@contextmanager
-def failing_pin_moves(
-    pg_server: PgServer, settings: Settings, tenant_id: uuid.UUID
-) -> Iterator[None]:
-    """A trigger that fails the last write of an upgrade (moving the pin) for one tenant."""
-    assert settings.database_url is not None
-    database = make_url(settings.database_url).database
-    admin = libpq_url(make_url(pg_server.admin_url).set(database=database).render_as_string(False))
-    name = f"fail_pin_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            f"CREATE FUNCTION workspace.{name}() RETURNS trigger LANGUAGE plpgsql AS "
-            "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
-        )
-        conn.execute(
-            f"CREATE TRIGGER {name} BEFORE UPDATE ON workspace.template_pins FOR EACH ROW "
-            f"WHEN (NEW.tenant_id = '{tenant_id}') EXECUTE FUNCTION workspace.{name}()"
-        )
-        try:
-            yield
-        finally:
-            conn.execute(f"DROP TRIGGER {name} ON workspace.template_pins")
-            conn.execute(f"DROP FUNCTION workspace.{name}()")
 
 
 async def test_an_upgrade_failing_at_its_last_write_leaves_the_old_version_whole(

@@ -17,7 +17,14 @@ from templates_library.items import stable_id
 from templates_library.loader import load_version_file
 from templates_library.seeding import seed
 from templates_library.validation import validate_version
-from tests.conftest import MakeWorkspace, PublishPack, Workspace, in_workspace
+from tests.conftest import (
+    MakeWorkspace,
+    PgServer,
+    PublishPack,
+    Workspace,
+    failing_pin_moves,
+    in_workspace,
+)
 from tests.tiny_pack import PARAMS, second_version
 
 
@@ -138,3 +145,20 @@ def test_save_writes_a_pack_version_that_validates(
     assert any(risk.title == "Ours now" for risk in loaded.version.risks)
     assert (tmp_path / "our-practice" / "pack.yaml").exists()
     assert twice.exit_code == 1 and "exists; save as a new version" in twice.output
+
+
+def test_a_workspace_that_fails_is_reported_and_the_others_are_upgraded(
+    settings: Settings, on_pack: OnPack, pg_server: PgServer
+) -> None:
+    pack, failing = on_pack.pack, on_pack.edited
+
+    with failing_pin_moves(pg_server, settings, failing.tenant_id):
+        result = run(settings, "upgrade", "--all", "--to", f"{pack}@1.1.0", "--apply")
+    after = run(settings, "upgrade", "--all", "--to", f"{pack}@1.1.0")
+
+    assert result.exit_code == 1, result.output
+    row = next(line for line in result.output.splitlines() if line.startswith(failing.slug))
+    assert row.endswith("failed: injected failure")
+    assert "applied to 1 workspace(s), 1 failed" in result.output
+    # Only the failed one is left, whole, on 1.0.0.
+    assert [line.split()[0] for line in after.output.splitlines()[2:3]] == [failing.slug]
