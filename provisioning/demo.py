@@ -39,6 +39,8 @@ from services.identity import service as identity
 from services.identity.models import ApiToken
 from services.storage.service import Storage
 from services.tenancy import service as tenancy
+from templates_library.catalogue import sync as sync_catalogue
+from templates_library.loader import PACKS_DIR, load_library
 
 PROVISIONING_TIMEOUT = 60.0
 
@@ -232,6 +234,18 @@ def _banner(base_url: str, s3: LocalS3, provisioned: list[Provisioned]) -> None:
     sys.stdout.flush()
 
 
+async def publish_shipped_packs(settings: Settings) -> None:
+    """Publish the shipped template packs (signups seed from the catalogue); idempotent."""
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            report = await sync_catalogue(session, load_library(), PACKS_DIR)
+        for problem in report.problems:
+            click.echo(f"templates: {problem}", err=True)
+    finally:
+        await database.dispose()
+
+
 def run_demo(settings: Settings, *, smoke: bool = False) -> int:
     settings, database = with_embedded_database(settings)
     s3 = LocalS3()
@@ -246,6 +260,7 @@ def run_demo(settings: Settings, *, smoke: bool = False) -> int:
             }
         )
         prepare_database(settings)
+        asyncio.run(publish_shipped_packs(settings))
         exit_cleanly_on_signals()
         with contextlib.suppress(SystemExit):
             return asyncio.run(_platform(settings, s3, smoke))

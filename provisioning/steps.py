@@ -18,7 +18,6 @@ import structlog
 from provisioning import seeding
 from provisioning.workflow import PROVISION, StepContext
 from services.config import Settings
-from services.db.tenant_scope import TenantScope
 from services.identity import service as identity
 from services.identity.models import Role
 from services.tenancy import service as tenancy
@@ -101,14 +100,11 @@ async def seed_workspace(ctx: StepContext) -> dict[str, Any]:
         tenant_id=tenant.id,
         pack_key=str(request["template_pack"]),
         pack_version=str(request["template_version"]),
-        programme_id=ctx.stable_id("programme"),
         programme_name=str(request["programme_name"]),
         start_date=date.fromisoformat(str(request["start_date"])),
         actor_id=uuid.UUID(str(admin)) if admin else None,
     )
-    scope = TenantScope.single(tenant.id)
-    async with ctx.platform.database.transaction(tenant.cell, scope) as session:
-        seeded = await seeding.seed_workspace_from_pack(session, seed)
+    seeded = await seeding.seed_workspace_from_pack(ctx.platform.database, seed)
     pack = {"key": seed.pack_key, "version": seed.pack_version}
     await tenancy.update_settings(ctx.control, tenant, {"template_pack": pack})
     return {"cell": tenant.cell, **seeded}

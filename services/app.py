@@ -36,7 +36,15 @@ from services.workspace.configuration.controllers import (
     CustomFieldController,
     RegisterConfigurationController,
 )
-from services.workspace.gates.controllers import GateController, GateCriteriaController
+from services.workspace.custom_registers.controllers import (
+    CustomRegisterController,
+    CustomRegisterEntryController,
+)
+from services.workspace.gates.controllers import (
+    ChecklistController,
+    GateController,
+    GateCriteriaController,
+)
 from services.workspace.governance.controllers import (
     ActionController,
     BoardController,
@@ -44,6 +52,12 @@ from services.workspace.governance.controllers import (
     ChangeRequestDecisionController,
     DecisionController,
     MeetingController,
+    ProgrammeDocumentController,
+)
+from services.workspace.organisation.controllers import (
+    ProgrammeRoleController,
+    RaciEntryController,
+    StakeholderController,
 )
 from services.workspace.raid.controllers import (
     AssumptionController,
@@ -54,6 +68,7 @@ from services.workspace.raid.controllers import (
 from services.workspace.reporting.controllers import (
     DependencyMapController,
     ProgrammeViewController,
+    ReportFormatController,
     StatusReportActionController,
     StatusReportController,
 )
@@ -63,6 +78,7 @@ from services.workspace.structure.controllers import (
     ProjectController,
     TrancheController,
 )
+from services.workspace.templates.controllers import TemplateController
 
 
 def create_app(settings: Settings, database: Database | None = None) -> Litestar:
@@ -124,6 +140,15 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             StatusReportActionController,
             ProgrammeViewController,
             DependencyMapController,
+            ProgrammeRoleController,
+            RaciEntryController,
+            StakeholderController,
+            ProgrammeDocumentController,
+            ChecklistController,
+            ReportFormatController,
+            CustomRegisterController,
+            CustomRegisterEntryController,
+            TemplateController,
             TemplateCatalogueController,
         ],
         state=State({"db": db, "settings": settings, "jobs": jobs}),

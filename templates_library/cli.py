@@ -1,12 +1,14 @@
 """`pmo templates …` commands (wired into `pmo` through the `pmo.commands` entry point).
 
 `validate` reads files only. `sync`, `list`, `show` and `diff` work on the published catalogue
-in the control-plane database (`PMO_DATABASE_URL`); they import the database layer when run.
+in the control-plane database (`PMO_DATABASE_URL`); `upgrade` and `save` work on workspaces in
+their cells. Commands import the database layer only when they run.
 """
 
 from __future__ import annotations
 
 import sys
+import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -26,6 +28,8 @@ from templates_library.validation import validate_library, validate_pack, valida
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
+
+    from services.db.engine import Database
 
 
 @click.group(name="templates")
@@ -238,3 +242,160 @@ def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
         "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         for row in [header, rule, *rows]
     ]
+
+
+# --- workspaces -----------------------------------------------------------------------------------
+
+
+def _in_database(work: Callable[[Database], Awaitable[R]]) -> R:
+    """Run `work` with the platform's databases; expected failures become `error:` lines."""
+    from services.cli import run_async, settings_from_env
+    from services.db.engine import Database
+    from services.errors import ProblemError
+
+    async def run() -> R:
+        database = Database(settings_from_env())
+        try:
+            return await work(database)
+        finally:
+            await database.dispose()
+
+    try:
+        return run_async(run())
+    except ProblemError as error:
+        detail = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors or [])
+        click.echo(f"error: {error.detail}{f' ({detail})' if detail else ''}", err=True)
+        sys.exit(1)
+
+
+@templates_group.command(name="upgrade")
+@click.option("--tenant", "slug", metavar="SLUG", help="The workspace to upgrade.")
+@click.option("--all", "every", is_flag=True, help="Every live workspace on the pack.")
+@click.option("--to", "target", required=True, metavar="KEY@VERSION", help="KEY alone: latest.")
+@click.option("--apply", "apply", is_flag=True, help="Apply the plan (default: a dry run).")
+def upgrade_command(slug: str | None, every: bool, target: str, apply: bool) -> None:
+    """Upgrade a workspace (or every workspace on a pack) to another version of its pack.
+
+    Items the client never changed follow the new version; items the client changed are kept,
+    and listed as conflicts where the pack changed them too. Without --apply nothing changes.
+    Each workspace is upgraded in one transaction.
+    """
+    if every == (slug is not None):
+        raise click.UsageError("give either --tenant SLUG or --all")
+    key, version = parse_reference(target)
+    if every:
+        _upgrade_every(key, version, apply)
+        return
+
+    from services.db.tenant_scope import TenantScope
+    from services.tenancy import service as tenancy
+    from templates_library.upgrade import render_plan
+    from templates_library.upgrading import apply_upgrade, plan_upgrade
+
+    async def work(database: Database) -> str:
+        async with database.session() as control:
+            tenant = await tenancy.require_by_slug(control, slug or "")
+            scope = TenantScope.single(tenant.id)
+            async with database.transaction(tenant.cell, scope) as session:
+                upgrade = apply_upgrade if apply else plan_upgrade
+                done = await upgrade(session, tenant.id, key, version, catalogue=control)
+        verb = "applied" if done.applied else "plan (dry run; --apply to apply)"
+        title = f"{tenant.slug}: {done.pack} {done.from_version} → {done.to_version}, {verb}"
+        return render_plan(done.plan, title=title)
+
+    click.echo(_in_database(work))
+
+
+def _upgrade_every(key: str, version: str | None, apply: bool) -> None:
+    from templates_library.upgrade import Action
+    from templates_library.upgrading import TenantOutcome, upgrade_all
+
+    outcomes: list[TenantOutcome] = _in_database(
+        lambda database: upgrade_all(database, key, version, apply=apply)
+    )
+    actions = [action.value for action in Action]
+    rows = [
+        [
+            o.slug,
+            f"{o.from_version} → {o.to_version or '?'}",
+            *(str(o.counts.get(a, 0)) if o.error is None else "–" for a in actions),
+            ("applied" if o.applied else "planned") if o.error is None else f"failed: {o.error}",
+        ]
+        for o in outcomes
+    ]
+    if not rows:
+        click.echo(f"no live workspace on {key} needs upgrading")
+        return
+    for line in text_table(["tenant", "versions", *actions, "result"], rows):
+        click.echo(line)
+    conflicted = [o for o in outcomes if o.conflicts]
+    if conflicted:
+        click.echo("\nconflicts (left as each client has them):")
+        for outcome in conflicted:
+            click.echo(f"  {outcome.slug}: {', '.join(outcome.conflicts)}")
+    failed = sum(o.error is not None for o in outcomes)
+    done = "applied to" if apply else "planned for"
+    click.echo(
+        f"\n{done} {len(outcomes) - failed} workspace(s), {failed} failed, "
+        f"{sum(len(o.conflicts) for o in outcomes)} conflict(s)"
+        + ("" if apply else "; --apply to apply")
+    )
+    sys.exit(1 if failed else 0)
+
+
+@templates_group.command(name="save")
+@click.option("--tenant", "slug", required=True, metavar="SLUG", help="The workspace.")
+@click.option("--programme", "programme_id", required=True, type=click.UUID, help="Its id.")
+@click.option("--as", "reference", required=True, metavar="KEY@VERSION", help="The new version.")
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default="the current folder",
+    help="Where the pack folder goes (KEY/VERSION.yaml, and KEY/pack.yaml if new).",
+)
+@click.option("--change", "changes", multiple=True, help="A changelog line (repeatable).")
+def save_command(
+    slug: str, programme_id: uuid.UUID, reference: str, out: Path, changes: tuple[str, ...]
+) -> None:
+    """Save a workspace programme as a new pack version that validates.
+
+    Seeding the saved version into an empty workspace (with the parameters printed) gives the
+    same programme back. Review the file, then publish it with `pmo templates sync`.
+    """
+    key, version = parse_reference(reference)
+    if version is None:
+        raise click.BadParameter("save needs KEY@VERSION", param_hint="--as")
+
+    from services.db.tenant_scope import TenantScope
+    from services.tenancy import service as tenancy
+    from templates_library.export import ExportError
+    from templates_library.saving import parameter_values, save_programme, write_version
+
+    async def work(database: Database) -> tuple[Path, dict[str, object]]:
+        async with database.session() as control:
+            tenant = await tenancy.require_by_slug(control, slug)
+            scope = TenantScope.single(tenant.id)
+            async with database.transaction(tenant.cell, scope) as session:
+                saved = await save_programme(
+                    session, programme_id, version=version, changes=changes, catalogue=control
+                )
+        path = write_version(saved, out, key, author=f"Saved from workspace {tenant.slug}")
+        return path, dict(parameter_values(saved))
+
+    try:
+        path, params = _in_database(work)
+    except (ExportError, FileExistsError) as error:
+        refusals = error.problems if isinstance(error, ExportError) else [str(error)]
+        for refusal in refusals:
+            click.echo(f"error: {refusal}", err=True)
+        sys.exit(1)
+    loaded = load_version_file(path)
+    problems = validate_version(loaded)
+    for problem in problems:
+        click.echo(str(problem))
+    items = len(seed_items(loaded.version)) if loaded.version else 0
+    click.echo(f"saved {key} {version} to {path} ({items} items)")
+    click.echo("seed it with: " + ", ".join(f"{k}={v}" for k, v in params.items()))
+    sys.exit(1 if problems else 0)

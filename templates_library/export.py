@@ -137,7 +137,10 @@ def version_from_values(
         fields = dict(values[item_id])
         if kind in POSITIONED:
             positions[item_id] = int(fields.pop("position", 0))
+        found = len(problems)
         parts[item_id] = _pack_part(kind, key, fields, start, by_text, problems)
+        if len(problems) == found:
+            problems += _part_problems(kind, key, parts[item_id])
 
     document = _assemble(parts, positions, problems)
     if problems:
@@ -190,6 +193,16 @@ def _pack_part(
         else:
             part[name] = value
     return part
+
+
+def _part_problems(kind: str, key: str, part: Mapping[str, Any]) -> list[str]:
+    """Why one item cannot be a pack part (a client's risk with no owner role …), by item."""
+    candidate = {**{name: [] for name in CHILD_LISTS.get(kind, ())}, **part}
+    try:
+        msgspec.convert(candidate, PART_OF_KIND[kind])
+    except msgspec.ValidationError as error:
+        return [f"{kind} {key}: {error}"]
+    return []
 
 
 def _free_text_fields(part_type: type[PackPart]) -> frozenset[str]:

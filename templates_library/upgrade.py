@@ -39,7 +39,7 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from templates_library.items import KINDS
-from templates_library.values import ItemId, ItemValues, in_field_order
+from templates_library.values import ItemId, ItemValues, in_field_order, references
 
 ItemSet = Mapping[ItemId, Mapping[str, Any]]
 
@@ -264,6 +264,97 @@ def _disjoint(
     if base is None or theirs is None or ours is None:
         return False
     return all(field.changed_by in {ChangedBy.CLIENT, ChangedBy.PACK} for field in fields)
+
+
+# --- keeping references whole ---------------------------------------------------------------------
+
+# Items of these kinds belong to the workspace as a whole; every other kind sits in a programme.
+WORKSPACE_WIDE: frozenset[str] = frozenset(
+    {
+        "programme",
+        "role",
+        "probability_level",
+        "impact_level",
+        "score_band",
+        "proximity",
+        "benefit_confidence",
+        "scale_settings",
+        "rag_rules",
+        "custom_field",
+        "register",
+        "register_entry",
+        "status_report",
+        "report_section",
+    }
+)
+
+
+def requirements(kind: str, values: Mapping[str, Any], programme: str | None) -> list[ItemId]:
+    """The items an item cannot exist without: those it names, and the programme it sits in
+    (`programme`: the key of the programme items that name none belong to)."""
+    needed = references(kind, values)
+    if kind not in WORKSPACE_WIDE and programme is not None:
+        needed.append(("programme", programme))
+    return needed
+
+
+def keep_references_whole(plan: UpgradePlan, theirs: ItemSet, programme: str | None) -> UpgradePlan:
+    """The plan, changed so that applying it leaves no reference dangling.
+
+    * An update or add that needs an item the workspace will not have (the client deleted it,
+      or adding it was itself held back) becomes a conflict: the client decides.
+    * A removal of an item that something kept still names is held back (kept).
+
+    Repeated until nothing changes, as holding one item back may hold back others.
+    """
+    entries = {entry.item_id: entry for entry in plan.entries}
+    while True:
+        final = planned_items(theirs, UpgradePlan(entries=list(entries.values())))
+        changed = False
+        for item_id, entry in list(entries.items()):
+            if entry.action in {Action.UPDATE, Action.ADD}:
+                assert entry.ours is not None
+                missing = [
+                    need
+                    for need in requirements(entry.kind, entry.ours, programme)
+                    if need not in final
+                ]
+                if missing:
+                    kind, key = missing[0]
+                    entries[item_id] = _held_back(
+                        entry, Action.CONFLICT, f"needs {kind} {key}, which the workspace lacks"
+                    )
+                    changed = True
+        named_by = {
+            need: item_id
+            for item_id, values in final.items()
+            for need in requirements(item_id[0], values, programme)
+        }
+        for item_id, entry in list(entries.items()):
+            if entry.action is Action.REMOVE and item_id in named_by:
+                kind, key = named_by[item_id]
+                entries[item_id] = _held_back(
+                    entry, Action.KEPT, f"removed in the target version, but {kind} {key} needs it"
+                )
+                changed = True
+        if not changed:
+            return UpgradePlan(entries=list(entries.values()))
+
+
+def hold_back(plan: UpgradePlan, held: Mapping[ItemId, str]) -> UpgradePlan:
+    """The plan with the removals in `held` kept instead (for the reason given)."""
+    return UpgradePlan(
+        entries=[
+            _held_back(entry, Action.KEPT, held[entry.item_id])
+            if entry.action is Action.REMOVE and entry.item_id in held
+            else entry
+            for entry in plan.entries
+        ]
+    )
+
+
+def _held_back(entry: PlanEntry, action: Action, reason: str) -> PlanEntry:
+    return msgspec.structs.replace(entry, action=action, reason=reason, mergeable=False)
 
 
 # --- the result of applying a plan ---------------------------------------------------------------

@@ -454,12 +454,16 @@ def check_benefits(version: PackVersion) -> Iterator[Finding]:
 
 
 def check_dependencies(version: PackVersion) -> Iterator[Finding]:
-    """Internal dependencies name the project depended on; external ones name the party."""
+    """Internal dependencies name the project depended on (`to_project`), never the dependent
+    one itself; external ones name the party."""
     for i, dependency in enumerate(version.dependencies):
         if dependency.kind == "internal" and dependency.to_project is None:
             yield Finding(f"dependencies[{i}]", "an internal dependency needs `to_project`")
         if dependency.kind == "external" and not dependency.external_party:
             yield Finding(f"dependencies[{i}]", "an external dependency needs `external_party`")
+        if dependency.to_project is not None and dependency.to_project == dependency.from_project:
+            # The workspace refuses it too (a project does not depend on itself).
+            yield Finding(f"dependencies[{i}].to_project", "a project does not depend on itself")
 
 
 VERSION_CHECKS: tuple[VersionCheck, ...] = (

@@ -262,8 +262,17 @@ def substitute(text: str, parameters: Mapping[str, ParameterValue]) -> str:
 # --- seed values ---------------------------------------------------------------------------------
 
 
-def seed_values(version: PackVersion, params: Mapping[str, object]) -> dict[ItemId, ItemValues]:
-    """Exactly what seeding `version` with `params` writes, per (kind, key), in file order."""
+def seed_values(
+    version: PackVersion,
+    params: Mapping[str, object],
+    *,
+    fields: Mapping[ItemId, ItemValues] | None = None,
+) -> dict[ItemId, ItemValues]:
+    """Exactly what seeding `version` with `params` writes, per (kind, key), in file order.
+
+    `fields` is `pack_fields(version)` when the caller already has it: most of the work, and the
+    same for every workspace seeded or upgraded with that version.
+    """
     parameters = resolve_parameters(version.parameters, params)
     start = parameters.get(START_DATE)
     if not isinstance(start, date):
@@ -271,8 +280,8 @@ def seed_values(version: PackVersion, params: Mapping[str, object]) -> dict[Item
             {START_DATE: "the version needs a date parameter `start_date`"}
         )
     return {
-        item_id: resolve_fields(item_id[0], fields, parameters, start)
-        for item_id, fields in pack_fields(version).items()
+        item_id: resolve_fields(item_id[0], own, parameters, start)
+        for item_id, own in (pack_fields(version) if fields is None else fields).items()
     }
 
 
@@ -333,6 +342,24 @@ def in_field_order(kind: str, values: Mapping[str, Any]) -> ItemValues:
         name: values[name]
         for name in sorted(values, key=lambda name: (order.get(name, len(order)), name))
     }
+
+
+def references(kind: str, values: Mapping[str, Any]) -> list[ItemId]:
+    """The items `values` of an item of `kind` name by key (`REFERENCES`, and the roles inside a
+    board's members and quorum), in field order; values that are not keys are left out."""
+    found: list[ItemId] = []
+    for name, target in REFERENCES.get(kind, {}).items():
+        value = values.get(name)
+        keys = value if isinstance(value, list) else [value]
+        found += [(target, key) for key in keys if isinstance(key, str)]
+    if kind == "board":
+        members = values.get("members")
+        quorum = values.get("quorum")
+        roles = [m.get("role") for m in members if isinstance(m, dict)] if members else []
+        if isinstance(quorum, dict) and isinstance(quorum.get("required_roles"), list):
+            roles += quorum["required_roles"]
+        found += [("role", role) for role in roles if isinstance(role, str)]
+    return found
 
 
 def item_ref(kind: str, key: str) -> str:

@@ -7,6 +7,8 @@ design) or per test (``empty_database_url`` for migration tests); all are droppe
 
 from __future__ import annotations
 
+import asyncio
+import copy
 import os
 import secrets
 import shutil
@@ -15,6 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -26,16 +29,21 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from psycopg import sql
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.app import create_app
 from services.config import Settings, load_settings
 from services.db import embedded, migrate
 from services.db.bootstrap import bootstrap_cell, libpq_url
 from services.db.engine import Database
+from services.db.tenant_scope import TenantScope
 from services.identity import service as identity
 from services.identity.models import Role, TokenScope
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
+from templates_library import catalogue as bridge
+from templates_library.loader import PACKS_DIR, load_library, load_pack
+from tests.tiny_pack import MANIFEST, VERSION, PackData, write_yaml
 
 RUN_ID = secrets.token_hex(3)
 
@@ -102,7 +110,19 @@ def migrated_template(pg_server: PgServer, created_databases: list[str]) -> str:
     bootstrap_cell(pg_server.admin_url, app_url, owner_url)
     created_databases.append(name)
     migrate.upgrade(owner_url)
+    # As `pmo templates sync` does after a deploy: signups seed from the published catalogue.
+    asyncio.run(_publish_shipped_packs(app_url))
     return name
+
+
+async def _publish_shipped_packs(app_url: str) -> None:
+    db = Database(load_settings(env="test", database_url=app_url, log_level="WARNING"))
+    try:
+        async with db.transaction() as session:
+            report = await bridge.sync(session, load_library(), PACKS_DIR)
+        assert not report.problems, report.problems
+    finally:
+        await db.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -229,3 +249,69 @@ def live_server(settings: Settings) -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
+
+
+# --- template packs in workspaces ----------------------------------------------------------------
+
+PublishPack = Callable[..., Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def shipped_catalogue(database: Database) -> None:
+    """The shipped packs published in the test catalogue (syncing again changes nothing)."""
+    async with database.transaction() as session:
+        await bridge.sync(session, load_library(), PACKS_DIR)
+
+
+@pytest.fixture
+def publish_pack(database: Database, tmp_path: Path) -> PublishPack:
+    """Publish versions of the tiny pack under a key of its own; each argument changes the
+    tiny version into one release (None: the tiny version as it is). Returns the key."""
+
+    async def publish(*changes: Callable[[PackData], object] | None) -> str:
+        key = f"tiny-{uuid.uuid4().hex[:8]}"
+        root = tmp_path / "published"
+        write_yaml(root / key / "pack.yaml", {**MANIFEST, "key": key})
+        for change in changes or (None,):
+            data = copy.deepcopy(VERSION)
+            if change is not None:
+                change(data)
+            write_yaml(root / key / f"{data['version']}.yaml", data)
+        async with database.transaction() as session:
+            report = await bridge.sync(session, [load_pack(root / key)], root)
+        assert not report.problems, report.problems
+        return key
+
+    return publish
+
+
+@asynccontextmanager
+async def in_workspace(database: Database, tenant_id: uuid.UUID) -> AsyncIterator[AsyncSession]:
+    """One transaction scoped to the workspace (committed on success)."""
+    async with database.transaction(scope=TenantScope.single(tenant_id)) as session:
+        yield session
+
+
+@contextmanager
+def failing_pin_moves(
+    pg_server: PgServer, settings: Settings, tenant_id: uuid.UUID
+) -> Iterator[None]:
+    """A trigger that fails the last write of an upgrade (moving the pin) for one tenant."""
+    assert settings.database_url is not None
+    database = make_url(settings.database_url).database
+    admin = libpq_url(make_url(pg_server.admin_url).set(database=database).render_as_string(False))
+    name = f"fail_pin_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(
+            f"CREATE FUNCTION workspace.{name}() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'injected failure'; END $$"
+        )
+        conn.execute(
+            f"CREATE TRIGGER {name} BEFORE UPDATE ON workspace.template_pins FOR EACH ROW "
+            f"WHEN (NEW.tenant_id = '{tenant_id}') EXECUTE FUNCTION workspace.{name}()"
+        )
+        try:
+            yield
+        finally:
+            conn.execute(f"DROP TRIGGER {name} ON workspace.template_pins")
+            conn.execute(f"DROP FUNCTION workspace.{name}()")

@@ -12,6 +12,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from schemathesis.specs.openapi.checks import allow_header_conformance
 
+from services.db.engine import Database
+from templates_library.seeding import seed
 from tests.conftest import MakeWorkspace, Workspace
 
 
@@ -28,10 +30,15 @@ async def offboarded_workspace(make_workspace: MakeWorkspace) -> Workspace:
 
 @pytest.fixture(scope="session")
 async def fuzz_world(
-    client: AsyncTestClient[Litestar], fuzz_workspace: Workspace
+    client: AsyncTestClient[Litestar],
+    fuzz_workspace: Workspace,
+    database: Database,
+    shipped_catalogue: None,
 ) -> dict[str, str]:
-    """Rows in the fuzz workspace that generated bodies may refer to."""
+    """Rows in the fuzz workspace that generated bodies may refer to, and a seeded pack (so the
+    registers only packs fill have rows to show)."""
     ws = fuzz_workspace
+    await seed(database, ws.tenant_id, "project-pmo-light", None, {"start_date": "2027-01-04"})
 
     async def make(path: str, body: dict[str, Any]) -> str:
         response = await client.post(f"/api/v1/w/{ws.slug}/{path}", json=body, headers=ws.headers)
@@ -69,6 +76,7 @@ REFERENCES = {
     "to_milestone_id": "milestone",
     "board_id": "board",
     "reports_to_id": "board",
+    "escalated_to_board_id": "board",
     "meeting_id": "meeting",
     "risk_id": "risk",
 }
@@ -138,6 +146,9 @@ def follow_business_rules(
     for name in ("proximity", "confidence"):
         if isinstance(body.get(name), str):
             body[name] = None if name == "proximity" else "medium"
+    for name in ("role_id", "owner_role_id", "realisation_lead_role_id", "lead_role_id"):
+        if name in body:
+            body[name] = None  # programme roles come from packs: the fuzz workspace has none
     if body.get("attendee_ids"):
         body["attendee_ids"] = [str(workspace.user_id)]
     if world and body.get("enabling_project_ids"):

@@ -240,3 +240,26 @@ async def test_the_exit_gate_of_the_previous_tranche_guards_the_next(
     )
     assert conditional.status_code == 201, conditional.text
     assert (await change(client, ws, "tranches", second, {"state": "started"})).status_code == 200
+
+
+async def test_a_gate_decides_only_among_its_outcomes(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "Funding release", "outcomes": ["go", "stop"]},
+    )
+    assert gate["outcomes"] == ["go", "stop"]
+    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
+    by_me = {"decided_by_id": str(ws.user_id)}
+
+    hold = await client.post(decisions, json={**by_me, "decision": "hold"}, headers=ws.headers)
+    go = await client.post(decisions, json={**by_me, "decision": "go"}, headers=ws.headers)
+
+    assert hold.status_code == 422, hold.text
+    assert hold.json()["errors"][0]["message"] == "this gate decides one of: go, stop"
+    assert go.status_code == 201, go.text

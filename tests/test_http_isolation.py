@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
+
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.db.engine import Database
 from services.identity import service as identity
 from services.identity.models import Role
-from tests.conftest import MakeWorkspace, Workspace
+from templates_library.items import seed_items, stable_id
+from templates_library.seeding import seed
+from tests.conftest import MakeWorkspace, PublishPack, Workspace
+from tests.tiny_pack import tiny_version
 
 Client = AsyncTestClient[Litestar]
 
@@ -157,6 +162,56 @@ async def _tenant_world(client: Client, ws: Workspace) -> dict[str, str]:
         "custom-fields", {"register": "issues", "key": "b-only", "label": "B only", "type": "text"}
     )
     return ids
+
+
+# Registers only a template pack fills (read-only over the API): path → (kind, item key).
+SEEDED_REGISTERS = {
+    "programme-roles": ("role", "sponsor"),
+    "raci-entries": ("raci", "plan"),
+    "stakeholders": ("stakeholder", "staff"),
+    "programme-documents": ("document", "brief"),
+    "checklists": ("checklist", "readiness"),
+    "report-formats": ("status_report", "highlight"),
+    "custom-registers": ("register", "log"),
+    "custom-register-entries": ("register_entry", "log/entry"),
+}
+
+
+async def test_every_seeded_register_of_tenant_b_is_not_found_for_tenant_a(
+    client: Client, make_workspace: MakeWorkspace, database: Database, publish_pack: PublishPack
+) -> None:
+    a, b = await make_workspace(), await make_workspace()
+    pack = await publish_pack()
+    await seed(database, b.tenant_id, pack, "1.0.0", {"start_date": "2027-01-04"})
+    await seed(database, a.tenant_id, pack, "1.0.0", {"start_date": "2027-01-04"})
+    b_only = {"headers": {**a.headers, "If-Match": '"1"'}}
+
+    for path, item in SEEDED_REGISTERS.items():
+        if item is not None:
+            b_row = stable_id(b.tenant_id, pack, *item)
+            for slug in (a.slug, b.slug):  # B's ids on A's path; A's token on B's path
+                found = await client.get(f"/api/v1/w/{slug}/{path}/{b_row}", **b_only)
+                assert found.status_code == 404, (path, slug, found.text)
+            mine = await client.get(f"/api/v1/w/{b.slug}/{path}/{b_row}", headers=b.headers)
+            assert mine.status_code == 200, path
+        listed = await client.get(f"/api/v1/w/{a.slug}/{path}", headers=a.headers)
+        ids = {row["id"] for row in listed.json()["items"]}
+        assert listed.status_code == 200 and ids, path
+        assert all(uuid.UUID(i) not in _ids_of(b.tenant_id, pack) for i in ids), path
+    for method, path, body in (
+        ("GET", "template-pin", None),
+        ("POST", "template-upgrades", {"apply": True}),
+    ):
+        response = await client.request(
+            method, f"/api/v1/w/{b.slug}/{path}", json=body, headers=a.headers
+        )
+        assert response.status_code == 404, (method, path, response.text)
+        assert pack not in response.text
+
+
+def _ids_of(tenant_id: uuid.UUID, pack: str) -> set[uuid.UUID]:
+    version = tiny_version()
+    return {stable_id(tenant_id, pack, item.kind, item.key) for item in seed_items(version)}
 
 
 async def test_every_workspace_resource_of_tenant_b_is_not_found_for_tenant_a(

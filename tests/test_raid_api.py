@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from tests.conftest import MakeWorkspace
+from services.db.engine import Database
+from templates_library.items import stable_id
+from templates_library.seeding import seed
+from tests.conftest import MakeWorkspace, PublishPack
 from tests.workspace_api import Client, change, make, programme, url
 
 
@@ -193,3 +196,32 @@ async def test_dependencies_link_projects_across_programmes_with_a_rag(
         headers=ws.headers,
     )
     assert external.status_code == 422 and external.json()["errors"][0]["field"] == "external_party"
+
+
+async def test_owner_roles_must_be_programme_roles_of_the_workspace(
+    client: Client, make_workspace: MakeWorkspace, database: Database, publish_pack: PublishPack
+) -> None:
+    ws, other = await make_workspace(), await make_workspace()
+    pack = await publish_pack()
+    for seeded in (ws, other):
+        await seed(database, seeded.tenant_id, pack, "1.0.0", {"start_date": "2027-01-04"})
+    prog = str(stable_id(ws.tenant_id, pack, "programme", "programme"))
+    sponsor = str(stable_id(ws.tenant_id, pack, "role", "sponsor"))
+    theirs = str(stable_id(other.tenant_id, pack, "role", "sponsor"))
+    risk = {"programme_id": prog, "title": "R", "inherent_probability": 2, "inherent_impact": 2}
+
+    owned = await make(client, ws, "risks", {**risk, "owner_role_id": sponsor})
+    foreign = await client.post(
+        url(ws, "risks"), json={**risk, "owner_role_id": theirs}, headers=ws.headers
+    )
+    moved = await change(client, ws, "risks", owned, {"owner_role_id": theirs})
+    board = stable_id(ws.tenant_id, pack, "board", "board")
+    shown = (await client.get(url(ws, f"boards/{board}"), headers=ws.headers)).json()
+    seats = [{"role_title": "Chair", "role_id": theirs}]
+    reseated = await change(client, ws, "boards", shown, {"members": seats})
+
+    assert owned["owner_role_id"] == sponsor
+    assert foreign.status_code == 422
+    assert foreign.json()["errors"][0]["field"] == "owner_role_id"
+    assert moved.status_code == 422
+    assert reseated.status_code == 422 and reseated.json()["errors"][0]["field"] == "members"

@@ -22,6 +22,7 @@ from services.workspace.configuration.rules import (
     Band,
     RagRules,
     band_gaps,
+    band_rag,
 )
 from services.workspace.gates.models import CriterionStatus, GateDecision, GateState
 from services.workspace.gates.rules import (
@@ -80,6 +81,14 @@ def test_band_gaps_are_reported() -> None:
         "band 'high' starts at 6, expected 5",
         "bands end at 20, expected 25",
     ]
+
+
+def test_a_band_named_only_by_key_takes_the_colour_its_key_names_else_its_place() -> None:
+    named = [band_rag(key, rank) for rank, key in enumerate(["green", "amber", "red-critical"])]
+    assert named == [Rag.GREEN, Rag.AMBER, Rag.RED]
+    unnamed = [band_rag(key, rank) for rank, key in enumerate(["low", "medium", "high", "top"])]
+    assert unnamed == [Rag.GREEN, Rag.AMBER, Rag.RED, Rag.RED]
+    assert band_rag("reddish", 0) is Rag.GREEN  # a colour is a whole word of the key
 
 
 def test_risk_score_refuses_levels_below_one() -> None:

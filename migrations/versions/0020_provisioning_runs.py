@@ -1,7 +1,7 @@
 """Provisioning runs and steps, and idempotency keys of creates outside any workspace.
 
 Revision ID: 0020
-Revises: 0010
+Revises: 0013
 Create Date: 2026-11-26
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = "0020"
-down_revision: str | None = "0010"
+down_revision: str | None = "0013"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -155,6 +155,14 @@ async def slug_taken(session: AsyncSession, slug: str) -> bool:
     return await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None
 
 
+async def require(session: AsyncSession, tenant_id: uuid.UUID) -> Tenant:
+    """A tenant by id (deleted ones too: the caller decides what their state allows)."""
+    tenant = await session.get(Tenant, tenant_id)
+    if tenant is None:
+        raise NotFound(f"No workspace {tenant_id}.")
+    return tenant
+
+
 async def get_by_slug(session: AsyncSession, slug: str) -> Tenant | None:
     return await session.scalar(select(Tenant).where(Tenant.slug == slug))
 

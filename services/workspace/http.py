@@ -143,8 +143,9 @@ class RegisterSpec:
     path: str  # the plural in the URL: "risks", "change-requests"
     noun: str  # "risk"
     service: Callable[[AsyncSession, uuid.UUID | None], RegisterService[Any]]
-    create: type[msgspec.Struct]
-    update: type[msgspec.Struct]
+    # None for both: a read-only register (list, export and get), filled by template packs.
+    create: type[msgspec.Struct] | None
+    update: type[msgspec.Struct] | None
     read: type[msgspec.Struct]
     # A function of query parameters returning the service's filter (a Litestar dependency).
     filters: Callable[..., Any]
@@ -304,22 +305,24 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             media_type=exports.XLSX_MEDIA_TYPE,
             responses=READ_RESPONSES,
         )(export_xlsx),
-        "create_item": post(
+        "get_item": get(item, summary=f"Get a {spec.noun}", responses=READ_RESPONSES)(get_item),
+    }
+    if spec.create is not None:
+        handlers["create_item"] = post(
             "/",
             summary=f"Create a {spec.noun}",
             status_code=201,
             responses=CREATE_RESPONSES,
             opt=writes,
-        )(create_item),
-        "get_item": get(item, summary=f"Get a {spec.noun}", responses=READ_RESPONSES)(get_item),
-        "update_item": patch(
+        )(create_item)
+    if spec.update is not None:
+        handlers["update_item"] = patch(
             item,
             summary=f"Change a {spec.noun} (needs If-Match)",
             responses=UPDATE_RESPONSES,
             opt=writes,
-        )(update_item),
-    }
-    if spec.deletable:
+        )(update_item)
+    if spec.deletable and spec.create is not None:
         handlers["delete_item"] = delete(
             item,
             summary=f"Delete a {spec.noun}",

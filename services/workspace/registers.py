@@ -7,21 +7,36 @@ A concept's service subclasses :class:`RegisterService` and adds its rules in
 
 from __future__ import annotations
 
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
 import msgspec
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Text,
+    bindparam,
+    cast,
+    delete,
+    func,
+    literal_column,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.db.base import WorkspaceModel
+from services.db.base import WorkspaceModel, utcnow
+from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace.configuration import service as configuration
 from services.workspace.models import CarriesCustomFields, SeededFromPack
+from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.structure.models import Programme, Project
 
 M = TypeVar("M", bound=WorkspaceModel)
@@ -36,6 +51,102 @@ class Provenance:
     pack: str
     version: str
     item: str
+
+
+async def insert_seeded(
+    session: AsyncSession,
+    model: type[WorkspaceModel],
+    rows: list[dict[str, Any]],
+    actor_id: uuid.UUID | None = None,
+) -> int:
+    """The template seeder's bulk path: ``rows`` (each with its ``id`` and provenance) in one
+    ``INSERT … SELECT FROM jsonb_populate_recordset(…) ON CONFLICT DO NOTHING``; returns how
+    many were new.
+
+    A row whose id (or another unique key) is already taken is left as it is, so seeding twice
+    writes nothing. The rows are stamped with the session's tenant. Each service's rules for
+    derived values (scores, bands …) are applied by the caller through that service's pure
+    rules; checks that read other rows do not run here: packs are validated as a whole before
+    they are published.
+
+    The rows travel as one JSON parameter, so the statement's text is short and the same every
+    time (a multi-row ``VALUES`` list is long and new each time, and converting its parameters
+    costs more than the insert).
+    """
+    if not rows:
+        return 0
+    scope = scope_of(session.sync_session)
+    if scope is None:
+        raise TenantScopeError("seeding workspace rows without a tenant scope")
+    stamp = {"tenant_id": scope.tenant_id, "version": 1, "created_by": actor_id}
+    stamp["updated_by"] = actor_id
+    table = model.__table__
+    names = list(dict.fromkeys([*stamp, *rows[0]]))
+    defaults = _python_defaults(table, names)
+    records = [{**defaults, **row, **stamp} for row in rows]
+    statement = _insert_from_json(table, (*names, *defaults))
+    result = await session.execute(statement, {"rows": msgspec.json.encode(records).decode()})
+    return len(result.all())
+
+
+@functools.cache
+def _insert_from_json(table: Any, names: tuple[str, ...]) -> Any:
+    records = func.jsonb_populate_recordset(
+        literal_column(f"NULL::{table.fullname}"), cast(bindparam("rows", type_=Text), JSONB)
+    ).table_valued(*names)
+    return (
+        insert(table)
+        .from_select(list(names), select(*(records.c[name] for name in names)))
+        .on_conflict_do_nothing()
+        .returning(table.c.id)
+    )
+
+
+def _python_defaults(table: Any, given: list[str]) -> dict[str, Any]:
+    """Values for the columns not given whose default SQLAlchemy computes in Python (the
+    database fills those with a server default)."""
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if column.name in given or default is None or column.server_default is not None:
+            continue
+        if getattr(default, "is_scalar", False):
+            found[column.name] = default.arg
+        elif getattr(default, "is_callable", False):
+            found[column.name] = default.arg(None)
+    return found
+
+
+async def update_seeded(
+    session: AsyncSession,
+    model: type[WorkspaceModel],
+    row_id: uuid.UUID,
+    values: dict[str, Any],
+    actor_id: uuid.UUID | None = None,
+) -> None:
+    """Write a template upgrade's new values onto one seeded row, moving its version on (its
+    ETag changes, so a client holding the old one gets 412)."""
+    scope = scope_of(session.sync_session)
+    if scope is None:
+        raise TenantScopeError("updating workspace rows without a tenant scope")
+    await session.execute(
+        update(model)
+        .where(model.tenant_id == scope.tenant_id, model.id == row_id)
+        .values(**values, version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def delete_seeded(
+    session: AsyncSession, model: type[WorkspaceModel], ids: list[uuid.UUID]
+) -> int:
+    """Delete rows by id (a template upgrade's removals); returns how many went."""
+    if not ids:
+        return 0
+    result = await session.execute(
+        delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 class RegisterFilter(Protocol):
@@ -221,6 +332,13 @@ class RegisterService(Generic[M]):
             raise invalid(field, "no such project in this workspace")
         if programme_id is not None and owner != programme_id:
             raise invalid(field, "the project belongs to another programme")
+
+    async def require_roles(self, row: WorkspaceModel, before: dict[str, Any] | None) -> None:
+        """The programme roles ``row`` names (``*_role_id`` columns) exist here."""
+        for column in row.__table__.c:
+            name = column.name
+            if name.endswith("_role_id") and (before is None or name in before):
+                await self.require_row(ProgrammeRole, getattr(row, name), name)
 
     async def require_row(
         self,

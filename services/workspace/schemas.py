@@ -39,6 +39,12 @@ def listed_text(max_length: int, min_length: int = 0) -> dict[str, Any]:
     return {"extra": {"items": items}}
 
 
+Lines = Annotated[
+    list[Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]],
+    Meta(max_length=50, extra_json_schema=listed_text(2000)),
+]
+"""A short list of texts (decision rights, an agenda, capabilities …)."""
+
 # A custom field's value: text, choice and date (ISO) as strings, numbers as numbers.
 CustomValue = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)] | Measure | None
 CustomValues = Annotated[

@@ -86,6 +86,12 @@ async def assert_made_once(env: Env, database: Database, run_id: str, email: str
     for table, expected in (("programmes", 1), ("idempotency_records", 0)):
         query = f"SELECT count(*) FROM workspace.{table} WHERE tenant_id = %s"
         assert superuser_count(env.pg, cell_url, query, tenant.id) == expected, table
+    # One seeded set: the pack's risks are there, each item once.
+    risks = "SELECT count(*) FROM workspace.risks WHERE tenant_id = %s"
+    distinct = "SELECT count(DISTINCT source_item) FROM workspace.risks WHERE tenant_id = %s"
+    seeded_risks = superuser_count(env.pg, cell_url, risks, tenant.id)
+    assert seeded_risks > 0
+    assert superuser_count(env.pg, cell_url, distinct, tenant.id) == seeded_risks
     marker = f"tenants/{tenant.id}/"
     assert await Storage(env.settings).keys(marker) == [marker]
 
@@ -231,7 +237,8 @@ async def test_a_tenant_whose_seeding_failed_is_never_active_and_shows_no_partia
     assert retried.status_code == 202
     run = await wait_for_run(isolated_database, run_id, succeeded)
     seeded = next(s for s in run.steps if s.name == "seed_workspace")
-    assert seeded.result is not None and seeded.result["made"] is False
+    # The seed was written before the failure: the retry finds it and writes nothing twice.
+    assert seeded.result is not None and seeded.result["seeded"] is False
     await assert_made_once(isolated, isolated_database, run_id, body["admin_email"])
     listed = await isolated_client.get(f"/api/v1/w/{body['slug']}/programmes", headers=headers)
     assert listed.status_code == 200

@@ -201,7 +201,7 @@ def test_list_show_and_diff(settings: Settings, write: PackWriter, pack_key: str
     assert "  gate_criterion gate/criterion-5" in older.output
     assert diff.exit_code == 0, diff.output
     assert diff.output.splitlines()[0] == (
-        f"{pack_key} 1.0.0 → {pack_key} 1.1.0: 0 added, 0 removed, 1 changed, 46 unchanged"
+        f"{pack_key} 1.0.0 → {pack_key} 1.1.0: 0 added, 0 removed, 1 changed, 50 unchanged"
     )
     assert "  ~ board board" in diff.output
     assert '      cadence: "monthly" → "fortnightly"' in diff.output

@@ -1,4 +1,5 @@
-"""The library is pure: only its catalogue bridge reaches the database, and nothing speaks HTTP."""
+"""The library is pure except its database modules (catalogue, rows, seeding, reading, upgrading,
+saving), and nothing in it speaks HTTP."""
 
 from __future__ import annotations
 

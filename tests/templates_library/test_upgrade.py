@@ -18,7 +18,9 @@ from templates_library.upgrade import (
     ChangedBy,
     ItemSet,
     UpgradePlan,
+    hold_back,
     item_order,
+    keep_references_whole,
     plan_upgrade,
     planned_items,
     render_plan,
@@ -414,3 +416,71 @@ def test_plan_is_deterministic_whatever_the_order_of_the_inputs(
     assert [e.item_id for e in plan.entries] == sorted(
         set(base) | set(theirs) | set(ours), key=item_order
     )
+
+
+# --- references kept whole ---------------------------------------------------------------------
+
+PROGRAMME: ItemId = ("programme", "programme")
+GATE: ItemId = ("gate", "gate")
+CRITERION: ItemId = ("gate_criterion", "gate/ready")
+GATE_VALUES: ItemValues = {"title": "Gate", "board": "board", "after_tranche": None}
+
+
+def test_an_add_needing_an_item_the_client_deleted_becomes_a_conflict_and_so_do_its_children() -> (
+    None
+):
+    base = {PROGRAMME: {"title": "P"}, ("board", "board"): {"title": "B"}, GATE: GATE_VALUES}
+    theirs = {PROGRAMME: {"title": "P"}, GATE: GATE_VALUES}  # the client deleted the board
+    ours = {
+        **base,
+        GATE: {**GATE_VALUES, "title": "Gate, renamed"},
+        CRITERION: {"gate": "gate", "text": "Ready"},
+        ("gate", "new"): {**GATE_VALUES, "title": "New gate"},
+        ("gate_criterion", "new/ready"): {"gate": "new", "text": "Ready"},
+    }
+
+    plan = keep_references_whole(plan_upgrade(base, theirs, ours), theirs, "programme")
+
+    found = {entry.item_id: entry for entry in plan.entries}
+    assert found[GATE].action is Action.CONFLICT  # an update needing the deleted board
+    assert found[GATE].reason == "needs board board, which the workspace lacks"
+    assert found[("gate", "new")].action is Action.CONFLICT
+    # The criterion of the held-back new gate is held back in turn; the existing gate's is fine.
+    assert found[("gate_criterion", "new/ready")].action is Action.CONFLICT
+    assert found[CRITERION].action is Action.ADD
+
+
+def test_a_removal_that_a_kept_item_still_names_is_kept() -> None:
+    role: ItemId = ("role", "sponsor")
+    risk_values: ItemValues = {"title": "R", "owner": "sponsor"}
+    base = {PROGRAMME: {"title": "P"}, role: {"title": "Sponsor"}, RISK: risk_values}
+    theirs = {**base, RISK: {**risk_values, "title": "Ours now"}}
+    ours = {PROGRAMME: {"title": "P"}, RISK: {**risk_values, "owner": None}}
+
+    plan = keep_references_whole(plan_upgrade(base, theirs, ours), theirs, "programme")
+
+    found = {entry.item_id: entry for entry in plan.entries}
+    assert found[RISK].action is Action.CONFLICT
+    assert found[role].action is Action.KEPT
+    assert found[role].reason == "removed in the target version, but risk supplier-late needs it"
+
+
+def test_removing_the_programme_is_held_back_while_anything_remains_in_it() -> None:
+    base = {PROGRAMME: {"title": "P"}, RISK: dict(BASE)}
+    theirs = {PROGRAMME: {"title": "P"}, RISK: changed(title="Kept by the client")}
+
+    plan = keep_references_whole(plan_upgrade(base, theirs, {}), theirs, "programme")
+
+    assert {e.item_id: e.action for e in plan.entries} == {
+        PROGRAMME: Action.KEPT,
+        RISK: Action.KEPT,
+    }
+
+
+def test_held_back_removals_are_kept_for_the_reason_given() -> None:
+    plan = plan_upgrade({RISK: BASE}, {RISK: dict(BASE)}, {})
+
+    held = hold_back(plan, {RISK: "still used"})
+
+    (entry,) = held.entries
+    assert (entry.action, entry.reason) == (Action.KEPT, "still used")

@@ -239,6 +239,12 @@ CASES: dict[str, BrokenPack] = {
         "an internal dependency needs `to_project`",
         r"key: needs-build",
     ),
+    "project depending on itself": BrokenPack(
+        _set("dependencies.0.to_project", "run"),
+        "dependencies[0].to_project",
+        "a project does not depend on itself",
+        r"to_project: run",
+    ),
     "schema: unknown field": BrokenPack(
         _set("gates.0.criteria.0.board", "board"),
         "gates[0].criteria[0].board",

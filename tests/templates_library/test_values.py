@@ -24,6 +24,7 @@ from templates_library.values import (
     item_ref,
     pack_fields,
     parse_item_ref,
+    references,
     seed_values,
 )
 from tests.templates_library.conftest import VERSION, PackData
@@ -228,3 +229,34 @@ def test_item_reference_round_trips() -> None:
     )
     with pytest.raises(ValueError, match="not an item reference"):
         parse_item_ref("no-kind")
+
+
+def test_references_list_every_key_an_item_names_including_roles_in_a_board() -> None:
+    values = seed_values(tiny(), {"start_date": START})
+
+    # Members (sponsor, manager), then the quorum's required roles (sponsor).
+    assert references("board", values[("board", "board")]) == [
+        ("role", "sponsor"),
+        ("role", "manager"),
+        ("role", "sponsor"),
+    ]
+    assert references("benefit", values[("benefit", "faster")]) == [
+        ("benefit_confidence", "high"),
+        ("role", "sponsor"),
+        ("project", "build"),
+    ]
+    assert references("milestone", values[("milestone", "halfway")]) == [
+        ("tranche", "first"),
+        ("project", "build"),
+    ]
+    # Client values that are not keys (a row of the client's own) are no references.
+    assert references("risk", {"owner": None, "proximity": "imminent"}) == [
+        ("proximity", "imminent")
+    ]
+
+
+def test_seed_values_from_precomputed_pack_fields_are_the_same() -> None:
+    version = tiny()
+    params = {"start_date": START, "programme_name": "Reused"}
+
+    assert seed_values(version, params, fields=pack_fields(version)) == seed_values(version, params)

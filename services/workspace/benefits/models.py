@@ -7,7 +7,16 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean, CheckConstraint, Float, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Float,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,6 +57,8 @@ class Benefit(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     __tablename__ = "benefits"
     __workspace_table_args__ = (
         workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
+        workspace_foreign_key(["owner_role_id"], "programme_roles"),
+        workspace_foreign_key(["realisation_lead_role_id"], "programme_roles"),
         CheckConstraint(
             "attribution_pct IS NULL OR (attribution_pct >= 0 AND attribution_pct <= 100)",
             "attribution",
@@ -70,12 +81,18 @@ class Benefit(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     attribution_pct: Mapped[float | None] = mapped_column(Float)
     owner_id: Mapped[uuid.UUID | None]
     realisation_lead_id: Mapped[uuid.UUID | None]
+    # The roles a template names for owner and realisation lead (the people come later).
+    owner_role_id: Mapped[uuid.UUID | None]
+    realisation_lead_role_id: Mapped[uuid.UUID | None]
     indicator: Mapped[str] = mapped_column(Text, default="", server_default="")
     unit: Mapped[str] = mapped_column(String(63), default="", server_default="")
     data_source: Mapped[str] = mapped_column(Text, default="", server_default="")
     baseline_value: Mapped[float | None] = mapped_column(Float)
+    # A qualitative benefit states its baseline and target in words instead.
+    baseline_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     baseline_date: Mapped[date | None]
     target_value: Mapped[float | None] = mapped_column(Float)
+    target_text: Mapped[str] = mapped_column(Text, default="", server_default="")
     target_date: Mapped[date | None]
     # The owner's current expectation of the value at target_date (drives the benefits RAG).
     forecast_value: Mapped[float | None] = mapped_column(Float)
@@ -93,18 +110,20 @@ class Benefit(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class BenefitEnabler(WorkspaceModel):
-    """A project whose outputs enable a benefit."""
+class BenefitEnabler(WorkspaceModel, SeededFromPack):
+    """A project whose outputs enable a benefit (``position``: the order they are listed in)."""
 
     __tablename__ = "benefit_enablers"
     __workspace_table_args__ = (
         workspace_foreign_key(["benefit_id"], "benefits", ondelete="CASCADE"),
         workspace_foreign_key(["project_id"], "projects", ondelete="CASCADE"),
         UniqueConstraint("tenant_id", "benefit_id", "project_id"),
+        seeded_item_index(),
     )
 
     benefit_id: Mapped[uuid.UUID]
     project_id: Mapped[uuid.UUID]
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class BenefitMeasurement(WorkspaceModel):

@@ -47,12 +47,16 @@ class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
     attribution_pct: Percent | None = None
     owner_id: uuid.UUID | None = None
     realisation_lead_id: uuid.UUID | None = None
+    owner_role_id: uuid.UUID | None = None
+    realisation_lead_role_id: uuid.UUID | None = None
     indicator: Description = ""
     unit: Annotated[str, Meta(max_length=63)] = ""
     data_source: Description = ""
     baseline_value: Measure | None = None
+    baseline_text: Description = ""
     baseline_date: date | None = None
     target_value: Measure | None = None
+    target_text: Description = ""
     target_date: date | None = None
     forecast_value: Measure | None = None
     interim_targets: InterimTargets = []
@@ -79,12 +83,16 @@ class BenefitUpdate(Patch):
     attribution_pct: Percent | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
     realisation_lead_id: uuid.UUID | UnsetType | None = UNSET
+    owner_role_id: uuid.UUID | UnsetType | None = UNSET
+    realisation_lead_role_id: uuid.UUID | UnsetType | None = UNSET
     indicator: Description | UnsetType = UNSET
     unit: Annotated[str, Meta(max_length=63)] | UnsetType = UNSET
     data_source: Description | UnsetType = UNSET
     baseline_value: Measure | UnsetType | None = UNSET
+    baseline_text: Description | UnsetType = UNSET
     baseline_date: date | UnsetType | None = UNSET
     target_value: Measure | UnsetType | None = UNSET
+    target_text: Description | UnsetType = UNSET
     target_date: date | UnsetType | None = UNSET
     forecast_value: Measure | UnsetType | None = UNSET
     interim_targets: InterimTargets | UnsetType = UNSET
@@ -116,12 +124,16 @@ class BenefitRead(msgspec.Struct):
     attribution_pct: float | None
     owner_id: uuid.UUID | None
     realisation_lead_id: uuid.UUID | None
+    owner_role_id: uuid.UUID | None
+    realisation_lead_role_id: uuid.UUID | None
     indicator: str
     unit: str
     data_source: str
     baseline_value: float | None
+    baseline_text: str
     baseline_date: date | None
     target_value: float | None
+    target_text: str
     target_date: date | None
     forecast_value: float | None
     interim_targets: list[DatedValue]
@@ -137,6 +149,9 @@ class BenefitRead(msgspec.Struct):
     realisation_pct: float | None
     forecast_pct: float | None
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime

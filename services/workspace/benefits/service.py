@@ -119,15 +119,19 @@ class BenefitService(RegisterService[Benefit]):
             .where(BenefitEnabler.benefit_id == benefit.id)
             .execution_options(synchronize_session=False)
         )
-        for project_id in unique:
+        for position, project_id in enumerate(unique):
             self.session.add(
                 BenefitEnabler(
-                    benefit_id=benefit.id, project_id=project_id, created_by=self.actor_id
+                    benefit_id=benefit.id,
+                    project_id=project_id,
+                    position=position,
+                    created_by=self.actor_id,
                 )
             )
         await self.session.flush()
 
     async def check(self, row: Benefit, before: dict[str, Any] | None) -> None:
+        await self.require_roles(row, before)
         if before is None:
             await self.require_programme(row.programme_id)
         settings = await configuration.configuration(self.session)
@@ -181,7 +185,7 @@ class BenefitService(RegisterService[Benefit]):
         rows = await self.session.execute(
             select(BenefitEnabler.benefit_id, BenefitEnabler.project_id)
             .where(BenefitEnabler.benefit_id.in_(benefit_ids))
-            .order_by(BenefitEnabler.created_at)
+            .order_by(BenefitEnabler.position, BenefitEnabler.created_at)
         )
         for benefit_id, project_id in rows.all():
             found.setdefault(benefit_id, []).append(project_id)

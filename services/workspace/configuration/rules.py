@@ -121,3 +121,13 @@ def band_gaps(bands: tuple[Band, ...], max_score: int) -> list[str]:
     if expected != max_score + 1:
         problems.append(f"bands end at {expected - 1}, expected {max_score}")
     return problems
+
+
+def band_rag(key: str, rank: int) -> Rag:
+    """The RAG of a score band that is named only by key (as template packs name them): the
+    colour its key starts with (``green``, ``amber``, ``red-critical``), else by its place from
+    the lowest band up — green, amber, then red."""
+    for rag in Rag:
+        if key == rag.value or key.startswith(f"{rag.value}-"):
+            return rag
+    return (Rag.GREEN, Rag.AMBER)[rank] if rank < 2 else Rag.RED

@@ -16,6 +16,8 @@ from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.idempotency import IdempotencyKey
 from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState
 from services.workspace.gates.schemas import (
+    ChecklistEntryRead,
+    ChecklistRead,
     CriterionCreate,
     CriterionRead,
     CriterionUpdate,
@@ -25,7 +27,12 @@ from services.workspace.gates.schemas import (
     GateReviewRead,
     GateUpdate,
 )
-from services.workspace.gates.service import GateFilter, GateService
+from services.workspace.gates.service import (
+    ChecklistFilter,
+    ChecklistService,
+    GateFilter,
+    GateService,
+)
 from services.workspace.http import (
     CREATE_RESPONSES,
     READ_RESPONSES,
@@ -182,3 +189,39 @@ class GateCriteriaController(Controller):
         return await create_once(
             request, session, workspace, idempotency_key, data, GateReviewRead, make
         )
+
+
+def checklist_filter(
+    programme_id: FromQuery[uuid.UUID | None] = None,
+    gate_id: FromQuery[uuid.UUID | None] = None,
+    tranche_id: FromQuery[uuid.UUID | None] = None,
+) -> ChecklistFilter:
+    return ChecklistFilter(programme_id, gate_id, tranche_id)
+
+
+async def present_checklists(session: AsyncSession, rows: list[Any]) -> list[Any]:
+    entries = await ChecklistService(session, None).entries([r.id for r in rows])
+    return [
+        read_of(
+            ChecklistRead,
+            row,
+            entries=[read_of(ChecklistEntryRead, e) for e in entries.get(row.id, [])],
+        )
+        for row in rows
+    ]
+
+
+ChecklistController = register_controller(
+    RegisterSpec(
+        path="checklists",
+        noun="checklist",
+        service=ChecklistService,
+        create=None,
+        update=None,
+        read=ChecklistRead,
+        filters=checklist_filter,
+        people=(),
+        present=present_checklists,
+        tag="stage gates",
+    )
+)

@@ -6,7 +6,8 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, Index, SmallInteger, String, Text
+from sqlalchemy import Boolean, Index, SmallInteger, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.base import WorkspaceModel, workspace_foreign_key
@@ -41,6 +42,13 @@ class CriterionStatus(enum.StrEnum):
     NOT_MET = "not_met"
 
 
+ALL_OUTCOMES = [decision.value for decision in GateDecision]
+
+
+def _all_outcomes() -> list[str]:
+    return list(ALL_OUTCOMES)
+
+
 class StageGate(WorkspaceModel, SeededFromPack):
     __tablename__ = "stage_gates"
     __workspace_table_args__ = (
@@ -62,6 +70,14 @@ class StageGate(WorkspaceModel, SeededFromPack):
     board_id: Mapped[uuid.UUID | None]
     title: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The decisions this gate may reach (a template may leave some out), and the gate's place
+    # among the programme's gates.
+    outcomes: Mapped[list[str]] = mapped_column(
+        JSONB,
+        default=_all_outcomes,
+        server_default=text("""'["go", "conditional_go", "hold", "stop", "recycle"]'::jsonb"""),
+    )
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     planned_date: Mapped[date | None]
     state: Mapped[GateState] = mapped_column(text_enum(GateState), default=GateState.PLANNED)
     recommendation: Mapped[GateDecision | None] = mapped_column(
@@ -115,3 +131,44 @@ class StageGateReview(WorkspaceModel):
     decided_on: Mapped[date]
     criteria_met: Mapped[int] = mapped_column(SmallInteger)
     criteria_total: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Checklist(WorkspaceModel, SeededFromPack):
+    """A checklist worked through before a gate or within a tranche (readiness, day-1 …)."""
+
+    __tablename__ = "checklists"
+    __workspace_table_args__ = (
+        workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
+        workspace_foreign_key(["gate_id"], "stage_gates"),
+        workspace_foreign_key(["tranche_id"], "tranches"),
+        Index(None, "tenant_id", "programme_id"),
+        seeded_item_index(),
+    )
+
+    programme_id: Mapped[uuid.UUID]
+    gate_id: Mapped[uuid.UUID | None]
+    tranche_id: Mapped[uuid.UUID | None]
+    title: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class ChecklistEntry(WorkspaceModel, SeededFromPack):
+    """One line of a checklist: what must be true, who sees to it, what shows it, and whether
+    it is done."""
+
+    __tablename__ = "checklist_entries"
+    __workspace_table_args__ = (
+        workspace_foreign_key(["checklist_id"], "checklists", ondelete="CASCADE"),
+        workspace_foreign_key(["owner_role_id"], "programme_roles"),
+        Index(None, "tenant_id", "checklist_id", "position"),
+        seeded_item_index(),
+    )
+
+    checklist_id: Mapped[uuid.UUID]
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    text: Mapped[str] = mapped_column(Text)
+    owner_role_id: Mapped[uuid.UUID | None]
+    owner_id: Mapped[uuid.UUID | None]
+    evidence: Mapped[str] = mapped_column(Text, default="", server_default="")
+    done: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    done_on: Mapped[date | None]

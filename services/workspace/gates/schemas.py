@@ -19,6 +19,10 @@ from services.workspace.schemas import Description, Name, Patch, Position
 
 Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Link = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00]*$")]
+Outcomes = Annotated[
+    list[GateDecision],
+    Meta(min_length=1, max_length=5, description="The decisions this gate may reach."),
+]
 
 
 class CriterionCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -51,6 +55,9 @@ class CriterionRead(msgspec.Struct):
     note: str
     assessed_by: uuid.UUID | None
     assessed_at: datetime | None
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
 
 
@@ -64,6 +71,8 @@ class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
     boundary: GateBoundary = GateBoundary.ENTRY
     board_id: uuid.UUID | None = None
     purpose: Description = ""
+    outcomes: Outcomes = msgspec.field(default_factory=lambda: list(GateDecision))
+    position: Position = 0
     planned_date: date | None = None
     criteria: Annotated[list[CriterionCreate], Meta(max_length=100)] = []
 
@@ -73,6 +82,8 @@ class GateUpdate(Patch):
 
     title: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET
+    outcomes: Outcomes | UnsetType = UNSET
+    position: Position | UnsetType = UNSET
     board_id: uuid.UUID | UnsetType | None = UNSET
     planned_date: date | UnsetType | None = UNSET
     state: Literal["planned", "in_review"] | UnsetType = UNSET
@@ -89,6 +100,8 @@ class GateRead(msgspec.Struct):
     board_id: uuid.UUID | None
     title: str
     purpose: str
+    outcomes: list[GateDecision]
+    position: int
     planned_date: date | None
     state: GateState
     recommendation: GateDecision | None
@@ -99,6 +112,9 @@ class GateRead(msgspec.Struct):
     decided_on: date | None
     criteria: list[CriterionRead]
     criteria_met: int
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -127,3 +143,34 @@ class GateReviewRead(msgspec.Struct):
     criteria_total: int
     version: int
     created_at: datetime
+
+
+class ChecklistEntryRead(msgspec.Struct):
+    id: uuid.UUID
+    position: int
+    text: str
+    owner_role_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
+    evidence: str
+    done: bool
+    done_on: date | None
+    source_item: str | None
+    version: int
+
+
+class ChecklistRead(msgspec.Struct):
+    """A checklist before a gate or within a tranche, with its entries in order."""
+
+    id: uuid.UUID
+    programme_id: uuid.UUID
+    gate_id: uuid.UUID | None
+    tranche_id: uuid.UUID | None
+    title: str
+    purpose: str
+    entries: list[ChecklistEntryRead]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -14,6 +14,8 @@ from sqlalchemy import ColumnElement, func, select
 from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace.gates.models import (
+    Checklist,
+    ChecklistEntry,
     CriterionStatus,
     GateBoundary,
     GateCriterion,
@@ -181,6 +183,8 @@ class GateService(RegisterService[StageGate]):
     ) -> StageGateReview:
         if not may_decide(gate.state, gate.decision):
             raise Conflict(f"The gate is decided ({gate.decision}) for good.")
+        if decision not in gate.outcomes:
+            raise invalid("decision", f"this gate decides one of: {', '.join(gate.outcomes)}")
         if gate.board_id is not None and not await BoardService(self.session, None).is_member(
             gate.board_id, decided_by
         ):
@@ -229,3 +233,43 @@ class GateService(RegisterService[StageGate]):
             .order_by(StageGateReview.decided_on, StageGateReview.created_at)
         )
         return list(rows.all())
+
+
+# --- checklists ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChecklistFilter:
+    programme_id: uuid.UUID | None = None
+    gate_id: uuid.UUID | None = None
+    tranche_id: uuid.UUID | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        pairs = [
+            (Checklist.programme_id, self.programme_id),
+            (Checklist.gate_id, self.gate_id),
+            (Checklist.tranche_id, self.tranche_id),
+        ]
+        return [c == v for c, v in pairs if v is not None]
+
+    def order(self) -> list[Any]:
+        return [func.lower(Checklist.title)]
+
+
+class ChecklistService(RegisterService[Checklist]):
+    model = Checklist
+    noun = "checklist"
+
+    async def entries(
+        self, checklist_ids: Sequence[uuid.UUID]
+    ) -> dict[uuid.UUID, list[ChecklistEntry]]:
+        found: dict[uuid.UUID, list[ChecklistEntry]] = {}
+        if checklist_ids:
+            rows = await self.session.scalars(
+                select(ChecklistEntry)
+                .where(ChecklistEntry.checklist_id.in_(checklist_ids))
+                .order_by(ChecklistEntry.position, ChecklistEntry.created_at)
+            )
+            for entry in rows.all():
+                found.setdefault(entry.checklist_id, []).append(entry)
+        return found

@@ -37,6 +37,7 @@ from services.workspace.governance.schemas import (
     MeetingCreate,
     MeetingRead,
     MeetingUpdate,
+    ProgrammeDocumentRead,
     RebaselineRead,
 )
 from services.workspace.governance.service import (
@@ -49,8 +50,10 @@ from services.workspace.governance.service import (
     ChangeRequestService,
     DecisionFilter,
     DecisionService,
+    DocumentFilter,
     MeetingFilter,
     MeetingService,
+    ProgrammeDocumentService,
     is_overdue,
 )
 from services.workspace.http import (
@@ -238,3 +241,22 @@ class ChangeRequestDecisionController(Controller):
             change, data.decision == "approved", data.note, data.decided_on
         )
         return with_etag((await present_change_requests(session, [change]))[0], change.version)
+
+
+def document_filter(programme_id: FromQuery[uuid.UUID | None] = None) -> DocumentFilter:
+    return DocumentFilter(programme_id)
+
+
+ProgrammeDocumentController = register_controller(
+    RegisterSpec(
+        path="programme-documents",
+        noun="programme document",
+        service=ProgrammeDocumentService,
+        create=None,
+        update=None,
+        read=ProgrammeDocumentRead,
+        filters=document_filter,
+        people=(),
+        tag="governance",
+    )
+)

@@ -49,8 +49,13 @@ class Board(WorkspaceModel, SeededFromPack):
     terms_of_reference: Mapped[str] = mapped_column(Text, default="", server_default="")
     decision_rights: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     cadence: Mapped[Cadence] = mapped_column(text_enum(Cadence), default=Cadence.MONTHLY)
+    # The least number of members present for a decision, and the roles that must be among them.
     quorum: Mapped[int | None] = mapped_column(SmallInteger)
+    quorum_role_ids: Mapped[list[uuid.UUID]] = mapped_column(
+        ARRAY(Uuid()), default=list, server_default="{}"
+    )
     duration_minutes: Mapped[int | None] = mapped_column(SmallInteger)
+    standing_agenda: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     reports_to_id: Mapped[uuid.UUID | None]
 
 
@@ -63,11 +68,15 @@ class MemberCapacity(enum.StrEnum):
 
 
 class BoardMember(WorkspaceModel, SeededFromPack):
-    """A seat on a board: a role (``SRO``), and the workspace member who holds it, once named."""
+    """A seat on a board: a role (``SRO``), and the workspace member who holds it, once named.
+
+    ``role_id`` is the programme role a template gave the seat; ``position`` orders the seats.
+    """
 
     __tablename__ = "board_members"
     __workspace_table_args__ = (
         workspace_foreign_key(["board_id"], "boards", ondelete="CASCADE"),
+        workspace_foreign_key(["role_id"], "programme_roles"),
         Index(None, "tenant_id", "board_id"),
         seeded_item_index(),
     )
@@ -75,6 +84,8 @@ class BoardMember(WorkspaceModel, SeededFromPack):
     board_id: Mapped[uuid.UUID]
     user_id: Mapped[uuid.UUID | None]
     role_title: Mapped[str] = mapped_column(String(200))
+    role_id: Mapped[uuid.UUID | None]
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     capacity: Mapped[MemberCapacity] = mapped_column(
         text_enum(MemberCapacity), default=MemberCapacity.MEMBER
     )
@@ -227,3 +238,28 @@ class MilestoneRebaseline(WorkspaceModel):
     new_baseline_date: Mapped[date]
     previous_baseline_date: Mapped[date | None]
     applied_at: Mapped[datetime | None]
+
+
+class ProgrammeDocument(WorkspaceModel, SeededFromPack):
+    """A governance document the programme keeps (mandate, brief, business case …): its purpose,
+    owner, outline and review cadence. The document itself lives wherever ``link`` points."""
+
+    __tablename__ = "programme_documents"
+    __workspace_table_args__ = (
+        workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
+        workspace_foreign_key(["owner_role_id"], "programme_roles"),
+        Index(None, "tenant_id", "programme_id"),
+        seeded_item_index(),
+    )
+
+    programme_id: Mapped[uuid.UUID | None]
+    title: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text, default="", server_default="")
+    owner_role_id: Mapped[uuid.UUID | None]
+    owner_id: Mapped[uuid.UUID | None]
+    # The outline: section headings in order.
+    sections: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    review_cadence: Mapped[Cadence | None] = mapped_column(
+        text_enum(Cadence, name="review_cadence")
+    )
+    link: Mapped[str] = mapped_column(String(2000), default="", server_default="")

@@ -18,26 +18,24 @@ from services.workspace.governance.models import (
     MemberCapacity,
 )
 from services.workspace.schemas import (
-    NO_NUL,
     CustomValues,
     Description,
+    Lines,
     Money,
     Name,
     Patch,
     Reference,
-    listed_text,
 )
-
-Lines = Annotated[
-    list[Annotated[str, Meta(max_length=2000, pattern=NO_NUL)]],
-    Meta(max_length=50, extra_json_schema=listed_text(2000)),
-]
 
 
 class BoardMemberIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A seat: its title, the person holding it, and (for seats a template made) its
+    programme role — send it back unchanged to name a person without changing the seat."""
+
     role_title: Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
     user_id: uuid.UUID | None = None
     capacity: MemberCapacity = MemberCapacity.MEMBER
+    role_id: uuid.UUID | None = None
 
 
 class BoardMemberRead(msgspec.Struct):
@@ -45,6 +43,8 @@ class BoardMemberRead(msgspec.Struct):
     role_title: str
     user_id: uuid.UUID | None
     capacity: MemberCapacity
+    role_id: uuid.UUID | None
+    position: int
 
 
 Members = Annotated[list[BoardMemberIn], Meta(max_length=50)]
@@ -58,6 +58,7 @@ class BoardCreate(msgspec.Struct, forbid_unknown_fields=True):
     purpose: Description = ""
     terms_of_reference: Description = ""
     decision_rights: Lines = []
+    standing_agenda: Lines = []
     cadence: Cadence = Cadence.MONTHLY
     quorum: Annotated[int, Meta(ge=1, le=100)] | None = None
     duration_minutes: Annotated[int, Meta(ge=1, le=1440)] | None = None
@@ -72,6 +73,7 @@ class BoardUpdate(Patch):
     purpose: Description | UnsetType = UNSET
     terms_of_reference: Description | UnsetType = UNSET
     decision_rights: Lines | UnsetType = UNSET
+    standing_agenda: Lines | UnsetType = UNSET
     cadence: Cadence | UnsetType = UNSET
     quorum: Annotated[int, Meta(ge=1, le=100)] | UnsetType | None = UNSET
     duration_minutes: Annotated[int, Meta(ge=1, le=1440)] | UnsetType | None = UNSET
@@ -86,11 +88,16 @@ class BoardRead(msgspec.Struct):
     purpose: str
     terms_of_reference: str
     decision_rights: list[str]
+    standing_agenda: list[str]
     cadence: Cadence
     quorum: int | None
+    quorum_role_ids: list[uuid.UUID]
     duration_minutes: int | None
     reports_to_id: uuid.UUID | None
     members: list[BoardMemberRead]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -225,6 +232,9 @@ class DecisionRead(msgspec.Struct):
     decided_on: date | None
     status: DecisionStatus
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -321,3 +331,23 @@ class ChangeDecision(msgspec.Struct, forbid_unknown_fields=True):
     decision: Literal["approved", "rejected"]
     note: Description = ""
     decided_on: date | None = None
+
+
+class ProgrammeDocumentRead(msgspec.Struct):
+    """A governance document the programme keeps: purpose, owner, outline, review cadence."""
+
+    id: uuid.UUID
+    programme_id: uuid.UUID | None
+    title: str
+    purpose: str
+    owner_role_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
+    sections: list[str]
+    review_cadence: Cadence | None
+    link: str
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

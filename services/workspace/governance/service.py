@@ -27,7 +27,9 @@ from services.workspace.governance.models import (
     Meeting,
     MeetingState,
     MilestoneRebaseline,
+    ProgrammeDocument,
 )
+from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Milestone
 from services.workspace.structure.service import MilestoneService
@@ -78,13 +80,19 @@ class BoardService(RegisterService[Board]):
         return await super().update(row, changes)
 
     async def set_members(self, board: Board, members: list[dict[str, Any]]) -> None:
+        for member in members:
+            await self.require_row(ProgrammeRole, member.get("role_id"), "members")
         await self.session.execute(
             delete(BoardMember)
             .where(BoardMember.board_id == board.id)
             .execution_options(synchronize_session=False)
         )
-        for member in members:
-            self.session.add(BoardMember(board_id=board.id, **member, created_by=self.actor_id))
+        for position, member in enumerate(members):
+            self.session.add(
+                BoardMember(
+                    board_id=board.id, position=position, **member, created_by=self.actor_id
+                )
+            )
         await self.session.flush()
 
     async def members(self, board_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, list[BoardMember]]:
@@ -93,7 +101,7 @@ class BoardService(RegisterService[Board]):
             rows = await self.session.scalars(
                 select(BoardMember)
                 .where(BoardMember.board_id.in_(board_ids))
-                .order_by(BoardMember.created_at, BoardMember.role_title)
+                .order_by(BoardMember.position, BoardMember.created_at, BoardMember.role_title)
             )
             for member in rows.all():
                 found.setdefault(member.board_id, []).append(member)
@@ -365,3 +373,22 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         await self.session.flush()
         await self.session.refresh(change)
         return change
+
+
+# --- governance documents ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentFilter:
+    programme_id: uuid.UUID | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return _equal([(ProgrammeDocument.programme_id, self.programme_id)])
+
+    def order(self) -> list[Any]:
+        return [func.lower(ProgrammeDocument.title)]
+
+
+class ProgrammeDocumentService(RegisterService[ProgrammeDocument]):
+    model = ProgrammeDocument
+    noun = "programme document"

@@ -66,6 +66,7 @@ class Risk(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     __workspace_table_args__ = (
         workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
         workspace_foreign_key(["project_id"], "projects"),
+        workspace_foreign_key(["owner_role_id"], "programme_roles"),
         CheckConstraint(
             "inherent_probability >= 1 AND inherent_impact >= 1 "
             "AND residual_probability >= 1 AND residual_impact >= 1",
@@ -99,6 +100,7 @@ class Risk(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     response: Mapped[RiskResponse | None] = mapped_column(text_enum(RiskResponse))
     response_plan: Mapped[str] = mapped_column(Text, default="", server_default="")
     owner_id: Mapped[uuid.UUID | None]
+    owner_role_id: Mapped[uuid.UUID | None]
     actionee_id: Mapped[uuid.UUID | None]
     trigger: Mapped[str] = mapped_column(Text, default="", server_default="")
     next_review_date: Mapped[date | None]
@@ -131,6 +133,8 @@ class Issue(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     __workspace_table_args__ = (
         workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
         workspace_foreign_key(["project_id"], "projects"),
+        workspace_foreign_key(["owner_role_id"], "programme_roles"),
+        workspace_foreign_key(["escalated_to_board_id"], "boards"),
         CheckConstraint("severity BETWEEN 1 AND 4", "severity"),
         Index(None, "tenant_id", "programme_id", "status"),
         seeded_item_index(),
@@ -145,10 +149,13 @@ class Issue(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     priority: Mapped[Priority] = mapped_column(text_enum(Priority), default=Priority.MEDIUM)
     severity: Mapped[int] = mapped_column(SmallInteger, default=2)
     owner_id: Mapped[uuid.UUID | None]
+    owner_role_id: Mapped[uuid.UUID | None]
     raised_on: Mapped[date | None]
     target_date: Mapped[date | None]
     status: Mapped[IssueStatus] = mapped_column(text_enum(IssueStatus), default=IssueStatus.OPEN)
     escalated_to: Mapped[str] = mapped_column(String(200), default="", server_default="")
+    # The board it escalates to, when that is a board of this workspace.
+    escalated_to_board_id: Mapped[uuid.UUID | None]
     resolution: Mapped[str] = mapped_column(Text, default="", server_default="")
 
 
@@ -165,6 +172,7 @@ class Assumption(WorkspaceModel, SeededFromPack, CarriesCustomFields):
         workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
         workspace_foreign_key(["project_id"], "projects"),
         workspace_foreign_key(["risk_id"], "risks"),
+        workspace_foreign_key(["owner_role_id"], "programme_roles"),
         Index(None, "tenant_id", "programme_id", "status"),
         seeded_item_index(),
     )
@@ -174,6 +182,7 @@ class Assumption(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     reference: Mapped[str | None] = mapped_column(String(32))
     statement: Mapped[str] = mapped_column(Text)
     owner_id: Mapped[uuid.UUID | None]
+    owner_role_id: Mapped[uuid.UUID | None]
     confidence: Mapped[Confidence] = mapped_column(text_enum(Confidence), default=Confidence.MEDIUM)
     validate_by: Mapped[date | None]
     validation_method: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -57,6 +57,7 @@ class RiskCreate(msgspec.Struct, forbid_unknown_fields=True):
     response: RiskResponse | None = None
     response_plan: Description = ""
     owner_id: uuid.UUID | None = None
+    owner_role_id: uuid.UUID | None = None
     actionee_id: uuid.UUID | None = None
     trigger: Description = ""
     next_review_date: date | None = None
@@ -83,6 +84,7 @@ class RiskUpdate(Patch):
     response: RiskResponse | UnsetType | None = UNSET
     response_plan: Description | UnsetType = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
+    owner_role_id: uuid.UUID | UnsetType | None = UNSET
     actionee_id: uuid.UUID | UnsetType | None = UNSET
     trigger: Description | UnsetType = UNSET
     next_review_date: date | UnsetType | None = UNSET
@@ -115,12 +117,16 @@ class RiskRead(msgspec.Struct):
     response: RiskResponse | None
     response_plan: str
     owner_id: uuid.UUID | None
+    owner_role_id: uuid.UUID | None
     actionee_id: uuid.UUID | None
     trigger: str
     next_review_date: date | None
     status: RiskStatus
     trend: RiskTrend
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -138,10 +144,12 @@ class IssueCreate(msgspec.Struct, forbid_unknown_fields=True):
     priority: Priority = Priority.MEDIUM
     severity: Annotated[int, Meta(ge=1, le=4)] = 2
     owner_id: uuid.UUID | None = None
+    owner_role_id: uuid.UUID | None = None
     raised_on: date | None = None
     target_date: date | None = None
     status: IssueStatus = IssueStatus.OPEN
     escalated_to: Short = ""
+    escalated_to_board_id: uuid.UUID | None = None
     resolution: Description = ""
     custom_fields: CustomValues = {}
 
@@ -155,10 +163,12 @@ class IssueUpdate(Patch):
     priority: Priority | UnsetType = UNSET
     severity: Annotated[int, Meta(ge=1, le=4)] | UnsetType = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
+    owner_role_id: uuid.UUID | UnsetType | None = UNSET
     raised_on: date | UnsetType | None = UNSET
     target_date: date | UnsetType | None = UNSET
     status: IssueStatus | UnsetType = UNSET
     escalated_to: Short | UnsetType = UNSET
+    escalated_to_board_id: uuid.UUID | UnsetType | None = UNSET
     resolution: Description | UnsetType = UNSET
     custom_fields: CustomValues | UnsetType = UNSET
 
@@ -174,12 +184,17 @@ class IssueRead(msgspec.Struct):
     priority: Priority
     severity: int
     owner_id: uuid.UUID | None
+    owner_role_id: uuid.UUID | None
     raised_on: date | None
     target_date: date | None
     status: IssueStatus
     escalated_to: str
+    escalated_to_board_id: uuid.UUID | None
     resolution: str
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -196,6 +211,7 @@ class AssumptionCreate(msgspec.Struct, forbid_unknown_fields=True):
     project_id: uuid.UUID | None = None
     reference: Reference | None = None
     owner_id: uuid.UUID | None = None
+    owner_role_id: uuid.UUID | None = None
     confidence: Confidence = Confidence.MEDIUM
     validate_by: date | None = None
     validation_method: Description = ""
@@ -209,6 +225,7 @@ class AssumptionUpdate(Patch):
     project_id: uuid.UUID | UnsetType | None = UNSET
     reference: Reference | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
+    owner_role_id: uuid.UUID | UnsetType | None = UNSET
     confidence: Confidence | UnsetType = UNSET
     validate_by: date | UnsetType | None = UNSET
     validation_method: Description | UnsetType = UNSET
@@ -224,12 +241,16 @@ class AssumptionRead(msgspec.Struct):
     reference: str | None
     statement: str
     owner_id: uuid.UUID | None
+    owner_role_id: uuid.UUID | None
     confidence: Confidence
     validate_by: date | None
     validation_method: str
     status: AssumptionStatus
     risk_id: uuid.UUID | None
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -295,6 +316,9 @@ class DependencyRead(msgspec.Struct):
     status: DependencyStatus
     rag: Rag | None
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime

@@ -12,6 +12,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 
 from services.workspace.configuration import service as configuration
 from services.workspace.configuration.rules import RegisterConfiguration
+from services.workspace.governance.models import Board
 from services.workspace.models import Confidence
 from services.workspace.raid.models import (
     Assumption,
@@ -99,6 +100,7 @@ class RiskService(RegisterService[Risk]):
         return conditions
 
     async def check(self, row: Risk, before: dict[str, Any] | None) -> None:
+        await self.require_roles(row, before)
         if before is None:
             await self.require_programme(row.programme_id)
             if row.residual_probability is None:
@@ -181,6 +183,9 @@ class IssueService(RegisterService[Issue]):
     register = "issues"
 
     async def check(self, row: Issue, before: dict[str, Any] | None) -> None:
+        await self.require_roles(row, before)
+        if before is None or "escalated_to_board_id" in before:
+            await self.require_row(Board, row.escalated_to_board_id, "escalated_to_board_id")
         if before is None:
             await self.require_programme(row.programme_id)
         if before is None or "project_id" in before:
@@ -221,6 +226,7 @@ class AssumptionService(RegisterService[Assumption]):
     register = "assumptions"
 
     async def check(self, row: Assumption, before: dict[str, Any] | None) -> None:
+        await self.require_roles(row, before)
         if before is None:
             await self.require_programme(row.programme_id)
         if before is None or "project_id" in before:

@@ -30,12 +30,20 @@ from services.workspace.reporting.schemas import (
     BoardPack,
     Dashboard,
     DependencyMap,
+    ReportFormatRead,
+    ReportSectionRead,
     StatusReportCreate,
     StatusReportRead,
     StatusReportUpdate,
     Suggestion,
 )
-from services.workspace.reporting.service import ReportFilter, StatusReportService, evidence_json
+from services.workspace.reporting.service import (
+    ReportFilter,
+    ReportFormatFilter,
+    ReportFormatService,
+    StatusReportService,
+    evidence_json,
+)
 from services.workspace.schemas import read_of
 
 
@@ -207,3 +215,35 @@ class DependencyMapController(Controller):
         programme_id: FromQuery[uuid.UUID | None] = None,
     ) -> DependencyMap:
         return await views.dependency_map(session, programme_id)
+
+
+def report_format_filter() -> ReportFormatFilter:
+    return ReportFormatFilter()
+
+
+async def present_report_formats(session: AsyncSession, rows: list[Any]) -> list[Any]:
+    sections = await ReportFormatService(session, None).sections([r.id for r in rows])
+    return [
+        read_of(
+            ReportFormatRead,
+            row,
+            sections=[read_of(ReportSectionRead, s) for s in sections.get(row.id, [])],
+        )
+        for row in rows
+    ]
+
+
+ReportFormatController = register_controller(
+    RegisterSpec(
+        path="report-formats",
+        noun="report format",
+        service=ReportFormatService,
+        create=None,
+        update=None,
+        read=ReportFormatRead,
+        filters=report_format_filter,
+        people=(),
+        present=present_report_formats,
+        tag="reporting",
+    )
+)

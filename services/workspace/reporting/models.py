@@ -7,13 +7,13 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import CheckConstraint, Index, SmallInteger, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.base import WorkspaceModel, workspace_foreign_key
 from services.db.types import text_enum
-from services.workspace.models import Rag
+from services.workspace.models import Rag, SeededFromPack, seeded_item_index
 
 
 class ReportState(enum.StrEnum):
@@ -93,3 +93,35 @@ class StatusReport(WorkspaceModel):
     snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     published_at: Mapped[datetime | None]
     published_by: Mapped[uuid.UUID | None]
+
+
+class ReportFormat(WorkspaceModel, SeededFromPack):
+    """How the workspace reports: a format's sections, RAG dimensions, cadence and audience,
+    and how many top risks, issues and decisions it shows."""
+
+    __tablename__ = "report_formats"
+    __workspace_table_args__ = (seeded_item_index(),)
+
+    title: Mapped[str] = mapped_column(String(200))
+    cadence: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    audience: Mapped[str] = mapped_column(Text, default="", server_default="")
+    rag_dimensions: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
+    top_risks: Mapped[int] = mapped_column(SmallInteger, default=5, server_default="5")
+    top_issues: Mapped[int] = mapped_column(SmallInteger, default=5, server_default="5")
+    top_decisions: Mapped[int] = mapped_column(SmallInteger, default=5, server_default="5")
+
+
+class ReportSection(WorkspaceModel, SeededFromPack):
+    """A section of a report format, in order, with guidance for whoever writes it."""
+
+    __tablename__ = "report_sections"
+    __workspace_table_args__ = (
+        workspace_foreign_key(["format_id"], "report_formats", ondelete="CASCADE"),
+        Index(None, "tenant_id", "format_id", "position"),
+        seeded_item_index(),
+    )
+
+    format_id: Mapped[uuid.UUID]
+    position: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    title: Mapped[str] = mapped_column(String(200))
+    guidance: Mapped[str] = mapped_column(Text, default="", server_default="")

@@ -222,3 +222,32 @@ class BoardPack(msgspec.Struct):
     decisions: list[DecisionLine]
     top_risks: list[RiskLine]
     gate_outcomes: list[GateOutcome]
+
+
+class ReportSectionRead(msgspec.Struct):
+    id: uuid.UUID
+    position: int
+    title: str
+    guidance: str
+    source_item: str | None
+    version: int
+
+
+class ReportFormatRead(msgspec.Struct):
+    """How the workspace reports: sections with guidance, RAG dimensions, cadence, audience."""
+
+    id: uuid.UUID
+    title: str
+    cadence: str
+    audience: str
+    rag_dimensions: list[str]
+    top_risks: int
+    top_issues: int
+    top_decisions: int
+    sections: list[ReportSectionRead]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime

@@ -18,7 +18,13 @@ from services.workspace.governance.models import ChangeRequest, ChangeRequestSta
 from services.workspace.models import Rag
 from services.workspace.raid.models import Risk, RiskStatus
 from services.workspace.registers import RegisterService, between
-from services.workspace.reporting.models import RagDimension, ReportState, StatusReport
+from services.workspace.reporting.models import (
+    RagDimension,
+    ReportFormat,
+    ReportSection,
+    ReportState,
+    StatusReport,
+)
 from services.workspace.reporting.rules import (
     DIMENSIONS,
     ReportEvidence,
@@ -287,3 +293,32 @@ def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
     }
     values["project_rags"] = {str(d): list(r) for d, r in evidence.project_rags.items()}
     return values
+
+
+# --- report formats -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ReportFormatFilter:
+    def conditions(self) -> list[ColumnElement[bool]]:
+        return []
+
+    def order(self) -> list[Any]:
+        return [func.lower(ReportFormat.title)]
+
+
+class ReportFormatService(RegisterService[ReportFormat]):
+    model = ReportFormat
+    noun = "report format"
+
+    async def sections(self, format_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[ReportSection]]:
+        found: dict[uuid.UUID, list[ReportSection]] = {}
+        if format_ids:
+            rows = await self.session.scalars(
+                select(ReportSection)
+                .where(ReportSection.format_id.in_(format_ids))
+                .order_by(ReportSection.position, ReportSection.created_at)
+            )
+            for section in rows.all():
+                found.setdefault(section.format_id, []).append(section)
+        return found

@@ -7,6 +7,7 @@ import uuid
 from datetime import date
 
 from sqlalchemy import CheckConstraint, Float, Index, SmallInteger, String, Text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.base import WorkspaceModel, workspace_foreign_key
@@ -27,6 +28,14 @@ class ProgrammeState(enum.StrEnum):
     CLOSED = "closed"
 
 
+class ProgrammeLevel(enum.StrEnum):
+    """What the programme row stands for: a portfolio, a programme, or a single project."""
+
+    PORTFOLIO = "portfolio"
+    PROGRAMME = "programme"
+    PROJECT = "project"
+
+
 class Programme(WorkspaceModel, SeededFromPack):
     __tablename__ = "programmes"
     __workspace_table_args__ = (
@@ -37,6 +46,10 @@ class Programme(WorkspaceModel, SeededFromPack):
 
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="", server_default="")
+    level: Mapped[ProgrammeLevel] = mapped_column(
+        text_enum(ProgrammeLevel), default=ProgrammeLevel.PROGRAMME, server_default="programme"
+    )
+    vision: Mapped[str] = mapped_column(Text, default="", server_default="")
     state: Mapped[ProgrammeState] = mapped_column(
         text_enum(ProgrammeState), default=ProgrammeState.IDENTIFYING
     )
@@ -69,6 +82,8 @@ class Tranche(WorkspaceModel, SeededFromPack):
     programme_id: Mapped[uuid.UUID]
     name: Mapped[str] = mapped_column(String(200))
     purpose: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What the tranche leaves in place (its outputs as capabilities), in order.
+    capabilities: Mapped[list[str]] = mapped_column(JSONB, default=list, server_default="[]")
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
@@ -104,6 +119,7 @@ class Project(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     __workspace_table_args__ = (
         workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
         workspace_foreign_key(["tranche_id"], "tranches"),
+        workspace_foreign_key(["lead_role_id"], "programme_roles"),
         CheckConstraint(DATES_IN_ORDER, "dates"),
         Index(None, "tenant_id", "programme_id", "created_at"),
         seeded_item_index(),
@@ -121,6 +137,8 @@ class Project(WorkspaceModel, SeededFromPack, CarriesCustomFields):
         text_enum(ProjectState), default=ProjectState.PROPOSED
     )
     owner_id: Mapped[uuid.UUID | None]
+    # The role that leads it (a template names roles; ``owner_id`` is the person, once named).
+    lead_role_id: Mapped[uuid.UUID | None]
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
     budget: Mapped[float | None] = mapped_column(Float)

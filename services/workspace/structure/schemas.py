@@ -9,11 +9,20 @@ from typing import Any
 import msgspec
 from msgspec import UNSET, UnsetType
 
-from services.workspace.schemas import CustomValues, Description, Money, Name, Patch, Position
+from services.workspace.schemas import (
+    CustomValues,
+    Description,
+    Lines,
+    Money,
+    Name,
+    Patch,
+    Position,
+)
 from services.workspace.structure.models import (
     MilestoneKind,
     MilestoneState,
     Programme,
+    ProgrammeLevel,
     ProgrammeState,
     ProjectApproach,
     ProjectKind,
@@ -25,6 +34,8 @@ from services.workspace.structure.models import (
 class ProgrammeCreate(msgspec.Struct, forbid_unknown_fields=True):
     name: Name
     description: Description = ""
+    level: ProgrammeLevel = ProgrammeLevel.PROGRAMME
+    vision: Description = ""
     state: ProgrammeState = ProgrammeState.IDENTIFYING
     start_date: date | None = None
     end_date: date | None = None
@@ -38,6 +49,8 @@ class ProgrammeUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
 
     name: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
+    level: ProgrammeLevel | UnsetType = UNSET
+    vision: Description | UnsetType = UNSET
     state: ProgrammeState | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
@@ -53,12 +66,17 @@ class ProgrammeRead(msgspec.Struct):
     id: uuid.UUID
     name: str
     description: str
+    level: ProgrammeLevel
+    vision: str
     state: ProgrammeState
     start_date: date | None
     end_date: date | None
     owner_id: uuid.UUID | None
     budget: float | None
     forecast_cost: float | None
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -77,6 +95,7 @@ class TrancheCreate(msgspec.Struct, forbid_unknown_fields=True):
     programme_id: uuid.UUID
     name: Name
     purpose: Description = ""
+    capabilities: Lines = []
     position: Position = 0
     start_date: date | None = None
     end_date: date | None = None
@@ -88,6 +107,7 @@ class TrancheUpdate(Patch):
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET
+    capabilities: Lines | UnsetType = UNSET
     position: Position | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
@@ -99,10 +119,14 @@ class TrancheRead(msgspec.Struct):
     programme_id: uuid.UUID
     name: str
     purpose: str
+    capabilities: list[str]
     position: int
     start_date: date | None
     end_date: date | None
     state: TrancheState
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -122,6 +146,7 @@ class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
     approach: ProjectApproach = ProjectApproach.WATERFALL
     state: ProjectState = ProjectState.PROPOSED
     owner_id: uuid.UUID | None = None
+    lead_role_id: uuid.UUID | None = None
     start_date: date | None = None
     end_date: date | None = None
     budget: Money | None = None
@@ -137,6 +162,7 @@ class ProjectUpdate(Patch):
     approach: ProjectApproach | UnsetType = UNSET
     state: ProjectState | UnsetType = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
+    lead_role_id: uuid.UUID | UnsetType | None = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
     budget: Money | UnsetType | None = UNSET
@@ -154,11 +180,15 @@ class ProjectRead(msgspec.Struct):
     approach: ProjectApproach
     state: ProjectState
     owner_id: uuid.UUID | None
+    lead_role_id: uuid.UUID | None
     start_date: date | None
     end_date: date | None
     budget: float | None
     forecast_cost: float | None
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime
@@ -215,6 +245,9 @@ class MilestoneRead(msgspec.Struct):
     owner_id: uuid.UUID | None
     state: MilestoneState
     custom_fields: dict[str, Any]
+    source_pack: str | None
+    source_version: str | None
+    source_item: str | None
     version: int
     created_at: datetime
     updated_at: datetime

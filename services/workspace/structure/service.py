@@ -224,6 +224,7 @@ class ProjectService(RegisterService[Project]):
     register = "projects"
 
     async def check(self, row: Project, before: dict[str, Any] | None) -> None:
+        await self.require_roles(row, before)
         if before is None:
             await self.require_programme(row.programme_id)
         if before is None or "tranche_id" in before:

@@ -1,0 +1,91 @@
+"""HTTP for a workspace's template pin and its upgrades (admins; dry run by default)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services import idempotency
+from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
+from services.errors import IdempotencyKeyReused
+from services.idempotency import IdempotencyKey
+from services.identity.models import Role
+from services.problems import problem_responses
+from services.workspace.http import READ_RESPONSES, WRITE_ERRORS
+from services.workspace.schemas import read_of
+from services.workspace.templates import service as pins
+from services.workspace.templates.schemas import (
+    TemplatePinRead,
+    TemplateUpgradeCreate,
+    TemplateUpgradeRead,
+)
+
+
+class TemplateController(Controller):
+    path = "/api/v1/w/{slug:str}"
+    tags = ["templates"]
+    dependencies = workspace_dependencies
+    security = [{"bearer": []}]
+
+    @get(
+        "/template-pin",
+        summary="The template pack version the workspace follows",
+        responses=READ_RESPONSES,
+    )
+    async def template_pin(
+        self,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+    ) -> TemplatePinRead:
+        return read_of(TemplatePinRead, await pins.require(session))
+
+    @post(
+        "/template-upgrades",
+        summary="Plan (dry run) or apply an upgrade to another version of the workspace's pack",
+        description="Three-way merge per pack item: items the client never changed follow the "
+        "target version; items the client changed are kept, and reported as conflicts where "
+        "the pack changed them too. Applying is atomic and moves the workspace's pin; send an "
+        "`Idempotency-Key` to retry it safely.",
+        status_code=200,
+        responses=problem_responses(*WRITE_ERRORS, IdempotencyKeyReused),
+        opt={MIN_ROLE: Role.ADMIN},
+    )
+    async def upgrade(
+        self,
+        request: Request[Any, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[TemplateUpgradeCreate],
+        session: NamedDependency[AsyncSession],
+        control_session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[TemplateUpgradeRead]:
+        upgrade = pins.upgrader()
+
+        async def run() -> tuple[int, Any]:
+            planned = await upgrade(
+                control_session,
+                session,
+                workspace.tenant_id,
+                data.version,
+                data.apply,
+                workspace.actor_id,
+            )
+            return 200, planned
+
+        # A dry run changes nothing, so only applying needs to happen once per key.
+        outcome = await idempotency.run_once(
+            session,
+            idempotency_key if data.apply else None,
+            idempotency.fingerprint("POST", request.url.path, workspace.actor_id, data),
+            run,
+        )
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        body = msgspec.convert(outcome.body, TemplateUpgradeRead)
+        return Response(body, status_code=outcome.status_code, headers=headers)

@@ -1,0 +1,28 @@
+"""Which template pack version a workspace follows, kept beside the rows it seeded so that
+seeding and upgrades change both in one transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, UniqueConstraint
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.db.base import WorkspaceModel, utcnow
+
+
+class TemplatePin(WorkspaceModel):
+    """The workspace's pack, the version its seeded rows come from, and the parameters it was
+    seeded with (as supplied, dates in ISO form: an upgrade re-resolves them against the target
+    version, so a default changed by the pack shows up as a change)."""
+
+    __tablename__ = "template_pins"
+    __workspace_table_args__ = (UniqueConstraint("tenant_id"),)
+
+    pack: Mapped[str] = mapped_column(String(63))
+    pack_version: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    seeded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    upgraded_at: Mapped[datetime | None]

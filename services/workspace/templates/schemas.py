@@ -1,0 +1,73 @@
+"""API shapes of a workspace's template pin and of template upgrades."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+VersionNumber = Annotated[
+    str,
+    Meta(
+        pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$",
+        max_length=32,
+        description="A published version of the workspace's pack (semver).",
+    ),
+]
+Action = Literal["unchanged", "update", "add", "remove", "conflict", "kept"]
+
+
+class TemplatePinRead(msgspec.Struct):
+    """The pack version the workspace follows and the parameters it was seeded with."""
+
+    pack: str
+    pack_version: str
+    params: dict[str, Any]
+    seeded_at: datetime
+    upgraded_at: datetime | None
+
+
+class TemplateUpgradeCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """Upgrade to ``version`` (the pack's latest when left out). Without ``apply`` this is a
+    dry run: the plan, with nothing changed."""
+
+    version: VersionNumber | None = None
+    apply: bool = False
+
+
+class FieldComparison(msgspec.Struct, omit_defaults=True):
+    """One field side by side: the pinned version (base), the workspace (theirs) and the target
+    (ours). A side is left out where it has no such item or field."""
+
+    field: str
+    changed_by: Literal["client", "pack", "both", "same"]
+    base: Any | UnsetType = UNSET
+    theirs: Any | UnsetType = UNSET
+    ours: Any | UnsetType = UNSET
+
+
+class PlannedItem(msgspec.Struct):
+    """What the upgrade does with one pack item, and why."""
+
+    kind: str
+    key: str
+    action: Action
+    reason: str
+    # A conflict whose two sides changed different fields.
+    mergeable: bool
+    fields: list[FieldComparison]
+
+
+class TemplateUpgradeRead(msgspec.Struct):
+    """The plan (``applied`` false) or what was applied. ``counts`` covers every item;
+    ``entries`` lists all but the unchanged ones. Conflicts and kept items stay as the
+    workspace has them."""
+
+    pack: str
+    from_version: str
+    to_version: str
+    applied: bool
+    counts: dict[str, int]
+    entries: list[PlannedItem]

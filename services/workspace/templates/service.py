@@ -1,0 +1,121 @@
+"""The workspace's template pin: claimed once when a pack is seeded, moved by upgrades.
+
+Runs in a tenant-scoped session. Seeding and upgrading themselves are in `templates_library`
+(they need the packs); this module only keeps the pin, so the workspace plane knows its pack.
+"""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import Mapping, Sequence
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.db.base import utcnow
+from services.db.tenant_scope import TenantScopeError, scope_of
+from services.errors import NotFound
+from services.workspace.templates.models import TemplatePin
+
+
+async def current(session: AsyncSession, *, for_update: bool = False) -> TemplatePin | None:
+    """The workspace's pin (None before any pack is seeded); ``for_update`` locks it."""
+    query = select(TemplatePin)
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def require(session: AsyncSession, *, for_update: bool = False) -> TemplatePin:
+    pin = await current(session, for_update=for_update)
+    if pin is None:
+        raise NotFound("This workspace was not seeded from a template pack.")
+    return pin
+
+
+async def claim(
+    session: AsyncSession,
+    pack: str,
+    version: str,
+    params: Mapping[str, Any],
+    actor_id: uuid.UUID | None = None,
+) -> bool:
+    """Pin the workspace to ``pack`` ``version`` unless it has a pin already (then False).
+
+    A concurrent claim waits for the first to commit, then finds its pin.
+    """
+    scope = scope_of(session.sync_session)
+    if scope is None:
+        raise TenantScopeError("pinning a workspace without a tenant scope")
+    claimed = await session.scalar(
+        insert(TemplatePin)
+        .values(
+            tenant_id=scope.tenant_id,
+            id=uuid.uuid4(),
+            version=1,
+            pack=pack,
+            pack_version=version,
+            params=dict(params),
+            seeded_at=utcnow(),
+            created_by=actor_id,
+            updated_by=actor_id,
+        )
+        .on_conflict_do_nothing(index_elements=["tenant_id"])
+        .returning(TemplatePin.id)
+    )
+    return claimed is not None
+
+
+async def move(
+    session: AsyncSession, pin: TemplatePin, version: str, actor_id: uuid.UUID | None = None
+) -> TemplatePin:
+    """Record that the workspace now follows ``version`` of its pack."""
+    pin.pack_version = version
+    pin.upgraded_at = utcnow()
+    pin.updated_by = actor_id
+    await session.flush()
+    return pin
+
+
+async def tenants_on(session: AsyncSession, pack: str) -> Sequence[tuple[uuid.UUID, str]]:
+    """(tenant, version) of every workspace in the session's scope pinned to ``pack``."""
+    rows = await session.execute(
+        select(TemplatePin.tenant_id, TemplatePin.pack_version).where(TemplatePin.pack == pack)
+    )
+    return [(tenant_id, version) for tenant_id, version in rows.all()]
+
+
+# --- the upgrader -------------------------------------------------------------------------------
+
+# Upgrades need the packs and the merge, which live in `templates_library`; `services` does not
+# import it (the arrow runs the other way), so the upgrader is found through this entry point.
+UPGRADER_GROUP = "pmo.workspace"
+UPGRADER_NAME = "template_upgrades"
+
+
+class TemplateUpgrader(Protocol):
+    """Plan (or apply) the upgrade of the session's workspace to `version` (None: the latest);
+    returns the plan as JSON-able data (see `schemas.TemplateUpgradeRead`)."""
+
+    async def __call__(
+        self,
+        control: AsyncSession,
+        session: AsyncSession,
+        tenant_id: uuid.UUID,
+        version: str | None,
+        apply: bool,
+        actor_id: uuid.UUID | None,
+    ) -> dict[str, Any]: ...
+
+
+@functools.cache
+def upgrader() -> TemplateUpgrader:
+    found = entry_points(group=UPGRADER_GROUP, name=UPGRADER_NAME)
+    if not found:
+        raise RuntimeError(f"no {UPGRADER_GROUP}:{UPGRADER_NAME} entry point is installed")
+    loaded: TemplateUpgrader = next(iter(found)).load()
+    return loaded

@@ -1,0 +1,138 @@
+"""Save as template: a workspace programme exported as a new pack version.
+
+The programme's rows — the client's own included — are read back as seed values
+(`reading.read_programme_items`) and turned into a version file (`export.version_from_values`)
+that passes every validation check. Seeding that version into an empty workspace with the same
+parameters reproduces the programme.
+
+Parameters: a workspace seeded from a pack keeps that version's parameters and the values it was
+seeded with, except that day 0 is the programme's start date as it stands; a workspace built by
+hand gets `programme_name` and `start_date`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import date
+from pathlib import Path
+
+import msgspec
+import yaml
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.errors import NotFound
+from services.workspace.templates import service as pins
+from templates_library.export import ExportError, version_from_values, version_yaml
+from templates_library.loader import MANIFEST_FILE
+from templates_library.reading import read_programme_items
+from templates_library.schema import PackManifest, PackVersion, Parameter
+from templates_library.seeding import PUBLISHED
+from templates_library.values import START_DATE
+
+
+class SavedProgramme(msgspec.Struct, frozen=True, kw_only=True):
+    """A programme as a pack version, with the parameters to seed it as it was."""
+
+    version: PackVersion
+    params: dict[str, object]
+    title: str
+    summary: str
+
+
+async def save_programme(
+    session: AsyncSession,
+    programme_id: uuid.UUID,
+    *,
+    version: str,
+    changes: Sequence[str] = (),
+    catalogue: AsyncSession | None = None,
+) -> SavedProgramme:
+    """Programme `programme_id` of the session's workspace as pack version `version`.
+
+    Raises `NotFound` if there is no such programme and `ExportError` (every problem listed)
+    if it cannot be written as a valid version — a reference to a row outside the programme,
+    a board seat without a role, a date before the programme starts.
+    """
+    items = await read_programme_items(session, programme_id)
+    programmes = [row for (kind, _), row in items.rows.items() if kind == "programme"]
+    if not programmes:
+        raise NotFound(f"No programme {programme_id}.")
+    programme = programmes[0]
+    parameters, params = await _parameters(session, catalogue, programme.name)
+    if programme.start_date is None:
+        raise ExportError([f"programme {programme.name!r} has no start date (day 0)"])
+    params[START_DATE] = programme.start_date
+    exported = version_from_values(
+        items.values,
+        version=version,
+        changes=list(changes) or [f"Saved from the programme {programme.name!r}."],
+        parameters=parameters,
+        params=params,
+    )
+    return SavedProgramme(
+        version=exported,
+        params=params,
+        title=programme.name,
+        summary=programme.description or programme.name,
+    )
+
+
+async def _parameters(
+    session: AsyncSession, catalogue: AsyncSession | None, name: str
+) -> tuple[list[Parameter], dict[str, object]]:
+    pin = await pins.current(session)
+    if pin is not None:
+        pinned = await PUBLISHED.get(catalogue or session, pin.pack, pin.pack_version)
+        return list(pinned.parameters), dict(pin.params)
+    return [
+        Parameter(
+            key="programme_name",
+            type="text",
+            default=name,
+            description="Name used on boards, reports and documents.",
+        ),
+        Parameter(
+            key=START_DATE,
+            type="date",
+            description="Day 0 of the programme; every day offset counts from here.",
+        ),
+    ], {"programme_name": name}
+
+
+def write_version(saved: SavedProgramme, root: Path, pack_key: str, author: str) -> Path:
+    """Write the version file under `root/pack_key/` (and a `pack.yaml` if the folder has none).
+
+    Refuses to overwrite a version file: a version, once written, is changed by a new one.
+    """
+    folder = root / pack_key
+    target = folder / f"{saved.version.version}.yaml"
+    if target.exists():
+        raise FileExistsError(f"{target} exists; save as a new version")
+    folder.mkdir(parents=True, exist_ok=True)
+    manifest = folder / MANIFEST_FILE
+    if not manifest.exists():
+        document = msgspec.to_builtins(
+            PackManifest(
+                key=pack_key,
+                title=saved.title,
+                summary=saved.summary,
+                audience=["Programme offices"],
+                author=author,
+                licence="proprietary",
+            )
+        )
+        manifest.write_text(
+            yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100),
+            encoding="utf-8",
+        )
+    target.write_text(version_yaml(saved.version), encoding="utf-8")
+    return target
+
+
+def parameter_values(saved: SavedProgramme) -> Mapping[str, object]:
+    """The parameters to seed the saved version with to get the programme back (dates ISO)."""
+    return {
+        name: value.isoformat() if isinstance(value, date) else value
+        for name, value in sorted(saved.params.items())
+    }

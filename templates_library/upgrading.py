@@ -1,0 +1,474 @@
+"""Live upgrades of seeded workspaces: plan by three-way merge, apply in one transaction.
+
+For a workspace pinned to `pack` `v1` with parameters `p`:
+
+* **base** — `seed_values(v1, p)`: what seeding wrote;
+* **theirs** — the workspace's pack rows read back (`reading.read_pack_items`);
+* **ours** — `seed_values(v2, p)` (parameters the target no longer declares are dropped; new
+  ones take their defaults).
+
+`upgrade.plan_upgrade` decides per item, then the plan is made safe to apply: nothing it writes
+may need an item the workspace lacks, and nothing still named — by a kept item or by any of the
+client's own rows — is removed (`upgrade.keep_references_whole`, `_named_by_client_rows`).
+`apply_upgrade` writes adds, updates and removals, and moves the pin, in the caller's
+transaction: if anything fails, nothing changes. Conflicts and kept items stay as the client
+has them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from sqlalchemy import ColumnElement, ForeignKeyConstraint, Table, delete, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.catalogue.service import version_key
+from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata
+from services.db.engine import Database
+from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
+from services.errors import Conflict, ProblemError
+from services.tenancy.models import Tenant, TenantState
+from services.workspace.benefits.models import BenefitEnabler
+from services.workspace.configuration.service import forget_configuration
+from services.workspace.governance.models import Board, BoardMember
+from services.workspace.organisation.models import ProgrammeRole, RaciEntry
+from services.workspace.registers import delete_seeded, insert_seeded, update_seeded
+from services.workspace.templates import service as pins
+from templates_library import upgrade as merge
+from templates_library.reading import WorkspaceItems, read_pack_items
+from templates_library.rows import (
+    SCALES,
+    STORED,
+    TABLE_ORDER,
+    Writing,
+    benefit_enablers,
+    board_seats,
+    rows_for,
+)
+from templates_library.schema import PackVersion
+from templates_library.seeding import PUBLISHED, PackVersions
+from templates_library.upgrade import Action, UpgradePlan
+from templates_library.values import ItemId, ItemValues
+
+# Tenants whose pins are read in one statement when looking for every workspace on a pack.
+PIN_BATCH = 500
+
+
+class WorkspaceUpgrade(msgspec.Struct, frozen=True, kw_only=True):
+    """An upgrade of one workspace: planned (a dry run) or applied."""
+
+    tenant_id: uuid.UUID
+    pack: str
+    from_version: str
+    to_version: str
+    plan: UpgradePlan
+    applied: bool = False
+
+
+@dataclass
+class _Prepared:
+    pack: str
+    pin_version: str
+    target: PackVersion
+    ours: dict[ItemId, ItemValues]
+    theirs: WorkspaceItems
+    plan: UpgradePlan
+
+
+async def plan_upgrade(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    pack: str | None,
+    to_version: str | None,
+    *,
+    catalogue: AsyncSession | None = None,
+    versions: PackVersions | None = None,
+) -> WorkspaceUpgrade:
+    """What upgrading the workspace to `to_version` (None: the latest) would do; writes nothing.
+
+    `session` is scoped to the workspace; `catalogue` reads published versions (default: the
+    same session, which works on the control plane's cell). `pack`, if given, must be the pack
+    the workspace follows. Raises `NotFound` (no pin, no such version) or `Conflict`.
+    """
+    prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, False)
+    return _result(tenant_id, prepared, applied=False)
+
+
+async def apply_upgrade(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    pack: str | None,
+    to_version: str | None,
+    *,
+    catalogue: AsyncSession | None = None,
+    versions: PackVersions | None = None,
+    actor_id: uuid.UUID | None = None,
+) -> WorkspaceUpgrade:
+    """Plan and apply the upgrade in the caller's transaction, and pin the target version.
+
+    The pin is locked first, so two upgrades of one workspace run one after the other. Roll
+    the transaction back on any error and the workspace is as it was.
+    """
+    prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, True)
+    await _apply(session, tenant_id, prepared, actor_id)
+    return _result(tenant_id, prepared, applied=True)
+
+
+def _result(tenant_id: uuid.UUID, prepared: _Prepared, *, applied: bool) -> WorkspaceUpgrade:
+    return WorkspaceUpgrade(
+        tenant_id=tenant_id,
+        pack=prepared.pack,
+        from_version=prepared.pin_version,
+        to_version=prepared.target.version,
+        plan=prepared.plan,
+        applied=applied,
+    )
+
+
+async def _prepare(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    pack: str | None,
+    to_version: str | None,
+    catalogue: AsyncSession | None,
+    versions: PackVersions | None,
+    lock: bool,
+) -> _Prepared:
+    scope = scope_of(session.sync_session)
+    if scope is None or scope.tenant_ids != (tenant_id,):
+        raise TenantScopeError("an upgrade needs a session scoped to exactly that workspace")
+    versions = versions or PUBLISHED
+    pin = await pins.require(session, for_update=lock)
+    if pack is not None and pack != pin.pack:
+        raise Conflict(f"The workspace follows the pack {pin.pack!r}, not {pack!r}.")
+    source = catalogue or session
+    pinned = await versions.get(source, pin.pack, pin.pack_version)
+    target = await versions.get(source, pin.pack, to_version)
+    if version_key(target.version) < version_key(pinned.version):
+        raise Conflict(
+            f"The workspace follows {pin.pack} {pin.pack_version}; "
+            f"{target.version} is older (upgrades go forwards)."
+        )
+    declared = {parameter.key for parameter in target.parameters}
+    base = versions.values(pin.pack, pinned, pin.params)
+    ours = versions.values(
+        pin.pack, target, {name: value for name, value in pin.params.items() if name in declared}
+    )
+    theirs = await read_pack_items(session, pin.pack)
+    plan = merge.plan_upgrade(base, theirs.values, ours)
+    programme = Writing(tenant_id, pin.pack, target.version, ours).first_programme
+    plan = merge.keep_references_whole(plan, theirs.values, programme)
+    held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
+    if held:
+        plan = merge.hold_back(plan, held)
+    return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan)
+
+
+async def _named_by_client_rows(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    pack: str,
+    plan: UpgradePlan,
+    theirs: WorkspaceItems,
+) -> dict[ItemId, str]:
+    """Removals that rows not from the pack still refer to (a meeting of a board, the client's
+    own risk linked to a pack risk …): removing them would fail, or cascade into client data."""
+    removing: dict[Table, dict[uuid.UUID, ItemId]] = {}
+    for entry in plan.with_action(Action.REMOVE):
+        if entry.item_id == SCALES:
+            continue
+        table = _table(STORED[entry.kind].model)
+        removing.setdefault(table, {})[theirs.rows[entry.item_id].id] = entry.item_id
+    held: dict[ItemId, str] = {}
+    for table, ids in removing.items():
+        for child, column in _referring(table):
+            # Core selects get no tenant filter from the session: say it (RLS says it too).
+            query = (
+                select(child.c[column])
+                .where(child.c.tenant_id == tenant_id, child.c[column].in_(list(ids)))
+                .distinct()
+            )
+            if "source_pack" in child.c:
+                # The pack's own rows are judged item by item (keep_references_whole).
+                query = query.where(_not_from(child, pack))
+            for (row_id,) in (await session.execute(query)).all():
+                held[ids[row_id]] = f"removed in the target version, but {child.name} still uses it"
+        if table is _table(ProgrammeRole):
+            for array_table, columns in _ROLE_ARRAYS:
+                for column in columns:
+                    query = select(array_table.c[column]).where(
+                        array_table.c.tenant_id == tenant_id,
+                        array_table.c[column].overlap(list(ids)),
+                        _not_from(array_table, pack),
+                    )
+                    for (named,) in (await session.execute(query)).all():
+                        for role_id in set(named) & set(ids):
+                            held[ids[role_id]] = (
+                                f"removed in the target version, but {array_table.name} uses it"
+                            )
+    return held
+
+
+def _table(model: type[WorkspaceModel]) -> Table:
+    return metadata.tables[f"{WORKSPACE_SCHEMA}.{model.__tablename__}"]
+
+
+def _not_from(table: Table, pack: str) -> ColumnElement[bool]:
+    """Rows that are not one of the pack's items: the client's, and the parts of items."""
+    return table.c.source_item.is_(None) | table.c.source_pack.is_distinct_from(pack)
+
+
+def _referring(table: Table) -> list[tuple[Table, str]]:
+    """(table, column) of every workspace foreign key to `table` (tenant column left out)."""
+    found = []
+    for child in metadata.tables.values():
+        if child.schema != WORKSPACE_SCHEMA:
+            continue
+        for constraint in child.constraints:
+            if isinstance(constraint, ForeignKeyConstraint) and constraint.referred_table is table:
+                columns = [c.name for c in constraint.columns if c.name != "tenant_id"]
+                found += [(child, column) for column in columns]
+    return found
+
+
+_ROLE_ARRAYS: list[tuple[Table, list[str]]] = [
+    (_table(RaciEntry), ["responsible_role_ids", "consulted_role_ids", "informed_role_ids"]),
+    (_table(Board), ["quorum_role_ids"]),
+]
+
+
+async def _apply(
+    session: AsyncSession, tenant_id: uuid.UUID, prepared: _Prepared, actor_id: uuid.UUID | None
+) -> None:
+    plan, theirs, ours, pack = prepared.plan, prepared.theirs, prepared.ours, prepared.pack
+    writing = Writing(tenant_id, pack, prepared.target.version, ours)
+    adds = {entry.item_id for entry in plan.with_action(Action.ADD)}
+    # New rows first (updates may name them), parents before children; a clash with a row the
+    # workspace already has (the client's custom field of the same key …) stops the upgrade.
+    for model, rows in rows_for(ours, writing, only=adds).in_order():
+        written = await insert_seeded(session, model, rows, actor_id)
+        if written != len(rows):
+            raise Conflict(
+                f"{len(rows) - written} new {model.__tablename__} of {pack} "
+                f"{prepared.target.version} clash with rows the workspace already has."
+            )
+    if SCALES in adds and theirs.rows.get(("rag_rules", "rag_rules")) is not None:
+        plan = _as_update(plan, SCALES)
+    for entry in plan.with_action(Action.UPDATE):
+        await _update(session, entry.item_id, ours, theirs, writing, actor_id)
+    removes: dict[type[WorkspaceModel], list[uuid.UUID]] = {}
+    for entry in plan.with_action(Action.REMOVE):
+        if entry.item_id != SCALES:
+            model = STORED[entry.kind].model
+            removes.setdefault(model, []).append(theirs.rows[entry.item_id].id)
+    for model in reversed(TABLE_ORDER):
+        await delete_seeded(session, model, removes.get(model, []))
+    await pins.move(session, await pins.require(session), prepared.target.version, actor_id)
+    forget_configuration(session)
+
+
+def _as_update(plan: UpgradePlan, item_id: ItemId) -> UpgradePlan:
+    return UpgradePlan(
+        entries=[
+            msgspec.structs.replace(entry, action=Action.UPDATE)
+            if entry.item_id == item_id
+            else entry
+            for entry in plan.entries
+        ]
+    )
+
+
+async def _update(
+    session: AsyncSession,
+    item_id: ItemId,
+    ours: Mapping[ItemId, ItemValues],
+    theirs: WorkspaceItems,
+    writing: Writing,
+    actor_id: uuid.UUID | None,
+) -> None:
+    kind, key = item_id
+    stored = STORED[kind]
+    values = ours[item_id]
+    row = theirs.rows.get(item_id) or theirs.rows[("rag_rules", "rag_rules")]
+    columns = {
+        name: value
+        for name, value in stored.columns(key, values, writing).items()
+        if name not in stored.client_columns
+    }
+    columns = stored.follow(row, values, columns)
+    columns["source_version"] = writing.version
+    await update_seeded(session, stored.model, row.id, columns, actor_id)
+    if kind == "board":
+        # The seats follow the pack; a person named in a seat keeps it if the role stays.
+        named = {seat.role_id: seat.user_id for seat in theirs.reading.seats.get(row.id, [])}
+        await session.execute(delete(BoardMember).where(BoardMember.board_id == row.id))
+        seats = board_seats(key, values, writing)[BoardMember]
+        for seat in seats:
+            seat["user_id"] = named.get(seat["role_id"])
+        await insert_seeded(session, BoardMember, seats, actor_id)
+    elif kind == "benefit":
+        await session.execute(delete(BenefitEnabler).where(BenefitEnabler.benefit_id == row.id))
+        enablers = benefit_enablers(key, values, writing)[BenefitEnabler]
+        await insert_seeded(session, BenefitEnabler, enablers, actor_id)
+
+
+# --- every workspace on a pack -------------------------------------------------------------------
+
+
+class TenantOutcome(msgspec.Struct, frozen=True, kw_only=True):
+    """One workspace's part in upgrading every workspace on a pack."""
+
+    tenant_id: uuid.UUID
+    slug: str
+    from_version: str
+    to_version: str = ""
+    counts: dict[str, int] = {}
+    conflicts: list[str] = []
+    applied: bool = False
+    error: str | None = None
+
+
+async def upgrade_all(
+    database: Database,
+    pack: str,
+    to_version: str | None,
+    *,
+    apply: bool,
+    concurrency: int = 4,
+    actor_id: uuid.UUID | None = None,
+) -> list[TenantOutcome]:
+    """Plan (or apply) the upgrade of every live workspace pinned to `pack`, each in a
+    transaction of its own; a workspace that fails is reported and the others go on.
+
+    Workspaces already on the target version are left out.
+    """
+    versions = PUBLISHED
+    async with database.session() as control:
+        target = (await versions.get(control, pack, to_version)).version
+        tenants = await _live_tenants(control)
+    on_pack = await _tenants_on(database, tenants, pack)
+    todo = [(tenants[t], v) for t, v in on_pack if v != target]
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(tenant: Tenant, pinned: str) -> TenantOutcome:
+        async with gate:
+            return await _upgrade_one(
+                database, versions, tenant, pinned, pack, target, apply, actor_id
+            )
+
+    outcomes = await asyncio.gather(*(one(tenant, pinned) for tenant, pinned in todo))
+    return sorted(outcomes, key=lambda outcome: outcome.slug)
+
+
+async def _live_tenants(control: AsyncSession) -> dict[uuid.UUID, Tenant]:
+    rows = await control.scalars(
+        select(Tenant).where(Tenant.state.in_([TenantState.ACTIVE, TenantState.SUSPENDED]))
+    )
+    return {tenant.id: tenant for tenant in rows}
+
+
+async def _tenants_on(
+    database: Database, tenants: Mapping[uuid.UUID, Tenant], pack: str
+) -> list[tuple[uuid.UUID, str]]:
+    by_cell: dict[str, list[uuid.UUID]] = {}
+    for tenant in tenants.values():
+        by_cell.setdefault(tenant.cell, []).append(tenant.id)
+    found: list[tuple[uuid.UUID, str]] = []
+    for cell, ids in by_cell.items():
+        for start in range(0, len(ids), PIN_BATCH):
+            scope = TenantScope.many(ids[start : start + PIN_BATCH])
+            async with database.transaction(cell, scope) as session:
+                found += await pins.tenants_on(session, pack)
+    return found
+
+
+async def _upgrade_one(
+    database: Database,
+    versions: PackVersions,
+    tenant: Tenant,
+    pinned: str,
+    pack: str,
+    target: str,
+    apply: bool,
+    actor_id: uuid.UUID | None,
+) -> TenantOutcome:
+    try:
+        async with database.transaction(tenant.cell, TenantScope.single(tenant.id)) as session:
+            # The catalogue versions are already loaded (`versions`), so no control session.
+            if apply:
+                done = await apply_upgrade(
+                    session, tenant.id, pack, target, versions=versions, actor_id=actor_id
+                )
+            else:
+                done = await plan_upgrade(session, tenant.id, pack, target, versions=versions)
+    except ProblemError as error:
+        return TenantOutcome(
+            tenant_id=tenant.id, slug=tenant.slug, from_version=pinned, error=error.detail
+        )
+    except SQLAlchemyError as error:
+        # One workspace's failure (rolled back) must not stop the others.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        return TenantOutcome(
+            tenant_id=tenant.id, slug=tenant.slug, from_version=pinned, error=reason
+        )
+    return TenantOutcome(
+        tenant_id=tenant.id,
+        slug=tenant.slug,
+        from_version=done.from_version,
+        to_version=done.to_version,
+        counts={action.value: n for action, n in done.plan.counts().items()},
+        conflicts=[f"{e.kind} {e.key}" for e in done.plan.with_action(Action.CONFLICT)],
+        applied=done.applied,
+    )
+
+
+# --- for the API -------------------------------------------------------------------------------
+
+
+def plan_document(upgrade: WorkspaceUpgrade) -> dict[str, Any]:
+    """An upgrade as plain JSON-able data: counts per action, and every entry that is not
+    unchanged with its fields side by side (dates in ISO form)."""
+    return {
+        "pack": upgrade.pack,
+        "from_version": upgrade.from_version,
+        "to_version": upgrade.to_version,
+        "applied": upgrade.applied,
+        "counts": {action.value: n for action, n in upgrade.plan.counts().items()},
+        "entries": [
+            {
+                "kind": entry.kind,
+                "key": entry.key,
+                "action": entry.action.value,
+                "reason": entry.reason,
+                "mergeable": entry.mergeable,
+                "fields": msgspec.to_builtins(entry.fields),
+            }
+            for entry in upgrade.plan.entries
+            if entry.action is not Action.UNCHANGED
+        ],
+    }
+
+
+async def upgrade_for_api(
+    control: AsyncSession,
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    version: str | None,
+    apply: bool,
+    actor_id: uuid.UUID | None,
+) -> dict[str, Any]:
+    """`POST /api/v1/w/{slug}/template-upgrades`: plan, or apply, in the request's transaction
+    (wired through the `pmo.workspace` entry point, so `services` does not import this)."""
+    if apply:
+        done = await apply_upgrade(
+            session, tenant_id, None, version, catalogue=control, actor_id=actor_id
+        )
+    else:
+        done = await plan_upgrade(session, tenant_id, None, version, catalogue=control)
+    return plan_document(done)
