@@ -40,6 +40,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
+from provisioning.demo import publish_shipped_packs
 from provisioning.local_s3 import LocalS3
 from provisioning.workflow import Platform, execute
 from services.config import Settings, load_settings
@@ -257,6 +258,8 @@ def main() -> None:
         signup_rate_limit_per_minute=0,
     )
     configure_logging(settings)
+    # Signups seed from the published catalogue, as after `pmo templates sync`.
+    asyncio.run(publish_shipped_packs(settings))
     env = environment(settings, s3, args.concurrency)
     port = free_port("127.0.0.1")
     api = pmo("serve", "--port", str(port), env=env)
