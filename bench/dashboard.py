@@ -26,15 +26,12 @@ import time
 from typing import Any
 
 import psycopg
+from bench_database import BenchDatabase
 from litestar.testing import AsyncTestClient
-from psycopg import sql
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
 
 from services.app import create_app
 from services.config import load_settings
-from services.db import migrate
-from services.db.bootstrap import bootstrap_cell, libpq_url
 from services.db.engine import Database
 from services.identity import service as identity
 from services.identity.models import Role
@@ -42,7 +39,6 @@ from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
 
 DATABASE = "pmo_bench_dashboard"
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PROGRAMMES, RISKS, BENEFITS, MEASUREMENTS, REPORTS = 20, 2000, 500, 24, 100
 MILESTONES, ACTIONS = 200, 200
 
@@ -129,13 +125,6 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def drop_database(admin_libpq: str) -> None:
-    with psycopg.connect(admin_libpq, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
-
-
 def load(bench_admin_libpq: str, tenant_ids: list[str]) -> None:
     sizes = {
         "programmes": PROGRAMMES,
@@ -170,18 +159,10 @@ def main() -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    admin = make_url(os.environ.get("PMO_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL))
-    admin_url = admin.render_as_string(hide_password=False)
-    admin_libpq = libpq_url(admin_url)
-    on_bench = admin.set(drivername="postgresql+psycopg", database=DATABASE)
-    app_url = on_bench.set(username="pmo_app", password=None).render_as_string(hide_password=False)
-    owner_url = on_bench.set(username="pmo_owner", password=None).render_as_string(
-        hide_password=False
-    )
-    drop_database(admin_libpq)
+    bench_db = BenchDatabase.from_env(DATABASE)
+    app_url, owner_url = bench_db.app_url, bench_db.owner_url
     try:
-        bootstrap_cell(admin_url, app_url, owner_url)
-        migrate.upgrade(owner_url)
+        bench_db.create()
         settings = load_settings(
             env="test", database_url=app_url, database_owner_url=owner_url, log_level="WARNING"
         )
@@ -201,7 +182,7 @@ async def _main(args: argparse.Namespace) -> int:
             "actions each):",
             flush=True,
         )
-        with psycopg.connect(libpq_url(on_bench.render_as_string(hide_password=False))) as conn:
+        with psycopg.connect(bench_db.superuser_libpq) as conn:
             others = [
                 str(r[0])
                 for r in conn.execute(
@@ -209,13 +190,13 @@ async def _main(args: argparse.Namespace) -> int:
                 ).fetchall()
             ]
         started = time.perf_counter()
-        load(libpq_url(on_bench.render_as_string(hide_password=False)), [str(tenant.id), *others])
+        load(bench_db.superuser_libpq, [str(tenant.id), *others])
         print(f"  {'total':<22} {time.perf_counter() - started:6.1f} s")
         await time_dashboard(settings, database, tenant.slug, str(tenant.id), token, args)
         await database.dispose()
     finally:
         if not args.keep:
-            drop_database(admin_libpq)
+            bench_db.drop()
     return 0
 
 

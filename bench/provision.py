@@ -37,22 +37,19 @@ from typing import Any
 
 import httpx
 import psycopg
-from psycopg import sql
-from sqlalchemy.engine import make_url
+from bench_database import BenchDatabase
 
 from provisioning.demo import publish_shipped_packs
 from provisioning.local_s3 import LocalS3
 from provisioning.workflow import Platform, execute
 from services.config import Settings, load_settings
-from services.db import migrate
-from services.db.bootstrap import bootstrap_cell, libpq_url
+from services.db.bootstrap import libpq_url
 from services.demo import free_port
 from services.logging import configure_logging
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.schemas import SignupCreate
 
 DATABASE = "pmo_bench_provision"
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 POLL_SECONDS = 0.1
 
 
@@ -235,18 +232,9 @@ async def database_side(settings: Settings, count: int) -> dict[str, Any]:
 
 def main() -> None:
     args = parse_args()
-    admin = make_url(os.environ.get("PMO_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL))
-    admin_libpq = libpq_url(admin.render_as_string(hide_password=False))
-    app_url = admin.set(
-        drivername="postgresql+psycopg", username="pmo_app", password=None, database=DATABASE
-    ).render_as_string(hide_password=False)
-    owner_url = make_url(app_url).set(username="pmo_owner").render_as_string(hide_password=False)
-    with psycopg.connect(admin_libpq, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
-    bootstrap_cell(admin_libpq, app_url, owner_url)
-    migrate.upgrade(owner_url)
+    bench_db = BenchDatabase.from_env(DATABASE)
+    app_url, owner_url = bench_db.app_url, bench_db.owner_url
+    bench_db.create()
     s3 = LocalS3().start()
     settings = load_settings(
         database_url=app_url,
@@ -310,9 +298,7 @@ def main() -> None:
         stop(api)
         s3.stop()
         if not args.keep:
-            with psycopg.connect(admin_libpq, autocommit=True) as conn:
-                drop = sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)")
-                conn.execute(drop.format(sql.Identifier(DATABASE)))
+            bench_db.drop()
 
 
 if __name__ == "__main__":

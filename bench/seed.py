@@ -36,14 +36,10 @@ import uuid
 from collections import Counter
 from typing import Any
 
-import psycopg
-from psycopg import sql
+from bench_database import BenchDatabase
 from sqlalchemy import event, update
-from sqlalchemy.engine import make_url
 
 from services.config import load_settings
-from services.db import migrate
-from services.db.bootstrap import bootstrap_cell, libpq_url
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
 from services.tenancy import service as tenancy
@@ -57,7 +53,6 @@ from templates_library.seeding import PackVersions, seed, seed_version
 from templates_library.upgrading import upgrade_all
 
 DATABASE = "pmo_bench_seed"
-DEFAULT_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PARAMS = {"start_date": "2027-01-04", "programme_name": "Bench Transformation"}
 UPGRADE_PACK, FROM, TO = "msp-governance", "1.0.0", "1.1.0"
 
@@ -83,13 +78,6 @@ class Statements:
         def _count(*_: Any) -> None:
             if self.counting:
                 self.count += 1
-
-
-def drop_database(admin_libpq: str) -> None:
-    with psycopg.connect(admin_libpq, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DATABASE))
-        )
 
 
 async def make_tenants(database: Database, count: int, prefix: str) -> list[uuid.UUID]:
@@ -133,18 +121,10 @@ def main() -> None:
 
 
 async def _main(args: argparse.Namespace) -> int:
-    admin = make_url(os.environ.get("PMO_BENCH_DATABASE_URL", DEFAULT_ADMIN_URL))
-    admin_url = admin.render_as_string(hide_password=False)
-    admin_libpq = libpq_url(admin_url)
-    on_bench = admin.set(drivername="postgresql+psycopg", database=DATABASE)
-    app_url = on_bench.set(username="pmo_app", password=None).render_as_string(hide_password=False)
-    owner_url = on_bench.set(username="pmo_owner", password=None).render_as_string(
-        hide_password=False
-    )
-    drop_database(admin_libpq)
+    bench_db = BenchDatabase.from_env(DATABASE)
+    app_url, owner_url = bench_db.app_url, bench_db.owner_url
     try:
-        bootstrap_cell(admin_url, app_url, owner_url)
-        migrate.upgrade(owner_url)
+        bench_db.create()
         settings = load_settings(
             env="test",
             database_url=app_url,
@@ -164,7 +144,7 @@ async def _main(args: argparse.Namespace) -> int:
         await database.dispose()
     finally:
         if not args.keep:
-            drop_database(admin_libpq)
+            bench_db.drop()
     return 0
 
 
