@@ -2,9 +2,9 @@
 
 Every row gets the id `items.stable_id(tenant, pack, kind, key)` and the provenance
 `(pack, version, kind:key)`; the workspace is pinned to the pack version with the parameters
-it was seeded with (`services.workspace.templates`), in the same transaction. Rows go in as one
-multi-row `INSERT … ON CONFLICT DO NOTHING` per table (about thirty statements for the largest
-pack), through the workspace services' seeder path (`registers.insert_seeded`).
+it was seeded with (`services.workspace.templates`), in the same transaction. Every table's rows
+go in through one statement (an `INSERT … ON CONFLICT DO NOTHING` per table, as data-modifying
+CTEs), the workspace services' seeder path (`registers.insert_seeded_tables`).
 
 Seeding is idempotent: seeding the version a workspace is already pinned to, with the same
 parameters, writes nothing. A workspace pinned to another pack or version is refused (it moves
@@ -28,7 +28,7 @@ from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.tenancy import service as tenancy
 from services.workspace.configuration.service import forget_configuration
-from services.workspace.registers import insert_seeded
+from services.workspace.registers import insert_seeded_tables
 from services.workspace.templates import service as pins
 from templates_library.catalogue import published_version
 from templates_library.rows import Writing, rows_for
@@ -188,9 +188,7 @@ async def seed_version(
             rows=0,
         )
     rows = rows_for(values, Writing(tenant_id, pack_key, version.version, values))
-    written = 0
-    for model, table_rows in rows.in_order():
-        written += await insert_seeded(session, model, table_rows, actor_id)
+    written = sum((await insert_seeded_tables(session, rows.in_order(), actor_id)).values())
     forget_configuration(session)
     return SeedResult(
         tenant_id=tenant_id,

@@ -38,7 +38,12 @@ from services.workspace.benefits.models import BenefitEnabler
 from services.workspace.configuration.service import forget_configuration
 from services.workspace.governance.models import Board, BoardMember
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry
-from services.workspace.registers import delete_seeded, insert_seeded, update_seeded
+from services.workspace.registers import (
+    delete_seeded,
+    insert_seeded,
+    insert_seeded_tables,
+    update_seeded,
+)
 from services.workspace.templates import service as pins
 from templates_library import upgrade as merge
 from templates_library.reading import WorkspaceItems, read_pack_items
@@ -251,11 +256,12 @@ async def _apply(
     adds = {entry.item_id for entry in plan.with_action(Action.ADD)}
     # New rows first (updates may name them), parents before children; a clash with a row the
     # workspace already has (the client's custom field of the same key …) stops the upgrade.
-    for model, rows in rows_for(ours, writing, only=adds).in_order():
-        written = await insert_seeded(session, model, rows, actor_id)
-        if written != len(rows):
+    new_rows = rows_for(ours, writing, only=adds).in_order()
+    written = await insert_seeded_tables(session, new_rows, actor_id)
+    for model, rows in new_rows:
+        if written[model] != len(rows):
             raise Conflict(
-                f"{len(rows) - written} new {model.__tablename__} of {pack} "
+                f"{len(rows) - written[model]} new {model.__tablename__} of {pack} "
                 f"{prepared.target.version} clash with rows the workspace already has."
             )
     if SCALES in adds and theirs.rows.get(("rag_rules", "rag_rules")) is not None:

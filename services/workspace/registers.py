@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -59,47 +60,71 @@ async def insert_seeded(
     rows: list[dict[str, Any]],
     actor_id: uuid.UUID | None = None,
 ) -> int:
-    """The template seeder's bulk path: ``rows`` (each with its ``id`` and provenance) in one
-    ``INSERT … SELECT FROM jsonb_populate_recordset(…) ON CONFLICT DO NOTHING``; returns how
-    many were new.
+    """:func:`insert_seeded_tables` for one table; returns how many rows were new."""
+    return (await insert_seeded_tables(session, [(model, rows)], actor_id)).get(model, 0)
+
+
+async def insert_seeded_tables(
+    session: AsyncSession,
+    tables: Sequence[tuple[type[WorkspaceModel], list[dict[str, Any]]]],
+    actor_id: uuid.UUID | None = None,
+) -> dict[type[WorkspaceModel], int]:
+    """The template seeder's bulk path: every table's ``rows`` (each with its ``id`` and
+    provenance) in **one statement**, one ``INSERT … SELECT FROM jsonb_populate_recordset(…)
+    ON CONFLICT DO NOTHING`` per table as a data-modifying CTE; returns how many rows of each
+    table were new.
 
     A row whose id (or another unique key) is already taken is left as it is, so seeding twice
     writes nothing. The rows are stamped with the session's tenant. Each service's rules for
     derived values (scores, bands …) are applied by the caller through that service's pure
     rules; checks that read other rows do not run here: packs are validated as a whole before
-    they are published.
+    they are published. Foreign keys are checked at the end of the statement, so the order of
+    the tables does not matter to the database (parents first reads best all the same).
 
-    The rows travel as one JSON parameter, so the statement's text is short and the same every
-    time (a multi-row ``VALUES`` list is long and new each time, and converting its parameters
-    costs more than the insert).
+    Each table's rows travel as one JSON parameter, so the statement's text depends only on
+    the tables and their columns — the same for every workspace seeded from one pack version
+    — and a whole pack costs one round trip instead of one per table (about thirty).
     """
-    if not rows:
-        return 0
+    tables = [(model, rows) for model, rows in tables if rows]
+    if not tables:
+        return {}
     scope = scope_of(session.sync_session)
     if scope is None:
         raise TenantScopeError("seeding workspace rows without a tenant scope")
     stamp = {"tenant_id": scope.tenant_id, "version": 1, "created_by": actor_id}
     stamp["updated_by"] = actor_id
-    table = model.__table__
-    names = list(dict.fromkeys([*stamp, *rows[0]]))
-    defaults = _python_defaults(table, names)
-    records = [{**defaults, **row, **stamp} for row in rows]
-    statement = _insert_from_json(table, (*names, *defaults))
-    result = await session.execute(statement, {"rows": msgspec.json.encode(records).decode()})
-    return len(result.all())
+    shapes: list[tuple[Any, tuple[str, ...]]] = []
+    parameters: dict[str, str] = {}
+    for position, (model, rows) in enumerate(tables):
+        table = model.__table__
+        names = list(dict.fromkeys([*stamp, *rows[0]]))
+        defaults = _python_defaults(table, names)
+        records = [{**defaults, **row, **stamp} for row in rows]
+        shapes.append((table, (*names, *defaults)))
+        parameters[f"rows_{position}"] = msgspec.json.encode(records).decode()
+    counts = (await session.execute(_insert_tables_from_json(tuple(shapes)), parameters)).one()
+    return {model: int(count) for (model, _), count in zip(tables, counts, strict=True)}
 
 
 @functools.cache
-def _insert_from_json(table: Any, names: tuple[str, ...]) -> Any:
-    records = func.jsonb_populate_recordset(
-        literal_column(f"NULL::{table.fullname}"), cast(bindparam("rows", type_=Text), JSONB)
-    ).table_valued(*names)
-    return (
-        insert(table)
-        .from_select(list(names), select(*(records.c[name] for name in names)))
-        .on_conflict_do_nothing()
-        .returning(table.c.id)
-    )
+def _insert_tables_from_json(shapes: tuple[tuple[Any, tuple[str, ...]], ...]) -> Any:
+    """``WITH t0 AS (INSERT … RETURNING id), t1 AS (…) … SELECT count(t0), count(t1), …``."""
+    inserted = []
+    for position, (table, names) in enumerate(shapes):
+        parameter = cast(bindparam(f"rows_{position}", type_=Text), JSONB)
+        records = func.jsonb_populate_recordset(
+            literal_column(f"NULL::{table.fullname}"), parameter
+        ).table_valued(*names)
+        insert_rows = (
+            insert(table)
+            .from_select(
+                list(names), select(*(records.c[name] for name in names)), include_defaults=False
+            )
+            .on_conflict_do_nothing()
+            .returning(table.c.id)
+        )
+        inserted.append(insert_rows.cte(f"t{position}"))
+    return select(*(select(func.count()).select_from(t).scalar_subquery() for t in inserted))
 
 
 def _python_defaults(table: Any, given: list[str]) -> dict[str, Any]:
