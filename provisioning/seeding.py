@@ -1,9 +1,10 @@
 """Seeding a new workspace from the template pack its signup chose.
 
-The template library does the work (:func:`templates_library.seeding.seed`): every item of the
-published pack version, with stable ids and provenance, in one transaction on the tenant's cell,
-and the workspace pinned to that version. Seeding again changes nothing, so a retried or resumed
-step is safe.
+The template library does the work (:func:`templates_library.seeding.seed_version`): every
+item of the published pack version, with stable ids and provenance, in one transaction on the
+tenant's cell, and the workspace pinned to that version. Seeding again changes nothing, so a
+retried or resumed step is safe. The step's own control transaction reads the tenant and the
+published version (kept once read), so seeding opens no other connection to the control plane.
 """
 
 from __future__ import annotations
@@ -13,15 +14,18 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from services.db.engine import Database
-from templates_library.seeding import seed
+from services.db.tenant_scope import TenantScope
+from services.tenancy.models import Tenant
+from templates_library.seeding import PUBLISHED, seed_version
 
 
 @dataclass(frozen=True, slots=True)
 class SeedRequest:
     """What to seed: the pack the signup chose, with the signup's programme name and start."""
 
-    tenant_id: uuid.UUID
     pack_key: str
     pack_version: str
     programme_name: str
@@ -29,16 +33,23 @@ class SeedRequest:
     actor_id: uuid.UUID | None
 
 
-async def seed_workspace_from_pack(database: Database, request: SeedRequest) -> dict[str, Any]:
-    """Seed the pack into the tenant's workspace; what was written, for the step's record."""
-    result = await seed(
-        database,
-        request.tenant_id,
-        request.pack_key,
-        request.pack_version,
-        {"programme_name": request.programme_name, "start_date": request.start_date},
-        actor_id=request.actor_id,
-    )
+async def seed_workspace_from_pack(
+    database: Database, control: AsyncSession, tenant: Tenant, request: SeedRequest
+) -> dict[str, Any]:
+    """Seed the pack into the tenant's workspace; what was written, for the step's record.
+
+    ``control`` is the step's control-plane transaction (the catalogue is read there)."""
+    version = await PUBLISHED.get(control, request.pack_key, request.pack_version)
+    async with database.transaction(tenant.cell, TenantScope.single(tenant.id)) as session:
+        result = await seed_version(
+            session,
+            tenant.id,
+            request.pack_key,
+            version,
+            {"programme_name": request.programme_name, "start_date": request.start_date},
+            actor_id=request.actor_id,
+            versions=PUBLISHED,
+        )
     return {
         "pack": {"key": result.pack, "version": result.version},
         "seeded": result.seeded,

@@ -97,14 +97,15 @@ async def seed_workspace(ctx: StepContext) -> dict[str, Any]:
     request = ctx.run.request
     admin = ctx.results.get("create_admin", {}).get("user_id")
     seed = seeding.SeedRequest(
-        tenant_id=tenant.id,
         pack_key=str(request["template_pack"]),
         pack_version=str(request["template_version"]),
         programme_name=str(request["programme_name"]),
         start_date=date.fromisoformat(str(request["start_date"])),
         actor_id=uuid.UUID(str(admin)) if admin else None,
     )
-    seeded = await seeding.seed_workspace_from_pack(ctx.platform.database, seed)
+    seeded = await seeding.seed_workspace_from_pack(
+        ctx.platform.database, ctx.control, tenant, seed
+    )
     pack = {"key": seed.pack_key, "version": seed.pack_version}
     await tenancy.update_settings(ctx.control, tenant, {"template_pack": pack})
     return {"cell": tenant.cell, **seeded}

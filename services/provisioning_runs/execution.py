@@ -7,13 +7,14 @@ lost its run (it was silent too long and another took over) can record nothing.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -127,7 +128,7 @@ async def renew_lease(
         raise LeaseLost(f"run {run_id} is no longer held by {owner}")
 
 
-def _update_step(run_id: uuid.UUID, name: str, **values: Any) -> Any:
+def _update_step(run_id: Any, name: Any, **values: Any) -> Any:
     return (
         update(ProvisioningStep)
         .where(ProvisioningStep.run_id == run_id, ProvisioningStep.name == name)
@@ -148,28 +149,82 @@ async def record_step(
 ) -> None:
     """In the step's own transaction: record what it made, start ``next_step`` (or, after the
     last one, finish the run). Fenced by the lease: raises :class:`LeaseLost` — and so nothing
-    of the step commits — if another execution has taken the run meanwhile."""
+    of the step commits — if another execution has taken the run meanwhile.
+
+    One statement (see :func:`_recording`), built once: this runs after every step.
+    """
     now = utcnow()
-    if next_step is None:
-        await finish_run(session, run_id, owner, RunState.SUCCEEDED)
-    else:
-        await renew_lease(session, run_id, owner, lease_seconds)
-    await session.execute(
-        _update_step(
-            run_id, name, state=StepState.SUCCEEDED, result=result, finished_at=now, error=None
-        )
+    recorded = await session.scalar(
+        _recording(finishing=next_step is None),
+        {
+            "fence_run": run_id,
+            "fence_owner": owner,
+            "recorded_at": now,
+            "lease_until": now + timedelta(seconds=lease_seconds),
+            "done_step": name,
+            "done_result": result,
+            "started_step": next_step,
+        },
     )
-    if next_step is not None:
-        await session.execute(
-            _update_step(
-                run_id,
-                next_step,
-                state=StepState.RUNNING,
-                attempts=ProvisioningStep.attempts + 1,
-                started_at=now,
-                error=None,
+    if not recorded:
+        raise LeaseLost(f"run {run_id} is no longer held by {owner}")
+
+
+@functools.cache
+def _recording(*, finishing: bool) -> Any:
+    """``WITH fence AS (UPDATE runs … WHERE lease_owner = :owner RETURNING id), UPDATE steps …
+    FROM fence … SELECT count(*) FROM fence``: the run's row is renewed (or, ``finishing``,
+    released as succeeded) only while this execution holds it, and the steps are written only
+    through that row, so a lapsed execution writes nothing and learns it from the count.
+
+    Core tables and parameter names that are no column's: in an ``UPDATE``, SQLAlchemy takes
+    an execution parameter named like a column of the table as a value to ``SET``."""
+    run, step = ProvisioningRun.__table__.c, ProvisioningStep.__table__.c
+    now = bindparam("recorded_at", type_=run.updated_at.type)
+    # ``updated_at`` is given: an ``onupdate`` default is not applied inside a CTE.
+    held: dict[str, Any] = {"updated_at": now}
+    if finishing:
+        held |= {
+            "state": RunState.SUCCEEDED,
+            "error": None,
+            "lease_owner": None,
+            "lease_expires_at": None,
+            "finished_at": now,
+        }
+    else:
+        held["lease_expires_at"] = bindparam("lease_until", type_=run.lease_expires_at.type)
+    fence = (
+        update(ProvisioningRun.__table__)
+        .where(run.id == bindparam("fence_run"), run.lease_owner == bindparam("fence_owner"))
+        .values(**held)
+        .returning(run.id)
+        .cte("fence")
+    )
+    steps = ProvisioningStep.__table__
+
+    def write(parameter: str) -> Any:
+        """The step named by ``parameter``, reached only through the fenced run."""
+        return update(steps).where(step.run_id == fence.c.id, step.name == bindparam(parameter))
+
+    writes = [
+        write("done_step").values(
+            state=StepState.SUCCEEDED,
+            result=bindparam("done_result", type_=step.result.type),
+            finished_at=now,
+            error=None,
+        )
+    ]
+    if not finishing:
+        writes.append(
+            write("started_step").values(
+                state=StepState.RUNNING, attempts=step.attempts + 1, started_at=now, error=None
             )
         )
+    return (
+        select(func.count())
+        .select_from(fence)
+        .add_cte(*(write.cte(f"step_{i}") for i, write in enumerate(writes)))
+    )
 
 
 async def fail_step(
