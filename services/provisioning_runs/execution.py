@@ -12,9 +12,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -179,7 +179,8 @@ def _recording(*, finishing: bool) -> Any:
 
     Core tables and parameter names that are no column's: in an ``UPDATE``, SQLAlchemy takes
     an execution parameter named like a column of the table as a value to ``SET``."""
-    run, step = ProvisioningRun.__table__.c, ProvisioningStep.__table__.c
+    runs, steps = cast(Table, ProvisioningRun.__table__), cast(Table, ProvisioningStep.__table__)
+    run, step = runs.c, steps.c
     now = bindparam("recorded_at", type_=run.updated_at.type)
     # ``updated_at`` is given: an ``onupdate`` default is not applied inside a CTE.
     held: dict[str, Any] = {"updated_at": now}
@@ -194,13 +195,12 @@ def _recording(*, finishing: bool) -> Any:
     else:
         held["lease_expires_at"] = bindparam("lease_until", type_=run.lease_expires_at.type)
     fence = (
-        update(ProvisioningRun.__table__)
+        update(runs)
         .where(run.id == bindparam("fence_run"), run.lease_owner == bindparam("fence_owner"))
         .values(**held)
         .returning(run.id)
         .cte("fence")
     )
-    steps = ProvisioningStep.__table__
 
     def write(parameter: str) -> Any:
         """The step named by ``parameter``, reached only through the fenced run."""
