@@ -2,19 +2,26 @@
 
 Builds a fresh database ``pmo_bench_provision`` with the project's own bootstrap and migrations,
 starts moto's S3 server, the API (`pmo serve`) and 1 or 2 workers (`pmo worker`) as processes,
-then for each N signs up N tenants with the MSP pack through ``POST /api/v1/signups``:
-``--clients`` signup pages at once, each posting a signup, polling its status URL every 100 ms
-until the workspace is active, then taking the next. Per round it prints signup → active as the
-page sees it (POST → status ``succeeded``) and as the server records it (run created →
-finished), the workers' service time (run claimed → finished), tenants per minute (N over first
-signup → last active) and the median service time of the first vs the last tenth of the tenants.
+then for each N signs up N tenants with the MSP pack through ``POST /api/v1/signups``, each
+signup's page polling its status URL every 100 ms until the workspace is active. Two loads:
+
+* ``--rates``: signups arriving at R per second whatever the earlier ones are doing (open loop;
+  3/s is the rate of the goal's 500 tenants in 3 minutes, rounded up) — the latency a person
+  signing up sees while the platform is busy;
+* ``--clients``: C pages at once, each taking the next signup when its workspace is active
+  (closed loop: as fast as the platform goes) — throughput, and latency at saturation.
+
+Per round it prints signup → active as the page sees it (POST → status ``succeeded``) and as the
+server records it (run created → finished), the workers' service time (run claimed → finished),
+tenants per minute (N over first signup → last active) and the median service time of the first
+vs the last tenth of the tenants.
 
 Then the database-side cost of one provisioning: ``--db-tenants`` runs executed one after the
 other in this process, straight from the engine (no queue, no HTTP), timed from the step records:
 claimed → finished minus the S3 step.
 
-    .venv/bin/python bench/provision.py [--tenants 1 50 500] [--workers 1 2] [--clients 8]
-        [--concurrency 4] [--db-tenants 50] [--keep]
+    .venv/bin/python bench/provision.py [--tenants 1 50 500] [--workers 1 2] [--rates 3]
+        [--clients 8] [--concurrency 4] [--db-tenants 50] [--keep]
 
 PMO_BENCH_DATABASE_URL: a superuser URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 The database is dropped at the end unless ``--keep``.
@@ -24,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import os
 import platform
 import signal
@@ -32,6 +40,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -57,7 +66,12 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, nargs="+", default=[1, 50, 500])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--clients", type=int, default=8, help="signups in flight at once")
+    parser.add_argument(
+        "--rates", type=float, nargs="*", default=[3.0], help="open loop: signups per second"
+    )
+    parser.add_argument(
+        "--clients", type=int, nargs="*", default=[8], help="closed loop: signup pages at once"
+    )
     parser.add_argument("--concurrency", type=int, default=4, help="runs per worker at once")
     parser.add_argument("--db-tenants", type=int, default=50)
     parser.add_argument("--keep", action="store_true")
@@ -113,6 +127,17 @@ def signup(tag: str, i: int) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Load:
+    """How signups arrive: at ``rate`` per second (open loop), or from ``clients`` pages."""
+
+    rate: float | None = None
+    clients: int = 1
+
+    def __str__(self) -> str:
+        return f"{self.rate:g}/s" if self.rate is not None else f"{self.clients} pages"
+
+
 def quantiles(values: list[float]) -> tuple[float, float, float]:
     ordered = sorted(values)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
@@ -132,10 +157,17 @@ async def wait_for_workers(conninfo: str, count: int) -> None:
 
 
 async def one_round(
-    base_url: str, conninfo: str, n: int, workers: int, clients: int, env: dict[str, str]
+    base_url: str,
+    conninfo: str,
+    n: int,
+    workers: int,
+    load: Load,
+    env: dict[str, str],
 ) -> dict[str, Any]:
-    """``clients`` signup pages at once, each signing up, polling its run's status URL (as the
-    page's progress bar does) until the workspace is active, then signing up the next."""
+    """N signups, each followed by its page polling the run's status URL (as the progress bar
+    does) until the workspace is active: arriving at ``load.rate`` per second whatever the
+    pages before them are doing (open loop), or ``load.clients`` pages at once, each taking the
+    next signup when its workspace is active (closed loop: as fast as the platform goes)."""
     started = [pmo("worker", env=env) for _ in range(workers)]
     try:
         await wait_for_workers(conninfo, workers)
@@ -144,22 +176,35 @@ async def one_round(
         seen: dict[str, float] = {}  # run id → seconds from POST to seeing it active
         first_signup = datetime.now(UTC)
 
-        async def signup_page(http: httpx.AsyncClient) -> None:
-            while pending:
-                i = pending.pop(0)
-                posted = time.perf_counter()
-                answer = await http.post("/api/v1/signups", json=signup(tag, i))
-                if answer.status_code != 202:
-                    raise RuntimeError(f"signup {i}: {answer.status_code} {answer.text}")
-                while True:
-                    status = (await http.get(answer.json()["status_url"])).json()
-                    if status["state"] in {"succeeded", "failed"}:
-                        break
-                    await asyncio.sleep(POLL_SECONDS)
-                seen[status["id"]] = time.perf_counter() - posted
+        async def signup_page(http: httpx.AsyncClient, i: int) -> None:
+            posted = time.perf_counter()
+            answer = await http.post("/api/v1/signups", json=signup(tag, i))
+            if answer.status_code != 202:
+                raise RuntimeError(f"signup {i}: {answer.status_code} {answer.text}")
+            while True:
+                status = (await http.get(answer.json()["status_url"])).json()
+                if status["state"] in {"succeeded", "failed"}:
+                    break
+                await asyncio.sleep(POLL_SECONDS)
+            seen[status["id"]] = time.perf_counter() - posted
 
-        async with httpx.AsyncClient(base_url=base_url, timeout=60) as http:
-            await asyncio.gather(*(signup_page(http) for _ in range(min(clients, n))))
+        async def closed_loop_page(http: httpx.AsyncClient) -> None:
+            while pending:
+                await signup_page(http, pending.pop(0))
+
+        async def open_loop(http: httpx.AsyncClient, rate: float) -> None:
+            start, pages = time.perf_counter(), []
+            for i in range(n):
+                await asyncio.sleep(max(0.0, start + i / rate - time.perf_counter()))
+                pages.append(asyncio.create_task(signup_page(http, i)))
+            await asyncio.gather(*pages)
+
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=64)
+        async with httpx.AsyncClient(base_url=base_url, timeout=60, limits=limits) as http:
+            if load.rate is not None:
+                await open_loop(http, load.rate)
+            else:
+                await asyncio.gather(*(closed_loop_page(http) for _ in range(min(load.clients, n))))
         async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
             rows = await (
                 await conn.execute(
@@ -263,26 +308,25 @@ def main() -> None:
             time.sleep(0.1)
         print(
             f"# {platform.node()} · {os.cpu_count()} CPU · Python {platform.python_version()} · "
-            f"{datetime.now(UTC):%Y-%m-%d}; API 1 process, workers × {args.concurrency} runs, "
-            f"{args.clients} signups in flight"
+            f"{datetime.now(UTC):%Y-%m-%d}; API 1 process, workers × {args.concurrency} runs"
         )
         print(
-            "| N | workers | signup → active (page) median / p95 / max s "
+            "| load | N | workers | signup → active (page) median / p95 / max s "
             "| created → active (server) median / p95 s | service median / p95 s "
             "| tenants/min | wall s | service first / last tenth s | failed |"
         )
-        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
-        for n in args.tenants:
-            for workers in args.workers:
-                r = asyncio.run(one_round(base_url, conninfo, n, workers, args.clients, env))
-                page, srv, svc = r["client"], r["server"], r["service"]
-                print(
-                    f"| {n} | {workers} | {page[0]:.3f} / {page[1]:.3f} / {page[2]:.3f} "
-                    f"| {srv[0]:.3f} / {srv[1]:.3f} "
-                    f"| {svc[0]:.3f} / {svc[1]:.3f} | {r['per_minute']:.0f} | {r['wall']:.1f} "
-                    f"| {r['first_tenth']:.3f} / {r['last_tenth']:.3f} | {r['failed']} |",
-                    flush=True,
-                )
+        print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+        loads = [Load(rate=r) for r in args.rates] + [Load(clients=c) for c in args.clients]
+        for load, n, workers in itertools.product(loads, args.tenants, args.workers):
+            r = asyncio.run(one_round(base_url, conninfo, n, workers, load, env))
+            page, srv, svc = r["client"], r["server"], r["service"]
+            print(
+                f"| {load} | {n} | {workers} | {page[0]:.3f} / {page[1]:.3f} / {page[2]:.3f} "
+                f"| {srv[0]:.3f} / {srv[1]:.3f} "
+                f"| {svc[0]:.3f} / {svc[1]:.3f} | {r['per_minute']:.0f} | {r['wall']:.1f} "
+                f"| {r['first_tenth']:.3f} / {r['last_tenth']:.3f} | {r['failed']} |",
+                flush=True,
+            )
         db = asyncio.run(database_side(settings, args.db_tenants))
         cost = db["cost"]
         print(

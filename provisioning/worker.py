@@ -29,6 +29,7 @@ from services.provisioning_runs import execution
 from services.provisioning_runs.service import retry_delay
 from services.storage.service import StorageError
 from services.tenancy import service as tenancy
+from templates_library.seeding import PUBLISHED
 
 SWEEP_TASK = "provisioning.sweep"
 QUEUES = (PROVISIONING_QUEUE, MAINTENANCE_QUEUE)
@@ -101,10 +102,13 @@ def register_tasks(queue: JobQueue, platform: Platform) -> None:
 
 
 async def _warm_up(platform: Platform) -> None:
-    """Connect to every cell and make sure the bucket exists, so the first run does not wait."""
+    """Connect to every cell, read the published packs and make sure the bucket exists, so the
+    first run does not wait for any of it."""
     for cell in platform.database.cells:
         async with platform.database.engine(cell).connect():
             pass
+    async with platform.database.transaction() as session:
+        await PUBLISHED.warm(session)
     try:
         await platform.storage.ensure_bucket()
     except StorageError as exc:  # the runs will retry; the worker starts anyway
