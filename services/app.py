@@ -23,7 +23,6 @@ from services.db.engine import Database
 from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
 from services.problems import exception_handlers
-from services.provisioning_runs import service as signups
 from services.provisioning_runs.controllers import (
     RATE_LIMITED,
     OffboardingController,
@@ -89,8 +88,8 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncGenerator[None, None]:
-        # Read the template packs and connect to the job queue now, not during the first signup.
-        warming = asyncio.gather(signups.pack_versions(), jobs.warm_up())
+        # Connect to the job queue now, not during the first signup.
+        warming = asyncio.ensure_future(jobs.warm_up())
         try:
             yield
         finally:

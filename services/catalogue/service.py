@@ -84,8 +84,30 @@ def is_release(version: str) -> bool:
 
 def latest_of(versions: Sequence[TemplateVersion]) -> TemplateVersion:
     """The highest release, or the highest pre-release if there is no release yet."""
-    releases = [v for v in versions if is_release(v.version)]
-    return max(releases or versions, key=lambda v: version_key(v.version))
+    latest = latest_name([v.version for v in versions])
+    return next(v for v in versions if v.version == latest)
+
+
+def latest_name(versions: Sequence[str]) -> str:
+    """:func:`latest_of` for version names."""
+    releases = [v for v in versions if is_release(v)]
+    return max(releases or versions, key=version_key)
+
+
+async def published_versions(session: AsyncSession) -> dict[str, list[str]]:
+    """Every pack's published versions by pack key, in semver order (one query, no content):
+    what a signup may choose."""
+    rows = await session.execute(
+        select(TemplatePack.key, TemplateVersion.version).join(
+            TemplateVersion, TemplateVersion.pack_id == TemplatePack.id
+        )
+    )
+    by_pack: dict[str, list[str]] = {}
+    for key, version in rows:
+        by_pack.setdefault(key, []).append(version)
+    for versions in by_pack.values():
+        versions.sort(key=version_key)
+    return by_pack
 
 
 async def publish(session: AsyncSession, packs: Sequence[PackToPublish]) -> list[PublishResult]:

@@ -7,13 +7,11 @@ while executing runs is in :mod:`services.provisioning_runs.execution`.
 
 from __future__ import annotations
 
-import asyncio
-import functools
 import re
 import secrets
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,6 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from services.catalogue import service as catalogue
 from services.config import Settings
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.identity import service as identity
@@ -79,28 +78,8 @@ def retry_delay(attempt: int, base_seconds: float) -> float:
 # ------------------------------------------------------------------------------- template packs
 
 
-@functools.cache
-def _shipped_packs() -> dict[str, tuple[str, ...]]:
-    # Imported here: reading the library is only needed to validate signups.
-    from templates_library.loader import load_library
-
-    packs: dict[str, tuple[str, ...]] = {}
-    for pack in load_library():
-        if pack.manifest is None or pack.problems:
-            continue
-        versions = tuple(v.file.stem for v in pack.versions if v.version and not v.problems)
-        if versions:
-            packs[pack.key] = versions  # semver order: the last is the latest
-    return packs
-
-
-async def pack_versions() -> dict[str, tuple[str, ...]]:
-    """Template packs a signup may choose, with their versions (read once per process)."""
-    return await asyncio.to_thread(_shipped_packs)
-
-
-def resolve_pack(packs: dict[str, tuple[str, ...]], key: str, version: str | None) -> str:
-    """The version to seed: the one asked for, or the latest."""
+def resolve_pack(packs: Mapping[str, Sequence[str]], key: str, version: str | None) -> str:
+    """The version to seed: the one asked for, or the latest published release."""
     versions = packs.get(key)
     if versions is None:
         raise ValidationFailed(
@@ -108,7 +87,7 @@ def resolve_pack(packs: dict[str, tuple[str, ...]], key: str, version: str | Non
             errors=[field_error("template_pack", f"unknown; one of {', '.join(sorted(packs))}")],
         )
     if version is None:
-        return versions[-1]
+        return catalogue.latest_name(versions)
     if version not in versions:
         raise ValidationFailed(
             f"Template pack {key!r} has no version {version}.",
@@ -142,7 +121,8 @@ async def check_signup(session: AsyncSession, settings: Settings, data: SignupCr
         errors.append(field_error("start_date", f"between {EARLIEST_START} and {LATEST_START}"))
     version = None
     try:
-        version = resolve_pack(await pack_versions(), data.template_pack, data.template_version)
+        packs = await catalogue.published_versions(session)
+        version = resolve_pack(packs, data.template_pack, data.template_version)
     except ValidationFailed as exc:
         errors.extend(exc.errors or [])
     if data.slug is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
@@ -19,6 +20,8 @@ from services.provisioning_runs.models import ProvisioningRun
 from services.storage.service import Storage
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
+from templates_library import catalogue as bridge
+from templates_library.loader import load_pack
 from tests.conftest import unique_slug
 from tests.provisioning.conftest import (
     SIGNUP,
@@ -28,6 +31,7 @@ from tests.provisioning.conftest import (
     succeeded,
     wait_for_run,
 )
+from tests.tiny_pack import MANIFEST, VERSION, write_yaml
 
 Client = AsyncTestClient[Litestar]
 pytestmark = pytest.mark.usefixtures("worker")
@@ -219,3 +223,24 @@ async def test_signups_are_rate_limited_per_client_address(
         assert answers[-1].headers["content-type"].startswith("application/problem+json")
         # Other routes are not limited.
         assert (await client.get("/health/live")).status_code == 200
+
+
+async def test_signups_offer_the_published_catalogue_not_the_packs_on_disk(
+    shared_client: Client, shared_database: Database, tmp_path: Path
+) -> None:
+    key = f"tiny-{uuid.uuid4().hex[:8]}"
+    root = tmp_path / "published"
+    write_yaml(root / key / "pack.yaml", {**MANIFEST, "key": key})
+    write_yaml(root / key / f"{VERSION['version']}.yaml", VERSION)
+    refused = await shared_client.post(SIGNUP, json=signup_body(template_pack=key))
+    assert refused.status_code == 422  # on disk here, but not published
+    assert [e["field"] for e in refused.json()["errors"]] == ["template_pack"]
+
+    async with shared_database.transaction() as session:
+        assert not (await bridge.sync(session, [load_pack(root / key)], root)).problems
+    answer = await shared_client.post(SIGNUP, json=signup_body(template_pack=key))
+    assert answer.status_code == 202, answer.text
+    run = await wait_for_run(shared_database, answer.json()["run_id"], succeeded)
+    async with shared_database.transaction() as session:
+        tenant = await tenancy.require(session, run.tenant_id)
+    assert tenant.settings["template_pack"] == {"key": key, "version": VERSION["version"]}
