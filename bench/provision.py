@@ -47,6 +47,7 @@ from typing import Any
 import httpx
 import psycopg
 from bench_database import BenchDatabase
+from sqlalchemy import event
 
 from provisioning.demo import publish_shipped_packs
 from provisioning.local_s3 import LocalS3
@@ -235,14 +236,38 @@ async def one_round(
     }
 
 
+class StatementClock:
+    """Time spent inside the driver's execute calls (statements sent and waited for) on an
+    engine, and how many: the like-for-like figure to the schema-per-tenant bench's."""
+
+    def __init__(self, engine: Any) -> None:
+        self.seconds, self.statements, self._started = 0.0, 0, 0.0
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+
+    def _before(self, *_: Any) -> None:
+        self._started = time.perf_counter()
+
+    def _after(self, *_: Any) -> None:
+        self.seconds += time.perf_counter() - self._started
+        self.statements += 1
+
+    def reset(self) -> None:
+        self.seconds, self.statements = 0.0, 0
+
+
 async def database_side(settings: Settings, count: int) -> dict[str, Any]:
-    """Runs executed one at a time in this process: claimed → finished minus the S3 step."""
+    """Runs executed one at a time in this process: claimed → finished minus the S3 step, and
+    the time inside statements while the run executes."""
     from services.db.engine import Database
 
     database = Database(settings)
     engine_platform = Platform.build(settings, database)
+    clock = StatementClock(database.engine().sync_engine)
     tag = uuid.uuid4().hex[:6]
     costs: list[float] = []
+    in_statements: list[float] = []
+    statements: list[int] = []
     by_step: dict[str, list[float]] = {}
     try:
         for i in range(count):
@@ -253,7 +278,10 @@ async def database_side(settings: Settings, count: int) -> dict[str, Any]:
                 )
                 plan = await runs.check_signup(session, settings, data)
                 run = await runs.start_signup(session, plan)
+            clock.reset()
             await execute(engine_platform, run.id, attempt=1, max_attempts=1)
+            in_statements.append(clock.seconds)
+            statements.append(clock.statements)
             async with database.transaction() as session:
                 done = await runs.get_run(session, run.id)
             assert done.started_at is not None
@@ -271,6 +299,8 @@ async def database_side(settings: Settings, count: int) -> dict[str, Any]:
         await database.dispose()
     return {
         "cost": quantiles(costs),
+        "in_statements": quantiles(in_statements),
+        "statements": statistics.median(statements),
         "steps": {k: statistics.median(v) for k, v in by_step.items()},
     }
 
@@ -333,6 +363,11 @@ def main() -> None:
             f"\ndatabase side of one provisioning ({args.db_tenants} runs one at a time, "
             f"claimed → finished minus the S3 step): median {cost[0] * 1000:.1f} ms, "
             f"p95 {cost[1] * 1000:.1f} ms, max {cost[2] * 1000:.1f} ms"
+        )
+        inside = db["in_statements"]
+        print(
+            f"inside statements while a run executes: median {inside[0] * 1000:.1f} ms, "
+            f"p95 {inside[1] * 1000:.1f} ms ({db['statements']:.0f} statements)"
         )
         print(
             "median per step, ms: "
