@@ -90,16 +90,14 @@ class PackVersions:
         except InvalidParametersError as error:
             raise invalid_parameters(error) from None
 
-    async def warm(self, session: AsyncSession, packs: int = 100) -> int:
+    async def warm(self, session: AsyncSession) -> int:
         """Read the latest version of every published pack and work out its fields now, so
         the first workspace seeded from it does not pay for parsing (a worker calls this when
         it starts). Returns how many versions are ready."""
-        listed, _ = await catalogue.list_packs(session, limit=packs, offset=0)
-        for pack, versions in listed:
-            if versions:
-                version = await self.get(session, pack.key, catalogue.latest_of(versions).version)
-                self.fields(pack.key, version)
-        return sum(1 for _, versions in listed if versions)
+        published = await catalogue.published_versions(session)
+        for pack, versions in published.items():
+            self.fields(pack, await self.get(session, pack, catalogue.latest_name(versions)))
+        return len(published)
 
 
 # Published versions, parsed, for every `seed` of this process (a version never changes once

@@ -128,7 +128,7 @@ async def renew_lease(
         raise LeaseLost(f"run {run_id} is no longer held by {owner}")
 
 
-def _update_step(run_id: Any, name: Any, **values: Any) -> Any:
+def _update_step(run_id: uuid.UUID, name: str, **values: Any) -> Any:
     return (
         update(ProvisioningStep)
         .where(ProvisioningStep.run_id == run_id, ProvisioningStep.name == name)

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
+from services.catalogue import service as catalogue
 from services.config import Settings
 from services.db.base import WORKSPACE_SCHEMA, metadata
 from services.db.bootstrap import libpq_url
@@ -26,7 +27,7 @@ from templates_library.items import seed_items, stable_id
 from templates_library.loader import load_library
 from templates_library.reading import read_pack_items
 from templates_library.schema import PackVersion
-from templates_library.seeding import seed
+from templates_library.seeding import PackVersions, seed
 from templates_library.upgrade import same
 from templates_library.values import seed_values
 from tests.conftest import MakeWorkspace, PublishPack, in_workspace
@@ -240,3 +241,17 @@ def test_the_tiny_pack_second_version_is_valid() -> None:
     from templates_library.validation import version_findings
 
     assert version_findings(tiny_version(second_version)) == []
+
+
+@pytest.mark.usefixtures("shipped_catalogue")
+async def test_warming_reads_the_latest_published_version_of_every_pack(
+    database: Database,
+) -> None:
+    versions = PackVersions()
+    async with database.transaction() as session:
+        published = await catalogue.published_versions(session)
+        ready = await versions.warm(session)
+    assert ready == len(published) >= len({param.values[0] for param in SHIPPED})
+    latest = {(pack, catalogue.latest_name(names)) for pack, names in published.items()}
+    assert set(versions.loaded) == latest
+    assert {key for key, _ in latest} <= {pack for pack, _ in versions._fields}
