@@ -3,8 +3,8 @@
 The template library does the work (:func:`templates_library.seeding.seed_version`): every
 item of the published pack version, with stable ids and provenance, in one transaction on the
 tenant's cell, and the workspace pinned to that version. Seeding again changes nothing, so a
-retried or resumed step is safe. The step's own control transaction reads the tenant and the
-published version (kept once read), so seeding opens no other connection to the control plane.
+retried or resumed step is safe. The step's own control transaction reads the published
+version (kept once read), so seeding opens no other connection to the control plane.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
-from services.tenancy.models import Tenant
 from templates_library.seeding import PUBLISHED, seed_version
 
 
@@ -34,16 +33,20 @@ class SeedRequest:
 
 
 async def seed_workspace_from_pack(
-    database: Database, control: AsyncSession, tenant: Tenant, request: SeedRequest
+    database: Database,
+    control: AsyncSession,
+    tenant_id: uuid.UUID,
+    cell: str,
+    request: SeedRequest,
 ) -> dict[str, Any]:
-    """Seed the pack into the tenant's workspace; what was written, for the step's record.
-
-    ``control`` is the step's control-plane transaction (the catalogue is read there)."""
+    """Seed the pack into the workspace ``tenant_id`` on ``cell``; what was written, for the
+    step's record. ``control`` is the step's control-plane transaction (the catalogue is read
+    there)."""
     version = await PUBLISHED.get(control, request.pack_key, request.pack_version)
-    async with database.transaction(tenant.cell, TenantScope.single(tenant.id)) as session:
+    async with database.transaction(cell, TenantScope.single(tenant_id)) as session:
         result = await seed_version(
             session,
-            tenant.id,
+            tenant_id,
             request.pack_key,
             version,
             {"programme_name": request.programme_name, "start_date": request.start_date},

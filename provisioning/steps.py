@@ -34,28 +34,23 @@ def invitation_secret(settings: Settings, run_id: uuid.UUID) -> str:
 @PROVISION.step
 async def reserve_tenant(ctx: StepContext) -> dict[str, Any]:
     """The tenant row, in ``provisioning``, under the slug the signup reserved."""
-    tenant = await tenancy.get_by_id(ctx.control, ctx.run.tenant_id)
-    made = tenant is None
-    if tenant is None:
-        tenant = await tenancy.create_tenant(
-            ctx.control,
-            slug=ctx.run.slug,
-            name=str(ctx.run.request["organisation_name"]),
-            state=TenantState.PROVISIONING,
-            tenant_id=ctx.run.tenant_id,
-        )
-    return {"tenant_id": str(tenant.id), "slug": tenant.slug, "made": made}
+    made = await tenancy.reserve(
+        ctx.control,
+        ctx.run.tenant_id,
+        slug=ctx.run.slug,
+        name=str(ctx.run.request["organisation_name"]),
+    )
+    return {"tenant_id": str(ctx.run.tenant_id), "slug": ctx.run.slug, "made": made}
 
 
 @PROVISION.step
 async def place_in_cell(ctx: StepContext) -> dict[str, Any]:
     """The requested cell or region, else the least-loaded shared cell."""
-    tenant = await ctx.tenant()
     request = ctx.run.request
     cell = await tenancy.choose_cell(
         ctx.control, cell=request.get("cell"), region=request.get("region")
     )
-    await tenancy.place(ctx.control, tenant, cell)
+    await tenancy.place(ctx.control, ctx.run.tenant_id, cell)
     return {"cell": cell}
 
 
@@ -71,29 +66,23 @@ async def create_storage(ctx: StepContext) -> dict[str, Any]:
 @PROVISION.step
 async def create_admin(ctx: StepContext) -> dict[str, Any]:
     """The admin as the workspace's owner, and their invitation token."""
-    email = str(ctx.run.request["admin_email"])
-    user = await identity.get_user_by_email(ctx.control, email)
-    if user is None:
-        user = await identity.create_user(ctx.control, email)
-    await identity.grant_membership(ctx.control, user.id, ctx.run.tenant_id, Role.OWNER)
-    secret = invitation_secret(ctx.platform.settings, ctx.run.id)
-    token = await identity.token_by_secret(ctx.control, secret)
-    if token is None:
-        token, _ = await identity.issue_token(
-            ctx.control,
-            user.id,
-            name="invitation",
-            tenant_id=ctx.run.tenant_id,
-            expires_in=timedelta(days=ctx.platform.settings.invitation_days),
-            secret=secret,
-        )
-    return {"user_id": str(user.id), "role": Role.OWNER.value, "invitation_token_id": str(token.id)}
+    user_id = await identity.ensure_member(
+        ctx.control, str(ctx.run.request["admin_email"]), ctx.run.tenant_id, Role.OWNER
+    )
+    token_id = await identity.issue_token_once(
+        ctx.control,
+        user_id,
+        name="invitation",
+        secret=invitation_secret(ctx.platform.settings, ctx.run.id),
+        tenant_id=ctx.run.tenant_id,
+        expires_in=timedelta(days=ctx.platform.settings.invitation_days),
+    )
+    return {"user_id": str(user_id), "role": Role.OWNER.value, "invitation_token_id": str(token_id)}
 
 
 @PROVISION.step
 async def seed_workspace(ctx: StepContext) -> dict[str, Any]:
     """The chosen template pack, in the tenant's cell (see :mod:`provisioning.seeding`)."""
-    tenant = await ctx.tenant()
     request = ctx.run.request
     admin = ctx.results.get("create_admin", {}).get("user_id")
     seed = seeding.SeedRequest(
@@ -103,20 +92,20 @@ async def seed_workspace(ctx: StepContext) -> dict[str, Any]:
         start_date=date.fromisoformat(str(request["start_date"])),
         actor_id=uuid.UUID(str(admin)) if admin else None,
     )
-    seeded = await seeding.seed_workspace_from_pack(
-        ctx.platform.database, ctx.control, tenant, seed
-    )
+    # The pin in the settings commits with the step's record, after the seed's own transaction.
     pack = {"key": seed.pack_key, "version": seed.pack_version}
-    await tenancy.update_settings(ctx.control, tenant, {"template_pack": pack})
-    return {"cell": tenant.cell, **seeded}
+    cell = await tenancy.merge_settings(ctx.control, ctx.run.tenant_id, {"template_pack": pack})
+    seeded = await seeding.seed_workspace_from_pack(
+        ctx.platform.database, ctx.control, ctx.run.tenant_id, cell, seed
+    )
+    return {"cell": cell, **seeded}
 
 
 @PROVISION.step
 async def activate(ctx: StepContext) -> dict[str, Any]:
     """The workspace opens: ``active`` only after every step before this one succeeded."""
-    tenant = await ctx.tenant()
-    await tenancy.change_state(ctx.control, tenant, TenantState.ACTIVE)
+    slug = await tenancy.set_state(ctx.control, ctx.run.tenant_id, TenantState.ACTIVE)
     log.info(
-        "tenant.provisioned", tenant=tenant.slug, tenant_id=str(tenant.id), run_id=str(ctx.run.id)
+        "tenant.provisioned", tenant=slug, tenant_id=str(ctx.run.tenant_id), run_id=str(ctx.run.id)
     )
-    return {"state": tenant.state.value}
+    return {"state": TenantState.ACTIVE.value}

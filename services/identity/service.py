@@ -10,7 +10,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, select, union_all, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
@@ -139,6 +140,68 @@ async def issue_token(
     session.add(token)
     await session.flush()
     return token, secret
+
+
+async def ensure_member(
+    session: AsyncSession, email: str, tenant_id: uuid.UUID, role: Role
+) -> uuid.UUID:
+    """The user with ``email`` (made if new) with ``role`` in the workspace; the user's id.
+
+    Two statements whatever already exists, so running it again (a retried provisioning step)
+    makes nothing twice."""
+    email = normalise_email(email)
+    made = (
+        insert(User)
+        .values(id=uuid.uuid4(), email=email, display_name=email.split("@")[0])
+        .on_conflict_do_nothing(index_elements=[User.email])
+        .returning(User.id)
+        .cte("made")
+    )
+    found = select(User.id).where(User.email == email)
+    user_id: uuid.UUID | None = await session.scalar(union_all(select(made.c.id), found).limit(1))
+    assert user_id is not None  # made now, or there before this statement
+    await session.execute(
+        insert(Membership)
+        .values(id=uuid.uuid4(), user_id=user_id, tenant_id=tenant_id, role=role)
+        .on_conflict_do_update(
+            index_elements=[Membership.tenant_id, Membership.user_id], set_={"role": role}
+        )
+    )
+    return user_id
+
+
+async def issue_token_once(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    *,
+    name: str,
+    secret: str,
+    tenant_id: uuid.UUID | None = None,
+    expires_in: timedelta | None = None,
+) -> uuid.UUID:
+    """:func:`issue_token` with a derived ``secret``, in one statement: the token's id, made
+    only if no token has that secret yet."""
+    secret_hash = _hash_secret(secret)
+    made = (
+        insert(ApiToken)
+        .values(
+            id=uuid.uuid4(),
+            user_id=user_id,
+            tenant_id=tenant_id,
+            name=name,
+            prefix=secret[: len(TOKEN_PREFIX) + 8],
+            secret_hash=secret_hash,
+            scopes=sorted(s.value for s in TokenScope),
+            expires_at=utcnow() + expires_in if expires_in else None,
+        )
+        .on_conflict_do_nothing(index_elements=[ApiToken.secret_hash])
+        .returning(ApiToken.id)
+        .cte("made")
+    )
+    found = select(ApiToken.id).where(ApiToken.secret_hash == secret_hash)
+    token_id: uuid.UUID | None = await session.scalar(union_all(select(made.c.id), found).limit(1))
+    assert token_id is not None
+    return token_id
 
 
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> ApiToken:

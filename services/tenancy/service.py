@@ -6,8 +6,8 @@ import re
 import uuid
 import zoneinfo
 
-from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -114,15 +114,48 @@ async def choose_cell(session: AsyncSession, *, cell: str | None, region: str | 
     return await least_loaded_cell(session, region)
 
 
-async def place(session: AsyncSession, tenant: Tenant, cell: str) -> Tenant:
-    """Put a tenant that is still being provisioned (and so has no workspace rows) in ``cell``."""
-    if tenant.cell == cell:
-        return tenant
-    if tenant.state is not TenantState.PROVISIONING:
-        raise Conflict(f"A {tenant.state} workspace cannot move cells this way.")
-    tenant.cell = cell
-    await session.flush()
-    return tenant
+async def place(session: AsyncSession, tenant_id: uuid.UUID, cell: str) -> None:
+    """Put a tenant that is still being provisioned (and so has no workspace rows) in ``cell``.
+
+    One statement; placing a tenant again where it already is changes nothing."""
+    placed = await session.scalar(
+        update(Tenant)
+        .where(Tenant.id == tenant_id, Tenant.state == TenantState.PROVISIONING)
+        .values(cell=cell, version=Tenant.version + 1)
+        .returning(Tenant.id)
+    )
+    if placed is None:
+        tenant = await require(session, tenant_id)
+        if tenant.cell != cell:
+            raise Conflict(f"A {tenant.state} workspace cannot move cells this way.")
+
+
+async def reserve(session: AsyncSession, tenant_id: uuid.UUID, *, slug: str, name: str) -> bool:
+    """The new tenant ``tenant_id`` in ``provisioning`` under ``slug``, in one statement.
+
+    True if this call made it, False if it was already there (the same signup, again); a
+    :class:`Conflict` if another tenant has the slug."""
+    check_slug(slug)
+    made = await session.scalar(
+        insert(Tenant)
+        .values(
+            id=tenant_id,
+            slug=slug,
+            name=name,
+            state=TenantState.PROVISIONING,
+            cell=DEFAULT_CELL,
+            version=1,
+        )
+        .on_conflict_do_nothing()
+        .returning(Tenant.id)
+    )
+    if made is not None:
+        return True
+    if await session.scalar(select(Tenant.id).where(Tenant.id == tenant_id)) is None:
+        raise Conflict(
+            f"The workspace slug {slug!r} is taken.", errors=[field_error("slug", "taken")]
+        )
+    return False
 
 
 async def create_tenant(
@@ -206,3 +239,38 @@ async def change_state(session: AsyncSession, tenant: Tenant, target: TenantStat
     tenant.state_changed_at = utcnow()
     await session.flush()
     return tenant
+
+
+async def set_state(session: AsyncSession, tenant_id: uuid.UUID, target: TenantState) -> str:
+    """:func:`change_state` by id in one statement (the usual case); the tenant's slug."""
+    sources = [state for state, targets in _TRANSITIONS.items() if target in targets]
+    slug: str | None = await session.scalar(
+        update(Tenant)
+        .where(Tenant.id == tenant_id, Tenant.state.in_(sources))
+        .values(state=target, state_changed_at=utcnow(), version=Tenant.version + 1)
+        .returning(Tenant.slug)
+    )
+    if slug is None:  # not allowed, or already there: say which
+        tenant = await require(session, tenant_id)
+        await change_state(session, tenant, target)
+        return tenant.slug
+    return slug
+
+
+async def merge_settings(
+    session: AsyncSession, tenant_id: uuid.UUID, changes: dict[str, object]
+) -> str:
+    """Merge ``changes`` (trusted, not user input) into the tenant's settings in one statement;
+    the tenant's cell."""
+    cell: str | None = await session.scalar(
+        update(Tenant)
+        .where(Tenant.id == tenant_id)
+        .values(
+            settings=Tenant.settings.op("||", return_type=JSONB)(changes),
+            version=Tenant.version + 1,
+        )
+        .returning(Tenant.cell)
+    )
+    if cell is None:
+        raise NotFound(f"No workspace {tenant_id}.")
+    return cell
