@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.service import version_key
 from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata
-from services.db.engine import Database
+from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
 from services.errors import Conflict, ProblemError
 from services.tenancy.models import Tenant, TenantState
@@ -358,7 +358,7 @@ async def upgrade_all(
     async with database.session() as control:
         target = (await versions.get(control, pack, to_version)).version
         tenants = await _live_tenants(control)
-    on_pack = await _tenants_on(database, tenants, pack)
+    on_pack, unread = await _tenants_on(database, tenants, pack)
     todo = [(tenants[t], v) for t, v in on_pack if v != target]
     gate = asyncio.Semaphore(concurrency)
 
@@ -369,7 +369,18 @@ async def upgrade_all(
             )
 
     outcomes = await asyncio.gather(*(one(tenant, pinned) for tenant, pinned in todo))
-    return sorted(outcomes, key=lambda outcome: outcome.slug)
+    # A cell that could not be read: its workspaces are reported, not silently skipped.
+    not_checked = [
+        TenantOutcome(
+            tenant_id=tenant.id,
+            slug=tenant.slug,
+            from_version="?",
+            error=f"not checked: cell {tenant.cell!r} could not be read ({unread[tenant.cell]})",
+        )
+        for tenant in tenants.values()
+        if tenant.cell in unread
+    ]
+    return sorted([*outcomes, *not_checked], key=lambda outcome: outcome.slug)
 
 
 async def _live_tenants(control: AsyncSession) -> dict[uuid.UUID, Tenant]:
@@ -381,17 +392,28 @@ async def _live_tenants(control: AsyncSession) -> dict[uuid.UUID, Tenant]:
 
 async def _tenants_on(
     database: Database, tenants: Mapping[uuid.UUID, Tenant], pack: str
-) -> list[tuple[uuid.UUID, str]]:
+) -> tuple[list[tuple[uuid.UUID, str]], dict[str, str]]:
+    """The workspaces pinned to `pack` (id, version), and the cells that could not be read
+    (name → why): one cell down, or unknown to this process, must not stop the others."""
     by_cell: dict[str, list[uuid.UUID]] = {}
     for tenant in tenants.values():
         by_cell.setdefault(tenant.cell, []).append(tenant.id)
     found: list[tuple[uuid.UUID, str]] = []
+    unread: dict[str, str] = {}
     for cell, ids in by_cell.items():
-        for start in range(0, len(ids), PIN_BATCH):
-            scope = TenantScope.many(ids[start : start + PIN_BATCH])
-            async with database.transaction(cell, scope) as session:
-                found += await pins.tenants_on(session, pack)
-    return found
+        in_cell: list[tuple[uuid.UUID, str]] = []
+        try:
+            for start in range(0, len(ids), PIN_BATCH):
+                scope = TenantScope.many(ids[start : start + PIN_BATCH])
+                async with database.transaction(cell, scope) as session:
+                    in_cell += await pins.tenants_on(session, pack)
+        except UnknownCellError:
+            unread[cell] = "this process has no URL for it (PMO_CELLS)"
+        except (SQLAlchemyError, OSError) as error:
+            unread[cell] = str(getattr(error, "orig", None) or error).splitlines()[0]
+        else:
+            found += in_cell
+    return found, unread
 
 
 async def _upgrade_one(

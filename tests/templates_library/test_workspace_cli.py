@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,9 +29,13 @@ from tests.conftest import (
 from tests.tiny_pack import PARAMS, second_version
 
 
-def run(settings: Settings, *args: str) -> Result:
+def run(settings: Settings, *args: str, cells: bool = True) -> Result:
+    """The CLI as an operator runs it: on the test platform, every cell configured (unless
+    ``cells=False``: the default cell only)."""
     assert settings.database_url is not None
     env = {"PMO_DATABASE_URL": settings.database_url, "PMO_LOG_LEVEL": "WARNING"}
+    if cells:
+        env["PMO_CELLS"] = ";".join(f"{name}={url}" for name, url in settings.cells.items())
     return CliRunner(env=env).invoke(templates_group, list(args))
 
 
@@ -162,3 +167,28 @@ def test_a_workspace_that_fails_is_reported_and_the_others_are_upgraded(
     assert "applied to 1 workspace(s), 1 failed" in result.output
     # Only the failed one is left, whole, on 1.0.0.
     assert [line.split()[0] for line in after.output.splitlines()[2:3]] == [failing.slug]
+
+
+async def test_a_cell_this_process_cannot_read_is_reported_and_the_others_are_upgraded(
+    settings: Settings, on_pack: OnPack, database: Database, make_workspace: MakeWorkspace
+) -> None:
+    pack = on_pack.pack
+    abroad = await make_workspace(cell="eu")
+    await seed(database, abroad.tenant_id, pack, "1.0.0", PARAMS)
+
+    result = await asyncio.to_thread(
+        run, settings, "upgrade", "--all", "--to", f"{pack}@1.1.0", "--apply", cells=False
+    )
+
+    assert result.exit_code == 1, result.output
+    rows = {line.split()[0]: line for line in result.output.splitlines() if line.strip()}
+    assert rows[abroad.slug].endswith(
+        "failed: not checked: cell 'eu' could not be read "
+        "(this process has no URL for it (PMO_CELLS))"
+    )
+    for ws in (on_pack.untouched, on_pack.edited):
+        assert rows[ws.slug].endswith("applied"), result.output
+    after = await asyncio.to_thread(run, settings, "upgrade", "--all", "--to", f"{pack}@1.1.0")
+    # With every cell configured, it is the one still to do.
+    assert after.output.splitlines()[2].split()[0] == abroad.slug, after.output
+    assert "planned for 1 workspace(s), 0 failed" in after.output
