@@ -77,3 +77,82 @@ async def test_lifecycle_transitions_follow_the_rules() -> None:
     assert not tenancy.can_transition(S.PROVISIONING, S.SUSPENDED)
     assert not tenancy.can_transition(S.DELETED, S.ACTIVE)
     assert not tenancy.can_transition(S.OFFBOARDING, S.ACTIVE)
+
+
+async def _counted(database: Database) -> dict[str, int]:
+    from sqlalchemy import select
+
+    from services.tenancy.models import Cell
+
+    async with database.session() as session:
+        rows = await session.execute(select(Cell.name, Cell.live_tenants))
+        return {"default": 0, "eu": 0} | {name: int(n) for name, n in rows.all()}
+
+
+async def test_each_cell_counts_its_live_tenants_whatever_changes_them(
+    database: Database, make_workspace: MakeWorkspace
+) -> None:
+    """Placement reads the cells' counters; they must equal the tenants they count after every
+    kind of change (insert, move, lifecycle, deletion, removal of the row)."""
+    import uuid
+
+    from sqlalchemy import delete, insert, update
+
+    from services.tenancy.models import Tenant, TenantState
+
+    assert await _counted(database) == await _loads(database)
+    before = await _counted(database)
+
+    tenant_id = uuid.uuid4()
+    async with database.transaction() as session:
+        await tenancy.reserve(session, tenant_id, slug=f"count-{tenant_id.hex[:8]}", name="C")
+    assert await _counted(database) == before | {"default": before["default"] + 1}
+    async with database.transaction() as session:
+        await tenancy.place(session, tenant_id, "eu")
+        await tenancy.set_state(session, tenant_id, TenantState.ACTIVE)
+    moved = before | {"eu": before["eu"] + 1}
+    assert await _counted(database) == moved == await _loads(database)
+
+    ws = await make_workspace(cell="eu")  # through the ORM
+    assert await _counted(database) == moved | {"eu": moved["eu"] + 1}
+    async with database.transaction() as session:
+        for tenant in (
+            await session.get(Tenant, tenant_id),
+            await session.get(Tenant, ws.tenant_id),
+        ):
+            assert tenant is not None
+            await tenancy.change_state(session, tenant, TenantState.OFFBOARDING)
+            await tenancy.change_state(session, tenant, TenantState.DELETED)
+    assert await _counted(database) == before == await _loads(database)
+
+    async with database.transaction() as session:  # a deleted tenant's row going changes nothing
+        await session.execute(delete(Tenant).where(Tenant.id == tenant_id))
+    assert await _counted(database) == before == await _loads(database)
+
+    # Many tenants in one statement (an import): each cell's count moves by its share.
+    batch = [uuid.uuid4() for _ in range(5)]
+    async with database.transaction() as session:
+        await session.execute(
+            insert(Tenant),
+            [
+                {
+                    "id": one,
+                    "slug": f"batch-{one.hex[:10]}",
+                    "name": "Batch",
+                    "state": TenantState.DELETED if i == 0 else TenantState.ACTIVE,
+                    "cell": "eu" if i % 2 else "default",
+                    "version": 1,
+                }
+                for i, one in enumerate(batch)
+            ],
+        )
+    assert await _counted(database) == before | {
+        "default": before["default"] + 2,
+        "eu": before["eu"] + 2,
+    }
+    async with database.transaction() as session:
+        await session.execute(update(Tenant).where(Tenant.id.in_(batch)).values(cell="eu"))
+    assert await _counted(database) == before | {"eu": before["eu"] + 4}
+    async with database.transaction() as session:
+        await session.execute(delete(Tenant).where(Tenant.id.in_(batch)))
+    assert await _counted(database) == before == await _loads(database)

@@ -35,6 +35,8 @@ class Cell(Base):
     database_url: Mapped[str] = mapped_column(String(500))
     accepts_tenants: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     dedicated: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    # Tenants not deleted, kept by a trigger on control.tenants (migration 0023): read-only here.
+    live_tenants: Mapped[int] = mapped_column(Integer, server_default=text("0"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, server_default=text("now()"))
 
 

@@ -6,7 +6,7 @@ import re
 import uuid
 import zoneinfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -66,19 +66,14 @@ async def sync_cells(session: AsyncSession, settings: Settings) -> list[str]:
 async def least_loaded_cell(session: AsyncSession, region: str | None = None) -> str:
     """The shared cell accepting tenants with the fewest live tenants (default on a tie),
     within ``region`` if given."""
-    live = Tenant.state != TenantState.DELETED
-    load = func.count(Tenant.id).filter(live)
     in_region = [Cell.region == region] if region is not None else []
-    rows = await session.execute(
-        select(Cell.name, load)
-        .outerjoin(Tenant, Tenant.cell == Cell.name)
+    name: str | None = await session.scalar(
+        select(Cell.name)
         .where(Cell.accepts_tenants, ~Cell.dedicated, *in_region)
-        .group_by(Cell.name)
-        .order_by(load, Cell.name != DEFAULT_CELL, Cell.name)
+        .order_by(Cell.live_tenants, Cell.name != DEFAULT_CELL, Cell.name)
         .limit(1)
     )
-    row = rows.first()
-    return row[0] if row else DEFAULT_CELL
+    return name or DEFAULT_CELL
 
 
 async def check_placement(session: AsyncSession, *, cell: str | None, region: str | None) -> None:
