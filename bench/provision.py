@@ -18,10 +18,11 @@ vs the last tenth of the tenants.
 
 Then the database-side cost of one provisioning: ``--db-tenants`` runs executed one after the
 other in this process, straight from the engine (no queue, no HTTP), timed from the step records:
-claimed → finished minus the S3 step.
+claimed → finished minus the S3 step; again with ``--existing-tenants`` other tenants in the
+control plane (added with one INSERT), to show whether a provisioning costs more among many.
 
     .venv/bin/python bench/provision.py [--tenants 1 50 500] [--workers 1 2] [--rates 3]
-        [--clients 8] [--concurrency 4] [--db-tenants 50] [--keep]
+        [--clients 8] [--concurrency 4] [--db-tenants 50] [--existing-tenants 0 100000] [--keep]
 
 PMO_BENCH_DATABASE_URL: a superuser URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 The database is dropped at the end unless ``--keep``.
@@ -75,6 +76,13 @@ def parse_args() -> argparse.Namespace:
     )
     parser.add_argument("--concurrency", type=int, default=4, help="runs per worker at once")
     parser.add_argument("--db-tenants", type=int, default=50)
+    parser.add_argument(
+        "--existing-tenants",
+        type=int,
+        nargs="*",
+        default=[0],
+        help="database side again with this many other tenants in the control plane",
+    )
     parser.add_argument("--keep", action="store_true")
     return parser.parse_args()
 
@@ -305,6 +313,26 @@ async def database_side(settings: Settings, count: int) -> dict[str, Any]:
     }
 
 
+def add_tenants(bench_db: BenchDatabase, total: int) -> int:
+    """Top the control plane up to ``total`` other tenants (one in ten deleted), so the
+    database side shows whether a provisioning costs more among many; returns how many there
+    are now."""
+    with psycopg.connect(libpq_url(bench_db.owner_url), autocommit=True) as conn:
+        row = conn.execute("SELECT count(*) FROM control.tenants").fetchone()
+        have = int(row[0]) if row else 0
+        if total > have:
+            conn.execute(
+                "INSERT INTO control.tenants (id, slug, name, state, cell, version)"
+                " SELECT gen_random_uuid(), 'other-' || g, 'Other', CASE WHEN g %% 10 = 0"
+                " THEN 'deleted' ELSE 'active' END, 'default', 1"
+                " FROM generate_series(%s, %s) g",
+                (have + 1, total),
+            )
+            conn.execute("ANALYZE control.tenants")
+        row = conn.execute("SELECT count(*) FROM control.tenants").fetchone()
+        return int(row[0]) if row else 0
+
+
 def main() -> None:
     args = parse_args()
     bench_db = BenchDatabase.from_env(DATABASE)
@@ -357,22 +385,25 @@ def main() -> None:
                 f"| {r['first_tenth']:.3f} / {r['last_tenth']:.3f} | {r['failed']} |",
                 flush=True,
             )
-        db = asyncio.run(database_side(settings, args.db_tenants))
-        cost = db["cost"]
-        print(
-            f"\ndatabase side of one provisioning ({args.db_tenants} runs one at a time, "
-            f"claimed → finished minus the S3 step): median {cost[0] * 1000:.1f} ms, "
-            f"p95 {cost[1] * 1000:.1f} ms, max {cost[2] * 1000:.1f} ms"
-        )
-        inside = db["in_statements"]
-        print(
-            f"inside statements while a run executes: median {inside[0] * 1000:.1f} ms, "
-            f"p95 {inside[1] * 1000:.1f} ms ({db['statements']:.0f} statements)"
-        )
-        print(
-            "median per step, ms: "
-            + ", ".join(f"{name} {took * 1000:.1f}" for name, took in db["steps"].items())
-        )
+        for existing in sorted(set(args.existing_tenants)):
+            added = add_tenants(bench_db, existing)
+            db = asyncio.run(database_side(settings, args.db_tenants))
+            cost = db["cost"]
+            print(
+                f"\ndatabase side of one provisioning ({args.db_tenants} runs one at a time, "
+                f"claimed → finished minus the S3 step; {added:,} tenants in the control plane): "
+                f"median {cost[0] * 1000:.1f} ms, p95 {cost[1] * 1000:.1f} ms, "
+                f"max {cost[2] * 1000:.1f} ms"
+            )
+            inside = db["in_statements"]
+            print(
+                f"inside statements while a run executes: median {inside[0] * 1000:.1f} ms, "
+                f"p95 {inside[1] * 1000:.1f} ms ({db['statements']:.0f} statements)"
+            )
+            print(
+                "median per step, ms: "
+                + ", ".join(f"{name} {took * 1000:.1f}" for name, took in db["steps"].items())
+            )
     finally:
         stop(api)
         s3.stop()
