@@ -9,6 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select, union_all, update
 from sqlalchemy.dialects.postgresql import insert
@@ -109,6 +110,31 @@ async def role_in(session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUI
     )
 
 
+def _token_values(
+    user_id: uuid.UUID,
+    secret: str,
+    *,
+    name: str,
+    tenant_id: uuid.UUID | None,
+    scopes: frozenset[TokenScope],
+    expires_in: timedelta | None,
+) -> dict[str, object]:
+    """The columns of a new token with ``secret`` (only its hash is kept)."""
+    if expires_in is not None and expires_in <= timedelta(0):
+        raise ValidationFailed(
+            "expiry must be in the future", errors=[field_error("expires_in", ">0")]
+        )
+    return {
+        "user_id": user_id,
+        "tenant_id": tenant_id,
+        "name": name,
+        "prefix": secret[: len(TOKEN_PREFIX) + 8],
+        "secret_hash": _hash_secret(secret),
+        "scopes": sorted(s.value for s in scopes),
+        "expires_at": utcnow() + expires_in if expires_in else None,
+    }
+
+
 async def issue_token(
     session: AsyncSession,
     user_id: uuid.UUID,
@@ -117,29 +143,27 @@ async def issue_token(
     tenant_id: uuid.UUID | None = None,
     scopes: frozenset[TokenScope] = frozenset(TokenScope),
     expires_in: timedelta | None = None,
-    secret: str | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token; returns the row and the secret, which is never available again.
-
-    ``secret`` (see :func:`derived_secret`) replaces the random one.
-    """
-    if expires_in is not None and expires_in <= timedelta(0):
-        raise ValidationFailed(
-            "expiry must be in the future", errors=[field_error("expires_in", ">0")]
-        )
-    secret = secret or TOKEN_PREFIX + secrets.token_urlsafe(32)
+    """Create a token; returns the row and the secret, which is never available again."""
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user_id=user_id,
-        tenant_id=tenant_id,
-        name=name,
-        prefix=secret[: len(TOKEN_PREFIX) + 8],
-        secret_hash=_hash_secret(secret),
-        scopes=sorted(s.value for s in scopes),
-        expires_at=utcnow() + expires_in if expires_in else None,
+        **_token_values(
+            user_id, secret, name=name, tenant_id=tenant_id, scopes=scopes, expires_in=expires_in
+        )
     )
     session.add(token)
     await session.flush()
     return token, secret
+
+
+async def _made_or_found(session: AsyncSession, make: Any, found: Any) -> uuid.UUID:
+    """The id ``make`` (an ``INSERT … ON CONFLICT DO NOTHING RETURNING id``) inserted, else the
+    one ``found`` selects — in one statement: the insert as a CTE, the look beside it, because
+    the statement's own reads do not see what its CTE inserts."""
+    made = make.cte("made")
+    row_id: uuid.UUID | None = await session.scalar(union_all(select(made.c.id), found).limit(1))
+    assert row_id is not None  # inserted now, or there before the statement
+    return row_id
 
 
 async def ensure_member(
@@ -150,16 +174,14 @@ async def ensure_member(
     Two statements whatever already exists, so running it again (a retried provisioning step)
     makes nothing twice."""
     email = normalise_email(email)
-    made = (
+    user_id = await _made_or_found(
+        session,
         insert(User)
         .values(id=uuid.uuid4(), email=email, display_name=email.split("@")[0])
         .on_conflict_do_nothing(index_elements=[User.email])
-        .returning(User.id)
-        .cte("made")
+        .returning(User.id),
+        select(User.id).where(User.email == email),
     )
-    found = select(User.id).where(User.email == email)
-    user_id: uuid.UUID | None = await session.scalar(union_all(select(made.c.id), found).limit(1))
-    assert user_id is not None  # made now, or there before this statement
     await session.execute(
         insert(Membership)
         .values(id=uuid.uuid4(), user_id=user_id, tenant_id=tenant_id, role=role)
@@ -179,29 +201,24 @@ async def issue_token_once(
     tenant_id: uuid.UUID | None = None,
     expires_in: timedelta | None = None,
 ) -> uuid.UUID:
-    """:func:`issue_token` with a derived ``secret``, in one statement: the token's id, made
-    only if no token has that secret yet."""
-    secret_hash = _hash_secret(secret)
-    made = (
-        insert(ApiToken)
-        .values(
-            id=uuid.uuid4(),
-            user_id=user_id,
-            tenant_id=tenant_id,
-            name=name,
-            prefix=secret[: len(TOKEN_PREFIX) + 8],
-            secret_hash=secret_hash,
-            scopes=sorted(s.value for s in TokenScope),
-            expires_at=utcnow() + expires_in if expires_in else None,
-        )
-        .on_conflict_do_nothing(index_elements=[ApiToken.secret_hash])
-        .returning(ApiToken.id)
-        .cte("made")
+    """A token whose ``secret`` is given (see :func:`derived_secret`), in one statement: its id,
+    made only if no token has that secret yet."""
+    values = _token_values(
+        user_id,
+        secret,
+        name=name,
+        tenant_id=tenant_id,
+        scopes=frozenset(TokenScope),
+        expires_in=expires_in,
     )
-    found = select(ApiToken.id).where(ApiToken.secret_hash == secret_hash)
-    token_id: uuid.UUID | None = await session.scalar(union_all(select(made.c.id), found).limit(1))
-    assert token_id is not None
-    return token_id
+    return await _made_or_found(
+        session,
+        insert(ApiToken)
+        .values(id=uuid.uuid4(), **values)
+        .on_conflict_do_nothing(index_elements=[ApiToken.secret_hash])
+        .returning(ApiToken.id),
+        select(ApiToken.id).where(ApiToken.secret_hash == values["secret_hash"]),
+    )
 
 
 async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> ApiToken:
@@ -212,12 +229,6 @@ async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> ApiToken:
         token.revoked_at = utcnow()
         await session.flush()
     return token
-
-
-async def token_by_secret(session: AsyncSession, secret: str) -> ApiToken | None:
-    return await session.scalar(
-        select(ApiToken).where(ApiToken.secret_hash == _hash_secret(secret))
-    )
 
 
 async def remove_memberships_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:

@@ -109,6 +109,10 @@ async def choose_cell(session: AsyncSession, *, cell: str | None, region: str | 
     return await least_loaded_cell(session, region)
 
 
+def _slug_taken(slug: str) -> Conflict:
+    return Conflict(f"The workspace slug {slug!r} is taken.", errors=[field_error("slug", "taken")])
+
+
 async def place(session: AsyncSession, tenant_id: uuid.UUID, cell: str) -> None:
     """Put a tenant that is still being provisioned (and so has no workspace rows) in ``cell``.
 
@@ -147,9 +151,7 @@ async def reserve(session: AsyncSession, tenant_id: uuid.UUID, *, slug: str, nam
     if made is not None:
         return True
     if await session.scalar(select(Tenant.id).where(Tenant.id == tenant_id)) is None:
-        raise Conflict(
-            f"The workspace slug {slug!r} is taken.", errors=[field_error("slug", "taken")]
-        )
+        raise _slug_taken(slug)
     return False
 
 
@@ -164,9 +166,7 @@ async def create_tenant(
 ) -> Tenant:
     check_slug(slug)
     if await session.scalar(select(Tenant.id).where(Tenant.slug == slug)) is not None:
-        raise Conflict(
-            f"The workspace slug {slug!r} is taken.", errors=[field_error("slug", "taken")]
-        )
+        raise _slug_taken(slug)
     if await session.get(Cell, cell) is None:
         raise ValidationFailed(f"Unknown cell {cell!r}.", errors=[field_error("cell", "unknown")])
     tenant = Tenant(id=tenant_id or uuid.uuid4(), slug=slug, name=name, state=state, cell=cell)
