@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, or_, select, update
+from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from services.db.base import utcnow
 from services.provisioning_runs.models import (
@@ -69,48 +69,112 @@ async def claim(
 
     None: the run is over (or unknown). Raises :class:`RunBusy` while another execution's lease
     has not lapsed.
+
+    Three statements at most, core ones (this runs for every execution of every run): the run
+    and its steps, locked; the run taken; its steps planned, or its first unfinished one started.
     """
-    run = await session.scalar(
-        select(ProvisioningRun)
-        .where(ProvisioningRun.id == run_id)
-        .options(selectinload(ProvisioningRun.steps))
-        .with_for_update(of=ProvisioningRun)
-    )
-    if run is None or not run.state.is_active:
+    runs, steps = _tables()
+    found = (await session.execute(_claiming(), {"run_id": run_id})).one_or_none()
+    if found is None or not found.state.is_active:
         return None
     now = utcnow()
-    if run.lease_owner not in (None, owner) and run.lease_expires_at and run.lease_expires_at > now:
-        raise RunBusy(f"run {run_id} is held by {run.lease_owner} until {run.lease_expires_at}")
-    if not run.steps:
-        if not plan_for.get(run.kind):
-            raise RuntimeError(f"no steps are registered for {run.kind} runs")
-        for position, name in enumerate(plan_for[run.kind]):
-            run.steps.append(
-                ProvisioningStep(name=name, position=position, state=StepState.PENDING, attempts=0)
-            )
-    run.lease_owner = owner
-    run.lease_expires_at = now + timedelta(seconds=lease_seconds)
-    run.state = RunState.RUNNING
-    run.attempts = attempt
-    run.started_at = run.started_at or now
-    first = next((s for s in run.steps if s.state is not StepState.SUCCEEDED), None)
-    if first is not None:
-        # Counted before it runs: an attempt whose worker dies still counts.
-        first.state, first.attempts, first.started_at, first.error = (
-            StepState.RUNNING,
-            first.attempts + 1,
-            now,
-            None,
+    held_until = found.lease_expires_at
+    if found.lease_owner not in (None, owner) and held_until is not None and held_until > now:
+        raise RunBusy(f"run {run_id} is held by {found.lease_owner} until {held_until}")
+    kind = found.kind
+    planned = [(name, StepState(state), result) for name, state, result in found.steps or []]
+    if not planned and not plan_for.get(kind):
+        raise RuntimeError(f"no steps are registered for {kind} runs")
+    await session.execute(
+        update(runs)
+        .where(runs.c.id == run_id)
+        .values(
+            lease_owner=owner,
+            lease_expires_at=now + timedelta(seconds=lease_seconds),
+            state=RunState.RUNNING,
+            attempts=attempt,
+            started_at=func.coalesce(runs.c.started_at, now),
+            updated_at=now,
         )
-    await session.flush()
+    )
+    # Counted before it runs: an attempt whose worker dies still counts.
+    first = next((name for name, state, _ in planned if state is not StepState.SUCCEEDED), None)
+    if not planned:
+        planned = [(name, StepState.PENDING, None) for name in plan_for[kind]]
+        first = planned[0][0]
+        await session.execute(
+            insert(steps),
+            [
+                {
+                    "run_id": run_id,
+                    "position": position,
+                    "name": name,
+                    "state": StepState.RUNNING if name == first else StepState.PENDING,
+                    "attempts": 1 if name == first else 0,
+                    "started_at": now if name == first else None,
+                }
+                for position, (name, _, _) in enumerate(planned)
+            ],
+        )
+    elif first is not None:
+        await session.execute(
+            _update_step(
+                run_id,
+                first,
+                state=StepState.RUNNING,
+                attempts=steps.c.attempts + 1,
+                started_at=now,
+                error=None,
+            )
+        )
     return ClaimedRun(
-        id=run.id,
-        kind=run.kind,
-        tenant_id=run.tenant_id,
-        slug=run.slug,
-        request=dict(run.request),
-        steps={s.name: s.state for s in run.steps},
-        results={s.name: dict(s.result or {}) for s in run.steps if s.state is StepState.SUCCEEDED},
+        id=run_id,
+        kind=kind,
+        tenant_id=found.tenant_id,
+        slug=found.slug,
+        request=dict(found.request),
+        steps={name: StepState.RUNNING if name == first else state for name, state, _ in planned},
+        results={
+            name: dict(result or {})
+            for name, state, result in planned
+            if state is StepState.SUCCEEDED
+        },
+    )
+
+
+def _tables() -> tuple[Table, Table]:
+    return cast(Table, ProvisioningRun.__table__), cast(Table, ProvisioningStep.__table__)
+
+
+@functools.cache
+def _claiming() -> Any:
+    """The run, locked, with its steps as ``[[name, state, result], …]`` in order (or null)."""
+    runs, steps = _tables()
+    run, step = runs.c, steps.c
+    planned = (
+        select(
+            func.json_agg(
+                aggregate_order_by(
+                    func.json_build_array(step.name, step.state, step.result), step.position
+                )
+            )
+        )
+        .where(step.run_id == run.id)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            run.kind,
+            run.state,
+            run.tenant_id,
+            run.slug,
+            run.request,
+            run.lease_owner,
+            run.lease_expires_at,
+            planned.label("steps"),
+        )
+        .where(run.id == bindparam("run_id"))
+        .with_for_update(of=runs)
     )
 
 
@@ -179,7 +243,7 @@ def _recording(*, finishing: bool) -> Any:
 
     Core tables and parameter names that are no column's: in an ``UPDATE``, SQLAlchemy takes
     an execution parameter named like a column of the table as a value to ``SET``."""
-    runs, steps = cast(Table, ProvisioningRun.__table__), cast(Table, ProvisioningStep.__table__)
+    runs, steps = _tables()
     run, step = runs.c, steps.c
     now = bindparam("recorded_at", type_=run.updated_at.type)
     # ``updated_at`` is given: an ``onupdate`` default is not applied inside a CTE.
