@@ -20,9 +20,13 @@ Then the database-side cost of one provisioning: ``--db-tenants`` runs executed 
 other in this process, straight from the engine (no queue, no HTTP), timed from the step records:
 claimed → finished minus the S3 step; again with ``--existing-tenants`` other tenants in the
 control plane (added with one INSERT), to show whether a provisioning costs more among many.
+With ``--versus-schemas ROUNDS``, first that many rounds of ``schema_per_tenant.py`` (run with
+uv, as its docstring says) and the database side, alternating, and the ratio of their medians:
+the two measured in the same minutes, as the machine's speed moves between runs.
 
     .venv/bin/python bench/provision.py [--tenants 1 50 500] [--workers 1 2] [--rates 3]
-        [--clients 8] [--concurrency 4] [--db-tenants 50] [--existing-tenants 0 100000] [--keep]
+        [--clients 8] [--concurrency 4] [--db-tenants 50] [--existing-tenants 0 100000]
+        [--versus-schemas 3] [--schema-tenants 20] [--keep]
 
 PMO_BENCH_DATABASE_URL: a superuser URL (default postgresql://postgres@127.0.0.1:5432/postgres).
 The database is dropped at the end unless ``--keep``.
@@ -33,8 +37,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import itertools
+import json
 import os
 import platform
+import shutil
 import signal
 import statistics
 import subprocess
@@ -43,6 +49,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -59,6 +66,7 @@ from services.demo import free_port
 from services.logging import configure_logging
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.schemas import SignupCreate
+from services.tenancy import service as tenancy
 
 DATABASE = "pmo_bench_provision"
 POLL_SECONDS = 0.1
@@ -83,6 +91,14 @@ def parse_args() -> argparse.Namespace:
         default=[0],
         help="database side again with this many other tenants in the control plane",
     )
+    parser.add_argument(
+        "--versus-schemas",
+        type=int,
+        default=0,
+        metavar="ROUNDS",
+        help="rounds of schema_per_tenant.py and the database side, alternating (same minutes)",
+    )
+    parser.add_argument("--schema-tenants", type=int, default=20)
     parser.add_argument("--keep", action="store_true")
     return parser.parse_args()
 
@@ -271,6 +287,8 @@ async def database_side(settings: Settings, count: int) -> dict[str, Any]:
 
     database = Database(settings)
     engine_platform = Platform.build(settings, database)
+    async with database.transaction() as session:  # as a worker does when it starts
+        await tenancy.sync_cells(session, settings)
     clock = StatementClock(database.engine().sync_engine)
     tag = uuid.uuid4().hex[:6]
     costs: list[float] = []
@@ -333,6 +351,46 @@ def add_tenants(bench_db: BenchDatabase, total: int) -> int:
         return int(row[0]) if row else 0
 
 
+def schema_per_tenant(tenants: int) -> dict[str, Any]:
+    """``schema_per_tenant.py`` in its own throwaway environment (Django is no dependency of
+    ours), as its docstring runs it; what it measured."""
+    uv = shutil.which("uv") or str(Path(__file__).parent.parent / ".tools" / "bin" / "uv")
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    script = Path(__file__).parent / "schema_per_tenant.py"
+    withs = ["django>=5.1,<5.3", "django-tenants", "psycopg[binary]"]
+    command = [uv, "run", "-q", "--no-project", "--python", python]
+    command += [arg for package in withs for arg in ("--with", package)]
+    command += ["python", str(script), "--tenants", str(tenants), "--json"]
+    done = subprocess.run(command, check=True, capture_output=True, text=True)
+    return dict(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+def versus_schemas(settings: Settings, rounds: int, tenants: int, runs: int) -> None:
+    """The ≥ 30× goal, measured: django-tenants' wall clock per tenant and provisioning's
+    database side, one after the other, ``rounds`` times, so both see the machine as it is."""
+    print(
+        f"\nagainst schema-per-tenant in the same minutes ({tenants} django-tenants tenants, then "
+        f"{runs} provisionings, per round):"
+    )
+    print(
+        "| round | CPU calibration s | schema-per-tenant: median / p95 s "
+        "| database side: median / p95 ms | ratio of medians |"
+    )
+    print("| --- | --- | --- | --- | --- |")
+    ratios = []
+    for i in range(1, rounds + 1):
+        schemas = schema_per_tenant(tenants)
+        cost = asyncio.run(database_side(settings, runs))["cost"]
+        ratios.append(schemas["wall"][0] / cost[0])
+        print(
+            f"| {i} | {schemas['calibration']:.3f} | {schemas['wall'][0]:.3f} / "
+            f"{schemas['wall'][1]:.3f} | {cost[0] * 1000:.1f} / {cost[1] * 1000:.1f} "
+            f"| {ratios[-1]:.1f}× |",
+            flush=True,
+        )
+    print(f"ratio of medians: {min(ratios):.1f}–{max(ratios):.1f}× (goal ≥ 30×)")
+
+
 def main() -> None:
     args = parse_args()
     bench_db = BenchDatabase.from_env(DATABASE)
@@ -385,6 +443,8 @@ def main() -> None:
                 f"| {r['first_tenth']:.3f} / {r['last_tenth']:.3f} | {r['failed']} |",
                 flush=True,
             )
+        if args.versus_schemas:
+            versus_schemas(settings, args.versus_schemas, args.schema_tenants, args.db_tenants)
         for existing in sorted(set(args.existing_tenants)):
             added = add_tenants(bench_db, existing)
             db = asyncio.run(database_side(settings, args.db_tenants))

@@ -21,6 +21,7 @@ The database is dropped at the end unless ``--keep``.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import platform
 import statistics
@@ -49,6 +50,9 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tenants", type=int, default=20)
     parser.add_argument("--keep", action="store_true")
+    parser.add_argument(
+        "--json", action="store_true", help="one JSON object instead of text (for provision.py)"
+    )
     return parser.parse_args()
 
 
@@ -186,6 +190,19 @@ def main() -> None:
             drop_database(admin_url)
 
     wall, in_db, statements = (list(column) for column in zip(*results, strict=True))
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "tenants": args.tenants,
+                    "calibration": calibration,
+                    "wall": quantiles(wall),
+                    "in_execute": quantiles(in_db),
+                    "statements": statistics.median(statements),
+                }
+            )
+        )
+        return
     print(
         f"# {platform.node()} · {os.cpu_count()} CPU · Python {platform.python_version()} · "
         f"Django {django.__version__} · django-tenants {version('django-tenants')} · "
