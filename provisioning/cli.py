@@ -47,6 +47,7 @@ def worker_command(concurrency: int | None, name: str | None, queues: tuple[str,
             name=name,
             queues=queues or None,
             install_signal_handlers=True,
+            freeze_warm_heap=True,
         )
     )
 

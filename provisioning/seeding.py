@@ -10,15 +10,20 @@ version (kept once read), so seeding opens no other connection to the control pl
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
+from templates_library.schema import PackVersion
 from templates_library.seeding import PUBLISHED, seed_version
+
+log = structlog.get_logger("pmo.provisioning")
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,3 +64,33 @@ async def seed_workspace_from_pack(
         "items": result.items,
         "rows": result.rows,
     }
+
+
+async def rehearse(
+    database: Database, cell: str, versions: Sequence[tuple[str, PackVersion]]
+) -> int:
+    """Seed each of ``versions`` into a throwaway workspace on ``cell`` and roll it back, so the
+    first signup a worker serves finds the seed's statement compiled (SQLAlchemy keeps compiled
+    statements per engine; a pack's one statement inserts into every table it seeds) instead of
+    compiling it — about half of a first seed's time. Nothing is written. Returns how many
+    were rehearsed; one that fails is logged and skipped (a real seed reports its error)."""
+    rehearsed = 0
+    for pack, version in versions:
+        tenant_id = uuid.uuid4()
+        params = {"programme_name": "Rehearsal", "start_date": date.today()}
+        async with database.session(cell, TenantScope.single(tenant_id)) as session:
+            await session.begin()
+            try:
+                await seed_version(session, tenant_id, pack, version, params, versions=PUBLISHED)
+                rehearsed += 1
+            except Exception as exc:
+                log.warning(
+                    "worker.seed_rehearsal_failed",
+                    cell=cell,
+                    pack=pack,
+                    version=version.version,
+                    error=str(exc),
+                )
+            finally:
+                await session.rollback()
+    return rehearsed

@@ -90,14 +90,17 @@ class PackVersions:
         except InvalidParametersError as error:
             raise invalid_parameters(error) from None
 
-    async def warm(self, session: AsyncSession) -> int:
+    async def warm(self, session: AsyncSession) -> list[tuple[str, PackVersion]]:
         """Read the latest version of every published pack and work out its fields now, so
         the first workspace seeded from it does not pay for parsing (a worker calls this when
-        it starts). Returns how many versions are ready."""
+        it starts). Returns the versions now ready, with their packs' keys."""
         published = await catalogue.published_versions(session)
+        ready = []
         for pack, versions in published.items():
-            self.fields(pack, await self.get(session, pack, catalogue.latest_name(versions)))
-        return len(published)
+            version = await self.get(session, pack, catalogue.latest_name(versions))
+            self.fields(pack, version)
+            ready.append((pack, version))
+        return ready
 
 
 # Published versions, parsed, for every `seed` of this process (a version never changes once

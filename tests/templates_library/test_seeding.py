@@ -251,7 +251,8 @@ async def test_warming_reads_the_latest_published_version_of_every_pack(
     async with database.transaction() as session:
         published = await catalogue.published_versions(session)
         ready = await versions.warm(session)
-    assert ready == len(published) >= len({param.values[0] for param in SHIPPED})
+    assert len(ready) == len(published) >= len({param.values[0] for param in SHIPPED})
     latest = {(pack, catalogue.latest_name(names)) for pack, names in published.items()}
     assert set(versions.loaded) == latest
+    assert {(pack, version.version) for pack, version in ready} == latest
     assert {key for key, _ in latest} <= {pack for pack, _ in versions._fields}
