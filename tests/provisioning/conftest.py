@@ -137,18 +137,25 @@ async def shared_database(shared: Env) -> AsyncIterator[Database]:
     await db.dispose()
 
 
+@contextlib.asynccontextmanager
+async def worker_in_process(settings: Settings, **options: Any) -> AsyncIterator[None]:
+    """``run_worker`` in this process (with ``options``), from ready to cancelled."""
+    started = asyncio.Event()
+    task = asyncio.create_task(run_worker(settings, started=started, **options))
+    try:
+        await asyncio.wait_for(started.wait(), 60)
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 @pytest.fixture(scope="session")
 async def worker(shared: Env, shared_database: Database) -> AsyncIterator[None]:
     """A worker in this process, for the whole session."""
-    started = asyncio.Event()
-    task = asyncio.create_task(
-        run_worker(shared.settings, concurrency=4, name="test-worker", started=started)
-    )
-    await asyncio.wait_for(started.wait(), 30)
-    yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    async with worker_in_process(shared.settings, concurrency=4, name="test-worker"):
+        yield
 
 
 @pytest.fixture(scope="session")

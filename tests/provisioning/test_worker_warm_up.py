@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import gc
 import uuid
-from collections.abc import AsyncIterator
 from datetime import date
 
 import psycopg
@@ -16,13 +13,12 @@ from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.engine.interfaces import CacheStats
 
-from provisioning.worker import run_worker
 from services.config import DEFAULT_CELL
 from services.db.bootstrap import libpq_url
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
 from templates_library.seeding import PUBLISHED, seed_version
-from tests.provisioning.conftest import Env
+from tests.provisioning.conftest import Env, worker_in_process
 
 
 def workspace_rows(env: Env) -> dict[tuple[str, str], int]:
@@ -45,21 +41,6 @@ def workspace_rows(env: Env) -> dict[tuple[str, str], int]:
     return counts
 
 
-@contextlib.asynccontextmanager
-async def started_worker(env: Env, database: Database, **options: bool) -> AsyncIterator[None]:
-    started = asyncio.Event()
-    task = asyncio.create_task(
-        run_worker(env.settings, concurrency=1, database=database, started=started, **options)
-    )
-    try:
-        await asyncio.wait_for(started.wait(), 60)
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def test_a_starting_worker_rehearses_every_pack_in_every_cell_and_writes_nothing(
     isolated: Env,
 ) -> None:
@@ -72,7 +53,7 @@ async def test_a_starting_worker_rehearses_every_pack_in_every_cell_and_writes_n
             seeds.append(context.cache_hit)
 
     try:
-        async with started_worker(isolated, database):
+        async with worker_in_process(isolated.settings, concurrency=1, database=database):
             assert workspace_rows(isolated) == before  # every rehearsal rolled back
             assert {cell for cell, _ in before} == set(database.cells) == {DEFAULT_CELL, "eu"}
             async with database.transaction() as control:
@@ -100,9 +81,11 @@ async def test_a_worker_in_its_own_process_freezes_what_its_warm_up_loaded(
     database = Database(isolated.settings)
     assert gc.get_freeze_count() == 0
     try:
-        async with started_worker(isolated, database):
+        async with worker_in_process(isolated.settings, concurrency=1, database=database):
             assert gc.get_freeze_count() == 0  # in-process workers (demo, tests) leave it be
-        async with started_worker(isolated, database, freeze_warm_heap=True):
+        async with worker_in_process(
+            isolated.settings, concurrency=1, database=database, freeze_warm_heap=True
+        ):
             assert gc.get_freeze_count() > 10_000  # boto's models, the packs, compiled SQL …
     finally:
         gc.unfreeze()
