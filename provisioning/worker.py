@@ -6,6 +6,8 @@ Registered on the app of :mod:`services.jobs`:
   Transient failures come back with exponential backoff, up to ``PMO_PROVISIONING_MAX_ATTEMPTS``.
 * ``provisioning.sweep`` — periodic: re-queues the jobs of workers whose heartbeat stopped (a
   killed worker's run resumes elsewhere) and nudges runs whose job went missing.
+* ``rate_limits.forget`` — periodic, every minute: deletes the API's rate-limit counts of
+  windows that have ended (:mod:`services.rate_limit`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from procrastinate.retry import BaseRetryStrategy, RetryDecision
 
 from provisioning import seeding
 from provisioning.workflow import Platform, RetryableRunError, execute
+from services import rate_limit
 from services.config import Settings
 from services.db.base import utcnow
 from services.db.engine import Database
@@ -34,6 +37,7 @@ from services.tenancy import service as tenancy
 from templates_library.seeding import PUBLISHED
 
 SWEEP_TASK = "provisioning.sweep"
+FORGET_RATE_LIMITS_TASK = "rate_limits.forget"
 QUEUES = (PROVISIONING_QUEUE, MAINTENANCE_QUEUE)
 
 log = structlog.get_logger("pmo.worker")
@@ -101,6 +105,18 @@ def register_tasks(queue: JobQueue, platform: Platform) -> None:
         for run_id, tenant_id in stranded:
             if await queue.defer_run(run_id, tenant_id):
                 log.warning("provisioning.run.nudged", run_id=str(run_id))
+
+    @app.periodic(cron="* * * * *", periodic_id="forget-rate-limits")
+    @app.task(
+        name=FORGET_RATE_LIMITS_TASK,
+        queue=MAINTENANCE_QUEUE,
+        queueing_lock=FORGET_RATE_LIMITS_TASK,
+    )
+    async def forget_rate_limits(timestamp: int) -> None:
+        async with platform.database.transaction() as session:
+            forgotten = await rate_limit.forget_ended(session, rate_limit.WINDOW_SECONDS)
+        if forgotten:
+            log.info("rate_limits.forgotten", windows=forgotten)
 
 
 async def _warm_up(platform: Platform) -> None:

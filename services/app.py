@@ -8,10 +8,9 @@ from contextlib import asynccontextmanager
 from typing import Any
 
 import msgspec
-from litestar import Litestar, Request
+from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
@@ -24,11 +23,11 @@ from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
 from services.problems import exception_handlers
 from services.provisioning_runs.controllers import (
-    RATE_LIMITED,
     OffboardingController,
     ProvisioningRunController,
     SignupController,
 )
+from services.rate_limit import RateLimitMiddleware
 from services.tenancy.controllers import WorkspaceSettingsController
 from services.workspace.benefits.controllers import BenefitController, BenefitMeasurementController
 from services.workspace.configuration.controllers import (
@@ -100,12 +99,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
 
     middleware: list[Any] = [access_log_middleware]
     if settings.signup_rate_limit_per_minute:
-        middleware.append(
-            RateLimitConfig(
-                rate_limit=("minute", settings.signup_rate_limit_per_minute),
-                check_throttle_handler=_is_rate_limited,
-            ).middleware
-        )
+        middleware.append(RateLimitMiddleware(db, settings.signup_rate_limit_per_minute))
 
     app = Litestar(
         route_handlers=[
@@ -176,11 +170,6 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     )
     _declare_closed_request_bodies(app)
     return app
-
-
-def _is_rate_limited(request: Request[Any, Any, Any]) -> bool:
-    """Only routes that ask for it (``opt={RATE_LIMITED: True}``) count against the limit."""
-    return bool(request.route_handler.opt.get(RATE_LIMITED))
 
 
 def _strict_structs() -> dict[str, type[msgspec.Struct]]:

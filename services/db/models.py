@@ -21,6 +21,7 @@ MODEL_MODULES = (
     "services.catalogue.models",
     "services.provisioning_runs.models",
     "services.idempotency",
+    "services.rate_limit",
 )
 
 

@@ -40,10 +40,8 @@ from services.provisioning_runs.schemas import (
     SignupAccepted,
     SignupCreate,
 )
+from services.rate_limit import RATE_LIMITED
 from services.tenancy import service as tenancy
-
-# Route option: the handler is rate-limited per client address (see services.app).
-RATE_LIMITED = "rate_limited"
 
 
 def job_queue(state: State) -> JobQueue:
@@ -98,7 +96,7 @@ class SignupController(Controller):
     @post(
         "/",
         status_code=202,
-        opt={RATE_LIMITED: True},
+        opt={RATE_LIMITED: "signups"},
         responses=problem_responses(Conflict, IdempotencyKeyReused, RateLimited),
         summary="Sign up: a new client workspace, provisioned in seconds",
         description=(

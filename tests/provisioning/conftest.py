@@ -84,6 +84,7 @@ class Env:
             "provisioning_max_attempts": settings.provisioning_max_attempts,
             "provisioning_fault": settings.provisioning_fault or "",
             "worker_concurrency": settings.worker_concurrency,
+            "signup_rate_limit_per_minute": settings.signup_rate_limit_per_minute,
         }
         env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
         env.update({f"PMO_{k.upper()}": str(v) for k, v in values.items() if v is not None})

@@ -1,0 +1,140 @@
+"""Per-client-address rate limits, counted in the control database so every API process shares them.
+
+A route opts in with ``opt={RATE_LIMITED: "<bucket>"}``. Each request to it adds one hit to its
+client address's count for the current window (fixed windows, by the database's clock), in one
+upsert: concurrent requests each get their own number, whichever API process they reach, so a
+burst cannot slip past the limit. Over the limit the answer is a 429 problem with
+``Retry-After``; every answer carries the ``RateLimit-*`` headers.
+
+(Litestar's own ``RateLimitMiddleware`` keeps its count in a store it reads and then writes; with
+the in-memory store each process counted alone, so ``pmo serve --workers 4`` let four times the
+limit through.)
+
+The table is ``UNLOGGED``: a count is worth nothing after a crash, so it is not written to the
+WAL, and a crash merely forgets the current window. Windows that have ended are deleted by the
+worker's periodic ``rate_limits.forget`` task (:func:`forget_ended`).
+
+This is a business limit (signups per address), not flood protection: a refused request still
+costs one small upsert. Floods are for the load balancer in front.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from litestar.datastructures import MutableScopeHeaders
+from litestar.enums import ScopeType
+from litestar.middleware import ASGIMiddleware
+from litestar.types import ASGIApp, Receive, Scope, Send
+from litestar.types.asgi_types import Message
+from sqlalchemy import Integer, String, case, cast, delete, func
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Mapped, mapped_column
+
+from services.db.base import CONTROL_SCHEMA, Base
+from services.db.engine import Database
+from services.errors import RateLimited
+
+# Route option: the name of the bucket the route's requests count against.
+RATE_LIMITED = "rate_limited"
+WINDOW_SECONDS = 60
+
+
+class RateLimitWindow(Base):
+    """How many requests one client address made to one bucket in the current window."""
+
+    __tablename__ = "rate_limit_windows"
+    __table_args__ = {"schema": CONTROL_SCHEMA, "prefixes": ["UNLOGGED"]}
+
+    # "<bucket>:<client address>"
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    window_started_at: Mapped[datetime]
+    hits: Mapped[int] = mapped_column(Integer)
+
+
+def _window_start(seconds: int) -> Any:
+    # The start of the current window by the database's clock (one clock for every API process).
+    return func.to_timestamp(func.floor(func.extract("epoch", func.now()) / seconds) * seconds)
+
+
+async def hit(connection: AsyncConnection, key: str, window_seconds: int) -> tuple[int, int]:
+    """Count one request for ``key``: (hits in the current window, seconds until it ends)."""
+    row = insert(RateLimitWindow).values(
+        key=key, window_started_at=_window_start(window_seconds), hits=1
+    )
+    stored = RateLimitWindow.__table__.c
+    same_window = stored.window_started_at == row.excluded.window_started_at
+    elapsed = func.extract("epoch", func.now() - stored.window_started_at)
+    counted = row.on_conflict_do_update(
+        index_elements=[stored.key],
+        set_={
+            "hits": case((same_window, stored.hits + 1), else_=1),
+            "window_started_at": row.excluded.window_started_at,
+        },
+    ).returning(stored.hits, cast(func.ceil(window_seconds - elapsed), Integer))
+    hits, resets_in = (await connection.execute(counted)).one()
+    return hits, max(1, resets_in)
+
+
+async def forget_ended(session: AsyncSession, window_seconds: int) -> int:
+    """Delete the counts of windows that have ended; returns how many."""
+    ended = delete(RateLimitWindow).where(
+        RateLimitWindow.window_started_at < _window_start(window_seconds)
+    )
+    result = await session.execute(ended)
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return client[0] if client else "unknown"
+
+
+class RateLimitMiddleware(ASGIMiddleware):
+    """At most ``limit`` requests per client address and window to each opted-in bucket."""
+
+    scopes = (ScopeType.HTTP,)
+
+    def __init__(
+        self, database: Database, limit: int, window_seconds: int = WINDOW_SECONDS
+    ) -> None:
+        self.database = database
+        self.limit = limit
+        self.window_seconds = window_seconds
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        bucket = scope["route_handler"].opt.get(RATE_LIMITED)
+        if not bucket:
+            await next_app(scope, receive, send)
+            return
+        async with self.database.engine().begin() as connection:
+            hits, resets_in = await hit(
+                connection, f"{bucket}:{_client_address(scope)}", self.window_seconds
+            )
+        headers = {
+            "RateLimit-Policy": f"{self.limit}; w={self.window_seconds}",
+            "RateLimit-Limit": str(self.limit),
+            "RateLimit-Remaining": str(max(0, self.limit - hits)),
+            "RateLimit-Reset": str(resets_in),
+        }
+        if hits > self.limit:
+            raise RateLimited(
+                f"At most {self.limit} requests a {self._window()} from one address; "
+                f"try again in {resets_in} s.",
+                headers={**headers, "Retry-After": str(resets_in)},
+            )
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                found = MutableScopeHeaders(message)
+                for name, value in headers.items():
+                    found[name] = value
+            await send(message)
+
+        await next_app(scope, receive, send_with_headers)
+
+    def _window(self) -> str:
+        return "minute" if self.window_seconds == 60 else f"{self.window_seconds} s"
