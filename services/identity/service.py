@@ -61,6 +61,11 @@ def normalise_email(email: str) -> str:
     return email
 
 
+def default_display_name(email: str) -> str:
+    """What a user is called until they say: the local part of their (normalised) email."""
+    return email.partition("@")[0]
+
+
 async def create_user(
     session: AsyncSession, email: str, display_name: str = "", staff_role: StaffRole | None = None
 ) -> User:
@@ -68,7 +73,7 @@ async def create_user(
     if await session.scalar(select(User.id).where(User.email == email)) is not None:
         raise Conflict(f"A user with email {email} exists.", errors=[field_error("email", "taken")])
     user = User(
-        email=email, display_name=display_name or email.split("@")[0], staff_role=staff_role
+        email=email, display_name=display_name or default_display_name(email), staff_role=staff_role
     )
     session.add(user)
     await session.flush()
@@ -177,7 +182,7 @@ async def ensure_member(
     user_id = await _made_or_found(
         session,
         insert(User)
-        .values(id=uuid.uuid4(), email=email, display_name=email.split("@")[0])
+        .values(id=uuid.uuid4(), email=email, display_name=default_display_name(email))
         .on_conflict_do_nothing(index_elements=[User.email])
         .returning(User.id),
         select(User.id).where(User.email == email),

@@ -128,6 +128,8 @@ async def test_ensure_member_makes_one_user_and_one_membership(database: Databas
             await session.scalars(select(Membership.role).where(Membership.tenant_id == tenant_id))
         ).all()
     assert [u.id for u in users] == [first]
+    # Called by the email's local part until they say, as a user made by create_user is.
+    assert users[0].display_name == email.lower().partition("@")[0]
     assert roles == [Role.OWNER]  # the second call changed the role, not added a membership
 
 
