@@ -7,7 +7,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,11 +16,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from services.demo import free_port
 
 
 def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, str]:
@@ -74,7 +69,7 @@ def _postgres_running(data_dir: Path) -> bool:
 def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
     # Under the project, not /tmp: the embedded server runs as a system user when root.
     data_dir = Path(".pmo") / f"test-demo-{uuid.uuid4().hex[:8]}"
-    port = _free_port()
+    port = free_port("127.0.0.1")
     process: subprocess.Popen[str] | None = None
     try:
         process, slug, token = _start_demo(data_dir, port)
