@@ -97,7 +97,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             if database is None:
                 await db.dispose()
 
-    middleware: list[Any] = [access_log_middleware]
+    middleware: list[Any] = []
     if settings.signup_rate_limit_per_minute:
         middleware.append(RateLimitMiddleware(db, settings.signup_rate_limit_per_minute))
 
@@ -169,6 +169,9 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         debug=False,
     )
     _declare_closed_request_bodies(app)
+    # Around the whole application rather than each route's handler, so that requests no route
+    # matches (404, 405) are logged and carry a request id too.
+    app.asgi_handler = access_log_middleware(app.asgi_handler)
     return app
 
 

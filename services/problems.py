@@ -7,7 +7,9 @@ for bad input, field ``errors``; :func:`problem_responses` documents them in the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
+from enum import Enum
 from typing import Any
 
 import msgspec
@@ -103,16 +105,30 @@ def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Respon
     )
 
 
+# msgspec names the field in the message, and Litestar's key is then the object that lacks it
+# (``data`` for the body itself).
+_NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
+
+
+def _field(item: Mapping[str, Any]) -> str:
+    key = str(item.get("key") or "")
+    named = _NAMED_FIELD.match(str(item.get("message", "")))
+    if named is None:
+        return key
+    return named[1] if key in ("", "data") else f"{key}.{named[1]}"
+
+
+def _source(item: Mapping[str, Any]) -> str:
+    source = item.get("source", "body")
+    return str(source.value if isinstance(source, Enum) else source)
+
+
 def _litestar_validation(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[Any]:
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        field_error(
-            str(item.get("key") or ""),
-            str(item.get("message", "")),
-            str(item.get("source", "body")),
-        )
+        field_error(_field(item), str(item.get("message", "")), _source(item))
         for item in raw
         if isinstance(item, dict)
     ]

@@ -46,3 +46,26 @@ async def test_each_request_logs_one_access_event_with_tenant_and_actor(
     assert event["status"] == 200
     assert event["method"] == "GET"
     assert event["duration_ms"] >= 0
+
+
+async def test_requests_no_route_matches_are_logged_with_their_id(
+    client: AsyncTestClient[Litestar], settings: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    configure_logging(
+        settings.model_copy(update={"log_format": LogFormat.JSON, "log_level": "INFO"})
+    )
+    try:
+        capsys.readouterr()
+        response = await client.get(
+            "/api/v1/no-such-thing", headers={"X-Request-ID": "log-miss-01"}
+        )
+        assert response.status_code == 404
+        lines = [
+            json.loads(line) for line in capsys.readouterr().err.splitlines() if line[:1] == "{"
+        ]
+    finally:
+        configure_logging(settings)
+    access = [line for line in lines if line["event"] == "http.request"]
+    assert [(a["request_id"], a["status"], a["path"]) for a in access] == [
+        ("log-miss-01", 404, "/api/v1/no-such-thing")
+    ]
