@@ -14,7 +14,9 @@ signup's page polling its status URL every 100 ms until the workspace is active.
 Per round it prints signup → active as the page sees it (POST → status ``succeeded``) and as the
 server records it (run created → finished), the workers' service time (run claimed → finished),
 tenants per minute (N over first signup → last active) and the median service time of the first
-vs the last tenth of the tenants.
+vs the last tenth of the tenants. A second table says where the CPU went in each round: seconds of
+CPU per tenant in the pages (this process), the API, the workers, the S3 server and PostgreSQL
+(from ``/proc``), and how many of the machine's cores were busy on average.
 
 Then the database-side cost of one provisioning: ``--db-tenants`` runs executed one after the
 other in this process, straight from the engine (no queue, no HTTP), timed from the step records:
@@ -70,6 +72,7 @@ from services.tenancy import service as tenancy
 
 DATABASE = "pmo_bench_provision"
 POLL_SECONDS = 0.1
+CPU_PARTS = ("pages", "API", "workers", "S3", "PostgreSQL")
 
 
 def parse_args() -> argparse.Namespace:
@@ -140,6 +143,76 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         process.wait()
 
 
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _stat(pid: int) -> list[str] | None:
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return text[text.rindex(")") + 2 :].split()  # fields from the 3rd (state) on
+
+
+def cpu_seconds(pid: int, *, reaped_children: bool = False) -> float:
+    """User + system CPU of a process (and of its exited, waited-for children)."""
+    fields = _stat(pid)
+    if fields is None:
+        return 0.0
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])  # cutime, cstime
+    return ticks / _TICKS
+
+
+def postgres_cpu_seconds() -> float:
+    """Every PostgreSQL process on this machine: the backends alive now, plus what the
+    postmaster counts for the ones that have exited."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if (entry / "comm").read_text().strip() != "postgres":
+                continue
+        except OSError:
+            continue
+        fields = _stat(int(entry.name))
+        parent = int(fields[1]) if fields else 0
+        try:
+            is_postmaster = (Path(f"/proc/{parent}/comm").read_text().strip()) != "postgres"
+        except OSError:
+            is_postmaster = True
+        total += cpu_seconds(int(entry.name), reaped_children=is_postmaster)
+    return total
+
+
+@dataclass(frozen=True)
+class CpuSample:
+    """CPU seconds so far of each part of the platform (and of the pages, in this process)."""
+
+    parts: dict[str, float]
+    at: float
+
+    @classmethod
+    def take(cls, api: int, workers: list[int], s3: int) -> CpuSample:
+        return cls(
+            {
+                "pages": time.process_time(),
+                "API": cpu_seconds(api),
+                "workers": sum(cpu_seconds(w) for w in workers),
+                "S3": cpu_seconds(s3),
+                "PostgreSQL": postgres_cpu_seconds(),
+            },
+            time.perf_counter(),
+        )
+
+    def since(self, before: CpuSample) -> dict[str, float]:
+        used = {k: v - before.parts[k] for k, v in self.parts.items()}
+        used["cores busy"] = sum(used.values()) / (self.at - before.at)
+        return used
+
+
 def signup(tag: str, i: int) -> dict[str, str]:
     return {
         "organisation_name": f"Bench {tag} {i}",
@@ -188,6 +261,7 @@ async def one_round(
     workers: int,
     load: Load,
     env: dict[str, str],
+    pids: dict[str, int],
 ) -> dict[str, Any]:
     """N signups, each followed by its page polling the run's status URL (as the progress bar
     does) until the workspace is active: arriving at ``load.rate`` per second whatever the
@@ -196,6 +270,8 @@ async def one_round(
     started = [pmo("worker", env=env) for _ in range(workers)]
     try:
         await wait_for_workers(conninfo, workers)
+        worker_pids = [p.pid for p in started]
+        cpu_before = CpuSample.take(pids["api"], worker_pids, pids["s3"])
         tag = uuid.uuid4().hex[:6]
         pending = list(range(n))
         seen: dict[str, float] = {}  # run id → seconds from POST to seeing it active
@@ -230,6 +306,7 @@ async def one_round(
                 await open_loop(http, load.rate)
             else:
                 await asyncio.gather(*(closed_loop_page(http) for _ in range(min(load.clients, n))))
+        cpu = CpuSample.take(pids["api"], worker_pids, pids["s3"]).since(cpu_before)
         async with await psycopg.AsyncConnection.connect(conninfo, autocommit=True) as conn:
             rows = await (
                 await conn.execute(
@@ -257,6 +334,7 @@ async def one_round(
         # Does a tenant cost more as N grows? The first tenth against the last tenth.
         "first_tenth": statistics.median(service[: max(1, n // 10)]),
         "last_tenth": statistics.median(service[-max(1, n // 10) :]),
+        "cpu": cpu,
     }
 
 
@@ -433,8 +511,17 @@ def main() -> None:
         )
         print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
         loads = [Load(rate=r) for r in args.rates] + [Load(clients=c) for c in args.clients]
+        assert s3.process is not None
+        pids = {"api": api.pid, "s3": s3.process.pid}
+        cpu_rows = []
         for load, n, workers in itertools.product(loads, args.tenants, args.workers):
-            r = asyncio.run(one_round(base_url, conninfo, n, workers, load, env))
+            r = asyncio.run(one_round(base_url, conninfo, n, workers, load, env, pids))
+            cpu = r["cpu"]
+            cpu_rows.append(
+                f"| {load} | {n} | {workers} | "
+                + " | ".join(f"{cpu[k] / n * 1000:.0f}" for k in CPU_PARTS)
+                + f" | {sum(cpu[k] for k in CPU_PARTS) / n * 1000:.0f} | {cpu['cores busy']:.2f} |"
+            )
             page, srv, svc = r["client"], r["server"], r["service"]
             print(
                 f"| {load} | {n} | {workers} | {page[0]:.3f} / {page[1]:.3f} / {page[2]:.3f} "
@@ -442,6 +529,14 @@ def main() -> None:
                 f"| {svc[0]:.3f} / {svc[1]:.3f} | {r['per_minute']:.0f} | {r['wall']:.1f} "
                 f"| {r['first_tenth']:.3f} / {r['last_tenth']:.3f} | {r['failed']} |",
                 flush=True,
+            )
+        if cpu_rows:
+            print(
+                "\nCPU per tenant, ms (pages = the signup pages, this process):\n| load | N | "
+                f"workers | {' | '.join(CPU_PARTS)} | all | cores busy |\n"
+                + "| --- " * (len(CPU_PARTS) + 5)
+                + "|\n"
+                + "\n".join(cpu_rows)
             )
         if args.versus_schemas:
             versus_schemas(settings, args.versus_schemas, args.schema_tenants, args.db_tenants)
