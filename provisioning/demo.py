@@ -192,7 +192,7 @@ async def _platform(settings: Settings, s3: LocalS3, smoke: bool) -> int:
                 click.echo(f"smoke: FAIL {failure}", err=True)
             click.echo("smoke: ok" if not failures else f"smoke: {len(failures)} failure(s)")
             return 0 if not failures else 1
-        _banner(base_url, s3, provisioned)
+        _banner(base_url, s3, provisioned, settings.database_url)
         await serving  # until Ctrl-C / SIGTERM
         return 0
     finally:
@@ -204,7 +204,9 @@ async def _platform(settings: Settings, s3: LocalS3, smoke: bool) -> int:
             await serving
 
 
-def _banner(base_url: str, s3: LocalS3, provisioned: list[Provisioned]) -> None:
+def _banner(
+    base_url: str, s3: LocalS3, provisioned: list[Provisioned], database_url: str | None
+) -> None:
     lines = [
         "",
         "PMO Cloud demo",
@@ -226,6 +228,10 @@ def _banner(base_url: str, s3: LocalS3, provisioned: list[Provisioned]) -> None:
         "",
         f'  try: curl -H "Authorization: Bearer {first.token}" '
         f"{base_url}/api/v1/w/{first.client.slug}/programmes",
+        "",
+        # The operator's commands (runs, invitations, templates) from another shell.
+        f"  operate it:  export PMO_DATABASE_URL='{database_url}'",
+        "               then e.g. .venv/bin/pmo provisioning list  (every command: pmo --help)",
         "",
         "Ctrl-C stops the platform (and its database).",
         "",

@@ -300,7 +300,7 @@ def demo(smoke: bool) -> None:
     sys.exit(run_demo(settings_from_env(), smoke=smoke))
 
 
-def _load_plugin_commands() -> None:
+def load_plugin_commands() -> None:
     for entry in entry_points(group="pmo.commands"):
         command = entry.load()
         if isinstance(command, click.Command):
@@ -308,5 +308,5 @@ def _load_plugin_commands() -> None:
 
 
 def main() -> None:
-    _load_plugin_commands()
+    load_plugin_commands()
     cli()

@@ -76,9 +76,8 @@ R = TypeVar("R")
 
 def _in_catalogue(work: Callable[[AsyncSession], Awaitable[R]]) -> R:
     """Run `work` in one control-plane transaction; expected failures become `error:` lines."""
-    from services.cli import run_async, settings_from_env
+    from services.cli import handles_errors, run_async, settings_from_env
     from services.db.engine import Database
-    from services.errors import ProblemError
 
     async def run() -> R:
         database = Database(settings_from_env())
@@ -88,11 +87,7 @@ def _in_catalogue(work: Callable[[AsyncSession], Awaitable[R]]) -> R:
         finally:
             await database.dispose()
 
-    try:
-        return run_async(run())
-    except ProblemError as error:
-        click.echo(f"error: {error.detail}", err=True)
-        sys.exit(1)
+    return handles_errors(run_async)(run())
 
 
 def parse_reference(text: str) -> tuple[str, str | None]:
@@ -249,9 +244,8 @@ def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _in_database(work: Callable[[Database], Awaitable[R]]) -> R:
     """Run `work` with the platform's databases; expected failures become `error:` lines."""
-    from services.cli import run_async, settings_from_env
+    from services.cli import handles_errors, run_async, settings_from_env
     from services.db.engine import Database
-    from services.errors import ProblemError
 
     async def run() -> R:
         database = Database(settings_from_env())
@@ -260,12 +254,7 @@ def _in_database(work: Callable[[Database], Awaitable[R]]) -> R:
         finally:
             await database.dispose()
 
-    try:
-        return run_async(run())
-    except ProblemError as error:
-        detail = "; ".join(f"{e['field']}: {e['message']}" for e in error.errors or [])
-        click.echo(f"error: {error.detail}{f' ({detail})' if detail else ''}", err=True)
-        sys.exit(1)
+    return handles_errors(run_async)(run())
 
 
 @templates_group.command(name="upgrade")

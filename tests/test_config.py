@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from services.cli import cli
+from services.cli import cli, load_plugin_commands
 from services.config import ConfigError, Environment, LogFormat, load_settings
 
 APP_URL = "postgresql://pmo_app:secret@db.internal:5432/pmo"
@@ -71,6 +71,36 @@ def test_the_cli_reports_bad_configuration_in_one_line(monkeypatch: pytest.Monke
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [result.output.strip()], "one line, no traceback"
     assert "configuration error: PMO_PORT" in result.output
+
+
+# Every command that needs a database, as `pmo` loads them (its plugins included).
+_DATABASE_COMMANDS = [
+    ["db", "current"],
+    ["tenants", "create", "acme"],
+    ["users", "create", "ada@acme.example"],
+    ["tokens", "revoke", "00000000-0000-0000-0000-000000000000"],
+    ["templates", "list"],
+    ["templates", "show", "msp-governance"],
+    ["templates", "diff", "msp-governance@1.0.0", "msp-governance@1.1.0"],
+    ["templates", "upgrade", "--all", "--to", "msp-governance"],
+    ["provisioning", "list"],
+    ["provisioning", "show", "00000000-0000-0000-0000-000000000000"],
+    ["provisioning", "retry", "00000000-0000-0000-0000-000000000000"],
+    ["worker"],
+]
+
+
+@pytest.mark.parametrize("command", _DATABASE_COMMANDS, ids=" ".join)
+def test_every_database_command_without_a_database_says_so_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    monkeypatch.delenv("PMO_DATABASE_URL", raising=False)
+    load_plugin_commands()
+    result = CliRunner().invoke(cli, command)
+    assert result.exit_code == 2, result.output
+    assert result.output.strip().splitlines() == [
+        "configuration error: PMO_DATABASE_URL: not set (use `pmo demo` for an embedded database)"
+    ]
 
 
 def test_serving_without_a_database_says_so(monkeypatch: pytest.MonkeyPatch) -> None:

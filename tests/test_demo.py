@@ -19,8 +19,9 @@ import psutil
 from services.demo import free_port
 
 
-def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, str]:
-    """Start `pmo demo`; returns the process, the first client's slug and its token."""
+def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, str, str]:
+    """Start `pmo demo`; returns the process, the first client's slug and its token, and the
+    database URL it tells operators to export."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
     env |= {"PMO_DATA_DIR": str(data_dir), "PMO_PORT": str(port), "PMO_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
@@ -33,19 +34,20 @@ def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, 
     assert process.stdout is not None
     deadline = time.monotonic() + 120
     output = ""
-    slug = None
+    slug = token = None
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         output += line
         if (match := re.search(r"client\s+(\S+)", line)) and slug is None:
             slug = match.group(1)
-        if (match := re.search(r"token\s+(pmo_\S+)", line)) and slug is not None:
+        if (match := re.search(r"token\s+(pmo_\S+)", line)) and token is None:
             token = match.group(1)
+        if (match := re.search(r"export PMO_DATABASE_URL='(.+)'", line)) and slug and token:
             base = f"http://127.0.0.1:{port}"
             while time.monotonic() < deadline:
                 try:
                     if httpx.get(f"{base}/health/live").status_code == 200:
-                        return process, slug, token
+                        return process, slug, token, match.group(1)
                 except httpx.TransportError:
                     time.sleep(0.1)
         if not line and process.poll() is not None:
@@ -72,8 +74,20 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
     port = free_port("127.0.0.1")
     process: subprocess.Popen[str] | None = None
     try:
-        process, slug, token = _start_demo(data_dir, port)
+        process, slug, token, database_url = _start_demo(data_dir, port)
         assert slug == "northwind"
+        # An operator's command from another shell, as the banner says.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
+        listed_runs = subprocess.run(
+            [sys.executable, "-m", "services", "provisioning", "list"],
+            env={**env, "PMO_DATABASE_URL": database_url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+        assert re.search(r"provision\s+succeeded\s+northwind\s", listed_runs), listed_runs
+        assert re.search(r"provision\s+succeeded\s+contoso-rail\s", listed_runs), listed_runs
         programmes = f"http://127.0.0.1:{port}/api/v1/w/{slug}/programmes"
         headers = {"Authorization": f"Bearer {token}"}
         # Provisioned through the signup: the programme the signup named is seeded.
@@ -95,7 +109,7 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         assert not s3[0].is_running()
 
         # The same clients again (their signups are idempotent), with fresh tokens.
-        process, slug, token = _start_demo(data_dir, port)
+        process, slug, token, _ = _start_demo(data_dir, port)
         listed = httpx.get(programmes, headers={"Authorization": f"Bearer {token}"})
         names = [p["name"] for p in listed.json()["items"]]
         assert sorted(names) == ["Digital Patient Services", "Survives a restart"]

@@ -13,7 +13,7 @@ from litestar.testing import AsyncTestClient
 
 from provisioning.faults import PermanentStepError, TransientStepError
 from provisioning.workflow import PROVISION, Workflow, is_transient, readable
-from services.cli import _load_plugin_commands, cli
+from services.cli import cli, load_plugin_commands
 from services.db.engine import Database
 from services.errors import Conflict
 from services.provisioning_runs.models import ProvisioningStep, RunKind, StepState
@@ -88,7 +88,7 @@ async def test_the_cli_lists_shows_and_retries_a_failed_run(
     run_id = answer.json()["run_id"]
     await wait_for_run(isolated_database, run_id)
     broken.stop()
-    _load_plugin_commands()  # as `pmo` does: the groups come from the pmo.commands entry points
+    load_plugin_commands()  # as `pmo` does: the groups come from the pmo.commands entry points
     assert cli.commands["demo"].callback.__module__ == "provisioning.demo"  # type: ignore[union-attr]
     runner = CliRunner(env=isolated.process_env())
 
