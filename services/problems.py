@@ -17,6 +17,7 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 
@@ -110,12 +111,17 @@ def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Respon
 _NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
 
 
-def _field(item: Mapping[str, Any]) -> str:
+def _field(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> str:
     key = str(item.get("key") or "")
     named = _NAMED_FIELD.match(str(item.get("message", "")))
-    if named is None:
-        return key
-    return named[1] if key in ("", "data") else f"{key}.{named[1]}"
+    if named is not None:
+        return named[1] if key in ("", "data") else f"{key}.{named[1]}"
+    # A parameter's name in the request (``state``), not the handler's argument (``run_state``).
+    parameters = request.route_handler.parsed_fn_signature.parameters
+    definition = getattr(parameters.get(key), "kwarg_definition", None)
+    if isinstance(definition, ParameterKwarg):
+        return definition.name or definition.query or definition.header or key
+    return key
 
 
 def _source(item: Mapping[str, Any]) -> str:
@@ -128,7 +134,7 @@ def _litestar_validation(
 ) -> Response[Any]:
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [
-        field_error(_field(item), str(item.get("message", "")), _source(item))
+        field_error(_field(request, item), str(item.get("message", "")), _source(item))
         for item in raw
         if isinstance(item, dict)
     ]

@@ -93,6 +93,12 @@ async def test_list_is_paginated_filtered_and_sorted(
     assert too_big.json()["errors"] == [
         {"field": "limit", "message": "Expected `int` <= 200", "source": "query"}
     ]
+    # A parameter is named as the request names it, not as the handler's argument is.
+    no_such_state = await client.get(ws.programmes, params={"state": "bogus"}, headers=ws.headers)
+    assert no_such_state.status_code == 422
+    assert [(e["field"], e["source"]) for e in no_such_state.json()["errors"]] == [
+        ("state", "query")
+    ]
 
 
 async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
