@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -39,6 +40,7 @@ from services.identity import service as identity
 from services.identity.models import ApiToken
 from services.storage.service import Storage
 from services.tenancy import service as tenancy
+from services.tenancy.models import TenantState
 from templates_library.catalogue import sync as sync_catalogue
 from templates_library.loader import PACKS_DIR, load_library
 
@@ -119,6 +121,18 @@ async def sign_up(base_url: str, client: DemoClient) -> str:
     raise click.ClickException(f"provisioning {client.slug} did not finish in time")
 
 
+async def offboarded(settings: Settings, clients: Sequence[DemoClient]) -> set[str]:
+    """The demo clients someone offboarded: a deleted workspace keeps its slug for the record."""
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            tenants = [await tenancy.get_by_slug(session, c.slug) for c in clients]
+    finally:
+        await database.dispose()
+    gone = (TenantState.OFFBOARDING, TenantState.DELETED)
+    return {t.slug for t in tenants if t is not None and t.state in gone}
+
+
 async def demo_token(settings: Settings, client: DemoClient) -> str:
     """A fresh token for the client's owner (one live demo token each: older ones are revoked)."""
     database = Database(settings)
@@ -181,10 +195,21 @@ async def _platform(settings: Settings, s3: LocalS3, smoke: bool) -> int:
                 return 1
             await asyncio.sleep(0.05)
         provisioned = []
+        gone = await offboarded(settings, DEMO_CLIENTS)
         for client in DEMO_CLIENTS:
+            if client.slug in gone:
+                click.echo(
+                    f"demo: {client.slug} was offboarded and keeps its slug, so it is not signed "
+                    f"up again (remove {settings.data_dir}/ to start afresh)",
+                    err=True,
+                )
+                continue
             run_id = await sign_up(base_url, client)
             provisioned.append(Provisioned(client, run_id, await demo_token(settings, client)))
         if smoke:
+            if not provisioned:
+                click.echo("smoke: FAIL no demo client to check", err=True)
+                return 1
             failures = await smoke_check(base_url, provisioned[0].credentials)
             for done in provisioned:
                 failures += await check_provisioned(base_url, settings, done)
@@ -223,11 +248,14 @@ def _banner(
             f"  run            {base_url}/api/v1/provisioning-runs/{done.run_id}",
             f"  token          {done.token}",
         ]
-    first = provisioned[0]
+    if provisioned:
+        first = provisioned[0]
+        lines += [
+            "",
+            f'  try: curl -H "Authorization: Bearer {first.token}" '
+            f"{base_url}/api/v1/w/{first.client.slug}/programmes",
+        ]
     lines += [
-        "",
-        f'  try: curl -H "Authorization: Bearer {first.token}" '
-        f"{base_url}/api/v1/w/{first.client.slug}/programmes",
         "",
         # The operator's commands (runs, invitations, templates) from another shell.
         f"  operate it:  export PMO_DATABASE_URL='{database_url}'",

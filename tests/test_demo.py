@@ -1,5 +1,6 @@
 """`pmo demo` on the embedded database: provisions its clients through signups, serves, stops
-cleanly on SIGTERM (database and S3 server too), reuses its data."""
+cleanly on SIGTERM (database and S3 server too), reuses its data (an offboarded client stays
+gone)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -19,9 +21,16 @@ import psutil
 from services.demo import free_port
 
 
-def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, str, str]:
-    """Start `pmo demo`; returns the process, the first client's slug and its token, and the
-    database URL it tells operators to export."""
+@dataclass
+class Started:
+    process: subprocess.Popen[str]
+    tokens: dict[str, str]  # each demo client's slug → its owner's token, in banner order
+    database_url: str  # what the banner tells operators to export
+    output: str
+
+
+def _start_demo(data_dir: Path, port: int) -> Started:
+    """Start `pmo demo` and read its banner up to the end."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
     env |= {"PMO_DATA_DIR": str(data_dir), "PMO_PORT": str(port), "PMO_LOG_LEVEL": "WARNING"}
     process = subprocess.Popen(
@@ -34,20 +43,23 @@ def _start_demo(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], str, 
     assert process.stdout is not None
     deadline = time.monotonic() + 120
     output = ""
-    slug = token = None
+    slug = database_url = None
+    tokens: dict[str, str] = {}
     while time.monotonic() < deadline:
         line = process.stdout.readline()
         output += line
-        if (match := re.search(r"client\s+(\S+)", line)) and slug is None:
+        if match := re.search(r"client\s+(\S+)", line):
             slug = match.group(1)
-        if (match := re.search(r"token\s+(pmo_\S+)", line)) and token is None:
-            token = match.group(1)
-        if (match := re.search(r"export PMO_DATABASE_URL='(.+)'", line)) and slug and token:
+        if (match := re.search(r"token\s+(pmo_\S+)", line)) and slug is not None:
+            tokens[slug] = match.group(1)
+        if match := re.search(r"export PMO_DATABASE_URL='(.+)'", line):
+            database_url = match.group(1)
+        if "Ctrl-C stops" in line and database_url is not None:
             base = f"http://127.0.0.1:{port}"
             while time.monotonic() < deadline:
                 try:
                     if httpx.get(f"{base}/health/live").status_code == 200:
-                        return process, slug, token, match.group(1)
+                        return Started(process, tokens, database_url, output)
                 except httpx.TransportError:
                     time.sleep(0.1)
         if not line and process.poll() is not None:
@@ -74,13 +86,17 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
     port = free_port("127.0.0.1")
     process: subprocess.Popen[str] | None = None
     try:
-        process, slug, token, database_url = _start_demo(data_dir, port)
-        assert slug == "northwind"
+        started = _start_demo(data_dir, port)
+        process = started.process
+        assert list(started.tokens) == ["northwind", "contoso-rail"]
+        base = f"http://127.0.0.1:{port}"
+        programmes = f"{base}/api/v1/w/northwind/programmes"
+        headers = {"Authorization": f"Bearer {started.tokens['northwind']}"}
         # An operator's command from another shell, as the banner says.
         env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
         listed_runs = subprocess.run(
             [sys.executable, "-m", "services", "provisioning", "list"],
-            env={**env, "PMO_DATABASE_URL": database_url},
+            env={**env, "PMO_DATABASE_URL": started.database_url},
             capture_output=True,
             text=True,
             timeout=60,
@@ -88,13 +104,20 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         ).stdout
         assert re.search(r"provision\s+succeeded\s+northwind\s", listed_runs), listed_runs
         assert re.search(r"provision\s+succeeded\s+contoso-rail\s", listed_runs), listed_runs
-        programmes = f"http://127.0.0.1:{port}/api/v1/w/{slug}/programmes"
-        headers = {"Authorization": f"Bearer {token}"}
         # Provisioned through the signup: the programme the signup named is seeded.
         seeded = httpx.get(programmes, headers=headers).json()
         assert "Digital Patient Services" in {p["name"] for p in seeded["items"]}
         created = httpx.post(programmes, json={"name": "Survives a restart"}, headers=headers)
         assert created.status_code == 201
+        # One client is offboarded, as anyone trying the API may do.
+        contoso = {"Authorization": f"Bearer {started.tokens['contoso-rail']}"}
+        offboarding = httpx.post(f"{base}/api/v1/w/contoso-rail/offboarding", headers=contoso)
+        assert offboarding.status_code == 202, offboarding.text
+        status_url = base + offboarding.json()["status_url"]
+        deadline = time.monotonic() + 60
+        while httpx.get(status_url).json()["state"] != "succeeded":
+            assert time.monotonic() < deadline, httpx.get(status_url).text
+            time.sleep(0.1)
         assert _postgres_running(data_dir)
         s3 = [
             child
@@ -108,9 +131,15 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         assert not _postgres_running(data_dir)
         assert not s3[0].is_running()
 
-        # The same clients again (their signups are idempotent), with fresh tokens.
-        process, slug, token, _ = _start_demo(data_dir, port)
-        listed = httpx.get(programmes, headers={"Authorization": f"Bearer {token}"})
+        # The same clients again (their signups are idempotent), with fresh tokens; the
+        # offboarded one stays gone and the demo says so instead of refusing to start.
+        started = _start_demo(data_dir, port)
+        process = started.process
+        assert list(started.tokens) == ["northwind"]
+        assert "contoso-rail was offboarded" in started.output
+        listed = httpx.get(
+            programmes, headers={"Authorization": f"Bearer {started.tokens['northwind']}"}
+        )
         names = [p["name"] for p in listed.json()["items"]]
         assert sorted(names) == ["Digital Patient Services", "Survives a restart"]
         process.send_signal(signal.SIGINT)
