@@ -108,36 +108,30 @@ def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Respon
 
 # msgspec names the field in the message, and Litestar's key is then the object that lacks it
 # (``data`` for the body itself).
-_NAMED_FIELD = re.compile(r"^Object (?:missing required|contains unknown) field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"^Object (missing required|contains unknown) field `([^`]+)`$")
+_NAMED_MESSAGES = {"missing required": "required", "contains unknown": "not a field here"}
 
 
-def _field(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> str:
-    key = str(item.get("key") or "")
-    named = _NAMED_FIELD.match(str(item.get("message", "")))
-    if named is not None:
-        return named[1] if key in ("", "data") else f"{key}.{named[1]}"
+def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> dict[str, str]:
+    key, message = str(item.get("key") or ""), str(item.get("message", ""))
+    source = item.get("source", "body")
+    source = str(source.value if isinstance(source, Enum) else source)
+    if named := _NAMED_FIELD.match(message):
+        field = named[2] if key in ("", "data") else f"{key}.{named[2]}"
+        return field_error(field, _NAMED_MESSAGES[named[1]], source)
     # A parameter's name in the request (``state``), not the handler's argument (``run_state``).
     parameters = request.route_handler.parsed_fn_signature.parameters
     definition = getattr(parameters.get(key), "kwarg_definition", None)
     if isinstance(definition, ParameterKwarg):
-        return definition.name or definition.query or definition.header or key
-    return key
-
-
-def _source(item: Mapping[str, Any]) -> str:
-    source = item.get("source", "body")
-    return str(source.value if isinstance(source, Enum) else source)
+        key = definition.name or definition.query or definition.header or key
+    return field_error(key, message, source)
 
 
 def _litestar_validation(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[Any]:
     raw = exc.extra if isinstance(exc.extra, list) else []
-    errors = [
-        field_error(_field(request, item), str(item.get("message", "")), _source(item))
-        for item in raw
-        if isinstance(item, dict)
-    ]
+    errors = [_field_error(request, item) for item in raw if isinstance(item, dict)]
     if not errors or any(e["field"] == "" and "JSON" in e["message"] for e in errors):
         return problem_response(
             request,

@@ -125,6 +125,10 @@ async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
         assert problem["status"] == 422
         # The field itself, also when msgspec names it in its message (missing, unknown).
         assert [e["field"] for e in problem["errors"]] == [field], problem
+        if payload == {"description": "no name"}:
+            assert problem["errors"][0]["message"] == "required", problem
+        if field == "colour":
+            assert problem["errors"][0]["message"] == "not a field here", problem
         assert {e["source"] for e in problem["errors"]} == {"body"}, problem
 
     malformed = await client.post(
