@@ -110,6 +110,8 @@ def _problem_error(request: Request[Any, Any, Any], exc: ProblemError) -> Respon
 # (``data`` for the body itself).
 _NAMED_FIELD = re.compile(r"^Object (missing required|contains unknown) field `([^`]+)`$")
 _NAMED_MESSAGES = {"missing required": "required", "contains unknown": "not a field here"}
+# Litestar reports a missing required parameter in its detail alone, without field errors.
+_MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
 def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> dict[str, str]:
@@ -132,6 +134,8 @@ def _litestar_validation(
 ) -> Response[Any]:
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [_field_error(request, item) for item in raw if isinstance(item, dict)]
+    if not errors and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
+        errors = [field_error(missing[2], "required", missing[1])]
     if not errors or any(e["field"] == "" and "JSON" in e["message"] for e in errors):
         return problem_response(
             request,

@@ -354,3 +354,13 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
         headers=ws.headers,
     )
     assert backwards.status_code == 422
+    # A missing parameter is a field error like any other, not an unreadable request.
+    no_end = await client.get(
+        url(ws, f"programmes/{prog['id']}/board-pack"),
+        params={"period_start": "2027-01-01"},
+        headers=ws.headers,
+    )
+    assert no_end.status_code == 422, no_end.text
+    assert no_end.json()["errors"] == [
+        {"field": "period_end", "message": "required", "source": "query"}
+    ]
