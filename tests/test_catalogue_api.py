@@ -38,6 +38,13 @@ async def test_list_needs_no_sign_in_and_shows_every_shipped_pack(
     assert msp["latest_version"] == "1.1.0"
     assert [v["version"] for v in msp["versions"]] == ["1.0.0", "1.1.0"]
     assert msp["title"] and msp["summary"] and msp["audience"]
+
+    # No sign-in here, so the query is checked before the handler runs.
+    unknown = await client.get(TEMPLATES, params={"audience": "nhs"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"] == [
+        {"field": "audience", "message": "not a parameter here", "source": "query"}
+    ]
     assert msp["versions"][1]["changes"] and msp["versions"][1]["items"] > 150
     assert [p["key"] for p in page["items"]] == sorted(packs)
     assert response.headers["cache-control"] == "public, max-age=60"

@@ -101,6 +101,48 @@ async def test_list_is_paginated_filtered_and_sorted(
     ]
 
 
+async def test_unknown_query_parameters_are_refused_once_the_caller_is_known(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    for name, state in [("Bravo", "delivering"), ("Alpha", "identifying")]:
+        made = await client.post(
+            ws.programmes, json={"name": name, "state": state}, headers=ws.headers
+        )
+        assert made.status_code == 201
+
+    # A typo of `state` must not quietly answer with every programme.
+    typo = await client.get(ws.programmes, params={"stat": "delivering"}, headers=ws.headers)
+    assert typo.status_code == 422
+    problem = typo.json()
+    assert problem["code"] == "validation-error"
+    assert problem["errors"] == [
+        {"field": "stat", "message": "not a parameter here", "source": "query"}
+    ]
+    assert "'stat'" in problem["detail"] and "state" in problem["detail"]
+    several = await client.get(f"{ws.programmes}?b=1&a=2&limit=5", headers=ws.headers)
+    assert [e["field"] for e in several.json()["errors"]] == ["a", "b"]
+    # Declared parameters, the dependencies' (paging) included, still work.
+    fine = await client.get(
+        ws.programmes, params={"state": "delivering", "limit": 5}, headers=ws.headers
+    )
+    assert [p["name"] for p in fine.json()["items"]] == ["Bravo"]
+
+    # A write with an unknown parameter is refused before it writes.
+    refused = await client.post(
+        ws.programmes, params={"dry_run": "1"}, json={"name": "Charlie"}, headers=ws.headers
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "dry_run"
+    assert (await client.get(ws.programmes, headers=ws.headers)).json()["total"] == 2
+
+    # Authentication comes first: an anonymous caller learns nothing about our parameters.
+    anonymous = await client.get(ws.programmes, params={"stat": "x"})
+    assert anonymous.status_code == 401
+    # Outside the API (health probes may add their own) the query is not checked.
+    assert (await client.get("/health/live", params={"probe": "k8s"})).status_code == 200
+
+
 async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

@@ -52,6 +52,17 @@ async def test_platform_admins_list_and_filter_runs_and_see_what_each_step_made(
     assert {r["kind"] for r in page["items"]} == {"provision"}
     failed = await shared_client.get(RUNS, params={"state": "failed"}, headers=staff)
     assert all(r["state"] == "failed" for r in failed.json()["items"])
+    # A misspelt filter is refused, not ignored (it would list every run as if all failed).
+    misspelt = await shared_client.get(RUNS, params={"stat": "failed"}, headers=staff)
+    assert misspelt.status_code == 422
+    assert misspelt.json()["errors"] == [
+        {"field": "stat", "message": "not a parameter here", "source": "query"}
+    ]
+    assert (await shared_client.get(RUNS, params={"stat": "failed"})).status_code == 401
+    # The status URL is open to the signup page; its query is checked for anonymous callers too.
+    polled = await shared_client.get(f"{RUNS}/{run_id}", params={"wait": "1"})
+    assert polled.status_code == 422
+    assert polled.json()["errors"][0]["field"] == "wait"
 
     seen = (await shared_client.get(f"{RUNS}/{run_id}", headers=staff)).json()
     made = {s["name"]: s["result"] for s in seen["steps"]}
