@@ -11,9 +11,11 @@ import msgspec
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services import health, query_parameters
 from services.catalogue.controllers import TemplateCatalogueController
@@ -173,8 +175,32 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     query_parameters.index(app)
     # Around the whole application rather than each route's handler, so that requests no route
     # matches (404, 405) are logged and carry a request id too.
-    app.asgi_handler = access_log_middleware(app.asgi_handler)
+    app.asgi_handler = access_log_middleware(answer_head_as_get(app.asgi_handler))
     return app
+
+
+def answer_head_as_get(app: ASGIApp) -> ASGIApp:
+    """HEAD is GET without the body (RFC 9110 §9.3.2): every GET route answers it, headers and all.
+
+    Litestar routes HEAD only to handlers declared for it; monitors, caches and link checkers send
+    it to any URL and got 405. GET handlers change nothing, so running one for a HEAD is safe.
+    """
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP or scope["method"] != "HEAD":
+            await app(scope, receive, send)
+            return
+
+        async def headers_only(message: Message) -> None:
+            if message["type"] == "http.response.body":
+                if message.get("more_body", False):
+                    return
+                message = {"type": "http.response.body", "body": b"", "more_body": False}
+            await send(message)
+
+        await app({**scope, "method": "GET"}, receive, headers_only)
+
+    return handler
 
 
 def _strict_structs() -> dict[str, type[msgspec.Struct]]:

@@ -143,6 +143,22 @@ async def test_unknown_query_parameters_are_refused_once_the_caller_is_known(
     assert (await client.get("/health/live", params={"probe": "k8s"})).status_code == 200
 
 
+async def test_head_is_get_without_the_body(client: Client, make_workspace: MakeWorkspace) -> None:
+    ws = await make_workspace()
+    made = await client.post(ws.programmes, json={"name": "Net Zero"}, headers=ws.headers)
+    one = f"{ws.programmes}/{made.json()['id']}"
+    for path in (one, ws.programmes, f"/api/v1/w/{ws.slug}/projects/export.csv"):
+        got = await client.get(path, headers=ws.headers)
+        head = await client.head(path, headers=ws.headers)
+        assert (head.status_code, got.status_code) == (200, 200), path
+        assert head.content == b"" and got.content, path
+        for header in ("content-type", "etag"):
+            assert head.headers.get(header) == got.headers.get(header), (path, header)
+    assert (await client.head(one)).status_code == 401
+    # Only where GET is served: a POST-only route still answers 405.
+    assert (await client.head("/api/v1/signups")).status_code == 405
+
+
 async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
