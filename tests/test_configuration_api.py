@@ -190,6 +190,25 @@ async def test_custom_fields_are_admin_defined_validated_filterable_and_exported
     assert cell.data_type == "s"
 
 
+async def test_a_custom_fields_label_never_becomes_a_formula_in_an_export(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    label = '=HYPERLINK("http://evil.example","x")'
+    body = {"register": "risks", "key": "sneaky", "label": label, "type": "text"}
+    await make(client, ws, "custom-fields", body)
+
+    exported = await client.get(url(ws, "risks/export.csv"), headers=ws.headers)
+    header = next(csv.reader(io.StringIO(exported.content.decode("utf-8-sig"))))
+    assert header[-1] == "'" + label
+
+    workbook = await client.get(url(ws, "risks/export.xlsx"), headers=ws.headers)
+    sheet = load_workbook(io.BytesIO(workbook.content)).active
+    assert sheet is not None
+    heading = list(sheet.iter_rows(max_row=1))[0][-1]
+    assert (heading.value, heading.data_type) == (label, "s")
+
+
 async def test_every_register_exports_csv_and_xlsx(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

@@ -63,12 +63,21 @@ def _attachment(filename: str) -> dict[str, str]:
 def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Response[bytes]:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(header)
-    for row in rows:
+    # The header too: custom fields' labels are the client's text.
+    for row in (header, *rows):
         writer.writerow([_safe_text(v) for v in row])
     # A byte-order mark so spreadsheet software reads UTF-8.
     body = ("\ufeff" + buffer.getvalue()).encode()
     return Response(body, media_type="text/csv; charset=utf-8", headers=_attachment(filename))
+
+
+def _xlsx_cell(worksheet: Any, value: Any) -> WriteOnlyCell:
+    if not isinstance(value, str):
+        return WriteOnlyCell(worksheet, value=value)
+    # Control characters cannot be stored in a worksheet: drop them.
+    cell = WriteOnlyCell(worksheet, value=ILLEGAL_CHARACTERS_RE.sub("", value))
+    cell.data_type = "s"  # text stays text, even when it starts with '='
+    return cell
 
 
 def xlsx_response(
@@ -76,18 +85,9 @@ def xlsx_response(
 ) -> Response[bytes]:
     book = Workbook(write_only=True)
     worksheet = book.create_sheet(sheet[:31])
-    worksheet.append(header)
-    for row in rows:
-        cells = []
-        for value in row:
-            if isinstance(value, str):
-                # Control characters cannot be stored in a worksheet: drop them.
-                value = ILLEGAL_CHARACTERS_RE.sub("", value)
-            cell = WriteOnlyCell(worksheet, value=value)
-            if isinstance(value, str):
-                cell.data_type = "s"  # text stays text, even when it starts with '='
-            cells.append(cell)
-        worksheet.append(cells)
+    # The header too: custom fields' labels are the client's text.
+    for row in (header, *rows):
+        worksheet.append([_xlsx_cell(worksheet, value) for value in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return Response(buffer.getvalue(), media_type=XLSX_MEDIA_TYPE, headers=_attachment(filename))
