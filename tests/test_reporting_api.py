@@ -171,6 +171,61 @@ async def test_a_programme_report_rolls_up_its_projects_latest_published_reports
     assert [(r["report_id"], r["rags"]["overall"]) for r in rolled] == [(latest["id"], "amber")]
 
 
+async def test_a_programme_report_rolls_up_only_project_reports_of_its_period_or_before(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    crm = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "CRM"})
+    erp = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "ERP"})
+    january = await report(
+        client, ws, prog["id"], project_id=crm["id"], overall_rag="green", scope_rag="green"
+    )
+    march = await report(
+        client,
+        ws,
+        prog["id"],
+        project_id=crm["id"],
+        overall_rag="red",
+        scope_rag="red",
+        path_to_green="Re-plan",
+        period_start="2027-03-01",
+        period_end="2027-03-31",
+    )
+    # Ends inside the programme's period: part of it, although it started in December.
+    straddling = await report(
+        client,
+        ws,
+        prog["id"],
+        project_id=erp["id"],
+        overall_rag="amber",
+        scope_rag="amber",
+        path_to_green="Descope",
+        period_start="2026-12-16",
+        period_end="2027-01-15",
+    )
+    for project_report in (january, march, straddling):
+        assert (await publish(client, ws, project_report)).status_code == 200
+
+    programme_report = await report(client, ws, prog["id"])
+    suggestion = await client.get(
+        url(ws, f"status-reports/{programme_report['id']}/suggestion"), headers=ws.headers
+    )
+    assert sorted(suggestion.json()["evidence"]["project_rags"]["scope"]) == ["amber", "green"]
+    assert suggestion.json()["rags"]["overall"] == "amber"
+    ready = await change(
+        client,
+        ws,
+        "status-reports",
+        programme_report,
+        {"overall_rag": "amber", "path_to_green": "Follow ERP's plan"},
+    )
+    published = await publish(client, ws, ready.json())
+    assert published.status_code == 200, published.text
+    rolled = published.json()["snapshot"]["project_reports"]
+    assert {r["report_id"] for r in rolled} == {january["id"], straddling["id"]}
+
+
 async def seed_programme(client: Client, ws: Workspace, prog: dict[str, Any], n: int) -> None:
     """n of everything the dashboard shows."""
     for i in range(n):

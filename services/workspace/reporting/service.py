@@ -172,7 +172,7 @@ class StatusReportService(RegisterService[StatusReport]):
                 report.programme_id
             )
             benefits_pct = forecast.pct
-            for project_report in await self.latest_project_reports(report.programme_id):
+            for project_report in await self.latest_project_reports(report):
                 for dimension, rag in rags_of(project_report).items():
                     project_rags[dimension] = (*project_rags.get(dimension, ()), rag)
         return ReportEvidence(
@@ -190,14 +190,17 @@ class StatusReportService(RegisterService[StatusReport]):
         evidence = await self.evidence(report)
         return suggest(evidence, settings.rag_rules), evidence
 
-    async def latest_project_reports(self, programme_id: uuid.UUID) -> list[StatusReport]:
-        """Each project's latest published (not superseded) report."""
+    async def latest_project_reports(self, report: StatusReport) -> list[StatusReport]:
+        """What a programme report rolls up: each project's latest published (not superseded)
+        report whose period ends by the end of ``report``'s period (a later period's report is
+        not part of this one's)."""
         rows = await self.session.scalars(
             select(StatusReport)
             .where(
-                StatusReport.programme_id == programme_id,
+                StatusReport.programme_id == report.programme_id,
                 StatusReport.project_id.is_not(None),
                 StatusReport.state == ReportState.PUBLISHED,
+                StatusReport.period_end <= report.period_end,
             )
             .order_by(
                 StatusReport.project_id,

@@ -351,9 +351,7 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
             "forecast_pct": forecast.pct,
             "by_state": by_state,
         }
-        projects = await StatusReportService(session, None).latest_project_reports(
-            report.programme_id
-        )
+        projects = await StatusReportService(session, None).latest_project_reports(report)
         snapshot["project_reports"] = [
             {
                 "report_id": str(p.id),
