@@ -133,11 +133,37 @@ async def test_benefit_fields_are_validated(client: Client, make_workspace: Make
             "interim_targets",
         ),
         ({**base, "owner_id": "00000000-0000-0000-0000-000000000001"}, "owner_id"),
+        ({**base, "realisation_cost": -1}, "realisation_cost"),
     ]
     for body, field in cases:
         response = await client.post(url(ws, "benefits"), json=body, headers=ws.headers)
         assert response.status_code == 422, (body, response.text)
         assert any(field in e["field"] for e in response.json()["errors"]), response.json()
+
+
+async def test_a_realisation_cost_is_never_negative_but_a_value_may_be(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    # A dis-benefit's value per year is money lost: it stays signed.
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {
+            "programme_id": prog["id"],
+            "title": "Higher licence costs",
+            "classification": "cash_releasing",
+            "dis_benefit": True,
+            "value_per_year": -25000,
+            "realisation_cost": 0,
+        },
+    )
+    assert benefit["value_per_year"] == -25000
+    refused = await change(client, ws, "benefits", benefit, {"realisation_cost": -10})
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["realisation_cost"]
 
 
 async def test_the_database_refuses_to_change_a_measurement(

@@ -172,6 +172,8 @@ async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
         ({"name": "X", "colour": "blue"}, "colour"),
         ({"name": "X", "start_date": "2027-06-01", "end_date": "2027-01-01"}, "end_date"),
         ({"name": "X", "owner_id": str(uuid.uuid4())}, "owner_id"),
+        ({"name": "X", "budget": -1}, "budget"),
+        ({"name": "X", "forecast_cost": -0.01}, "forecast_cost"),
     ]
     for payload, field in cases:
         response = await client.post(ws.programmes, json=payload, headers=ws.headers)
@@ -199,6 +201,24 @@ async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
 
     listed = await client.get(ws.programmes, headers=ws.headers)
     assert listed.json()["total"] == 0
+
+
+async def test_a_budget_or_forecast_cost_is_never_negative(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    created = await client.post(
+        ws.programmes, json={"name": "X", "budget": 0, "forecast_cost": 0}, headers=ws.headers
+    )
+    assert created.status_code == 201, created.text
+    for field in ("budget", "forecast_cost"):
+        response = await client.patch(
+            f"{ws.programmes}/{created.json()['id']}",
+            json={field: -500},
+            headers={**ws.headers, "If-Match": '"1"'},
+        )
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
 
 
 async def test_owner_may_be_any_member_of_the_workspace(

@@ -171,3 +171,22 @@ async def test_deleting_a_programme_takes_its_structure_with_it(
     gone = await client.delete(url(ws, f"programmes/{prog['id']}"), headers=ws.headers)
     assert gone.status_code == 204
     assert (await client.get(url(ws, "projects"), headers=ws.headers)).json()["total"] == 0
+
+
+async def test_a_project_budget_or_forecast_cost_is_never_negative(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    base = {"programme_id": prog["id"], "name": "CRM"}
+    for field in ("budget", "forecast_cost"):
+        refused = await client.post(
+            url(ws, "projects"), json={**base, field: -1}, headers=ws.headers
+        )
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    project = await make(client, ws, "projects", {**base, "budget": 1000, "forecast_cost": 0})
+    for field in ("budget", "forecast_cost"):
+        refused = await change(client, ws, "projects", project, {field: -0.5})
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [field]

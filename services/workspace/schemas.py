@@ -21,11 +21,17 @@ Reference = Annotated[
     str, Meta(min_length=1, max_length=32, pattern=NO_NUL, description="The register's own id.")
 ]
 Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
+# Money that may be negative: a change's cost impact (a saving), a benefit's value (a dis-benefit).
 Money = Annotated[float, Meta(ge=-1e12, le=1e12)]
 Measure = Annotated[float, Meta(ge=-1e15, le=1e15)]
 # Litestar drops a `minimum` of 0 from optional fields' schemas (it tests the bound for truth),
 # so the bound is also given as extra schema.
 _FROM_ZERO: dict[str, Any] = {"extra": {"minimum": 0}}
+Cost = Annotated[
+    float,
+    Meta(ge=0, le=1e12, extra_json_schema=_FROM_ZERO, description="Money spent or to spend."),
+]
+"""Money that cannot be negative: a budget, a forecast cost, a realisation cost."""
 Percent = Annotated[float, Meta(ge=0, le=100, extra_json_schema=_FROM_ZERO)]
 Position = Annotated[
     int, Meta(ge=0, le=1000, extra_json_schema=_FROM_ZERO, description="Display order.")

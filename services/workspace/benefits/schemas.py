@@ -15,6 +15,7 @@ from services.workspace.benefits.models import (
     BenefitState,
 )
 from services.workspace.schemas import (
+    Cost,
     CustomValues,
     DatedValue,
     Description,
@@ -61,7 +62,7 @@ class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
     forecast_value: Measure | None = None
     interim_targets: InterimTargets = []
     value_per_year: Money | None = None
-    realisation_cost: Money | None = None
+    realisation_cost: Cost | None = None
     confidence: Key | None = None
     measurement_frequency: Short | None = None
     enabling_project_ids: Projects = []
@@ -97,7 +98,7 @@ class BenefitUpdate(Patch):
     forecast_value: Measure | UnsetType | None = UNSET
     interim_targets: InterimTargets | UnsetType = UNSET
     value_per_year: Money | UnsetType | None = UNSET
-    realisation_cost: Money | UnsetType | None = UNSET
+    realisation_cost: Cost | UnsetType | None = UNSET
     confidence: Key | UnsetType | None = UNSET
     measurement_frequency: Short | UnsetType | None = UNSET
     state: BenefitState | UnsetType = UNSET

@@ -10,10 +10,10 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from services.workspace.schemas import (
+    Cost,
     CustomValues,
     Description,
     Lines,
-    Money,
     Name,
     Patch,
     Position,
@@ -40,8 +40,8 @@ class ProgrammeCreate(msgspec.Struct, forbid_unknown_fields=True):
     start_date: date | None = None
     end_date: date | None = None
     owner_id: uuid.UUID | None = None
-    budget: Money | None = None
-    forecast_cost: Money | None = None
+    budget: Cost | None = None
+    forecast_cost: Cost | None = None
 
 
 class ProgrammeUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
@@ -55,8 +55,8 @@ class ProgrammeUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
-    budget: Money | UnsetType | None = UNSET
-    forecast_cost: Money | UnsetType | None = UNSET
+    budget: Cost | UnsetType | None = UNSET
+    forecast_cost: Cost | UnsetType | None = UNSET
 
     def changes(self) -> dict[str, object]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
@@ -149,8 +149,8 @@ class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
     lead_role_id: uuid.UUID | None = None
     start_date: date | None = None
     end_date: date | None = None
-    budget: Money | None = None
-    forecast_cost: Money | None = None
+    budget: Cost | None = None
+    forecast_cost: Cost | None = None
     custom_fields: CustomValues = {}
 
 
@@ -165,8 +165,8 @@ class ProjectUpdate(Patch):
     lead_role_id: uuid.UUID | UnsetType | None = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
-    budget: Money | UnsetType | None = UNSET
-    forecast_cost: Money | UnsetType | None = UNSET
+    budget: Cost | UnsetType | None = UNSET
+    forecast_cost: Cost | UnsetType | None = UNSET
     custom_fields: CustomValues | UnsetType = UNSET
 
 
