@@ -126,6 +126,49 @@ async def test_suggested_rag_comes_from_the_data_and_overrides_need_reasons(
     assert published.json()["suggested"]["rags"]["overall"] == "red"
 
 
+async def test_overall_is_no_better_than_the_dimensions_the_report_itself_rates(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    # On time: the data rates schedule green; it cannot rate scope or resources.
+    await make(
+        client,
+        ws,
+        "milestones",
+        {
+            "programme_id": prog["id"],
+            "title": "On time",
+            "baseline_date": day(10),
+            "forecast_date": day(10),
+        },
+    )
+    rated_red = {"scope_rag": "red", "resources_rag": "red", "path_to_green": "Hire two"}
+    flattering = await report(client, ws, prog["id"], overall_rag="green", **rated_red)
+    suggestion = await client.get(
+        url(ws, f"status-reports/{flattering['id']}/suggestion"), headers=ws.headers
+    )
+    rags = suggestion.json()["rags"]
+    assert (rags["schedule"], rags["scope"], rags["overall"]) == ("green", "red", "red")
+    assert suggestion.json()["evidence"]["reported_rags"]["resources"] == "red"
+    refused = await publish(client, ws, flattering)
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["override_reason"]
+
+    honest = await report(
+        client,
+        ws,
+        prog["id"],
+        overall_rag="red",
+        period_start="2027-02-01",
+        period_end="2027-02-28",
+        **rated_red,
+    )
+    published = await publish(client, ws, honest)
+    assert published.status_code == 200, published.text
+    assert published.json()["suggested"]["rags"]["overall"] == "red"
+
+
 async def test_a_programme_report_rolls_up_its_projects_latest_published_reports(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

@@ -50,6 +50,8 @@ class ReportEvidence:
     open_risk_rags: tuple[Rag, ...] = ()
     # Latest published reports of the projects this report rolls up: dimension → RAGs.
     project_rags: Mapping[RagDimension, tuple[Rag | None, ...]] = field(default_factory=dict)
+    # The report's own RAG per dimension, taken where the data cannot assess a dimension.
+    reported_rags: Mapping[RagDimension, Rag | None] = field(default_factory=dict)
 
 
 def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag | None]:
@@ -58,7 +60,9 @@ def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag
     Schedule: the worst milestone slip against the rules' weeks. Cost: variance at completion.
     Benefits: the value-weighted forecast of target. Risk: red if an open risk sits in a red
     band, amber if in an amber band. Scope and resources come only from rolled-up projects.
-    Each dimension is then no better than the worst project report it rolls up.
+    Each dimension is then no better than the worst project report it rolls up. A dimension
+    the data cannot assess (scope without projects, schedule without milestones …) is the
+    report's own RAG, so overall is never better than a dimension the report itself flags.
     """
     own: dict[RagDimension, Rag | None] = {
         RagDimension.SCHEDULE: ceiling_rag(
@@ -83,7 +87,8 @@ def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag
         RagDimension.RESOURCES: None,
     }
     suggested: dict[RagDimension, Rag | None] = {
-        d: worst([own[d], *evidence.project_rags.get(d, ())]) for d in ASSESSED
+        d: worst([own[d], *evidence.project_rags.get(d, ())]) or evidence.reported_rags.get(d)
+        for d in ASSESSED
     }
     overall = worst([*suggested.values(), *evidence.project_rags.get(RagDimension.OVERALL, ())])
     return {RagDimension.OVERALL: overall} | suggested

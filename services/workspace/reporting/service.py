@@ -26,6 +26,7 @@ from services.workspace.reporting.models import (
     StatusReport,
 )
 from services.workspace.reporting.rules import (
+    ASSESSED,
     DIMENSIONS,
     ReportEvidence,
     cost_variance_pct,
@@ -181,6 +182,7 @@ class StatusReportService(RegisterService[StatusReport]):
             benefits_forecast_pct=benefits_pct,
             open_risk_rags=risk_rags,
             project_rags=project_rags,
+            reported_rags={d: r for d, r in rags_of(report).items() if d in ASSESSED},
         )
 
     async def suggestion(
@@ -295,6 +297,7 @@ def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
         str(rag): evidence.open_risk_rags.count(rag) for rag in set(evidence.open_risk_rags)
     }
     values["project_rags"] = {str(d): list(r) for d, r in evidence.project_rags.items()}
+    values["reported_rags"] = {str(d): r for d, r in evidence.reported_rags.items()}
     return values
 
 
