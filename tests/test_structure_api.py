@@ -190,3 +190,72 @@ async def test_a_project_budget_or_forecast_cost_is_never_negative(
         refused = await change(client, ws, "projects", project, {field: -0.5})
         assert refused.status_code == 422, refused.text
         assert [e["field"] for e in refused.json()["errors"]] == [field]
+
+
+async def test_a_tranche_cannot_start_by_moving_past_a_closed_gate(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    t50 = await make(
+        client, ws, "tranches", {"programme_id": prog["id"], "name": "T50", "position": 50}
+    )
+    t51 = await make(
+        client, ws, "tranches", {"programme_id": prog["id"], "name": "T51", "position": 51}
+    )
+    exit_gate = {"programme_id": prog["id"], "title": "End of T50", "boundary": "exit"}
+    await make(client, ws, "stage-gates", {**exit_gate, "tranche_id": t50["id"]})
+
+    blocked = await change(client, ws, "tranches", t51, {"state": "started"})
+    assert blocked.status_code == 409, blocked.text
+    # Starting is checked where the tranche is as well as where it goes.
+    jumped = await change(client, ws, "tranches", t51, {"state": "started", "position": 0})
+    assert jumped.status_code == 409, jumped.text
+    assert [e["field"] for e in jumped.json()["errors"]] == ["state"]
+
+    # Moved first in one write and started in another, it is first in line: nothing to wait for.
+    first = await change(client, ws, "tranches", t51, {"position": 0})
+    assert first.status_code == 200, first.text
+    started = await change(client, ws, "tranches", first.json(), {"state": "started"})
+    assert started.status_code == 200, started.text
+    # … but once under way, it cannot go back behind the gate that has not said go.
+    back = await change(client, ws, "tranches", started.json(), {"position": 51})
+    assert back.status_code == 409, back.text
+    assert [e["field"] for e in back.json()["errors"]] == ["position"]
+    read = await client.get(url(ws, f"tranches/{t51['id']}"), headers=ws.headers)
+    assert read.json()["position"] == 0 and read.json()["state"] == "started"
+
+
+async def test_moving_or_deleting_a_tranche_cannot_put_a_closed_gate_before_a_started_one(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    tranches = [
+        await make(
+            client, ws, "tranches", {"programme_id": prog["id"], "name": f"T{n}", "position": n}
+        )
+        for n in (1, 2, 3)
+    ]
+    t1, t2, t3 = tranches
+    await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "End T1", "boundary": "exit", "tranche_id": t1["id"]},
+    )
+    # T2 has no gates, so T3, right behind it, has nothing to wait for.
+    started = await change(client, ws, "tranches", t3, {"state": "started"})
+    assert started.status_code == 200, started.text
+
+    # Taking T2 out from between them would leave T3 right behind T1's undecided exit gate.
+    moved = await change(client, ws, "tranches", t2, {"position": 9})
+    assert moved.status_code == 409, moved.text
+    assert [e["field"] for e in moved.json()["errors"]] == ["position"]
+    assert "T3" in moved.json()["detail"]
+    deleted = await client.delete(url(ws, f"tranches/{t2['id']}"), headers=ws.headers)
+    assert deleted.status_code == 409, deleted.text
+    assert "T3" in deleted.json()["detail"]
+    # Reordering that leaves T3's way in as it was is fine.
+    last = await change(client, ws, "tranches", t1, {"position": 4})
+    assert last.status_code == 200, last.text

@@ -11,11 +11,11 @@ from datetime import date
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
-from services.workspace.gates.models import GateBoundary, GateDecision, StageGate
+from services.workspace.gates.models import StageGate
 from services.workspace.gates.rules import tranche_may_start
 from services.workspace.registers import RegisterService, between
 from services.workspace.structure.models import (
@@ -28,6 +28,12 @@ from services.workspace.structure.models import (
     ProjectState,
     Tranche,
     TrancheState,
+)
+from services.workspace.structure.rules import (
+    UNDER_WAY,
+    Gate,
+    gates_on_the_way_in,
+    reordered,
 )
 
 
@@ -146,42 +152,81 @@ class TrancheService(RegisterService[Tranche]):
         if before is None:
             await self.require_programme(row.programme_id)
         check_dates(row.start_date, row.end_date)
-        starting = row.state is TrancheState.STARTED and (
-            before is None or before.get("state", row.state) is not TrancheState.STARTED
-        )
-        if starting:
-            decisions = await self.entry_gate_decisions(row)
-            if not tranche_may_start(decisions):
-                raise Conflict(
-                    "The tranche cannot start before its entry gate says go or conditional go.",
-                    errors=[field_error("state", "entry gate not passed")],
-                )
+        old_position = None if before is None else before.get("position", row.position)
+        was_under_way = before is not None and before.get("state", row.state) in UNDER_WAY
+        starting = row.state in UNDER_WAY and not was_under_way
+        if starting or old_position != row.position:
+            await self.check_ways_in(row, old_position, row.position, starting)
 
-    async def entry_gate_decisions(self, tranche: Tranche) -> list[GateDecision | None]:
-        """Decisions of the gates on the way into ``tranche``: its own entry gates and the exit
-        gates of the tranche before it."""
-        previous = (
-            select(Tranche.id)
-            .where(
-                Tranche.programme_id == tranche.programme_id,
-                Tranche.position < tranche.position,
-                Tranche.id != tranche.id,
-            )
-            .order_by(Tranche.position.desc())
-            .limit(1)
-            .scalar_subquery()
-        )
-        rows = await self.session.scalars(
-            select(StageGate.decision).where(
-                or_(
-                    and_(
-                        StageGate.tranche_id == tranche.id, StageGate.boundary == GateBoundary.ENTRY
-                    ),
-                    and_(StageGate.tranche_id == previous, StageGate.boundary == GateBoundary.EXIT),
+    async def delete(self, row: Tranche) -> None:
+        await self.check_ways_in(row, row.position, None, starting=False)
+        await super().delete(row)
+
+    async def check_ways_in(
+        self, row: Tranche, old_position: int | None, new_position: int | None, starting: bool
+    ) -> None:
+        """No tranche under way may end up behind a gate that has not said go or conditional
+        go: not ``row`` when it starts (checked where it is and where it goes), nor when it
+        moves, nor the tranches whose way in changes when ``row`` comes, moves or goes.
+
+        A tranche that was already behind such a gate, and whose way in this write leaves as it
+        was, is not this write's concern."""
+        others = (
+            await self.session.execute(
+                select(Tranche.id, Tranche.name, Tranche.position, Tranche.state).where(
+                    Tranche.programme_id == row.programme_id, Tranche.id != row.id
                 )
             )
+        ).all()
+        old: dict[uuid.UUID, int] = {t.id: t.position for t in others}
+        new = dict(old)
+        if old_position is not None:
+            old[row.id] = old_position
+        if new_position is not None:
+            new[row.id] = new_position
+        under_way = {t.id for t in others if t.state in UNDER_WAY}
+        if new_position is not None and row.state in UNDER_WAY:
+            under_way.add(row.id)
+        moved_in_front = under_way & reordered(old, new)
+        if not starting and not moved_in_front:
+            return
+        found = await self.session.execute(
+            select(StageGate.tranche_id, StageGate.boundary, StageGate.decision).where(
+                StageGate.tranche_id.in_([*old, *new])
+            )
         )
-        return list(rows.all())
+        gates = [Gate(t, b, d) for t, b, d in found.all() if t is not None]
+
+        def closed(layout: dict[uuid.UUID, int], tranche_id: uuid.UUID) -> bool:
+            return not tranche_may_start(gates_on_the_way_in(layout, tranche_id, gates))
+
+        if starting and (closed(new, row.id) or (old_position is not None and closed(old, row.id))):
+            raise Conflict(
+                "The tranche cannot start before its entry gate says go or conditional go.",
+                errors=[field_error("state", "entry gate not passed")],
+            )
+        if row.id in moved_in_front and closed(new, row.id):
+            raise Conflict(
+                f"The tranche is {row.state}: it cannot move behind a gate that has not said go "
+                "or conditional go.",
+                errors=[field_error("position", "a gate on the way in has not said go")],
+            )
+        names = {t.id: t.name for t in others}
+        blocked = sorted(names[t] for t in moved_in_front - {row.id} if closed(new, t))
+        if blocked:
+            action = (
+                "adding"
+                if old_position is None
+                else "deleting"
+                if new_position is None
+                else "moving"
+            )
+            detail = (
+                f"Tranches under way would end up behind a gate that has not said go or "
+                f"conditional go by {action} this one: {', '.join(blocked)}."
+            )
+            errors = [field_error("position", "a tranche under way would be behind a closed gate")]
+            raise Conflict(detail, errors=errors if new_position is not None else None)
 
 
 class ProjectSort(enum.StrEnum):
