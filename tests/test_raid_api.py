@@ -198,6 +198,58 @@ async def test_dependencies_link_projects_across_programmes_with_a_rag(
     assert external.status_code == 422 and external.json()["errors"][0]["field"] == "external_party"
 
 
+async def test_a_dependency_names_both_sides_and_nothing_depends_on_itself(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    project = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "Platform"})
+    build, launch = [
+        await make(
+            client,
+            ws,
+            "milestones",
+            {"programme_id": prog["id"], "project_id": project["id"], "title": title},
+        )
+        for title in ("Build", "Launch")
+    ]
+    base = {"programme_id": prog["id"], "title": "D", "from_project_id": project["id"]}
+    same_project = {**base, "to_project_id": project["id"]}
+
+    within = await make(
+        client,
+        ws,
+        "dependencies",
+        {**same_project, "from_milestone_id": build["id"], "to_milestone_id": launch["id"]},
+    )
+    assert (within["from_milestone_id"], within["to_milestone_id"]) == (build["id"], launch["id"])
+    refused = [
+        (base, "to_project_id"),  # internal, nobody needs it
+        (same_project, "to_project_id"),  # the project as a whole on itself
+        (
+            {**same_project, "from_milestone_id": build["id"], "to_milestone_id": build["id"]},
+            "to_milestone_id",
+        ),
+        (
+            {"programme_id": prog["id"], "title": "D", "kind": "external", "external_party": "X"},
+            "to_project_id",  # no side of ours
+        ),
+    ]
+    for body, field in refused:
+        response = await client.post(url(ws, "dependencies"), json=body, headers=ws.headers)
+        assert response.status_code == 422, (body, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == [field], body
+    untargeted = await change(client, ws, "dependencies", within, {"to_project_id": None})
+    assert untargeted.status_code == 200  # still the Launch milestone's
+    unnamed = await change(client, ws, "dependencies", untargeted.json(), {"to_milestone_id": None})
+    assert unnamed.status_code == 422 and unnamed.json()["errors"][0]["field"] == "to_project_id"
+    onto_itself = await change(
+        client, ws, "dependencies", untargeted.json(), {"to_milestone_id": build["id"]}
+    )
+    assert onto_itself.status_code == 422
+    assert onto_itself.json()["errors"][0]["field"] == "to_milestone_id"
+
+
 async def test_owner_roles_must_be_programme_roles_of_the_workspace(
     client: Client, make_workspace: MakeWorkspace, database: Database, publish_pack: PublishPack
 ) -> None:

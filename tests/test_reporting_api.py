@@ -408,15 +408,31 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
             "committed_date": day(1),
         },
     )
+    # The other way round: the regulator needs something from a project.
+    await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Returns",
+            "kind": "external",
+            "external_party": "Regulator",
+            "from_project_id": a["id"],
+            "need_by_date": day(20),
+            "committed_date": day(1),
+        },
+    )
     graph = (
         await client.get(
             url(ws, "dependency-map"), params={"programme_id": prog["id"]}, headers=ws.headers
         )
     ).json()
     assert {n["label"] for n in graph["nodes"]} == {"Platform", "Portal", "Regulator"}
-    assert {(e["title"], e["rag"]) for e in graph["edges"]} == {
-        ("API", "amber"),
-        ("Licence", "green"),
+    assert {(e["title"], e["source"], e["target"], e["rag"]) for e in graph["edges"]} == {
+        ("API", a["id"], b["id"], "amber"),
+        ("Licence", "external:Regulator", b["id"], "green"),
+        ("Returns", a["id"], "external:Regulator", "green"),
     }
 
     await make(

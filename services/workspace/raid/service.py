@@ -291,9 +291,32 @@ class DependencyService(RegisterService[Dependency]):
                     raise invalid(f"{side}_milestone_id", "no such milestone in this workspace")
                 if project is not None and found.project_id != project:
                     raise invalid(f"{side}_milestone_id", f"not a milestone of {side}_project_id")
-        if row.kind is DependencyKind.EXTERNAL and not row.external_party.strip():
-            raise invalid("external_party", "an external dependency names the party")
-        if row.kind is DependencyKind.INTERNAL and row.from_project_id is None:
-            raise invalid("from_project_id", "an internal dependency names the project it needs")
-        if row.to_project_id is not None and row.to_project_id == row.from_project_id:
+        if row.from_milestone_id is not None and row.from_milestone_id == row.to_milestone_id:
+            raise invalid("to_milestone_id", "a milestone does not depend on itself")
+        has_target = row.to_project_id is not None or row.to_milestone_id is not None
+        if row.kind is DependencyKind.EXTERNAL:
+            if not row.external_party.strip():
+                raise invalid("external_party", "an external dependency names the party")
+            # The party stands in for one side; the other is ours, or the map has nothing to
+            # draw: to (our project needs it from the party) or from (the party needs it).
+            if not has_target and row.from_project_id is None and row.from_milestone_id is None:
+                raise invalid(
+                    "to_project_id", "name the project that needs it (or from_project_id)"
+                )
+        else:
+            if row.from_project_id is None:
+                raise invalid(
+                    "from_project_id", "an internal dependency names the project it needs"
+                )
+            if not has_target:
+                raise invalid(
+                    "to_project_id", "an internal dependency names the project that needs it"
+                )
+        # Milestones of one project may depend on each other; the project as a whole may not.
+        project_to_project = row.from_milestone_id is None and row.to_milestone_id is None
+        if (
+            project_to_project
+            and row.to_project_id is not None
+            and row.to_project_id == row.from_project_id
+        ):
             raise invalid("to_project_id", "a project does not depend on itself")

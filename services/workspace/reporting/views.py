@@ -207,24 +207,34 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
                 milestone.programme_id,
                 milestone.project_id,
             )
+
+    def end(node: uuid.UUID | None, party: str) -> str:
+        """A side's node: its milestone or project, else the external party."""
+        if node is not None:
+            return str(node)
+        key = f"external:{party}"
+        if key not in nodes:
+            nodes[key] = MapNode(uuid.uuid5(uuid.NAMESPACE_URL, key), "external", party, None)
+        return key
+
     today = date.today()
     edges = []
     for d in dependencies:
         source = d.from_milestone_id or d.from_project_id
         target = d.to_milestone_id or d.to_project_id
-        source_key = str(source) if source else f"external:{d.external_party}"
-        if source is None and source_key not in nodes:
-            nodes[source_key] = MapNode(
-                uuid.uuid5(uuid.NAMESPACE_URL, source_key), "external", d.external_party, None
-            )
-        if target is None:
+        # An external dependency runs either way: the party provides (no from side) or needs
+        # something from a project (no to side). A row missing a side with no party to stand in
+        # for it (refused since, but older rows may exist) has nothing to point at.
+        if source is None and target is None:
+            continue
+        if (source is None or target is None) and not d.external_party.strip():
             continue
         edges.append(
             MapEdge(
                 d.id,
                 d.title,
-                source_key,
-                str(target),
+                end(source, d.external_party),
+                end(target, d.external_party),
                 d.need_by_date,
                 d.committed_date,
                 d.status,
