@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date, timedelta
 
 from services.identity.models import Role
 from tests.conftest import MakeWorkspace
@@ -259,3 +260,51 @@ async def test_moving_or_deleting_a_tranche_cannot_put_a_closed_gate_before_a_st
     # Reordering that leaves T3's way in as it was is fine.
     last = await change(client, ws, "tranches", t1, {"position": 4})
     assert last.status_code == 200, last.text
+
+
+async def test_an_achieved_milestone_has_an_actual_date_that_has_come_and_no_other_has_one(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    today = date.today()
+    base = {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"}
+    milestone = await make(client, ws, "milestones", base)
+
+    # Achieved without a date: achieved today, as a done action is completed today.
+    achieved = await change(client, ws, "milestones", milestone, {"state": "achieved"})
+    assert achieved.status_code == 200, achieved.text
+    assert achieved.json()["actual_date"] == today.isoformat()
+    tomorrow = (today + timedelta(days=1)).isoformat()
+    for body in ({"actual_date": tomorrow}, {"actual_date": "2030-01-01"}, {"actual_date": None}):
+        refused = await change(client, ws, "milestones", achieved.json(), body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["actual_date"]
+    dated = await change(client, ws, "milestones", achieved.json(), {"actual_date": "2025-05-01"})
+    assert dated.status_code == 200, dated.text
+    assert dated.json()["slip_days"] == (date(2025, 5, 1) - date(2027, 6, 1)).days
+
+    # Back to planned: the date went with the achievement, and the forecast counts again.
+    reopened = await change(
+        client, ws, "milestones", dated.json(), {"state": "planned", "forecast_date": "2027-06-08"}
+    )
+    assert reopened.status_code == 200, reopened.text
+    assert reopened.json()["actual_date"] is None and reopened.json()["slip_days"] == 7
+    for body in (
+        {"actual_date": "2025-05-01"},
+        {"state": "missed", "actual_date": "2025-05-01"},
+        {"state": "achieved", "actual_date": tomorrow},
+    ):
+        refused = await change(client, ws, "milestones", reopened.json(), body)
+        assert refused.status_code == 422, (body, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["actual_date"]
+
+    created = await make(client, ws, "milestones", {**base, "state": "achieved"})
+    assert created["actual_date"] == today.isoformat()
+    for body in (
+        {**base, "actual_date": "2025-05-01"},
+        {**base, "state": "achieved", "actual_date": tomorrow},
+    ):
+        refused = await client.post(url(ws, "milestones"), json=body, headers=ws.headers)
+        assert refused.status_code == 422, (body, refused.text)
+        assert [e["field"] for e in refused.json()["errors"]] == ["actual_date"]

@@ -1,16 +1,41 @@
-"""Structure rules: the gates on the way into a tranche."""
+"""Structure rules: a milestone's actual date, and the gates on the way into a tranche."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from services.workspace.gates.models import GateBoundary, GateDecision
-from services.workspace.structure.models import TrancheState
+from services.workspace.structure.models import MilestoneState, TrancheState
 
 # A tranche in one of these states has gone through the gates on its way in.
 UNDER_WAY = frozenset({TrancheState.STARTED, TrancheState.CLOSED})
+
+
+def actual_date_problem(state: MilestoneState, actual: date | None, today: date) -> str | None:
+    """Why ``actual`` does not fit a milestone in ``state``; None when it does.
+
+    An achieved milestone was achieved on a day that has come; no other milestone has one.
+    """
+    if state is MilestoneState.ACHIEVED:
+        if actual is None:
+            return "an achieved milestone has an actual date"
+        if actual > today:
+            return "not in the future"
+        return None
+    if actual is not None:
+        return f"only an achieved milestone has one (this one is {state})"
+    return None
+
+
+def actual_date_in_step(state: MilestoneState, actual: date | None, today: date) -> date | None:
+    """The actual date a write that does not name one leaves: today for a milestone just
+    achieved, none for one that is not achieved."""
+    if state is MilestoneState.ACHIEVED:
+        return actual or today
+    return None
 
 
 @dataclass(frozen=True, slots=True)

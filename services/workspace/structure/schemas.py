@@ -103,7 +103,9 @@ class TrancheCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class TrancheUpdate(Patch):
-    """Moving to ``started`` needs the tranche's entry gate to say go or conditional go."""
+    """Moving to ``started`` needs every gate on the way in (the tranche's entry gates, the exit
+    gates of the tranche before it) to say go or conditional go, where the tranche is and where
+    it goes; a tranche under way never moves behind such a gate, nor is one put in front of it."""
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET
@@ -215,7 +217,10 @@ class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MilestoneUpdate(Patch):
-    """A baseline date, once set, moves only through an approved change request."""
+    """A baseline date, once set, moves only through an approved change request.
+
+    An achieved milestone has an ``actual_date`` that is not in the future (today when none is
+    sent); one that is not achieved has none (leaving ``achieved`` clears it)."""
 
     title: Name | UnsetType = UNSET
     tranche_id: uuid.UUID | UnsetType | None = UNSET

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace.gates.models import StageGate
 from services.workspace.gates.rules import tranche_may_start
-from services.workspace.registers import RegisterService, between
+from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import (
     Milestone,
     MilestoneState,
@@ -32,6 +32,8 @@ from services.workspace.structure.models import (
 from services.workspace.structure.rules import (
     UNDER_WAY,
     Gate,
+    actual_date_in_step,
+    actual_date_problem,
     gates_on_the_way_in,
     reordered,
 )
@@ -341,6 +343,15 @@ class MilestoneService(RegisterService[Milestone]):
                 "A milestone's baseline moves only through an approved change request.",
                 errors=[field_error("baseline_date", "re-baseline through a change request")],
             )
+        # A write that leaves the actual date out keeps it in step with the state; one that
+        # sends an actual date the state contradicts is refused.
+        today = date.today()
+        sent = row.actual_date is not None if before is None else "actual_date" in before
+        if not sent:
+            row.actual_date = actual_date_in_step(row.state, row.actual_date, today)
+        problem = actual_date_problem(row.state, row.actual_date, today)
+        if problem is not None:
+            raise invalid("actual_date", problem)
 
     async def rebaseline(self, milestone: Milestone, new_baseline: date) -> date | None:
         """Apply an approved change's new baseline; returns the old one (for the record)."""
