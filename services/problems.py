@@ -20,8 +20,16 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.orm.exc import StaleDataError
 
-from services.errors import MalformedRequest, ProblemError, ValidationFailed, field_error
+from services.errors import (
+    Conflict,
+    MalformedRequest,
+    ProblemError,
+    ValidationFailed,
+    VersionMismatch,
+    field_error,
+)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://docs.pmo.cloud/problems/"
@@ -186,6 +194,27 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
     )
 
 
+def _lost_race(request: Request[Any, Any, Any], exc: StaleDataError) -> Response[Any]:
+    """Another request changed or deleted the row between our read and our write.
+
+    The If-Match check passed on what this request read; the version-checked UPDATE or DELETE then
+    found the row moved on. With If-Match that is the precondition failing (412); without, a
+    conflict (409). Either way nothing was written: the transaction is rolled back.
+    """
+    error: ProblemError = (
+        VersionMismatch(
+            "The resource changed while this request was being made; read it again and "
+            "reapply your change."
+        )
+        if request.headers.get("if-match")
+        else Conflict(
+            "Another request changed or deleted this resource at the same time; read it again "
+            "and retry."
+        )
+    )
+    return _problem_error(request, error)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("request.failed", error=type(exc).__name__)
     return problem_response(
@@ -200,6 +229,7 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
 exception_handlers: ExceptionHandlersMap = {
     ProblemError: _problem_error,
     ValidationException: _litestar_validation,
+    StaleDataError: _lost_race,
     HTTPException: _http_error,
     Exception: _unexpected,
 }
