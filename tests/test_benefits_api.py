@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
+
 import psycopg
 import pytest
 
@@ -28,12 +30,12 @@ async def test_a_benefit_is_measured_and_its_realisation_computed(
             "indicator": "Days per claim",
             "unit": "days",
             "baseline_value": 40,
-            "baseline_date": "2027-01-01",
+            "baseline_date": "2025-01-01",
             "target_value": 10,
-            "target_date": "2028-01-01",
+            "target_date": "2026-01-01",
             "forecast_value": 16,
             "confidence": "medium",
-            "interim_targets": [{"date": "2027-06-30", "value": 30}],
+            "interim_targets": [{"date": "2025-06-30", "value": 30}],
             "enabling_project_ids": [project["id"]],
         },
     )
@@ -43,7 +45,7 @@ async def test_a_benefit_is_measured_and_its_realisation_computed(
     assert benefit["enabling_project_ids"] == [project["id"]]
 
     measurements = url(ws, f"benefits/{benefit['id']}/measurements")
-    for day, value in (("2027-03-01", 35), ("2027-05-01", 25)):
+    for day, value in (("2025-03-01", 35), ("2025-05-01", 25)):
         added = await client.post(
             measurements, json={"measured_on": day, "value": value}, headers=ws.headers
         )
@@ -53,7 +55,7 @@ async def test_a_benefit_is_measured_and_its_realisation_computed(
 
     read = (await client.get(url(ws, f"benefits/{benefit['id']}"), headers=ws.headers)).json()
     assert read["measurements"] == 2
-    assert read["latest_measurement"] == {"measured_on": "2027-05-01", "value": 25.0}
+    assert read["latest_measurement"] == {"measured_on": "2025-05-01", "value": 25.0}
     assert read["realisation_pct"] == 50.0
 
     # Append-only: there is no route to change or remove a measurement.
@@ -64,9 +66,24 @@ async def test_a_benefit_is_measured_and_its_realisation_computed(
         )
         assert response.status_code in {404, 405}
     before = await client.post(
-        measurements, json={"measured_on": "2026-12-01", "value": 1}, headers=ws.headers
+        measurements, json={"measured_on": "2024-12-01", "value": 1}, headers=ws.headers
     )
     assert before.status_code == 422
+    assert before.json()["errors"][0]["field"] == "measured_on"
+    # A measurement is of what was seen: not dated in the future (it would stay the latest).
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    for day in (tomorrow, "2030-12-01"):
+        future = await client.post(
+            measurements, json={"measured_on": day, "value": 10}, headers=ws.headers
+        )
+        assert future.status_code == 422, future.text
+        assert [e["field"] for e in future.json()["errors"]] == ["measured_on"]
+    seen = await client.post(
+        measurements,
+        json={"measured_on": date.today().isoformat(), "value": 20},
+        headers=ws.headers,
+    )
+    assert seen.status_code == 201, seen.text
 
 
 async def test_the_benefit_lifecycle_is_enforced(
@@ -104,7 +121,27 @@ async def test_the_benefit_lifecycle_is_enforced(
         {"state": "planned", "baseline_value": 0, "target_value": 100, "target_date": "2028-01-01"},
     )
     assert planned.status_code == 200
-    withdrawn = await change(client, ws, "benefits", planned.json(), {"state": "withdrawn"})
+    # A planned benefit keeps what planning needed, whatever the write.
+    emptied = await change(
+        client,
+        ws,
+        "benefits",
+        planned.json(),
+        {"owner_id": None, "baseline_value": None, "target_value": None},
+    )
+    assert emptied.status_code == 422, emptied.text
+    assert {e["field"] for e in emptied.json()["errors"]} == {
+        "owner_id",
+        "baseline_value",
+        "target_value",
+    }
+    for body in ({"target_date": None}, {"measure": "quantitative", "target_value": None}):
+        refused = await change(client, ws, "benefits", planned.json(), body)
+        assert refused.status_code == 422, (body, refused.text)
+    retitled = await change(client, ws, "benefits", planned.json(), {"title": "Revenue up"})
+    assert retitled.status_code == 200, retitled.text
+    assert retitled.json()["owner_id"] == str(ws.user_id)
+    withdrawn = await change(client, ws, "benefits", retitled.json(), {"state": "withdrawn"})
     assert withdrawn.json()["state"] == "withdrawn"
     refused = await client.post(
         url(ws, f"benefits/{benefit['id']}/measurements"),
@@ -134,6 +171,7 @@ async def test_benefit_fields_are_validated(client: Client, make_workspace: Make
         ),
         ({**base, "owner_id": "00000000-0000-0000-0000-000000000001"}, "owner_id"),
         ({**base, "realisation_cost": -1}, "realisation_cost"),
+        ({**base, "baseline_date": "2027-06-01", "target_date": "2027-05-31"}, "target_date"),
     ]
     for body, field in cases:
         response = await client.post(url(ws, "benefits"), json=body, headers=ws.headers)
@@ -179,7 +217,7 @@ async def test_the_database_refuses_to_change_a_measurement(
     )
     measurements = url(ws, f"benefits/{benefit['id']}/measurements")
     posted = await client.post(
-        measurements, json={"measured_on": "2027-02-01", "value": 12}, headers=ws.headers
+        measurements, json={"measured_on": "2025-02-01", "value": 12}, headers=ws.headers
     )
     assert posted.status_code == 201, posted.text
     assert settings.database_url is not None

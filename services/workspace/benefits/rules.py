@@ -37,27 +37,37 @@ def transition_problems(
 ) -> list[tuple[str, str]]:
     """Why ``current → new`` is refused, as ``(field, message)`` pairs; empty when legal.
 
-    A benefit is validated once it has an owner; it is planned once a quantitative one has a
-    baseline, a target and a target date; it is realised only on measured evidence.
+    The move must be one of the lifecycle's, and the benefit must have what ``new`` needs
+    (:func:`state_problems`).
     """
     if new == current:
         return []
     if new not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or "none (final state)"
         return [("state", f"cannot move from {current} to {new}; allowed: {allowed}")]
+    return state_problems(new, profile)
+
+
+def state_problems(state: BenefitState, profile: BenefitProfile) -> list[tuple[str, str]]:
+    """What a benefit in ``state`` lacks, as ``(field, message)`` pairs; empty when nothing.
+
+    A benefit is validated once it has an owner; it is planned once a quantitative one has a
+    baseline, a target and a target date; it is realised only on measured evidence. It keeps
+    all that while it stays in the state (or goes further), not only on the way in.
+    """
     problems: list[tuple[str, str]] = []
     reached = {S.VALIDATED, S.PLANNED, S.REALISING, S.REALISED, S.NOT_REALISED}
-    if new in reached and not profile.owner_set:
-        problems.append(("owner_id", f"a {new} benefit needs an owner"))
+    if state in reached and not profile.owner_set:
+        problems.append(("owner_id", f"a {state} benefit needs an owner"))
     quantitative = profile.measure is BenefitMeasure.QUANTITATIVE
-    if new in reached - {S.VALIDATED} and quantitative:
+    if state in reached - {S.VALIDATED} and quantitative:
         if profile.baseline_value is None:
-            problems.append(("baseline_value", f"a {new} benefit needs a baseline"))
+            problems.append(("baseline_value", f"a {state} benefit needs a baseline"))
         if profile.target_value is None:
-            problems.append(("target_value", f"a {new} benefit needs a target"))
+            problems.append(("target_value", f"a {state} benefit needs a target"))
         if not profile.target_date_set:
-            problems.append(("target_date", f"a {new} benefit needs a target date"))
-    if new is S.REALISED and quantitative and profile.measurements == 0:
+            problems.append(("target_date", f"a {state} benefit needs a target date"))
+    if state is S.REALISED and quantitative and profile.measurements == 0:
         problems.append(("state", "a benefit is realised on evidence: record a measurement first"))
     return problems
 

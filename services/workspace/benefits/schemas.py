@@ -71,7 +71,8 @@ class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class BenefitUpdate(Patch):
     """``state`` follows identified → validated → planned → realising → realised | not_realised,
-    or withdrawn; each step needs what the step means (owner, measurable plan, evidence)."""
+    or withdrawn; each step needs what the step means (owner, measurable plan, evidence), and the
+    benefit keeps it on every later write. ``target_date`` is on or after ``baseline_date``."""
 
     title: Name | UnsetType = UNSET
     classification: BenefitClassification | UnsetType = UNSET
@@ -161,6 +162,8 @@ class BenefitRead(msgspec.Struct):
 
 
 class MeasurementCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``measured_on`` is on or after the benefit's baseline date, and not in the future."""
+
     measured_on: date
     value: Measure
     comment: Description = ""

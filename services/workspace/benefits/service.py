@@ -29,6 +29,7 @@ from services.workspace.benefits.rules import (
     accepts_measurements,
     realisation_pct,
     roll_up,
+    state_problems,
     transition_problems,
 )
 from services.workspace.configuration import service as configuration
@@ -143,22 +144,34 @@ class BenefitService(RegisterService[Benefit]):
         dates = [t["date"] for t in row.interim_targets]
         if dates != sorted(dates):
             raise invalid("interim_targets", "in date order")
-        if before is not None and "state" in before and before["state"] is not row.state:
-            counts = await self.progress([row.id])
-            profile = BenefitProfile(
-                measure=row.measure,
-                owner_set=row.owner_id is not None,
-                baseline_value=row.baseline_value,
-                target_value=row.target_value,
-                target_date_set=row.target_date is not None,
-                measurements=counts.get(row.id, Progress()).measurements,
-            )
-            problems = transition_problems(before["state"], row.state, profile)
-            if problems:
-                raise ValidationFailed(
-                    f"The benefit cannot move from {before['state']} to {row.state}.",
-                    errors=[field_error(f, m) for f, m in problems],
-                )
+        if (
+            row.baseline_date is not None
+            and row.target_date is not None
+            and row.target_date < row.baseline_date
+        ):
+            raise invalid("target_date", "on or after baseline_date")
+        # What the state needs holds on every write, not only on the way into the state.
+        previous = row.state if before is None else before.get("state", row.state)
+        measurements = 0
+        if row.state is BenefitState.REALISED:
+            measurements = (await self.progress([row.id])).get(row.id, Progress()).measurements
+        profile = BenefitProfile(
+            measure=row.measure,
+            owner_set=row.owner_id is not None,
+            baseline_value=row.baseline_value,
+            target_value=row.target_value,
+            target_date_set=row.target_date is not None,
+            measurements=measurements,
+        )
+        if previous is not row.state:
+            problems = transition_problems(previous, row.state, profile)
+            detail = f"The benefit cannot move from {previous} to {row.state}."
+        else:
+            problems = state_problems(row.state, profile)
+            detail = f"A {row.state} benefit keeps what its state needs."
+        if problems:
+            raise ValidationFailed(detail, errors=[field_error(f, m) for f, m in problems])
+        if previous is not row.state:
             row.state_changed_at = utcnow()
 
     # --- computed ---------------------------------------------------------------------------
@@ -255,6 +268,8 @@ class BenefitService(RegisterService[Benefit]):
             raise Conflict(f"A {benefit.state} benefit takes no more measurements.")
         if benefit.baseline_date is not None and measured_on < benefit.baseline_date:
             raise invalid("measured_on", "on or after the baseline date")
+        if measured_on > date.today():
+            raise invalid("measured_on", "not in the future: a measurement is of what was seen")
         measurement = BenefitMeasurement(
             benefit_id=benefit.id,
             measured_on=measured_on,
