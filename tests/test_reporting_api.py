@@ -73,6 +73,41 @@ async def test_publishing_freezes_a_report_and_a_correction_supersedes_it(
     assert old["state"] == "superseded" and old["summary"] == "Good month"
 
 
+async def test_report_periods_do_not_overlap_and_a_correction_keeps_its_period(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    project = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "CRM"})
+    january = await report(client, ws, prog["id"], overall_rag="green")
+    straddling = {"period_start": "2027-01-15", "period_end": "2027-02-15"}
+
+    overlapping = await client.post(
+        url(ws, "status-reports"),
+        json={"programme_id": prog["id"], **straddling},
+        headers=ws.headers,
+    )
+    assert overlapping.status_code == 409, overlapping.text
+    assert overlapping.json()["report_id"] == january["id"]
+    # A project's reports are another series.
+    await report(client, ws, prog["id"], project_id=project["id"], **straddling)
+    december = await report(
+        client, ws, prog["id"], period_start="2026-12-01", period_end="2026-12-31"
+    )
+    stretched = await change(client, ws, "status-reports", december, {"period_end": "2027-01-10"})
+    assert stretched.status_code == 409, stretched.text
+
+    assert (await publish(client, ws, january)).status_code == 200
+    correction = await client.post(
+        url(ws, f"status-reports/{january['id']}/corrections"), headers=ws.headers
+    )
+    moved = await change(
+        client, ws, "status-reports", correction.json(), {"period_end": "2027-02-28"}
+    )
+    assert moved.status_code == 422, moved.text
+    assert [e["field"] for e in moved.json()["errors"]] == ["period_end"]
+
+
 async def test_suggested_rag_comes_from_the_data_and_overrides_need_reasons(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

@@ -129,6 +129,8 @@ class StatusReportActionController(Controller):
         status_code=201,
         responses=CREATE_RESPONSES,
         summary="Start a correction: a new draft revision of a published report",
+        description="The correction copies the report, period included; the period stays that "
+        "of the report it corrects (changing its period_end is a 422).",
     )
     async def correct_report(
         self,

@@ -15,7 +15,8 @@ from services.workspace.schemas import Description, Patch
 
 
 class StatusReportCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """A draft for one period of a programme (or one of its projects)."""
+    """A draft for one period of a programme (or one of its projects). The periods of a
+    programme's own reports, and of each project's, do not overlap (409 naming the report)."""
 
     programme_id: uuid.UUID
     period_start: date
@@ -43,7 +44,8 @@ class StatusReportCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class StatusReportUpdate(Patch):
-    """Drafts only: a published report is frozen (correct it with a new revision)."""
+    """Drafts only: a published report is frozen (correct it with a new revision). A
+    correction keeps the period of the report it corrects: a new ``period_end`` is refused."""
 
     period_end: date | UnsetType = UNSET
     summary: Description | UnsetType = UNSET

@@ -83,24 +83,49 @@ class StatusReportService(RegisterService[StatusReport]):
                 "A period ends on or after its start.",
                 errors=[field_error("period_end", "on or after period_start")],
             )
-        if before is not None:
+        if before is None:
+            await self.require_programme(row.programme_id)
+            await self.require_project(row.project_id, row.programme_id)
+        elif before.get("period_end", row.period_end) == row.period_end:
             return
-        await self.require_programme(row.programme_id)
-        await self.require_project(row.project_id, row.programme_id)
-        taken = await self.session.scalar(
-            select(StatusReport.id).where(
-                StatusReport.programme_id == row.programme_id,
-                StatusReport.project_id.is_(None)
-                if row.project_id is None
-                else StatusReport.project_id == row.project_id,
-                StatusReport.period_start == row.period_start,
+        elif row.supersedes_id is not None:
+            raise ValidationFailed(
+                "A correction keeps the period of the report it corrects.",
+                errors=[field_error("period_end", "a correction keeps its report's period")],
             )
+        await self._require_free_period(row, exclude=None if before is None else row.id)
+
+    async def _require_free_period(self, row: StatusReport, exclude: uuid.UUID | None) -> None:
+        """No other live (not superseded) report of the same programme, or the same project,
+        covers any day of ``row``'s period (``exclude``: the row itself, when updating)."""
+        # One writer of a programme's reports at a time: two overlapping drafts created at
+        # once would otherwise both find the period free.
+        await self.session.execute(
+            select(Programme.id).where(Programme.id == row.programme_id).with_for_update()
         )
-        if taken is not None:
+        overlapping = (
+            await self.session.execute(
+                select(StatusReport.id, StatusReport.period_start, StatusReport.period_end)
+                .where(
+                    StatusReport.programme_id == row.programme_id,
+                    StatusReport.project_id.is_(None)
+                    if row.project_id is None
+                    else StatusReport.project_id == row.project_id,
+                    StatusReport.state != ReportState.SUPERSEDED,
+                    StatusReport.period_start <= row.period_end,
+                    StatusReport.period_end >= row.period_start,
+                    *([] if exclude is None else [StatusReport.id != exclude]),
+                )
+                .order_by(StatusReport.period_start)
+                .limit(1)
+            )
+        ).first()
+        if overlapping is not None:
             raise Conflict(
-                "There is already a report for this period; edit the draft or correct the "
-                "published one.",
-                report_id=str(taken),
+                f"There is already a report for {overlapping.period_start} to "
+                f"{overlapping.period_end}, which overlaps this period; edit the draft or "
+                "correct the published one.",
+                report_id=str(overlapping.id),
             )
 
     def _draft(self, report: StatusReport) -> None:
