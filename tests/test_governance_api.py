@@ -2,10 +2,63 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Any
 
-from tests.conftest import MakeWorkspace
+from services.db.engine import Database
+from services.identity import service as identity
+from services.identity.models import Role
+from tests.conftest import MakeWorkspace, Workspace
 from tests.workspace_api import Client, change, make, programme, url
+
+TODAY = date.today()
+YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
+TOMORROW = (TODAY + timedelta(days=1)).isoformat()
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    headers: dict[str, str]
+
+
+async def join(database: Database, ws: Workspace, role: Role = Role.MEMBER) -> Member:
+    """Another person in ``ws`` with a token of their own."""
+    async with database.transaction() as session:
+        user = await identity.create_user(session, f"{uuid.uuid4().hex[:12]}@example.org")
+        await identity.grant_membership(session, user.id, ws.tenant_id, role)
+        _, secret = await identity.issue_token(session, user.id, name="test")
+    return Member(user.id, {"Authorization": f"Bearer {secret}"})
+
+
+async def submitted_change(
+    client: Client, ws: Workspace, body: dict[str, Any], headers: dict[str, str] | None = None
+) -> dict[str, Any]:
+    created = await make(client, ws, "change-requests", {"title": "Add payments", **body})
+    response = await client.patch(
+        url(ws, f"change-requests/{created['id']}"),
+        json={"state": "submitted"},
+        headers={**(headers or ws.headers), "If-Match": f'"{created["version"]}"'},
+    )
+    assert response.status_code == 200, response.text
+    submitted: dict[str, Any] = response.json()
+    return submitted
+
+
+async def decide_change(
+    client: Client,
+    ws: Workspace,
+    row: dict[str, Any],
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Any:
+    return await client.post(
+        url(ws, f"change-requests/{row['id']}/decision"),
+        json=body,
+        headers={**(headers or ws.headers), "If-Match": f'"{row["version"]}"'},
+    )
 
 
 async def test_a_board_meets_raises_actions_and_decisions(
@@ -263,3 +316,27 @@ async def test_a_gate_decides_only_among_its_outcomes(
     assert hold.status_code == 422, hold.text
     assert hold.json()["errors"][0]["message"] == "this gate decides one of: go, stop"
     assert go.status_code == 201, go.text
+
+
+async def test_overdue_false_lists_only_actions_that_are_not_overdue(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    for title, body in [
+        ("Late", {"due_date": YESTERDAY}),
+        ("Due tomorrow", {"due_date": TOMORROW}),
+        ("Whenever", {}),
+        ("Done late", {"due_date": YESTERDAY, "state": "done"}),
+    ]:
+        await make(client, ws, "actions", {"programme_id": prog["id"], "title": title, **body})
+
+    async def titles(overdue: str) -> set[str]:
+        listed = await client.get(
+            url(ws, "actions"), params={"overdue": overdue}, headers=ws.headers
+        )
+        assert listed.status_code == 200, listed.text
+        return {a["title"] for a in listed.json()["items"]}
+
+    assert await titles("true") == {"Late"}
+    assert await titles("false") == {"Due tomorrow", "Whenever", "Done late"}

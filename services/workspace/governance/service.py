@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, or_, select
 
 from services.db.base import utcnow
 from services.errors import Conflict
@@ -180,8 +180,17 @@ class ActionFilter:
                 (Action.owner_id, self.owner_id),
             ]
         ) + between(Action.due_date, self.due_after, self.due_before)
+        today = date.today()
         if self.overdue is True:
-            conditions += [Action.state.in_(OPEN_ACTIONS), Action.due_date < date.today()]
+            conditions += [Action.state.in_(OPEN_ACTIONS), Action.due_date < today]
+        elif self.overdue is False:
+            conditions.append(
+                or_(
+                    Action.state.not_in(OPEN_ACTIONS),
+                    Action.due_date.is_(None),
+                    Action.due_date >= today,
+                )
+            )
         return conditions
 
     def order(self) -> list[Any]:
