@@ -340,3 +340,150 @@ async def test_overdue_false_lists_only_actions_that_are_not_overdue(
 
     assert await titles("true") == {"Late"}
     assert await titles("false") == {"Due tomorrow", "Whenever", "Done late"}
+
+
+async def _board_and_gate(
+    client: Client, ws: Workspace
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A programme board with the workspace's user on it, another board, and a gate of the
+    first (no criteria, so any decision may be taken)."""
+    prog = await programme(client, ws)
+    seat = [{"role_title": "SRO", "user_id": str(ws.user_id)}]
+    board = await make(
+        client, ws, "boards", {"programme_id": prog["id"], "name": "Board", "members": seat}
+    )
+    other = await make(
+        client, ws, "boards", {"programme_id": prog["id"], "name": "Design authority"}
+    )
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "Funding release", "board_id": board["id"]},
+    )
+    return board, other, gate
+
+
+async def test_a_decided_gate_keeps_what_it_was_decided_on(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    board, other, gate = await _board_and_gate(client, ws)
+    recommended = await change(client, ws, "stage-gates", gate, {"recommendation": "go"})
+    assert recommended.status_code == 200, recommended.text
+    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
+    go = await client.post(
+        decisions, json={"decision": "go", "decided_by_id": str(ws.user_id)}, headers=ws.headers
+    )
+    assert go.status_code == 201, go.text
+    decided = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
+
+    rewritten = await change(
+        client,
+        ws,
+        "stage-gates",
+        decided,
+        {"outcomes": ["stop"], "recommendation": "stop", "board_id": other["id"]},
+    )
+
+    assert rewritten.status_code == 409, rewritten.text
+    assert rewritten.headers["content-type"].startswith("application/problem+json")
+    assert "decided" in rewritten.json()["detail"]
+    assert {e["field"] for e in rewritten.json()["errors"]} == {
+        "outcomes",
+        "recommendation",
+        "board_id",
+    }
+    after = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
+    assert (after["decision"], after["outcomes"], after["recommendation"], after["board_id"]) == (
+        "go",
+        decided["outcomes"],
+        "go",
+        board["id"],
+    )
+    assert after["version"] == decided["version"]
+    # The same values again change nothing, and the gate's wording is not the decision.
+    same = await change(
+        client, ws, "stage-gates", after, {"board_id": board["id"], "title": "Funding release 1"}
+    )
+    assert same.status_code == 200, same.text
+    assert same.json()["title"] == "Funding release 1"
+
+
+async def test_a_held_gate_takes_a_new_recommendation_but_keeps_its_board(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    _, other, gate = await _board_and_gate(client, ws)
+    hold = await client.post(
+        url(ws, f"stage-gates/{gate['id']}/decisions"),
+        json={"decision": "hold", "decided_by_id": str(ws.user_id)},
+        headers=ws.headers,
+    )
+    assert hold.status_code == 201, hold.text
+    held = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
+
+    moved = await change(client, ws, "stage-gates", held, {"board_id": other["id"]})
+    advised = await change(client, ws, "stage-gates", held, {"recommendation": "go"})
+
+    assert moved.status_code == 409, moved.text
+    assert moved.json()["errors"] == [
+        {"field": "board_id", "message": "fixed once the gate is decided", "source": "body"}
+    ]
+    assert advised.status_code == 200, advised.text
+    assert advised.json()["recommendation"] == "go"
+
+
+async def test_a_gate_with_decisions_cannot_be_deleted(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    _, _, gate = await _board_and_gate(client, ws)
+    _, _, spare = await _board_and_gate(client, ws)
+    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
+    hold = await client.post(
+        decisions, json={"decision": "hold", "decided_by_id": str(ws.user_id)}, headers=ws.headers
+    )
+    assert hold.status_code == 201, hold.text
+
+    refused = await client.delete(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)
+    undecided = await client.delete(url(ws, f"stage-gates/{spare['id']}"), headers=ws.headers)
+
+    assert refused.status_code == 409, refused.text
+    assert "decided" in refused.json()["detail"]
+    assert [d["decision"] for d in (await client.get(decisions, headers=ws.headers)).json()] == [
+        "hold"
+    ]
+    assert undecided.status_code == 204, undecided.text
+
+
+async def test_a_decided_change_request_cannot_be_deleted(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
+    )
+    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-07-01"}
+    approved = await submitted_change(
+        client, ws, {"programme_id": prog["id"], "rebaselines": [line]}
+    )
+    rejected = await submitted_change(client, ws, {"programme_id": prog["id"]})
+    draft = await make(client, ws, "change-requests", {"programme_id": prog["id"], "title": "Idea"})
+    assert (await decide_change(client, ws, approved, {"decision": "approved"})).status_code == 200
+    assert (await decide_change(client, ws, rejected, {"decision": "rejected"})).status_code == 200
+
+    for decided in (approved, rejected):
+        refused = await client.delete(
+            url(ws, f"change-requests/{decided['id']}"), headers=ws.headers
+        )
+        assert refused.status_code == 409, refused.text
+    kept = await client.get(url(ws, f"change-requests/{approved['id']}"), headers=ws.headers)
+    assert kept.status_code == 200
+    assert kept.json()["rebaselines"][0]["previous_baseline_date"] == "2027-06-01"
+    gone = await client.delete(url(ws, f"change-requests/{draft['id']}"), headers=ws.headers)
+    assert gone.status_code == 204, gone.text

@@ -1,5 +1,5 @@
-"""Stage gate rules: what a decision needs, when a gate may be decided again, and whether a
-tranche may start."""
+"""Stage gate rules: what a decision needs, when a gate may be decided again, what a decided
+gate keeps fixed, and whether a tranche may start."""
 
 from __future__ import annotations
 
@@ -23,6 +23,23 @@ def may_decide(state: GateState, current: GateDecision | None) -> bool:
     if state is not GateState.DECIDED:
         return True
     return current in {GateDecision.HOLD, GateDecision.RECYCLE, GateDecision.CONDITIONAL_GO}
+
+
+# What every decision at a gate was taken on: whose call it was and what it chose among.
+DECIDED_FRAME = ("board_id", "outcomes")
+# What the board was advised; each review records it, so it may be rewritten for the next one.
+RECOMMENDATION = ("recommendation", "recommendation_note")
+
+
+def fixed_once_decided(state: GateState, current: GateDecision | None) -> tuple[str, ...]:
+    """The gate's fields that may no longer change: none before its first decision; its board
+    and outcomes once decided; its recommendation too once the decision is final (a hold,
+    recycle or conditional go is reviewed again, on a fresh recommendation)."""
+    if state is not GateState.DECIDED:
+        return ()
+    if may_decide(state, current):
+        return DECIDED_FRAME
+    return DECIDED_FRAME + RECOMMENDATION
 
 
 def decision_problems(

@@ -78,7 +78,11 @@ class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class GateUpdate(Patch):
-    """The decision is taken through ``…/decisions``; here: plan, board and recommendation."""
+    """The decision is taken through ``…/decisions``; here: plan, board and recommendation.
+
+    Once the gate is decided its board and outcomes stay as they were, and its recommendation
+    too once the decision is final (a hold, recycle or conditional go is reviewed again).
+    """
 
     title: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET

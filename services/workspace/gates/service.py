@@ -23,7 +23,12 @@ from services.workspace.gates.models import (
     StageGate,
     StageGateReview,
 )
-from services.workspace.gates.rules import CriterionCheck, decision_problems, may_decide
+from services.workspace.gates.rules import (
+    CriterionCheck,
+    decision_problems,
+    fixed_once_decided,
+    may_decide,
+)
 from services.workspace.governance.models import Board
 from services.workspace.governance.service import BoardService
 from services.workspace.registers import RegisterService, between, invalid
@@ -88,12 +93,34 @@ class GateService(RegisterService[StageGate]):
             await self.require_programme(row.programme_id)
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
             await self.require_project(row.project_id, row.programme_id)
-        if before is None or "board_id" in before:
-            await self.require_row(Board, row.board_id, "board_id")
         if before is not None and row.state is GateState.DECIDED and "state" in before:
             raise Conflict("A decided gate is reviewed again through a new decision.")
         if before is not None and before.get("state") is GateState.DECIDED:
             raise Conflict("A decided gate cannot go back to planning.")
+        if before is not None:
+            fixed = fixed_once_decided(before.get("state", row.state), row.decision)
+            changed = [n for n in fixed if n in before and before[n] != getattr(row, n)]
+            if changed:
+                raise Conflict(
+                    f"The gate is decided ({row.decision}); what the decision was taken on "
+                    f"stays as it was: {', '.join(changed)}.",
+                    errors=[field_error(n, "fixed once the gate is decided") for n in changed],
+                )
+        if before is None or "board_id" in before:
+            await self.require_row(Board, row.board_id, "board_id")
+
+    async def delete(self, row: StageGate) -> None:
+        """A gate with decisions on record is kept: its history is the programme's."""
+        decisions = await self.session.scalar(
+            select(func.count())
+            .select_from(StageGateReview)
+            .where(StageGateReview.gate_id == row.id)
+        )
+        if decisions or row.state is GateState.DECIDED:
+            raise Conflict(
+                f"The gate is decided ({row.decision}); it is kept with its decisions on record."
+            )
+        await super().delete(row)
 
     # --- criteria ---------------------------------------------------------------------------
 

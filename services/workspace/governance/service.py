@@ -358,6 +358,12 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             await self.require_programme(row.programme_id)
         await self.require_project(row.project_id, row.programme_id)
 
+    async def delete(self, row: ChangeRequest) -> None:
+        """A decided change is kept: an approval has moved baselines its record explains."""
+        if row.state in DECIDED:
+            raise Conflict(f"The change request was {row.state}; it is kept on record.")
+        await super().delete(row)
+
     async def decide(
         self, change: ChangeRequest, approved: bool, note: str, decided_on: date | None
     ) -> ChangeRequest:
