@@ -457,6 +457,49 @@ async def test_a_gate_with_decisions_cannot_be_deleted(
     assert undecided.status_code == 204, undecided.text
 
 
+async def test_gate_decisions_are_dated_in_order_and_not_in_the_future(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    _, _, gate = await _board_and_gate(client, ws)
+    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
+    by_me = {"decided_by_id": str(ws.user_id)}
+    last_week = (TODAY - timedelta(days=7)).isoformat()
+
+    future = await client.post(
+        decisions, json={**by_me, "decision": "hold", "decided_on": TOMORROW}, headers=ws.headers
+    )
+    assert future.status_code == 422, future.text
+    assert future.json()["errors"] == [
+        {
+            "field": "decided_on",
+            "message": "a decision cannot be dated in the future",
+            "source": "body",
+        }
+    ]
+    hold = await client.post(
+        decisions, json={**by_me, "decision": "hold", "decided_on": YESTERDAY}, headers=ws.headers
+    )
+    assert hold.status_code == 201, hold.text
+    backdated = await client.post(
+        decisions, json={**by_me, "decision": "go", "decided_on": last_week}, headers=ws.headers
+    )
+    assert backdated.status_code == 422, backdated.text
+    assert backdated.json()["errors"][0]["field"] == "decided_on"
+    assert YESTERDAY in backdated.json()["errors"][0]["message"]
+
+    go = await client.post(decisions, json={**by_me, "decision": "go"}, headers=ws.headers)
+
+    assert go.status_code == 201, go.text
+    history = (await client.get(decisions, headers=ws.headers)).json()
+    assert [(d["decision"], d["decided_on"]) for d in history] == [
+        ("hold", YESTERDAY),
+        ("go", TODAY.isoformat()),
+    ]
+    gate_now = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
+    assert (gate_now["decision"], gate_now["decided_on"]) == ("go", TODAY.isoformat())
+
+
 async def test_a_decided_change_request_cannot_be_deleted(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
@@ -487,3 +530,39 @@ async def test_a_decided_change_request_cannot_be_deleted(
     assert kept.json()["rebaselines"][0]["previous_baseline_date"] == "2027-06-01"
     gone = await client.delete(url(ws, f"change-requests/{draft['id']}"), headers=ws.headers)
     assert gone.status_code == 204, gone.text
+
+
+async def test_a_change_decision_is_dated_between_its_raising_and_today(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
+    )
+    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-07-01"}
+    request = await submitted_change(
+        client, ws, {"programme_id": prog["id"], "rebaselines": [line]}
+    )
+
+    early = await decide_change(
+        client, ws, request, {"decision": "approved", "decided_on": "2019-01-01"}
+    )
+    future = await decide_change(
+        client, ws, request, {"decision": "approved", "decided_on": TOMORROW}
+    )
+
+    for refused in (early, future):
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["decided_on"]
+    assert "raised" in early.json()["errors"][0]["message"]
+    still = await client.get(url(ws, f"change-requests/{request['id']}"), headers=ws.headers)
+    assert still.json()["state"] == "submitted" and still.json()["decided_on"] is None
+    unmoved = await client.get(url(ws, f"milestones/{milestone['id']}"), headers=ws.headers)
+    assert unmoved.json()["baseline_date"] == "2027-06-01"
+    today = await decide_change(client, ws, request, {"decision": "approved"})
+    assert today.status_code == 200, today.text
+    assert today.json()["decided_on"] == TODAY.isoformat()

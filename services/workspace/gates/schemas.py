@@ -127,7 +127,8 @@ class GateRead(msgspec.Struct):
 
 
 class GateDecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """Taken by a member of the gate's board (any workspace member when it has none)."""
+    """Taken by a member of the gate's board (any workspace member when it has none);
+    ``decided_on`` (default today) is not in the future nor before the gate's last decision."""
 
     decision: GateDecision
     decided_by_id: uuid.UUID

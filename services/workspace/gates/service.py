@@ -30,6 +30,7 @@ from services.workspace.gates.rules import (
     may_decide,
 )
 from services.workspace.governance.models import Board
+from services.workspace.governance.rules import decision_date_problem
 from services.workspace.governance.service import BoardService
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Tranche
@@ -223,12 +224,19 @@ class GateService(RegisterService[StageGate]):
             [CriterionCheck(c.mandatory, c.status) for c in criteria],
             gate.decision if gate.state is GateState.DECIDED else None,
         )
+        today = date.today()
+        day = decided_on or today
+        previous = await self.session.scalar(
+            select(func.max(StageGateReview.decided_on)).where(StageGateReview.gate_id == gate.id)
+        )
+        late = decision_date_problem(day, today, previous, "the gate's previous decision")
+        if late is not None:
+            problems.append(("decided_on", late))
         if problems:
             raise ValidationFailed(
                 f"The gate cannot be decided {decision}.",
                 errors=[field_error(f, m) for f, m in problems],
             )
-        day = decided_on or date.today()
         review = StageGateReview(
             gate_id=gate.id,
             recommendation=gate.recommendation,

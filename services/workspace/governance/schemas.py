@@ -326,7 +326,10 @@ class ChangeRequestRead(msgspec.Struct):
 
 
 class ChangeDecision(msgspec.Struct, forbid_unknown_fields=True):
-    """Approving applies the change's re-baselines to its milestones (recorded on the change)."""
+    """Approving applies the change's re-baselines to its milestones (recorded on the change).
+
+    ``decided_on`` (default today) is not in the future nor before the request was raised.
+    """
 
     decision: Literal["approved", "rejected"]
     note: Description = ""

@@ -29,6 +29,7 @@ from services.workspace.governance.models import (
     MilestoneRebaseline,
     ProgrammeDocument,
 )
+from services.workspace.governance.rules import decision_date_problem
 from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Milestone
@@ -372,9 +373,16 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             raise Conflict(
                 f"Only a submitted change request is decided; this one is {change.state}."
             )
+        today = date.today()
+        day = decided_on or today
+        # Raised when recorded: the creation time, on the server's calendar like ``today``.
+        raised = change.created_at.astimezone().date()
+        late = decision_date_problem(day, today, raised, "the request was raised")
+        if late is not None:
+            raise invalid("decided_on", late, f"The change request cannot be decided on {day}.")
         change.state = ChangeRequestState.APPROVED if approved else ChangeRequestState.REJECTED
         change.decided_by_id = self.actor_id
-        change.decided_on = decided_on or date.today()
+        change.decided_on = day
         change.decision_note = note
         change.updated_by = self.actor_id
         if approved:
