@@ -566,3 +566,36 @@ async def test_a_change_decision_is_dated_between_its_raising_and_today(
     today = await decide_change(client, ws, request, {"decision": "approved"})
     assert today.status_code == 200, today.text
     assert today.json()["decided_on"] == TODAY.isoformat()
+
+
+async def test_a_change_naming_an_approver_is_decided_by_that_approver_or_an_admin(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()  # its user owns the workspace
+    requester = await join(database, ws)
+    approver = await join(database, ws)
+    prog = await programme(client, ws)
+    named = {
+        "programme_id": prog["id"],
+        "requested_by_id": str(requester.user_id),
+        "approver_id": str(approver.user_id),
+    }
+    first = await submitted_change(client, ws, named, requester.headers)
+    second = await submitted_change(client, ws, named, requester.headers)
+    unnamed = await submitted_change(client, ws, {"programme_id": prog["id"]}, requester.headers)
+    approve = {"decision": "approved"}
+
+    by_requester = await decide_change(client, ws, first, approve, requester.headers)
+    assert by_requester.status_code == 403, by_requester.text
+    assert by_requester.headers["content-type"].startswith("application/problem+json")
+    assert "approver" in by_requester.json()["detail"]
+    by_approver = await decide_change(client, ws, first, approve, approver.headers)
+    assert by_approver.status_code == 200, by_approver.text
+    assert by_approver.json()["decided_by_id"] == str(approver.user_id)
+
+    by_owner = await decide_change(client, ws, second, {"decision": "rejected"})
+    assert by_owner.status_code == 200, by_owner.text
+    assert by_owner.json()["decided_by_id"] == str(ws.user_id)
+
+    by_any_member = await decide_change(client, ws, unnamed, approve, requester.headers)
+    assert by_any_member.status_code == 200, by_any_member.text

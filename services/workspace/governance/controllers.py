@@ -238,7 +238,7 @@ class ChangeRequestDecisionController(Controller):
         change = await service.get(change_id)
         check_if_match(if_match, change.version)
         change = await service.decide(
-            change, data.decision == "approved", data.note, data.decided_on
+            change, data.decision == "approved", data.note, data.decided_on, workspace.role
         )
         return with_etag((await present_change_requests(session, [change]))[0], change.version)
 

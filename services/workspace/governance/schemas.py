@@ -328,7 +328,9 @@ class ChangeRequestRead(msgspec.Struct):
 class ChangeDecision(msgspec.Struct, forbid_unknown_fields=True):
     """Approving applies the change's re-baselines to its milestones (recorded on the change).
 
-    ``decided_on`` (default today) is not in the future nor before the request was raised.
+    Taken by the change's approver when it names one (or by a workspace admin or owner standing
+    in), by any member when it names none; ``decided_on`` (default today) is not in the future
+    nor before the request was raised.
     """
 
     decision: Literal["approved", "rejected"]

@@ -14,7 +14,8 @@ import msgspec
 from sqlalchemy import ColumnElement, delete, func, or_, select
 
 from services.db.base import utcnow
-from services.errors import Conflict
+from services.errors import Conflict, Forbidden
+from services.identity.models import Role
 from services.workspace.governance.models import (
     Action,
     ActionState,
@@ -366,12 +367,29 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         await super().delete(row)
 
     async def decide(
-        self, change: ChangeRequest, approved: bool, note: str, decided_on: date | None
+        self,
+        change: ChangeRequest,
+        approved: bool,
+        note: str,
+        decided_on: date | None,
+        role: Role,
     ) -> ChangeRequest:
-        """Approve or reject a submitted change; approval moves its milestones' baselines."""
+        """Approve or reject a submitted change; approval moves its milestones' baselines.
+
+        A change naming an approver is decided by that person, or by a workspace admin or owner
+        standing in (``role`` is the caller's); one naming none, by any member.
+        """
         if change.state is not ChangeRequestState.SUBMITTED:
             raise Conflict(
                 f"Only a submitted change request is decided; this one is {change.state}."
+            )
+        if (
+            change.approver_id is not None
+            and change.approver_id != self.actor_id
+            and not role.at_least(Role.ADMIN)
+        ):
+            raise Forbidden(
+                "Only the change request's approver (or a workspace admin or owner) decides it."
             )
         today = date.today()
         day = decided_on or today
