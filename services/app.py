@@ -17,7 +17,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import Components, Schema, SecurityScheme
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from services import health, query_parameters
+from services import health, parameters
 from services.catalogue.controllers import TemplateCatalogueController
 from services.config import Settings
 from services.db.engine import Database
@@ -150,7 +150,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         lifespan=[lifespan],
         middleware=middleware,
         exception_handlers=exception_handlers,
-        before_request=query_parameters.before_request,
+        before_request=parameters.before_request,
         request_max_body_size=settings.max_request_body_bytes,
         cors_config=CORSConfig(allow_origins=[settings.public_url] if settings.public_url else []),
         openapi_config=OpenAPIConfig(
@@ -172,7 +172,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         debug=False,
     )
     _declare_closed_request_bodies(app)
-    query_parameters.index(app)
+    parameters.index(app)
     # Around the whole application rather than each route's handler, so that requests no route
     # matches (404, 405) are logged and carry a request id too.
     app.asgi_handler = access_log_middleware(answer_head_as_get(app.asgi_handler))

@@ -16,7 +16,7 @@ from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import query_parameters
+from services import parameters
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
 from services.errors import Forbidden, NotFound, TenantSuspended, TenantUnavailable, Unauthenticated
@@ -71,7 +71,7 @@ async def provide_control_session(state: State) -> AsyncGenerator[AsyncSession, 
         yield session
 
 
-@query_parameters.authenticates
+@parameters.authenticates
 async def provide_principal(
     request: Request[Any, Any, Any], control_session: NamedDependency[AsyncSession]
 ) -> Principal:
@@ -83,7 +83,7 @@ async def provide_principal(
     if principal is None:
         raise Unauthenticated("The API token is unknown, expired or revoked.")
     bind_request_fields(actor=str(principal.user_id))
-    query_parameters.reject_unknown(request)
+    parameters.reject_unknown(request)
     return principal
 
 

@@ -17,11 +17,11 @@ import structlog
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import ParameterKwarg
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
 from sqlalchemy.orm.exc import StaleDataError
 
+from services import parameters
 from services.errors import (
     Conflict,
     MalformedRequest,
@@ -129,11 +129,9 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
     if named := _NAMED_FIELD.match(message):
         field = named[2] if key in ("", "data") else f"{key}.{named[2]}"
         return field_error(field, _NAMED_MESSAGES[named[1]], source)
-    # A parameter's name in the request (``state``), not the handler's argument (``run_state``).
-    parameters = request.route_handler.parsed_fn_signature.parameters
-    definition = getattr(parameters.get(key), "kwarg_definition", None)
-    if isinstance(definition, ParameterKwarg):
-        key = definition.name or definition.query or definition.header or key
+    if source != "body":
+        # As the request names it (``state``), not the argument receiving it (``lifecycle``).
+        key = parameters.request_name(request, key)
     return field_error(key, message, source)
 
 

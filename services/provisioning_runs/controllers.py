@@ -12,7 +12,7 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services import idempotency, query_parameters
+from services import idempotency, parameters
 from services.config import Settings
 from services.dependencies import control_dependencies, provide_control_session
 from services.errors import (
@@ -58,14 +58,14 @@ def settings_of(state: State) -> Settings:
     return settings
 
 
-@query_parameters.authenticates
+@parameters.authenticates
 async def provide_optional_principal(
     request: Request[Any, Any, Any], control_session: NamedDependency[AsyncSession]
 ) -> Principal | None:
     """The caller if a bearer token is sent (a bad one is refused), else anonymous."""
     header = request.headers.get("authorization", "")
     if not header:
-        query_parameters.reject_unknown(request)
+        parameters.reject_unknown(request)
         return None
     scheme, _, secret = header.partition(" ")
     principal = (
@@ -75,7 +75,7 @@ async def provide_optional_principal(
     )
     if principal is None:
         raise Unauthenticated("The API token is unknown, expired or revoked.")
-    query_parameters.reject_unknown(request)
+    parameters.reject_unknown(request)
     return principal
 
 

@@ -1,4 +1,4 @@
-"""Unknown query parameters are refused, not ignored.
+"""What each route's parameters are called, and unknown query parameters refused, not ignored.
 
 A typo such as ``?stat=failed`` must not quietly answer with every run, nor ``?programme=…``
 (for ``programme_id``) with every programme's risks. A route accepts the query parameters that
@@ -10,6 +10,9 @@ Authentication comes first, as for a bad body: on routes that authenticate, the 
 so (marked with :func:`authenticates`) checks the query once the caller is known, so an anonymous
 caller gets 401 and not a list of our parameters; on the other routes the ``before_request`` hook
 checks it.
+
+The same index names a parameter in an error as the request spells it (``state``), not as the
+handler or a filter dependency calls its argument (``lifecycle``): :func:`request_name`.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from litestar.routes import HTTPRoute
 from services.errors import ValidationFailed, field_error
 
 API_PREFIX = "/api/"
-STATE_KEY = "query_parameters"
+STATE_KEY = "route_parameters"
 
 Provider = TypeVar("Provider", bound=Callable[..., Any])
 _AUTHENTICATORS: set[Callable[..., Any]] = set()
@@ -39,6 +42,9 @@ def authenticates(provider: Provider) -> Provider:
 @dataclass(frozen=True, slots=True)
 class Accepted:
     names: frozenset[str]
+    """The query parameters, as the request spells them."""
+    aliases: dict[str, str]
+    """Argument name → request name, for every query, header and path parameter."""
     authenticated: bool
 
 
@@ -58,18 +64,32 @@ def index(app: Litestar) -> None:
         if not isinstance(route, HTTPRoute):
             continue
         for handler, model in route.route_handler_map.values():
+            every = (
+                *model.expected_query_params,
+                *model.expected_header_params,
+                *model.expected_path_params,
+            )
             accepted[handler] = Accepted(
                 names=frozenset(p.field_alias for p in model.expected_query_params),
+                aliases={p.field_name: p.field_alias for p in every},
                 authenticated=_authenticated(model.dependency_batches),
             )
     app.state[STATE_KEY] = accepted
 
 
-def _accepted(request: Request[Any, Any, Any]) -> Accepted | None:
-    if not request.url.path.startswith(API_PREFIX):
-        return None
+def _indexed(request: Request[Any, Any, Any]) -> Accepted | None:
     known: dict[object, Accepted] = request.app.state.get(STATE_KEY, {})
-    return known.get(request.route_handler)
+    return known.get(request.scope.get("route_handler"))
+
+
+def _accepted(request: Request[Any, Any, Any]) -> Accepted | None:
+    return _indexed(request) if request.url.path.startswith(API_PREFIX) else None
+
+
+def request_name(request: Request[Any, Any, Any], argument: str) -> str:
+    """A parameter's name in the request, given the argument that receives it."""
+    indexed = _indexed(request)
+    return indexed.aliases.get(argument, argument) if indexed else argument
 
 
 def reject_unknown(request: Request[Any, Any, Any]) -> None:
