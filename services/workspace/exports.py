@@ -10,7 +10,7 @@ from typing import Any
 from litestar import Response
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workspace.configuration import service as configuration
@@ -71,7 +71,7 @@ def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Res
     return Response(body, media_type="text/csv; charset=utf-8", headers=_attachment(filename))
 
 
-def _xlsx_cell(worksheet: Any, value: Any) -> WriteOnlyCell:
+def _xlsx_cell(worksheet: Any, value: Any) -> Cell:
     if not isinstance(value, str):
         return WriteOnlyCell(worksheet, value=value)
     # Control characters cannot be stored in a worksheet: drop them.
