@@ -122,7 +122,13 @@ async def _tenant_world(client: Client, ws: Workspace) -> dict[str, str]:
     ids["issues"] = await make("issues", {"programme_id": prog, "title": "B only"})
     ids["assumptions"] = await make("assumptions", {"programme_id": prog, "statement": "B only"})
     ids["dependencies"] = await make(
-        "dependencies", {"programme_id": prog, "title": "B only", "from_project_id": project}
+        "dependencies",
+        {
+            "programme_id": prog,
+            "title": "B only",
+            "from_project_id": project,
+            "to_milestone_id": ids["milestones"],
+        },
     )
     ids["boards"] = board = await make(
         "boards",
