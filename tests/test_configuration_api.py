@@ -190,6 +190,19 @@ async def test_custom_fields_are_admin_defined_validated_filterable_and_exported
     assert cell.data_type == "s"
 
 
+async def test_a_custom_field_extends_a_register_that_exists(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    typo = {"register": "riskz", "key": "owner-team", "label": "Owner team", "type": "text"}
+    refused = await client.post(url(ws, "custom-fields"), json=typo, headers=ws.headers)
+    assert refused.status_code == 422
+    assert [e["field"] for e in refused.json()["errors"]] == ["register"]
+    listed = await client.get(url(ws, "custom-fields"), headers=ws.headers)
+    assert listed.json()["total"] == 0
+    await make(client, ws, "custom-fields", {**typo, "register": "stakeholders"})
+
+
 async def test_a_custom_fields_label_never_becomes_a_formula_in_an_export(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

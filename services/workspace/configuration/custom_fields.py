@@ -9,7 +9,8 @@ from sqlalchemy import ColumnElement, select
 
 from services.errors import Conflict, ValidationFailed, field_error
 from services.workspace.configuration.models import CustomFieldDefinition, CustomFieldType
-from services.workspace.configuration.service import forget_configuration
+from services.workspace.configuration.service import REGISTERS, forget_configuration
+from services.workspace.custom_registers.models import CustomRegister
 from services.workspace.registers import RegisterService
 
 
@@ -39,6 +40,7 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
     async def check(self, row: CustomFieldDefinition, before: dict[str, Any] | None) -> None:
         _check_choices(row)
         if before is None:
+            await self._check_register(row.register)
             exists = await self.session.scalar(
                 select(CustomFieldDefinition.id).where(
                     CustomFieldDefinition.register == row.register,
@@ -48,6 +50,24 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
             if exists is not None:
                 raise Conflict(f"{row.register} already has a custom field {row.key!r}.")
         forget_configuration(self.session)
+
+    async def _check_register(self, register: str) -> None:
+        """A field extends a register that exists: a standard one or the workspace's own."""
+        if register in REGISTERS:
+            return
+        own = await self.session.scalar(
+            select(CustomRegister.id).where(CustomRegister.key == register)
+        )
+        if own is None:
+            raise ValidationFailed(
+                f"No register {register!r} in this workspace.",
+                errors=[
+                    field_error(
+                        "register",
+                        f"one of {', '.join(sorted(REGISTERS))} or a custom register's key",
+                    )
+                ],
+            )
 
     async def delete(self, row: CustomFieldDefinition) -> None:
         await super().delete(row)

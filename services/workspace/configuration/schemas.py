@@ -21,7 +21,8 @@ Choices = Annotated[
 
 class CustomFieldCreate(msgspec.Struct, forbid_unknown_fields=True):
     """``register``: risks, issues, assumptions, dependencies, decisions, change_requests,
-    actions, benefits, milestones or projects (packs may name their own registers too)."""
+    actions, benefits, milestones, projects, stakeholders, or the key of one of the workspace's
+    own custom registers."""
 
     register: Key
     key: Key

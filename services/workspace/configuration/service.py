@@ -30,7 +30,8 @@ from services.workspace.configuration.rules import (
 
 _CONFIGURATION = "register_configuration"
 _DEFINITIONS = "custom_field_definitions"
-# Registers whose rows carry custom fields in this application.
+# Registers whose rows carry custom fields in this application (besides a workspace's own
+# custom registers, named by their keys).
 REGISTERS = (
     "projects",
     "milestones",
@@ -42,6 +43,7 @@ REGISTERS = (
     "decisions",
     "change_requests",
     "actions",
+    "stakeholders",
 )
 
 
