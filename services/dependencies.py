@@ -26,6 +26,8 @@ from services.identity.service import Principal
 from services.logging import bind_request_fields
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
+from services.tenancy.schemas import tenant_settings
+from services.workspace import clock
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Route option naming the least role a handler needs; default: viewer reads, member writes.
@@ -42,6 +44,7 @@ class WorkspaceAccess:
     state: TenantState
     role: Role
     principal: Principal
+    timezone: str = "UTC"
 
     @property
     def actor_id(self) -> uuid.UUID:
@@ -119,13 +122,17 @@ async def provide_workspace(
         raise Forbidden(f"This needs the {needed} role; you are {role} in {slug!r}.")
     if writing and not principal.can_write():
         raise Forbidden("This API token is read-only.")
-    return WorkspaceAccess(tenant.id, tenant.slug, tenant.cell, tenant.state, role, principal)
+    timezone = str(tenant_settings(tenant)["timezone"])
+    return WorkspaceAccess(
+        tenant.id, tenant.slug, tenant.cell, tenant.state, role, principal, timezone
+    )
 
 
 async def provide_workspace_session(
     state: State, workspace: NamedDependency[WorkspaceAccess]
 ) -> AsyncGenerator[AsyncSession, None]:
     session = database(state).session(workspace.cell, TenantScope.single(workspace.tenant_id))
+    clock.use_zone(session, workspace.timezone)
     async for scoped in _transaction(session):
         yield scoped
 

@@ -15,6 +15,7 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from services.db.base import utcnow
 from services.errors import Conflict, ValidationFailed, field_error
+from services.workspace import clock
 from services.workspace.benefits.models import (
     Benefit,
     BenefitClassification,
@@ -268,7 +269,7 @@ class BenefitService(RegisterService[Benefit]):
             raise Conflict(f"A {benefit.state} benefit takes no more measurements.")
         if benefit.baseline_date is not None and measured_on < benefit.baseline_date:
             raise invalid("measured_on", "on or after the baseline date")
-        if measured_on > date.today():
+        if measured_on > clock.today(self.session):
             raise invalid("measured_on", "not in the future: a measurement is of what was seen")
         measurement = BenefitMeasurement(
             benefit_id=benefit.id,

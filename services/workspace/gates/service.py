@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, func, select
 
 from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.workspace import clock
 from services.workspace.gates.models import (
     Checklist,
     ChecklistEntry,
@@ -224,7 +225,7 @@ class GateService(RegisterService[StageGate]):
             [CriterionCheck(c.mandatory, c.status) for c in criteria],
             gate.decision if gate.state is GateState.DECIDED else None,
         )
-        today = date.today()
+        today = clock.today(self.session)
         day = decided_on or today
         previous = await self.session.scalar(
             select(func.max(StageGateReview.decided_on)).where(StageGateReview.gate_id == gate.id)

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.concurrency import IfMatch, check_if_match
 from services.dependencies import WorkspaceAccess, workspace_dependencies
+from services.workspace import clock
 from services.workspace.governance.models import (
     ActionState,
     ChangeRequestState,
@@ -91,6 +92,7 @@ def meeting_filter(
 
 
 def action_filter(
+    session: NamedDependency[AsyncSession],
     programme_id: FromQuery[uuid.UUID | None] = None,
     meeting_id: FromQuery[uuid.UUID | None] = None,
     lifecycle: Annotated[ActionState | None, QueryParameter(name="state")] = None,
@@ -100,13 +102,14 @@ def action_filter(
     overdue: FromQuery[bool | None] = None,
     sort: FromQuery[ActionSort] = ActionSort.DUE,
 ) -> ActionFilter:
+    today = clock.today(session)
     return ActionFilter(
-        programme_id, meeting_id, lifecycle, owner_id, due_after, due_before, overdue, sort
+        programme_id, meeting_id, lifecycle, owner_id, due_after, due_before, overdue, sort, today
     )
 
 
 async def present_actions(session: AsyncSession, rows: list[Any]) -> list[Any]:
-    today = date.today()
+    today = clock.today(session)
     return [
         read_of(ActionRead, row, overdue=is_overdue(row.state, row.due_date, today)) for row in rows
     ]

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from services.db.base import utcnow
 from services.errors import Conflict, Forbidden
 from services.identity.models import Role
+from services.workspace import clock
 from services.workspace.governance.models import (
     Action,
     ActionState,
@@ -172,6 +173,8 @@ class ActionFilter:
     due_before: date | None = None
     overdue: bool | None = None
     sort: ActionSort = ActionSort.DUE
+    today: date | None = None
+    """The workspace's today, for ``overdue`` (the server's when not given)."""
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions = _equal(
@@ -182,7 +185,7 @@ class ActionFilter:
                 (Action.owner_id, self.owner_id),
             ]
         ) + between(Action.due_date, self.due_after, self.due_before)
-        today = date.today()
+        today = self.today or date.today()
         if self.overdue is True:
             conditions += [Action.state.in_(OPEN_ACTIONS), Action.due_date < today]
         elif self.overdue is False:
@@ -225,7 +228,7 @@ class ActionService(RegisterService[Action]):
             if row.programme_id is not None:
                 await self.require_programme(row.programme_id)
         if row.state is ActionState.DONE and row.completed_on is None:
-            row.completed_on = date.today()
+            row.completed_on = clock.today(self.session)
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -391,10 +394,10 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             raise Forbidden(
                 "Only the change request's approver (or a workspace admin or owner) decides it."
             )
-        today = date.today()
+        today = clock.today(self.session)
         day = decided_on or today
-        # Raised when recorded: the creation time, on the server's calendar like ``today``.
-        raised = change.created_at.astimezone().date()
+        # Raised when recorded: the creation time, on the workspace's calendar like ``today``.
+        raised = change.created_at.astimezone(clock.zone(self.session)).date()
         late = decision_date_problem(day, today, raised, "the request was raised")
         if late is not None:
             raise invalid("decided_on", late, f"The change request cannot be decided on {day}.")

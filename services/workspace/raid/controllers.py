@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.workspace import clock
 from services.workspace.configuration import service as configuration
 from services.workspace.http import RegisterSpec, register_controller
 from services.workspace.models import Confidence
@@ -150,7 +151,7 @@ def dependency_filter(
 
 
 async def present_dependencies(session: AsyncSession, rows: list[Any]) -> list[Any]:
-    today = date.today()
+    today = clock.today(session)
     return [
         read_of(
             DependencyRead,

@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.workspace import clock
 from services.workspace.benefits.service import BenefitService
 from services.workspace.configuration import service as configuration
 from services.workspace.gates.models import GateState, StageGate, StageGateReview
@@ -85,7 +86,7 @@ async def top_risks(
 async def dashboard(
     session: AsyncSession, programme_id: uuid.UUID, *, trend: int, top: int, horizon_days: int
 ) -> Dashboard:
-    today = date.today()
+    today = clock.today(session)
     horizon = today + timedelta(days=horizon_days)
     programme = await ProgrammeService(session, None).get(programme_id)
     settings = await configuration.configuration(session)
@@ -217,7 +218,7 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
             nodes[key] = MapNode(uuid.uuid5(uuid.NAMESPACE_URL, key), "external", party, None)
         return key
 
-    today = date.today()
+    today = clock.today(session)
     edges = []
     for d in dependencies:
         source = d.from_milestone_id or d.from_project_id

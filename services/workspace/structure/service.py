@@ -15,6 +15,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.workspace import clock
 from services.workspace.gates.models import StageGate
 from services.workspace.gates.rules import tranche_may_start
 from services.workspace.registers import RegisterService, between, invalid
@@ -345,7 +346,7 @@ class MilestoneService(RegisterService[Milestone]):
             )
         # A write that leaves the actual date out keeps it in step with the state; one that
         # sends an actual date the state contradicts is refused.
-        today = date.today()
+        today = clock.today(self.session)
         sent = row.actual_date is not None if before is None else "actual_date" in before
         if not sent:
             row.actual_date = actual_date_in_step(row.state, row.actual_date, today)

@@ -1,0 +1,30 @@
+"""A workspace's today: the date on its own calendar (its ``timezone`` setting), not the server's.
+
+"Not in the future", "overdue" and the dates a write fills in are the client's calendar: at nine in
+the morning in Sydney it is already the next day there, while the server (UTC) still has the day
+before. The workspace's session carries the zone (set when the request's session is opened);
+sessions outside a request (seeding, workers, the CLI) use UTC, the settings' default.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, tzinfo
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+_ZONE = "workspace_zone"
+
+
+def use_zone(session: AsyncSession, name: str) -> None:
+    """Make ``session``'s today the date in the IANA zone ``name``."""
+    session.info[_ZONE] = ZoneInfo(name)
+
+
+def zone(session: AsyncSession) -> tzinfo:
+    found = session.info.get(_ZONE)
+    return found if isinstance(found, tzinfo) else UTC
+
+
+def today(session: AsyncSession) -> date:
+    return datetime.now(zone(session)).date()
