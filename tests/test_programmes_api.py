@@ -292,10 +292,22 @@ async def test_viewer_reads_but_cannot_write(client: Client, make_workspace: Mak
     assert "member" in refused.json()["detail"]
 
 
-async def test_member_writes(client: Client, make_workspace: MakeWorkspace) -> None:
+async def test_member_writes_but_only_admins_delete_a_programme(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
     ws = await make_workspace(Role.MEMBER)
     response = await client.post(ws.programmes, json={"name": "Yes"}, headers=ws.headers)
     assert response.status_code == 201
+    one = f"{ws.programmes}/{response.json()['id']}"
+    changed = await client.patch(
+        one, json={"name": "Still yes"}, headers={**ws.headers, "If-Match": '"1"'}
+    )
+    assert changed.status_code == 200
+    # Deleting a programme deletes everything in it: a member may not.
+    refused = await client.delete(one, headers=ws.headers)
+    assert refused.status_code == 403
+    assert "admin" in refused.json()["detail"]
+    assert (await client.get(one, headers=ws.headers)).status_code == 200
 
 
 async def test_read_only_token_cannot_write(client: Client, make_workspace: MakeWorkspace) -> None:

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
 from services.concurrency import IfMatch, check_if_match, etag
-from services.dependencies import WorkspaceAccess, workspace_dependencies
+from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
 from services.errors import (
     Forbidden,
     IdempotencyKeyReused,
@@ -29,6 +29,7 @@ from services.errors import (
 )
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
+from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
 from services.problems import problem_responses
 from services.workspace.http import RegisterSpec, register_controller
@@ -186,7 +187,13 @@ class ProgrammeController(Controller):
     @delete(
         "/{programme_id:uuid}",
         responses=problem_responses(*_WRITE_ERRORS, VersionMismatch),
-        summary="Delete a programme",
+        summary="Delete a programme and everything in it (admins and owners)",
+        description=(
+            "Deletes the programme's tranches, projects, milestones, benefits and their "
+            "measurements, RAID, boards, gates and reports with it, so it needs the admin role; "
+            "members change programmes but do not delete them."
+        ),
+        opt={MIN_ROLE: Role.ADMIN},
     )
     async def delete_programme(
         self,
