@@ -341,12 +341,17 @@ def keep_references_whole(plan: UpgradePlan, theirs: ItemSet, programme: str | N
             return UpgradePlan(entries=list(entries.values()))
 
 
-def hold_back(plan: UpgradePlan, held: Mapping[ItemId, str]) -> UpgradePlan:
-    """The plan with the removals in `held` kept instead (for the reason given)."""
+def hold_back(
+    plan: UpgradePlan,
+    held: Mapping[ItemId, str],
+    actions: frozenset[Action] = frozenset({Action.REMOVE}),
+) -> UpgradePlan:
+    """The plan with the entries in `held` whose action is one of `actions` (removals unless
+    said) kept instead, for the reason given."""
     return UpgradePlan(
         entries=[
             _held_back(entry, Action.KEPT, held[entry.item_id])
-            if entry.action is Action.REMOVE and entry.item_id in held
+            if entry.action in actions and entry.item_id in held
             else entry
             for entry in plan.entries
         ]

@@ -36,6 +36,8 @@ from services.errors import Conflict, ProblemError
 from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import BenefitEnabler
 from services.workspace.configuration.service import forget_configuration
+from services.workspace.gates.models import GateState
+from services.workspace.gates.rules import may_decide
 from services.workspace.governance.models import Board, BoardMember
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry
 from services.workspace.registers import (
@@ -172,7 +174,33 @@ async def _prepare(
     held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
     if held:
         plan = merge.hold_back(plan, held)
+    plan = merge.hold_back(plan, _decided_gates(theirs), frozenset({Action.UPDATE}))
     return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan)
+
+
+def _decided_gates(theirs: WorkspaceItems) -> dict[ItemId, str]:
+    """Pack items a gate's decision has fixed, which an upgrade leaves as they are.
+
+    A decided gate is a record of what its board decided, on what: the pack may not rewrite it
+    (its board, outcomes, recommendation), nor, once the decision is final (go, stop), the
+    criteria the board assessed. Removals are held back already: the decision rows name the gate.
+    """
+    gates = [row for (kind, _), row in theirs.rows.items() if kind == "gate"]
+    final = {
+        gate.id: gate.decision
+        for gate in gates
+        if gate.state == GateState.DECIDED and not may_decide(gate.state, gate.decision)
+    }
+    fixed: dict[ItemId, str] = {}
+    for item_id, row in theirs.rows.items():
+        if item_id[0] == "gate" and row.state == GateState.DECIDED:
+            fixed[item_id] = f"the gate is decided ({row.decision}); its record stays as it was"
+        elif item_id[0] == "gate_criterion" and row.gate_id in final:
+            fixed[item_id] = (
+                f"its gate's decision ({final[row.gate_id]}) is final; the criteria stay as the "
+                "board assessed them"
+            )
+    return fixed
 
 
 async def _named_by_client_rows(
