@@ -92,7 +92,13 @@ PEOPLE = {
     "approver_id",
     "user_id",
 }
-DATE_PAIRS = (("start_date", "end_date"), ("period_start", "period_end"))
+DATE_PAIRS = (
+    ("start_date", "end_date"),
+    ("period_start", "period_end"),
+    ("baseline_date", "target_date"),
+)
+# Dates of what has happened: not in the workspace's future.
+PAST_DATES = ("measured_on",)
 
 
 def follow_signup_rules(body: dict[str, object]) -> None:
@@ -133,6 +139,13 @@ def follow_business_rules(
         start, end = body.get(start_key), body.get(end_key)
         if isinstance(start, str) and isinstance(end, str) and end < start:
             body[start_key], body[end_key] = end, start
+    for name in PAST_DATES:
+        if isinstance(body.get(name), str) and body[name] > "2025-01-01":
+            body[name] = "2025-01-01"
+    # A decision is dated today unless said (never in the future, nor before the last one); an
+    # achieved milestone's actual date is today unless said (and only an achieved one has one).
+    for name in ("decided_on", "actual_date"):
+        body.pop(name, None)
     for name in (
         "inherent_probability",
         "inherent_impact",
@@ -160,6 +173,7 @@ def follow_business_rules(
     if isinstance(body.get("rebaselines"), list):
         body["rebaselines"] = body["rebaselines"][:1]  # each milestone once
     if "register" in body and "type" in body:  # a custom field definition
+        body["register"] = "risks"  # a register that exists (the schema cannot list them)
         body["required"] = False  # or every later create on that register needs it
         body["choices"] = ["a", "b"] if body["type"] == "choice" else None
     if "custom_fields" in body:
@@ -206,9 +220,12 @@ def test_api_never_fails_unexpectedly(
                 case.path_parameters["slug"] = workspace.slug
             follow_business_rules(case.body, workspace, fuzz_world)
             if case.path.endswith("/dependencies") and isinstance(case.body, dict):
-                # Internal dependencies name the project they need; external ones the party.
+                # Internal dependencies name the project they need and a target (here its own
+                # milestone); external ones the party.
                 case.body["from_project_id"] = fuzz_world["project"]
                 case.body["external_party"] = "Supplier"
+                case.body["from_milestone_id"] = None  # a milestone does not need itself
+                case.body["to_milestone_id"] = fuzz_world["milestone"]
             follow_query_rules(case.query)
             if case.method.upper() == "PATCH":
                 # Updates need If-Match (428 without it, tested on its own); `*` is any version.
