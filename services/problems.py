@@ -19,6 +19,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.types import ExceptionHandlersMap
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from services import parameters
@@ -213,6 +214,18 @@ def _lost_race(request: Request[Any, Any, Any], exc: StaleDataError) -> Response
     return _problem_error(request, error)
 
 
+def _refused_by_keys(request: Request[Any, Any, Any], exc: IntegrityError) -> Response[Any]:
+    """The database's keys refused a write the checks let through: two requests raced to make
+    the same thing (a second correction of one report …), or a row went while this one was being
+    written. The transaction is rolled back; the caller can read again and retry."""
+    log.warning("request.refused_by_keys", error=str(exc.orig).splitlines()[0])
+    error = Conflict(
+        "This clashes with a change made at the same time (or with a record it refers to); "
+        "nothing was written: read again and retry."
+    )
+    return _problem_error(request, error)
+
+
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     log.exception("request.failed", error=type(exc).__name__)
     return problem_response(
@@ -228,6 +241,7 @@ exception_handlers: ExceptionHandlersMap = {
     ProblemError: _problem_error,
     ValidationException: _litestar_validation,
     StaleDataError: _lost_race,
+    IntegrityError: _refused_by_keys,
     HTTPException: _http_error,
     Exception: _unexpected,
 }
