@@ -31,6 +31,7 @@ from services.errors import (
     VersionMismatch,
     field_error,
 )
+from services.text import plain_message
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://docs.pmo.cloud/problems/"
@@ -133,7 +134,7 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
     if source != "body":
         # As the request names it (``state``), not the argument receiving it (``lifecycle``).
         key = parameters.request_name(request, key)
-    return field_error(key, message, source)
+    return field_error(key, plain_message(message), source)
 
 
 def _litestar_validation(

@@ -165,6 +165,7 @@ async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
     ws = await make_workspace()
     cases = [
         ({"name": ""}, "name"),
+        ({"name": " \t "}, "name"),
         ({"name": "nul\u0000byte"}, "name"),
         ({"description": "no name"}, "name"),
         ({"name": "X", "state": "finished"}, "state"),
@@ -189,6 +190,8 @@ async def test_invalid_input_is_a_problem_with_field_errors_and_writes_nothing(
             assert problem["errors"][0]["message"] == "required", problem
         if field == "colour":
             assert problem["errors"][0]["message"] == "not a field here", problem
+        if payload == {"name": " \t "}:
+            assert problem["errors"][0]["message"] == "not blank, and no NUL characters", problem
         assert {e["source"] for e in problem["errors"]} == {"body"}, problem
 
     malformed = await client.post(

@@ -17,7 +17,8 @@ from services.provisioning_runs.models import (
     StepState,
 )
 from services.tenancy.schemas import OrganisationName
-from services.workspace.schemas import NO_NUL, Name
+from services.text import NO_NUL
+from services.workspace.schemas import Name
 
 RUNS_PATH = "/api/v1/provisioning-runs"
 

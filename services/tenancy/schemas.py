@@ -8,8 +8,9 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from services.tenancy.models import Tenant, TenantState
+from services.text import NOT_BLANK
 
-OrganisationName = Annotated[str, Meta(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
+OrganisationName = Annotated[str, Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
 TimeZone = Annotated[str, Meta(min_length=1, max_length=64, examples=["Europe/London"])]
 
 

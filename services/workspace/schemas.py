@@ -8,17 +8,18 @@ from typing import Annotated, Any, TypeVar
 import msgspec
 from msgspec import UNSET, Meta
 
-# PostgreSQL text cannot hold NUL characters; say so in the schema rather than fail on insert.
-NO_NUL = r"^[^\x00]*$"
-KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+from services.text import KEY_PATTERN, NO_NUL, NOT_BLANK
+
 Name = Annotated[
     str,
-    Meta(min_length=1, max_length=200, pattern=NO_NUL, description="Shown in lists and reports."),
+    Meta(
+        min_length=1, max_length=200, pattern=NOT_BLANK, description="Shown in lists and reports."
+    ),
 ]
 Description = Annotated[str, Meta(max_length=20_000, pattern=NO_NUL)]
 Short = Annotated[str, Meta(max_length=200, pattern=NO_NUL)]
 Reference = Annotated[
-    str, Meta(min_length=1, max_length=32, pattern=NO_NUL, description="The register's own id.")
+    str, Meta(min_length=1, max_length=32, pattern=NOT_BLANK, description="The register's own id.")
 ]
 Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
 # Money that may be negative: a change's cost impact (a saving), a benefit's value (a dis-benefit).

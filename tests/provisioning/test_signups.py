@@ -131,6 +131,15 @@ async def test_a_signup_is_checked_up_front_with_every_field_error_at_once(
     assert [e["field"] for e in region.json()["errors"]] == ["region"]
     unknown = await shared_client.post(SIGNUP, json={**signup_body(), "coupon": "FREE"})
     assert unknown.status_code == 422
+    blank = await shared_client.post(SIGNUP, json=signup_body(organisation_name="   ", slug=None))
+    assert blank.status_code == 422
+    assert blank.json()["errors"] == [
+        {
+            "field": "organisation_name",
+            "message": "not blank, and no NUL characters",
+            "source": "body",
+        }
+    ]
     async with shared_database.transaction() as session:
         assert await tenancy.get_by_slug(session, body["slug"]) is None
 

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.identity.models import Role
+from services.text import KEY_PATTERN
 from services.workspace.configuration import service as configuration
 from services.workspace.configuration.custom_fields import CustomFieldFilter, CustomFieldService
 from services.workspace.configuration.rules import Level
@@ -25,7 +26,6 @@ from services.workspace.configuration.schemas import (
     RegisterConfigurationRead,
 )
 from services.workspace.http import READ_RESPONSES, RegisterSpec, register_controller
-from services.workspace.schemas import KEY_PATTERN
 
 
 def custom_field_filter(

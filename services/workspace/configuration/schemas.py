@@ -9,9 +9,10 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from services.text import NO_NUL
 from services.workspace.configuration.models import CustomFieldType, RiskResponseModel
 from services.workspace.models import Rag
-from services.workspace.schemas import NO_NUL, Description, Key, Name, Patch, Position, listed_text
+from services.workspace.schemas import Description, Key, Name, Patch, Position, listed_text
 
 Choices = Annotated[
     list[Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]],

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.text import NO_NUL
 from services.workspace import clock
 from services.workspace.configuration import service as configuration
 from services.workspace.http import RegisterSpec, register_controller
@@ -50,7 +51,7 @@ from services.workspace.raid.service import (
     RiskService,
     RiskSort,
 )
-from services.workspace.schemas import NO_NUL, read_of
+from services.workspace.schemas import read_of
 
 DueAfter = Annotated[date | None, QueryParameter(description="Due on or after")]
 DueBefore = Annotated[date | None, QueryParameter(description="Due on or before")]
