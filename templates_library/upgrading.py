@@ -174,32 +174,36 @@ async def _prepare(
     held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
     if held:
         plan = merge.hold_back(plan, held)
-    plan = merge.hold_back(plan, _decided_gates(theirs), frozenset({Action.UPDATE}))
+    plan = merge.hold_back(
+        plan, _decided_gates(plan, theirs), frozenset({Action.UPDATE, Action.ADD, Action.REMOVE})
+    )
     return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan)
 
 
-def _decided_gates(theirs: WorkspaceItems) -> dict[ItemId, str]:
-    """Pack items a gate's decision has fixed, which an upgrade leaves as they are.
+def _decided_gates(plan: UpgradePlan, theirs: WorkspaceItems) -> dict[ItemId, str]:
+    """What the plan would change of a decided gate, which an upgrade leaves as it is.
 
-    A decided gate is a record of what its board decided, on what: the pack may not rewrite it
-    (its board, outcomes, recommendation), nor, once the decision is final (go, stop), the
-    criteria the board assessed. Removals are held back already: the decision rows name the gate.
+    A decided gate is a record of what its board decided, on what: the pack may not rewrite or
+    remove it (its board, outcomes, recommendation), nor, once the decision is final (go, stop),
+    add, change or remove the criteria the board assessed.
     """
-    gates = [row for (kind, _), row in theirs.rows.items() if kind == "gate"]
-    final = {
-        gate.id: gate.decision
-        for gate in gates
-        if gate.state == GateState.DECIDED and not may_decide(gate.state, gate.decision)
+    decided = {
+        item_id: row
+        for item_id, row in theirs.rows.items()
+        if item_id[0] == "gate" and row.state == GateState.DECIDED
     }
     fixed: dict[ItemId, str] = {}
-    for item_id, row in theirs.rows.items():
-        if item_id[0] == "gate" and row.state == GateState.DECIDED:
-            fixed[item_id] = f"the gate is decided ({row.decision}); its record stays as it was"
-        elif item_id[0] == "gate_criterion" and row.gate_id in final:
-            fixed[item_id] = (
-                f"its gate's decision ({final[row.gate_id]}) is final; the criteria stay as the "
-                "board assessed them"
-            )
+    for entry in plan.entries:
+        if entry.kind == "gate" and (gate := decided.get(entry.item_id)) is not None:
+            fixed[entry.item_id] = f"the gate is decided ({gate.decision}); its record stands"
+        elif entry.kind == "gate_criterion":
+            values = entry.ours or entry.theirs or {}
+            gate = decided.get(("gate", str(values.get("gate"))))
+            if gate is not None and not may_decide(gate.state, gate.decision):
+                fixed[entry.item_id] = (
+                    f"its gate's decision ({gate.decision}) is final; the criteria stay as the "
+                    "board assessed them"
+                )
     return fixed
 
 

@@ -259,38 +259,48 @@ async def test_a_person_named_in_a_seat_keeps_it_when_the_pack_updates_the_board
     ]
 
 
+def rework_the_gate(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, and the gate's criteria reworked: one added, one dropped."""
+    second_version(data)
+    criteria = data["gates"][0]["criteria"]
+    criteria.append({"key": "criterion-6", "text": "Benefits owners named.", "evidence": "RACI"})
+    criteria.remove(next(c for c in criteria if c["key"] == "criterion-5"))
+
+
 async def test_a_decided_gate_and_its_assessed_criteria_stay_as_the_board_decided(
-    seeded: Seeded,
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
 ) -> None:
-    # The chair (this user) stops the programme at the gate; the pack then rewords a criterion.
+    ws = await make_workspace()
+    pack = await publish_pack(None, rework_the_gate)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    seeded = Seeded(database, client, ws, pack)
+    # The chair (this user) stops the programme at the gate; the pack then reworks its criteria.
     board = await seeded.get("boards", "board", "board")
     seats = [
         {**{k: m[k] for k in ("role_title", "capacity", "role_id")}, "user_id": None}
         for m in board["members"]
     ]
-    seats[0]["user_id"] = str(seeded.ws.user_id)
-    assert (
-        await change(seeded.client, seeded.ws, "boards", board, {"members": seats})
-    ).status_code == 200
-    gate_id = seeded.id("gate", "gate")
-    decided = await seeded.client.post(
-        url(seeded.ws, f"stage-gates/{gate_id}/decisions"),
-        json={"decision": "stop", "decided_by_id": str(seeded.ws.user_id)},
-        headers=seeded.ws.headers,
+    seats[0]["user_id"] = str(ws.user_id)
+    assert (await change(client, ws, "boards", board, {"members": seats})).status_code == 200
+    decided = await client.post(
+        url(ws, f"stage-gates/{seeded.id('gate', 'gate')}/decisions"),
+        json={"decision": "stop", "decided_by_id": str(ws.user_id)},
+        headers=ws.headers,
     )
     assert decided.status_code == 201, decided.text
     gate_before = await seeded.get("stage-gates", "gate", "gate")
 
     planned = await seeded.plan()
 
-    criterion = entry(planned, "gate_criterion", "gate/criterion-1")
-    assert criterion.action is Action.KEPT
-    assert "final" in criterion.reason
+    for key in ("gate/criterion-1", "gate/criterion-5", "gate/criterion-6"):
+        criterion = entry(planned, "gate_criterion", key)
+        assert criterion.action is Action.KEPT, key  # changed, removed, added by the pack
+        assert "final" in criterion.reason
     await seeded.apply()
     gate_after = await seeded.get("stage-gates", "gate", "gate")
     assert gate_after == gate_before  # criteria, outcomes, board: as the board decided
     texts = [c["text"] for c in gate_after["criteria"]]
-    assert "Criterion 1 is met and signed off." not in texts
+    assert "Criterion 5 is met." in texts and "Benefits owners named." not in texts
 
 
 async def test_an_upgrade_failing_at_its_last_write_leaves_the_old_version_whole(
