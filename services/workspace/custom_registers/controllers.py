@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from litestar.params import FromQuery
+from litestar.params import QueryParameter
 
 from services.workspace.custom_registers.schemas import CustomRegisterEntryRead, CustomRegisterRead
 from services.workspace.custom_registers.service import (
@@ -20,7 +21,14 @@ def register_filter() -> CustomRegisterFilter:
     return CustomRegisterFilter()
 
 
-def entry_filter(register_id: FromQuery[uuid.UUID | None] = None) -> EntryFilter:
+def entry_filter(
+    register_id: Annotated[
+        uuid.UUID | None,
+        QueryParameter(
+            description="Only this custom register's entries; needed by `custom` filters."
+        ),
+    ] = None,
+) -> EntryFilter:
     return EntryFilter(register_id)
 
 
