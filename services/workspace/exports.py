@@ -50,6 +50,28 @@ def table(
     return header, rows
 
 
+def table_with_owned_columns(
+    fields: Sequence[str],
+    items: Sequence[dict[str, Any]],
+    owner: str,
+    custom: Sequence[tuple[object, str, str]],
+) -> tuple[list[str], list[list[Any]]]:
+    """:func:`table` for rows whose custom fields depend on one of their fields (a custom
+    register's entries on ``register_id``): each custom column ``(owner value, key, header)``
+    is filled only on rows whose ``owner`` field holds that value."""
+    plain = [f for f in fields if f != "custom_fields"]
+    header = plain + [title for _, _, title in custom]
+    rows = []
+    for item in items:
+        extra = item.get("custom_fields") or {}
+        mine = str(item.get(owner))
+        rows.append(
+            [_cell(item.get(f)) for f in plain]
+            + [_cell(extra.get(k)) if str(whose) == mine else "" for whose, k, _ in custom]
+        )
+    return header, rows
+
+
 def _safe_text(value: Any) -> Any:
     if isinstance(value, str) and value.startswith(FORMULA_START):
         return "'" + value

@@ -2,12 +2,14 @@
 
 An entry's content is all in ``custom_fields``; which fields it has depends on its register
 (the definitions naming the register's ``key``). So a ``?custom=`` filter needs the list
-narrowed to one register.
+narrowed to one register, and an export's columns are that register's fields — or, unfiltered,
+every custom register's fields, each header naming its register.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +48,36 @@ class EntryFilter:
         return [CustomRegisterEntry.register_id, CustomRegisterEntry.position]
 
 
+@dataclass(frozen=True, slots=True)
+class EntryColumn:
+    """One custom field of one register as an export column."""
+
+    register_id: uuid.UUID
+    key: str
+    header: str
+
+
+def entry_columns(
+    registers: list[CustomRegister],
+    fields: dict[uuid.UUID, list[tuple[str, str]]],
+    *,
+    name_registers: bool,
+) -> list[EntryColumn]:
+    """The columns of ``registers`` (in order) from their fields' (key, label) in display
+    order, headed by the labels; with ``name_registers`` (a sheet of several registers) by
+    ``"<register>: <label>"``, the register named by its title (by its key where titles are
+    shared), so every header says whose field it is and none repeats another's."""
+    if not name_registers:
+        return [EntryColumn(r.id, key, label) for r in registers for key, label in fields[r.id]]
+    titles = Counter(r.title for r in registers)
+    columns = []
+    for register in registers:
+        name = register.title if titles[register.title] == 1 else register.key
+        for key, label in fields[register.id]:
+            columns.append(EntryColumn(register.id, key, f"{name}: {label}"))
+    return columns
+
+
 class CustomRegisterEntryService(RegisterService[CustomRegisterEntry]):
     model = CustomRegisterEntry
     noun = "custom register entry"
@@ -78,3 +110,16 @@ class CustomRegisterEntryService(RegisterService[CustomRegisterEntry]):
         return conditions + await configuration.custom_field_conditions(
             self.session, key, column, custom
         )
+
+    async def export_columns(self, where: EntryFilter) -> list[EntryColumn]:
+        """The custom columns of an export: the fields of the register filtered to, or of
+        every custom register when unfiltered (see :func:`entry_columns`)."""
+        query = select(CustomRegister).order_by(CustomRegister.position, CustomRegister.key)
+        if where.register_id is not None:
+            query = query.where(CustomRegister.id == where.register_id)
+        registers = list((await self.session.scalars(query)).all())
+        fields = {
+            r.id: [(d.key, d.label) for d in await configuration.definitions(self.session, r.key)]
+            for r in registers
+        }
+        return entry_columns(registers, fields, name_registers=where.register_id is None)
