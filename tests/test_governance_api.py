@@ -599,3 +599,63 @@ async def test_a_change_naming_an_approver_is_decided_by_that_approver_or_an_adm
 
     by_any_member = await decide_change(client, ws, unnamed, approve, requester.headers)
     assert by_any_member.status_code == 200, by_any_member.text
+
+
+async def _tranches_and_exit_gate(
+    client: Client, ws: Workspace
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """Tranches T1 and T2 of one programme, and T1's exit gate (undecided) on the way into T2."""
+    prog = await programme(client, ws)
+    first, second = [
+        await make(client, ws, "tranches", {"programme_id": prog["id"], "name": n, "position": p})
+        for n, p in (("T1", 1), ("T2", 2))
+    ]
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {
+            "programme_id": prog["id"],
+            "title": "End of T1",
+            "tranche_id": first["id"],
+            "boundary": "exit",
+        },
+    )
+    return first, second, gate
+
+
+async def test_only_an_admin_deletes_the_gate_before_a_planned_tranche(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    member = await join(database, ws, Role.MEMBER)
+    admin = await join(database, ws, Role.ADMIN)
+    _, second, gate = await _tranches_and_exit_gate(client, ws)
+    one = url(ws, f"stage-gates/{gate['id']}")
+
+    deleted = await client.delete(one, headers=member.headers)
+    started = await client.patch(
+        url(ws, f"tranches/{second['id']}"),
+        json={"state": "started"},
+        headers={**member.headers, "If-Match": f'"{second["version"]}"'},
+    )
+
+    assert deleted.status_code == 403, deleted.text
+    assert deleted.headers["content-type"].startswith("application/problem+json")
+    assert "admin" in deleted.json()["detail"]
+    assert (await client.get(one, headers=ws.headers)).status_code == 200
+    assert started.status_code == 409, started.text
+    # A member still plans the gate; only deleting it is an admin's act.
+    renamed = await client.patch(
+        one, json={"title": "End of T1 review"}, headers={**member.headers, "If-Match": '"1"'}
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    by_admin = await client.delete(one, headers=admin.headers)
+
+    assert by_admin.status_code == 204, by_admin.text
+    # The governance plan changed on purpose: nothing stands before T2 any more.
+    assert (await change(client, ws, "tranches", second, {"state": "started"})).status_code == 200
+    document = (await client.get("/schema/openapi.json")).json()
+    route = document["paths"]["/api/v1/w/{slug}/stage-gates/{item_id}"]["delete"]
+    assert route["summary"] == "Delete a stage gate (admins and owners)"

@@ -158,6 +158,9 @@ class RegisterSpec:
     deletable: bool = True
     # The least role that writes (default: member); reads stay open to viewers.
     write_role: Role | None = None
+    # The least role that deletes (default: the write role), for rows whose deletion rewrites
+    # what others rely on.
+    delete_role: Role | None = None
 
 
 def register_controller(spec: RegisterSpec) -> type[Controller]:
@@ -323,11 +326,21 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             opt=writes,
         )(update_item)
     if spec.deletable and spec.create is not None:
+        deleter = spec.delete_role or spec.write_role
+        summary, description = f"Delete a {spec.noun}", None
+        if spec.delete_role is not None:
+            who = " and ".join(f"{r}s" for r in Role if r.at_least(spec.delete_role))
+            summary += f" ({who})"
+            description = (
+                f"Needs the {spec.delete_role} role; {spec.write_role or Role.MEMBER}s change "
+                f"{plural} but do not delete them."
+            )
         handlers["delete_item"] = delete(
             item,
-            summary=f"Delete a {spec.noun}",
+            summary=summary,
+            description=description,
             responses=problem_responses(*WRITE_ERRORS, VersionMismatch),
-            opt=writes,
+            opt={MIN_ROLE: deleter} if deleter else {},
         )(delete_item)
     name = "".join(part.capitalize() for part in spec.path.split("-")) + "Controller"
     return type(

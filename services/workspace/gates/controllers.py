@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.concurrency import IfMatch, check_if_match
 from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.idempotency import IdempotencyKey
+from services.identity.models import Role
 from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState
 from services.workspace.gates.schemas import (
     ChecklistEntryRead,
@@ -89,6 +90,8 @@ GateController = register_controller(
         people=(),
         present=present_gates,
         tag="stage gates",
+        # A gate guards the tranche behind it: taking one out changes the governance plan.
+        delete_role=Role.ADMIN,
     )
 )
 
