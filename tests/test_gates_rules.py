@@ -1,12 +1,15 @@
-"""Rules for decided stage gates and the dates of governance decisions (pure functions)."""
+"""Rules for decided stage gates, the tranches a gate stands before, and the dates of
+governance decisions (pure functions)."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
-from services.workspace.gates.models import GateDecision, GateState
-from services.workspace.gates.rules import fixed_once_decided
+from services.workspace.gates.models import GateBoundary, GateDecision, GateState
+from services.workspace.gates.rules import fixed_once_decided, tranches_behind
 from services.workspace.governance.rules import decision_date_problem
+from services.workspace.structure.rules import Gate
 
 TODAY = date(2027, 5, 1)
 
@@ -45,3 +48,22 @@ def test_a_decision_is_not_dated_before_what_it_follows() -> None:
     assert decision_date_problem(date(2027, 2, 28), TODAY, raised, "the request was raised") == (
         "not before the request was raised (2027-03-01)"
     )
+
+
+T1, T2A, T2B, T3 = (uuid.uuid4() for _ in range(4))
+# T2A and T2B run side by side after T1; T3 follows them.
+LAYOUT = {T1: 1, T2A: 2, T2B: 2, T3: 3}
+
+
+def test_an_entry_gate_stands_before_its_own_tranche() -> None:
+    assert tranches_behind(LAYOUT, Gate(T2A, GateBoundary.ENTRY, None)) == {T2A}
+
+
+def test_an_exit_gate_stands_before_every_tranche_right_after_its_own() -> None:
+    assert tranches_behind(LAYOUT, Gate(T1, GateBoundary.EXIT, None)) == {T2A, T2B}
+    assert tranches_behind(LAYOUT, Gate(T2B, GateBoundary.EXIT, None)) == {T3}
+
+
+def test_the_last_tranches_exit_gate_and_a_gate_elsewhere_stand_before_none() -> None:
+    assert tranches_behind(LAYOUT, Gate(T3, GateBoundary.EXIT, None)) == frozenset()
+    assert tranches_behind(LAYOUT, Gate(uuid.uuid4(), GateBoundary.ENTRY, None)) == frozenset()

@@ -659,3 +659,42 @@ async def test_only_an_admin_deletes_the_gate_before_a_planned_tranche(
     document = (await client.get("/schema/openapi.json")).json()
     route = document["paths"]["/api/v1/w/{slug}/stage-gates/{item_id}"]["delete"]
     assert route["summary"] == "Delete a stage gate (admins and owners)"
+
+
+async def test_an_undecided_gate_before_a_tranche_under_way_is_kept(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    first, second = [
+        await make(client, ws, "tranches", {"programme_id": prog["id"], "name": n, "position": p})
+        for n, p in (("T1", 1), ("T2", 2))
+    ]
+    # Both tranches went in while no gate stood before them; the gates came afterwards.
+    assert (await change(client, ws, "tranches", first, {"state": "started"})).status_code == 200
+    started = await change(client, ws, "tranches", second, {"state": "started"})
+    assert started.status_code == 200, started.text
+    closed = await change(client, ws, "tranches", started.json(), {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+    on_first = {"programme_id": prog["id"], "tranche_id": first["id"]}
+    entry_gate = await make(client, ws, "stage-gates", {**on_first, "title": "Into T1"})
+    exit_gate = await make(
+        client, ws, "stage-gates", {**on_first, "title": "End of T1", "boundary": "exit"}
+    )
+
+    into_first = await client.delete(
+        url(ws, f"stage-gates/{entry_gate['id']}"), headers=admin.headers
+    )
+    into_second = await client.delete(
+        url(ws, f"stage-gates/{exit_gate['id']}"), headers=admin.headers
+    )
+
+    assert into_first.status_code == 409, into_first.text
+    assert into_first.headers["content-type"].startswith("application/problem+json")
+    assert "T1 (started)" in into_first.json()["detail"]
+    assert into_second.status_code == 409, into_second.text
+    assert "T2 (closed)" in into_second.json()["detail"]
+    for kept in (entry_gate, exit_gate):
+        again = await client.get(url(ws, f"stage-gates/{kept['id']}"), headers=ws.headers)
+        assert again.status_code == 200 and again.json()["state"] == "planned"

@@ -1,12 +1,14 @@
 """Stage gate rules: what a decision needs, when a gate may be decided again, what a decided
-gate keeps fixed, and whether a tranche may start."""
+gate keeps fixed, whether a tranche may start, and which tranches a gate stands before."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.workspace.gates.models import CriterionStatus, GateDecision, GateState
+from services.workspace.structure.rules import Gate, Layout, gates_on_the_way_in
 
 OPENING = frozenset({GateDecision.GO, GateDecision.CONDITIONAL_GO})
 
@@ -73,3 +75,10 @@ def tranche_may_start(entry_decisions: Iterable[GateDecision | None]) -> bool:
     No gate at all means nothing to wait for.
     """
     return all(decision in OPENING for decision in entry_decisions)
+
+
+def tranches_behind(layout: Layout, gate: Gate) -> frozenset[uuid.UUID]:
+    """The tranches of ``layout`` that ``gate`` stands on the way into: its own tranche for an
+    entry gate, the tranches right after its tranche for an exit gate (the start rule's view,
+    :func:`~services.workspace.structure.rules.gates_on_the_way_in`)."""
+    return frozenset(t for t in layout if gates_on_the_way_in(layout, t, [gate]))

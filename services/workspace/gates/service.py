@@ -29,12 +29,14 @@ from services.workspace.gates.rules import (
     decision_problems,
     fixed_once_decided,
     may_decide,
+    tranches_behind,
 )
 from services.workspace.governance.models import Board
 from services.workspace.governance.rules import decision_date_problem
 from services.workspace.governance.service import BoardService
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Tranche
+from services.workspace.structure.rules import UNDER_WAY, Gate
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +114,11 @@ class GateService(RegisterService[StageGate]):
             await self.require_row(Board, row.board_id, "board_id")
 
     async def delete(self, row: StageGate) -> None:
-        """A gate with decisions on record is kept: its history is the programme's."""
+        """A gate with decisions on record is kept: its history is the programme's. So is an
+        undecided gate on the way into a tranche already under way: the tranche went in past
+        it, and without it the record would say nothing stood there. (Before a planned tranche
+        it may go: that changes the governance plan, which is why deleting is an admin's act.)
+        """
         decisions = await self.session.scalar(
             select(func.count())
             .select_from(StageGateReview)
@@ -122,6 +128,27 @@ class GateService(RegisterService[StageGate]):
             raise Conflict(
                 f"The gate is decided ({row.decision}); it is kept with its decisions on record."
             )
+        if row.tranche_id is not None:
+            tranches = (
+                await self.session.execute(
+                    select(Tranche.id, Tranche.name, Tranche.position, Tranche.state).where(
+                        Tranche.programme_id == row.programme_id
+                    )
+                )
+            ).all()
+            behind = tranches_behind(
+                {t.id: t.position for t in tranches},
+                Gate(row.tranche_id, row.boundary, row.decision),
+            )
+            under_way = sorted(
+                f"{t.name} ({t.state})" for t in tranches if t.id in behind and t.state in UNDER_WAY
+            )
+            if under_way:
+                raise Conflict(
+                    f"The gate stands on the way into {', '.join(under_way)}, already under way; "
+                    "it is kept until it is decided, so the record shows what the tranche went "
+                    "in past."
+                )
         await super().delete(row)
 
     # --- criteria ---------------------------------------------------------------------------
