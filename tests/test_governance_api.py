@@ -698,3 +698,43 @@ async def test_an_undecided_gate_before_a_tranche_under_way_is_kept(
     for kept in (entry_gate, exit_gate):
         again = await client.get(url(ws, f"stage-gates/{kept['id']}"), headers=ws.headers)
         assert again.status_code == 200 and again.json()["state"] == "planned"
+
+
+async def test_a_gate_with_a_board_keeps_one_and_one_without_is_decided_by_any_member(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    outsider = await join(database, ws, Role.MEMBER)
+    board, other, gate = await _board_and_gate(client, ws)
+
+    cleared = await change(client, ws, "stage-gates", gate, {"board_id": None})
+    by_outsider = await client.post(
+        url(ws, f"stage-gates/{gate['id']}/decisions"),
+        json={"decision": "go", "decided_by_id": str(outsider.user_id)},
+        headers=outsider.headers,
+    )
+
+    assert cleared.status_code == 422, cleared.text
+    assert cleared.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in cleared.json()["errors"]] == ["board_id"]
+    assert "another board" in cleared.json()["errors"][0]["message"]
+    kept = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
+    assert (kept["board_id"], kept["version"]) == (board["id"], gate["version"])
+    assert by_outsider.status_code == 422, by_outsider.text
+    assert by_outsider.json()["errors"][0]["field"] == "decided_by_id"
+    moved = await change(client, ws, "stage-gates", kept, {"board_id": other["id"]})
+    assert moved.status_code == 200, moved.text
+    assert moved.json()["board_id"] == other["id"]
+
+    # A gate planned without a board stays that way: any member records its decision.
+    boardless = await make(
+        client, ws, "stage-gates", {"programme_id": kept["programme_id"], "title": "Go live"}
+    )
+    unchanged = await change(client, ws, "stage-gates", boardless, {"board_id": None})
+    decided = await client.post(
+        url(ws, f"stage-gates/{boardless['id']}/decisions"),
+        json={"decision": "go", "decided_by_id": str(outsider.user_id)},
+        headers=outsider.headers,
+    )
+    assert unchanged.status_code == 200, unchanged.text
+    assert decided.status_code == 201, decided.text

@@ -62,7 +62,11 @@ class CriterionRead(msgspec.Struct):
 
 
 class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """A gate on a tranche's (or project's) boundary; ``entry`` gates open what they guard."""
+    """A gate on a tranche's (or project's) boundary; ``entry`` gates open what they guard.
+
+    With a ``board_id`` only a member of that board decides the gate, and the gate keeps a
+    board from then on; without one any workspace member records its decision.
+    """
 
     programme_id: uuid.UUID
     title: Name
@@ -80,8 +84,10 @@ class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
 class GateUpdate(Patch):
     """The decision is taken through ``…/decisions``; here: plan, board and recommendation.
 
-    Once the gate is decided its board and outcomes stay as they were, and its recommendation
-    too once the decision is final (a hold, recycle or conditional go is reviewed again).
+    A gate with a board keeps one: ``board_id`` may name another board (422 for null) until
+    the gate is decided. Once decided its board and outcomes stay as they were, and its
+    recommendation too once the decision is final (a hold, recycle or conditional go is
+    reviewed again).
     """
 
     title: Name | UnsetType = UNSET

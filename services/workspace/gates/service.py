@@ -110,6 +110,13 @@ class GateService(RegisterService[StageGate]):
                     f"stays as it was: {', '.join(changed)}.",
                     errors=[field_error(n, "fixed once the gate is decided") for n in changed],
                 )
+        if before is not None and before.get("board_id") is not None and row.board_id is None:
+            # Without a board any member decides the gate: clearing it would lift the board's say.
+            raise invalid(
+                "board_id",
+                "a gate with a board keeps one; name another board to change it",
+                "Only a member of the gate's board decides it, so its board cannot be removed.",
+            )
         if before is None or "board_id" in before:
             await self.require_row(Board, row.board_id, "board_id")
 
