@@ -161,6 +161,8 @@ class RegisterSpec:
     # The least role that deletes (default: the write role), for rows whose deletion rewrites
     # what others rely on.
     delete_role: Role | None = None
+    # What the exports hold beyond "the list's fields, then a column per custom field".
+    export_description: str | None = None
 
 
 def register_controller(spec: RegisterSpec) -> type[Controller]:
@@ -193,8 +195,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         service = spec.service(session, workspace.actor_id)
         rows = await service.export_rows(where, custom)
         shown = [msgspec.to_builtins(item) for item in await present(session, rows)]
-        defined = await exports.custom_columns(session, service.register)
-        return exports.table(list(spec.read.__struct_fields__), shown, defined)
+        return await service.export_table(where, list(spec.read.__struct_fields__), shown)
 
     async def export_csv(
         self: Controller,
@@ -299,12 +300,14 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         "export_csv": get(
             "/export.csv",
             summary=f"Export {plural} as CSV (filtered like the list)",
+            description=spec.export_description,
             media_type="text/csv",
             responses=READ_RESPONSES,
         )(export_csv),
         "export_xlsx": get(
             "/export.xlsx",
             summary=f"Export {plural} as XLSX (filtered like the list)",
+            description=spec.export_description,
             media_type=exports.XLSX_MEDIA_TYPE,
             responses=READ_RESPONSES,
         )(export_xlsx),

@@ -35,6 +35,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from services.db.base import WorkspaceModel, utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.workspace import exports
 from services.workspace.configuration import service as configuration
 from services.workspace.models import CarriesCustomFields, SeededFromPack
 from services.workspace.organisation.models import ProgrammeRole
@@ -257,6 +258,14 @@ class RegisterService(Generic[M]):
     async def export_rows(self, where: RegisterFilter, custom: list[str] | None) -> list[M]:
         rows, _ = await self.page(where, custom, EXPORT_LIMIT, 0)
         return rows
+
+    async def export_table(
+        self, where: RegisterFilter, fields: Sequence[str], shown: Sequence[dict[str, Any]]
+    ) -> tuple[list[str], list[list[Any]]]:
+        """An export's header and rows: the read shape's ``fields``, then a column per custom
+        field of the register."""
+        custom = await exports.custom_columns(self.session, self.register)
+        return exports.table(fields, shown, custom)
 
     # --- writes -----------------------------------------------------------------------------
 

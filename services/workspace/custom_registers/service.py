@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import uuid
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, select
 
 from services.errors import ValidationFailed, field_error
+from services.workspace import exports
 from services.workspace.configuration import service as configuration
 from services.workspace.custom_registers.models import CustomRegister, CustomRegisterEntry
 from services.workspace.registers import RegisterFilter, RegisterService
@@ -110,6 +112,15 @@ class CustomRegisterEntryService(RegisterService[CustomRegisterEntry]):
         return conditions + await configuration.custom_field_conditions(
             self.session, key, column, custom
         )
+
+    async def export_table(
+        self, where: RegisterFilter, fields: Sequence[str], shown: Sequence[dict[str, Any]]
+    ) -> tuple[list[str], list[list[Any]]]:
+        """An entry's custom fields are its register's: each column is filled on that
+        register's entries only."""
+        assert isinstance(where, EntryFilter)
+        columns = [(c.register_id, c.key, c.header) for c in await self.export_columns(where)]
+        return exports.table_with_owned_columns(fields, shown, "register_id", columns)
 
     async def export_columns(self, where: EntryFilter) -> list[EntryColumn]:
         """The custom columns of an export: the fields of the register filtered to, or of
