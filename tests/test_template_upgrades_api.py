@@ -103,6 +103,11 @@ async def test_applying_moves_the_pin_once_per_idempotency_key(
     assert shown["cadence"] == "fortnightly" and shown["source_version"] == "1.1.0"
     nothing_left = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
     assert nothing_left.json()["entries"] == []
+    # Applying the version already pinned changes nothing, so records no upgrade.
+    same = await client.post(url(ws, "template-upgrades"), json=body, headers=ws.headers)
+    assert same.status_code == 200 and same.json()["counts"].get("update", 0) == 0
+    after = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert after == pin
 
 
 async def test_only_admins_upgrade_and_bad_targets_are_problems(

@@ -73,7 +73,10 @@ async def claim(
 async def move(
     session: AsyncSession, pin: TemplatePin, version: str, actor_id: uuid.UUID | None = None
 ) -> TemplatePin:
-    """Record that the workspace now follows ``version`` of its pack."""
+    """Record that the workspace now follows ``version`` of its pack (nothing to record when it
+    already does: an "upgrade" to the pinned version changes nothing)."""
+    if pin.pack_version == version:
+        return pin
     pin.pack_version = version
     pin.upgraded_at = utcnow()
     pin.updated_by = actor_id
