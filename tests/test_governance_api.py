@@ -47,6 +47,24 @@ async def submitted_change(
     return submitted
 
 
+async def rebaselining_change(
+    client: Client, ws: Workspace
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A programme, and a submitted change request moving its milestone's baseline (1 June to
+    1 July 2027)."""
+    prog = await programme(client, ws)
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
+    )
+    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-07-01"}
+    return prog, await submitted_change(
+        client, ws, {"programme_id": prog["id"], "rebaselines": [line]}
+    )
+
+
 async def decide_change(
     client: Client,
     ws: Workspace,
@@ -504,17 +522,7 @@ async def test_a_decided_change_request_cannot_be_deleted(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
-    prog = await programme(client, ws)
-    milestone = await make(
-        client,
-        ws,
-        "milestones",
-        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
-    )
-    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-07-01"}
-    approved = await submitted_change(
-        client, ws, {"programme_id": prog["id"], "rebaselines": [line]}
-    )
+    prog, approved = await rebaselining_change(client, ws)
     rejected = await submitted_change(client, ws, {"programme_id": prog["id"]})
     draft = await make(client, ws, "change-requests", {"programme_id": prog["id"], "title": "Idea"})
     assert (await decide_change(client, ws, approved, {"decision": "approved"})).status_code == 200
@@ -536,17 +544,7 @@ async def test_a_change_decision_is_dated_between_its_raising_and_today(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
-    prog = await programme(client, ws)
-    milestone = await make(
-        client,
-        ws,
-        "milestones",
-        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
-    )
-    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-07-01"}
-    request = await submitted_change(
-        client, ws, {"programme_id": prog["id"], "rebaselines": [line]}
-    )
+    _, request = await rebaselining_change(client, ws)
 
     early = await decide_change(
         client, ws, request, {"decision": "approved", "decided_on": "2019-01-01"}
@@ -561,7 +559,8 @@ async def test_a_change_decision_is_dated_between_its_raising_and_today(
     assert "raised" in early.json()["errors"][0]["message"]
     still = await client.get(url(ws, f"change-requests/{request['id']}"), headers=ws.headers)
     assert still.json()["state"] == "submitted" and still.json()["decided_on"] is None
-    unmoved = await client.get(url(ws, f"milestones/{milestone['id']}"), headers=ws.headers)
+    milestone_id = request["rebaselines"][0]["milestone_id"]
+    unmoved = await client.get(url(ws, f"milestones/{milestone_id}"), headers=ws.headers)
     assert unmoved.json()["baseline_date"] == "2027-06-01"
     today = await decide_change(client, ws, request, {"decision": "approved"})
     assert today.status_code == 200, today.text
