@@ -124,6 +124,70 @@ _NAMED_MESSAGES = {"missing required": "required", "contains unknown": "not a fi
 _MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
+# msgspec's message for a value outside an enum or a Literal; we add the values it may take.
+_NOT_A_CHOICE = re.compile(r"^Invalid enum value .+$")
+_INDEX = re.compile(r"\[\d+\]")
+
+
+def _choices_of(info: msgspec.inspect.Type | None) -> list[str] | None:
+    while isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    if isinstance(info, msgspec.inspect.UnionType):
+        found = [c for t in info.types if (c := _choices_of(t)) is not None]
+        return found[0] if len(found) == 1 else None
+    if isinstance(info, msgspec.inspect.EnumType):
+        return [str(member.value) for member in info.cls]
+    if isinstance(info, msgspec.inspect.LiteralType):
+        return [str(value) for value in info.values]
+    return None
+
+
+def _step(info: msgspec.inspect.Type, name: str) -> msgspec.inspect.Type | None:
+    """The type of field ``name`` inside ``info`` (through optionals, lists and dicts)."""
+    while True:
+        if isinstance(info, msgspec.inspect.Metadata):
+            info = info.type
+        elif isinstance(info, msgspec.inspect.UnionType):
+            inner = [t for t in info.types if not isinstance(t, msgspec.inspect.NoneType)]
+            if len(inner) != 1:
+                return None
+            info = inner[0]
+        elif isinstance(info, msgspec.inspect.ListType | msgspec.inspect.SetType):
+            info = info.item_type
+        elif isinstance(info, msgspec.inspect.DictType):
+            info = info.value_type
+        else:
+            break
+    if isinstance(info, msgspec.inspect.StructType):
+        return next((f.type for f in info.fields if f.encode_name == name), None)
+    return None
+
+
+def _allowed(request: Request[Any, Any, Any], key: str, source: str) -> list[str] | None:
+    """The values a field may take, when the handler declares it as an enum or a Literal."""
+    handler = request.scope.get("route_handler")
+    if handler is None:
+        return None
+    try:
+        if source == "body":
+            data = handler.parsed_data_field
+            if data is None:
+                return None
+            info: msgspec.inspect.Type | None = msgspec.inspect.type_info(data.annotation)
+            for part in _INDEX.sub("", key).removeprefix("data.").split("."):
+                info = None if info is None else _step(info, part)
+            return _choices_of(info)
+        models = [handler.signature_model] + [
+            provide.signature_model for provide in handler.resolve_dependencies().values()
+        ]
+        for model in models:
+            if (found := _step(msgspec.inspect.type_info(model), key)) is not None:
+                return _choices_of(found)
+    except (AttributeError, TypeError, ValueError):  # a type msgspec cannot describe
+        return None
+    return None
+
+
 def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> dict[str, str]:
     key, message = str(item.get("key") or ""), str(item.get("message", ""))
     source = item.get("source", "body")
@@ -131,6 +195,8 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
     if named := _NAMED_FIELD.match(message):
         field = named[2] if key in ("", "data") else f"{key}.{named[2]}"
         return field_error(field, _NAMED_MESSAGES[named[1]], source)
+    if _NOT_A_CHOICE.match(message) and (allowed := _allowed(request, key, source)):
+        message = f"{message}; expected one of {', '.join(map(repr, allowed))}"
     if source != "body":
         # As the request names it (``state``), not the argument receiving it (``lifecycle``).
         key = parameters.request_name(request, key)
