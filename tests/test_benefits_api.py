@@ -225,3 +225,68 @@ async def test_the_database_refuses_to_change_a_measurement(
         conn.execute("SELECT set_config('app.tenant_ids', %s, true)", (str(ws.tenant_id),))
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             conn.execute("UPDATE workspace.benefit_measurements SET value = 99")
+
+
+async def test_a_benefits_etag_moves_on_with_each_measurement(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {
+            "programme_id": prog["id"],
+            "title": "Shorter queues",
+            "classification": "non_cash",
+            "baseline_value": 30,
+            "target_value": 10,
+        },
+    )
+    one = url(ws, f"benefits/{benefit['id']}")
+    before = await client.get(one, headers=ws.headers)
+
+    measured = await client.post(
+        f"{one}/measurements", json={"measured_on": "2025-02-01", "value": 20}, headers=ws.headers
+    )
+    assert measured.status_code == 201, measured.text
+    after = await client.get(one, headers=ws.headers)
+    stale = await client.patch(
+        one, json={"title": "Queues"}, headers={**ws.headers, "If-Match": before.headers["etag"]}
+    )
+    current = await client.patch(
+        one, json={"title": "Queues"}, headers={**ws.headers, "If-Match": after.headers["etag"]}
+    )
+
+    assert before.json()["measurements"] == 0 and after.json()["measurements"] == 1
+    assert after.json()["realisation_pct"] == 50.0
+    assert after.headers["etag"] != before.headers["etag"]
+    assert after.json()["version"] == before.json()["version"] + 1
+    assert stale.status_code == 412, stale.text
+    assert current.status_code == 200, current.text
+
+
+async def test_changing_only_a_benefits_enabling_projects_moves_its_etag_on(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    project = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "CRM"})
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {"programme_id": prog["id"], "title": "Faster claims", "classification": "non_cash"},
+    )
+
+    # The same person who created it: nothing of the benefit's own row changes.
+    enabled = await change(
+        client, ws, "benefits", benefit, {"enabling_project_ids": [project["id"]]}
+    )
+
+    assert enabled.status_code == 200, enabled.text
+    assert enabled.json()["enabling_project_ids"] == [project["id"]]
+    assert enabled.headers["etag"] != f'"{benefit["version"]}"'
+    again = await change(client, ws, "benefits", benefit, {"enabling_project_ids": []})
+    assert again.status_code == 412, again.text

@@ -322,6 +322,9 @@ class RegisterService(Generic[M]):
                 row.custom_fields,  # type: ignore[attr-defined]
             )
         row.updated_by = self.actor_id
+        # Always a new value, so the row is written and its version moves on even when only
+        # what hangs off it changed (a subclass's nested parts: members, lines, enablers).
+        row.updated_at = utcnow()
         # The checks read other rows: nothing is written until the row is whole again.
         with self.session.no_autoflush:
             await self.check(row, before)
@@ -332,6 +335,24 @@ class RegisterService(Generic[M]):
     async def delete(self, row: M) -> None:
         await self.session.delete(row)
         await self._flush()
+
+    async def touch(self, row: M) -> None:
+        """Move ``row``'s version on (and its ``updated_at`` / ``updated_by``) because something
+        its representation shows changed elsewhere: a criterion of a gate, a measurement of a
+        benefit. Its ETag changes, so a client holding the old one gets 412.
+
+        The increment is the database's (``version = version + 1``), not checked against the
+        version this session read: appending a child needs no ``If-Match`` on the parent, and
+        two children added at once both go in, one after the other (the row lock orders them).
+        """
+        model = type(row)
+        await self.session.execute(
+            update(model)
+            .where(model.tenant_id == row.tenant_id, model.id == row.id)
+            .values(version=model.version + 1, updated_at=utcnow(), updated_by=self.actor_id)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.refresh(row, ["version", "updated_at", "updated_by"])
 
     async def _flush(self) -> None:
         try:

@@ -271,6 +271,9 @@ class BenefitService(RegisterService[Benefit]):
             raise invalid("measured_on", "on or after the baseline date")
         if measured_on > clock.today(self.session):
             raise invalid("measured_on", "not in the future: a measurement is of what was seen")
+        # The benefit shows its latest measurement, their count and its realisation: its ETag
+        # moves on with each one.
+        await self.touch(benefit)
         measurement = BenefitMeasurement(
             benefit_id=benefit.id,
             measured_on=measured_on,

@@ -191,6 +191,9 @@ class GateService(RegisterService[StageGate]):
         position: int | None,
     ) -> GateCriterion:
         self._open(gate)
+        # The gate shows its criteria: its ETag moves on. Touched first, so criteria added at
+        # once queue on the gate and each finds the last position taken.
+        await self.touch(gate)
         if position is None:
             last = await self.session.scalar(
                 select(func.max(GateCriterion.position)).where(GateCriterion.gate_id == gate.id)
@@ -228,6 +231,7 @@ class GateService(RegisterService[StageGate]):
         criterion.updated_by = self.actor_id
         await self.session.flush()
         await self.session.refresh(criterion)
+        await self.touch(gate)  # the gate shows its criteria and how many are met
         return criterion
 
     def _open(self, gate: StageGate) -> None:
