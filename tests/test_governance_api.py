@@ -10,7 +10,8 @@ from typing import Any
 from services.db.engine import Database
 from services.identity import service as identity
 from services.identity.models import Role
-from tests.conftest import MakeWorkspace, Workspace
+from services.workspace.gates.models import GateBoundary, StageGate
+from tests.conftest import MakeWorkspace, Workspace, in_workspace
 from tests.workspace_api import Client, change, make, programme, url
 
 TODAY = date.today()
@@ -670,17 +671,34 @@ async def test_an_undecided_gate_before_a_tranche_under_way_is_kept(
         await make(client, ws, "tranches", {"programme_id": prog["id"], "name": n, "position": p})
         for n, p in (("T1", 1), ("T2", 2))
     ]
-    # Both tranches went in while no gate stood before them; the gates came afterwards.
+    # Both tranches went in while no gate stood before them; the gates came afterwards. The
+    # API no longer plans a gate there (409), but rows written around it do: a template
+    # upgrade's seeded gates, or a workspace from before that rule.
     assert (await change(client, ws, "tranches", first, {"state": "started"})).status_code == 200
     started = await change(client, ws, "tranches", second, {"state": "started"})
     assert started.status_code == 200, started.text
     closed = await change(client, ws, "tranches", started.json(), {"state": "closed"})
     assert closed.status_code == 200, closed.text
     on_first = {"programme_id": prog["id"], "tranche_id": first["id"]}
-    entry_gate = await make(client, ws, "stage-gates", {**on_first, "title": "Into T1"})
-    exit_gate = await make(
-        client, ws, "stage-gates", {**on_first, "title": "End of T1", "boundary": "exit"}
+    refused = await client.post(
+        url(ws, "stage-gates"), json={**on_first, "title": "Into T1"}, headers=ws.headers
     )
+    assert refused.status_code == 409, refused.text
+    async with in_workspace(database, ws.tenant_id) as session:
+        planted = [
+            StageGate(
+                programme_id=uuid.UUID(prog["id"]),
+                tranche_id=uuid.UUID(first["id"]),
+                title=title,
+                boundary=boundary,
+            )
+            for title, boundary in (
+                ("Into T1", GateBoundary.ENTRY),
+                ("End of T1", GateBoundary.EXIT),
+            )
+        ]
+        session.add_all(planted)
+    entry_gate, exit_gate = ({"id": str(gate.id)} for gate in planted)
 
     into_first = await client.delete(
         url(ws, f"stage-gates/{entry_gate['id']}"), headers=admin.headers

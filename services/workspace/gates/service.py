@@ -97,6 +97,15 @@ class GateService(RegisterService[StageGate]):
             await self.require_programme(row.programme_id)
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
             await self.require_project(row.project_id, row.programme_id)
+            # A new gate has not been decided: it cannot stand before a tranche that has
+            # already gone in (the tranche would be under way behind a closed gate).
+            under_way = await self.under_way_behind(row)
+            if under_way:
+                raise Conflict(
+                    f"The gate would stand on the way into {', '.join(under_way)}, already "
+                    "under way; a gate is planned before its tranche goes in.",
+                    errors=[field_error("tranche_id", "a tranche behind it is under way")],
+                )
         if before is not None and row.state is GateState.DECIDED and "state" in before:
             raise Conflict("A decided gate is reviewed again through a new decision.")
         if before is not None and before.get("state") is GateState.DECIDED:
@@ -135,28 +144,33 @@ class GateService(RegisterService[StageGate]):
             raise Conflict(
                 f"The gate is decided ({row.decision}); it is kept with its decisions on record."
             )
-        if row.tranche_id is not None:
-            tranches = (
-                await self.session.execute(
-                    select(Tranche.id, Tranche.name, Tranche.position, Tranche.state).where(
-                        Tranche.programme_id == row.programme_id
-                    )
-                )
-            ).all()
-            behind = tranches_behind(
-                {t.id: t.position for t in tranches},
-                Gate(row.tranche_id, row.boundary, row.decision),
+        under_way = await self.under_way_behind(row)
+        if under_way:
+            raise Conflict(
+                f"The gate stands on the way into {', '.join(under_way)}, already under way; "
+                "it is kept until it is decided, so the record shows what the tranche went "
+                "in past."
             )
-            under_way = sorted(
-                f"{t.name} ({t.state})" for t in tranches if t.id in behind and t.state in UNDER_WAY
-            )
-            if under_way:
-                raise Conflict(
-                    f"The gate stands on the way into {', '.join(under_way)}, already under way; "
-                    "it is kept until it is decided, so the record shows what the tranche went "
-                    "in past."
-                )
         await super().delete(row)
+
+    async def under_way_behind(self, row: StageGate) -> list[str]:
+        """The tranches under way that ``row`` stands on the way into, as ``name (state)``."""
+        if row.tranche_id is None:
+            return []
+        tranches = (
+            await self.session.execute(
+                select(Tranche.id, Tranche.name, Tranche.position, Tranche.state).where(
+                    Tranche.programme_id == row.programme_id
+                )
+            )
+        ).all()
+        behind = tranches_behind(
+            {t.id: t.position for t in tranches},
+            Gate(row.tranche_id, row.boundary, row.decision),
+        )
+        return sorted(
+            f"{t.name} ({t.state})" for t in tranches if t.id in behind and t.state in UNDER_WAY
+        )
 
     # --- criteria ---------------------------------------------------------------------------
 
