@@ -32,6 +32,8 @@ from typing import Any
 
 from services.db.base import WorkspaceModel
 from services.workspace.benefits.models import Benefit, BenefitEnabler
+from services.workspace.benefits.service import BenefitService
+from services.workspace.configuration.custom_fields import CustomFieldService
 from services.workspace.configuration.models import (
     CustomFieldDefinition,
     RegisterSettings,
@@ -41,6 +43,10 @@ from services.workspace.configuration.models import (
 )
 from services.workspace.configuration.rules import band_rag
 from services.workspace.custom_registers.models import CustomRegister, CustomRegisterEntry
+from services.workspace.custom_registers.service import (
+    CustomRegisterEntryService,
+    CustomRegisterService,
+)
 from services.workspace.gates.models import (
     Checklist,
     ChecklistEntry,
@@ -48,12 +54,36 @@ from services.workspace.gates.models import (
     GateCriterion,
     StageGate,
 )
+from services.workspace.gates.service import ChecklistService, GateService
 from services.workspace.governance.models import Board, BoardMember, Decision, ProgrammeDocument
+from services.workspace.governance.service import (
+    BoardService,
+    DecisionService,
+    ProgrammeDocumentService,
+)
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry, Stakeholder
+from services.workspace.organisation.service import (
+    ProgrammeRoleService,
+    RaciEntryService,
+    StakeholderService,
+)
 from services.workspace.raid.models import Assumption, Dependency, Issue, Risk
 from services.workspace.raid.rules import risk_score
+from services.workspace.raid.service import (
+    AssumptionService,
+    DependencyService,
+    IssueService,
+    RiskService,
+)
+from services.workspace.registers import RegisterService
 from services.workspace.reporting.models import ReportFormat, ReportSection
+from services.workspace.reporting.service import ReportFormatService
 from services.workspace.structure.models import Milestone, Programme, Project, Tranche
+from services.workspace.structure.service import (
+    MilestoneService,
+    ProjectService,
+    TrancheService,
+)
 from templates_library.items import stable_id
 from templates_library.values import ItemId, ItemValues, item_ref, parse_item_ref
 
@@ -238,6 +268,9 @@ class Stored:
     parts: Callable[[str, ItemValues, Writing], PartRows] = _no_parts
     # Moves seed-only columns along with an update where the client never changed them.
     follow: Callable[[Any, ItemValues, Row], Row] = _no_follow
+    # The register's service, whose rules an upgrade's update of the row must pass (as the
+    # API's update would); None where the API does not write the table.
+    rules: type[RegisterService[Any]] | None = None
 
     def columns(self, key: str, values: ItemValues, writing: Writing) -> Row:
         row = {f.to: f.write(values[f.name], writing) for f in self.fields}
@@ -535,6 +568,7 @@ STORED: dict[str, Stored] = {
             ),
             more_columns=_rank("tranche"),
             seed_only=frozenset({"position"}),
+            rules=TrancheService,
         ),
         Stored(
             "project",
@@ -548,12 +582,14 @@ STORED: dict[str, Stored] = {
                 _role("lead"),
             ),
             in_programme=True,
+            rules=ProjectService,
         ),
         Stored(
             "role",
             ProgrammeRole,
             (F("title"), F("description"), F("responsibilities")),
             more_columns=lambda key, v, w: {"key": key},
+            rules=ProgrammeRoleService,
         ),
         Stored(
             "raci",
@@ -569,6 +605,7 @@ STORED: dict[str, Stored] = {
             more_columns=_rank("raci"),
             in_programme=True,
             seed_only=frozenset({"position"}),
+            rules=RaciEntryService,
         ),
         Stored(
             "board",
@@ -586,6 +623,7 @@ STORED: dict[str, Stored] = {
             more_values=_board_members,
             in_programme=True,
             parts=board_seats,
+            rules=BoardService,
         ),
         Stored(
             "gate",
@@ -601,6 +639,7 @@ STORED: dict[str, Stored] = {
             more_values=_gate_after,
             in_programme=True,
             seed_only=frozenset({"planned_date"}),
+            rules=GateService,
         ),
         Stored(
             "gate_criterion",
@@ -627,6 +666,7 @@ STORED: dict[str, Stored] = {
             in_programme=True,
             seed_only=frozenset({"forecast_date"}),
             follow=_milestone_follow,
+            rules=MilestoneService,
         ),
         _scale("probability_level"),
         _scale("impact_level"),
@@ -659,6 +699,7 @@ STORED: dict[str, Stored] = {
             ),
             more_columns=_rank("custom_field"),
             seed_only=frozenset({"position"}),
+            rules=CustomFieldService,
         ),
         Stored(
             "register",
@@ -666,6 +707,7 @@ STORED: dict[str, Stored] = {
             (F("title"), F("purpose")),
             more_columns=_key_and_rank("register"),
             seed_only=frozenset({"position"}),
+            rules=CustomRegisterService,
         ),
         Stored(
             "register_entry",
@@ -675,6 +717,7 @@ STORED: dict[str, Stored] = {
                 F("values", "custom_fields"),
                 F("position"),
             ),
+            rules=CustomRegisterEntryService,
         ),
         Stored(
             "status_report",
@@ -688,6 +731,7 @@ STORED: dict[str, Stored] = {
                 F("top_issues"),
                 F("top_decisions"),
             ),
+            rules=ReportFormatService,
         ),
         Stored(
             "report_section",
@@ -721,6 +765,7 @@ STORED: dict[str, Stored] = {
             in_programme=True,
             seed_only=frozenset({"residual_probability", "residual_impact", "residual_score"}),
             follow=_risk_follow,
+            rules=RiskService,
         ),
         Stored(
             "assumption",
@@ -734,6 +779,7 @@ STORED: dict[str, Stored] = {
                 F("linked_risk", "risk_id", refers="risk"),
             ),
             in_programme=True,
+            rules=AssumptionService,
         ),
         Stored(
             "issue",
@@ -750,6 +796,7 @@ STORED: dict[str, Stored] = {
             more_columns=_issue_escalation,
             in_programme=True,
             seed_only=frozenset({"escalated_to"}),
+            rules=IssueService,
         ),
         Stored(
             "benefit",
@@ -774,6 +821,7 @@ STORED: dict[str, Stored] = {
             more_values=_benefit_values,
             in_programme=True,
             parts=benefit_enablers,
+            rules=BenefitService,
         ),
         Stored(
             "decision",
@@ -788,6 +836,7 @@ STORED: dict[str, Stored] = {
                 F("status"),
             ),
             in_programme=True,
+            rules=DecisionService,
         ),
         Stored(
             "dependency",
@@ -805,6 +854,7 @@ STORED: dict[str, Stored] = {
             more_columns=_external_party,
             more_values=_external_party_value,
             in_programme=True,
+            rules=DependencyService,
         ),
         Stored(
             "stakeholder",
@@ -818,12 +868,14 @@ STORED: dict[str, Stored] = {
                 OWNER,
             ),
             in_programme=True,
+            rules=StakeholderService,
         ),
         Stored(
             "document",
             ProgrammeDocument,
             (F("title"), F("purpose"), OWNER, F("sections"), F("review", "review_cadence")),
             in_programme=True,
+            rules=ProgrammeDocumentService,
         ),
         Stored(
             "checklist",
@@ -835,6 +887,7 @@ STORED: dict[str, Stored] = {
                 F("tranche", "tranche_id", refers="tranche"),
             ),
             in_programme=True,
+            rules=ChecklistService,
         ),
         Stored(
             "checklist_entry",

@@ -345,12 +345,15 @@ def hold_back(
     plan: UpgradePlan,
     held: Mapping[ItemId, str],
     actions: frozenset[Action] = frozenset({Action.REMOVE}),
+    *,
+    as_action: Action = Action.KEPT,
 ) -> UpgradePlan:
     """The plan with the entries in `held` whose action is one of `actions` (removals unless
-    said) kept instead, for the reason given."""
+    said) kept instead — or made `as_action` (a conflict: the client decides) — for the reason
+    given."""
     return UpgradePlan(
         entries=[
-            _held_back(entry, Action.KEPT, held[entry.item_id])
+            _held_back(entry, as_action, held[entry.item_id])
             if entry.action in actions and entry.item_id in held
             else entry
             for entry in plan.entries

@@ -12,7 +12,9 @@ may need an item the workspace lacks, and nothing still named — by a kept item
 client's own rows — is removed (`upgrade.keep_references_whole`, `_named_by_client_rows`).
 `apply_upgrade` writes adds, updates and removals, and moves the pin, in the caller's
 transaction: if anything fails, nothing changes. Conflicts and kept items stay as the client
-has them.
+has them. Each update passes its register's rules (those of the API's update) or is not written
+and becomes a conflict with the rule's message; `plan_upgrade` rehearses the writes in a
+savepoint it rolls back, so a dry run reports the same conflicts.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from services.catalogue.service import version_key
 from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata
 from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
-from services.errors import Conflict, ProblemError
+from services.errors import Conflict, ProblemError, ValidationFailed
 from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import BenefitEnabler
 from services.workspace.configuration.service import forget_configuration
@@ -104,6 +106,14 @@ async def plan_upgrade(
     the workspace follows. Raises `NotFound` (no pin, no such version) or `Conflict`.
     """
     prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, False)
+    # The rules a row must pass read the workspace as the upgrade leaves it so far (a gate
+    # moving to a board the upgrade adds …): rehearse the writes, then take them back.
+    savepoint = await session.begin_nested()
+    try:
+        await _apply(session, tenant_id, prepared, None, move_pin=False)
+    finally:
+        await savepoint.rollback()
+        forget_configuration(session)
     return _result(tenant_id, prepared, applied=False)
 
 
@@ -123,7 +133,7 @@ async def apply_upgrade(
     the transaction back on any error and the workspace is as it was.
     """
     prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, True)
-    await _apply(session, tenant_id, prepared, actor_id)
+    await _apply(session, tenant_id, prepared, actor_id, move_pin=True)
     return _result(tenant_id, prepared, applied=True)
 
 
@@ -281,8 +291,15 @@ _ROLE_ARRAYS: list[tuple[Table, list[str]]] = [
 
 
 async def _apply(
-    session: AsyncSession, tenant_id: uuid.UUID, prepared: _Prepared, actor_id: uuid.UUID | None
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    prepared: _Prepared,
+    actor_id: uuid.UUID | None,
+    *,
+    move_pin: bool,
 ) -> None:
+    """Write the plan; an update whose row would break its register's rules is not written
+    but becomes a conflict in `prepared.plan`, with the rule's message."""
     plan, theirs, ours, pack = prepared.plan, prepared.theirs, prepared.ours, prepared.pack
     writing = Writing(tenant_id, pack, prepared.target.version, ours)
     adds = {entry.item_id for entry in plan.with_action(Action.ADD)}
@@ -296,10 +313,17 @@ async def _apply(
                 f"{len(rows) - written[model]} new {model.__tablename__} of {pack} "
                 f"{prepared.target.version} clash with rows the workspace already has."
             )
+    forget_configuration(session)
     if SCALES in adds and theirs.rows.get(("rag_rules", "rag_rules")) is not None:
         plan = _as_update(plan, SCALES)
+    refused: dict[ItemId, str] = {}
     for entry in plan.with_action(Action.UPDATE):
-        await _update(session, entry.item_id, ours, theirs, writing, actor_id)
+        refusal = await _update(session, entry.item_id, ours, theirs, writing, actor_id)
+        if refusal is not None:
+            refused[entry.item_id] = refusal
+    prepared.plan = merge.hold_back(
+        prepared.plan, refused, frozenset({Action.UPDATE}), as_action=Action.CONFLICT
+    )
     removes: dict[type[WorkspaceModel], list[uuid.UUID]] = {}
     for entry in plan.with_action(Action.REMOVE):
         if entry.item_id != SCALES:
@@ -307,7 +331,8 @@ async def _apply(
             removes.setdefault(model, []).append(theirs.rows[entry.item_id].id)
     for model in reversed(TABLE_ORDER):
         await delete_seeded(session, model, removes.get(model, []))
-    await pins.move(session, await pins.require(session), prepared.target.version, actor_id)
+    if move_pin:
+        await pins.move(session, await pins.require(session), prepared.target.version, actor_id)
     forget_configuration(session)
 
 
@@ -329,7 +354,8 @@ async def _update(
     theirs: WorkspaceItems,
     writing: Writing,
     actor_id: uuid.UUID | None,
-) -> None:
+) -> str | None:
+    """Write one update; returns why not where the row would break its register's rules."""
     kind, key = item_id
     stored = STORED[kind]
     values = ours[item_id]
@@ -341,7 +367,10 @@ async def _update(
     }
     columns = stored.follow(row, values, columns)
     columns["source_version"] = writing.version
-    await update_seeded(session, stored.model, row.id, columns, actor_id)
+    try:
+        await update_seeded(session, stored.model, row.id, columns, actor_id, rules=stored.rules)
+    except (ValidationFailed, Conflict) as refused:
+        return refusal(refused)
     if kind == "board":
         # The seats follow the pack; a person named in a seat keeps it if the role stays.
         named = {seat.role_id: seat.user_id for seat in theirs.reading.seats.get(row.id, [])}
@@ -354,6 +383,20 @@ async def _update(
         await session.execute(delete(BenefitEnabler).where(BenefitEnabler.benefit_id == row.id))
         enablers = benefit_enablers(key, values, writing)[BenefitEnabler]
         await insert_seeded(session, BenefitEnabler, enablers, actor_id)
+    return None
+
+
+def refusal(error: ValidationFailed | Conflict) -> str:
+    """A rule's refusal as a plan entry's reason: its message and the fields it names."""
+    named = [(found.get("field"), found.get("message")) for found in error.errors or []]
+    fields = "; ".join(f"{field}: {message}" for field, message in named if field and message)
+    if not fields:
+        detail = error.detail
+    elif error.detail in {message for _, message in named}:
+        detail = fields  # the message alone would leave the field unnamed
+    else:
+        detail = f"{error.detail} ({fields})"
+    return f"the target version's values break a rule of the workspace: {detail}"
 
 
 # --- every workspace on a pack -------------------------------------------------------------------

@@ -4,6 +4,7 @@ only, applying is atomic and retry-safe with an Idempotency-Key."""
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 
@@ -161,3 +162,74 @@ async def test_new_registers_show_what_the_pack_seeded(
     # Read-only: nothing to create, change or delete.
     created = await client.post(url(ws, "programme-roles"), json={}, headers=ws.headers)
     assert created.status_code == 405
+
+
+def benefit_with_a_target_date(data: dict[str, Any]) -> None:
+    """1.0.0 of the tiny pack, its benefit due on day 120."""
+    data["benefits"][0]["target_day"] = 120
+
+
+def moves_what_the_rules_guard(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, and: the milestone moved to day 60 (a re-baseline), the benefit due on
+    day 40, and the handover log's entry moved to area "b"."""
+    benefit_with_a_target_date(data)
+    second_version(data)
+    data["milestones"][0]["day"] = 60
+    data["benefits"][0]["target_day"] = 40
+    data["registers"][0]["entries"][0]["values"] = {"area": "b"}
+
+
+async def test_an_upgrade_holds_back_rows_the_workspaces_rules_refuse(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(benefit_with_a_target_date, moves_what_the_rules_guard)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+
+    async def get(path: str, kind: str, key: str) -> dict[str, Any]:
+        response = await client.get(
+            url(ws, f"{path}/{stable_id(ws.tenant_id, pack, kind, key)}"), headers=ws.headers
+        )
+        assert response.status_code == 200, response.text
+        found: dict[str, Any] = response.json()
+        return found
+
+    # The client measures the benefit from 1 June (after day 40, 11 April), and takes "b" off
+    # the handover log's areas: fields the pack does not set, and a field it leaves alone.
+    benefit = await get("benefits", "benefit", "faster")
+    baselined = await change(client, ws, "benefits", benefit, {"baseline_date": "2026-06-01"})
+    assert baselined.status_code == 200, baselined.text
+    area = await get("custom-fields", "custom_field", "log/area")
+    assert (await change(client, ws, "custom-fields", area, {"choices": ["a"]})).status_code == 200
+    milestone_before = await get("milestones", "milestone", "halfway")
+    entry_before = await get("custom-register-entries", "register_entry", "log/entry")
+
+    dry = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
+    applied = await client.post(
+        url(ws, "template-upgrades"), json={"apply": True}, headers=ws.headers
+    )
+
+    assert dry.status_code == 200, dry.text
+    assert applied.status_code == 200, applied.text
+    for done in (dry.json(), applied.json()):
+        conflicts = {
+            (e["kind"], e["key"]): e["reason"] for e in done["entries"] if e["action"] == "conflict"
+        }
+        assert set(conflicts) == {
+            ("milestone", "halfway"),
+            ("benefit", "faster"),
+            ("register_entry", "log/entry"),
+        }
+        assert "change request" in conflicts[("milestone", "halfway")]
+        assert "target_date: on or after baseline_date" in conflicts[("benefit", "faster")]
+        assert "must be one of: a" in conflicts[("register_entry", "log/entry")]
+        assert done["counts"]["conflict"] == 3 and done["counts"]["update"] == 4
+    assert dry.json()["entries"] == applied.json()["entries"]
+    # The refused rows are as the client had them; the rest of the upgrade went through.
+    assert await get("milestones", "milestone", "halfway") == milestone_before
+    assert await get("custom-register-entries", "register_entry", "log/entry") == entry_before
+    kept = await get("benefits", "benefit", "faster")
+    assert (kept["target_date"], kept["version"]) == ("2026-06-30", benefit["version"] + 1)
+    assert (await get("boards", "board", "board"))["cadence"] == "fortnightly"
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["pack_version"] == "1.1.0"

@@ -44,6 +44,10 @@ from services.workspace.structure.models import Programme, Project
 M = TypeVar("M", bound=WorkspaceModel)
 # Exports are for spreadsheets: a register larger than this is filtered first.
 EXPORT_LIMIT = 10_000
+# Tables the workspace's configuration (`configuration.configuration`) is read from.
+_CONFIGURATION_TABLES = frozenset(
+    {"scale_levels", "risk_bands", "register_settings", "custom_field_definitions"}
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,18 +153,39 @@ async def update_seeded(
     row_id: uuid.UUID,
     values: dict[str, Any],
     actor_id: uuid.UUID | None = None,
+    *,
+    rules: type[RegisterService[Any]] | None = None,
 ) -> None:
     """Write a template upgrade's new values onto one seeded row, moving its version on (its
-    ETag changes, so a client holding the old one gets 412)."""
+    ETag changes, so a client holding the old one gets 412).
+
+    With ``rules`` (the register's service), the row as ``values`` leave it must pass what the
+    API's update checks (:meth:`RegisterService.check_seeded`): if it does not, this raises
+    that :class:`ValidationFailed` / :class:`Conflict` and writes nothing. Values the rules
+    derive (scores, trend …) are written with it.
+    """
     scope = scope_of(session.sync_session)
     if scope is None:
         raise TenantScopeError("updating workspace rows without a tenant scope")
+    if rules is not None:
+        table = model.__table__
+        current = (
+            await session.execute(
+                select(table).where(table.c.tenant_id == scope.tenant_id, table.c.id == row_id)
+            )
+        ).one_or_none()
+        if current is None:
+            raise NotFound(f"No {model.__tablename__} row {row_id}.")
+        values = await rules(session, actor_id).check_seeded(dict(current._mapping), values)
     await session.execute(
         update(model)
         .where(model.tenant_id == scope.tenant_id, model.id == row_id)
         .values(**values, version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
         .execution_options(synchronize_session=False)
     )
+    if model.__tablename__ in _CONFIGURATION_TABLES:
+        # The rules of the rows written next read the workspace's configuration as it now is.
+        configuration.forget_configuration(session)
 
 
 async def delete_seeded(
@@ -173,6 +198,19 @@ async def delete_seeded(
         delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _typed(model: type[WorkspaceModel], name: str, value: Any) -> Any:
+    """``value`` as the ORM holds column ``name`` (an enum's member for its text), so rules
+    comparing with ``is`` see what they would see on a loaded row."""
+    enum_class = getattr(model.__table__.c[name].type, "enum_class", None)
+    if enum_class is not None and value is not None and not isinstance(value, enum_class):
+        return enum_class(value)
+    return value
+
+
+# Columns every write stamps itself.
+_STAMPED = frozenset({"tenant_id", "id", "version", "updated_at", "updated_by"})
 
 
 class RegisterFilter(Protocol):
@@ -272,6 +310,40 @@ class RegisterService(Generic[M]):
     async def check(self, row: M, before: dict[str, Any] | None) -> None:
         """The register's rules, before a write; ``before`` holds changed fields' old values
         (None on create). Raise :class:`ValidationFailed` / :class:`Conflict`."""
+
+    async def custom_field_register(self, row: M) -> str | None:
+        """The register whose custom field definitions ``row``'s custom fields follow."""
+        return self.register
+
+    async def check_seeded(self, current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+        """What :meth:`update` checks, for a template upgrade writing ``values`` onto a row
+        that holds ``current`` (every column): custom fields against their definitions, then
+        :meth:`check` with the old values of the fields that change. Raises as those do;
+        returns the columns to write (``values`` and what the rules derive from them).
+
+        The row is checked as a copy outside the session: nothing is written or flushed.
+        """
+        row: M = self.model(**current)  # type: ignore[assignment]
+        typed = {name: _typed(self.model, name, value) for name, value in values.items()}
+        before = {name: current[name] for name, value in typed.items() if current[name] != value}
+        for name, value in typed.items():
+            setattr(row, name, value)
+        if "custom_fields" in before and isinstance(row, CarriesCustomFields):
+            register = await self.custom_field_register(row)
+            if register is not None:
+                old, new = before["custom_fields"] or {}, row.custom_fields or {}
+                changes = {**dict.fromkeys(set(old) - set(new)), **new}
+                row.custom_fields = await configuration.validate_custom_fields(
+                    self.session, register, changes, old
+                )
+        with self.session.no_autoflush:
+            await self.check(row, before)
+        derived = {
+            name: getattr(row, name)
+            for name in current
+            if name not in typed and name not in _STAMPED and getattr(row, name) != current[name]
+        }
+        return {**{name: getattr(row, name) for name in typed}, **derived}
 
     def values_of(self, data: msgspec.Struct) -> dict[str, Any]:
         """The column values a create body sets (override to reshape nested parts)."""

@@ -10,13 +10,16 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 
+import services.app  # noqa: F401  (every register's service, as the application has them)
 from services.config import Settings
 from services.db.engine import Database
 from services.errors import Conflict, NotFound
 from services.workspace.raid.models import Risk
+from services.workspace.registers import RegisterService
 from services.workspace.templates import service as pins
 from templates_library.items import stable_id
 from templates_library.reading import read_pack_items
+from templates_library.rows import STORED
 from templates_library.seeding import seed
 from templates_library.upgrade import Action, ChangedBy, UpgradePlan, same
 from templates_library.upgrading import WorkspaceUpgrade, apply_upgrade, plan_upgrade
@@ -348,3 +351,17 @@ async def test_a_workspace_never_seeded_has_nothing_to_upgrade(
     async with in_workspace(database, ws.tenant_id) as session:
         with pytest.raises(NotFound, match="not seeded from a template pack"):
             await plan_upgrade(session, ws.tenant_id, None, None)
+
+
+def test_every_kind_the_api_writes_is_upgraded_through_its_registers_rules() -> None:
+    def subclasses(cls: type[RegisterService[Any]]) -> list[type[RegisterService[Any]]]:
+        return [cls, *(found for sub in cls.__subclasses__() for found in subclasses(sub))]
+
+    by_model = {
+        service.model: service
+        for service in subclasses(RegisterService)
+        if "model" in service.__dict__
+    }
+
+    for stored in STORED.values():
+        assert stored.rules is by_model.get(stored.model), stored.kind

@@ -84,6 +84,13 @@ class CustomRegisterEntryService(RegisterService[CustomRegisterEntry]):
     model = CustomRegisterEntry
     noun = "custom register entry"
 
+    async def custom_field_register(self, row: CustomRegisterEntry) -> str | None:
+        """An entry's fields are its register's, named by the register's key."""
+        key: str | None = await self.session.scalar(
+            select(CustomRegister.key).where(CustomRegister.id == row.register_id)
+        )
+        return key
+
     async def _filtered(
         self, where: RegisterFilter, custom: list[str] | None
     ) -> list[ColumnElement[bool]]:
