@@ -37,6 +37,7 @@ from services.workspace.governance.service import BoardService
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Tranche
 from services.workspace.structure.rules import UNDER_WAY, Gate
+from services.workspace.structure.service import lock_programme
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +95,7 @@ class GateService(RegisterService[StageGate]):
 
     async def check(self, row: StageGate, before: dict[str, Any] | None) -> None:
         if before is None:
+            await lock_programme(self.session, row.programme_id)
             await self.require_programme(row.programme_id)
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
             await self.require_project(row.project_id, row.programme_id)
@@ -144,6 +146,7 @@ class GateService(RegisterService[StageGate]):
             raise Conflict(
                 f"The gate is decided ({row.decision}); it is kept with its decisions on record."
             )
+        await lock_programme(self.session, row.programme_id)
         under_way = await self.under_way_behind(row)
         if under_way:
             raise Conflict(
@@ -154,7 +157,10 @@ class GateService(RegisterService[StageGate]):
         await super().delete(row)
 
     async def under_way_behind(self, row: StageGate) -> list[str]:
-        """The tranches under way that ``row`` stands on the way into, as ``name (state)``."""
+        """The tranches under way that ``row`` stands on the way into, as ``name (state)``.
+
+        Called with the programme locked (:func:`lock_programme`): what it reads holds until
+        the write that relies on it commits."""
         if row.tranche_id is None:
             return []
         tranches = (

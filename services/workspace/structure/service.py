@@ -130,6 +130,17 @@ class ProgrammeService:
 # --- tranches, projects, milestones -------------------------------------------------------------
 
 
+async def lock_programme(session: AsyncSession, programme_id: uuid.UUID) -> None:
+    """Hold ``programme_id``'s row until the transaction ends, so the writes that check how its
+    tranches and gates stand (a tranche starting or moving, a gate coming or going) run one at a
+    time: each reads the others' committed result, and two cannot both pass on what they read
+    before either wrote. ``FOR NO KEY UPDATE``: rows that merely refer to the programme (a risk,
+    a report) are still added meanwhile."""
+    await session.execute(
+        select(Programme.id).where(Programme.id == programme_id).with_for_update(key_share=True)
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class TrancheFilter:
     programme_id: uuid.UUID | None = None
@@ -152,6 +163,8 @@ class TrancheService(RegisterService[Tranche]):
     noun = "tranche"
 
     async def check(self, row: Tranche, before: dict[str, Any] | None) -> None:
+        if before is None or "state" in before or "position" in before:
+            await lock_programme(self.session, row.programme_id)
         if before is None:
             await self.require_programme(row.programme_id)
         check_dates(row.start_date, row.end_date)
@@ -162,6 +175,7 @@ class TrancheService(RegisterService[Tranche]):
             await self.check_ways_in(row, old_position, row.position, starting)
 
     async def delete(self, row: Tranche) -> None:
+        await lock_programme(self.session, row.programme_id)
         await self.check_ways_in(row, row.position, None, starting=False)
         await super().delete(row)
 
