@@ -32,6 +32,10 @@ from services.workspace import clock
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 # Route option naming the least role a handler needs; default: viewer reads, member writes.
 MIN_ROLE = "min_role"
+# Route option of a POST that writes nothing unless its body asks to (a dry run by default):
+# the workspace is resolved as for a read, and the handler asks for what its write needs
+# (`WorkspaceAccess.require`) when the body asks for one.
+PREVIEW = "preview"
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,6 +53,18 @@ class WorkspaceAccess:
     @property
     def actor_id(self) -> uuid.UUID:
         return self.principal.user_id
+
+    def require(self, role: Role, *, writing: bool) -> None:
+        """Refuse what the caller may not do here: a write to a suspended workspace, anything
+        below ``role``, a write with a read-only token."""
+        if writing and self.state is TenantState.SUSPENDED:
+            raise TenantSuspended(
+                f"The workspace {self.slug!r} is suspended; it can be read but not changed."
+            )
+        if not self.role.at_least(role):
+            raise Forbidden(f"This needs the {role} role; you are {self.role} in {self.slug!r}.")
+        if writing and not self.principal.can_write():
+            raise Forbidden("This API token is read-only.")
 
 
 def database(state: State) -> Database:
@@ -90,11 +106,16 @@ async def provide_principal(
     return principal
 
 
+def writes(request: Request[Any, Any, Any]) -> bool:
+    """Whether the request may change the workspace (a previewing POST does not, by itself)."""
+    return request.method not in READ_METHODS and not request.route_handler.opt.get(PREVIEW)
+
+
 def required_role(request: Request[Any, Any, Any]) -> Role:
     declared = request.route_handler.opt.get(MIN_ROLE)
     if isinstance(declared, Role):
         return declared
-    return Role.VIEWER if request.method in READ_METHODS else Role.MEMBER
+    return Role.MEMBER if writes(request) else Role.VIEWER
 
 
 async def provide_workspace(
@@ -110,22 +131,14 @@ async def provide_workspace(
         # Not a member: answer as if the workspace did not exist.
         raise NotFound(f"No workspace {slug!r}.")
     bind_request_fields(tenant=slug)
-    writing = request.method not in READ_METHODS
     if tenant.state in {TenantState.PROVISIONING, TenantState.FAILED, TenantState.OFFBOARDING}:
         raise TenantUnavailable(f"The workspace {slug!r} is {tenant.state}.", state=tenant.state)
-    if writing and tenant.state is TenantState.SUSPENDED:
-        raise TenantSuspended(
-            f"The workspace {slug!r} is suspended; it can be read but not changed."
-        )
-    needed = required_role(request)
-    if not role.at_least(needed):
-        raise Forbidden(f"This needs the {needed} role; you are {role} in {slug!r}.")
-    if writing and not principal.can_write():
-        raise Forbidden("This API token is read-only.")
     timezone = str(tenant_settings(tenant)["timezone"])
-    return WorkspaceAccess(
+    access = WorkspaceAccess(
         tenant.id, tenant.slug, tenant.cell, tenant.state, role, principal, timezone
     )
+    access.require(required_role(request), writing=writes(request))
+    return access
 
 
 async def provide_workspace_session(

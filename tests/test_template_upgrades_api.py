@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from services.db.engine import Database
-from services.identity.models import Role
+from services.identity.models import Role, TokenScope
 from templates_library.items import stable_id
 from templates_library.seeding import seed
 from tests.conftest import MakeWorkspace, PublishPack, Workspace
@@ -111,27 +111,62 @@ async def test_applying_moves_the_pin_once_per_idempotency_key(
     assert after == pin
 
 
-async def test_only_admins_upgrade_and_bad_targets_are_problems(
+async def test_only_admins_apply_and_bad_targets_are_problems(
     client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
 ) -> None:
     member = await make_workspace(Role.MEMBER)
     pack = await publish_pack(None, second_version)
-    await seed(database, member.tenant_id, pack, "1.1.0", PARAMS)
+    await seed(database, member.tenant_id, pack, "1.0.0", PARAMS)
     admin = await make_workspace(Role.ADMIN)
     await seed(database, admin.tenant_id, pack, "1.1.0", PARAMS)
     upgrades = url(admin, "template-upgrades")
 
-    refused = await client.post(url(member, "template-upgrades"), json={}, headers=member.headers)
+    previewed = await client.post(url(member, "template-upgrades"), json={}, headers=member.headers)
+    refused = await client.post(
+        url(member, "template-upgrades"), json={"apply": True}, headers=member.headers
+    )
     older = await client.post(upgrades, json={"version": "1.0.0"}, headers=admin.headers)
     unknown = await client.post(upgrades, json={"version": "3.0.0"}, headers=admin.headers)
     malformed = await client.post(upgrades, json={"version": "latest"}, headers=admin.headers)
     viewer_reads = await client.get(url(member, "template-pin"), headers=member.headers)
 
+    assert previewed.status_code == 200 and previewed.json()["to_version"] == "1.1.0"
     assert refused.status_code == 403
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert "admin" in refused.json()["detail"]
+    pin = (await client.get(url(member, "template-pin"), headers=member.headers)).json()
+    assert pin["pack_version"] == "1.0.0"
     assert older.status_code == 409 and "older" in older.json()["detail"]
     assert unknown.status_code == 404
     assert malformed.status_code == 422  # not a version number
     assert viewer_reads.status_code == 200
+
+
+async def test_a_read_only_token_dry_runs_an_upgrade_but_does_not_apply_it(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN, scopes=frozenset({TokenScope.READ}))
+    viewer = await make_workspace(Role.VIEWER, scopes=frozenset({TokenScope.READ}))
+    pack = await publish_pack(None, second_version)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    await seed(database, viewer.tenant_id, pack, "1.0.0", PARAMS)
+
+    dry = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
+    viewers_dry = await client.post(
+        url(viewer, "template-upgrades"), json={"apply": False}, headers=viewer.headers
+    )
+    applied = await client.post(
+        url(ws, "template-upgrades"), json={"apply": True}, headers=ws.headers
+    )
+
+    assert dry.status_code == 200, dry.text
+    assert dry.json()["applied"] is False and dry.json()["counts"]["update"] == 4
+    assert viewers_dry.status_code == 200 and viewers_dry.json() == dry.json()
+    assert applied.status_code == 403
+    assert applied.headers["content-type"].startswith("application/problem+json")
+    assert applied.json()["detail"] == "This API token is read-only."
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["pack_version"] == "1.0.0" and pin["upgraded_at"] is None
 
 
 async def test_new_registers_show_what_the_pack_seeded(

@@ -1,4 +1,5 @@
-"""HTTP for a workspace's template pin and its upgrades (admins; dry run by default)."""
+"""HTTP for a workspace's template pin and its upgrades: a dry run (the default) for anyone who
+reads the workspace, applying for admins with a token that writes."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
-from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
+from services.dependencies import PREVIEW, WorkspaceAccess, workspace_dependencies
 from services.errors import IdempotencyKeyReused
 from services.idempotency import IdempotencyKey
 from services.identity.models import Role
@@ -50,11 +51,14 @@ class TemplateController(Controller):
         summary="Plan (dry run) or apply an upgrade to another version of the workspace's pack",
         description="Three-way merge per pack item: items the client never changed follow the "
         "target version; items the client changed are kept, and reported as conflicts where "
-        "the pack changed them too. Applying is atomic and moves the workspace's pin; send an "
+        "the pack changed them too, as are rows whose new values break the register's rules. "
+        "A dry run (`apply` false, the default) changes nothing and is open to anyone who reads "
+        "the workspace, read-only tokens included; applying needs the admin role and a token "
+        "that writes. Applying is atomic and moves the workspace's pin; send an "
         "`Idempotency-Key` to retry it safely.",
         status_code=200,
         responses=problem_responses(*WRITE_ERRORS, IdempotencyKeyReused),
-        opt={MIN_ROLE: Role.ADMIN},
+        opt={PREVIEW: True},
     )
     async def upgrade(
         self,
@@ -66,6 +70,8 @@ class TemplateController(Controller):
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[TemplateUpgradeRead]:
+        if data.apply:
+            workspace.require(Role.ADMIN, writing=True)
         upgrade = pins.upgrader()
 
         async def run() -> tuple[int, Any]:
