@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -156,15 +157,24 @@ def test_realisation_pct_for_rising_falling_and_unknown_indicators() -> None:
 def test_programme_roll_up_is_value_weighted_where_money_is_known() -> None:
     rolled = roll_up(
         [
-            BenefitProgress(50.0, 300_000),
-            BenefitProgress(100.0, 100_000),
+            BenefitProgress(50.0, Decimal(300_000)),
+            BenefitProgress(100.0, Decimal(100_000)),
             BenefitProgress(0.0, None),  # no money: out of the value-weighted figure
         ]
     )
     assert rolled.value_weighted is True
     assert rolled.pct == 62.5
     assert rolled.counted == 2
-    assert rolled.value_realised_per_year == 250_000
+    assert rolled.value_realised_per_year == Decimal("250000.00")
+
+
+def test_programme_roll_up_sums_money_exactly_to_the_cent() -> None:
+    whole = roll_up(
+        [BenefitProgress(100.0, Decimal("0.10")), BenefitProgress(100.0, Decimal("0.20"))]
+    )
+    assert str(whole.value_realised_per_year) == "0.30"
+    third = roll_up([BenefitProgress(33.33, Decimal("100.00"))])
+    assert str(third.value_realised_per_year) == "33.33"
 
 
 def test_programme_roll_up_falls_back_to_a_mean_caps_each_benefit_and_skips_dis_benefits() -> None:
@@ -173,8 +183,8 @@ def test_programme_roll_up_falls_back_to_a_mean_caps_each_benefit_and_skips_dis_
             BenefitProgress(200.0, None),  # counts as 100
             BenefitProgress(-20.0, None),  # counts as 0
             BenefitProgress(80.0, None),
-            BenefitProgress(10.0, 1_000, dis_benefit=True),
-            BenefitProgress(None, 5_000),
+            BenefitProgress(10.0, Decimal(1_000), dis_benefit=True),
+            BenefitProgress(None, Decimal(5_000)),
         ]
     )
     assert (rolled.pct, rolled.value_weighted, rolled.counted) == (60.0, False, 3)
@@ -285,8 +295,9 @@ def test_threshold_rags() -> None:
     ]
     assert worst([Rag.GREEN, None, Rag.AMBER]) is Rag.AMBER
     assert worst([None]) is None
-    assert cost_variance_pct(100.0, 108.0) == 8.0
-    assert cost_variance_pct(None, 1.0) is None
+    assert cost_variance_pct(Decimal(100), Decimal(108)) == 8.0
+    assert cost_variance_pct(None, Decimal(1)) is None
+    assert cost_variance_pct(Decimal("0.30"), Decimal("0.33")) == 10.0
 
 
 def test_suggestion_takes_each_dimension_from_its_data_and_overall_is_the_worst() -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import UNSET, Meta
 
 from services.text import KEY_PATTERN, NO_NUL, NOT_BLANK
+from services.workspace import money
 
 Name = Annotated[
     str,
@@ -22,15 +24,33 @@ Reference = Annotated[
     str, Meta(min_length=1, max_length=32, pattern=NOT_BLANK, description="The register's own id.")
 ]
 Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
-# Money that may be negative: a change's cost impact (a saving), a benefit's value (a dis-benefit).
-Money = Annotated[float, Meta(ge=-1e12, le=1e12)]
+# Money is a JSON number with at most two decimal places (more is refused, not rounded): the
+# services hold it as an exact Decimal (`money.exact`), and read shapes show it as a number
+# again (`read_of`). msgspec checks the bounds; `multipleOf` documents the cents.
+_CENTS: dict[str, Any] = {"multipleOf": 0.01}
+Money = Annotated[
+    float,
+    Meta(
+        ge=-1e12,
+        le=1e12,
+        extra_json_schema={"extra": _CENTS},
+        description="An amount of money, to the cent.",
+    ),
+]
+"""Money that may be negative: a change's cost impact (a saving), a benefit's value (a
+dis-benefit)."""
 Measure = Annotated[float, Meta(ge=-1e15, le=1e15)]
 # Litestar drops a `minimum` of 0 from optional fields' schemas (it tests the bound for truth),
 # so the bound is also given as extra schema.
 _FROM_ZERO: dict[str, Any] = {"extra": {"minimum": 0}}
 Cost = Annotated[
     float,
-    Meta(ge=0, le=1e12, extra_json_schema=_FROM_ZERO, description="Money spent or to spend."),
+    Meta(
+        ge=0,
+        le=1e12,
+        extra_json_schema={"extra": {"minimum": 0, **_CENTS}},
+        description="Money spent or to spend, to the cent.",
+    ),
 ]
 """Money that cannot be negative: a budget, a forecast cost, a realisation cost."""
 Percent = Annotated[float, Meta(ge=0, le=100, extra_json_schema=_FROM_ZERO)]
@@ -71,9 +91,10 @@ R = TypeVar("R", bound=msgspec.Struct)
 
 
 def read_of(cls: type[R], row: object, **computed: Any) -> R:
-    """Build a read shape from a row's attributes, plus computed fields."""
+    """Build a read shape from a row's attributes, plus computed fields. Money (``Decimal``)
+    is shown as a JSON number (msgspec would write a Decimal as a string)."""
     values = {f: computed[f] if f in computed else getattr(row, f) for f in cls.__struct_fields__}
-    return cls(**values)
+    return cls(**{f: money.number(v) if isinstance(v, Decimal) else v for f, v in values.items()})
 
 
 class DatedValue(msgspec.Struct, forbid_unknown_fields=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
@@ -18,10 +19,11 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from services.db.base import WorkspaceModel, utcnow, workspace_foreign_key
 from services.db.types import text_enum
+from services.workspace import money
 from services.workspace.models import CarriesCustomFields, SeededFromPack, seeded_item_index
 
 
@@ -63,6 +65,7 @@ class Benefit(WorkspaceModel, SeededFromPack, CarriesCustomFields):
             "attribution_pct IS NULL OR (attribution_pct >= 0 AND attribution_pct <= 100)",
             "attribution",
         ),
+        CheckConstraint("realisation_cost >= 0", "realisation_cost_not_negative"),
         Index(None, "tenant_id", "programme_id", "state"),
         seeded_item_index(),
     )
@@ -100,14 +103,20 @@ class Benefit(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     interim_targets: Mapped[list[dict[str, Any]]] = mapped_column(
         JSONB, default=list, server_default="[]"
     )
-    value_per_year: Mapped[float | None] = mapped_column(Float)
-    realisation_cost: Mapped[float | None] = mapped_column(Float)
+    # Money (a dis-benefit's value may be negative); baselines, targets and measurements are
+    # measures of the indicator, not money.
+    value_per_year: Mapped[Decimal | None] = mapped_column(money.MONEY)
+    realisation_cost: Mapped[Decimal | None] = mapped_column(money.MONEY)
     confidence: Mapped[str | None] = mapped_column(String(64))
     measurement_frequency: Mapped[str | None] = mapped_column(String(32))
     state: Mapped[BenefitState] = mapped_column(
         text_enum(BenefitState), default=BenefitState.IDENTIFIED
     )
     state_changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @validates("value_per_year", "realisation_cost")
+    def _exact(self, field: str, value: float | Decimal | None) -> Decimal | None:
+        return money.exact(field, value)
 
 
 class BenefitEnabler(WorkspaceModel, SeededFromPack):

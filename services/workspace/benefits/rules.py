@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
 
 from services.workspace.benefits.models import BenefitMeasure, BenefitState
+from services.workspace.money import CENT
 
 S = BenefitState
 TERMINAL = frozenset({S.REALISED, S.NOT_REALISED, S.WITHDRAWN})
@@ -93,7 +95,7 @@ class BenefitProgress:
     """One benefit's part in a programme roll-up."""
 
     pct: float | None
-    value_per_year: float | None
+    value_per_year: Decimal | None
     dis_benefit: bool = False
 
 
@@ -102,7 +104,8 @@ class RealisationRollUp:
     pct: float | None
     value_weighted: bool
     counted: int
-    value_realised_per_year: float | None
+    # Money, to the cent: each benefit's value × its (capped) %, summed exactly.
+    value_realised_per_year: Decimal | None
 
 
 def roll_up(benefits: Iterable[BenefitProgress]) -> RealisationRollUp:
@@ -117,7 +120,13 @@ def roll_up(benefits: Iterable[BenefitProgress]) -> RealisationRollUp:
     valued = [(pct, value) for pct, value in capped if value is not None and value > 0]
     if valued:
         total = sum(value for _, value in valued)
-        realised = sum(pct / 100 * value for pct, value in valued)
-        return RealisationRollUp(round(realised / total * 100, 2), True, len(valued), realised)
+        # A % is a float with two places (realisation_pct rounds it): as a Decimal, exactly.
+        realised = sum((Decimal(repr(pct)) / 100 * value for pct, value in valued), Decimal(0))
+        return RealisationRollUp(
+            round(float(realised / total * 100), 2),
+            True,
+            len(valued),
+            realised.quantize(CENT, ROUND_HALF_UP),
+        )
     mean = sum(pct for pct, _ in capped) / len(capped)
     return RealisationRollUp(round(mean, 2), False, len(capped), None)

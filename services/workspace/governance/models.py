@@ -5,13 +5,15 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date, datetime
+from decimal import Decimal
 
-from sqlalchemy import Float, Index, Integer, SmallInteger, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import Index, Integer, SmallInteger, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from services.db.base import WorkspaceModel, workspace_foreign_key
 from services.db.types import text_enum
+from services.workspace import money
 from services.workspace.models import CarriesCustomFields, SeededFromPack, seeded_item_index
 
 
@@ -209,7 +211,7 @@ class ChangeRequest(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     reason: Mapped[str] = mapped_column(Text, default="", server_default="")
     scope_impact: Mapped[str] = mapped_column(Text, default="", server_default="")
     schedule_impact_days: Mapped[int | None] = mapped_column(Integer)
-    cost_impact: Mapped[float | None] = mapped_column(Float)
+    cost_impact: Mapped[Decimal | None] = mapped_column(money.MONEY)
     benefits_impact: Mapped[str] = mapped_column(Text, default="", server_default="")
     risk_impact: Mapped[str] = mapped_column(Text, default="", server_default="")
     requested_by_id: Mapped[uuid.UUID | None]
@@ -220,6 +222,10 @@ class ChangeRequest(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     decided_by_id: Mapped[uuid.UUID | None]
     decided_on: Mapped[date | None]
     decision_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+    @validates("cost_impact")
+    def _exact(self, field: str, value: float | Decimal | None) -> Decimal | None:
+        return money.exact(field, value)
 
 
 class MilestoneRebaseline(WorkspaceModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from services.workspace.configuration.rules import RagRules
 from services.workspace.models import Rag
@@ -45,6 +46,9 @@ class ReportEvidence:
 
     schedule_slip_weeks: float | None = None
     cost_variance_pct: float | None = None
+    # The money behind the cost variance: the budget with its approved changes, the forecast.
+    current_budget: Decimal | None = None
+    forecast_cost: Decimal | None = None
     benefits_forecast_pct: float | None = None
     # The RAG of each open risk's residual band.
     open_risk_rags: tuple[Rag, ...] = ()
@@ -94,11 +98,30 @@ def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag
     return {RagDimension.OVERALL: overall} | suggested
 
 
-def cost_variance_pct(budget: float | None, forecast: float | None) -> float | None:
+def cost_variance_pct(budget: Decimal | None, forecast: Decimal | None) -> float | None:
     """Forecast at completion over budget, in % of budget (negative: under budget)."""
     if budget is None or forecast is None or budget <= 0:
         return None
-    return round((forecast - budget) / budget * 100, 2)
+    return round(float((forecast - budget) / budget * 100), 2)
+
+
+@dataclass(frozen=True, slots=True)
+class CostPosition:
+    """The money of a programme or a project, exact to the cent: the budget it was given, the
+    cost impact of its approved change requests, and the forecast at completion."""
+
+    budget: Decimal | None
+    approved_changes: Decimal
+    forecast_cost: Decimal | None
+
+    @property
+    def current_budget(self) -> Decimal | None:
+        """The budget with its approved changes (None without a budget)."""
+        return None if self.budget is None else self.budget + self.approved_changes
+
+    @property
+    def variance_pct(self) -> float | None:
+        return cost_variance_pct(self.current_budget, self.forecast_cost)
 
 
 def publication_problems(

@@ -134,6 +134,18 @@ class RealisationView(msgspec.Struct):
     by_state: dict[str, int]
 
 
+class CostView(msgspec.Struct):
+    """The programme's money, to the cent: its budget, the cost impact of its approved change
+    requests, the budget with them, the forecast at completion and its variance (% of the
+    current budget; negative: under budget)."""
+
+    budget: float | None
+    approved_changes: float
+    current_budget: float | None
+    forecast_cost: float | None
+    variance_pct: float | None
+
+
 class RiskLine(msgspec.Struct):
     id: uuid.UUID
     reference: str | None
@@ -162,6 +174,7 @@ class Dashboard(msgspec.Struct):
     current: RagPoint | None
     trend: list[RagPoint]
     benefits: RealisationView
+    cost: CostView
     top_risks: list[RiskLine]
     # heat_map[p-1][i-1] = open risks at residual probability p and impact i.
     heat_map: list[list[int]]

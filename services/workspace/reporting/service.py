@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from dataclasses import asdict, dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, func, select, type_coerce
 from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
 from services.errors import Conflict, ValidationFailed, field_error
+from services.workspace import money
 from services.workspace.benefits.service import BenefitService
 from services.workspace.configuration import service as configuration
 from services.workspace.governance.models import ChangeRequest, ChangeRequestState
@@ -28,8 +31,8 @@ from services.workspace.reporting.models import (
 from services.workspace.reporting.rules import (
     ASSESSED,
     DIMENSIONS,
+    CostPosition,
     ReportEvidence,
-    cost_variance_pct,
     publication_problems,
     suggest,
 )
@@ -43,6 +46,35 @@ from services.workspace.structure.models import (
 
 def rags_of(report: StatusReport) -> dict[RagDimension, Rag | None]:
     return {d: getattr(report, f"{d}_rag") for d in DIMENSIONS}
+
+
+async def cost_position(
+    session: AsyncSession, programme_id: uuid.UUID, project_id: uuid.UUID | None = None
+) -> CostPosition:
+    """A programme's money, or one of its projects' (two queries; sums exact, in numeric)."""
+    owner: type[Programme] | type[Project] = Programme if project_id is None else Project
+    found = (
+        await session.execute(
+            select(owner.budget, owner.forecast_cost).where(
+                owner.id == (project_id or programme_id)
+            )
+        )
+    ).first()
+    scope = (
+        ChangeRequest.programme_id == programme_id
+        if project_id is None
+        else ChangeRequest.project_id == project_id
+    )
+    approved = await session.scalar(
+        select(func.sum(ChangeRequest.cost_impact)).where(
+            scope, ChangeRequest.state == ChangeRequestState.APPROVED
+        )
+    )
+    return CostPosition(
+        budget=None if found is None else found.budget,
+        approved_changes=approved if approved is not None else Decimal("0.00"),
+        forecast_cost=None if found is None else found.forecast_cost,
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,27 +191,7 @@ class StatusReportService(RegisterService[StatusReport]):
                 Milestone.baseline_date.is_not(None),
             )
         )
-        owner: type[Programme] | type[Project] = Programme if report.project_id is None else Project
-        money = (
-            await self.session.execute(
-                select(owner.budget, owner.forecast_cost).where(
-                    owner.id == (report.project_id or report.programme_id)
-                )
-            )
-        ).first()
-        change_scope = (
-            ChangeRequest.programme_id == report.programme_id
-            if report.project_id is None
-            else ChangeRequest.project_id == report.project_id
-        )
-        approved = await self.session.scalar(
-            select(func.coalesce(func.sum(ChangeRequest.cost_impact), 0)).where(
-                change_scope, ChangeRequest.state == ChangeRequestState.APPROVED
-            )
-        )
-        budget = (
-            None if money is None or money.budget is None else money.budget + float(approved or 0)
-        )
+        cost = await cost_position(self.session, report.programme_id, report.project_id)
         risk_scope = (
             Risk.programme_id == report.programme_id
             if report.project_id is None
@@ -203,7 +215,9 @@ class StatusReportService(RegisterService[StatusReport]):
                     project_rags[dimension] = (*project_rags.get(dimension, ()), rag)
         return ReportEvidence(
             schedule_slip_weeks=None if slip_days is None else round(slip_days / 7, 2),
-            cost_variance_pct=cost_variance_pct(budget, money.forecast_cost if money else None),
+            cost_variance_pct=cost.variance_pct,
+            current_budget=cost.current_budget,
+            forecast_cost=cost.forecast_cost,
             benefits_forecast_pct=benefits_pct,
             open_risk_rags=risk_rags,
             project_rags=project_rags,
@@ -317,7 +331,10 @@ class StatusReportService(RegisterService[StatusReport]):
 
 
 def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
-    values = asdict(evidence)
+    values = {
+        name: money.number(value) if isinstance(value, Decimal) else value
+        for name, value in asdict(evidence).items()
+    }
     values["open_risk_rags"] = {
         str(rag): evidence.open_risk_rags.count(rag) for rag in set(evidence.open_risk_rags)
     }

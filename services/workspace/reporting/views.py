@@ -12,7 +12,7 @@ import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.workspace import clock
+from services.workspace import clock, money
 from services.workspace.benefits.service import BenefitService
 from services.workspace.configuration import service as configuration
 from services.workspace.gates.models import GateState, StageGate, StageGateReview
@@ -23,6 +23,7 @@ from services.workspace.raid.rules import dependency_rag
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.reporting.schemas import (
     BoardPack,
+    CostView,
     Dashboard,
     DecisionLine,
     DependencyMap,
@@ -35,7 +36,7 @@ from services.workspace.reporting.schemas import (
     RiskLine,
     StatusReportRead,
 )
-from services.workspace.reporting.service import rags_of
+from services.workspace.reporting.service import cost_position, rags_of
 from services.workspace.schemas import read_of
 from services.workspace.structure.models import Milestone, MilestoneState, Project
 from services.workspace.structure.service import ProgrammeService
@@ -107,6 +108,7 @@ async def dashboard(
     realised, forecast, by_state = await BenefitService(session, None).programme_roll_up(
         programme_id
     )
+    cost = await cost_position(session, programme_id)
     size_p, size_i = settings.max_probability, settings.max_impact
     heat = [[0] * size_i for _ in range(size_p)]
     cells = await session.execute(
@@ -160,9 +162,16 @@ async def dashboard(
             realised.pct,
             realised.value_weighted,
             realised.counted,
-            realised.value_realised_per_year,
+            None if (value := realised.value_realised_per_year) is None else money.number(value),
             forecast.pct,
             by_state,
+        ),
+        cost=CostView(
+            budget=None if cost.budget is None else money.number(cost.budget),
+            approved_changes=money.number(cost.approved_changes),
+            current_budget=None if (now := cost.current_budget) is None else money.number(now),
+            forecast_cost=None if cost.forecast_cost is None else money.number(cost.forecast_cost),
+            variance_pct=cost.variance_pct,
         ),
         top_risks=await top_risks(session, programme_id, top),
         heat_map=heat,

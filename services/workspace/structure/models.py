@@ -5,16 +5,26 @@ from __future__ import annotations
 import enum
 import uuid
 from datetime import date
+from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Float, Index, SmallInteger, String, Text
+from sqlalchemy import CheckConstraint, Index, SmallInteger, String, Text
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from services.db.base import WorkspaceModel, workspace_foreign_key
 from services.db.types import text_enum
+from services.workspace import money
 from services.workspace.models import CarriesCustomFields, SeededFromPack, seeded_item_index
 
 DATES_IN_ORDER = "end_date IS NULL OR start_date IS NULL OR end_date >= start_date"
+
+
+def costs_not_negative() -> tuple[CheckConstraint, CheckConstraint]:
+    """A budget and a forecast cost are never negative (the API's ``Cost``)."""
+    return (
+        CheckConstraint("budget >= 0", "budget_not_negative"),
+        CheckConstraint("forecast_cost >= 0", "forecast_cost_not_negative"),
+    )
 
 
 class ProgrammeState(enum.StrEnum):
@@ -40,6 +50,7 @@ class Programme(WorkspaceModel, SeededFromPack):
     __tablename__ = "programmes"
     __workspace_table_args__ = (
         CheckConstraint(DATES_IN_ORDER, "dates"),
+        *costs_not_negative(),
         Index(None, "tenant_id", "created_at", "id"),
         seeded_item_index(),
     )
@@ -58,8 +69,12 @@ class Programme(WorkspaceModel, SeededFromPack):
     # A control-plane user; planes are not joined by foreign keys (cells may differ).
     owner_id: Mapped[uuid.UUID | None]
     # Money in the workspace's currency: the approved budget and the forecast at completion.
-    budget: Mapped[float | None] = mapped_column(Float)
-    forecast_cost: Mapped[float | None] = mapped_column(Float)
+    budget: Mapped[Decimal | None] = mapped_column(money.MONEY)
+    forecast_cost: Mapped[Decimal | None] = mapped_column(money.MONEY)
+
+    @validates("budget", "forecast_cost")
+    def _exact(self, field: str, value: float | Decimal | None) -> Decimal | None:
+        return money.exact(field, value)
 
 
 class TrancheState(enum.StrEnum):
@@ -121,6 +136,7 @@ class Project(WorkspaceModel, SeededFromPack, CarriesCustomFields):
         workspace_foreign_key(["tranche_id"], "tranches"),
         workspace_foreign_key(["lead_role_id"], "programme_roles"),
         CheckConstraint(DATES_IN_ORDER, "dates"),
+        *costs_not_negative(),
         Index(None, "tenant_id", "programme_id", "created_at"),
         seeded_item_index(),
     )
@@ -141,8 +157,12 @@ class Project(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     lead_role_id: Mapped[uuid.UUID | None]
     start_date: Mapped[date | None]
     end_date: Mapped[date | None]
-    budget: Mapped[float | None] = mapped_column(Float)
-    forecast_cost: Mapped[float | None] = mapped_column(Float)
+    budget: Mapped[Decimal | None] = mapped_column(money.MONEY)
+    forecast_cost: Mapped[Decimal | None] = mapped_column(money.MONEY)
+
+    @validates("budget", "forecast_cost")
+    def _exact(self, field: str, value: float | Decimal | None) -> Decimal | None:
+        return money.exact(field, value)
 
 
 class MilestoneKind(enum.StrEnum):

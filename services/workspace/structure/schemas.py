@@ -17,6 +17,7 @@ from services.workspace.schemas import (
     Name,
     Patch,
     Position,
+    read_of,
 )
 from services.workspace.structure.models import (
     MilestoneKind,
@@ -85,7 +86,7 @@ class ProgrammeRead(msgspec.Struct):
 
     @classmethod
     def of(cls, row: Programme) -> ProgrammeRead:
-        return cls(**{f: getattr(row, f) for f in cls.__struct_fields__})
+        return read_of(cls, row)
 
 
 # --- tranches -----------------------------------------------------------------------------------
