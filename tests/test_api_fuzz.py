@@ -99,6 +99,8 @@ DATE_PAIRS = (
 )
 # Dates of what has happened: not in the workspace's future.
 PAST_DATES = ("measured_on",)
+# Money is kept to the cent: more decimals are refused (tested on their own, test_money_api).
+MONEY = ("budget", "forecast_cost", "cost_impact", "value_per_year", "realisation_cost")
 
 
 def follow_signup_rules(body: dict[str, object]) -> None:
@@ -139,6 +141,9 @@ def follow_business_rules(
         start, end = body.get(start_key), body.get(end_key)
         if isinstance(start, str) and isinstance(end, str) and end < start:
             body[start_key], body[end_key] = end, start
+    for name in MONEY:
+        if isinstance(body.get(name), float):
+            body[name] = round(body[name], 2)
     for name in PAST_DATES:
         if isinstance(body.get(name), str) and body[name] > "2025-01-01":
             body[name] = "2025-01-01"
