@@ -378,7 +378,8 @@ class Benefit(PackPart, frozen=True):
     realisation_lead: Key | None = None
     enabling_projects: list[Key] = []
     target_day: DayOffset | None = None
-    value_per_year: float | None = None
+    # Money (a dis-benefit's is negative), within the API's bounds and to the cent.
+    value_per_year: Annotated[float, msgspec.Meta(ge=-1e12, le=1e12)] | None = None
 
 
 class Decision(PackPart, frozen=True):

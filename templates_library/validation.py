@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from datetime import date
+from decimal import Decimal
 from typing import NamedTuple, get_args
 
 import msgspec
@@ -440,11 +441,15 @@ def check_rag_rules(version: PackVersion) -> Iterator[Finding]:
 
 
 def check_benefits(version: PackVersion) -> Iterator[Finding]:
-    """Confidence is on the scale; quantitative benefits have a numeric baseline and target."""
+    """Confidence is on the scale; quantitative benefits have a numeric baseline and target;
+    a value per year is money, to the cent (the column keeps two decimals and never rounds)."""
     confidences = {level.key for level in version.scales.benefit_confidence}
     for i, benefit in enumerate(version.benefits):
         if benefit.confidence not in confidences:
             yield _unknown(f"benefits[{i}].confidence", "benefit confidence", benefit.confidence)
+        value = benefit.value_per_year
+        if value is not None and not _to_the_cent(value):
+            yield Finding(f"benefits[{i}].value_per_year", "money has at most two decimal places")
         if benefit.measure == "quantitative":
             for name in ("baseline", "target"):
                 if isinstance(getattr(benefit, name), str):
@@ -544,6 +549,12 @@ def require_valid_version(pack: LoadedPack, version: str | None = None) -> PackV
 
 
 # --- small pieces --------------------------------------------------------------------------------
+
+
+def _to_the_cent(amount: float) -> bool:
+    # A float's shortest form is the number as written (`services.workspace.money.exact`).
+    written = Decimal(repr(amount))
+    return written == written.quantize(Decimal("0.01"))
 
 
 def _unknown(location: str, kind: str, key: str) -> Finding:

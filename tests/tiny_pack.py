@@ -244,6 +244,8 @@ VERSION: PackData = {
             "confidence": "high",
             "owner": "sponsor",
             "enabling_projects": ["build"],
+            # Money with cents: an upgrade must not see the stored Decimal as a change.
+            "value_per_year": 1234.56,
         }
     ],
     "decisions": [

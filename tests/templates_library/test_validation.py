@@ -227,6 +227,12 @@ CASES: dict[str, BrokenPack] = {
         "no benefit confidence with key `certain`",
         r"confidence: certain",
     ),
+    "benefit value in fractions of a cent": BrokenPack(
+        _set("benefits.0.value_per_year", 1234.567),
+        "benefits[0].value_per_year",
+        "money has at most two decimal places",
+        r"value_per_year: 1234.567",
+    ),
     "quantitative benefit with a text target": BrokenPack(
         _set("benefits.0.target", "much faster"),
         "benefits[0].target",
