@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
+import warnings
 
 import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import CheckConstraint, create_engine
+from sqlalchemy.exc import SAWarning
 from sqlalchemy.pool import NullPool
 
 from services.config import Settings
@@ -33,7 +35,13 @@ def _schema_differences(url: str) -> list[object]:
                     "compare_type": True,
                 },
             )
-            return list(compare_metadata(context, metadata))
+            with warnings.catch_warnings():
+                # Reflecting a NOT VALID CHECK gives SQLAlchemy `dialect_options`, which Alembic
+                # passes on as if it were a dialect's argument (the money rules of 0025).
+                warnings.filterwarnings(
+                    "ignore", "Can't validate argument 'dialect_options'", SAWarning
+                )
+                return list(compare_metadata(context, metadata))
     finally:
         engine.dispose()
 
