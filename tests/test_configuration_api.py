@@ -336,3 +336,60 @@ async def test_the_seeder_gives_ids_and_provenance_and_the_workspace_scales_appl
     config = (await client.get(url(ws, "register-configuration"), headers=ws.headers)).json()
     assert [lv["label"] for lv in config["impact"]] == ["Low", "Medium", "High", "Severe"]
     assert config["rag_rules"]["schedule_slip_green_max_weeks"] == 1
+
+
+async def test_a_choice_rows_still_hold_is_not_removed(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    field = await make(
+        client,
+        ws,
+        "custom-fields",
+        {
+            "register": "risks",
+            "key": "area",
+            "label": "Area",
+            "type": "choice",
+            "choices": ["north", "south", "east"],
+        },
+    )
+    prog = await programme(client, ws)
+    risks = [
+        await make(
+            client,
+            ws,
+            "risks",
+            {
+                "programme_id": prog["id"],
+                "title": title,
+                "inherent_probability": 2,
+                "inherent_impact": 2,
+                "custom_fields": {"area": area},
+            },
+        )
+        for title, area in (("One", "south"), ("Two", "south"), ("Three", "north"))
+    ]
+
+    refused = await change(client, ws, "custom-fields", field, {"choices": ["east"]})
+
+    assert refused.status_code == 409
+    assert refused.headers["content-type"].startswith("application/problem+json")
+    assert refused.json()["detail"] == (
+        "3 risks still use the choices of 'area' being removed: 'north' (1), 'south' (2). "
+        "Change them first."
+    )
+    assert [e["field"] for e in refused.json()["errors"]] == ["choices"]
+    by_south = await client.get(
+        url(ws, "risks"), params={"custom": "area=south"}, headers=ws.headers
+    )
+    assert by_south.status_code == 200 and by_south.json()["total"] == 2
+    # A choice no row holds goes; one the rows have left goes too.
+    unused = await change(client, ws, "custom-fields", field, {"choices": ["north", "south"]})
+    assert unused.status_code == 200, unused.text
+    for risk in risks[:2]:
+        moved = await change(client, ws, "risks", risk, {"custom_fields": {"area": "north"}})
+        assert moved.status_code == 200, moved.text
+    left = await change(client, ws, "custom-fields", unused.json(), {"choices": ["north"]})
+    assert left.status_code == 200, left.text
+    assert left.json()["choices"] == ["north"]

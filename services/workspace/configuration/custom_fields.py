@@ -5,12 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.db.base import WORKSPACE_SCHEMA, metadata
+from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, ValidationFailed, field_error
 from services.workspace.configuration.models import CustomFieldDefinition, CustomFieldType
 from services.workspace.configuration.service import REGISTERS, forget_configuration
-from services.workspace.custom_registers.models import CustomRegister
+from services.workspace.custom_registers.models import CustomRegister, CustomRegisterEntry
 from services.workspace.registers import RegisterService
 
 
@@ -39,6 +42,8 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
 
     async def check(self, row: CustomFieldDefinition, before: dict[str, Any] | None) -> None:
         _check_choices(row)
+        if before is not None and "choices" in before:
+            await self._check_removed_choices(row, before["choices"])
         if before is None:
             await self._check_register(row.register)
             exists = await self.session.scalar(
@@ -69,6 +74,25 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
                 ],
             )
 
+    async def _check_removed_choices(
+        self, row: CustomFieldDefinition, old: list[str] | None
+    ) -> None:
+        """A choice still held by rows stays: they could no longer be filtered by it, nor
+        written without changing it."""
+        removed = [choice for choice in old or [] if choice not in (row.choices or [])]
+        if row.type is not CustomFieldType.CHOICE or not removed:
+            return
+        used = await values_in_use(self.session, row.register, row.key, removed)
+        if used:
+            rows = sum(used.values())
+            which = ", ".join(f"{choice!r} ({n})" for choice, n in used.items())
+            verb = "uses" if rows == 1 else "use"
+            raise Conflict(
+                f"{rows} {register_rows(row.register, rows)} still {verb} the choices of "
+                f"{row.key!r} being removed: {which}. Change them first.",
+                errors=[field_error("choices", f"still in use: {which}")],
+            )
+
     async def delete(self, row: CustomFieldDefinition) -> None:
         await super().delete(row)
         forget_configuration(self.session)
@@ -85,3 +109,34 @@ def _check_choices(definition: CustomFieldDefinition) -> None:
             "Only choice fields have choices.",
             errors=[field_error("choices", f"a {definition.type} field has no choices")],
         )
+
+
+async def values_in_use(
+    session: AsyncSession, register: str, key: str, choices: list[str] | None = None
+) -> dict[str, int]:
+    """How many rows of ``register`` (a standard register or a custom register's key) hold
+    each value of their custom field ``key`` (as text; only ``choices``, when given)."""
+    scope = scope_of(session.sync_session)
+    if scope is None:
+        raise TenantScopeError("counting custom field values without a tenant scope")
+    if register in REGISTERS:
+        table = metadata.tables[f"{WORKSPACE_SCHEMA}.{register}"]
+        condition = table.c.tenant_id == scope.tenant_id
+    else:
+        table = metadata.tables[f"{WORKSPACE_SCHEMA}.{CustomRegisterEntry.__tablename__}"]
+        registers = select(CustomRegister.id).where(CustomRegister.key == register)
+        condition = (table.c.tenant_id == scope.tenant_id) & table.c.register_id.in_(registers)
+    value = table.c.custom_fields[key].astext
+    wanted = value.in_(choices) if choices is not None else value.is_not(None)
+    found = await session.execute(
+        select(value, func.count()).where(condition, wanted).group_by(value).order_by(value)
+    )
+    return {str(stored): int(count) for stored, count in found.all()}
+
+
+def register_rows(register: str, count: int) -> str:
+    """``count`` rows of ``register`` in words, without the number: "risk", "log entries"."""
+    if register not in REGISTERS:
+        return f"{register} entr{'y' if count == 1 else 'ies'}"
+    noun = register.replace("_", " ")
+    return noun[:-1] if count == 1 and noun.endswith("s") else noun
