@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, ForeignKeyConstraint, Table, delete, select
+from sqlalchemy import ColumnElement, ForeignKeyConstraint, Select, Table, delete, func, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -36,12 +36,14 @@ from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
 from services.errors import Conflict, ProblemError, ValidationFailed
 from services.tenancy.models import Tenant, TenantState
-from services.workspace.benefits.models import BenefitEnabler
+from services.workspace.benefits.models import Benefit, BenefitEnabler
+from services.workspace.configuration.custom_fields import register_rows, values_in_use
 from services.workspace.configuration.service import forget_configuration
 from services.workspace.gates.models import GateState
 from services.workspace.gates.rules import may_decide
 from services.workspace.governance.models import Board, BoardMember
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry
+from services.workspace.raid.models import Risk
 from services.workspace.registers import (
     delete_seeded,
     insert_seeded,
@@ -316,24 +318,72 @@ async def _apply(
     forget_configuration(session)
     if SCALES in adds and theirs.rows.get(("rag_rules", "rag_rules")) is not None:
         plan = _as_update(plan, SCALES)
+    # A refused update writes nothing, so it may be tried again once the others are written:
+    # rows leaving a choice before the pack removes it from its field, say. Tried again while
+    # that lets one more through.
+    pending = [entry.item_id for entry in plan.with_action(Action.UPDATE)]
     refused: dict[ItemId, str] = {}
-    for entry in plan.with_action(Action.UPDATE):
-        refusal = await _update(session, entry.item_id, ours, theirs, writing, actor_id)
-        if refusal is not None:
-            refused[entry.item_id] = refusal
+    while pending:
+        refused = {}
+        for item_id in pending:
+            refusal = await _update(session, item_id, ours, theirs, writing, actor_id)
+            if refusal is not None:
+                refused[item_id] = refusal
+        if len(refused) == len(pending):
+            break
+        pending = list(refused)
     prepared.plan = merge.hold_back(
         prepared.plan, refused, frozenset({Action.UPDATE}), as_action=Action.CONFLICT
     )
-    removes: dict[type[WorkspaceModel], list[uuid.UUID]] = {}
+    removing: dict[type[WorkspaceModel], list[merge.PlanEntry]] = {}
     for entry in plan.with_action(Action.REMOVE):
         if entry.item_id != SCALES:
-            model = STORED[entry.kind].model
-            removes.setdefault(model, []).append(theirs.rows[entry.item_id].id)
+            removing.setdefault(STORED[entry.kind].model, []).append(entry)
+    in_use: dict[ItemId, str] = {}
     for model in reversed(TABLE_ORDER):
-        await delete_seeded(session, model, removes.get(model, []))
+        entries = removing.get(model, [])
+        # Rows hold scale keys and custom field values as text, not by foreign key: a removal
+        # they still use once the rows this upgrade removes are gone (children go first) is
+        # kept, or they could no longer be filtered by it.
+        held = await _values_in_use(session, entries, theirs)
+        in_use |= held
+        ids = [theirs.rows[entry.item_id].id for entry in entries if entry.item_id not in held]
+        await delete_seeded(session, model, ids)
+    prepared.plan = merge.hold_back(prepared.plan, in_use)
     if move_pin:
         await pins.move(session, await pins.require(session), prepared.target.version, actor_id)
     forget_configuration(session)
+
+
+async def _values_in_use(
+    session: AsyncSession, removals: list[merge.PlanEntry], theirs: WorkspaceItems
+) -> dict[ItemId, str]:
+    """Removals of a proximity, a benefit confidence level or a custom field that rows still
+    hold (by key, or a value in the field), with why they stay."""
+    held: dict[ItemId, str] = {}
+    for entry in removals:
+        row = theirs.rows.get(entry.item_id)
+        if entry.kind == "proximity":
+            rows = await _count(session, select(Risk.id).where(Risk.proximity == entry.key))
+            register = "risks"
+        elif entry.kind == "benefit_confidence":
+            rows = await _count(session, select(Benefit.id).where(Benefit.confidence == entry.key))
+            register = "benefits"
+        elif entry.kind == "custom_field" and row is not None:
+            rows = sum((await values_in_use(session, row.register, row.key)).values())
+            register = row.register
+        else:
+            continue
+        if rows:
+            held[entry.item_id] = (
+                f"removed in the target version, but {rows} {register_rows(register, rows)} "
+                f"still {'uses' if rows == 1 else 'use'} it"
+            )
+    return held
+
+
+async def _count(session: AsyncSession, query: Select[Any]) -> int:
+    return int(await session.scalar(select(func.count()).select_from(query.subquery())) or 0)
 
 
 def _as_update(plan: UpgradePlan, item_id: ItemId) -> UpgradePlan:

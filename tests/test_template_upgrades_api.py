@@ -268,3 +268,76 @@ async def test_an_upgrade_holds_back_rows_the_workspaces_rules_refuse(
     assert (await get("boards", "board", "board"))["cadence"] == "fortnightly"
     pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert pin["pack_version"] == "1.1.0"
+
+
+def with_a_rating(data: dict[str, Any]) -> None:
+    """1.0.0 of the tiny pack with a choice field on risks."""
+    data["custom_fields"].append(
+        {
+            "key": "rating",
+            "register": "risks",
+            "label": "Rating",
+            "type": "choice",
+            "choices": ["low", "medium", "high"],
+        }
+    )
+
+
+def drops_what_rows_still_use(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, and: "high" off the rating's choices, the note field and the imminent
+    proximity gone (the pack's risks now "soon"), the handover log's entry moved to area "b"
+    and "a" off the area's choices (for "c")."""
+    with_a_rating(data)
+    second_version(data)
+    fields = {field["key"]: field for field in data["custom_fields"]}
+    fields["rating"]["choices"] = ["low", "medium"]
+    fields["area"]["choices"] = ["b", "c"]
+    data["custom_fields"].remove(fields["note"])
+    data["registers"][0]["entries"][0]["values"] = {"area": "b"}
+    data["scales"]["proximity"] = [{"key": "soon", "label": "Soon", "description": "Soon."}]
+    for risk in data["risks"]:
+        risk["proximity"] = "soon"
+
+
+async def test_an_upgrade_keeps_choices_fields_and_levels_that_rows_still_use(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(with_a_rating, drops_what_rows_still_use)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    ours = await client.post(
+        url(ws, "risks"),
+        json={
+            "programme_id": str(stable_id(ws.tenant_id, pack, "programme", "programme")),
+            "title": "Our own risk",
+            "inherent_probability": 2,
+            "inherent_impact": 2,
+            "proximity": "imminent",
+            "custom_fields": {"rating": "high", "note": "Ours."},
+        },
+        headers=ws.headers,
+    )
+    assert ours.status_code == 201, ours.text
+
+    dry = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
+    applied = await client.post(
+        url(ws, "template-upgrades"), json={"apply": True}, headers=ws.headers
+    )
+
+    assert dry.status_code == 200 and applied.status_code == 200, applied.text
+    assert dry.json()["entries"] == applied.json()["entries"]
+    found = {(e["kind"], e["key"]): e for e in applied.json()["entries"]}
+    rating = found[("custom_field", "risks/rating")]
+    assert rating["action"] == "conflict" and "'high' (1)" in rating["reason"]
+    note, imminent = found[("custom_field", "risks/note")], found[("proximity", "imminent")]
+    assert note["action"] == imminent["action"] == "kept"
+    assert "1 risk still uses it" in note["reason"] and "1 risk still uses it" in imminent["reason"]
+    # The entry left "a" before the pack took it off the field's choices: both went through.
+    assert found[("custom_field", "log/area")]["action"] == "update"
+    assert found[("register_entry", "log/entry")]["action"] == "update"
+    # The client's risk is still found by what it holds.
+    for custom in ("rating=high", "note=Ours."):
+        listed = await client.get(url(ws, "risks"), params={"custom": custom}, headers=ws.headers)
+        assert listed.status_code == 200 and listed.json()["total"] == 1, listed.text
+    configuration = await client.get(url(ws, "register-configuration"), headers=ws.headers)
+    assert {p["key"] for p in configuration.json()["proximity"]} == {"imminent", "soon"}
