@@ -338,7 +338,7 @@ async def test_the_seeder_gives_ids_and_provenance_and_the_workspace_scales_appl
     assert config["rag_rules"]["schedule_slip_green_max_weeks"] == 1
 
 
-async def test_a_choice_rows_still_hold_is_not_removed(
+async def test_a_choice_or_field_that_rows_still_hold_is_not_removed(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
@@ -393,3 +393,13 @@ async def test_a_choice_rows_still_hold_is_not_removed(
     left = await change(client, ws, "custom-fields", unused.json(), {"choices": ["north"]})
     assert left.status_code == 200, left.text
     assert left.json()["choices"] == ["north"]
+    # Nor does the field go while rows hold a value in it.
+    field_url = url(ws, f"custom-fields/{field['id']}")
+    kept = await client.delete(field_url, headers=ws.headers)
+    assert kept.status_code == 409
+    assert kept.json()["detail"] == "3 risks still hold a value in 'area'. Clear it first."
+    for risk in risks:
+        current = (await client.get(url(ws, f"risks/{risk['id']}"), headers=ws.headers)).json()
+        cleared = await change(client, ws, "risks", current, {"custom_fields": {"area": None}})
+        assert cleared.status_code == 200, cleared.text
+    assert (await client.delete(field_url, headers=ws.headers)).status_code == 204

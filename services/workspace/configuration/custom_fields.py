@@ -94,6 +94,15 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
             )
 
     async def delete(self, row: CustomFieldDefinition) -> None:
+        """A field that rows still hold a value in stays (their values would be unknown keys:
+        unfilterable, and refused on their next write)."""
+        rows = sum((await values_in_use(self.session, row.register, row.key)).values())
+        if rows:
+            verb = "holds" if rows == 1 else "hold"
+            raise Conflict(
+                f"{rows} {register_rows(row.register, rows)} still {verb} a value in "
+                f"{row.key!r}. Clear it first."
+            )
         await super().delete(row)
         forget_configuration(self.session)
 
