@@ -5,10 +5,15 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
+import pytest
 from openpyxl import load_workbook
 
+from services.errors import ValidationFailed
+from services.workspace.benefits.models import Benefit
+from services.workspace.registers import _typed
 from tests.conftest import MakeWorkspace, Workspace
 from tests.workspace_api import Client, change, make, programme, url
 
@@ -221,3 +226,11 @@ async def test_money_round_trips_exactly_as_json_numbers(
     assert sheet is not None
     header, values = list(sheet.iter_rows(values_only=True))[:2]
     assert values[header.index("cost_impact")] == -1234567890.12  # a number cell
+
+
+def test_an_upgrade_sees_a_packs_money_as_the_amount_a_row_holds() -> None:
+    # A pack says 1234.56 as a float; the row holds Decimal('1234.56'): the same amount, so an
+    # upgrade's rules must not see it as a change.
+    assert _typed(Benefit, "value_per_year", 1234.56) == Decimal("1234.56")
+    with pytest.raises(ValidationFailed):  # never rounded
+        _typed(Benefit, "value_per_year", 0.1 + 0.2)

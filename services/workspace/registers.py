@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypeVar
 import msgspec
 from sqlalchemy import (
     ColumnElement,
+    Numeric,
     Select,
     Text,
     bindparam,
@@ -35,7 +36,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from services.db.base import WorkspaceModel, utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
-from services.workspace import exports
+from services.workspace import exports, money
 from services.workspace.configuration import service as configuration
 from services.workspace.models import CarriesCustomFields, SeededFromPack
 from services.workspace.organisation.models import ProgrammeRole
@@ -201,11 +202,15 @@ async def delete_seeded(
 
 
 def _typed(model: type[WorkspaceModel], name: str, value: Any) -> Any:
-    """``value`` as the ORM holds column ``name`` (an enum's member for its text), so rules
-    comparing with ``is`` see what they would see on a loaded row."""
-    enum_class = getattr(model.__table__.c[name].type, "enum_class", None)
+    """``value`` as the ORM holds column ``name`` (an enum's member for its text, money's
+    ``Decimal`` for a pack's float), so rules comparing with ``is`` or ``!=`` see what they
+    would see on a loaded row."""
+    column_type = model.__table__.c[name].type
+    enum_class = getattr(column_type, "enum_class", None)
     if enum_class is not None and value is not None and not isinstance(value, enum_class):
         return enum_class(value)
+    if isinstance(column_type, Numeric) and column_type.asdecimal and isinstance(value, float):
+        return money.exact(name, value)
     return value
 
 
