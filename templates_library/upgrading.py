@@ -26,12 +26,21 @@ from dataclasses import dataclass
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, ForeignKeyConstraint, Select, Table, delete, func, select
+from sqlalchemy import (
+    ColumnElement,
+    ForeignKeyConstraint,
+    Select,
+    Table,
+    delete,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.service import version_key
-from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata
+from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata, utcnow
 from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
 from services.errors import Conflict, ProblemError, ValidationFailed
@@ -39,8 +48,9 @@ from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
 from services.workspace.configuration.service import forget_configuration
-from services.workspace.gates.models import GateState
+from services.workspace.gates.models import GateBoundary, GateState, StageGate
 from services.workspace.gates.rules import may_decide
+from services.workspace.gates.service import GateService
 from services.workspace.governance.models import Board, BoardMember
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry
 from services.workspace.raid.models import Risk
@@ -50,6 +60,7 @@ from services.workspace.registers import (
     insert_seeded_tables,
     update_seeded,
 )
+from services.workspace.structure.service import lock_programme
 from services.workspace.templates import service as pins
 from templates_library import upgrade as merge
 from templates_library.reading import WorkspaceItems, read_pack_items
@@ -189,6 +200,14 @@ async def _prepare(
     plan = merge.hold_back(
         plan, _decided_gates(plan, theirs), frozenset({Action.UPDATE, Action.ADD, Action.REMOVE})
     )
+    in_front = await _gates_in_front_of_started_tranches(session, plan, theirs, lock)
+    if in_front:
+        # Their criteria and checklists need them, so those become conflicts too.
+        plan = merge.keep_references_whole(
+            merge.hold_back(plan, in_front, frozenset({Action.ADD}), as_action=Action.CONFLICT),
+            theirs.values,
+            programme,
+        )
     return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan)
 
 
@@ -217,6 +236,37 @@ def _decided_gates(plan: UpgradePlan, theirs: WorkspaceItems) -> dict[ItemId, st
                     "board assessed them"
                 )
     return fixed
+
+
+async def _gates_in_front_of_started_tranches(
+    session: AsyncSession, plan: UpgradePlan, theirs: WorkspaceItems, lock: bool
+) -> dict[ItemId, str]:
+    """New gates the plan would put on the way into a tranche already under way.
+
+    The API refuses such a gate (a tranche went in without it; nothing can decide it now that
+    matters), so an upgrade does not add one either: the client decides. A gate's place is
+    its tranche's exit, so only gates after a tranche the workspace already has can be in front
+    of one that started. With ``lock`` (applying), the programme is locked as the API's gate
+    and tranche writes lock it, so no tranche starts between this look and the write.
+    """
+    service = GateService(session, None)
+    held: dict[ItemId, str] = {}
+    for entry in plan.with_action(Action.ADD):
+        after = (entry.ours or {}).get("after_tranche") if entry.kind == "gate" else None
+        tranche = theirs.rows.get(("tranche", str(after))) if after is not None else None
+        if tranche is None:
+            continue
+        if lock:
+            await lock_programme(session, tranche.programme_id)
+        gate = StageGate(
+            programme_id=tranche.programme_id, tranche_id=tranche.id, boundary=GateBoundary.EXIT
+        )
+        under_way = await service.under_way_behind(gate)
+        if under_way:
+            held[entry.item_id] = (
+                f"it would stand on the way into {', '.join(under_way)}, already under way"
+            )
+    return held
 
 
 async def _named_by_client_rows(
@@ -350,9 +400,41 @@ async def _apply(
         ids = [theirs.rows[entry.item_id].id for entry in entries if entry.item_id not in held]
         await delete_seeded(session, model, ids)
     prepared.plan = merge.hold_back(prepared.plan, in_use)
+    await _touch_parents(session, prepared.plan, theirs, actor_id)
     if move_pin:
         await pins.move(session, await pins.require(session), prepared.target.version, actor_id)
     forget_configuration(session)
+
+
+# Kinds shown inside their parent's representation (a gate's criteria …), by the field that
+# names the parent; changing one moves the parent's version on, as through the API.
+_SHOWN_IN_PARENT = {
+    "gate_criterion": "gate",
+    "report_section": "status_report",
+    "checklist_entry": "checklist",
+}
+
+
+async def _touch_parents(
+    session: AsyncSession, plan: UpgradePlan, theirs: WorkspaceItems, actor_id: uuid.UUID | None
+) -> None:
+    """Move on the version (the ETag) of every row whose children the plan wrote."""
+    parents: dict[type[WorkspaceModel], set[uuid.UUID]] = {}
+    for entry in plan.entries:
+        parent_field = _SHOWN_IN_PARENT.get(entry.kind)
+        if parent_field is None or entry.action not in {Action.ADD, Action.UPDATE, Action.REMOVE}:
+            continue
+        values = entry.ours or entry.theirs or {}
+        parent = theirs.rows.get((parent_field, str(values.get(parent_field))))
+        if parent is not None:  # else the parent is new too
+            parents.setdefault(STORED[parent_field].model, set()).add(parent.id)
+    for model, ids in parents.items():
+        await session.execute(
+            update(model)
+            .where(model.id.in_(ids))
+            .values(version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
+            .execution_options(synchronize_session=False)
+        )
 
 
 async def _values_in_use(

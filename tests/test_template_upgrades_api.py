@@ -341,3 +341,77 @@ async def test_an_upgrade_keeps_choices_fields_and_levels_that_rows_still_use(
         assert listed.status_code == 200 and listed.json()["total"] == 1, listed.text
     configuration = await client.get(url(ws, "register-configuration"), headers=ws.headers)
     assert {p["key"] for p in configuration.json()["proximity"]} == {"imminent", "soon"}
+
+
+def gate_on_no_tranche(data: dict[str, Any]) -> None:
+    """1.0.0 of the tiny pack, its gate at programme level (on no tranche's way in)."""
+    data["gates"][0]["after_tranche"] = None
+
+
+def gates_after_the_first_tranche(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, and: the gate moved to the end of the first tranche, and a new gate
+    (with its criteria) there too — both on the way into the second."""
+    second_version(data)
+    data["gates"][0]["after_tranche"] = "first"
+    data["gates"].append(
+        {
+            "key": "late",
+            "title": "Late review",
+            "board": "board",
+            "after_tranche": "first",
+            "purpose": "Review the first tranche.",
+            "criteria": [
+                {"key": f"check-{n}", "text": f"Check {n} is done.", "evidence": "-"}
+                for n in range(5)
+            ],
+        }
+    )
+
+
+async def test_an_upgrade_plans_no_gate_in_front_of_a_tranche_under_way(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(gate_on_no_tranche, gates_after_the_first_tranche)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    tranches = {}
+    for key in ("first", "second"):
+        path = url(ws, f"tranches/{stable_id(ws.tenant_id, pack, 'tranche', key)}")
+        tranches[key] = (await client.get(path, headers=ws.headers)).json()
+    # The first tranche is done and the second under way: nothing stood between them.
+    for key, states in (("first", ("started", "closed")), ("second", ("started",))):
+        for state in states:
+            moved = await change(client, ws, "tranches", tranches[key], {"state": state})
+            assert moved.status_code == 200, moved.text
+            tranches[key] = moved.json()
+    gate_path = url(ws, f"stage-gates/{stable_id(ws.tenant_id, pack, 'gate', 'gate')}")
+    gate_before = (await client.get(gate_path, headers=ws.headers)).json()
+
+    dry = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
+    applied = await client.post(
+        url(ws, "template-upgrades"), json={"apply": True}, headers=ws.headers
+    )
+
+    assert dry.status_code == 200, dry.text
+    assert applied.status_code == 200, applied.text
+    for done in (dry.json(), applied.json()):
+        conflicts = {
+            (e["kind"], e["key"]): e["reason"] for e in done["entries"] if e["action"] == "conflict"
+        }
+        # The moved gate (its rule), the new gate (the plan), and what needs the new gate.
+        criteria = {("gate_criterion", f"late/check-{n}") for n in range(5)}
+        assert set(conflicts) == {("gate", "gate"), ("gate", "late"), *criteria}
+        assert "Second tranche (started)" in conflicts[("gate", "gate")]
+        assert "Second tranche (started)" in conflicts[("gate", "late")]
+        assert all("needs gate late" in conflicts[criterion] for criterion in criteria)
+    assert dry.json()["entries"] == applied.json()["entries"]
+    gate_after = (await client.get(gate_path, headers=ws.headers)).json()
+    assert (gate_after["tranche_id"], gate_after["boundary"]) == (None, gate_before["boundary"])
+    # Its criterion was reworded (the rest of 1.1.0): its ETag moved on with what it shows.
+    assert gate_after["criteria"][0]["text"] == "Criterion 1 is met and signed off."
+    assert gate_after["version"] == gate_before["version"] + 1
+    listed = await client.get(url(ws, "stage-gates"), headers=ws.headers)
+    assert [g["title"] for g in listed.json()["items"]] == [gate_before["title"]]
+    # The rest went through.
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["pack_version"] == "1.1.0"

@@ -108,6 +108,18 @@ class GateService(RegisterService[StageGate]):
                     "under way; a gate is planned before its tranche goes in.",
                     errors=[field_error("tranche_id", "a tranche behind it is under way")],
                 )
+        if before is not None and before.keys() & {"tranche_id", "boundary"}:
+            # The API does not move a gate; a template upgrade may, and not in front of a
+            # tranche under way either.
+            await lock_programme(self.session, row.programme_id)
+            await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
+            under_way = await self.under_way_behind(row)
+            if under_way and row.state is not GateState.DECIDED:
+                raise Conflict(
+                    f"The gate would move onto the way into {', '.join(under_way)}, already "
+                    "under way; a gate is planned before its tranche goes in.",
+                    errors=[field_error("tranche_id", "a tranche behind it is under way")],
+                )
         if before is not None and row.state is GateState.DECIDED and "state" in before:
             raise Conflict("A decided gate is reviewed again through a new decision.")
         if before is not None and before.get("state") is GateState.DECIDED:
