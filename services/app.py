@@ -14,16 +14,25 @@ from litestar.datastructures import State
 from litestar.enums import ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
-from litestar.openapi.spec import Components, Schema, SecurityScheme
+from litestar.openapi.spec import (
+    Components,
+    OpenAPIMediaType,
+    OpenAPIResponse,
+    Reference,
+    Schema,
+    SecurityScheme,
+)
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services import health, parameters
+from services.bodies import ApiRequest
 from services.catalogue.controllers import TemplateCatalogueController
 from services.config import Settings
 from services.db.engine import Database
+from services.errors import UnsupportedMediaType
 from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
-from services.problems import exception_handlers
+from services.problems import PROBLEM_MEDIA_TYPE, exception_handlers
 from services.provisioning_runs.controllers import (
     OffboardingController,
     ProvisioningRunController,
@@ -150,6 +159,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         lifespan=[lifespan],
         middleware=middleware,
         exception_handlers=exception_handlers,
+        request_class=ApiRequest,
         before_request=parameters.before_request,
         request_max_body_size=settings.max_request_body_bytes,
         cors_config=CORSConfig(allow_origins=[settings.public_url] if settings.public_url else []),
@@ -172,6 +182,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         debug=False,
     )
     _declare_closed_request_bodies(app)
+    _declare_json_bodies_only(app)
     parameters.index(app)
     # Around the whole application rather than each route's handler, so that requests no route
     # matches (404, 405) are logged and carry a request id too.
@@ -221,3 +232,19 @@ def _declare_closed_request_bodies(app: Litestar) -> None:
     for name, component in components.items():
         if name in strict and isinstance(component, Schema):
             component.additional_properties = False
+
+
+def _declare_json_bodies_only(app: Litestar) -> None:
+    """Operations that take a body document the 415 a body in another type gets (``bodies``)."""
+    problem = OpenAPIResponse(
+        description=f"Problem: {UnsupportedMediaType.code}",
+        content={
+            PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
+        },
+    )
+    for path_item in (app.openapi_schema.paths or {}).values():
+        for operation in (path_item.post, path_item.put, path_item.patch, path_item.delete):
+            if operation is not None and operation.request_body is not None:
+                responses = operation.responses if operation.responses is not None else {}
+                responses.setdefault(str(UnsupportedMediaType.status), problem)
+                operation.responses = responses

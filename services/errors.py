@@ -83,6 +83,10 @@ class PayloadTooLarge(ProblemError):
     status, code, title = 413, "payload-too-large", "Request body too large"
 
 
+class UnsupportedMediaType(ProblemError):
+    status, code, title = 415, "unsupported-media-type", "Unsupported body type"
+
+
 class RateLimited(ProblemError):
     """Raised by the rate-limit middleware (as Litestar's 429); declared here for the schema."""
 

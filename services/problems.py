@@ -124,6 +124,19 @@ _NAMED_MESSAGES = {"missing required": "required", "contains unknown": "not a fi
 _MISSING_PARAMETER = re.compile(r"^Missing required (\w+) parameter '([^']+)'")
 
 
+# The body itself (Litestar's ``data``) missing — the ``KeyError`` text — or of the wrong JSON type.
+_NO_BODY = "'data'"
+_WRONG_TYPE = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`$")
+
+
+def _body_message(message: str) -> str:
+    if message == _NO_BODY:
+        return "a JSON object is required"
+    if wrong := _WRONG_TYPE.match(message):
+        return f"expected a JSON {wrong[1]}, got {wrong[2]}"
+    return plain_message(message)
+
+
 # msgspec's message for a value outside an enum or a Literal; we add the values it may take.
 _NOT_A_CHOICE = re.compile(r"^Invalid enum value .+$")
 _INDEX = re.compile(r"\[\d+\]")
@@ -195,6 +208,9 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
     if named := _NAMED_FIELD.match(message):
         field = named[2] if key in ("", "data") else f"{key}.{named[2]}"
         return field_error(field, _NAMED_MESSAGES[named[1]], source)
+    if source == "body" and key == "data":
+        # The body as a whole: it has no field name (as a JSON pointer, "" is the whole document).
+        return field_error("", _body_message(message), source)
     if _NOT_A_CHOICE.match(message) and (allowed := _allowed(request, key, source)):
         message = f"{message}; expected one of {', '.join(map(repr, allowed))}"
     if source != "body":
@@ -210,7 +226,7 @@ def _litestar_validation(
     errors = [_field_error(request, item) for item in raw if isinstance(item, dict)]
     if not errors and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
         errors = [field_error(missing[2], "required", missing[1])]
-    if not errors or any(e["field"] == "" and "JSON" in e["message"] for e in errors):
+    if not errors or any(e["message"].startswith("JSON is malformed") for e in errors):
         return problem_response(
             request,
             status=400,

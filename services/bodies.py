@@ -1,0 +1,82 @@
+"""Request bodies: every route that takes one takes JSON, read here for the whole API.
+
+Litestar reads a handler's ``data`` through :meth:`Request.json`; the application's request class,
+:class:`ApiRequest`, checks what it reads:
+
+* the body is declared as JSON (``Content-Type: application/json`` or ``application/*+json``):
+  anything else is a 415. A form or ``text/plain`` body is what another site's page can make a
+  browser send without a CORS preflight, so it must not be read as JSON;
+* it is UTF-8 and not nested deeper than :data:`MAX_DEPTH`: otherwise a 400, where msgspec's
+  ``UnicodeDecodeError`` or ``RecursionError`` would have been a 500.
+
+Requests without a body never get here (Litestar leaves ``data`` out), so a bodyless POST or
+DELETE is unaffected; a route that takes no ``data`` never reads its body.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+
+from services.errors import MalformedRequest, UnsupportedMediaType, field_error
+
+JSON_MEDIA_TYPE = "application/json"
+MAX_DEPTH = 32
+"""How deeply arrays and objects may nest in a body; the API's own bodies nest a few levels."""
+
+
+def is_json(media_type: str) -> bool:
+    """``application/json`` or a structured ``+json`` type (RFC 6839); parameters are ignored
+    (RFC 8259 defines none: JSON is UTF-8)."""
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def nested_deeper_than(value: Any, limit: int) -> bool:
+    """Whether arrays and objects nest more than ``limit`` levels in a decoded JSON value."""
+    pending: list[tuple[Any, int]] = [(value, 1)] if isinstance(value, dict | list) else []
+    while pending:
+        item, depth = pending.pop()
+        if depth > limit:
+            return True
+        children = item.values() if isinstance(item, dict) else item
+        pending.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return False
+
+
+def _too_deep() -> MalformedRequest:
+    return MalformedRequest(f"The JSON is nested too deeply (limit {MAX_DEPTH}).")
+
+
+class ApiRequest(Request[Any, Any, Any]):
+    """The API's request: its JSON body is read only when declared as JSON, and read safely."""
+
+    async def json(self) -> Any:
+        body = await self.body()
+        if body:
+            media_type, _ = self.content_type
+            if not is_json(media_type):
+                raise _unsupported(self, media_type)
+        try:
+            value = await super().json()
+        except UnicodeDecodeError:
+            raise MalformedRequest("The body is not valid UTF-8 (JSON is UTF-8).") from None
+        except RecursionError:
+            raise _too_deep() from None
+        # Only a body with more brackets than the limit can nest beyond it: most are not walked.
+        if body.count(b"[") + body.count(b"{") > MAX_DEPTH and nested_deeper_than(value, MAX_DEPTH):
+            raise _too_deep()
+        return value
+
+
+def _unsupported(request: Request[Any, Any, Any], media_type: str) -> UnsupportedMediaType:
+    sent = f"'{media_type}'" if media_type else "no Content-Type"
+    # RFC 9110 §15.5.16: say what is accepted; Accept-Post / Accept-Patch are the headers for it.
+    accept = {"POST": "Accept-Post", "PATCH": "Accept-Patch"}.get(request.method)
+    return UnsupportedMediaType(
+        f"This route takes a JSON body, sent as Content-Type: {JSON_MEDIA_TYPE} "
+        f"(or application/*+json); got {sent}.",
+        errors=[field_error("Content-Type", f"expected {JSON_MEDIA_TYPE}", "header")],
+        headers={accept: JSON_MEDIA_TYPE} if accept else None,
+    )
