@@ -7,8 +7,9 @@ raises :class:`ConfigError` whose message is one line naming the variable.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -18,6 +19,29 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_CELL = "default"
 # Dev and test only: a fixed key keeps `pmo demo` sessions valid across restarts. Refused in prod.
 _DEV_SECRET_KEY = "dev-only-secret-key-change-me-0000000000000000"  # noqa: S105
+
+
+# Never shown by repr(), str() or a traceback's locals: keys, and URLs' passwords.
+_SECRET_FIELDS = frozenset(
+    {
+        "secret_key",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+        "oidc_client_secret",
+        "s3_access_key_id",
+        "s3_secret_access_key",
+    }
+)
+_URL_FIELDS = frozenset({"database_url", "database_owner_url", "database_admin_url"})
+REDACTED = "**********"
+
+
+def without_password(url: str) -> str:
+    """A database URL fit to show: its password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return REDACTED
 
 
 class ConfigError(Exception):
@@ -105,6 +129,20 @@ class Settings(BaseSettings):
     provisioning_retry_seconds: float = Field(default=1.0, ge=0)
     # Fault injection for the reliability tests, "<step>:<before|after>:<crash|fail|transient>".
     provisioning_fault: str | None = None
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        # repr(), str() and rich's tracebacks (which print locals) all go through here.
+        for name, value in super().__repr_args__():
+            if value is None:
+                yield name, value
+            elif name in _SECRET_FIELDS:
+                yield name, REDACTED
+            elif name in _URL_FIELDS:
+                yield name, without_password(value)
+            elif name == "cells":
+                yield name, {cell: without_password(url) for cell, url in value.items()}
+            else:
+                yield name, value
 
     @field_validator("database_url", "database_owner_url", "database_admin_url")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
+from rich.pretty import pretty_repr
 
 from services.cli import cli, load_plugin_commands
 from services.config import ConfigError, Environment, LogFormat, load_settings
@@ -74,7 +75,7 @@ def test_the_cli_reports_bad_configuration_in_one_line(monkeypatch: pytest.Monke
 
 
 # Every command that needs a database, as `pmo` loads them (its plugins included).
-_DATABASE_COMMANDS = [
+DATABASE_COMMANDS = [
     ["db", "current"],
     ["tenants", "create", "acme"],
     ["users", "create", "ada@acme.example"],
@@ -90,7 +91,7 @@ _DATABASE_COMMANDS = [
 ]
 
 
-@pytest.mark.parametrize("command", _DATABASE_COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("command", DATABASE_COMMANDS, ids=" ".join)
 def test_every_database_command_without_a_database_says_so_in_one_line(
     monkeypatch: pytest.MonkeyPatch, command: list[str]
 ) -> None:
@@ -109,3 +110,21 @@ def test_serving_without_a_database_says_so(monkeypatch: pytest.MonkeyPatch) -> 
     assert result.exit_code == 2
     assert "PMO_DATABASE_URL" in result.output
     assert "Traceback" not in result.output
+
+
+def test_settings_never_show_their_secrets() -> None:
+    secrets = ["k3y-" + "s" * 40, "AKIA-demo-id", "s3-secret-value", "whsec_x", "db-password"]
+    settings = load_settings(
+        secret_key=secrets[0],
+        s3_access_key_id=secrets[1],
+        s3_secret_access_key=secrets[2],
+        stripe_webhook_secret=secrets[3],
+        database_url=f"postgresql://pmo_app:{secrets[4]}@db.internal/pmo",
+        cells=f"eu=postgresql://pmo_app:{secrets[4]}@eu-db/pmo",
+    )
+    # repr and str, and rich's rendering of a traceback's locals (pretty_repr).
+    for shown in (repr(settings), str(settings), pretty_repr(settings)):
+        assert not [secret for secret in secrets if secret in shown], shown
+        assert "secret_key='**********'" in shown.replace("\n", "")
+        assert "pmo_app:***@db.internal" in shown
+    assert settings.secret_key == secrets[0]  # only hidden from view

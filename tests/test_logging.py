@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
+import uuid
 
 import pytest
+import structlog
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
@@ -69,3 +72,25 @@ async def test_requests_no_route_matches_are_logged_with_their_id(
     assert [(a["request_id"], a["status"], a["path"]) for a in access] == [
         ("log-miss-01", 404, "/api/v1/no-such-thing")
     ]
+
+
+@pytest.mark.parametrize("log_format", [LogFormat.CONSOLE, LogFormat.JSON])
+def test_tracebacks_show_code_not_local_variables(
+    settings: Settings, capsys: pytest.CaptureFixture[str], log_format: LogFormat
+) -> None:
+    configure_logging(settings.model_copy(update={"log_format": log_format}))
+    try:
+        capsys.readouterr()
+        secret = f"pmo_{uuid.uuid4().hex}"  # a value the traceback's source lines do not show
+        try:
+            raise RuntimeError(f"boom ({len(secret)})")
+        except RuntimeError:
+            # Our own loggers, and libraries' through the standard library (asyncio's "Task
+            # exception was never retrieved" among them).
+            structlog.get_logger("test").exception("failed")
+            logging.getLogger("test").exception("failed")
+        err = capsys.readouterr().err
+    finally:
+        configure_logging(settings)
+    assert err.count("boom (36)") >= 2, err
+    assert secret not in err
