@@ -12,7 +12,9 @@ caller gets 401 and not a list of our parameters; on the other routes the ``befo
 checks it.
 
 The same index names a parameter in an error as the request spells it (``state``), not as the
-handler or a filter dependency calls its argument (``lifecycle``): :func:`request_name`.
+handler or a filter dependency calls its argument (``lifecycle``): :func:`request_name`, and finds
+the path segment a typed path parameter could not read (``/programmes/not-a-uuid``), which
+Litestar answers with a bare 404: :func:`unreadable_path_parameter`.
 """
 
 from __future__ import annotations
@@ -23,11 +25,13 @@ from typing import Any, TypeVar
 
 from litestar import Litestar, Request
 from litestar.routes import HTTPRoute
+from litestar.types.internal_types import PathParameterDefinition
 
 from services.errors import ValidationFailed, field_error
 
 API_PREFIX = "/api/"
 STATE_KEY = "route_parameters"
+PATHS_KEY = "typed_paths"
 
 Provider = TypeVar("Provider", bound=Callable[..., Any])
 _AUTHENTICATORS: set[Callable[..., Any]] = set()
@@ -75,6 +79,11 @@ def index(app: Litestar) -> None:
                 authenticated=_authenticated(model.dependency_batches),
             )
     app.state[STATE_KEY] = accepted
+    app.state[PATHS_KEY] = [
+        tuple(route.path_components)
+        for route in app.routes
+        if any(p.parser for p in route.path_parameters.values())
+    ]
 
 
 def _indexed(request: Request[Any, Any, Any]) -> Accepted | None:
@@ -90,6 +99,36 @@ def request_name(request: Request[Any, Any, Any], argument: str) -> str:
     """A parameter's name in the request, given the argument that receives it."""
     indexed = _indexed(request)
     return indexed.aliases.get(argument, argument) if indexed else argument
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadablePathParameter:
+    name: str
+    value: str
+    type: type
+
+
+def unreadable_path_parameter(request: Request[Any, Any, Any]) -> UnreadablePathParameter | None:
+    """The typed path parameter whose segment could not be read, for a request no route matched.
+
+    Litestar's router answers such a request with a 404 and no word of why: this finds a route the
+    path has the shape of and the segment its parser refuses.
+    """
+    segments = [segment for segment in request.url.path.split("/") if segment]
+    shapes: list[tuple[str | PathParameterDefinition, ...]] = request.app.state.get(PATHS_KEY, [])
+    for shape in shapes:
+        if len(shape) != len(segments) or any(
+            isinstance(part, str) and part != segment
+            for part, segment in zip(shape, segments, strict=True)
+        ):
+            continue
+        for part, segment in zip(shape, segments, strict=True):
+            if isinstance(part, PathParameterDefinition) and part.parser is not None:
+                try:
+                    part.parser(segment)
+                except ValueError:
+                    return UnreadablePathParameter(part.name, segment, part.type)
+    return None
 
 
 def reject_unknown(request: Request[Any, Any, Any]) -> None:

@@ -8,6 +8,7 @@ for bad input, field ``errors``; :func:`problem_responses` documents them in the
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -26,6 +27,7 @@ from services import parameters
 from services.errors import (
     Conflict,
     MalformedRequest,
+    NotFound,
     ProblemError,
     ValidationFailed,
     VersionMismatch,
@@ -257,8 +259,38 @@ _HTTP_CODES = {
 }
 
 
+def _unreadable_id(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any] | None:
+    """A 404 that says why, when a typed path parameter (an id) could not be read.
+
+    Still a 404, to anyone: no resource has such an id. Saying it is not a UUID is read from the
+    URL and the public API's shape alone, before authentication, so it tells nothing about what
+    exists.
+    """
+    if not isinstance(exc.__cause__, ValueError):
+        return None
+    found = parameters.unreadable_path_parameter(request)
+    if found is None:
+        return None
+    value = found.value if len(found.value) <= 60 else found.value[:57] + "..."
+    if found.type is uuid.UUID:
+        detail, message = f"'{value}' is not an id here (ids are UUIDs).", "not a UUID"
+    else:
+        detail = f"'{value}' is not a {found.name} here (a {found.type.__name__})."
+        message = f"not a {found.type.__name__}"
+    return problem_response(
+        request,
+        status=404,
+        code=NotFound.code,
+        title=NotFound.title,
+        detail=detail,
+        errors=[field_error(found.name, message, "path")],
+    )
+
+
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
+    if status == 404 and (answer := _unreadable_id(request, exc)) is not None:
+        return answer
     code = _HTTP_CODES.get(status, "server-error" if status >= 500 else "bad-request")
     if status == 413:
         detail = "The request body is larger than this server accepts."

@@ -208,6 +208,33 @@ async def test_a_missing_or_non_object_body_is_named_as_the_body(
             assert problem["detail"] == f"body: {message}"
 
 
+async def test_an_id_that_is_not_a_uuid_is_a_404_that_says_so(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    nowhere = f"/api/v1/w/no-such-{uuid.uuid4().hex[:8]}/programmes/not-a-uuid"
+    cases = [
+        ("/api/v1/provisioning-runs/not-a-uuid", {}, "run_id"),
+        (f"{ws.programmes}/not-a-uuid", ws.headers, "programme_id"),
+        # Anonymous, or in a workspace that does not exist: the same answer, read from the URL
+        # alone, so it tells nothing about the workspace.
+        (f"{ws.programmes}/not-a-uuid", {}, "programme_id"),
+        (nowhere, ws.headers, "programme_id"),
+        (nowhere, {}, "programme_id"),
+    ]
+    for path, sent, name in cases:
+        response = await client.get(path, headers=sent)
+        assert response.status_code == 404, (path, response.text)
+        problem = response.json()
+        assert problem["code"] == "not-found"
+        assert problem["detail"] == "'not-a-uuid' is not an id here (ids are UUIDs)."
+        assert problem["errors"] == [{"field": name, "message": "not a UUID", "source": "path"}]
+    # An id that is a UUID but names nothing is a plain 404.
+    missing = await client.get(f"{ws.programmes}/{uuid.uuid4()}", headers=ws.headers)
+    assert missing.status_code == 404
+    assert "errors" not in missing.json()
+
+
 async def test_the_schema_documents_415_where_a_body_is_taken(client: Client) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     programmes = paths["/api/v1/w/{slug}/programmes"]
