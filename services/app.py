@@ -22,6 +22,7 @@ from litestar.openapi.spec import (
     Schema,
     SecurityScheme,
 )
+from litestar.routes import HTTPRoute
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from services import health, parameters
@@ -186,7 +187,9 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     parameters.index(app)
     # Around the whole application rather than each route's handler, so that requests no route
     # matches (404, 405) are logged and carry a request id too.
-    app.asgi_handler = access_log_middleware(answer_head_as_get(app.asgi_handler))
+    app.asgi_handler = access_log_middleware(
+        answer_head_as_get(allow_what_is_answered(app.asgi_handler, _route_methods(app)))
+    )
     return app
 
 
@@ -210,6 +213,50 @@ def answer_head_as_get(app: ASGIApp) -> ASGIApp:
             await send(message)
 
         await app({**scope, "method": "GET"}, receive, headers_only)
+
+    return handler
+
+
+def _route_methods(app: Litestar) -> dict[object, frozenset[str]]:
+    """Every method each route answers, by its handlers (OPTIONS's among them)."""
+    return {
+        handler: frozenset(route.methods)
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+    }
+
+
+def allow_what_is_answered(app: ASGIApp, route_methods: dict[object, frozenset[str]]) -> ASGIApp:
+    """``Allow`` (on 405s and OPTIONS answers) names every method a resource answers, HEAD too.
+
+    Litestar's 405 lists the path's methods but not HEAD, which :func:`answer_head_as_get` answers
+    on every GET route. Its OPTIONS answer lists the methods the path had when that answer was
+    made: a handler added to the path later (a register's create beside its list) was missing. The
+    route that answered knows them all.
+    """
+
+    async def handler(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await app(scope, receive, send)
+            return
+
+        async def completed(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                found = [i for i, (name, _) in enumerate(headers) if name.lower() == b"allow"]
+                if found:
+                    methods = route_methods.get(scope.get("route_handler")) or {
+                        method.strip() for method in headers[found[0]][1].decode().split(",")
+                    }
+                    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
+                    for i in reversed(found):
+                        del headers[i]
+                    headers.append((b"allow", ", ".join(sorted(allowed)).encode()))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await app(scope, receive, completed)
 
     return handler
 

@@ -235,6 +235,24 @@ async def test_an_id_that_is_not_a_uuid_is_a_404_that_says_so(
     assert "errors" not in missing.json()
 
 
+async def test_allow_names_head_where_get_is_served(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    one = f"{ws.programmes}/{uuid.uuid4()}"
+    for path, allow in (
+        (ws.programmes, "GET, HEAD, OPTIONS, POST"),
+        (one, "DELETE, GET, HEAD, OPTIONS, PATCH"),
+        ("/health/live", "GET, HEAD, OPTIONS"),
+        (SIGNUPS, "OPTIONS, POST"),
+    ):
+        options = await client.options(path, headers=ws.headers)
+        assert (options.status_code, options.headers["allow"]) == (204, allow), path
+        refused = await client.put(path, headers=ws.headers)
+        assert (refused.status_code, refused.headers["allow"]) == (405, allow), path
+    assert (await client.head(SIGNUPS)).headers["allow"] == "OPTIONS, POST"
+
+
 async def test_the_schema_documents_415_where_a_body_is_taken(client: Client) -> None:
     paths = (await client.get("/schema/openapi.json")).json()["paths"]
     programmes = paths["/api/v1/w/{slug}/programmes"]
