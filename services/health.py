@@ -1,4 +1,8 @@
-"""Liveness and readiness probes for load balancers and orchestrators."""
+"""Liveness and readiness probes for load balancers and orchestrators.
+
+They are outside ``/api/`` on purpose: query parameters are ignored, not refused
+(:mod:`services.parameters`), so a probe that adds a cache-buster never fails on it.
+"""
 
 from __future__ import annotations
 
