@@ -1,8 +1,9 @@
 """`pmo demo`: the platform on one machine with no set-up.
 
-Without ``PMO_DATABASE_URL`` it starts an embedded PostgreSQL under ``PMO_DATA_DIR`` (``./.pmo``),
-creates roles, migrates, makes a demo workspace, user and token, and serves on 127.0.0.1. The
-database stops cleanly on Ctrl-C or SIGTERM; the next run reuses its data.
+Without ``PMO_DATABASE_URL`` (or with the one a demo printed, pointing at its own embedded
+server) it starts an embedded PostgreSQL under ``PMO_DATA_DIR`` (``./.pmo``), creates roles,
+migrates, makes a demo workspace, user and token, and serves on 127.0.0.1. Everything stops
+cleanly on Ctrl-C or SIGTERM; the next run reuses its data.
 """
 
 from __future__ import annotations
@@ -14,14 +15,16 @@ import socket
 import sys
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 import click
 import httpx
 import uvicorn
 from sqlalchemy import update
+from sqlalchemy.engine import make_url
 
 from services.app import create_app
-from services.config import Settings, load_settings
+from services.config import Settings, load_settings, without_password
 from services.db import embedded, migrate
 from services.db.base import utcnow
 from services.db.bootstrap import bootstrap_cell
@@ -146,24 +149,58 @@ async def _smoke(settings: Settings, credentials: DemoCredentials) -> int:
     return 0 if not failures else 1
 
 
+# The signals that stopped the demo (one process runs one demo).
+_received: list[int] = []
+
+
 def _stop(signum: int, _frame: object) -> None:
-    raise SystemExit(0)
+    if _received:
+        return  # already stopping: a second Ctrl-C must not interrupt the database's shutdown
+    _received.append(signum)
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        # Synchronous start-up (migrations, catalogue): unwind through the `finally` blocks.
+        raise SystemExit(0) from None
+    # In the event loop: uvicorn has shut the server down and passes the signal on. Returning
+    # lets `serve()` end normally; raising here would leave SystemExit in a task, which asyncio
+    # reports ("Task exception was never retrieved") with a traceback long after the demo ended.
 
 
 def exit_cleanly_on_signals() -> None:
-    """Ctrl-C and SIGTERM end the demo through ``finally`` blocks, so the database stops.
+    """Ctrl-C and SIGTERM end the demo through its ordinary path, so the database stops.
 
     uvicorn shuts down gracefully on these signals, then re-raises them to the handler that was
-    installed before it; with the default SIGTERM handler the process would die before the
-    embedded PostgreSQL is stopped.
+    installed before it; with the default handlers the process would die (SIGTERM) or raise
+    KeyboardInterrupt in a task (SIGINT) before the embedded PostgreSQL is stopped.
     """
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
 
 
+def is_embedded_socket(database_url: str, data_dir: Path) -> bool:
+    """Whether ``database_url`` reaches the embedded server whose data is in ``data_dir``.
+
+    That is the URL a demo prints for operators to export; it is left in the shell after the
+    demo stops, and must not stop the next demo from starting its database again.
+    """
+    url = make_url(database_url)
+    host = url.query.get("host") or url.host or ""
+    if isinstance(host, tuple):
+        host = host[0] if host else ""
+    return host.startswith("/") and Path(host).resolve() == (data_dir / "pgdata").resolve()
+
+
 def with_embedded_database(settings: Settings) -> tuple[Settings, embedded.EmbeddedPostgres | None]:
-    """Without ``PMO_DATABASE_URL``: start the embedded PostgreSQL and point settings at it."""
-    if settings.database_url is not None:
+    """Start the embedded PostgreSQL and point settings at it, unless ``PMO_DATABASE_URL`` names
+    another server (then the demo uses that one)."""
+    inherited = settings.database_url
+    if inherited is not None and not is_embedded_socket(inherited, settings.data_dir):
+        click.echo(
+            f"using PMO_DATABASE_URL ({without_password(inherited)}), not the embedded "
+            "PostgreSQL (unset it to use the embedded one)",
+            err=True,
+        )
         return settings, None
     click.echo(f"starting embedded PostgreSQL in {settings.data_dir / 'pgdata'} …", err=True)
     database = embedded.start(settings.data_dir)

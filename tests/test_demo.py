@@ -1,6 +1,6 @@
 """`pmo demo` on the embedded database: provisions its clients through signups, serves, stops
-cleanly on SIGTERM (database and S3 server too), reuses its data (an offboarded client stays
-gone)."""
+quietly on SIGTERM and Ctrl-C (database and S3 server too), reuses its data (an offboarded client
+stays gone), also when the PMO_DATABASE_URL it printed is still exported."""
 
 from __future__ import annotations
 
@@ -18,7 +18,10 @@ from pathlib import Path
 import httpx
 import psutil
 
-from services.demo import free_port
+from services.demo import free_port, is_embedded_socket
+
+# Distinctive values to look for in everything the demo prints: none may ever be shown.
+SECRET_KEY = f"demo-test-secret-{uuid.uuid4().hex}"
 
 
 @dataclass
@@ -29,16 +32,24 @@ class Started:
     output: str
 
 
-def _start_demo(data_dir: Path, port: int) -> Started:
-    """Start `pmo demo` and read its banner up to the end."""
+def _start_demo(data_dir: Path, port: int, database_url: str | None = None) -> Started:
+    """Start `pmo demo` (in its own process group, as a shell runs it) and read its banner."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
-    env |= {"PMO_DATA_DIR": str(data_dir), "PMO_PORT": str(port), "PMO_LOG_LEVEL": "WARNING"}
+    env |= {
+        "PMO_DATA_DIR": str(data_dir),
+        "PMO_PORT": str(port),
+        "PMO_LOG_LEVEL": "WARNING",
+        "PMO_SECRET_KEY": SECRET_KEY,
+    }
+    if database_url is not None:
+        env["PMO_DATABASE_URL"] = database_url
     process = subprocess.Popen(
         [sys.executable, "-m", "services", "demo"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        start_new_session=True,
     )
     assert process.stdout is not None
     deadline = time.monotonic() + 120
@@ -78,6 +89,26 @@ def _postmaster(data_dir: Path) -> psutil.Process | None:
 
 def _postgres_running(data_dir: Path) -> bool:
     return _postmaster(data_dir) is not None
+
+
+def _stopped_quietly(process: subprocess.Popen[str]) -> str:
+    """What the demo printed while stopping, once it exited 0 without a traceback or a secret."""
+    output, _ = process.communicate(timeout=30)
+    assert process.returncode == 0, output
+    assert "Traceback" not in output, output
+    assert "Task exception" not in output, output
+    for secret in (SECRET_KEY, "demo-secret"):  # the key, and the S3 secret the demo sets
+        assert secret not in output, output
+    assert output.rstrip().endswith("embedded PostgreSQL stopped"), output
+    return output
+
+
+def test_the_url_a_demo_prints_is_recognised_as_its_own(tmp_path: Path) -> None:
+    socket = tmp_path / "pgdata"
+    own = f"postgresql+psycopg://pmo_app:@/pmo?host={str(socket).replace('/', '%2F')}"
+    assert is_embedded_socket(own, tmp_path)
+    assert not is_embedded_socket(own, tmp_path / "elsewhere")
+    assert not is_embedded_socket("postgresql://pmo_app@db.internal:5432/pmo", tmp_path)
 
 
 def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
@@ -127,13 +158,14 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         assert len(s3) == 1
 
         process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=30) == 0
+        _stopped_quietly(process)
         assert not _postgres_running(data_dir)
         assert not s3[0].is_running()
 
         # The same clients again (their signups are idempotent), with fresh tokens; the
-        # offboarded one stays gone and the demo says so instead of refusing to start.
-        started = _start_demo(data_dir, port)
+        # offboarded one stays gone and the demo says so instead of refusing to start. The
+        # shell still exports the URL the banner printed: the demo starts its database again.
+        started = _start_demo(data_dir, port, database_url=started.database_url)
         process = started.process
         assert list(started.tokens) == ["northwind"]
         assert "contoso-rail was offboarded" in started.output
@@ -142,8 +174,8 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         )
         names = [p["name"] for p in listed.json()["items"]]
         assert sorted(names) == ["Digital Patient Services", "Survives a restart"]
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        os.killpg(process.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+        _stopped_quietly(process)
         assert not _postgres_running(data_dir)
     finally:
         if process is not None and process.poll() is None:
