@@ -61,7 +61,48 @@ def run_async(coro: Coroutine[Any, Any, R]) -> R:
     return asyncio.run(coro)
 
 
-@click.group()
+def unreachable_database(exc: BaseException) -> str | None:
+    """If ``exc`` (or what caused it) is a failed connection, one line saying which database
+    could not be reached (without its password), why, and what to check."""
+    import psycopg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        # A connection attempt's error carries the connection's parameters and no SQLSTATE;
+        # errors raised by statements (a timeout, a deadlock) carry one and are not this.
+        if isinstance(seen, psycopg.OperationalError) and seen.sqlstate is None:
+            break
+        seen = seen.__cause__ or seen.__context__
+    else:
+        return None
+    assert isinstance(seen, psycopg.OperationalError)
+    where = "the database"
+    if (pgconn := seen.pgconn) is not None:
+        user, db = (pgconn.user or b"").decode(), (pgconn.db or b"").decode()
+        host, port = (pgconn.host or b"").decode(), (pgconn.port or b"").decode()
+        server = f"/{db}?host={host}" if host.startswith("/") else f"{host}:{port}/{db}"
+        where = f"the database postgresql://{user}@{server}" if host else where
+    # psycopg's message: 'connection failed: connection to server at … failed: <why>\n\t<hint>'
+    why = " ".join(str(seen).splitlines()[0].rpartition(" failed: ")[2].split())
+    return (
+        f"cannot connect to {where}: {why or 'connection failed'} — check that PostgreSQL is "
+        "running there and that PMO_DATABASE_URL (and PMO_CELLS) point at it"
+    )
+
+
+class PmoGroup(click.Group):
+    """The ``pmo`` group: an unreachable database is one line for every command, plugins' too."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Exception as exc:  # anything but a failed connection is re-raised unchanged
+            if (line := unreachable_database(exc)) is None:
+                raise
+            _fail(line)
+
+
+@click.group(cls=PmoGroup)
 @click.version_option(package_name="pmo-cloud", prog_name="pmo")
 def cli() -> None:
     """PMO Cloud: managed programme management offices."""
@@ -177,6 +218,9 @@ def tenants_create(slug: str, name: str | None, cell: str) -> None:
     click.echo(run_async(_in_control(settings_from_env(), work)))
 
 
+ROLES = click.Choice(["viewer", "member", "admin", "owner"])
+
+
 @cli.group()
 def users() -> None:
     """People: client users and service staff."""
@@ -187,22 +231,23 @@ def users() -> None:
 @click.option("--name", default="", help="Display name.")
 @click.option("--staff-role", type=click.Choice(["expert", "account_manager", "platform_admin"]))
 @click.option("--tenant", "slug", help="Also make them a member of this workspace.")
-@click.option(
-    "--role",
-    type=click.Choice(["viewer", "member", "admin", "owner"]),
-    default="member",
-    show_default=True,
-)
+@click.option("--role", type=ROLES, default="member", show_default=True)
 @handles_errors
 def users_create(
     email: str, name: str, staff_role: str | None, slug: str | None, role: str
 ) -> None:
-    """Create a user, optionally with a role in one workspace."""
+    """Create a user, optionally with a role in one workspace (`members add` for existing users)."""
+    from services.errors import Conflict
     from services.identity import service as identity
     from services.identity.models import Role, StaffRole
     from services.tenancy import service as tenancy
 
     async def work(session: Any) -> str:
+        if slug and (existing := await identity.get_user_by_email(session, email)) is not None:
+            raise Conflict(
+                f"A user with email {existing.email} exists; to add them to {slug}: "
+                f"pmo members add {existing.email} --tenant {slug} --role {role}"
+            )
         user = await identity.create_user(
             session, email, name, StaffRole(staff_role) if staff_role else None
         )
@@ -212,6 +257,34 @@ def users_create(
             await identity.grant_membership(session, user.id, tenant.id, Role(role))
             line += f", {role} in {slug}"
         return line
+
+    click.echo(run_async(_in_control(settings_from_env(), work)))
+
+
+@cli.group()
+def members() -> None:
+    """Who belongs to which workspace, with which role."""
+
+
+@members.command("add")
+@click.argument("email")
+@click.option("--tenant", "slug", required=True, help="The workspace.")
+@click.option("--role", type=ROLES, default="member", show_default=True)
+@handles_errors
+def members_add(email: str, slug: str, role: str) -> None:
+    """Make an existing user a member of a workspace (or change their role in it)."""
+    from services.identity import service as identity
+    from services.identity.models import Role
+    from services.tenancy import service as tenancy
+
+    async def work(session: Any) -> str:
+        user = await identity.require_user(session, email)
+        tenant = await tenancy.require_by_slug(session, slug)
+        before = await identity.role_in(session, user.id, tenant.id)
+        await identity.grant_membership(session, user.id, tenant.id, Role(role))
+        if before is None:
+            return f"{user.email} is now {role} in {tenant.slug}"
+        return f"{user.email} is now {role} in {tenant.slug} (was {before.value})"
 
     click.echo(run_async(_in_control(settings_from_env(), work)))
 
@@ -231,14 +304,25 @@ def tokens() -> None:
 def tokens_create(
     email: str, slug: str | None, name: str, read_only: bool, expires_days: int | None
 ) -> None:
-    """Create a token and print it once."""
+    """Create a token and print it once (with --tenant: only for a member of that workspace)."""
+    from services.errors import Conflict
     from services.identity import service as identity
-    from services.identity.models import TokenScope
+    from services.identity.models import StaffRole, TokenScope
     from services.tenancy import service as tenancy
 
     async def work(session: Any) -> tuple[uuid.UUID, str]:
         user = await identity.require_user(session, email)
-        tenant_id = (await tenancy.require_by_slug(session, slug)).id if slug else None
+        tenant_id = None
+        if slug:
+            tenant_id = (await tenancy.require_by_slug(session, slug)).id
+            # Bound to a workspace its user is not in, a token could only ever get 404s. Platform
+            # admins act on workspaces they are not members of (offboarding).
+            member = await identity.role_in(session, user.id, tenant_id) is not None
+            if not member and user.staff_role is not StaffRole.PLATFORM_ADMIN:
+                raise Conflict(
+                    f"{user.email} is not a member of {slug}; add them first: "
+                    f"pmo members add {user.email} --tenant {slug} --role member"
+                )
         scopes = frozenset({TokenScope.READ}) if read_only else frozenset(TokenScope)
         expiry = timedelta(days=expires_days) if expires_days else None
         token, secret = await identity.issue_token(

@@ -1,4 +1,5 @@
-"""The pmo command against a real database: users, tokens, tenants, migrations."""
+"""The pmo command against a real database: users, members, tokens, tenants, migrations; and
+without one (an unreachable server is one line)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from services.cli import cli
+from services.cli import cli, load_plugin_commands
 from services.config import Settings
+from services.demo import free_port
+from services.logging import configure_logging
+from tests.test_config import DATABASE_COMMANDS
 
 # The `database` fixture records the configured cells, as `pmo db upgrade` does.
 pytestmark = pytest.mark.usefixtures("database")
@@ -101,3 +105,79 @@ def test_db_commands_are_idempotent_and_report_the_head(settings: Settings) -> N
     assert "default: " in current.output
     assert "eu: " in current.output
     assert current.output.count("(head)") == 2
+
+
+def test_a_token_for_a_workspace_is_only_for_its_members(
+    settings: Settings, live_server: str
+) -> None:
+    runner = CliRunner(env=_env(settings))
+    home, other = f"cli-{uuid.uuid4().hex[:8]}", f"cli-{uuid.uuid4().hex[:8]}"
+    email = f"{home}@example.org"
+    assert runner.invoke(cli, ["tenants", "create", home]).exit_code == 0
+    assert runner.invoke(cli, ["tenants", "create", other]).exit_code == 0
+    assert runner.invoke(cli, ["users", "create", email, "--tenant", home]).exit_code == 0
+
+    refused = runner.invoke(cli, ["tokens", "create", "--user", email, "--tenant", other])
+    assert refused.exit_code == 1
+    assert refused.output.splitlines() == [
+        f"error: {email} is not a member of {other}; add them first: "
+        f"pmo members add {email} --tenant {other} --role member"
+    ]
+    # `users create` refuses an existing user and says how to add them instead.
+    again = runner.invoke(cli, ["users", "create", email, "--tenant", other, "--role", "viewer"])
+    assert again.exit_code == 1
+    assert f"pmo members add {email} --tenant {other} --role viewer" in again.output
+
+    added = runner.invoke(cli, ["members", "add", email, "--tenant", other, "--role", "viewer"])
+    assert added.exit_code == 0, added.output
+    assert added.output.strip() == f"{email} is now viewer in {other}"
+    promoted = runner.invoke(cli, ["members", "add", email, "--tenant", other])
+    assert promoted.output.strip() == f"{email} is now member in {other} (was viewer)"
+
+    issued = runner.invoke(cli, ["tokens", "create", "--user", email, "--tenant", other])
+    assert issued.exit_code == 0, issued.output
+    headers = {"Authorization": f"Bearer {issued.stdout.strip().splitlines()[-1]}"}
+    url = f"{live_server}/api/v1/w/{other}/programmes"
+    assert httpx.post(url, json={"name": "Second workspace"}, headers=headers).status_code == 201
+
+    nobody = runner.invoke(cli, ["members", "add", "nobody@example.org", "--tenant", other])
+    assert nobody.exit_code == 1
+    assert "No user nobody@example.org" in nobody.output
+
+    # Platform admins act on workspaces they do not belong to (offboarding one, say).
+    staff = f"admin-{uuid.uuid4().hex[:8]}@pmo.example"
+    made = runner.invoke(cli, ["users", "create", staff, "--staff-role", "platform_admin"])
+    assert made.exit_code == 0, made.output
+    issued = runner.invoke(cli, ["tokens", "create", "--user", staff, "--tenant", other])
+    assert issued.exit_code == 0, issued.output
+
+
+# Nothing else configured that could name another server (None: unset).
+_ONLY_DATABASE_URL = {
+    "PMO_CELLS": None,
+    "PMO_DATABASE_OWNER_URL": None,
+    "PMO_DATABASE_ADMIN_URL": None,
+    "PMO_LOG_LEVEL": "WARNING",
+}
+
+
+@pytest.mark.parametrize(
+    "command", [["db", "init"], ["db", "upgrade"], *DATABASE_COMMANDS], ids=" ".join
+)
+def test_an_unreachable_database_is_one_line_naming_it(
+    settings: Settings, command: list[str]
+) -> None:
+    port = free_port("127.0.0.1")  # nothing listens there
+    url = f"postgresql://pmo_app:hunter2@127.0.0.1:{port}/pmo"
+    load_plugin_commands()
+    try:
+        result = CliRunner(env={**_ONLY_DATABASE_URL, "PMO_DATABASE_URL": url}).invoke(cli, command)
+    finally:
+        configure_logging(settings)  # `pmo worker` set logging up to write to the runner
+    assert result.exit_code == 1, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: cannot connect to the database postgresql://"), line
+    assert f"@127.0.0.1:{port}/" in line
+    assert "Connection refused" in line
+    assert "PMO_DATABASE_URL" in line
+    assert "hunter2" not in line
