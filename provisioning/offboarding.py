@@ -3,8 +3,10 @@
 ``export_workspace → revoke_access → purge_workspace → mark_deleted``
 
 The request itself froze the workspace (``offboarding``). The export is JSON of every workspace
-table plus a CSV per table, under the tenant's prefix; the purge goes table by table over
-whatever workspace tables exist. Control-plane rows (tenant, runs, users) stay for the record.
+table of the client's data plus a CSV per table (with its header row, even when empty), under
+the tenant's prefix — the platform's bookkeeping (idempotency records) is left out; the purge
+goes table by table over whatever workspace tables exist, those included. Control-plane rows
+(tenant, runs, users) stay for the record.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -31,9 +33,12 @@ EXPORT_FORMAT = "pmo-workspace-export/1"
 
 
 def export_files(
-    meta: dict[str, Any], dump: dict[str, list[dict[str, Any]]]
+    meta: dict[str, Any],
+    dump: dict[str, list[dict[str, Any]]],
+    columns: Mapping[str, Sequence[str]],
 ) -> dict[str, tuple[bytes, str]]:
-    """File name → (content, media type): ``workspace.json`` and ``<table>.csv`` per table."""
+    """File name → (content, media type): ``workspace.json`` and ``<table>.csv`` per table,
+    headed by the table's ``columns``."""
     document = {"format": EXPORT_FORMAT, **meta, "tables": dump}
     files = {
         "workspace.json": (
@@ -42,17 +47,16 @@ def export_files(
         )
     }
     for table, rows in dump.items():
-        files[f"{table}.csv"] = (_csv(rows), "text/csv")
+        files[f"{table}.csv"] = (_csv(columns[table], rows), "text/csv")
     return files
 
 
-def _csv(rows: Sequence[dict[str, Any]]) -> bytes:
+def _csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
     out = io.StringIO()
-    if rows:
-        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-        writer.writeheader()
-        for row in rows:
-            writer.writerow({k: _cell(v) for k, v in row.items()})
+    writer = csv.DictWriter(out, fieldnames=columns)
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue().encode()
 
 
@@ -72,7 +76,8 @@ async def export_workspace(ctx: StepContext) -> dict[str, Any]:
     meta = {"tenant": {"id": str(tenant.id), "slug": tenant.slug, "name": tenant.name}}
     prefix = f"{tenant_prefix(tenant.id)}exports/{ctx.run.id}/"
     storage = ctx.platform.storage
-    for name, (body, media_type) in export_files(meta, dump).items():
+    columns = {t.name: [c.name for c in t.columns] for t in tenant_data.client_tables()}
+    for name, (body, media_type) in export_files(meta, dump, columns).items():
         await storage.put(
             prefix + name,
             body,

@@ -65,10 +65,14 @@ class WorkspaceModel(Base):
     __abstract__ = True
     # Subclasses add their own constraints here; the schema is added for them.
     __workspace_table_args__: ClassVar[tuple[Any, ...]] = ()
+    # False for the platform's own bookkeeping kept beside the client's rows (idempotency
+    # records): purged with the workspace, but not the client's data, so not exported.
+    __client_data__: ClassVar[bool] = True
 
     @declared_attr.directive
     def __table_args__(cls) -> Any:
-        return (*cls.__workspace_table_args__, {"schema": WORKSPACE_SCHEMA})
+        info = {"client_data": cls.__client_data__}
+        return (*cls.__workspace_table_args__, {"schema": WORKSPACE_SCHEMA, "info": info})
 
     @declared_attr.directive
     def __mapper_args__(cls) -> Any:

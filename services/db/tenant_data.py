@@ -1,7 +1,9 @@
 """A tenant's workspace rows, table by table, over whatever workspace tables exist.
 
 Offboarding exports and purges through these, driven by the metadata: a register added later
-is included without touching this code. Sessions must carry the tenant's scope (row-level
+is included without touching this code. The export leaves out the tables that hold the
+platform's bookkeeping rather than the client's data (``__client_data__ = False`` on the model:
+idempotency records); the purge takes them too. Sessions must carry the tenant's scope (row-level
 security applies), and the tenant is named explicitly in every statement as well.
 """
 
@@ -23,12 +25,18 @@ def workspace_tables() -> list[Table]:
     return [t for t in metadata.sorted_tables if t.schema == WORKSPACE_SCHEMA]
 
 
+def client_tables() -> list[Table]:
+    """The workspace tables that hold the client's data (what an export carries)."""
+    return [t for t in workspace_tables() if t.info.get("client_data", True)]
+
+
 async def export_rows(
     session: AsyncSession, tenant_id: uuid.UUID
 ) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the tenant, by table name (in primary-key order)."""
+    """Every row of the tenant's data, by table name (in primary-key order); a table with no
+    rows is there too, empty. See :func:`client_tables`."""
     dump: dict[str, list[dict[str, Any]]] = {}
-    for table in workspace_tables():
+    for table in client_tables():
         result = await session.execute(
             select(table).where(table.c.tenant_id == tenant_id).order_by(*table.primary_key.columns)
         )

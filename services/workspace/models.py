@@ -65,9 +65,11 @@ class CarriesCustomFields:
 
 
 class IdempotencyRecord(WorkspaceModel):
-    """A create request's key and stored answer, written in the same transaction as the create."""
+    """A create request's key and stored answer, written in the same transaction as the create.
+    The platform's bookkeeping, not the client's data: offboarding does not export it."""
 
     __tablename__ = "idempotency_records"
+    __client_data__ = False
     __workspace_table_args__ = (UniqueConstraint("tenant_id", "key"),)
 
     key: Mapped[str] = mapped_column(String(255))
