@@ -84,6 +84,11 @@ def require_platform_admin(principal: Principal) -> None:
         raise Forbidden("Only platform admins operate provisioning runs.")
 
 
+def require_writing(principal: Principal) -> None:
+    if not principal.can_write():
+        raise Forbidden("This API token is read-only.")
+
+
 def _accepted_headers(run_id: uuid.UUID, replayed: bool) -> dict[str, str]:
     headers = {"Location": f"{RUNS_PATH}/{run_id}"}
     if replayed:
@@ -248,9 +253,8 @@ class OffboardingController(Controller):
         if not staff and (role is None or principal.token_tenant_id not in (None, tenant.id)):
             raise NotFound(f"No workspace {slug!r}.")
         if not staff and role is not Role.OWNER:
-            raise Forbidden("Only the workspace's owners can offboard it.")
-        if not principal.can_write():
-            raise Forbidden("This API token is read-only.")
+            raise Forbidden("Only the workspace's owners, or platform admins, can offboard it.")
+        require_writing(principal)
         made: list[tuple[uuid.UUID, uuid.UUID]] = []
 
         async def create() -> tuple[int, Any]:

@@ -35,7 +35,7 @@ from services.provisioning_runs.models import (
     RunState,
     StepState,
 )
-from services.provisioning_runs.schemas import Progress, SignupCreate
+from services.provisioning_runs.schemas import RUNS_PATH, Progress, SignupCreate
 from services.tenancy import service as tenancy
 from services.tenancy.models import Tenant, TenantState
 
@@ -193,14 +193,41 @@ async def start_signup(session: AsyncSession, plan: SignupPlan) -> ProvisioningR
 # ------------------------------------------------------------------------------- offboarding
 
 
+_OFFBOARDABLE = frozenset({TenantState.ACTIVE, TenantState.SUSPENDED, TenantState.FAILED})
+
+
+def _busy(slug: str, active: ProvisioningRun) -> Conflict:
+    """Why a workspace with ``active`` in progress cannot be offboarded now."""
+    if active.kind is RunKind.DEPROVISION:
+        return Conflict(f"The workspace {slug!r} is already being offboarded (run {active.id}).")
+    return Conflict(
+        f"The workspace {slug!r} has a {active.kind} run in progress ({active.id}); it can be "
+        "offboarded once that run has finished."
+    )
+
+
 async def request_offboarding(
     session: AsyncSession, tenant: Tenant, requested_by: uuid.UUID
 ) -> ProvisioningRun:
     """Freeze the workspace (``offboarding``: nothing changes any more) and record the run."""
-    if await active_run_of(session, tenant.id) is not None:
-        raise Conflict(f"The workspace {tenant.slug!r} has a run in progress; try again later.")
-    if tenant.state not in {TenantState.ACTIVE, TenantState.SUSPENDED, TenantState.FAILED}:
-        raise Conflict(f"A {tenant.state} workspace cannot be offboarded.")
+    active = await active_run_of(session, tenant.id)
+    if active is not None:
+        raise _busy(tenant.slug, active)
+    if tenant.state is TenantState.OFFBOARDING:
+        # No run in progress: its offboarding run failed, and is waiting for a retry.
+        failed = await latest_run_of(session, tenant.id, RunKind.DEPROVISION)
+        retry = (
+            f" (run {failed.id} failed; a platform admin can retry it: POST {RUNS_PATH}/"
+            f"{failed.id}/retry)"
+            if failed is not None and failed.state is RunState.FAILED
+            else ""
+        )
+        raise Conflict(f"The workspace {tenant.slug!r} is already being offboarded{retry}.")
+    if tenant.state not in _OFFBOARDABLE:
+        raise Conflict(
+            f"The workspace {tenant.slug!r} is {tenant.state}; only an active, suspended or "
+            "failed workspace can be offboarded."
+        )
     await tenancy.change_state(session, tenant, TenantState.OFFBOARDING)
     run = ProvisioningRun(
         kind=RunKind.DEPROVISION,
@@ -215,8 +242,11 @@ async def request_offboarding(
     try:
         async with session.begin_nested():
             await session.flush()
-    except IntegrityError:
-        raise Conflict(f"The workspace {tenant.slug!r} has a run in progress.") from None
+    except IntegrityError:  # another run began meanwhile (the index waited for it): which
+        active = await active_run_of(session, tenant.id)
+        if active is None:
+            raise
+        raise _busy(tenant.slug, active) from None
     return run
 
 
@@ -241,6 +271,17 @@ async def active_run_of(session: AsyncSession, tenant_id: uuid.UUID) -> Provisio
             ProvisioningRun.tenant_id == tenant_id,
             ProvisioningRun.state.in_(ACTIVE_RUN_STATES),
         )
+    )
+
+
+async def latest_run_of(
+    session: AsyncSession, tenant_id: uuid.UUID, kind: RunKind
+) -> ProvisioningRun | None:
+    return await session.scalar(
+        select(ProvisioningRun)
+        .where(ProvisioningRun.tenant_id == tenant_id, ProvisioningRun.kind == kind)
+        .order_by(ProvisioningRun.created_at.desc())
+        .limit(1)
     )
 
 

@@ -18,8 +18,9 @@ from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
 from services.identity import service as identity
 from services.identity.models import Membership, Role
-from services.provisioning_runs.models import ProvisioningRun, RunKind
+from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
 from services.storage.service import Storage
+from services.tenancy import service as tenancy
 from services.tenancy.models import Tenant, TenantState
 from tests.provisioning.conftest import (
     SIGNUP,
@@ -30,6 +31,7 @@ from tests.provisioning.conftest import (
     succeeded,
     superuser_count,
     wait_for_run,
+    worker_in_process,
 )
 
 Client = AsyncTestClient[Litestar]
@@ -156,6 +158,9 @@ async def test_only_owners_and_platform_admins_may_offboard(
         path, headers={"Authorization": f"Bearer {member_secret}"}
     )
     assert admin_only.status_code == 403
+    assert admin_only.json()["detail"] == (
+        "Only the workspace's owners, or platform admins, can offboard it."
+    )
     not_member = await shared_client.post(
         path, headers={"Authorization": f"Bearer {stranger_secret}"}
     )
@@ -185,3 +190,47 @@ async def test_a_workspace_still_being_provisioned_cannot_be_offboarded(
     answer = await shared_client.post(f"/api/v1/w/{slug}/offboarding", headers=staff)
     assert answer.status_code == 409
     assert "provisioning" in answer.json()["detail"]
+
+
+async def test_a_workspace_being_offboarded_says_so_and_names_its_run(
+    isolated: Env, isolated_client: Client, isolated_database: Database
+) -> None:
+    slug = f"leaving-{uuid.uuid4().hex[:8]}"
+    async with isolated_database.transaction() as session:
+        tenant = await tenancy.create_tenant(
+            session, slug=slug, name="Leaving", state=TenantState.ACTIVE
+        )
+    await Storage(isolated.settings).ensure_tenant_prefix(tenant.id, slug, f"{tenant.id}:storage")
+    staff = await platform_admin_headers(isolated_database)
+    path = f"/api/v1/w/{slug}/offboarding"
+
+    # No worker yet: the run waits in the queue.
+    first = await isolated_client.post(path, headers=staff)
+    assert first.status_code == 202, first.text
+    run_id = first.json()["run_id"]
+    waiting = await isolated_client.post(path, headers=staff)
+    assert waiting.status_code == 409
+    assert waiting.json()["detail"] == (
+        f"The workspace {slug!r} is already being offboarded (run {run_id})."
+    )
+
+    failing = isolated.with_(provisioning_fault="export_workspace:before:fail")
+    async with worker_in_process(failing, concurrency=2):
+        run = await wait_for_run(isolated_database, run_id)
+    assert run.state is RunState.FAILED
+    stuck = await isolated_client.post(path, headers=staff)
+    assert stuck.status_code == 409
+    assert stuck.json()["detail"] == (
+        f"The workspace {slug!r} is already being offboarded (run {run_id} failed; a platform "
+        f"admin can retry it: POST /api/v1/provisioning-runs/{run_id}/retry)."
+    )
+
+    async with worker_in_process(isolated.settings, concurrency=2):
+        retried = await isolated_client.post(
+            f"/api/v1/provisioning-runs/{run_id}/retry", headers=staff
+        )
+        assert retried.status_code == 202, retried.text
+        await wait_for_run(isolated_database, run_id, succeeded)
+    async with isolated_database.transaction() as session:
+        gone = await session.get(Tenant, tenant.id)
+        assert gone is not None and gone.state is TenantState.DELETED
