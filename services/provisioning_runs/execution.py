@@ -11,7 +11,7 @@ import functools
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, insert, or_, select, update
@@ -301,15 +301,18 @@ async def fail_step(
     final: bool,
 ) -> None:
     """Record a step's failure. ``final``: the run is failed (and a provisioning tenant too);
-    otherwise it waits for its next attempt. The lease is released either way."""
-    await finish_run(session, run_id, owner, RunState.FAILED if final else RunState.RETRYING, error)
+    otherwise it waits for its next attempt. The lease is released either way. A failed run
+    finishes at the moment its step does."""
+    now = utcnow()
+    state = RunState.FAILED if final else RunState.RETRYING
+    await finish_run(session, run_id, owner, state, error, at=now)
     await session.execute(
         _update_step(
             run_id,
             name,
             state=StepState.FAILED if final else StepState.PENDING,
             error=error,
-            finished_at=utcnow() if final else None,
+            finished_at=now if final else None,
         )
     )
 
@@ -320,8 +323,11 @@ async def finish_run(
     owner: str,
     state: RunState,
     error: str | None = None,
+    *,
+    at: datetime | None = None,
 ) -> None:
-    """Release the run in ``state``; raises :class:`LeaseLost` if this execution lost it."""
+    """Release the run in ``state`` (finished ``at``, default now, if that is final); raises
+    :class:`LeaseLost` if this execution lost it."""
     final = state in {RunState.SUCCEEDED, RunState.FAILED}
     finished = await session.execute(
         update(ProvisioningRun)
@@ -331,7 +337,7 @@ async def finish_run(
             error=error,
             lease_owner=None,
             lease_expires_at=None,
-            finished_at=utcnow() if final else None,
+            finished_at=(at or utcnow()) if final else None,
         )
         .returning(ProvisioningRun.kind, ProvisioningRun.tenant_id)
         .execution_options(synchronize_session=False)
