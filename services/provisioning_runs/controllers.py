@@ -211,12 +211,17 @@ class ProvisioningRunController(Controller):
         run_id: FromPath[uuid.UUID],
         control_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-    ) -> RunRead:
+    ) -> Response[RunRead]:
         require_platform_admin(principal)
+        require_writing(principal)
         run = await runs.retry_run(control_session, run_id)
         await control_session.commit()
         await job_queue(state).nudge(run.id, run.tenant_id)
-        return RunRead.of(run, runs.progress(run.steps), staff=True)
+        return Response(
+            RunRead.of(run, runs.progress(run.steps), staff=True),
+            status_code=202,
+            headers=_accepted_headers(run.id, replayed=False),
+        )
 
 
 class OffboardingController(Controller):

@@ -16,7 +16,15 @@ from provisioning.workflow import PROVISION, Workflow, is_transient, readable
 from services.cli import cli, load_plugin_commands
 from services.db.engine import Database
 from services.errors import Conflict
-from services.provisioning_runs.models import ProvisioningStep, RunKind, StepState
+from services.identity import service as identity
+from services.identity.models import StaffRole, TokenScope
+from services.provisioning_runs.models import (
+    ProvisioningRun,
+    ProvisioningStep,
+    RunKind,
+    RunState,
+    StepState,
+)
 from services.provisioning_runs.service import derive_slug, progress, retry_delay, slug_candidates
 from services.storage.service import StorageRefused, StorageUnavailable
 from tests.provisioning.conftest import (
@@ -27,6 +35,7 @@ from tests.provisioning.conftest import (
     signup_body,
     succeeded,
     wait_for_run,
+    worker_in_process,
 )
 
 Client = AsyncTestClient[Litestar]
@@ -132,6 +141,59 @@ async def test_the_cli_lists_shows_and_retries_a_failed_run(
         runner.invoke, cli, ["provisioning", "show", str(uuid.uuid4())]
     )
     assert unknown.exit_code == 1 and "No provisioning run" in unknown.output
+
+
+# ------------------------------------------------------------------------------- retrying
+
+
+SEED_FAILS = "seed_workspace:before:fail"
+
+
+async def read_only_platform_admin_headers(database: Database) -> dict[str, str]:
+    async with database.transaction() as session:
+        user = await identity.create_user(
+            session, f"ro-{uuid.uuid4().hex[:8]}@pmo.example", staff_role=StaffRole.PLATFORM_ADMIN
+        )
+        _, secret = await identity.issue_token(
+            session, user.id, name="ops", scopes=frozenset({TokenScope.READ})
+        )
+    return {"Authorization": f"Bearer {secret}"}
+
+
+def seed_attempts(run: ProvisioningRun) -> int:
+    return next(s.attempts for s in run.steps if s.name == "seed_workspace")
+
+
+async def test_a_failed_run_is_retried_by_writing_platform_admins_with_its_status_url(
+    isolated: Env, isolated_client: Client, isolated_database: Database
+) -> None:
+    async with worker_in_process(isolated.with_(provisioning_fault=SEED_FAILS), concurrency=2):
+        run_id = (await isolated_client.post(SIGNUP, json=signup_body())).json()["run_id"]
+        run = await wait_for_run(isolated_database, run_id)
+        assert run.state is RunState.FAILED
+        # The run ends when its failed step does, not before it.
+        failed_step = next(s for s in run.steps if s.state is StepState.FAILED)
+        assert failed_step.name == "seed_workspace"
+        assert run.finished_at is not None and failed_step.finished_at is not None
+        assert run.finished_at >= failed_step.finished_at
+
+        read_only = await read_only_platform_admin_headers(isolated_database)
+        refused = await isolated_client.post(f"{RUNS}/{run_id}/retry", headers=read_only)
+        assert refused.status_code == 403
+        assert refused.json()["detail"] == "This API token is read-only."
+        unchanged = await wait_for_run(isolated_database, run_id, lambda r: True)
+        assert unchanged.state is RunState.FAILED and seed_attempts(unchanged) == 1
+
+        staff = await platform_admin_headers(isolated_database)
+        retried = await isolated_client.post(f"{RUNS}/{run_id}/retry", headers=staff)
+        assert retried.status_code == 202, retried.text
+        assert retried.headers["location"] == f"{RUNS}/{run_id}"
+        assert retried.json()["state"] == "queued"
+        await wait_for_run(
+            isolated_database,
+            run_id,
+            lambda r: r.state is RunState.FAILED and seed_attempts(r) == 2,
+        )
 
 
 # ------------------------------------------------------------------------------- rules
