@@ -124,9 +124,13 @@ def show_command(run_id: uuid.UUID, invitation: bool) -> None:
             if step.result:
                 lines.append(f"       {json.dumps(step.result, sort_keys=True)}")
         if invitation and run.kind is RunKind.PROVISION:
-            from provisioning.steps import invitation_secret
+            from provisioning.steps import invitation_secret, invitation_withheld
 
-            lines.append(f"invitation token: {invitation_secret(settings, run.id)}")
+            withheld = await invitation_withheld(session, run)
+            if withheld is not None:
+                lines.append(f"invitation token: none to hand over ({withheld})")
+            else:
+                lines.append(f"invitation token: {invitation_secret(settings, run.id)}")
         return lines
 
     for line in asyncio.run(_in_control(settings, work)):

@@ -14,12 +14,14 @@ from datetime import date, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from provisioning import seeding
 from provisioning.workflow import PROVISION, StepContext
 from services.config import Settings
 from services.identity import service as identity
 from services.identity.models import Role
+from services.provisioning_runs.models import ProvisioningRun, StepState
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
 
@@ -29,6 +31,22 @@ log = structlog.get_logger("pmo.provisioning")
 def invitation_secret(settings: Settings, run_id: uuid.UUID) -> str:
     """The admin's invitation token of a run: derived, never stored (only its hash is)."""
     return identity.derived_secret(settings.secret_key, f"invitation:{run_id}")
+
+
+async def invitation_withheld(session: AsyncSession, run: ProvisioningRun) -> str | None:
+    """Why the run's invitation token is not worth handing over — its workspace is offboarded
+    (its tokens revoked), or the token was revoked or has expired — or None. A token
+    ``create_admin`` has not made yet is not withheld: it works once the step has run."""
+    tenant = await tenancy.get_by_id(session, run.tenant_id)
+    if tenant is not None and tenant.state.is_leaving:
+        how = "deleted" if tenant.state is TenantState.DELETED else "being offboarded"
+        return f"the workspace is {how}; its tokens are revoked"
+    made = {s.name: s.result for s in run.steps if s.state is StepState.SUCCEEDED}
+    token_id = (made.get("create_admin") or {}).get("invitation_token_id")
+    if token_id is None:
+        return None
+    refused = await identity.token_refusal(session, uuid.UUID(str(token_id)))
+    return None if refused is None else f"the token was {refused}"
 
 
 @PROVISION.step

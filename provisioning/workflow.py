@@ -279,6 +279,12 @@ async def _run_step(
     try:
         if step is None:
             raise PermanentStepError(f"no step {name!r} in this version of the workers")
+        if run.kind is RunKind.PROVISION and run.tenant_state and run.tenant_state.is_leaving:
+            # Whatever queued the run, a provisioning step would put back what offboarding
+            # removed (members, the seeded workspace): the run fails before it writes anything.
+            raise PermanentStepError(
+                f"the workspace is {run.tenant_state.value}; provisioning does not write to it"
+            )
         if platform.fault is not None:
             platform.fault.hit(name, "before")
         async with database.transaction() as control:

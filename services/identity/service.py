@@ -236,6 +236,20 @@ async def revoke_token(session: AsyncSession, token_id: uuid.UUID) -> ApiToken:
     return token
 
 
+async def token_refusal(
+    session: AsyncSession, token_id: uuid.UUID, now: datetime | None = None
+) -> str | None:
+    """Why the token would be refused now (``"revoked at …"``, ``"expired at …"``), or None."""
+    token = await session.get(ApiToken, token_id)
+    if token is None:
+        return "deleted"
+    if token.revoked_at is not None:
+        return f"revoked at {token.revoked_at:%Y-%m-%d %H:%M:%S} UTC"
+    if token.expires_at is not None and token.expires_at <= (now or utcnow()):
+        return f"expired at {token.expires_at:%Y-%m-%d %H:%M:%S} UTC"
+    return None
+
+
 async def remove_memberships_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     """Nobody is a member of the workspace any more (offboarding)."""
     result = await session.execute(delete(Membership).where(Membership.tenant_id == tenant_id))

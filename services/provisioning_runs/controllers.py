@@ -203,6 +203,10 @@ class ProvisioningRunController(Controller):
         status_code=202,
         responses=problem_responses(Unauthenticated, Forbidden, NotFound, Conflict),
         summary="Retry a failed run from its first unfinished step (platform admins)",
+        description=(
+            "Answers 202 with the run, and its status URL in `Location`. A provisioning run of a "
+            "workspace that is offboarded, or being offboarded, is not retried (409)."
+        ),
         security=[{"bearer": []}],
     )
     async def retry_run(

@@ -28,7 +28,7 @@ from services.provisioning_runs.models import (
     StepState,
 )
 from services.tenancy import service as tenancy
-from services.tenancy.models import TenantState
+from services.tenancy.models import Tenant, TenantState
 
 
 class RunBusy(Exception):
@@ -50,6 +50,9 @@ class ClaimedRun:
     request: dict[str, Any]
     steps: dict[str, StepState]  # planned steps, in order
     results: dict[str, dict[str, Any]]  # what finished steps made
+    # When claimed (None: not made yet). It holds while the run executes: a tenant has one
+    # active run at a time, so offboarding cannot begin meanwhile.
+    tenant_state: TenantState | None = None
 
     @property
     def unfinished(self) -> list[str]:
@@ -71,7 +74,8 @@ async def claim(
     has not lapsed.
 
     Three statements at most, core ones (this runs for every execution of every run): the run
-    and its steps, locked; the run taken; its steps planned, or its first unfinished one started.
+    and its steps (and its tenant's state), locked; the run taken; its steps planned, or its
+    first unfinished one started.
     """
     runs, steps = _tables()
     found = (await session.execute(_claiming(), {"run_id": run_id})).one_or_none()
@@ -139,6 +143,7 @@ async def claim(
             for name, state, result in planned
             if state is StepState.SUCCEEDED
         },
+        tenant_state=None if found.tenant_state is None else TenantState(found.tenant_state),
     )
 
 
@@ -148,9 +153,11 @@ def _tables() -> tuple[Table, Table]:
 
 @functools.cache
 def _claiming() -> Any:
-    """The run, locked, with its steps as ``[[name, state, result], …]`` in order (or null)."""
+    """The run, locked, with its steps as ``[[name, state, result], …]`` in order (or null)
+    and its tenant's state (null before the tenant is made)."""
     runs, steps = _tables()
     run, step = runs.c, steps.c
+    tenant_state = select(Tenant.state).where(Tenant.id == run.tenant_id).scalar_subquery()
     planned = (
         select(
             func.json_agg(
@@ -172,6 +179,7 @@ def _claiming() -> Any:
             run.lease_owner,
             run.lease_expires_at,
             planned.label("steps"),
+            tenant_state.label("tenant_state"),
         )
         .where(run.id == bindparam("run_id"))
         .with_for_update(of=runs)

@@ -312,13 +312,23 @@ async def list_runs(
 
 
 async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun:
-    """An operator's retry of a failed run: it resumes at its first unfinished step."""
+    """An operator's retry of a failed run (over HTTP and ``pmo provisioning retry``): it
+    resumes at its first unfinished step. A provisioning run of a workspace that is offboarded,
+    or being offboarded, is not retried: it would put back what offboarding removed."""
     run = await get_run(session, run_id)
     if run.state is not RunState.FAILED:
         raise Conflict(f"Only failed runs can be retried; this one is {run.state}.")
     if await active_run_of(session, run.tenant_id) is not None:
         raise Conflict("Another run of this workspace is in progress.")
     tenant = await tenancy.get_by_id(session, run.tenant_id)
+    if run.kind is RunKind.PROVISION and tenant is not None and tenant.state.is_leaving:
+        offboarding = await latest_run_of(session, tenant.id, RunKind.DEPROVISION)
+        how = "is deleted" if tenant.state is TenantState.DELETED else "is being offboarded"
+        by = f" (offboarding run {offboarding.id})" if offboarding is not None else ""
+        raise Conflict(
+            f"The workspace {run.slug!r} {how}{by}: its provisioning run cannot be retried, "
+            "it would put the workspace's data back."
+        )
     if tenant is not None and tenant.state is TenantState.FAILED:
         await tenancy.change_state(session, tenant, TenantState.PROVISIONING)
     for step in run.steps:

@@ -22,6 +22,12 @@ class TenantState(enum.StrEnum):
     DELETED = "deleted"
     FAILED = "failed"
 
+    @property
+    def is_leaving(self) -> bool:
+        """Offboarding or deleted: its data is being or has been removed, and nothing may be
+        provisioned into it again."""
+        return self in {TenantState.OFFBOARDING, TenantState.DELETED}
+
 
 class Cell(Base):
     """A placement unit: one database (or Citus cluster) serving many tenants."""

@@ -10,14 +10,19 @@ import pytest
 from click.testing import CliRunner
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import func, select
 
 from provisioning.faults import PermanentStepError, TransientStepError
 from provisioning.workflow import PROVISION, Workflow, is_transient, readable
 from services.cli import cli, load_plugin_commands
+from services.db import tenant_data
 from services.db.engine import Database
+from services.db.tenant_scope import TenantScope
 from services.errors import Conflict
 from services.identity import service as identity
-from services.identity.models import StaffRole, TokenScope
+from services.identity.models import ApiToken, Membership, StaffRole, TokenScope
+from services.jobs import JobQueue
+from services.provisioning_runs import service as runs
 from services.provisioning_runs.models import (
     ProvisioningRun,
     ProvisioningStep,
@@ -27,6 +32,7 @@ from services.provisioning_runs.models import (
 )
 from services.provisioning_runs.service import derive_slug, progress, retry_delay, slug_candidates
 from services.storage.service import StorageRefused, StorageUnavailable
+from services.tenancy.models import Tenant, TenantState
 from tests.provisioning.conftest import (
     SIGNUP,
     Env,
@@ -137,6 +143,17 @@ async def test_the_cli_lists_shows_and_retries_a_failed_run(
     again = await asyncio.to_thread(runner.invoke, cli, ["provisioning", "retry", run_id])
     assert again.exit_code == 1
     assert "Only failed runs can be retried" in again.output
+    # A revoked invitation is not handed over.
+    invitation = next(s.result for s in run.steps if s.name == "create_admin")
+    assert invitation is not None
+    async with isolated_database.transaction() as session:
+        await identity.revoke_token(session, uuid.UUID(invitation["invitation_token_id"]))
+    revoked = await asyncio.to_thread(
+        runner.invoke, cli, ["provisioning", "show", run_id, "--invitation"]
+    )
+    assert revoked.exit_code == 0, revoked.output
+    assert "invitation token: none to hand over (the token was revoked at " in revoked.stdout
+    assert "pmo_" not in revoked.stdout
     unknown = await asyncio.to_thread(
         runner.invoke, cli, ["provisioning", "show", str(uuid.uuid4())]
     )
@@ -162,6 +179,31 @@ async def read_only_platform_admin_headers(database: Database) -> dict[str, str]
 
 def seed_attempts(run: ProvisioningRun) -> int:
     return next(s.attempts for s in run.steps if s.name == "seed_workspace")
+
+
+async def offboarded_after_failed_signup(
+    env: Env, client: Client, database: Database, staff: dict[str, str]
+) -> tuple[str, str, Tenant]:
+    """A signup that failed at ``seed_workspace``, then offboarded: the provision run's id, the
+    deprovision run's id, and the deleted tenant."""
+    async with worker_in_process(env.with_(provisioning_fault=SEED_FAILS), concurrency=2):
+        body = signup_body()
+        run_id = (await client.post(SIGNUP, json=body)).json()["run_id"]
+        run = await wait_for_run(database, run_id)
+        assert run.state is RunState.FAILED, run.error
+        offboarding = await client.post(f"/api/v1/w/{body['slug']}/offboarding", headers=staff)
+        assert offboarding.status_code == 202, offboarding.text
+        deprovision_id = offboarding.json()["run_id"]
+        await wait_for_run(database, deprovision_id, succeeded)
+    async with database.transaction() as session:
+        tenant = await session.get(Tenant, run.tenant_id)
+    assert tenant is not None and tenant.state is TenantState.DELETED
+    return run_id, deprovision_id, tenant
+
+
+async def workspace_rows(database: Database, tenant: Tenant) -> int:
+    async with database.transaction(tenant.cell, TenantScope.single(tenant.id)) as session:
+        return sum((await tenant_data.count_rows(session, tenant.id)).values())
 
 
 async def test_a_failed_run_is_retried_by_writing_platform_admins_with_its_status_url(
@@ -194,6 +236,81 @@ async def test_a_failed_run_is_retried_by_writing_platform_admins_with_its_statu
             run_id,
             lambda r: r.state is RunState.FAILED and seed_attempts(r) == 2,
         )
+
+
+async def test_a_provisioning_run_of_an_offboarded_workspace_is_not_retried(
+    isolated: Env, isolated_client: Client, isolated_database: Database
+) -> None:
+    staff = await platform_admin_headers(isolated_database)
+    run_id, deprovision_id, tenant = await offboarded_after_failed_signup(
+        isolated, isolated_client, isolated_database, staff
+    )
+    assert await workspace_rows(isolated_database, tenant) == 0
+
+    refused = await isolated_client.post(f"{RUNS}/{run_id}/retry", headers=staff)
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert f"The workspace {tenant.slug!r} is deleted (offboarding run {deprovision_id})" in detail
+    assert "cannot be retried" in detail
+    # The operator's command keeps the same rule.
+    load_plugin_commands()
+    runner = CliRunner(env=isolated.process_env())
+    cli_retry = await asyncio.to_thread(runner.invoke, cli, ["provisioning", "retry", run_id])
+    assert cli_retry.exit_code == 1
+    assert "cannot be retried" in cli_retry.output
+    # Nor is its invitation handed out: the workspace's tokens are revoked.
+    shown = await asyncio.to_thread(
+        runner.invoke, cli, ["provisioning", "show", run_id, "--invitation"]
+    )
+    assert shown.exit_code == 0, shown.output
+    assert (
+        "invitation token: none to hand over (the workspace is deleted; its tokens are revoked)"
+        in shown.stdout
+    )
+    assert "pmo_" not in shown.stdout
+
+    run = await wait_for_run(isolated_database, run_id)
+    assert run.state is RunState.FAILED and seed_attempts(run) == 1
+    assert await workspace_rows(isolated_database, tenant) == 0
+
+
+async def test_a_provisioning_step_never_writes_in_an_offboarded_workspace(
+    isolated: Env, isolated_client: Client, isolated_database: Database
+) -> None:
+    staff = await platform_admin_headers(isolated_database)
+    run_id, _, tenant = await offboarded_after_failed_signup(
+        isolated, isolated_client, isolated_database, staff
+    )
+    # The run queued again behind the rules' back (as a retry did before they were checked).
+    async with isolated_database.transaction() as session:
+        run = await runs.get_run(session, uuid.UUID(run_id))
+        for step in run.steps:
+            if step.state is not StepState.SUCCEEDED:
+                step.state = StepState.PENDING
+        run.state, run.error, run.finished_at = RunState.QUEUED, None, None
+    queue = JobQueue(isolated.settings)
+    try:
+        await queue.defer_run(run.id, run.tenant_id)
+    finally:
+        await queue.close()
+
+    async with worker_in_process(isolated.settings, concurrency=2):
+        run = await wait_for_run(isolated_database, run_id)
+    assert run.state is RunState.FAILED
+    assert run.error == (
+        "seed_workspace: the workspace is deleted; provisioning does not write to it"
+    )
+    assert seed_attempts(run) == 2
+    assert await workspace_rows(isolated_database, tenant) == 0
+    async with isolated_database.transaction() as session:
+        kept = await session.get(Tenant, tenant.id)
+        assert kept is not None and kept.state is TenantState.DELETED
+        members = select(func.count()).where(Membership.tenant_id == tenant.id)
+        assert await session.scalar(members) == 0
+        live = select(func.count()).where(
+            ApiToken.tenant_id == tenant.id, ApiToken.revoked_at.is_(None)
+        )
+        assert await session.scalar(live) == 0
 
 
 # ------------------------------------------------------------------------------- rules
