@@ -1,4 +1,5 @@
-"""Text patterns the API's schemas use, and what each means to a person reading an error."""
+"""Text patterns the API's schemas use, what each means to a person reading an error, and the
+article a word takes in a message."""
 
 from __future__ import annotations
 
@@ -22,3 +23,10 @@ _MISSED = {
 def plain_message(message: str) -> str:
     """A validation message, with a missed pattern said in words where we know it."""
     return _MISSED.get(message, message)
+
+
+def a_or_an(word: str, *, starts: bool = False) -> str:
+    """``word`` after its indefinite article: "an approved", "a draft" ("An …" when it
+    ``starts`` a sentence). By the first letter, which serves the API's state and kind names."""
+    article = "an" if word[:1].lower() in "aeiou" else "a"
+    return f"{article.capitalize() if starts else article} {word}"

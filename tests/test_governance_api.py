@@ -197,6 +197,7 @@ async def test_approving_a_change_request_rebaselines_its_milestones_and_records
     assert moved["baseline_date"] == "2027-07-01"
     frozen = await change(client, ws, "change-requests", approved.json(), {"title": "Sneaky"})
     assert frozen.status_code == 409
+    assert frozen.json()["detail"] == "An approved change request cannot be changed."
 
 
 async def test_a_gate_is_decided_by_its_board_and_opens_its_tranche(

@@ -88,6 +88,9 @@ async def test_risk_responses_scales_and_proximity_come_from_the_workspace(
         response = await client.post(url(ws, "risks"), json=body, headers=ws.headers)
         assert response.status_code == 422, (body, response.text)
         assert response.json()["errors"][0]["field"] == field
+        if body.get("kind") == "opportunity":
+            message = response.json()["errors"][0]["message"]
+            assert message.startswith("an opportunity takes one of: "), message
     opportunity = await make(
         client, ws, "risks", {**base, "kind": "opportunity", "response": "exploit"}
     )

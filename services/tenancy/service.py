@@ -15,6 +15,7 @@ from services.config import DEFAULT_CELL, Settings
 from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.tenancy.models import Cell, Tenant, TenantState
+from services.text import a_or_an
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{1,61}[a-z0-9])$")
 
@@ -126,7 +127,9 @@ async def place(session: AsyncSession, tenant_id: uuid.UUID, cell: str) -> None:
     if placed is None:
         tenant = await require(session, tenant_id)
         if tenant.cell != cell:
-            raise Conflict(f"A {tenant.state} workspace cannot move cells this way.")
+            raise Conflict(
+                f"{a_or_an(tenant.state, starts=True)} workspace cannot move cells this way."
+            )
 
 
 async def reserve(session: AsyncSession, tenant_id: uuid.UUID, *, slug: str, name: str) -> bool:
@@ -229,7 +232,7 @@ async def change_state(session: AsyncSession, tenant: Tenant, target: TenantStat
     if tenant.state is target:
         return tenant
     if not can_transition(tenant.state, target):
-        raise Conflict(f"A {tenant.state} workspace cannot become {target}.")
+        raise Conflict(f"{a_or_an(tenant.state, starts=True)} workspace cannot become {target}.")
     tenant.state = target
     tenant.state_changed_at = utcnow()
     await session.flush()

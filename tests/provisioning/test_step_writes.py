@@ -85,7 +85,7 @@ async def test_set_state_follows_the_lifecycle(database: Database) -> None:
         await tenancy.set_state(session, tenant_id, TenantState.ACTIVE)
     assert (await _tenant(database, tenant_id)).version == 2
 
-    with pytest.raises(Conflict, match="cannot become"):
+    with pytest.raises(Conflict, match=r"^An active workspace cannot become provisioning"):
         async with database.transaction() as session:
             await tenancy.set_state(session, tenant_id, TenantState.PROVISIONING)
     with pytest.raises(NotFound):

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, delete, func, or_, select
 from services.db.base import utcnow
 from services.errors import Conflict, Forbidden
 from services.identity.models import Role
+from services.text import a_or_an
 from services.workspace import clock
 from services.workspace.governance.models import (
     Action,
@@ -314,7 +315,7 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
 
     async def update(self, row: ChangeRequest, changes: dict[str, Any]) -> ChangeRequest:
         if row.state in DECIDED or row.state is ChangeRequestState.WITHDRAWN:
-            raise Conflict(f"A {row.state} change request cannot be changed.")
+            raise Conflict(f"{a_or_an(row.state, starts=True)} change request cannot be changed.")
         lines = changes.pop("rebaselines", None)
         if lines is not None:
             await self.set_rebaselines(row, msgspec.to_builtins(lines))

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 
+from services.text import a_or_an
 from services.workspace.configuration import service as configuration
 from services.workspace.configuration.rules import RegisterConfiguration
 from services.workspace.governance.models import Board
@@ -113,7 +114,9 @@ class RiskService(RegisterService[Risk]):
         _check_scale(settings, row)
         allowed = responses_for(row.kind, settings.risk_response_model)
         if row.response is not None and row.response not in allowed:
-            raise invalid("response", f"a {row.kind} takes one of: {', '.join(sorted(allowed))}")
+            raise invalid(
+                "response", f"{a_or_an(row.kind)} takes one of: {', '.join(sorted(allowed))}"
+            )
         if row.proximity is not None and row.proximity not in {p.key for p in settings.proximity}:
             known = ", ".join(p.key for p in settings.proximity)
             raise invalid("proximity", f"one of the workspace's proximities: {known}")
