@@ -50,6 +50,7 @@ from services.workspace.custom_registers.service import (
 from services.workspace.gates.models import (
     Checklist,
     ChecklistEntry,
+    CriterionStatus,
     GateBoundary,
     GateCriterion,
     StageGate,
@@ -385,6 +386,30 @@ def _milestone_follow(row: Milestone, v: ItemValues, columns: Row) -> Row:
     return columns
 
 
+# What a gate criterion tests: a pack changing one of them sets a new test.
+ASSESSED_ON = ("text", "evidence_required", "mandatory")
+
+
+def reassessed(row: GateCriterion, columns: Row) -> bool:
+    """Whether writing ``columns`` over an assessed criterion changes what it tests."""
+    return row.status is not CriterionStatus.NOT_ASSESSED and any(
+        name in columns and columns[name] != getattr(row, name) for name in ASSESSED_ON
+    )
+
+
+def _criterion_follow(row: GateCriterion, v: ItemValues, columns: Row) -> Row:
+    # The assessment was of the old test: it is cleared, so the gate counts the criterion as
+    # not yet met (the client's evidence link and note stay, for whoever assesses it again).
+    if reassessed(row, columns):
+        return {
+            **columns,
+            "status": CriterionStatus.NOT_ASSESSED,
+            "assessed_by": None,
+            "assessed_at": None,
+        }
+    return columns
+
+
 _SCALE_OF_KIND = {
     "probability_level": ScaleKind.PROBABILITY,
     "impact_level": ScaleKind.IMPACT,
@@ -651,6 +676,7 @@ STORED: dict[str, Stored] = {
                 F("mandatory"),
                 F("position"),
             ),
+            follow=_criterion_follow,
         ),
         Stored(
             "milestone",

@@ -48,7 +48,7 @@ from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
 from services.workspace.configuration.service import forget_configuration
-from services.workspace.gates.models import GateBoundary, GateState, StageGate
+from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState, StageGate
 from services.workspace.gates.rules import may_decide
 from services.workspace.gates.service import GateService
 from services.workspace.governance.models import Board, BoardMember
@@ -208,7 +208,7 @@ async def _prepare(
             theirs.values,
             programme,
         )
-    return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan)
+    return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, _reassessing(plan, theirs))
 
 
 def _decided_gates(plan: UpgradePlan, theirs: WorkspaceItems) -> dict[ItemId, str]:
@@ -236,6 +236,31 @@ def _decided_gates(plan: UpgradePlan, theirs: WorkspaceItems) -> dict[ItemId, st
                     "board assessed them"
                 )
     return fixed
+
+
+def _reassessing(plan: UpgradePlan, theirs: WorkspaceItems) -> UpgradePlan:
+    """The plan, saying so where an update changes what an assessed criterion tests: its
+    assessment is then cleared (`rows.reassessed`), as it was of the old test."""
+    entries = []
+    for entry in plan.entries:
+        row = theirs.rows.get(entry.item_id)
+        if (
+            entry.kind == "gate_criterion"
+            and entry.action is Action.UPDATE
+            and row is not None
+            and row.status is not CriterionStatus.NOT_ASSESSED
+            and any(
+                (entry.ours or {}).get(name) != (entry.theirs or {}).get(name)
+                for name in ("text", "evidence", "mandatory")
+            )
+        ):
+            entry = msgspec.structs.replace(
+                entry,
+                reason=f"{entry.reason}; what it tests changes, so its assessment "
+                f"({row.status}) is cleared for the board to assess it again",
+            )
+        entries.append(entry)
+    return UpgradePlan(entries=entries)
 
 
 async def _gates_in_front_of_started_tranches(

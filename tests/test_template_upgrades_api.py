@@ -415,3 +415,43 @@ async def test_an_upgrade_plans_no_gate_in_front_of_a_tranche_under_way(
     # The rest went through.
     pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert pin["pack_version"] == "1.1.0"
+
+
+async def test_an_upgrade_that_rewords_an_assessed_criterion_clears_its_assessment(
+    client: Client, seeded: tuple[Workspace, str]
+) -> None:
+    ws, pack = seeded
+    gate_path = url(ws, f"stage-gates/{stable_id(ws.tenant_id, pack, 'gate', 'gate')}")
+    gate = (await client.get(gate_path, headers=ws.headers)).json()
+    # The board assesses the first two criteria as met; 1.1.0 rewords only the first.
+    for criterion in gate["criteria"][:2]:
+        assessed = await client.patch(
+            f"{gate_path}/criteria/{criterion['id']}",
+            json={"status": "met", "evidence_link": "https://example.org/evidence"},
+            headers={**ws.headers, "If-Match": f'"{criterion["version"]}"'},
+        )
+        assert assessed.status_code == 200, assessed.text
+    assert (await client.get(gate_path, headers=ws.headers)).json()["criteria_met"] == 2
+
+    dry = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
+    assert dry.status_code == 200, dry.text
+    [reworded] = [e for e in dry.json()["entries"] if e["key"] == "gate/criterion-1"]
+    assert reworded["action"] == "update"
+    assert "its assessment (met) is cleared" in reworded["reason"]
+    assert not [e for e in dry.json()["entries"] if e["key"] == "gate/criterion-2"]  # unchanged
+
+    applied = await client.post(
+        url(ws, "template-upgrades"), json={"apply": True}, headers=ws.headers
+    )
+    assert applied.status_code == 200, applied.text
+    after = (await client.get(gate_path, headers=ws.headers)).json()
+    first, second = after["criteria"][:2]
+    assert first["text"] == "Criterion 1 is met and signed off."
+    assert (first["status"], first["assessed_at"], first["assessed_by"]) == (
+        "not_assessed",
+        None,
+        None,
+    )
+    assert first["evidence_link"] == "https://example.org/evidence"  # the client's, kept
+    assert second["status"] == "met"
+    assert after["criteria_met"] == 1
