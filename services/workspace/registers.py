@@ -8,6 +8,7 @@ A concept's service subclasses :class:`RegisterService` and adds its rules in
 from __future__ import annotations
 
 import functools
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,6 +44,8 @@ from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.structure.models import Programme, Project
 
 M = TypeVar("M", bound=WorkspaceModel)
+# PostgreSQL's detail of a foreign key refusing a delete names the table that still refers.
+_REFERRED_FROM = re.compile(r'is still referenced from table "(\w+)"')
 # Exports are for spreadsheets: a register larger than this is filtered first.
 EXPORT_LIMIT = 10_000
 # Tables the workspace's configuration (`configuration.configuration`) is read from.
@@ -437,6 +440,12 @@ class RegisterService(Generic[M]):
                 await self.session.flush()
         except IntegrityError as exc:
             # Anything the checks let through that the keys refuse: still the caller's conflict.
+            detail = str(getattr(getattr(exc.orig, "diag", None), "message_detail", "") or "")
+            if referring := _REFERRED_FROM.search(detail):
+                raise Conflict(
+                    f"This {self.noun} is still referred to by "
+                    f"{referring[1].replace('_', ' ')}: change or remove those first."
+                ) from exc
             raise Conflict(
                 f"This {self.noun} is referenced by other records or refers to missing ones."
             ) from exc
