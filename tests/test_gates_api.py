@@ -1,8 +1,9 @@
-"""Stage gates over HTTP: a gate's ETag follows its criteria, and no undecided gate is planned
-in front of a tranche already under way."""
+"""Stage gates over HTTP: a gate's ETag follows its criteria, a decision is taken on the gate as
+last read (If-Match), and no undecided gate is planned in front of a tranche already under way."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any
 
@@ -14,6 +15,24 @@ async def read_gate(client: Client, ws: Workspace, gate: dict[str, Any]) -> Any:
     response = await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)
     assert response.status_code == 200, response.text
     return response
+
+
+async def decide_gate(
+    client: Client,
+    ws: Workspace,
+    gate: dict[str, Any],
+    body: dict[str, Any],
+    headers: dict[str, str] | None = None,
+) -> Any:
+    """Decide ``gate`` as it stands now: read its ETag, send it in If-Match."""
+    headers = headers or ws.headers
+    current = await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=headers)
+    assert current.status_code == 200, current.text
+    return await client.post(
+        url(ws, f"stage-gates/{gate['id']}/decisions"),
+        json=body,
+        headers={**headers, "If-Match": current.headers["etag"]},
+    )
 
 
 async def test_a_gates_etag_moves_on_when_its_criteria_change(
@@ -76,16 +95,96 @@ async def test_a_decision_moves_the_gates_etag_on(
     prog = await programme(client, ws)
     gate = await make(client, ws, "stage-gates", {"programme_id": prog["id"], "title": "Go live"})
 
-    decided = await client.post(
-        url(ws, f"stage-gates/{gate['id']}/decisions"),
-        json={"decision": "hold", "decided_by_id": str(ws.user_id)},
-        headers=ws.headers,
+    decided = await decide_gate(
+        client, ws, gate, {"decision": "hold", "decided_by_id": str(ws.user_id)}
     )
     assert decided.status_code == 201, decided.text
 
     after = await read_gate(client, ws, gate)
     assert after.headers["etag"] != f'"{gate["version"]}"'
     assert after.json()["decision"] == "hold"
+
+
+async def test_a_gate_is_decided_only_on_its_current_etag_and_a_replay_answers_the_first(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    gate = await make(client, ws, "stage-gates", {"programme_id": prog["id"], "title": "Go live"})
+    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
+    go = {"decision": "go", "decided_by_id": str(ws.user_id)}
+    read = await read_gate(client, ws, gate)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    # Without If-Match: 428, and the key stays free for the real attempt.
+    unasked = await client.post(decisions, json=go, headers={**ws.headers, **key})
+    # A criterion added since the read: the board would decide on what it did not see.
+    added = await client.post(
+        url(ws, f"stage-gates/{gate['id']}/criteria"),
+        json={"text": "Security sign-off"},
+        headers=ws.headers,
+    )
+    assert added.status_code == 201, added.text
+    stale = await client.post(
+        decisions, json=go, headers={**ws.headers, **key, "If-Match": read.headers["etag"]}
+    )
+
+    assert unasked.status_code == 428, unasked.text
+    assert unasked.headers["content-type"].startswith("application/problem+json")
+    assert stale.status_code == 412, stale.text
+    assert stale.headers["content-type"].startswith("application/problem+json")
+    unchanged = await read_gate(client, ws, gate)
+    assert stale.json()["current_etag"] == unchanged.headers["etag"] != read.headers["etag"]
+    assert unchanged.json()["state"] == "planned" and unchanged.json()["decision"] is None
+    listed = await client.get(decisions, headers=ws.headers)
+    assert listed.json()["total"] == 0
+
+    current = {**ws.headers, **key, "If-Match": unchanged.headers["etag"]}
+    held = await client.post(decisions, json={**go, "decision": "hold"}, headers=current)
+    replayed = await client.post(decisions, json={**go, "decision": "hold"}, headers=current)
+
+    assert held.status_code == 201, held.text
+    # The decision moved the gate's ETag on; the retry still answers the first answer.
+    assert (await read_gate(client, ws, gate)).headers["etag"] != unchanged.headers["etag"]
+    assert replayed.status_code == 201, replayed.text
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert replayed.json() == held.json()
+    assert (await client.get(decisions, headers=ws.headers)).json()["total"] == 1
+    # Another decision on the ETag the first one left behind is stale.
+    again = await client.post(
+        decisions, json=go, headers={**ws.headers, "If-Match": unchanged.headers["etag"]}
+    )
+    assert again.status_code == 412, again.text
+
+
+async def test_a_gates_decisions_are_a_page(client: Client, make_workspace: MakeWorkspace) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    gate = await make(client, ws, "stage-gates", {"programme_id": prog["id"], "title": "Go live"})
+    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
+    for decision in ("hold", "recycle", "go"):
+        body = {"decision": decision, "decided_by_id": str(ws.user_id)}
+        taken = await decide_gate(client, ws, gate, body)
+        assert taken.status_code == 201, taken.text
+
+    first = await client.get(decisions, params={"limit": 2}, headers=ws.headers)
+    rest = await client.get(decisions, params={"limit": 2, "offset": 2}, headers=ws.headers)
+    whole = await client.get(decisions, headers=ws.headers)
+    refused = await client.get(decisions, params={"limit": 0}, headers=ws.headers)
+
+    assert first.status_code == 200, first.text
+    assert {k: v for k, v in first.json().items() if k != "items"} == {
+        "total": 3,
+        "limit": 2,
+        "offset": 0,
+        "has_more": True,
+    }
+    assert [d["decision"] for d in first.json()["items"]] == ["hold", "recycle"]
+    assert [d["decision"] for d in rest.json()["items"]] == ["go"]
+    assert rest.json()["has_more"] is False
+    assert whole.json()["limit"] == 50 and whole.json()["total"] == 3
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["limit"]
 
 
 async def _tranches(client: Client, ws: Workspace) -> tuple[dict[str, Any], ...]:

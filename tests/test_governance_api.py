@@ -12,6 +12,7 @@ from services.identity import service as identity
 from services.identity.models import Role
 from services.workspace.gates.models import GateBoundary, StageGate
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
+from tests.test_gates_api import decide_gate
 from tests.workspace_api import Client, change, make, programme, url
 
 TODAY = date.today()
@@ -241,11 +242,9 @@ async def test_a_gate_is_decided_by_its_board_and_opens_its_tranche(
 
     decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
     go = {"decision": "go", "decided_by_id": str(ws.user_id)}
-    unmet = await client.post(decisions, json=go, headers=ws.headers)
+    unmet = await decide_gate(client, ws, gate, go)
     assert unmet.status_code == 422 and "mandatory" in unmet.json()["errors"][0]["message"]
-    stranger = await client.post(
-        decisions, json={**go, "decided_by_id": str(outsider.user_id)}, headers=ws.headers
-    )
+    stranger = await decide_gate(client, ws, gate, {**go, "decided_by_id": str(outsider.user_id)})
     assert stranger.status_code == 422
 
     criterion = gate["criteria"][0]
@@ -262,16 +261,16 @@ async def test_a_gate_is_decided_by_its_board_and_opens_its_tranche(
     )
     assert met.status_code == 200 and met.json()["assessed_by"] == str(ws.user_id)
 
-    hold = await client.post(decisions, json={**go, "decision": "hold"}, headers=ws.headers)
+    hold = await decide_gate(client, ws, gate, {**go, "decision": "hold"})
     assert hold.status_code == 201
     still_blocked = await change(client, ws, "tranches", tranche, {"state": "started"})
     assert still_blocked.status_code == 409
-    decided = await client.post(decisions, json=go, headers=ws.headers)
+    decided = await decide_gate(client, ws, gate, go)
     assert decided.status_code == 201, decided.text
     assert decided.json()["criteria_met"] == 1 and decided.json()["criteria_total"] == 2
     history = await client.get(decisions, headers=ws.headers)
-    assert [d["decision"] for d in history.json()] == ["hold", "go"]
-    final = await client.post(decisions, json={**go, "decision": "stop"}, headers=ws.headers)
+    assert [d["decision"] for d in history.json()["items"]] == ["hold", "go"]
+    final = await decide_gate(client, ws, gate, {**go, "decision": "stop"})
     assert final.status_code == 409
 
     started = await change(client, ws, "tranches", tranche, {"state": "started"})
@@ -302,14 +301,15 @@ async def test_the_exit_gate_of_the_previous_tranche_guards_the_next(
     )
     assert (await change(client, ws, "tranches", first, {"state": "started"})).status_code == 200
     assert (await change(client, ws, "tranches", second, {"state": "started"})).status_code == 409
-    conditional = await client.post(
-        url(ws, f"stage-gates/{gate['id']}/decisions"),
-        json={
+    conditional = await decide_gate(
+        client,
+        ws,
+        gate,
+        {
             "decision": "conditional_go",
             "decided_by_id": str(ws.user_id),
             "conditions": "Close the data-migration defects by May",
         },
-        headers=ws.headers,
     )
     assert conditional.status_code == 201, conditional.text
     assert (await change(client, ws, "tranches", second, {"state": "started"})).status_code == 200
@@ -327,11 +327,10 @@ async def test_a_gate_decides_only_among_its_outcomes(
         {"programme_id": prog["id"], "title": "Funding release", "outcomes": ["go", "stop"]},
     )
     assert gate["outcomes"] == ["go", "stop"]
-    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
     by_me = {"decided_by_id": str(ws.user_id)}
 
-    hold = await client.post(decisions, json={**by_me, "decision": "hold"}, headers=ws.headers)
-    go = await client.post(decisions, json={**by_me, "decision": "go"}, headers=ws.headers)
+    hold = await decide_gate(client, ws, gate, {**by_me, "decision": "hold"})
+    go = await decide_gate(client, ws, gate, {**by_me, "decision": "go"})
 
     assert hold.status_code == 422, hold.text
     assert hold.json()["errors"][0]["message"] == "this gate decides one of: go, stop"
@@ -391,10 +390,7 @@ async def test_a_decided_gate_keeps_what_it_was_decided_on(
     board, other, gate = await _board_and_gate(client, ws)
     recommended = await change(client, ws, "stage-gates", gate, {"recommendation": "go"})
     assert recommended.status_code == 200, recommended.text
-    decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
-    go = await client.post(
-        decisions, json={"decision": "go", "decided_by_id": str(ws.user_id)}, headers=ws.headers
-    )
+    go = await decide_gate(client, ws, gate, {"decision": "go", "decided_by_id": str(ws.user_id)})
     assert go.status_code == 201, go.text
     decided = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
 
@@ -435,10 +431,8 @@ async def test_a_held_gate_takes_a_new_recommendation_but_keeps_its_board(
 ) -> None:
     ws = await make_workspace()
     _, other, gate = await _board_and_gate(client, ws)
-    hold = await client.post(
-        url(ws, f"stage-gates/{gate['id']}/decisions"),
-        json={"decision": "hold", "decided_by_id": str(ws.user_id)},
-        headers=ws.headers,
+    hold = await decide_gate(
+        client, ws, gate, {"decision": "hold", "decided_by_id": str(ws.user_id)}
     )
     assert hold.status_code == 201, hold.text
     held = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
@@ -461,8 +455,8 @@ async def test_a_gate_with_decisions_cannot_be_deleted(
     _, _, gate = await _board_and_gate(client, ws)
     _, _, spare = await _board_and_gate(client, ws)
     decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
-    hold = await client.post(
-        decisions, json={"decision": "hold", "decided_by_id": str(ws.user_id)}, headers=ws.headers
+    hold = await decide_gate(
+        client, ws, gate, {"decision": "hold", "decided_by_id": str(ws.user_id)}
     )
     assert hold.status_code == 201, hold.text
 
@@ -471,9 +465,8 @@ async def test_a_gate_with_decisions_cannot_be_deleted(
 
     assert refused.status_code == 409, refused.text
     assert "decided" in refused.json()["detail"]
-    assert [d["decision"] for d in (await client.get(decisions, headers=ws.headers)).json()] == [
-        "hold"
-    ]
+    listed = (await client.get(decisions, headers=ws.headers)).json()
+    assert [d["decision"] for d in listed["items"]] == ["hold"]
     assert undecided.status_code == 204, undecided.text
 
 
@@ -486,8 +479,8 @@ async def test_gate_decisions_are_dated_in_order_and_not_in_the_future(
     by_me = {"decided_by_id": str(ws.user_id)}
     last_week = (TODAY - timedelta(days=7)).isoformat()
 
-    future = await client.post(
-        decisions, json={**by_me, "decision": "hold", "decided_on": TOMORROW}, headers=ws.headers
+    future = await decide_gate(
+        client, ws, gate, {**by_me, "decision": "hold", "decided_on": TOMORROW}
     )
     assert future.status_code == 422, future.text
     assert future.json()["errors"] == [
@@ -497,22 +490,22 @@ async def test_gate_decisions_are_dated_in_order_and_not_in_the_future(
             "source": "body",
         }
     ]
-    hold = await client.post(
-        decisions, json={**by_me, "decision": "hold", "decided_on": YESTERDAY}, headers=ws.headers
+    hold = await decide_gate(
+        client, ws, gate, {**by_me, "decision": "hold", "decided_on": YESTERDAY}
     )
     assert hold.status_code == 201, hold.text
-    backdated = await client.post(
-        decisions, json={**by_me, "decision": "go", "decided_on": last_week}, headers=ws.headers
+    backdated = await decide_gate(
+        client, ws, gate, {**by_me, "decision": "go", "decided_on": last_week}
     )
     assert backdated.status_code == 422, backdated.text
     assert backdated.json()["errors"][0]["field"] == "decided_on"
     assert YESTERDAY in backdated.json()["errors"][0]["message"]
 
-    go = await client.post(decisions, json={**by_me, "decision": "go"}, headers=ws.headers)
+    go = await decide_gate(client, ws, gate, {**by_me, "decision": "go"})
 
     assert go.status_code == 201, go.text
     history = (await client.get(decisions, headers=ws.headers)).json()
-    assert [(d["decision"], d["decided_on"]) for d in history] == [
+    assert [(d["decision"], d["decided_on"]) for d in history["items"]] == [
         ("hold", YESTERDAY),
         ("go", TODAY.isoformat()),
     ]
@@ -726,10 +719,12 @@ async def test_a_gate_with_a_board_keeps_one_and_one_without_is_decided_by_any_m
     board, other, gate = await _board_and_gate(client, ws)
 
     cleared = await change(client, ws, "stage-gates", gate, {"board_id": None})
-    by_outsider = await client.post(
-        url(ws, f"stage-gates/{gate['id']}/decisions"),
-        json={"decision": "go", "decided_by_id": str(outsider.user_id)},
-        headers=outsider.headers,
+    by_outsider = await decide_gate(
+        client,
+        ws,
+        gate,
+        {"decision": "go", "decided_by_id": str(outsider.user_id)},
+        outsider.headers,
     )
 
     assert cleared.status_code == 422, cleared.text
@@ -749,10 +744,12 @@ async def test_a_gate_with_a_board_keeps_one_and_one_without_is_decided_by_any_m
         client, ws, "stage-gates", {"programme_id": kept["programme_id"], "title": "Go live"}
     )
     unchanged = await change(client, ws, "stage-gates", boardless, {"board_id": None})
-    decided = await client.post(
-        url(ws, f"stage-gates/{boardless['id']}/decisions"),
-        json={"decision": "go", "decided_by_id": str(outsider.user_id)},
-        headers=outsider.headers,
+    decided = await decide_gate(
+        client,
+        ws,
+        boardless,
+        {"decision": "go", "decided_by_id": str(outsider.user_id)},
+        outsider.headers,
     )
     assert unchanged.status_code == 200, unchanged.text
     assert decided.status_code == 201, decided.text

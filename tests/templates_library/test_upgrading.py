@@ -288,7 +288,7 @@ async def test_a_decided_gate_and_its_assessed_criteria_stay_as_the_board_decide
     decided = await client.post(
         url(ws, f"stage-gates/{seeded.id('gate', 'gate')}/decisions"),
         json={"decision": "stop", "decided_by_id": str(ws.user_id)},
-        headers=ws.headers,
+        headers={**ws.headers, "If-Match": "*"},  # the gate as it stands
     )
     assert decided.status_code == 201, decided.text
     gate_before = await seeded.get("stage-gates", "gate", "gate")

@@ -13,8 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.concurrency import IfMatch, check_if_match
 from services.dependencies import WorkspaceAccess, workspace_dependencies
+from services.errors import IdempotencyKeyReused, PreconditionRequired, VersionMismatch
 from services.idempotency import IdempotencyKey
 from services.identity.models import Role
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.problems import problem_responses
 from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState
 from services.workspace.gates.schemas import (
     ChecklistEntryRead,
@@ -38,6 +41,7 @@ from services.workspace.http import (
     CREATE_RESPONSES,
     READ_RESPONSES,
     UPDATE_RESPONSES,
+    WRITE_ERRORS,
     RegisterSpec,
     check_people,
     create_once,
@@ -45,6 +49,11 @@ from services.workspace.http import (
     with_etag,
 )
 from services.workspace.schemas import read_of
+
+# A decision is created (Idempotency-Key) on the gate as last read (If-Match).
+DECISION_RESPONSES = problem_responses(
+    *WRITE_ERRORS, IdempotencyKeyReused, VersionMismatch, PreconditionRequired
+)
 
 
 def gate_filter(
@@ -155,16 +164,21 @@ class GateCriteriaController(Controller):
         gate_id: FromPath[uuid.UUID],
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
-    ) -> list[GateReviewRead]:
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> Page[GateReviewRead]:
         service = GateService(session, workspace.actor_id)
-        reviews = await service.reviews(await service.get(gate_id))
-        return [read_of(GateReviewRead, r) for r in reviews]
+        reviews, total = await service.reviews(await service.get(gate_id), limit, offset)
+        return Page.of([read_of(GateReviewRead, r) for r in reviews], total, limit, offset)
 
     @post(
         "/decisions",
         status_code=201,
-        responses=CREATE_RESPONSES,
-        summary="Decide the gate: go, conditional go, hold, stop or recycle",
+        responses=DECISION_RESPONSES,
+        summary="Decide the gate: go, conditional go, hold, stop or recycle (needs If-Match)",
+        description="If-Match carries the gate's ETag: its criteria move it on, so a decision "
+        "taken on a stale read of the gate is a 412 (428 without If-Match). A retry with the "
+        "same Idempotency-Key answers the first answer, though the decision moved the ETag on.",
     )
     async def decide_gate(
         self,
@@ -176,14 +190,18 @@ class GateCriteriaController(Controller):
         control_session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
+        if_match: IfMatch = None,
     ) -> Response[GateReviewRead]:
         service = GateService(session, workspace.actor_id)
 
         async def make() -> GateReviewRead:
+            # Checked only when the decision is taken, not on a replay of its key: the
+            # decision itself moved the gate's ETag on.
+            gate = await service.get(gate_id)
+            check_if_match(if_match, gate.version)
             await check_people(
                 control_session, workspace, {"decided_by_id": data.decided_by_id}, ["decided_by_id"]
             )
-            gate = await service.get(gate_id)
             review = await service.decide(
                 gate, data.decision, data.decided_by_id, data.conditions, data.decided_on
             )

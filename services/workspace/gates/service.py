@@ -332,13 +332,22 @@ class GateService(RegisterService[StageGate]):
         await self.session.refresh(gate)
         return review
 
-    async def reviews(self, gate: StageGate) -> list[StageGateReview]:
+    async def reviews(
+        self, gate: StageGate, limit: int, offset: int
+    ) -> tuple[list[StageGateReview], int]:
+        """A page of the gate's decisions, oldest first, and how many it has."""
+        where = StageGateReview.gate_id == gate.id
+        total = await self.session.scalar(
+            select(func.count()).select_from(StageGateReview).where(where)
+        )
         rows = await self.session.scalars(
             select(StageGateReview)
-            .where(StageGateReview.gate_id == gate.id)
-            .order_by(StageGateReview.decided_on, StageGateReview.created_at)
+            .where(where)
+            .order_by(StageGateReview.decided_on, StageGateReview.created_at, StageGateReview.id)
+            .limit(limit)
+            .offset(offset)
         )
-        return list(rows.all())
+        return list(rows.all()), int(total or 0)
 
 
 # --- checklists ---------------------------------------------------------------------------------
