@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 
 from services.workspace.configuration.rules import RagRules
@@ -22,8 +23,10 @@ def worst(rags: Iterable[Rag | None]) -> Rag | None:
     return max(known, key=SEVERITY.__getitem__) if known else None
 
 
-def ceiling_rag(value: float | None, green_max: float, amber_max: float) -> Rag | None:
-    """Green up to ``green_max``, amber up to ``amber_max``, red above."""
+def ceiling_rag(value: float | Decimal | None, green_max: float, amber_max: float) -> Rag | None:
+    """Green up to ``green_max``, amber up to ``amber_max``, red above. ``value`` is the exact
+    figure, never one rounded for display: 5.004 is above 5 (a ``Decimal`` compares exactly
+    with a float)."""
     if value is None:
         return None
     if value <= green_max:
@@ -31,8 +34,9 @@ def ceiling_rag(value: float | None, green_max: float, amber_max: float) -> Rag 
     return Rag.AMBER if value <= amber_max else Rag.RED
 
 
-def floor_rag(value: float | None, green_min: float, amber_min: float) -> Rag | None:
-    """Green from ``green_min``, amber from ``amber_min``, red below."""
+def floor_rag(value: float | Decimal | None, green_min: float, amber_min: float) -> Rag | None:
+    """Green from ``green_min``, amber from ``amber_min``, red below (``value`` exact, as for
+    :func:`ceiling_rag`)."""
     if value is None:
         return None
     if value >= green_min:
@@ -42,10 +46,13 @@ def floor_rag(value: float | None, green_min: float, amber_min: float) -> Rag | 
 
 @dataclass(frozen=True, slots=True)
 class ReportEvidence:
-    """The facts a suggestion is made from (None: no data for that dimension)."""
+    """The facts a suggestion is made from (None: no data for that dimension), exact: the rules
+    compare these, and only what shows them (``evidence_json``) rounds."""
 
+    # The worst slip of a milestone, in weeks, as of ``schedule_as_of``.
     schedule_slip_weeks: float | None = None
-    cost_variance_pct: float | None = None
+    schedule_as_of: date | None = None
+    cost_variance_pct: Decimal | float | None = None
     # The money behind the cost variance: the budget with its approved changes, the forecast.
     current_budget: Decimal | None = None
     forecast_cost: Decimal | None = None
@@ -61,7 +68,9 @@ class ReportEvidence:
 def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag | None]:
     """Suggested RAG per dimension; overall is the worst dimension.
 
-    Schedule: the worst milestone slip against the rules' weeks. Cost: variance at completion.
+    Schedule: the worst milestone slip against the rules' weeks (a milestone not achieved by
+    the report's as-of day slips at least until that day). Cost: variance at completion.
+    Each is compared exact; the evidence shown rounds.
     Benefits: the value-weighted forecast of target. Risk: red if an open risk sits in a red
     band, amber if in an amber band. Scope and resources come only from rolled-up projects.
     Each dimension is then no better than the worst project report it rolls up. A dimension
@@ -98,11 +107,23 @@ def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag
     return {RagDimension.OVERALL: overall} | suggested
 
 
-def cost_variance_pct(budget: Decimal | None, forecast: Decimal | None) -> float | None:
-    """Forecast at completion over budget, in % of budget (negative: under budget)."""
+def cost_variance(budget: Decimal | None, forecast: Decimal | None) -> Decimal | None:
+    """Forecast at completion over budget, in % of budget (negative: under budget), exact (to
+    28 significant digits): what the cost RAG compares."""
     if budget is None or forecast is None or budget <= 0:
         return None
-    return round(float((forecast - budget) / budget * 100), 2)
+    return (forecast - budget) / budget * 100
+
+
+def cost_variance_pct(budget: Decimal | None, forecast: Decimal | None) -> float | None:
+    """:func:`cost_variance` as shown: a number with two decimals."""
+    return shown_pct(cost_variance(budget, forecast))
+
+
+def shown_pct(value: Decimal | float | None) -> float | None:
+    """A % or a number of weeks as the API shows it: two decimals. For display only — rules
+    compare the exact value."""
+    return None if value is None else round(float(value), 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +141,14 @@ class CostPosition:
         return None if self.budget is None else self.budget + self.approved_changes
 
     @property
+    def variance(self) -> Decimal | None:
+        """The exact variance at completion, in % of the current budget."""
+        return cost_variance(self.current_budget, self.forecast_cost)
+
+    @property
     def variance_pct(self) -> float | None:
-        return cost_variance_pct(self.current_budget, self.forecast_cost)
+        """:attr:`variance` as shown (two decimals)."""
+        return shown_pct(self.variance)
 
 
 def publication_problems(

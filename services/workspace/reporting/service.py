@@ -8,13 +8,13 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, func, select, type_coerce
+from sqlalchemy import ColumnElement, Integer, and_, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
 from services.errors import Conflict, ValidationFailed, field_error
-from services.workspace import money
+from services.workspace import clock, money
 from services.workspace.benefits.service import BenefitService
 from services.workspace.configuration import service as configuration
 from services.workspace.governance.models import ChangeRequest, ChangeRequestState
@@ -34,6 +34,7 @@ from services.workspace.reporting.rules import (
     CostPosition,
     ReportEvidence,
     publication_problems,
+    shown_pct,
     suggest,
 )
 from services.workspace.structure.models import (
@@ -46,6 +47,12 @@ from services.workspace.structure.models import (
 
 def rags_of(report: StatusReport) -> dict[RagDimension, Rag | None]:
     return {d: getattr(report, f"{d}_rag") for d in DIMENSIONS}
+
+
+def schedule_as_of(report: StatusReport, today: date) -> date:
+    """The day a report's schedule is judged on: its period's end, or today while the period
+    runs (or is still to come) — a report does not count days after its period."""
+    return min(report.period_end, today)
 
 
 async def cost_position(
@@ -183,12 +190,25 @@ class StatusReportService(RegisterService[StatusReport]):
         scope = Milestone.programme_id == report.programme_id
         if report.project_id is not None:
             scope = Milestone.project_id == report.project_id
-        latest = func.coalesce(Milestone.actual_date, Milestone.forecast_date)
+        # The schedule is judged as of the period's end, or today for a period still running:
+        # a report of October does not count November's days. A milestone not achieved by then
+        # is late at least until then, whatever its forecast (or, without one, its baseline)
+        # says; one achieved after the period's end was not achieved yet at its end.
+        as_of = schedule_as_of(report, clock.today(self.session))
+        expected = func.greatest(
+            func.coalesce(Milestone.forecast_date, Milestone.baseline_date), as_of
+        )
         slip_days = await self.session.scalar(
-            select(func.max(type_coerce(latest - Milestone.baseline_date, Integer))).where(
+            select(func.max(type_coerce(expected - Milestone.baseline_date, Integer))).where(
                 scope,
-                Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED]),
                 Milestone.baseline_date.is_not(None),
+                or_(
+                    Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED]),
+                    and_(
+                        Milestone.state == MilestoneState.ACHIEVED,
+                        Milestone.actual_date > as_of,
+                    ),
+                ),
             )
         )
         cost = await cost_position(self.session, report.programme_id, report.project_id)
@@ -214,8 +234,9 @@ class StatusReportService(RegisterService[StatusReport]):
                 for dimension, rag in rags_of(project_report).items():
                     project_rags[dimension] = (*project_rags.get(dimension, ()), rag)
         return ReportEvidence(
-            schedule_slip_weeks=None if slip_days is None else round(slip_days / 7, 2),
-            cost_variance_pct=cost.variance_pct,
+            schedule_slip_weeks=None if slip_days is None else slip_days / 7,
+            schedule_as_of=as_of,
+            cost_variance_pct=cost.variance,
             current_budget=cost.current_budget,
             forecast_cost=cost.forecast_cost,
             benefits_forecast_pct=benefits_pct,
@@ -331,10 +352,17 @@ class StatusReportService(RegisterService[StatusReport]):
 
 
 def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
+    """The evidence as the API shows it (and a published report keeps it): the slip and the
+    variance rounded to two decimals, which the suggestion itself did not compare."""
     values = {
         name: money.number(value) if isinstance(value, Decimal) else value
         for name, value in asdict(evidence).items()
     }
+    values["schedule_slip_weeks"] = shown_pct(evidence.schedule_slip_weeks)
+    values["cost_variance_pct"] = shown_pct(evidence.cost_variance_pct)
+    values["schedule_as_of"] = (
+        None if evidence.schedule_as_of is None else evidence.schedule_as_of.isoformat()
+    )
     values["open_risk_rags"] = {
         str(rag): evidence.open_risk_rags.count(rag) for rag in set(evidence.open_risk_rags)
     }

@@ -1,0 +1,168 @@
+"""The figures reporting shows and judges: overdue milestones and gates, slip as of a report's
+period, RAG from exact values, and the exports' headers — over HTTP, on real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+from services.db.engine import Database
+from services.workspace.configuration.models import RegisterSettings
+from tests.conftest import MakeWorkspace, Workspace, in_workspace
+from tests.workspace_api import Client, change, make, programme, url
+
+TODAY = date.today()
+
+
+def day(offset: int) -> str:
+    return (TODAY + timedelta(days=offset)).isoformat()
+
+
+async def report(
+    client: Client, ws: Workspace, programme_id: str, start: int, end: int
+) -> dict[str, Any]:
+    body = {"programme_id": programme_id, "period_start": day(start), "period_end": day(end)}
+    return await make(client, ws, "status-reports", body)
+
+
+async def suggestion(client: Client, ws: Workspace, draft: dict[str, Any]) -> dict[str, Any]:
+    response = await client.get(
+        url(ws, f"status-reports/{draft['id']}/suggestion"), headers=ws.headers
+    )
+    assert response.status_code == 200, response.text
+    found: dict[str, Any] = response.json()
+    return found
+
+
+async def milestone(client: Client, ws: Workspace, prog: dict[str, Any], **fields: Any) -> Any:
+    return await make(client, ws, "milestones", {"programme_id": prog["id"], **fields})
+
+
+# --- schedule: an overdue milestone is late until it is achieved ------------------------------
+
+
+async def test_a_milestone_not_achieved_past_its_forecast_slips_until_today(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    # Forecast four days after its baseline, but both long past and still not achieved.
+    await milestone(
+        client, ws, prog, title="Cutover", baseline_date=day(-87), forecast_date=day(-83)
+    )
+    draft = await report(client, ws, prog["id"], -10, 20)
+
+    found = await suggestion(client, ws, draft)
+    assert found["evidence"]["schedule_slip_weeks"] == round(87 / 7, 2)  # not 4 days' 0.57
+    assert found["evidence"]["schedule_as_of"] == day(0)
+    assert found["rags"]["schedule"] == "red"
+
+
+async def test_a_milestone_without_a_forecast_slips_from_its_baseline_until_today(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    await milestone(client, ws, prog, title="Design signed off", baseline_date=day(-21))
+    draft = await report(client, ws, prog["id"], -10, 20)
+
+    found = await suggestion(client, ws, draft)
+    assert found["evidence"]["schedule_slip_weeks"] == 3.0
+    assert found["rags"]["schedule"] == "amber"
+
+
+async def test_a_past_periods_report_judges_the_slip_as_of_its_period_end(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    await milestone(client, ws, prog, title="Pilot", baseline_date=day(-51), forecast_date=day(-49))
+    # A report of a period that ended 30 days ago: 21 days late then (amber), not the 51 of
+    # today (red).
+    past = await report(client, ws, prog["id"], -50, -30)
+    found = await suggestion(client, ws, past)
+    assert found["evidence"]["schedule_slip_weeks"] == 3.0
+    assert found["evidence"]["schedule_as_of"] == day(-30)
+    assert found["rags"]["schedule"] == "amber"
+
+
+async def test_a_milestone_achieved_after_a_period_was_still_late_at_its_end(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    await milestone(
+        client,
+        ws,
+        prog,
+        title="Training done",
+        baseline_date=day(-58),
+        state="achieved",
+        actual_date=day(-10),
+    )
+    past = await report(client, ws, prog["id"], -50, -30)
+    found = await suggestion(client, ws, past)
+    assert found["evidence"]["schedule_slip_weeks"] == 4.0  # 28 days late on the period's end
+    assert found["rags"]["schedule"] == "amber"
+
+    # Today's report: achieved, so no longer slipping.
+    current = await report(client, ws, prog["id"], -5, 20)
+    assert (await suggestion(client, ws, current))["evidence"]["schedule_slip_weeks"] is None
+
+
+async def test_the_schedule_rag_compares_the_exact_slip_not_the_rounded_one(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    async with in_workspace(database, ws.tenant_id) as session:
+        # Green up to 0.286 weeks: two days (0.2857… weeks, shown as 0.29) are green.
+        session.add(
+            RegisterSettings(
+                schedule_slip_green_max_weeks=0.286,
+                schedule_slip_amber_max_weeks=3,
+                cost_variance_green_max_pct=5,
+                cost_variance_amber_max_pct=10,
+                benefits_forecast_green_min_pct=90,
+                benefits_forecast_amber_min_pct=70,
+                override_requires_reason=True,
+                path_to_green_for_amber=True,
+                path_to_green_for_red=True,
+                risk_response_model="standard",
+            )
+        )
+    prog = await programme(client, ws)
+    await milestone(client, ws, prog, title="Soon", baseline_date=day(10), forecast_date=day(12))
+    draft = await report(client, ws, prog["id"], -10, 20)
+
+    found = await suggestion(client, ws, draft)
+    assert found["evidence"]["schedule_slip_weeks"] == 0.29
+    assert found["rags"]["schedule"] == "green"
+
+
+# --- cost: the exact variance against the rules -------------------------------------------------
+
+
+async def test_a_cost_variance_just_over_five_percent_is_amber_though_shown_as_five(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    over = await programme(client, ws, "Over")
+    over = (
+        await change(
+            client, ws, "programmes", over, {"budget": 1012500.65, "forecast_cost": 1063166.18}
+        )
+    ).json()
+    draft = await report(client, ws, over["id"], -10, 20)
+    found = await suggestion(client, ws, draft)
+    assert found["evidence"]["cost_variance_pct"] == 5.0  # 5.004 %, shown with two decimals
+    assert found["rags"]["cost"] == "amber"
+
+    # Exactly 5 % is still green.
+    level = await programme(client, ws, "Level")
+    level = (
+        await change(client, ws, "programmes", level, {"budget": 200.0, "forecast_cost": 210.0})
+    ).json()
+    draft = await report(client, ws, level["id"], -10, 20)
+    found = await suggestion(client, ws, draft)
+    assert found["evidence"]["cost_variance_pct"] == 5.0
+    assert found["rags"]["cost"] == "green"
