@@ -6,6 +6,8 @@ from __future__ import annotations
 from datetime import date, timedelta
 from typing import Any
 
+from sqlalchemy import event
+
 from services.db.engine import Database
 from services.workspace.configuration.models import RegisterSettings
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
@@ -166,3 +168,77 @@ async def test_a_cost_variance_just_over_five_percent_is_amber_though_shown_as_f
     found = await suggestion(client, ws, draft)
     assert found["evidence"]["cost_variance_pct"] == 5.0
     assert found["rags"]["cost"] == "green"
+
+
+# --- the dashboard's "what is due" --------------------------------------------------------------
+
+
+async def test_the_dashboard_lists_overdue_milestones_and_gates_first_and_flags_them(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    dashboard = url(ws, f"programmes/{prog['id']}/dashboard")
+
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = database.engine(ws.cell).sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        empty = await client.get(dashboard, headers=ws.headers)
+        assert empty.status_code == 200, empty.text
+        before = len(statements)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    late = await milestone(
+        client, ws, prog, title="Cutover", baseline_date=day(-87), forecast_date=day(-83)
+    )
+    unforecast = await milestone(client, ws, prog, title="Design", baseline_date=day(-5))
+    coming = await milestone(client, ws, prog, title="Launch", forecast_date=day(10))
+    await milestone(
+        client,
+        ws,
+        prog,
+        title="Kick-off",
+        baseline_date=day(-90),
+        state="achieved",
+        actual_date=day(-90),
+    )
+    await milestone(client, ws, prog, title="Dropped", forecast_date=day(-3), state="cancelled")
+    await milestone(client, ws, prog, title="Far", forecast_date=day(400))
+    overdue_gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "Design review", "planned_date": day(-3)},
+    )
+    next_gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "Go live", "planned_date": day(7)},
+    )
+
+    statements.clear()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        response = await client.get(dashboard, params={"horizon_days": 365}, headers=ws.headers)
+        assert response.status_code == 200, response.text
+        assert len(statements) == before  # overdue rows come in the same queries
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    board = response.json()
+    assert [(m["id"], m["date"], m["overdue"]) for m in board["milestones_due"]] == [
+        (late["id"], day(-83), True),
+        (unforecast["id"], day(-5), True),
+        (coming["id"], day(10), False),
+    ]
+    assert [(g["id"], g["date"], g["overdue"]) for g in board["gates_due"]] == [
+        (overdue_gate["id"], day(-3), True),
+        (next_gate["id"], day(7), False),
+    ]

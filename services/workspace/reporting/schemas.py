@@ -69,6 +69,17 @@ class StatusReportUpdate(Patch):
     path_to_green: Description | UnsetType = UNSET
 
 
+class StatusReportCorrection(StatusReportUpdate):
+    """What the correction changes in its copy of the report, as an update of the new draft
+    would: the fields sent replace the copied ones. The period stays the corrected report's
+    (another ``period_end`` is a 422); the draft may be edited further before it is published."""
+
+
+class StatusReportPublish(msgspec.Struct, forbid_unknown_fields=True):
+    """Publishing takes no fields: the draft is published as it stands (send no body, or
+    ``{}``; any field is a 422, so nothing sent is silently ignored)."""
+
+
 class StatusReportRead(msgspec.Struct):
     id: uuid.UUID
     programme_id: uuid.UUID
@@ -165,6 +176,8 @@ class DueItem(msgspec.Struct):
     date: date | None
     state: str
     owner_id: uuid.UUID | None = None
+    # Its date has passed (before the workspace's today) and it is still not done.
+    overdue: bool = False
 
 
 class Dashboard(msgspec.Struct):

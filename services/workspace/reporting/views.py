@@ -119,14 +119,18 @@ async def dashboard(
     for p, i, n in cells.all():
         if 1 <= p <= size_p and 1 <= i <= size_i:
             heat[p - 1][i - 1] = int(n)
-    milestones = await session.scalars(
-        select(Milestone)
+    # What is due by the horizon, overdue first: a planned milestone whose day has passed is
+    # still to be achieved (its forecast, or its baseline without one), an undecided gate whose
+    # planned day has passed is still to be decided.
+    milestone_due = func.coalesce(Milestone.forecast_date, Milestone.baseline_date)
+    milestones = await session.execute(
+        select(Milestone, milestone_due)
         .where(
             Milestone.programme_id == programme_id,
             Milestone.state == MilestoneState.PLANNED,
-            Milestone.forecast_date.between(today, horizon),
+            milestone_due <= horizon,
         )
-        .order_by(Milestone.forecast_date)
+        .order_by(milestone_due, Milestone.id)
         .limit(50)
     )
     gates = await session.scalars(
@@ -134,9 +138,9 @@ async def dashboard(
         .where(
             StageGate.programme_id == programme_id,
             StageGate.state != GateState.DECIDED,
-            StageGate.planned_date.between(today, horizon),
+            StageGate.planned_date <= horizon,
         )
-        .order_by(StageGate.planned_date)
+        .order_by(StageGate.planned_date, StageGate.id)
         .limit(50)
     )
     overdue = (
@@ -176,11 +180,22 @@ async def dashboard(
         top_risks=await top_risks(session, programme_id, top),
         heat_map=heat,
         milestones_due=[
-            DueItem(m.id, m.title, m.forecast_date, m.state, m.owner_id) for m in milestones.all()
+            DueItem(m.id, m.title, due, m.state, m.owner_id, overdue=due < today)
+            for m, due in milestones.all()
         ],
-        gates_due=[DueItem(g.id, g.title, g.planned_date, g.state) for g in gates.all()],
+        gates_due=[
+            DueItem(
+                g.id,
+                g.title,
+                g.planned_date,
+                g.state,
+                overdue=g.planned_date is not None and g.planned_date < today,
+            )
+            for g in gates.all()
+        ],
         overdue_actions=[
-            DueItem(a.id, a.title, a.due_date, a.state, a.owner_id) for a, _ in overdue_rows
+            DueItem(a.id, a.title, a.due_date, a.state, a.owner_id, overdue=True)
+            for a, _ in overdue_rows
         ],
         overdue_action_count=int(overdue_count or 0),
     )
