@@ -44,6 +44,7 @@ REGISTERS = (
     "change_requests",
     "actions",
     "stakeholders",
+    "lessons",
 )
 
 
