@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -477,21 +478,28 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
         {
             "programme_id": prog["id"],
             "title": "Buy",
-            "decided_on": "2027-01-10",
+            "decided_on": "2026-01-10",
             "status": "approved",
         },
     )
+    # Decisions are dated when taken, so on a day that has come: the pack is for a past month.
     await make(
         client,
         ws,
         "decisions",
-        {"programme_id": prog["id"], "title": "Later", "decided_on": "2027-03-10"},
+        {
+            "programme_id": prog["id"],
+            "title": "Later",
+            "decided_on": "2026-03-10",
+            "status": "approved",
+        },
     )
-    published = await report(client, ws, prog["id"], overall_rag="green")
+    january = {"period_start": "2026-01-01", "period_end": "2026-01-31"}
+    published = await report(client, ws, prog["id"], overall_rag="green", **january)
     assert (await publish(client, ws, published)).status_code == 200
     pack = await client.get(
         url(ws, f"programmes/{prog['id']}/board-pack"),
-        params={"period_start": "2027-01-01", "period_end": "2027-01-31"},
+        params=january,
         headers=ws.headers,
     )
     assert pack.status_code == 200, pack.text
@@ -513,3 +521,78 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
     assert no_end.json()["errors"] == [
         {"field": "period_end", "message": "required", "source": "query"}
     ]
+
+
+async def test_a_correction_applies_the_fields_it_is_sent_and_refuses_the_rest(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    january = await report(client, ws, prog["id"], summary="Good month", overall_rag="green")
+    assert (await publish(client, ws, january)).status_code == 200
+    corrections = url(ws, f"status-reports/{january['id']}/corrections")
+
+    unknown = await client.post(
+        corrections,
+        json={"period_end": "2099-01-01", "bogus": "x", "summary": "fixed"},
+        headers=ws.headers,
+    )
+    moved = await client.post(
+        corrections, json={"period_end": "2099-01-01", "summary": "fixed"}, headers=ws.headers
+    )
+    key = {**ws.headers, "Idempotency-Key": str(uuid.uuid4())}
+    fixes = {"summary": "Good month, restated", "overall_rag": "amber", "path_to_green": "Q2"}
+    corrected = await client.post(
+        corrections, json={**fixes, "period_end": "2027-01-31"}, headers=key
+    )
+    replayed = await client.post(
+        corrections, json={**fixes, "period_end": "2027-01-31"}, headers=key
+    )
+    reused = await client.post(corrections, json={"summary": "other"}, headers=key)
+
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["errors"] == [
+        {"field": "bogus", "message": "not a field here", "source": "body"}
+    ]
+    assert moved.status_code == 422, moved.text
+    assert [e["field"] for e in moved.json()["errors"]] == ["period_end"]
+    # Neither refusal left a correction behind: the next one is the first.
+    assert corrected.status_code == 201, corrected.text
+    fix = corrected.json()
+    assert (fix["revision"], fix["supersedes_id"], fix["state"]) == (2, january["id"], "draft")
+    assert {k: fix[k] for k in fixes} == fixes
+    assert (fix["period_start"], fix["period_end"]) == ("2027-01-01", "2027-01-31")
+    assert fix["achievements"] == january["achievements"]  # what was not sent is copied
+    assert corrected.headers["etag"] == f'"{fix["version"]}"'
+    assert replayed.status_code == 201 and replayed.json() == fix
+    assert replayed.headers["idempotent-replayed"] == "true"
+    assert reused.status_code == 422, reused.text
+    assert reused.json()["code"] == "idempotency-key-reused"
+    listed = await client.get(
+        url(ws, "status-reports"), params={"programme_id": prog["id"]}, headers=ws.headers
+    )
+    assert listed.json()["total"] == 2
+    original = await client.get(url(ws, f"status-reports/{january['id']}"), headers=ws.headers)
+    assert original.json()["summary"] == "Good month"
+
+
+async def test_publishing_takes_no_fields(client: Client, make_workspace: MakeWorkspace) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    draft = await report(client, ws, prog["id"], overall_rag="green")
+    current = {**ws.headers, "If-Match": f'"{draft["version"]}"'}
+    publishing = url(ws, f"status-reports/{draft['id']}/publish")
+
+    bogus = await client.post(publishing, json={"bogus": 1}, headers=current)
+    listed_rag = await client.post(publishing, json={"overall_rag": "red"}, headers=current)
+
+    for refused in (bogus, listed_rag):
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+    assert [e["field"] for e in bogus.json()["errors"]] == ["bogus"]
+    assert [e["field"] for e in listed_rag.json()["errors"]] == ["overall_rag"]
+    still = await client.get(url(ws, f"status-reports/{draft['id']}"), headers=ws.headers)
+    assert (still.json()["state"], still.json()["overall_rag"]) == ("draft", "green")
+    published = await client.post(publishing, json={}, headers=current)
+    assert published.status_code == 200, published.text
+    assert published.json()["state"] == "published"

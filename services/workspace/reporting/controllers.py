@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, QueryParameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.concurrency import IfMatch, check_if_match
@@ -32,7 +32,9 @@ from services.workspace.reporting.schemas import (
     DependencyMap,
     ReportFormatRead,
     ReportSectionRead,
+    StatusReportCorrection,
     StatusReportCreate,
+    StatusReportPublish,
     StatusReportRead,
     StatusReportUpdate,
     Suggestion,
@@ -108,6 +110,8 @@ class StatusReportActionController(Controller):
         status_code=200,
         responses=ACTION_RESPONSES,
         summary="Publish (freeze) a draft; corrections supersede what they correct (If-Match)",
+        description="No body, or an empty object: a draft is published as it stands (edit it "
+        "first); any field is a 422.",
     )
     async def publish_report(
         self,
@@ -116,6 +120,8 @@ class StatusReportActionController(Controller):
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
         if_match: IfMatch = None,
+        # Read only so that a field sent is refused (422), not ignored: publishing takes none.
+        data: JSONBody[StatusReportPublish | None] = None,
     ) -> Response[StatusReportRead]:
         service = StatusReportService(session, workspace.actor_id)
         report = await service.get(report_id)
@@ -129,8 +135,10 @@ class StatusReportActionController(Controller):
         status_code=201,
         responses=CREATE_RESPONSES,
         summary="Start a correction: a new draft revision of a published report",
-        description="The correction copies the report, period included; the period stays that "
-        "of the report it corrects (changing its period_end is a 422).",
+        description="The correction copies the report, period included, then applies the "
+        "fields sent (none, or the fields of an update: summary, RAGs, comments …) to the new "
+        "draft, which may be edited further before it is published. The period stays that of "
+        "the report it corrects (changing its period_end is a 422); unknown fields are a 422.",
     )
     async def correct_report(
         self,
@@ -140,11 +148,16 @@ class StatusReportActionController(Controller):
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
+        data: JSONBody[StatusReportCorrection | None] = None,
     ) -> Response[StatusReportRead]:
         service = StatusReportService(session, workspace.actor_id)
+        changes = {} if data is None else data.changes()
 
         async def make() -> StatusReportRead:
             correction = await service.correct(await service.get(report_id))
+            if changes:
+                # The draft's own rules apply, as to an update: its period stays (422).
+                correction = await service.update(correction, dict(changes))
             return read_of(StatusReportRead, correction)
 
         location = f"/api/v1/w/{slug}/status-reports"
@@ -153,7 +166,7 @@ class StatusReportActionController(Controller):
             session,
             workspace,
             idempotency_key,
-            {"of": str(report_id)},
+            changes,
             StatusReportRead,
             make,
             location,
