@@ -3,6 +3,7 @@ period, RAG from exact values, and the exports' headers — over HTTP, on real P
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 from typing import Any
 
@@ -242,3 +243,29 @@ async def test_the_dashboard_lists_overdue_milestones_and_gates_first_and_flags_
         (overdue_gate["id"], day(-3), True),
         (next_gate["id"], day(7), False),
     ]
+
+
+# --- the dependency map -------------------------------------------------------------------------
+
+
+async def test_the_dependency_map_of_an_unknown_programme_is_not_found(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws, other = await make_workspace(), await make_workspace()
+    mine, theirs = await programme(client, ws), await programme(client, other)
+    dependency_map = url(ws, "dependency-map")
+
+    found = await client.get(
+        dependency_map, params={"programme_id": mine["id"]}, headers=ws.headers
+    )
+    assert found.status_code == 200, found.text
+    assert found.json() == {"nodes": [], "edges": []}
+    for programme_id in (theirs["id"], str(uuid.uuid4())):
+        missing = await client.get(
+            dependency_map, params={"programme_id": programme_id}, headers=ws.headers
+        )
+        assert missing.status_code == 404, missing.text
+        dashboard = await client.get(
+            url(ws, f"programmes/{programme_id}/dashboard"), headers=ws.headers
+        )
+        assert missing.json()["detail"] == dashboard.json()["detail"]

@@ -203,9 +203,11 @@ async def dashboard(
 
 async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) -> DependencyMap:
     """Projects and milestones joined by dependencies (a programme's, or the whole workspace's),
-    each edge coloured by its RAG. Three queries."""
+    each edge coloured by its RAG. Three queries, and one more to find the programme: an
+    unknown one (or another workspace's) is not found, as for the dashboard."""
     query = select(Dependency).order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
     if programme_id is not None:
+        await ProgrammeService(session, None).get(programme_id)
         query = query.where(Dependency.programme_id == programme_id)
     dependencies = list((await session.scalars(query.limit(2000))).all())
     project_ids = {
