@@ -15,6 +15,7 @@ from tests.conftest import MakeWorkspace, Workspace, in_workspace
 from tests.workspace_api import Client, change, make, programme, url
 
 TODAY = date.today()
+CSV = "text/csv; charset=utf-8"
 
 
 def day(offset: int) -> str:
@@ -243,6 +244,31 @@ async def test_the_dashboard_lists_overdue_milestones_and_gates_first_and_flags_
         (overdue_gate["id"], day(-3), True),
         (next_gate["id"], day(7), False),
     ]
+
+
+# --- exports --------------------------------------------------------------------------------------
+
+
+async def test_csv_exports_say_their_charset_once(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    await make(
+        client,
+        ws,
+        "risks",
+        {
+            "programme_id": prog["id"],
+            "title": "Supplier fails",
+            "inherent_probability": 3,
+            "inherent_impact": 4,
+        },
+    )
+    for register in ("risks", "custom-register-entries"):
+        response = await client.get(url(ws, f"{register}/export.csv"), headers=ws.headers)
+        assert response.status_code == 200, (register, response.text)
+        assert response.headers["content-type"] == CSV, register
 
 
 # --- the dependency map -------------------------------------------------------------------------

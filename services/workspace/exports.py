@@ -90,7 +90,8 @@ def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Res
         writer.writerow([_safe_text(v) for v in row])
     # A byte-order mark so spreadsheet software reads UTF-8.
     body = ("\ufeff" + buffer.getvalue()).encode()
-    return Response(body, media_type="text/csv; charset=utf-8", headers=_attachment(filename))
+    # Litestar adds "; charset=utf-8" to a text/ media type itself (the response's encoding).
+    return Response(body, media_type="text/csv", headers=_attachment(filename))
 
 
 def _xlsx_cell(worksheet: Any, value: Any) -> Cell:
