@@ -98,7 +98,7 @@ DATE_PAIRS = (
     ("baseline_date", "target_date"),
 )
 # Dates of what has happened: not in the workspace's future.
-PAST_DATES = ("measured_on",)
+PAST_DATES = ("measured_on", "held_on")
 # Money is kept to the cent: more decimals are refused (tested on their own, test_money_api).
 MONEY = ("budget", "forecast_cost", "cost_impact", "value_per_year", "realisation_cost")
 
@@ -148,8 +148,9 @@ def follow_business_rules(
         if isinstance(body.get(name), str) and body[name] > "2025-01-01":
             body[name] = "2025-01-01"
     # A decision is dated today unless said (never in the future, nor before the last one); an
-    # achieved milestone's actual date is today unless said (and only an achieved one has one).
-    for name in ("decided_on", "actual_date"):
+    # achieved milestone's actual date, a done action's completion and an issue's raising are
+    # today unless said (and only an achieved milestone, a done action, a decision taken has one).
+    for name in ("decided_on", "actual_date", "completed_on", "raised_on"):
         body.pop(name, None)
     for name in (
         "inherent_probability",

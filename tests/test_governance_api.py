@@ -107,7 +107,7 @@ async def test_a_board_meets_raises_actions_and_decisions(
         client,
         ws,
         "meetings",
-        {"board_id": board["id"], "title": "March board", "held_on": "2027-03-01", "state": "held"},
+        {"board_id": board["id"], "title": "March board", "held_on": "2026-03-02", "state": "held"},
     )
     yesterday = (date.today() - timedelta(days=1)).isoformat()
     action = await make(
@@ -137,7 +137,7 @@ async def test_a_board_meets_raises_actions_and_decisions(
             "rationale": "Time to market",
             "board_id": board["id"],
             "meeting_id": meeting["id"],
-            "decided_on": "2027-03-01",
+            "decided_on": "2026-03-02",
             "status": "approved",
         },
     )

@@ -109,6 +109,9 @@ People = Annotated[list[uuid.UUID], Meta(max_length=100)]
 
 
 class MeetingCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``held_on`` is the day the meeting is planned for (any day) or, once it is ``held``, the
+    day it took place: not after the workspace's today."""
+
     board_id: uuid.UUID
     title: Name
     held_on: date
@@ -118,6 +121,8 @@ class MeetingCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MeetingUpdate(Patch):
+    """A meeting marked ``held`` while its date is still to come is sent the day it was held."""
+
     title: Name | UnsetType = UNSET
     held_on: date | UnsetType = UNSET
     state: MeetingState | UnsetType = UNSET
@@ -141,7 +146,10 @@ class MeetingRead(msgspec.Struct):
 
 
 class ActionCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """An action raised at a meeting belongs to the meeting's programme unless told otherwise."""
+    """An action raised at a meeting belongs to the meeting's programme unless told otherwise.
+
+    A ``done`` action has a ``completed_on`` not after the workspace's today (today when none is
+    sent); an action not done has none."""
 
     title: Name
     programme_id: uuid.UUID | None = None
@@ -155,6 +163,8 @@ class ActionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ActionUpdate(Patch):
+    """``completed_on`` as on create; leaving ``done`` without sending one clears it."""
+
     title: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
@@ -184,6 +194,10 @@ class ActionRead(msgspec.Struct):
 
 
 class DecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """An ``approved`` or ``rejected`` decision has a ``decided_on`` not after the workspace's
+    today (today when none is sent); a ``superseded`` one may keep the date it was taken; a
+    ``proposed`` or ``pending`` one has none."""
+
     programme_id: uuid.UUID
     title: Name
     project_id: uuid.UUID | None = None
@@ -201,6 +215,9 @@ class DecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DecisionUpdate(Patch):
+    """``decided_on`` as on create; back to ``proposed`` or ``pending`` without sending one
+    clears it."""
+
     title: Name | UnsetType = UNSET
     project_id: uuid.UUID | UnsetType | None = UNSET
     reference: Reference | UnsetType | None = UNSET

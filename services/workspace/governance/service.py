@@ -32,7 +32,11 @@ from services.workspace.governance.models import (
     MilestoneRebaseline,
     ProgrammeDocument,
 )
-from services.workspace.governance.rules import decision_date_problem
+from services.workspace.governance.rules import (
+    RecordedDate,
+    decision_date_problem,
+    not_after_today,
+)
 from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Milestone
@@ -47,6 +51,40 @@ def _equal(pairs: list[tuple[Any, Any]]) -> list[ColumnElement[bool]]:
 
 def is_overdue(state: ActionState, due: date | None, today: date) -> bool:
     return state in OPEN_ACTIONS and due is not None and due < today
+
+
+COMPLETED_ON = RecordedDate("action", (ActionState.DONE,))
+DECIDED_ON = RecordedDate(
+    "decision",
+    (DecisionStatus.APPROVED, DecisionStatus.REJECTED),
+    kept=(DecisionStatus.SUPERSEDED,),
+)
+
+
+def keep_in_step(
+    rule: RecordedDate,
+    row: Any,
+    field: str,
+    state_field: str,
+    before: dict[str, Any] | None,
+    today: date,
+) -> date | None:
+    """Fill in or clear ``row``'s ``field`` as ``rule`` says, when a write moves the row's state
+    without naming the date; refuse a date the state contradicts. Returns the date now held.
+
+    A write that does not move the state leaves the date as it is: a row that broke the rule
+    before it was made a rule is refused, not repaired with a made-up date.
+    """
+    day: date | None = getattr(row, field)
+    state = getattr(row, state_field)
+    sent = day is not None if before is None else field in before
+    if (before is None or state_field in before) and not sent:
+        day = rule.in_step(state, day, today)
+        setattr(row, field, day)
+    problem = rule.problem(state, day)
+    if problem is not None:
+        raise invalid(field, problem, f"{field}: {problem}")
+    return day
 
 
 # --- boards -------------------------------------------------------------------------------------
@@ -152,8 +190,16 @@ class MeetingService(RegisterService[Meeting]):
     noun = "meeting"
 
     async def check(self, row: Meeting, before: dict[str, Any] | None) -> None:
+        """A scheduled (or cancelled) meeting is dated when it is planned, any day; a held one
+        has taken place, so not after today."""
         if before is None:
             await self.require_row(Board, row.board_id, "board_id")
+        if row.state is MeetingState.HELD:
+            problem = not_after_today(row.held_on, clock.today(self.session))
+            if problem is not None:
+                raise invalid(
+                    "held_on", problem, f"held_on: {problem}; a held meeting has taken place"
+                )
 
 
 # --- actions ------------------------------------------------------------------------------------
@@ -228,8 +274,11 @@ class ActionService(RegisterService[Action]):
                     row.programme_id = programme.programme_id
             if row.programme_id is not None:
                 await self.require_programme(row.programme_id)
-        if row.state is ActionState.DONE and row.completed_on is None:
-            row.completed_on = clock.today(self.session)
+        today = clock.today(self.session)
+        done = keep_in_step(COMPLETED_ON, row, "completed_on", "state", before, today)
+        problem = None if done is None else not_after_today(done, today)
+        if problem is not None:
+            raise invalid("completed_on", problem, f"completed_on: {problem}")
 
 
 # --- decisions ----------------------------------------------------------------------------------
@@ -269,6 +318,12 @@ class DecisionService(RegisterService[Decision]):
         await self.require_project(row.project_id, row.programme_id)
         await self.require_row(Board, row.board_id, "board_id")
         await self.require_row(Meeting, row.meeting_id, "meeting_id")
+        today = clock.today(self.session)
+        decided = keep_in_step(DECIDED_ON, row, "decided_on", "status", before, today)
+        problem = None if decided is None else decision_date_problem(decided, today, None, "")
+        if problem is not None:
+            detail = f"decided_on: {problem} (today is {today.isoformat()} on its calendar)"
+            raise invalid("decided_on", problem, detail)
 
 
 # --- change requests ----------------------------------------------------------------------------

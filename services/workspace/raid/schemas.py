@@ -135,6 +135,8 @@ class RiskRead(msgspec.Struct):
 
 
 class IssueCreate(msgspec.Struct, forbid_unknown_fields=True):
+    """``raised_on`` is not after the workspace's today (today when none is sent)."""
+
     programme_id: uuid.UUID
     title: Name
     project_id: uuid.UUID | None = None
@@ -155,6 +157,8 @@ class IssueCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class IssueUpdate(Patch):
+    """``raised_on`` is not after the workspace's today, and is not cleared."""
+
     title: Name | UnsetType = UNSET
     project_id: uuid.UUID | UnsetType | None = UNSET
     reference: Reference | UnsetType | None = UNSET

@@ -11,9 +11,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 
 from services.text import a_or_an
+from services.workspace import clock
 from services.workspace.configuration import service as configuration
 from services.workspace.configuration.rules import RegisterConfiguration
 from services.workspace.governance.models import Board
+from services.workspace.governance.rules import not_after_today
 from services.workspace.models import Confidence
 from services.workspace.raid.models import (
     Assumption,
@@ -193,6 +195,16 @@ class IssueService(RegisterService[Issue]):
             await self.require_programme(row.programme_id)
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
+        # Raised today unless told; a date sent is one that has come. An issue recorded before
+        # the rule with a later date is refused on its next write, not re-dated.
+        today = clock.today(self.session)
+        if before is None and row.raised_on is None:
+            row.raised_on = today
+        if row.raised_on is None:
+            if before is not None and "raised_on" in before:
+                raise invalid("raised_on", "required: the day the issue was raised")
+        elif (problem := not_after_today(row.raised_on, today)) is not None:
+            raise invalid("raised_on", problem, f"raised_on: {problem}")
 
 
 # --- assumptions --------------------------------------------------------------------------------
