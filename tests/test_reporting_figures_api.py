@@ -3,10 +3,13 @@ period, RAG from exact values, and the exports' headers — over HTTP, on real P
 
 from __future__ import annotations
 
+import csv
+import io
 import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from openpyxl import load_workbook
 from sqlalchemy import event
 
 from services.db.engine import Database
@@ -265,10 +268,47 @@ async def test_csv_exports_say_their_charset_once(
             "inherent_impact": 4,
         },
     )
-    for register in ("risks", "custom-register-entries"):
+    for register in ("risks", "custom-register-entries", "programmes"):
         response = await client.get(url(ws, f"{register}/export.csv"), headers=ws.headers)
         assert response.status_code == 200, (register, response.text)
         assert response.headers["content-type"] == CSV, register
+
+
+async def test_programmes_export_as_csv_and_xlsx_filtered_like_the_list(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    alpha = await programme(client, ws, "Alpha")
+    alpha = (
+        await change(client, ws, "programmes", alpha, {"state": "delivering", "budget": 1500.5})
+    ).json()
+    await programme(client, ws, "=Beta")
+
+    everything = await client.get(
+        url(ws, "programmes/export.csv"), params={"sort": "name"}, headers=ws.headers
+    )
+    assert everything.status_code == 200, everything.text
+    assert everything.headers["content-disposition"] == 'attachment; filename="programmes.csv"'
+    rows = list(csv.reader(io.StringIO(everything.content.decode("utf-8-sig"))))
+    listed = (await client.get(url(ws, "programmes"), headers=ws.headers)).json()["items"]
+    assert rows[0] == list(listed[0])  # the list's fields, in order
+    names = rows[0].index("name")
+    assert [r[names] for r in rows[1:]] == ["'=Beta", "Alpha"]  # by name; never a formula
+
+    delivering = await client.get(
+        url(ws, "programmes/export.xlsx"), params={"state": "delivering"}, headers=ws.headers
+    )
+    assert delivering.status_code == 200, delivering.text
+    sheet = load_workbook(io.BytesIO(delivering.content))["programmes"]
+    values = [list(r) for r in sheet.iter_rows(values_only=True)]
+    assert len(values) == 2
+    shown = dict(zip(values[0], values[1], strict=True))
+    assert (shown["id"], shown["name"], shown["budget"]) == (alpha["id"], "Alpha", 1500.5)
+
+    unknown = await client.get(
+        url(ws, "programmes/export.csv"), params={"colour": "red"}, headers=ws.headers
+    )
+    assert unknown.status_code == 422, unknown.text
 
 
 # --- the dependency map -------------------------------------------------------------------------

@@ -32,7 +32,9 @@ from services.identity import service as identity
 from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
 from services.problems import problem_responses
+from services.workspace import exports
 from services.workspace.http import RegisterSpec, register_controller
+from services.workspace.registers import EXPORT_LIMIT
 from services.workspace.schemas import read_of
 from services.workspace.structure.models import (
     MilestoneState,
@@ -107,6 +109,50 @@ class ProgrammeController(Controller):
         service = ProgrammeService(session, workspace.actor_id)
         rows, total = await service.list(ProgrammeFilter(lifecycle, owner_id, sort), limit, offset)
         return Page.of([ProgrammeRead.of(r) for r in rows], total, limit, offset)
+
+    async def _export(
+        self, session: AsyncSession, where: ProgrammeFilter
+    ) -> tuple[list[str], list[list[Any]]]:
+        rows, _ = await ProgrammeService(session, None).list(where, EXPORT_LIMIT, 0)
+        shown = [msgspec.to_builtins(ProgrammeRead.of(r)) for r in rows]
+        # Programmes have no custom fields: the columns are the list's fields.
+        return exports.table(list(ProgrammeRead.__struct_fields__), shown, [])
+
+    @get(
+        "/export.csv",
+        responses=problem_responses(*_COMMON_ERRORS),
+        summary="Export programmes as CSV (filtered like the list)",
+        media_type="text/csv",
+    )
+    async def export_programmes_csv(
+        self,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        lifecycle: Annotated[ProgrammeState | None, QueryParameter(name="state")] = None,
+        owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
+    ) -> Response[bytes]:
+        header, rows = await self._export(session, ProgrammeFilter(lifecycle, owner_id, sort))
+        return exports.csv_response("programmes.csv", header, rows)
+
+    @get(
+        "/export.xlsx",
+        responses=problem_responses(*_COMMON_ERRORS),
+        summary="Export programmes as XLSX (filtered like the list)",
+        media_type=exports.XLSX_MEDIA_TYPE,
+    )
+    async def export_programmes_xlsx(
+        self,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        lifecycle: Annotated[ProgrammeState | None, QueryParameter(name="state")] = None,
+        owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
+        sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
+    ) -> Response[bytes]:
+        header, rows = await self._export(session, ProgrammeFilter(lifecycle, owner_id, sort))
+        return exports.xlsx_response("programmes.xlsx", "programmes", header, rows)
 
     @post(
         "/",
