@@ -193,6 +193,8 @@ def follow_query_rules(query: dict[str, Any] | None) -> None:
     if not query:
         return
     query.pop("custom", None)  # custom filters name defined fields (tested on their own)
+    if query.get("band") is not None:
+        query["band"] = "amber"  # one of the workspace's bands (others are refused)
     start, end = query.get("period_start"), query.get("period_end")
     if isinstance(start, str) and isinstance(end, str) and end < start:
         query["period_start"], query["period_end"] = end, start

@@ -1,6 +1,7 @@
 """Dates that record what happened — an action completed, a decision taken, a meeting held, an
 issue raised — follow one rule in every register: not after the workspace's today, today when a
-write leaves them out, and none where the state says it has not happened."""
+write leaves them out, and none where the state says it has not happened. And a risk band filter
+names the workspace's bands."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.db.engine import Database
+from services.workspace.configuration.models import RiskBand
 from services.workspace.governance.models import Action, ActionState
+from services.workspace.models import Rag
 from services.workspace.raid.models import Issue
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
 from tests.test_workspace_calendar import AHEAD, BEHIND, workspace_in
@@ -202,3 +205,48 @@ async def test_a_row_recorded_before_the_rule_is_refused_on_its_next_write_not_r
         assert [e["field"] for e in renamed.json()["errors"]] == [field]
         again = (await client.get(url(ws, f"{path}/{ids[path]}"), headers=ws.headers)).json()
         assert (again["title"], again[field]) == ("Old", kept)
+
+
+async def test_an_unknown_band_is_refused_naming_the_workspaces_bands(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    for band in ("purple", "RED"):
+        refused = await client.get(url(ws, "risks"), params={"band": band}, headers=ws.headers)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [
+            {
+                "field": "band",
+                "message": f"Invalid enum value '{band}'; expected one of "
+                "'green', 'amber', 'red', 'red-critical'",
+                "source": "query",
+            }
+        ]
+        # As an enum filter's answer reads (``status=purple``): the field, then what it takes.
+        status = await client.get(url(ws, "risks"), params={"status": band}, headers=ws.headers)
+        assert status.json()["detail"].startswith(f"status: Invalid enum value '{band}'")
+        assert refused.json()["detail"] == "band: " + refused.json()["errors"][0]["message"]
+
+    # A workspace whose pack has its own bands: those are the choices.
+    configured = await make_workspace()
+    async with in_workspace(database, configured.tenant_id) as session:
+        for key, low, high, rag in (("low", 1, 3, Rag.GREEN), ("high", 4, 25, Rag.RED)):
+            session.add(
+                RiskBand(key=key, label=key.title(), min_score=low, max_score=high, rag=rag)
+            )
+    prog = await programme(client, configured)
+    await make(
+        client,
+        configured,
+        "risks",
+        {"programme_id": prog["id"], "title": "R", "inherent_probability": 2, "inherent_impact": 3},
+    )
+    green = await client.get(
+        url(configured, "risks"), params={"band": "green"}, headers=configured.headers
+    )
+    assert green.status_code == 422
+    assert green.json()["errors"][0]["message"].endswith("expected one of 'low', 'high'")
+    high = await client.get(
+        url(configured, "risks"), params={"band": "high"}, headers=configured.headers
+    )
+    assert [r["title"] for r in high.json()["items"]] == ["R"]

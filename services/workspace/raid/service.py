@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, func, or_, select
 
+from services.errors import ValidationFailed, field_error
 from services.text import a_or_an
 from services.workspace import clock
 from services.workspace.configuration import service as configuration
@@ -96,10 +97,16 @@ class RiskService(RegisterService[Risk]):
     async def conditions(self, where: Any) -> list[ColumnElement[bool]]:
         conditions: list[ColumnElement[bool]] = where.conditions()
         if where.band is not None:
-            band = (await configuration.configuration(self.session)).band(where.band)
-            # A band the workspace does not have holds no risks.
-            low, high = (band.min_score, band.max_score) if band else (1, 0)
-            conditions.append(Risk.residual_score.between(low, high))
+            bands = (await configuration.configuration(self.session)).bands
+            band = next((b for b in bands if b.key == where.band), None)
+            if band is None:
+                # As an enum filter answers, with the workspace's own band keys as the choices.
+                known = ", ".join(repr(b.key) for b in bands)
+                message = f"Invalid enum value {where.band!r}; expected one of {known}"
+                raise ValidationFailed(
+                    f"band: {message}", errors=[field_error("band", message, "query")]
+                )
+            conditions.append(Risk.residual_score.between(band.min_score, band.max_score))
         return conditions
 
     async def check(self, row: Risk, before: dict[str, Any] | None) -> None:
