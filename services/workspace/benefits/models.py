@@ -140,7 +140,8 @@ class BenefitMeasurement(WorkspaceModel):
 
     __tablename__ = "benefit_measurements"
     __workspace_table_args__ = (
-        workspace_foreign_key(["benefit_id"], "benefits", ondelete="CASCADE"),
+        # No cascade: a measured benefit is kept; a programme's deletion removes the series first.
+        workspace_foreign_key(["benefit_id"], "benefits"),
         Index(None, "tenant_id", "benefit_id", "measured_on"),
     )
 

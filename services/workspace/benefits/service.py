@@ -175,6 +175,18 @@ class BenefitService(RegisterService[Benefit]):
         if previous is not row.state:
             row.state_changed_at = utcnow()
 
+    async def delete(self, row: Benefit) -> None:
+        """A measured benefit is kept: its measurements are an append-only series, the record of
+        what was realised. One that will not be realised changes state instead."""
+        measured = (await self.progress([row.id])).get(row.id, Progress()).measurements
+        if measured:
+            series = f"{measured} measurement{'' if measured == 1 else 's'}"
+            raise Conflict(
+                f"The benefit has {series}, an append-only series; it is kept on record. Set its "
+                "state to withdrawn (or, once realising, not_realised) instead."
+            )
+        await super().delete(row)
+
     # --- computed ---------------------------------------------------------------------------
 
     async def progress(self, benefit_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Progress]:

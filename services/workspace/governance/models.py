@@ -235,7 +235,8 @@ class MilestoneRebaseline(WorkspaceModel):
     __tablename__ = "milestone_rebaselines"
     __workspace_table_args__ = (
         workspace_foreign_key(["change_request_id"], "change_requests", ondelete="CASCADE"),
-        workspace_foreign_key(["milestone_id"], "milestones", ondelete="CASCADE"),
+        # No cascade: a milestone a change request names is kept while the line is.
+        workspace_foreign_key(["milestone_id"], "milestones"),
         UniqueConstraint("tenant_id", "change_request_id", "milestone_id"),
     )
 

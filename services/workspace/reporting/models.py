@@ -47,7 +47,9 @@ class StatusReport(WorkspaceModel):
     __tablename__ = "status_reports"
     __workspace_table_args__ = (
         workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
-        workspace_foreign_key(["project_id"], "projects", ondelete="CASCADE"),
+        # No cascade: a project with reports is not deleted (they are the programme's record);
+        # the programme's deletion takes both in one statement.
+        workspace_foreign_key(["project_id"], "projects"),
         workspace_foreign_key(["supersedes_id"], "status_reports"),
         UniqueConstraint(
             "tenant_id",

@@ -11,14 +11,21 @@ from datetime import date
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace import clock
+from services.workspace.benefits.models import Benefit, BenefitMeasurement
 from services.workspace.gates.models import StageGate
 from services.workspace.gates.rules import tranche_may_start
+from services.workspace.governance.models import (
+    ChangeRequest,
+    ChangeRequestState,
+    MilestoneRebaseline,
+)
 from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.structure.models import (
     Milestone,
     MilestoneState,
@@ -123,6 +130,19 @@ class ProgrammeService:
         return programme
 
     async def delete(self, programme: Programme) -> None:
+        """The programme goes with everything in it, by cascade. What keeps one of its rows
+        from being deleted on its own goes first: benefits' measurements (they hang off no
+        programme) and change requests' re-baseline lines (the cascade would reach a milestone
+        before the change request that names it, depending on the order of the keys' triggers).
+        A project's status reports go in the same statement as the project, which its key
+        (``NO ACTION``, checked at the statement's end) allows."""
+        benefits = select(Benefit.id).where(Benefit.programme_id == programme.id)
+        milestones = select(Milestone.id).where(Milestone.programme_id == programme.id)
+        for kept in (
+            delete(BenefitMeasurement).where(BenefitMeasurement.benefit_id.in_(benefits)),
+            delete(MilestoneRebaseline).where(MilestoneRebaseline.milestone_id.in_(milestones)),
+        ):
+            await self.session.execute(kept.execution_options(synchronize_session=False))
         await self.session.delete(programme)
         await self.session.flush()
 
@@ -293,6 +313,35 @@ class ProjectService(RegisterService[Project]):
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
         check_dates(row.start_date, row.end_date)
 
+    async def delete(self, row: Project) -> None:
+        """A project with status reports is kept: a published (or superseded) report is frozen,
+        the programme's record of the period, and the project stays with it (close or cancel it
+        instead). Drafts are deleted first, by whoever means to delete the project."""
+        found = await self.session.execute(
+            select(StatusReport.state, func.count())
+            .where(StatusReport.project_id == row.id)
+            .group_by(StatusReport.state)
+        )
+        by_state: dict[ReportState, int] = {state: int(n) for state, n in found.all()}
+        drafts = by_state.pop(ReportState.DRAFT, 0)
+        published = sum(by_state.values())
+        if published:
+            raise Conflict(
+                f"The project has {plural(published, 'published status report')}; a published "
+                "report is frozen and kept on record, and so is its project: close or cancel "
+                "the project instead."
+            )
+        if drafts:
+            raise Conflict(
+                f"The project has {plural(drafts, 'draft status report')}; delete its draft "
+                "reports first."
+            )
+        await super().delete(row)
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
 
 class MilestoneSort(enum.StrEnum):
     DUE = "forecast_date"
@@ -367,6 +416,46 @@ class MilestoneService(RegisterService[Milestone]):
         problem = actual_date_problem(row.state, row.actual_date, today)
         if problem is not None:
             raise invalid("actual_date", problem)
+
+    async def delete(self, row: Milestone) -> None:
+        """A milestone a change request names is kept while the change names it: an applied
+        re-baseline is the record of why its baseline moved; an open change is edited first."""
+        found = await self.session.execute(
+            select(
+                ChangeRequest.reference,
+                ChangeRequest.title,
+                ChangeRequest.state,
+                MilestoneRebaseline.applied_at,
+            )
+            .join(ChangeRequest, ChangeRequest.id == MilestoneRebaseline.change_request_id)
+            .where(MilestoneRebaseline.milestone_id == row.id)
+            .order_by(ChangeRequest.created_at)
+        )
+        reasons = []
+        for reference, title, state, applied_at in found.all():
+            named = f"{reference} '{title}'" if reference else f"'{title}'"
+            if applied_at is not None:
+                reasons.append(
+                    f"change request {named} ({state}) re-baselined it; the milestone is kept "
+                    "on record with it"
+                )
+            elif state in (ChangeRequestState.DRAFT, ChangeRequestState.SUBMITTED):
+                reasons.append(
+                    f"change request {named} ({state}) would re-baseline it; remove it from the "
+                    "change request first"
+                )
+            elif state is ChangeRequestState.WITHDRAWN:
+                reasons.append(
+                    f"withdrawn change request {named} names it; delete the change request first"
+                )
+            else:
+                reasons.append(
+                    f"change request {named} ({state}) names it; the milestone is kept on record "
+                    "with it"
+                )
+        if reasons:
+            raise Conflict(f"The milestone cannot be deleted: {'; '.join(reasons)}.")
+        await super().delete(row)
 
     async def rebaseline(self, milestone: Milestone, new_baseline: date) -> date | None:
         """Apply an approved change's new baseline; returns the old one (for the record)."""
