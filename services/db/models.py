@@ -17,6 +17,7 @@ MODEL_MODULES = (
     "services.workspace.reporting.models",
     "services.workspace.organisation.models",
     "services.workspace.custom_registers.models",
+    "services.workspace.lessons.models",
     "services.workspace.templates.models",
     "services.catalogue.models",
     "services.provisioning_runs.models",
