@@ -64,6 +64,7 @@ from services.workspace.governance.controllers import (
     MeetingController,
     ProgrammeDocumentController,
 )
+from services.workspace.lessons.controllers import LessonController
 from services.workspace.organisation.controllers import (
     ProgrammeRoleController,
     RaciEntryController,
@@ -149,6 +150,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
             RaciEntryController,
             StakeholderController,
             ProgrammeDocumentController,
+            LessonController,
             ChecklistController,
             ReportFormatController,
             CustomRegisterController,

@@ -90,6 +90,7 @@ PEOPLE = {
     "decided_by_id",
     "requested_by_id",
     "approver_id",
+    "raised_by_id",
     "user_id",
 }
 DATE_PAIRS = (

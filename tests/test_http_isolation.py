@@ -146,6 +146,9 @@ async def _tenant_world(client: Client, ws: Workspace) -> dict[str, str]:
     ids["change-requests"] = await make(
         "change-requests", {"programme_id": prog, "title": "B only"}
     )
+    ids["lessons"] = await make(
+        "lessons", {"programme_id": prog, "project_id": project, "title": "B only"}
+    )
     ids["stage-gates"] = await make(
         "stage-gates",
         {
@@ -276,6 +279,7 @@ async def test_every_workspace_resource_of_tenant_b_is_not_found_for_tenant_a(
             {"programme_id": prog, "title": "p", "inherent_probability": 1, "inherent_impact": 1},
         ),
         ("meetings", {"board_id": ids["boards"], "title": "p", "held_on": "2027-01-01"}),
+        ("lessons", {"programme_id": prog, "title": "p"}),
     ]
     for path, body in planted:
         response = await client.post(f"/api/v1/w/{a.slug}/{path}", json=body, headers=a.headers)
