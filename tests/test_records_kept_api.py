@@ -291,3 +291,46 @@ async def test_deleting_a_programme_takes_its_reports_rebaselines_and_measuremen
         for table in ("benefit_measurements", "milestone_rebaselines", "status_reports"):
             left = await session.scalar(text(f"SELECT count(*) FROM workspace.{table}"))
             assert left == 0, table
+
+
+# --- 4. a milestone's tranche agrees with its project's ------------------------------------------
+
+
+async def test_a_milestone_names_the_tranche_its_project_is_in(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace(Role.MEMBER)
+    prog = await programme(client, ws)
+    t1 = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "T1"})
+    t2 = await make(
+        client, ws, "tranches", {"programme_id": prog["id"], "name": "T2", "position": 1}
+    )
+    project = await make(
+        client, ws, "projects", {"programme_id": prog["id"], "name": "CRM", "tranche_id": t1["id"]}
+    )
+    body = {"programme_id": prog["id"], "title": "Go live", "project_id": project["id"]}
+    wrong = await client.post(
+        url(ws, "milestones"), json=body | {"tranche_id": t2["id"]}, headers=ws.headers
+    )
+    assert wrong.status_code == 422, wrong.text
+    assert wrong.json()["errors"][0]["field"] == "tranche_id"
+
+    milestone = await make(client, ws, "milestones", body | {"tranche_id": t1["id"]})
+    moved = await change(client, ws, "milestones", milestone, {"tranche_id": t2["id"]})
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["errors"][0]["field"] == "tranche_id"
+
+    # A project moving to another tranche would leave its milestones naming the old one.
+    project_moved = await change(client, ws, "projects", project, {"tranche_id": t2["id"]})
+    assert project_moved.status_code == 409, project_moved.text
+    assert "1 milestone" in project_moved.json()["detail"]
+
+    # Once its milestones name no tranche (they follow the project's), the project moves.
+    untied = await change(client, ws, "milestones", milestone, {"tranche_id": None})
+    assert untied.status_code == 200, untied.text
+    project_moved = await change(client, ws, "projects", project, {"tranche_id": t2["id"]})
+    assert project_moved.status_code == 200, project_moved.text
+
+    # A project in no tranche leaves its milestones free to name one.
+    loose = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "HR"})
+    await make(client, ws, "milestones", body | {"project_id": loose["id"], "tranche_id": t1["id"]})

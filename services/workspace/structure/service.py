@@ -311,7 +311,30 @@ class ProjectService(RegisterService[Project]):
             await self.require_programme(row.programme_id)
         if before is None or "tranche_id" in before:
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
+        moved = before is not None and before.get("tranche_id", row.tranche_id) != row.tranche_id
+        if moved and row.tranche_id is not None:
+            await self.check_milestones_follow(row)
         check_dates(row.start_date, row.end_date)
+
+    async def check_milestones_follow(self, row: Project) -> None:
+        """A project moves to another tranche only while none of its milestones names a
+        different one: they would disagree with it (a milestone naming no tranche follows its
+        project's)."""
+        behind = await self.session.scalar(
+            select(func.count())
+            .select_from(Milestone)
+            .where(
+                Milestone.project_id == row.id,
+                Milestone.tranche_id.is_not(None),
+                Milestone.tranche_id != row.tranche_id,
+            )
+        )
+        if behind:
+            raise Conflict(
+                f"{plural(behind, 'milestone')} of the project name another tranche; move them "
+                "with it (or clear their tranche_id) first.",
+                errors=[field_error("tranche_id", "the project's milestones name another tranche")],
+            )
 
     async def delete(self, row: Project) -> None:
         """A project with status reports is kept: a published (or superseded) report is frozen,
@@ -401,6 +424,8 @@ class MilestoneService(RegisterService[Milestone]):
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
+        if before is None or "project_id" in before or "tranche_id" in before:
+            await self.check_tranche_of_project(row)
         rebaselined = before is not None and before.get("baseline_date", row.baseline_date)
         if rebaselined and rebaselined != row.baseline_date:
             raise Conflict(
@@ -416,6 +441,20 @@ class MilestoneService(RegisterService[Milestone]):
         problem = actual_date_problem(row.state, row.actual_date, today)
         if problem is not None:
             raise invalid("actual_date", problem)
+
+    async def check_tranche_of_project(self, row: Milestone) -> None:
+        """A milestone of a project in a tranche names that tranche, or none."""
+        if row.tranche_id is None or row.project_id is None:
+            return
+        project_tranche = await self.session.scalar(
+            select(Project.tranche_id).where(Project.id == row.project_id)
+        )
+        if project_tranche is not None and project_tranche != row.tranche_id:
+            raise invalid(
+                "tranche_id",
+                "the milestone's project is in another tranche: name that one, or none",
+                "A milestone's tranche is its project's.",
+            )
 
     async def delete(self, row: Milestone) -> None:
         """A milestone a change request names is kept while the change names it: an applied
