@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from services.db.engine import Database
 from services.identity.models import Role
+from services.workspace.benefits.rules import interim_target_problem
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
 from tests.workspace_api import Client, change, make, programme, url
 
@@ -334,3 +335,81 @@ async def test_a_milestone_names_the_tranche_its_project_is_in(
     # A project in no tranche leaves its milestones free to name one.
     loose = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "HR"})
     await make(client, ws, "milestones", body | {"project_id": loose["id"], "tranche_id": t1["id"]})
+
+
+# --- 5. interim targets between baseline and target ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("interim", "message"),
+    [("2026-02-01", "on or before target_date"), ("2024-12-01", "on or after baseline_date")],
+)
+async def test_interim_targets_fall_between_the_baseline_and_the_target_date(
+    client: Client, make_workspace: MakeWorkspace, interim: str, message: str
+) -> None:
+    ws = await make_workspace(Role.MEMBER)
+    prog = await programme(client, ws)
+    body = {
+        "programme_id": prog["id"],
+        "title": "Fewer days per claim",
+        "classification": "non_cash",
+        "baseline_date": "2025-01-01",
+        "target_date": "2026-01-01",
+    }
+    refused = await client.post(
+        url(ws, "benefits"),
+        json=body | {"interim_targets": [{"date": interim, "value": 20}]},
+        headers=ws.headers,
+    )
+    assert refused.status_code == 422, refused.text
+    error = refused.json()["errors"][0]
+    assert error["field"] == "interim_targets" and message in error["message"]
+
+    benefit = await make(
+        client, ws, "benefits", body | {"interim_targets": [{"date": "2025-06-30", "value": 30}]}
+    )
+    edge = "2025-05-01" if message.startswith("on or before") else "2025-07-01"
+    field = "target_date" if message.startswith("on or before") else "baseline_date"
+    moved = await change(client, ws, "benefits", benefit, {field: edge})
+    assert moved.status_code == 422, moved.text
+    assert moved.json()["errors"][0]["field"] == "interim_targets"
+
+
+@pytest.mark.parametrize(
+    ("dates", "problem"),
+    [
+        ([], None),
+        (["2025-01-01", "2026-01-01"], None),  # both ends are allowed
+        (["2025-09-01", "2025-03-01"], "in date order"),
+        (["2024-12-31"], "on or after baseline_date"),
+        (["2026-01-02"], "on or before target_date"),
+    ],
+)
+def test_interim_target_rule(dates: list[str], problem: str | None) -> None:
+    found = interim_target_problem(
+        [date.fromisoformat(d) for d in dates], date(2025, 1, 1), date(2026, 1, 1)
+    )
+    assert (found if found is None or problem is None else found[: len(problem)]) == problem
+    assert interim_target_problem([date(1999, 1, 1), date(2099, 1, 1)], None, None) is None
+
+
+# --- 6. what a state needs is said in the detail -------------------------------------------------
+
+
+async def test_a_benefit_validated_without_an_owner_is_told_it_needs_one(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace(Role.MEMBER)
+    prog = await programme(client, ws)
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {"programme_id": prog["id"], "title": "Happier staff", "classification": "societal"},
+    )
+    refused = await change(client, ws, "benefits", benefit, {"state": "validated"})
+    assert refused.status_code == 422, refused.text
+    detail = refused.json()["detail"]
+    assert "cannot move from" not in detail
+    assert "validated" in detail and "owner_id" in detail
+    assert refused.json()["errors"][0]["field"] == "owner_id"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 
 from services.workspace.benefits.models import BenefitMeasure, BenefitState
@@ -72,6 +73,22 @@ def state_problems(state: BenefitState, profile: BenefitProfile) -> list[tuple[s
     if state is S.REALISED and quantitative and profile.measurements == 0:
         problems.append(("state", "a benefit is realised on evidence: record a measurement first"))
     return problems
+
+
+def interim_target_problem(
+    interim: Iterable[date], baseline_date: date | None, target_date: date | None
+) -> str | None:
+    """Why the interim targets' dates do not fit the benefit's; None when they do. They are in
+    date order, on or after the baseline date and on or before the target date (each when set):
+    an interim target is a step on the way, not past either end."""
+    dates = list(interim)
+    if dates != sorted(dates):
+        return "in date order"
+    if baseline_date is not None and dates and dates[0] < baseline_date:
+        return f"on or after baseline_date ({baseline_date}): {dates[0]} is before it"
+    if target_date is not None and dates and dates[-1] > target_date:
+        return f"on or before target_date ({target_date}): {dates[-1]} is after it"
+    return None
 
 
 def accepts_measurements(state: BenefitState) -> bool:

@@ -24,10 +24,12 @@ from services.workspace.benefits.models import (
     BenefitState,
 )
 from services.workspace.benefits.rules import (
+    TRANSITIONS,
     BenefitProfile,
     BenefitProgress,
     RealisationRollUp,
     accepts_measurements,
+    interim_target_problem,
     realisation_pct,
     roll_up,
     state_problems,
@@ -142,15 +144,19 @@ class BenefitService(RegisterService[Benefit]):
         }:
             known = ", ".join(level.key for level in settings.benefit_confidence)
             raise invalid("confidence", f"one of the workspace's confidence levels: {known}")
-        dates = [t["date"] for t in row.interim_targets]
-        if dates != sorted(dates):
-            raise invalid("interim_targets", "in date order")
         if (
             row.baseline_date is not None
             and row.target_date is not None
             and row.target_date < row.baseline_date
         ):
             raise invalid("target_date", "on or after baseline_date")
+        interim = interim_target_problem(
+            (date.fromisoformat(str(t["date"])) for t in row.interim_targets),
+            row.baseline_date,
+            row.target_date,
+        )
+        if interim is not None:
+            raise invalid("interim_targets", interim, f"Interim targets must be {interim}.")
         # What the state needs holds on every write, not only on the way into the state.
         previous = row.state if before is None else before.get("state", row.state)
         measurements = 0
@@ -164,12 +170,18 @@ class BenefitService(RegisterService[Benefit]):
             target_date_set=row.target_date is not None,
             measurements=measurements,
         )
-        if previous is not row.state:
+        if previous is not row.state and row.state not in TRANSITIONS[previous]:
             problems = transition_problems(previous, row.state, profile)
             detail = f"The benefit cannot move from {previous} to {row.state}."
         else:
+            # The move is one of the lifecycle's: what stops it is what the state needs.
             problems = state_problems(row.state, profile)
-            detail = f"A {row.state} benefit keeps what its state needs."
+            needs = "; ".join(f"{message} ({field})" for field, message in problems)
+            detail = (
+                f"The benefit cannot become {row.state} yet: {needs}."
+                if previous is not row.state
+                else f"A {row.state} benefit keeps what its state needs: {needs}."
+            )
         if problems:
             raise ValidationFailed(detail, errors=[field_error(f, m) for f, m in problems])
         if previous is not row.state:
