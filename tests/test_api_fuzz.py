@@ -176,7 +176,17 @@ def follow_business_rules(
     if body.get("to_project_id") is not None:
         body["to_project_id"] = None  # the fuzz world has one project; it cannot need itself
     if isinstance(body.get("interim_targets"), list):
-        body["interim_targets"].sort(key=lambda t: t.get("date", ""))
+        # In date order, between the baseline date and the target date (when given).
+        low, high = body.get("baseline_date"), body.get("target_date")
+        body["interim_targets"] = sorted(
+            (
+                t
+                for t in body["interim_targets"]
+                if (not isinstance(low, str) or t.get("date", "") >= low)
+                and (not isinstance(high, str) or t.get("date", "") <= high)
+            ),
+            key=lambda t: t.get("date", ""),
+        )
     if isinstance(body.get("rebaselines"), list):
         body["rebaselines"] = body["rebaselines"][:1]  # each milestone once
     if "register" in body and "type" in body:  # a custom field definition
