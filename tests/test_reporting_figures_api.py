@@ -175,6 +175,31 @@ async def test_a_cost_variance_just_over_five_percent_is_amber_though_shown_as_f
     assert found["rags"]["cost"] == "green"
 
 
+async def test_a_benefits_forecast_just_under_ninety_percent_is_amber_though_shown_as_ninety(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    await make(
+        client,
+        ws,
+        "benefits",
+        {
+            "programme_id": prog["id"],
+            "title": "Claims handled",
+            "classification": "non_cash",
+            "indicator": "Claims per year",
+            "baseline_value": 0,
+            "target_value": 100000,
+            "forecast_value": 89996,
+        },
+    )
+    draft = await report(client, ws, prog["id"], -10, 20)
+    found = await suggestion(client, ws, draft)
+    assert found["evidence"]["benefits_forecast_pct"] == 90.0  # 89.996 %, shown rounded
+    assert found["rags"]["benefits"] == "amber"
+
+
 # --- the dashboard's "what is due" --------------------------------------------------------------
 
 

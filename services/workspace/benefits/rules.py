@@ -96,15 +96,17 @@ def accepts_measurements(state: BenefitState) -> bool:
 
 
 def realisation_pct(
-    baseline: float | None, target: float | None, latest: float | None
+    baseline: float | None, target: float | None, latest: float | None, *, exact: bool = False
 ) -> float | None:
-    """(latest − baseline) / (target − baseline) × 100; None when it cannot be known.
+    """(latest − baseline) / (target − baseline) × 100, to two decimals as shown (``exact``:
+    unrounded, for roll-ups and rules); None when it cannot be known.
 
     Works for falling indicators (a target below the baseline) and dis-benefits alike.
     """
     if baseline is None or target is None or latest is None or target == baseline:
         return None
-    return round((latest - baseline) / (target - baseline) * 100, 2)
+    pct = (latest - baseline) / (target - baseline) * 100
+    return pct if exact else round(pct, 2)
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,17 +120,22 @@ class BenefitProgress:
 
 @dataclass(frozen=True, slots=True)
 class RealisationRollUp:
+    # As shown: two decimals.
     pct: float | None
     value_weighted: bool
     counted: int
     # Money, to the cent: each benefit's value × its (capped) %, summed exactly.
     value_realised_per_year: Decimal | None
+    # Unrounded: what a RAG rule compares (89.996 % is not 90 %).
+    exact_pct: float | None = None
 
 
 def roll_up(benefits: Iterable[BenefitProgress]) -> RealisationRollUp:
     """A programme's realisation %: value-weighted over the benefits whose money is known,
     else a plain mean. Dis-benefits and benefits without a % are left out. Each benefit counts
     between 0 and 100 %, so one overachieving benefit cannot hide an underachieving one.
+    Give each benefit's % unrounded (``realisation_pct(…, exact=True)``): only the result's
+    ``pct`` is rounded, for showing.
     """
     counted = [b for b in benefits if b.pct is not None and not b.dis_benefit]
     if not counted:
@@ -137,13 +144,11 @@ def roll_up(benefits: Iterable[BenefitProgress]) -> RealisationRollUp:
     valued = [(pct, value) for pct, value in capped if value is not None and value > 0]
     if valued:
         total = sum(value for _, value in valued)
-        # A % is a float with two places (realisation_pct rounds it): as a Decimal, exactly.
+        # Each % as the Decimal of its float, so the money sums exactly.
         realised = sum((Decimal(repr(pct)) / 100 * value for pct, value in valued), Decimal(0))
+        exact = float(realised / total * 100)
         return RealisationRollUp(
-            round(float(realised / total * 100), 2),
-            True,
-            len(valued),
-            realised.quantize(CENT, ROUND_HALF_UP),
+            round(exact, 2), True, len(valued), realised.quantize(CENT, ROUND_HALF_UP), exact
         )
     mean = sum(pct for pct, _ in capped) / len(capped)
-    return RealisationRollUp(round(mean, 2), False, len(capped), None)
+    return RealisationRollUp(round(mean, 2), False, len(capped), None, mean)

@@ -88,9 +88,11 @@ class Progress:
     latest_value: float | None = None
 
 
-def forecast_pct(benefit: Benefit) -> float | None:
+def forecast_pct(benefit: Benefit, *, exact: bool = False) -> float | None:
     """The owner's forecast as a % of the way from baseline to target."""
-    return realisation_pct(benefit.baseline_value, benefit.target_value, benefit.forecast_value)
+    return realisation_pct(
+        benefit.baseline_value, benefit.target_value, benefit.forecast_value, exact=exact
+    )
 
 
 class BenefitService(RegisterService[Benefit]):
@@ -253,6 +255,7 @@ class BenefitService(RegisterService[Benefit]):
                     b.baseline_value,
                     b.target_value,
                     progress.get(b.id, Progress()).latest_value,
+                    exact=True,
                 ),
                 b.value_per_year,
                 b.dis_benefit,
@@ -260,7 +263,8 @@ class BenefitService(RegisterService[Benefit]):
             for b in benefits
         )
         forecast = roll_up(
-            BenefitProgress(forecast_pct(b), b.value_per_year, b.dis_benefit) for b in benefits
+            BenefitProgress(forecast_pct(b, exact=True), b.value_per_year, b.dis_benefit)
+            for b in benefits
         )
         by_state: dict[str, int] = {}
         for b in benefits:

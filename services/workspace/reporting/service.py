@@ -229,7 +229,7 @@ class StatusReportService(RegisterService[StatusReport]):
             _, forecast, _ = await BenefitService(self.session, None).programme_roll_up(
                 report.programme_id
             )
-            benefits_pct = forecast.pct
+            benefits_pct = forecast.exact_pct
             for project_report in await self.latest_project_reports(report):
                 for dimension, rag in rags_of(project_report).items():
                     project_rags[dimension] = (*project_rags.get(dimension, ()), rag)
@@ -352,14 +352,16 @@ class StatusReportService(RegisterService[StatusReport]):
 
 
 def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
-    """The evidence as the API shows it (and a published report keeps it): the slip and the
-    variance rounded to two decimals, which the suggestion itself did not compare."""
+    """The evidence as the API shows it (and a published report keeps it): the slip, the
+    variance and the benefits forecast rounded to two decimals, which the suggestion itself did
+    not compare."""
     values = {
         name: money.number(value) if isinstance(value, Decimal) else value
         for name, value in asdict(evidence).items()
     }
     values["schedule_slip_weeks"] = shown_pct(evidence.schedule_slip_weeks)
     values["cost_variance_pct"] = shown_pct(evidence.cost_variance_pct)
+    values["benefits_forecast_pct"] = shown_pct(evidence.benefits_forecast_pct)
     values["schedule_as_of"] = (
         None if evidence.schedule_as_of is None else evidence.schedule_as_of.isoformat()
     )
