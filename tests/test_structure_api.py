@@ -308,3 +308,28 @@ async def test_an_achieved_milestone_has_an_actual_date_that_has_come_and_no_oth
         refused = await client.post(url(ws, "milestones"), json=body, headers=ws.headers)
         assert refused.status_code == 422, (body, refused.text)
         assert [e["field"] for e in refused.json()["errors"]] == ["actual_date"]
+
+
+async def test_a_milestone_still_to_come_slips_until_today_past_its_forecast(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    today = date.today()
+
+    def ago(days: int) -> str:
+        return (today - timedelta(days=days)).isoformat()
+
+    base = {"programme_id": prog["id"], "baseline_date": ago(60)}
+    planned = await make(client, ws, "milestones", {**base, "title": "A", "forecast_date": ago(50)})
+    assert planned["slip_days"] == 60  # its forecast passed: late until today, not 10 days
+    no_forecast = await make(client, ws, "milestones", {**base, "title": "B"})
+    assert no_forecast["slip_days"] == 60
+    ahead = await make(client, ws, "milestones", {**base, "title": "C", "forecast_date": ago(-10)})
+    assert ahead["slip_days"] == 70  # the forecast, when it is still to come
+    achieved = await change(
+        client, ws, "milestones", planned, {"state": "achieved", "actual_date": ago(55)}
+    )
+    assert achieved.json()["slip_days"] == 5  # as it was, once achieved
+    cancelled = await change(client, ws, "milestones", no_forecast, {"state": "cancelled"})
+    assert cancelled.json()["slip_days"] is None  # nothing to come, and no date to judge by

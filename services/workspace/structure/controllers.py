@@ -32,7 +32,7 @@ from services.identity import service as identity
 from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
 from services.problems import problem_responses
-from services.workspace import exports
+from services.workspace import clock, exports
 from services.workspace.http import RegisterSpec, register_controller
 from services.workspace.registers import EXPORT_LIMIT
 from services.workspace.schemas import read_of
@@ -293,14 +293,8 @@ def milestone_filter(
 
 
 async def present_milestones(session: AsyncSession, rows: list[Any]) -> list[Any]:
-    return [
-        read_of(
-            MilestoneRead,
-            row,
-            slip_days=slip_days(row.baseline_date, row.forecast_date, row.actual_date),
-        )
-        for row in rows
-    ]
+    today = clock.today(session)
+    return [read_of(MilestoneRead, row, slip_days=slip_days(row, today)) for row in rows]
 
 
 TrancheController = register_controller(

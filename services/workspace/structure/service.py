@@ -404,12 +404,24 @@ class MilestoneFilter:
         return orders[self.sort]
 
 
-def slip_days(baseline: date | None, forecast: date | None, actual: date | None) -> int | None:
-    """Days the milestone is (or was) late against its baseline; negative when early."""
-    latest = actual or forecast
-    if baseline is None or latest is None:
+def slip_days(milestone: Milestone, today: date) -> int | None:
+    """Days the milestone is (or was) late against its baseline; negative when early.
+
+    One still to come (planned, or missed and not yet achieved) is late at least until today:
+    a forecast that has passed does not stop the slip, as the status report's suggestion
+    counts it too. An achieved one slipped until its actual date; a cancelled one by its
+    forecast.
+    """
+    baseline = milestone.baseline_date
+    if baseline is None:
         return None
-    return (latest - baseline).days
+    latest = milestone.actual_date or milestone.forecast_date
+    if milestone.actual_date is None and milestone.state in (
+        MilestoneState.PLANNED,
+        MilestoneState.MISSED,
+    ):
+        latest = max(latest or baseline, today)
+    return None if latest is None else (latest - baseline).days
 
 
 class MilestoneService(RegisterService[Milestone]):
