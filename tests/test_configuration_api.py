@@ -112,6 +112,21 @@ async def test_custom_fields_are_admin_defined_validated_filterable_and_exported
             {**base, "custom_fields": {"escalation": "project", "colour": "red"}},
             "custom_fields.colour",
         ),
+        # Values of no field's type are named by their field too, not `custom_fields[...]`.
+        ({**base, "custom_fields": {"escalation": True}}, "custom_fields.escalation"),
+        ({**base, "custom_fields": {"escalation": ["project"]}}, "custom_fields.escalation"),
+        (
+            {**base, "custom_fields": {"escalation": "project", "exposure": True}},
+            "custom_fields.exposure",
+        ),
+        (
+            {**base, "custom_fields": {"escalation": "project", "exposure": 1e16}},
+            "custom_fields.exposure",
+        ),
+        (
+            {**base, "custom_fields": {"escalation": "project", "escalated-on": "x" * 2001}},
+            "custom_fields.escalated-on",
+        ),
     ]
     for body, field in bad:
         response = await client.post(url(ws, "risks"), json=body, headers=ws.headers)

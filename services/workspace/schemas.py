@@ -72,11 +72,24 @@ Lines = Annotated[
 ]
 """A short list of texts (decision rights, an agenda, capabilities …)."""
 
-# A custom field's value: text, choice and date (ISO) as strings, numbers as numbers.
-CustomValue = Annotated[str, Meta(max_length=2000, pattern=NO_NUL)] | Measure | None
+# A custom field's value: text, choice and date (ISO) as strings, numbers as numbers. The
+# service checks each value against its field's definition (``coerce_value``), so an error names
+# the field (``custom_fields.exposure``); msgspec would name only ``custom_fields[...]``.
+CUSTOM_TEXT_MAX = 2000
+CUSTOM_NUMBER_MAX = 1e15
+_CUSTOM_VALUE_SCHEMA = {
+    "anyOf": [
+        {"type": "string", "maxLength": CUSTOM_TEXT_MAX, "pattern": NO_NUL},
+        {"type": "number", "minimum": -CUSTOM_NUMBER_MAX, "maximum": CUSTOM_NUMBER_MAX},
+        {"type": "null"},
+    ]
+}
 CustomValues = Annotated[
-    dict[Key, CustomValue],
-    Meta(description="Extra fields defined for this register in the workspace (by key)."),
+    dict[Key, Any],
+    Meta(
+        description="Extra fields defined for this register in the workspace (by key).",
+        extra_json_schema={"extra": {"additionalProperties": _CUSTOM_VALUE_SCHEMA}},
+    ),
 ]
 
 

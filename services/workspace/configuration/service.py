@@ -27,6 +27,7 @@ from services.workspace.configuration.rules import (
     RagRules,
     RegisterConfiguration,
 )
+from services.workspace.schemas import CUSTOM_NUMBER_MAX, CUSTOM_TEXT_MAX
 
 _CONFIGURATION = "register_configuration"
 _DEFINITIONS = "custom_field_definitions"
@@ -131,10 +132,16 @@ def coerce_value(definition: CustomFieldDefinition, value: Any) -> tuple[Any, st
     if kind is CustomFieldType.NUMBER:
         if isinstance(value, bool) or not isinstance(value, int | float):
             return None, "must be a number"
+        if not -CUSTOM_NUMBER_MAX <= value <= CUSTOM_NUMBER_MAX:
+            return None, f"must be between {-CUSTOM_NUMBER_MAX:g} and {CUSTOM_NUMBER_MAX:g}"
         # 250000.0 is shown and exported as 250000.
         return (int(value) if isinstance(value, float) and value.is_integer() else value), None
     if not isinstance(value, str):
         return None, f"must be {'a date (YYYY-MM-DD)' if kind is CustomFieldType.DATE else 'text'}"
+    if len(value) > CUSTOM_TEXT_MAX:
+        return None, f"at most {CUSTOM_TEXT_MAX} characters"
+    if "\x00" in value:
+        return None, "no NUL characters"
     if kind is CustomFieldType.DATE:
         try:
             return date.fromisoformat(value).isoformat(), None
