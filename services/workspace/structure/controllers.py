@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
-from litestar.di import NamedDependency
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -88,10 +88,22 @@ async def _check_owner(
         )
 
 
+def programme_filter(
+    lifecycle: Annotated[ProgrammeState | None, QueryParameter(name="state")] = None,
+    owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
+    sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
+) -> ProgrammeFilter:
+    """The list's filters, which its exports take too."""
+    return ProgrammeFilter(lifecycle, owner_id, sort)
+
+
 class ProgrammeController(Controller):
     path = "/api/v1/w/{slug:str}/programmes"
     tags = ["programmes"]
-    dependencies = workspace_dependencies
+    dependencies = {
+        **workspace_dependencies,
+        "where": Provide(programme_filter, sync_to_thread=False),
+    }
     security = [{"bearer": []}]
 
     @get("/", responses=problem_responses(*_COMMON_ERRORS), summary="List programmes")
@@ -100,14 +112,12 @@ class ProgrammeController(Controller):
         slug: FromPath[str],
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
-        lifecycle: Annotated[ProgrammeState | None, QueryParameter(name="state")] = None,
-        owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
-        sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
+        where: NamedDependency[ProgrammeFilter],
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> Page[ProgrammeRead]:
         service = ProgrammeService(session, workspace.actor_id)
-        rows, total = await service.list(ProgrammeFilter(lifecycle, owner_id, sort), limit, offset)
+        rows, total = await service.list(where, limit, offset)
         return Page.of([ProgrammeRead.of(r) for r in rows], total, limit, offset)
 
     async def _export(
@@ -129,11 +139,9 @@ class ProgrammeController(Controller):
         slug: FromPath[str],
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
-        lifecycle: Annotated[ProgrammeState | None, QueryParameter(name="state")] = None,
-        owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
-        sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
+        where: NamedDependency[ProgrammeFilter],
     ) -> Response[bytes]:
-        header, rows = await self._export(session, ProgrammeFilter(lifecycle, owner_id, sort))
+        header, rows = await self._export(session, where)
         return exports.csv_response("programmes.csv", header, rows)
 
     @get(
@@ -147,11 +155,9 @@ class ProgrammeController(Controller):
         slug: FromPath[str],
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
-        lifecycle: Annotated[ProgrammeState | None, QueryParameter(name="state")] = None,
-        owner_id: Annotated[uuid.UUID | None, QueryParameter()] = None,
-        sort: Annotated[ProgrammeSort, QueryParameter()] = ProgrammeSort.NEWEST,
+        where: NamedDependency[ProgrammeFilter],
     ) -> Response[bytes]:
-        header, rows = await self._export(session, ProgrammeFilter(lifecycle, owner_id, sort))
+        header, rows = await self._export(session, where)
         return exports.xlsx_response("programmes.xlsx", "programmes", header, rows)
 
     @post(
