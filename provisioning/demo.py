@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -99,25 +99,40 @@ class Provisioned:
         return DemoCredentials(self.client.slug, self.client.email, self.token)
 
 
-async def sign_up(base_url: str, client: DemoClient) -> str:
-    """The public signup, then polling the run until it is done; returns the run id."""
+class Stopped(Exception):
+    """The demo was asked to stop (Ctrl-C, SIGTERM) before its clients were signed up."""
+
+
+async def sign_up(
+    base_url: str, client: DemoClient, stopping: Callable[[], bool] = lambda: False
+) -> str:
+    """The public signup, then polling the run until it is done; returns the run id.
+
+    Raises :class:`Stopped` once ``stopping()`` says the server is going away (its answers
+    stop, and that is no error)."""
     async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-        answer = await http.post(
-            "/api/v1/signups",
-            json=client.signup(),
-            headers={"Idempotency-Key": f"demo-signup-{client.slug}"},
-        )
-        if answer.status_code != 202:
-            raise click.ClickException(f"signing up {client.slug}: {answer.text}")
-        status_url = answer.json()["status_url"]
-        deadline = time.monotonic() + PROVISIONING_TIMEOUT
-        while time.monotonic() < deadline:
-            run = (await http.get(status_url)).json()
-            if run["state"] == "succeeded":
-                return str(run["id"])
-            if run["state"] == "failed":
-                raise click.ClickException(f"provisioning {client.slug} failed: {run['error']}")
-            await asyncio.sleep(0.1)
+        try:
+            answer = await http.post(
+                "/api/v1/signups",
+                json=client.signup(),
+                headers={"Idempotency-Key": f"demo-signup-{client.slug}"},
+            )
+            if answer.status_code != 202:
+                raise click.ClickException(f"signing up {client.slug}: {answer.text}")
+            status_url = answer.json()["status_url"]
+            deadline = time.monotonic() + PROVISIONING_TIMEOUT
+            while time.monotonic() < deadline and not stopping():
+                run = (await http.get(status_url)).json()
+                if run["state"] == "succeeded":
+                    return str(run["id"])
+                if run["state"] == "failed":
+                    raise click.ClickException(f"provisioning {client.slug} failed: {run['error']}")
+                await asyncio.sleep(0.1)
+        except httpx.TransportError:
+            if not stopping():
+                raise
+    if stopping():
+        raise Stopped
     raise click.ClickException(f"provisioning {client.slug} did not finish in time")
 
 
@@ -195,6 +210,10 @@ async def _platform(settings: Settings, s3: LocalS3, smoke: bool) -> int:
                 return 1
             await asyncio.sleep(0.05)
         provisioned = []
+
+        def stopping() -> bool:
+            return bool(server.should_exit) or serving.done()
+
         gone = await offboarded(settings, DEMO_CLIENTS)
         for client in DEMO_CLIENTS:
             if client.slug in gone:
@@ -204,7 +223,11 @@ async def _platform(settings: Settings, s3: LocalS3, smoke: bool) -> int:
                     err=True,
                 )
                 continue
-            run_id = await sign_up(base_url, client)
+            try:
+                run_id = await sign_up(base_url, client, stopping)
+            except Stopped:
+                click.echo("demo: stopped before the demo clients were signed up", err=True)
+                return 0
             provisioned.append(Provisioned(client, run_id, await demo_token(settings, client)))
         if smoke:
             if not provisioned:

@@ -32,18 +32,17 @@ class Started:
     output: str
 
 
-def _start_demo(data_dir: Path, port: int, database_url: str | None = None) -> Started:
-    """Start `pmo demo` (in its own process group, as a shell runs it) and read its banner."""
+def _spawn_demo(data_dir: Path, port: int, **more: str) -> subprocess.Popen[str]:
+    """Start `pmo demo` in its own process group, as a shell runs it (``more``: settings)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
     env |= {
         "PMO_DATA_DIR": str(data_dir),
         "PMO_PORT": str(port),
         "PMO_LOG_LEVEL": "WARNING",
         "PMO_SECRET_KEY": SECRET_KEY,
+        **more,
     }
-    if database_url is not None:
-        env["PMO_DATABASE_URL"] = database_url
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "services", "demo"],
         env=env,
         stdout=subprocess.PIPE,
@@ -51,6 +50,12 @@ def _start_demo(data_dir: Path, port: int, database_url: str | None = None) -> S
         text=True,
         start_new_session=True,
     )
+
+
+def _start_demo(data_dir: Path, port: int, database_url: str | None = None) -> Started:
+    """Start `pmo demo` and read its banner."""
+    more = {"PMO_DATABASE_URL": database_url} if database_url is not None else {}
+    process = _spawn_demo(data_dir, port, **more)
     assert process.stdout is not None
     deadline = time.monotonic() + 120
     output = ""
@@ -179,6 +184,43 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         assert not _postgres_running(data_dir)
     finally:
         if process is not None and process.poll() is None:
+            process.kill()
+        if (postmaster := _postmaster(data_dir)) is not None:  # only after a failure above
+            postmaster.terminate()
+            postmaster.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_ctrl_c_while_the_demo_signs_up_its_clients_stops_it_quietly() -> None:
+    data_dir = Path(".pmo") / f"test-demo-{uuid.uuid4().hex[:8]}"
+    port = free_port("127.0.0.1")
+    # Seeding fails transiently, again and again: the first signup's run never finishes, so the
+    # demo is still waiting on it when Ctrl-C comes.
+    process = _spawn_demo(
+        data_dir,
+        port,
+        PMO_PROVISIONING_FAULT="seed_workspace:before:transient",
+        PMO_PROVISIONING_MAX_ATTEMPTS="50",
+        PMO_PROVISIONING_RETRY_SECONDS="1",
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                runs = httpx.get(f"http://127.0.0.1:{port}/health/live")
+                if runs.status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        time.sleep(1)  # the signup is in: the demo polls its run
+        assert process.poll() is None
+        os.killpg(process.pid, signal.SIGINT)
+        output = _stopped_quietly(process)
+        assert "demo: stopped before the demo clients were signed up" in output
+        assert "Ctrl-C stops" not in output  # no banner: nothing was ready to show
+        assert not _postgres_running(data_dir)
+    finally:
+        if process.poll() is None:
             process.kill()
         if (postmaster := _postmaster(data_dir)) is not None:  # only after a failure above
             postmaster.terminate()
