@@ -38,7 +38,7 @@ def test_a_decision_is_dated_today_or_earlier() -> None:
     assert decision_date_problem(TODAY, TODAY, None, "x") is None
     assert decision_date_problem(date(2027, 4, 1), TODAY, None, "x") is None
     assert decision_date_problem(date(2027, 5, 2), TODAY, None, "x") == (
-        "a decision cannot be dated in the future"
+        f"not after today ({TODAY.isoformat()}, the workspace's calendar)"
     )
 
 

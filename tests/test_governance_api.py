@@ -486,7 +486,7 @@ async def test_gate_decisions_are_dated_in_order_and_not_in_the_future(
     assert future.json()["errors"] == [
         {
             "field": "decided_on",
-            "message": "a decision cannot be dated in the future",
+            "message": f"not after today ({TODAY.isoformat()}, the workspace's calendar)",
             "source": "body",
         }
     ]

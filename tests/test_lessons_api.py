@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from openpyxl import load_workbook
 
 from services.db.engine import Database
-from services.workspace.lessons.rules import raised_on_problem
+from services.workspace.clock import not_after_today
 from templates_library.seeding import seed
 from tests.conftest import MakeWorkspace, Workspace
 from tests.workspace_api import Client, change, make, programme, url
@@ -34,12 +34,12 @@ async def csv_of(client: Client, ws: Workspace, **params: Any) -> list[dict[str,
     return list(csv.DictReader(io.StringIO(response.content.decode("utf-8-sig"))))
 
 
-def test_a_lesson_is_raised_today_or_before() -> None:
+def test_what_has_happened_is_dated_today_or_before() -> None:
     today = date(2027, 3, 1)
-    assert raised_on_problem(today, today) is None
-    assert raised_on_problem(date(2026, 12, 31), today) is None
-    problem = raised_on_problem(date(2027, 3, 2), today)
-    assert problem is not None and "2027-03-01" in problem
+    assert not_after_today(today, today) is None
+    assert not_after_today(date(2026, 12, 31), today) is None
+    problem = not_after_today(date(2027, 3, 2), today)
+    assert problem == "not after today (2027-03-01, the workspace's calendar)"
 
 
 async def test_lessons_are_logged_filtered_sorted_changed_and_deleted(

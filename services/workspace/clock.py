@@ -28,3 +28,15 @@ def zone(session: AsyncSession) -> tzinfo:
 
 def today(session: AsyncSession) -> date:
     return datetime.now(zone(session)).date()
+
+
+def not_after_today(day: date, today: date) -> str | None:
+    """Why ``day`` cannot date something that has happened (achieved, done, held, decided,
+    measured, raised), or None: one message for every register.
+
+    ``today`` is the workspace's (:func:`today`): the message names it, since the caller's own
+    calendar may already be on the next day.
+    """
+    if day > today:
+        return f"not after today ({today.isoformat()}, the workspace's calendar)"
+    return None

@@ -297,8 +297,8 @@ class BenefitService(RegisterService[Benefit]):
             raise Conflict(f"A {benefit.state} benefit takes no more measurements.")
         if benefit.baseline_date is not None and measured_on < benefit.baseline_date:
             raise invalid("measured_on", "on or after the baseline date")
-        if measured_on > clock.today(self.session):
-            raise invalid("measured_on", "not in the future: a measurement is of what was seen")
+        if (future := clock.not_after_today(measured_on, clock.today(self.session))) is not None:
+            raise invalid("measured_on", f"{future}: a measurement is of what was seen")
         # The benefit shows its latest measurement, their count and its realisation: its ETag
         # moves on with each one.
         await self.touch(benefit)

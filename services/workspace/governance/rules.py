@@ -6,16 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-
-def not_after_today(day: date, today: date) -> str | None:
-    """Why ``day`` cannot date something that has happened (done, held, raised), or None.
-
-    ``today`` is the workspace's (``clock.today``): the message names it, since the caller's own
-    calendar may already be on the next day.
-    """
-    if day > today:
-        return f"not after today ({today.isoformat()}, the workspace's calendar)"
-    return None
+from services.workspace.clock import not_after_today
 
 
 def decision_date_problem(day: date, today: date, earliest: date | None, after: str) -> str | None:
@@ -25,8 +16,8 @@ def decision_date_problem(day: date, today: date, earliest: date | None, after: 
     on, so never before ``earliest`` (described by ``after``: "the request was raised", "the
     gate's previous decision").
     """
-    if day > today:
-        return "a decision cannot be dated in the future"
+    if (future := not_after_today(day, today)) is not None:
+        return future
     if earliest is not None and day < earliest:
         return f"not before {after} ({earliest.isoformat()})"
     return None

@@ -18,6 +18,7 @@ from services.errors import Conflict, Forbidden
 from services.identity.models import Role
 from services.text import a_or_an
 from services.workspace import clock
+from services.workspace.clock import not_after_today
 from services.workspace.governance.models import (
     Action,
     ActionState,
@@ -32,11 +33,7 @@ from services.workspace.governance.models import (
     MilestoneRebaseline,
     ProgrammeDocument,
 )
-from services.workspace.governance.rules import (
-    RecordedDate,
-    decision_date_problem,
-    not_after_today,
-)
+from services.workspace.governance.rules import RecordedDate, decision_date_problem
 from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Milestone

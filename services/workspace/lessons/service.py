@@ -12,7 +12,6 @@ from sqlalchemy import ColumnElement, func
 
 from services.workspace import clock
 from services.workspace.lessons.models import Lesson, LessonKind, LessonState
-from services.workspace.lessons.rules import raised_on_problem
 from services.workspace.registers import RegisterService, between, invalid
 
 
@@ -77,6 +76,6 @@ class LessonService(RegisterService[Lesson]):
         if before is None and row.raised_on is None:
             row.raised_on = today
         if before is None or "raised_on" in before:
-            problem = raised_on_problem(row.raised_on, today)
+            problem = clock.not_after_today(row.raised_on, today)
             if problem is not None:
                 raise invalid("raised_on", problem, f"raised_on: {problem}")

@@ -13,10 +13,10 @@ from sqlalchemy import ColumnElement, func, or_, select
 from services.errors import ValidationFailed, field_error
 from services.text import a_or_an
 from services.workspace import clock
+from services.workspace.clock import not_after_today
 from services.workspace.configuration import service as configuration
 from services.workspace.configuration.rules import RegisterConfiguration
 from services.workspace.governance.models import Board
-from services.workspace.governance.rules import not_after_today
 from services.workspace.models import Confidence
 from services.workspace.raid.models import (
     Assumption,

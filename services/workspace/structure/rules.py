@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
+from services.workspace.clock import not_after_today
 from services.workspace.gates.models import GateBoundary, GateDecision
 from services.workspace.structure.models import MilestoneState, TrancheState
 
@@ -22,8 +23,8 @@ def actual_date_problem(state: MilestoneState, actual: date | None, today: date)
     if state is MilestoneState.ACHIEVED:
         if actual is None:
             return "an achieved milestone has an actual date"
-        if actual > today:
-            return "not in the future"
+        if (future := not_after_today(actual, today)) is not None:
+            return future
         return None
     if actual is not None:
         return f"only an achieved milestone has one (this one is {state})"
