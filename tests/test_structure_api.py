@@ -7,7 +7,15 @@ from datetime import date, timedelta
 
 from services.identity.models import Role
 from tests.conftest import MakeWorkspace
-from tests.workspace_api import Client, change, make, programme, url
+from tests.workspace_api import (
+    Client,
+    change,
+    days_from,
+    make,
+    programme,
+    url,
+    workspace_today,
+)
 
 
 async def test_a_programme_gets_ordered_tranches_projects_and_milestones(
@@ -15,6 +23,7 @@ async def test_a_programme_gets_ordered_tranches_projects_and_milestones(
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
+    today = workspace_today()
     second = await make(
         client, ws, "tranches", {"programme_id": prog["id"], "name": "Tranche 2", "position": 2}
     )
@@ -50,19 +59,19 @@ async def test_a_programme_gets_ordered_tranches_projects_and_milestones(
             "programme_id": prog["id"],
             "project_id": project["id"],
             "title": "CRM live",
-            "baseline_date": "2027-06-01",
-            "forecast_date": "2027-06-22",
+            "baseline_date": days_from(today, 180),
+            "forecast_date": days_from(today, 201),
         },
     )
     assert milestone["slip_days"] == 21
     due = await client.get(
         url(ws, "milestones"),
-        params={"due_before": "2027-06-30", "due_after": "2027-06-01"},
+        params={"due_before": days_from(today, 209), "due_after": days_from(today, 180)},
         headers=ws.headers,
     )
     assert [m["title"] for m in due.json()["items"]] == ["CRM live"]
     none_due = await client.get(
-        url(ws, "milestones"), params={"due_before": "2027-06-21"}, headers=ws.headers
+        url(ws, "milestones"), params={"due_before": days_from(today, 200)}, headers=ws.headers
     )
     assert none_due.json()["total"] == 0
 
@@ -107,13 +116,15 @@ async def test_a_set_baseline_moves_only_through_a_change_request(
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
+    today = workspace_today()
+    baseline, later = days_from(today, 150), days_from(today, 211)
     unset = await make(client, ws, "milestones", {"programme_id": prog["id"], "title": "M"})
-    first = await change(client, ws, "milestones", unset, {"baseline_date": "2027-05-01"})
+    first = await change(client, ws, "milestones", unset, {"baseline_date": baseline})
     assert first.status_code == 200
-    moved = await change(client, ws, "milestones", first.json(), {"baseline_date": "2027-07-01"})
+    moved = await change(client, ws, "milestones", first.json(), {"baseline_date": later})
     assert moved.status_code == 409
     assert moved.json()["errors"][0]["field"] == "baseline_date"
-    forecast = await change(client, ws, "milestones", first.json(), {"forecast_date": "2027-07-01"})
+    forecast = await change(client, ws, "milestones", first.json(), {"forecast_date": later})
     assert forecast.status_code == 200 and forecast.json()["slip_days"] == 61
 
 
@@ -267,8 +278,9 @@ async def test_an_achieved_milestone_has_an_actual_date_that_has_come_and_no_oth
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
-    today = date.today()
-    base = {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"}
+    today = workspace_today()
+    baseline = today + timedelta(days=186)
+    base = {"programme_id": prog["id"], "title": "Go live", "baseline_date": baseline.isoformat()}
     milestone = await make(client, ws, "milestones", base)
 
     # Achieved without a date: achieved today, as a done action is completed today.
@@ -276,17 +288,22 @@ async def test_an_achieved_milestone_has_an_actual_date_that_has_come_and_no_oth
     assert achieved.status_code == 200, achieved.text
     assert achieved.json()["actual_date"] == today.isoformat()
     tomorrow = (today + timedelta(days=1)).isoformat()
-    for body in ({"actual_date": tomorrow}, {"actual_date": "2030-01-01"}, {"actual_date": None}):
+    in_years = days_from(today, 1130)
+    for body in ({"actual_date": tomorrow}, {"actual_date": in_years}, {"actual_date": None}):
         refused = await change(client, ws, "milestones", achieved.json(), body)
         assert refused.status_code == 422, (body, refused.text)
         assert [e["field"] for e in refused.json()["errors"]] == ["actual_date"]
     dated = await change(client, ws, "milestones", achieved.json(), {"actual_date": "2025-05-01"})
     assert dated.status_code == 200, dated.text
-    assert dated.json()["slip_days"] == (date(2025, 5, 1) - date(2027, 6, 1)).days
+    assert dated.json()["slip_days"] == (date(2025, 5, 1) - baseline).days
 
     # Back to planned: the date went with the achievement, and the forecast counts again.
     reopened = await change(
-        client, ws, "milestones", dated.json(), {"state": "planned", "forecast_date": "2027-06-08"}
+        client,
+        ws,
+        "milestones",
+        dated.json(),
+        {"state": "planned", "forecast_date": days_from(today, 193)},
     )
     assert reopened.status_code == 200, reopened.text
     assert reopened.json()["actual_date"] is None and reopened.json()["slip_days"] == 7
@@ -315,10 +332,10 @@ async def test_a_milestone_still_to_come_slips_until_today_past_its_forecast(
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
-    today = date.today()
+    today = workspace_today()
 
     def ago(days: int) -> str:
-        return (today - timedelta(days=days)).isoformat()
+        return days_from(today, -days)
 
     base = {"programme_id": prog["id"], "baseline_date": ago(60)}
     planned = await make(client, ws, "milestones", {**base, "title": "A", "forecast_date": ago(50)})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from litestar import Litestar
@@ -10,6 +11,26 @@ from litestar.testing import AsyncTestClient
 from tests.conftest import Workspace
 
 Client = AsyncTestClient[Litestar]
+
+
+def workspace_today() -> date:
+    """A new workspace's today: the date in UTC, its default time zone (``date.today()`` is the
+    machine's own zone). Read it in the test, not at import: a run may pass midnight."""
+    return datetime.now(UTC).date()
+
+
+def days_from(today: date, days: int) -> str:
+    """The day ``days`` after ``today`` (before it when negative), as the API writes it.
+
+    What is still to come, or has just passed, is dated from today: a fixed date in the future
+    is refused today and accepted once it has come, and a milestone slips once its forecast
+    passes. Count a test's dates from one ``today`` so they keep their distances."""
+    return (today + timedelta(days=days)).isoformat()
+
+
+def day(offset: int) -> str:
+    """``offset`` days from a new workspace's today, read now."""
+    return days_from(workspace_today(), offset)
 
 
 def url(ws: Workspace, path: str) -> str:
