@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import psycopg
 import pytest
 
 from services.config import Settings
 from services.db.bootstrap import libpq_url
 from tests.conftest import MakeWorkspace
-from tests.workspace_api import Client, change, make, programme, url
+from tests.workspace_api import Client, change, days_from, make, programme, url, workspace_today
 
 
 async def test_a_benefit_is_measured_and_its_realisation_computed(
@@ -71,8 +69,8 @@ async def test_a_benefit_is_measured_and_its_realisation_computed(
     assert before.status_code == 422
     assert before.json()["errors"][0]["field"] == "measured_on"
     # A measurement is of what was seen: not dated in the future (it would stay the latest).
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
-    for day in (tomorrow, "2030-12-01"):
+    today = workspace_today()
+    for day in (days_from(today, 1), days_from(today, 4 * 365)):
         future = await client.post(
             measurements, json={"measured_on": day, "value": 10}, headers=ws.headers
         )
@@ -80,7 +78,7 @@ async def test_a_benefit_is_measured_and_its_realisation_computed(
         assert [e["field"] for e in future.json()["errors"]] == ["measured_on"]
     seen = await client.post(
         measurements,
-        json={"measured_on": date.today().isoformat(), "value": 20},
+        json={"measured_on": today.isoformat(), "value": 20},
         headers=ws.headers,
     )
     assert seen.status_code == 201, seen.text

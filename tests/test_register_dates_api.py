@@ -6,7 +6,7 @@ names the workspace's bands."""
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -17,7 +17,7 @@ from services.workspace.models import Rag
 from services.workspace.raid.models import Issue
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
 from tests.test_workspace_calendar import AHEAD, BEHIND, workspace_in
-from tests.workspace_api import Client, change, make, programme, url
+from tests.workspace_api import Client, change, days_from, make, programme, url, workspace_today
 
 
 def today_in(zone: str) -> str:
@@ -148,11 +148,10 @@ async def test_a_meeting_is_planned_for_any_day_and_held_on_one_that_has_come(
 ) -> None:
     ws, today, tomorrow = await behind(client, make_workspace)
     body = (await registers(client, ws))["meetings"][0]
+    next_year = days_from(workspace_today(), 365)
     for state in ("scheduled", "cancelled"):
-        planned = await make(
-            client, ws, "meetings", {**body, "state": state, "held_on": "2030-06-01"}
-        )
-        assert planned["held_on"] == "2030-06-01"
+        planned = await make(client, ws, "meetings", {**body, "state": state, "held_on": next_year})
+        assert planned["held_on"] == next_year
 
     scheduled = await make(
         client, ws, "meetings", {**body, "state": "scheduled", "held_on": tomorrow}
@@ -185,19 +184,20 @@ async def test_a_row_recorded_before_the_rule_is_refused_on_its_next_write_not_r
     ws = await make_workspace()
     bodies = await registers(client, ws)
     prog = uuid.UUID(bodies["issues"][0]["programme_id"])
+    to_come = workspace_today() + timedelta(days=3 * 365)
     async with in_workspace(database, ws.tenant_id) as session:
         # As rows written before the rule may be: an open action with a completion date, and an
         # issue raised on a day still to come.
         action = Action(
             programme_id=prog, title="Old", state=ActionState.OPEN, completed_on=date(2026, 1, 5)
         )
-        issue = Issue(programme_id=prog, title="Old", raised_on=date(2099, 1, 1))
+        issue = Issue(programme_id=prog, title="Old", raised_on=to_come)
         session.add_all([action, issue])
         await session.flush()
         ids = {"actions": str(action.id), "issues": str(issue.id)}
     for path, field, kept in (
         ("actions", "completed_on", "2026-01-05"),
-        ("issues", "raised_on", "2099-01-01"),
+        ("issues", "raised_on", to_come.isoformat()),
     ):
         row = (await client.get(url(ws, f"{path}/{ids[path]}"), headers=ws.headers)).json()
         renamed = await change(client, ws, path, row, {"title": "Renamed"})
