@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Any
 
 from services.db.engine import Database
@@ -13,11 +12,7 @@ from services.identity.models import Role
 from services.workspace.gates.models import GateBoundary, StageGate
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
 from tests.test_gates_api import decide_gate
-from tests.workspace_api import Client, change, make, programme, url
-
-TODAY = date.today()
-YESTERDAY = (TODAY - timedelta(days=1)).isoformat()
-TOMORROW = (TODAY + timedelta(days=1)).isoformat()
+from tests.workspace_api import Client, change, days_from, make, programme, url, workspace_today
 
 
 @dataclass(frozen=True)
@@ -109,7 +104,8 @@ async def test_a_board_meets_raises_actions_and_decisions(
         "meetings",
         {"board_id": board["id"], "title": "March board", "held_on": "2026-03-02", "state": "held"},
     )
-    yesterday = (date.today() - timedelta(days=1)).isoformat()
+    today = workspace_today()
+    yesterday = days_from(today, -1)
     action = await make(
         client,
         ws,
@@ -121,9 +117,7 @@ async def test_a_board_meets_raises_actions_and_decisions(
     overdue = await client.get(url(ws, "actions"), params={"overdue": "true"}, headers=ws.headers)
     assert [a["title"] for a in overdue.json()["items"]] == ["Update plan"]
     done = await change(client, ws, "actions", action, {"state": "done"})
-    assert (
-        done.json()["overdue"] is False and done.json()["completed_on"] == date.today().isoformat()
-    )
+    assert done.json()["overdue"] is False and done.json()["completed_on"] == today.isoformat()
 
     decision = await make(
         client,
@@ -342,11 +336,13 @@ async def test_overdue_false_lists_only_actions_that_are_not_overdue(
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
+    today = workspace_today()
+    yesterday, tomorrow = days_from(today, -1), days_from(today, 1)
     for title, body in [
-        ("Late", {"due_date": YESTERDAY}),
-        ("Due tomorrow", {"due_date": TOMORROW}),
+        ("Late", {"due_date": yesterday}),
+        ("Due tomorrow", {"due_date": tomorrow}),
         ("Whenever", {}),
-        ("Done late", {"due_date": YESTERDAY, "state": "done"}),
+        ("Done late", {"due_date": yesterday, "state": "done"}),
     ]:
         await make(client, ws, "actions", {"programme_id": prog["id"], "title": title, **body})
 
@@ -477,21 +473,22 @@ async def test_gate_decisions_are_dated_in_order_and_not_in_the_future(
     _, _, gate = await _board_and_gate(client, ws)
     decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
     by_me = {"decided_by_id": str(ws.user_id)}
-    last_week = (TODAY - timedelta(days=7)).isoformat()
+    today = workspace_today()
+    yesterday, tomorrow, last_week = (days_from(today, n) for n in (-1, 1, -7))
 
     future = await decide_gate(
-        client, ws, gate, {**by_me, "decision": "hold", "decided_on": TOMORROW}
+        client, ws, gate, {**by_me, "decision": "hold", "decided_on": tomorrow}
     )
     assert future.status_code == 422, future.text
     assert future.json()["errors"] == [
         {
             "field": "decided_on",
-            "message": f"not after today ({TODAY.isoformat()}, the workspace's calendar)",
+            "message": f"not after today ({today.isoformat()}, the workspace's calendar)",
             "source": "body",
         }
     ]
     hold = await decide_gate(
-        client, ws, gate, {**by_me, "decision": "hold", "decided_on": YESTERDAY}
+        client, ws, gate, {**by_me, "decision": "hold", "decided_on": yesterday}
     )
     assert hold.status_code == 201, hold.text
     backdated = await decide_gate(
@@ -499,18 +496,18 @@ async def test_gate_decisions_are_dated_in_order_and_not_in_the_future(
     )
     assert backdated.status_code == 422, backdated.text
     assert backdated.json()["errors"][0]["field"] == "decided_on"
-    assert YESTERDAY in backdated.json()["errors"][0]["message"]
+    assert yesterday in backdated.json()["errors"][0]["message"]
 
     go = await decide_gate(client, ws, gate, {**by_me, "decision": "go"})
 
     assert go.status_code == 201, go.text
     history = (await client.get(decisions, headers=ws.headers)).json()
     assert [(d["decision"], d["decided_on"]) for d in history["items"]] == [
-        ("hold", YESTERDAY),
-        ("go", TODAY.isoformat()),
+        ("hold", yesterday),
+        ("go", today.isoformat()),
     ]
     gate_now = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
-    assert (gate_now["decision"], gate_now["decided_on"]) == ("go", TODAY.isoformat())
+    assert (gate_now["decision"], gate_now["decided_on"]) == ("go", today.isoformat())
 
 
 async def test_a_decided_change_request_cannot_be_deleted(
@@ -540,12 +537,14 @@ async def test_a_change_decision_is_dated_between_its_raising_and_today(
 ) -> None:
     ws = await make_workspace()
     _, request = await rebaselining_change(client, ws)
+    today = workspace_today()
+    tomorrow = days_from(today, 1)
 
     early = await decide_change(
         client, ws, request, {"decision": "approved", "decided_on": "2019-01-01"}
     )
     future = await decide_change(
-        client, ws, request, {"decision": "approved", "decided_on": TOMORROW}
+        client, ws, request, {"decision": "approved", "decided_on": tomorrow}
     )
 
     for refused in (early, future):
@@ -557,9 +556,9 @@ async def test_a_change_decision_is_dated_between_its_raising_and_today(
     milestone_id = request["rebaselines"][0]["milestone_id"]
     unmoved = await client.get(url(ws, f"milestones/{milestone_id}"), headers=ws.headers)
     assert unmoved.json()["baseline_date"] == "2027-06-01"
-    today = await decide_change(client, ws, request, {"decision": "approved"})
-    assert today.status_code == 200, today.text
-    assert today.json()["decided_on"] == TODAY.isoformat()
+    dated_today = await decide_change(client, ws, request, {"decision": "approved"})
+    assert dated_today.status_code == 200, dated_today.text
+    assert dated_today.json()["decided_on"] == today.isoformat()
 
 
 async def test_a_change_naming_an_approver_is_decided_by_that_approver_or_an_admin(

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
 from sqlalchemy import event
 
 from services.db.engine import Database
 from tests.conftest import MakeWorkspace, Workspace
-from tests.workspace_api import Client, change, make, programme, url
-
-TODAY = date.today()
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
+from tests.workspace_api import Client, change, day, make, programme, url
 
 
 async def report(client: Client, ws: Workspace, programme_id: str, **fields: Any) -> dict[str, Any]:

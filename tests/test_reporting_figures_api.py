@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import uuid
-from datetime import date, timedelta
 from typing import Any
 
 from openpyxl import load_workbook
@@ -15,14 +14,9 @@ from sqlalchemy import event
 from services.db.engine import Database
 from services.workspace.configuration.models import RegisterSettings
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
-from tests.workspace_api import Client, change, make, programme, url
+from tests.workspace_api import Client, change, day, make, programme, url
 
-TODAY = date.today()
 CSV = "text/csv; charset=utf-8"
-
-
-def day(offset: int) -> str:
-    return (TODAY + timedelta(days=offset)).isoformat()
 
 
 async def report(
