@@ -7,7 +7,7 @@ import enum
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
@@ -218,7 +218,8 @@ class ActionFilter:
     overdue: bool | None = None
     sort: ActionSort = ActionSort.DUE
     today: date | None = None
-    """The workspace's today, for ``overdue`` (the server's when not given)."""
+    """The workspace's today, for ``overdue`` (UTC's when not given, as for a session outside a
+    request: see ``clock``)."""
 
     def conditions(self) -> list[ColumnElement[bool]]:
         conditions = _equal(
@@ -229,7 +230,7 @@ class ActionFilter:
                 (Action.owner_id, self.owner_id),
             ]
         ) + between(Action.due_date, self.due_after, self.due_before)
-        today = self.today or date.today()
+        today = self.today or datetime.now(UTC).date()
         if self.overdue is True:
             conditions += [Action.state.in_(OPEN_ACTIONS), Action.due_date < today]
         elif self.overdue is False:
