@@ -288,3 +288,16 @@ async def test_changing_only_a_benefits_enabling_projects_moves_its_etag_on(
     assert enabled.headers["etag"] != f'"{benefit["version"]}"'
     again = await change(client, ws, "benefits", benefit, {"enabling_project_ids": []})
     assert again.status_code == 412, again.text
+
+    # Deleting the project takes it off the benefit's enabling projects: its ETag moves on.
+    before = enabled.json()
+    gone = await client.delete(
+        url(ws, f"projects/{project['id']}"),
+        headers={**ws.headers, "If-Match": f'"{project["version"]}"'},
+    )
+    assert gone.status_code == 204, gone.text
+    after = await client.get(url(ws, f"benefits/{benefit['id']}"), headers=ws.headers)
+    assert after.json()["enabling_project_ids"] == []
+    assert after.headers["etag"] != f'"{before["version"]}"'
+    stale = await change(client, ws, "benefits", before, {"title": "Faster claims still"})
+    assert stale.status_code == 412, stale.text

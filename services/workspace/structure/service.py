@@ -11,12 +11,13 @@ from datetime import date
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace import clock
-from services.workspace.benefits.models import Benefit, BenefitMeasurement
+from services.workspace.benefits.models import Benefit, BenefitEnabler, BenefitMeasurement
 from services.workspace.gates.models import StageGate
 from services.workspace.gates.rules import tranche_may_start
 from services.workspace.governance.models import (
@@ -359,6 +360,15 @@ class ProjectService(RegisterService[Project]):
                 f"The project has {plural(drafts, 'draft status report')}; delete its draft "
                 "reports first."
             )
+        # The benefits it enables show it among their enabling projects: it leaves them (the
+        # link cascades), so their ETags move on.
+        enabled = select(BenefitEnabler.benefit_id).where(BenefitEnabler.project_id == row.id)
+        await self.session.execute(
+            update(Benefit)
+            .where(Benefit.id.in_(enabled))
+            .values(version=Benefit.version + 1, updated_at=utcnow(), updated_by=self.actor_id)
+            .execution_options(synchronize_session=False)
+        )
         await super().delete(row)
 
 
