@@ -91,7 +91,8 @@ def check_unique_keys(version: PackVersion) -> Iterator[Finding]:
 
 
 def check_structure_references(version: PackVersion) -> Iterator[Finding]:
-    """Tranches name a programme; projects, milestones, gates and checklists name real items."""
+    """Tranches name a programme; projects, milestones, gates and checklists name real items;
+    a project's milestone is in the project's tranche."""
     programmes = {programme.key for programme in version.programmes}
     tranches = {tranche.key for tranche in version.tranches}
     projects = {project.key for project in version.projects}
@@ -102,11 +103,20 @@ def check_structure_references(version: PackVersion) -> Iterator[Finding]:
     for i, project in enumerate(version.projects):
         if project.tranche not in tranches:
             yield _unknown(f"projects[{i}].tranche", "tranche", project.tranche)
+    tranche_of = {project.key: project.tranche for project in version.projects}
     for i, milestone in enumerate(version.milestones):
         if milestone.tranche is not None and milestone.tranche not in tranches:
             yield _unknown(f"milestones[{i}].tranche", "tranche", milestone.tranche)
         if milestone.project is not None and milestone.project not in projects:
             yield _unknown(f"milestones[{i}].project", "project", milestone.project)
+        # As the API refuses it: a project's milestone is in the project's tranche (or none).
+        theirs = tranche_of.get(milestone.project) if milestone.project is not None else None
+        if milestone.tranche is not None and theirs is not None and milestone.tranche != theirs:
+            yield Finding(
+                f"milestones[{i}].tranche",
+                f"milestone `{milestone.key}` is in tranche `{milestone.tranche}`, but its project "
+                f"`{milestone.project}` is in `{theirs}`: name the project's tranche, or none",
+            )
     for i, gate in enumerate(version.gates):
         if gate.after_tranche is not None and gate.after_tranche not in tranches:
             yield _unknown(f"gates[{i}].after_tranche", "tranche", gate.after_tranche)

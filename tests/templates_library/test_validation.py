@@ -86,6 +86,13 @@ CASES: dict[str, BrokenPack] = {
         "no project with key `rebuild`",
         r"project: rebuild",
     ),
+    "milestone in another tranche than its project": BrokenPack(
+        _set("milestones.0.tranche", "second"),
+        "milestones[0].tranche",
+        "its project `build` is in `first`",
+        r"tranche: second",
+        2,  # the first is a project's
+    ),
     "project tranche missing": BrokenPack(
         _set("projects.0.tranche", "zeroth"),
         "projects[0].tranche",
