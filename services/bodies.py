@@ -10,20 +10,30 @@ Litestar reads a handler's ``data`` through :meth:`Request.json`; the applicatio
   ``UnicodeDecodeError`` or ``RecursionError`` would have been a 500.
 
 Requests without a body never get here (Litestar leaves ``data`` out), so a bodyless POST or
-DELETE is unaffected; a route that takes no ``data`` never reads its body.
+DELETE is unaffected.
+
+A route that takes no ``data`` never reads its body, so one sent would be ignored, whatever it
+held: :func:`refuse_unread_body` refuses it instead (``services.parameters`` calls it before the
+handler, and before authentication, as a bad body is refused before it). A body that is not JSON
+is the same 415; a JSON one is a 422 unless it is the empty object ``{}``, which clients send on
+action POSTs.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from litestar import Request
 
-from services.errors import MalformedRequest, UnsupportedMediaType, field_error
+from services.errors import MalformedRequest, UnsupportedMediaType, ValidationFailed, field_error
 
 JSON_MEDIA_TYPE = "application/json"
 MAX_DEPTH = 32
 """How deeply arrays and objects may nest in a body; the API's own bodies nest a few levels."""
+NO_BODY = "This route takes no body; send none (or {})."
+# The empty object, with JSON's whitespace (RFC 8259 §2) around and inside it.
+_EMPTY_OBJECT = re.compile(rb"[ \t\n\r]*\{[ \t\n\r]*\}[ \t\n\r]*")
 
 
 def is_json(media_type: str) -> bool:
@@ -70,13 +80,27 @@ class ApiRequest(Request[Any, Any, Any]):
         return value
 
 
-def _unsupported(request: Request[Any, Any, Any], media_type: str) -> UnsupportedMediaType:
+async def refuse_unread_body(request: Request[Any, Any, Any]) -> None:
+    """Refuse a body sent to a route that takes none: 415 if it is not JSON, else 422 unless it
+    is ``{}``. No body (none sent, or ``Content-Length: 0``) passes."""
+    body = await request.body()
+    if not body:
+        return
+    media_type, _ = request.content_type
+    if not is_json(media_type):
+        raise _unsupported(request, media_type, takes="takes no body; send none, or {} as")
+    if not _EMPTY_OBJECT.fullmatch(body):
+        raise ValidationFailed(NO_BODY, errors=[field_error("", "this route takes no body")])
+
+
+def _unsupported(
+    request: Request[Any, Any, Any], media_type: str, takes: str = "takes a JSON body, sent as"
+) -> UnsupportedMediaType:
     sent = f"'{media_type}'" if media_type else "no Content-Type"
     # RFC 9110 §15.5.16: say what is accepted; Accept-Post / Accept-Patch are the headers for it.
     accept = {"POST": "Accept-Post", "PATCH": "Accept-Patch"}.get(request.method)
     return UnsupportedMediaType(
-        f"This route takes a JSON body, sent as Content-Type: {JSON_MEDIA_TYPE} "
-        f"(or application/*+json); got {sent}.",
+        f"This route {takes} Content-Type: {JSON_MEDIA_TYPE} (or application/*+json); got {sent}.",
         errors=[field_error("Content-Type", f"expected {JSON_MEDIA_TYPE}", "header")],
         headers={accept: JSON_MEDIA_TYPE} if accept else None,
     )

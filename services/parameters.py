@@ -11,6 +11,10 @@ so (marked with :func:`authenticates`) checks the query once the caller is known
 caller gets 401 and not a list of our parameters; on the other routes the ``before_request`` hook
 checks it.
 
+The same index knows which routes take no body (no ``data``): the ``before_request`` hook refuses
+a body sent to one (:func:`services.bodies.refuse_unread_body`), before authentication as any bad
+body is, where it would have been ignored.
+
 The same index names a parameter in an error as the request spells it (``state``), not as the
 handler or a filter dependency calls its argument (``lifecycle``): :func:`request_name`, and finds
 the path segment a typed path parameter could not read (``/programmes/not-a-uuid``), which
@@ -27,6 +31,7 @@ from litestar import Litestar, Request
 from litestar.routes import HTTPRoute
 from litestar.types.internal_types import PathParameterDefinition
 
+from services.bodies import refuse_unread_body
 from services.errors import ValidationFailed, field_error
 
 API_PREFIX = "/api/"
@@ -50,6 +55,8 @@ class Accepted:
     aliases: dict[str, str]
     """Argument name → request name, for every query, header and path parameter."""
     authenticated: bool
+    takes_body: bool
+    """Whether the handler (or a dependency of it) reads the body: ``data`` (or raw ``body``)."""
 
 
 def _authenticated(batches: Iterable[Iterable[Any]]) -> bool:
@@ -77,6 +84,7 @@ def index(app: Litestar) -> None:
                 names=frozenset(p.field_alias for p in model.expected_query_params),
                 aliases={p.field_name: p.field_alias for p in every},
                 authenticated=_authenticated(model.dependency_batches),
+                takes_body=bool({"data", "body"} & model.expected_reserved_kwargs),
             )
     app.state[STATE_KEY] = accepted
     app.state[PATHS_KEY] = [
@@ -149,7 +157,12 @@ def reject_unknown(request: Request[Any, Any, Any]) -> None:
 
 
 async def before_request(request: Request[Any, Any, Any]) -> None:
-    """The check for routes that do not authenticate (the others check after authenticating)."""
+    """A body sent to a route that takes none is refused; the query is checked here on routes
+    that do not authenticate (the others check it after authenticating)."""
     accepted = _accepted(request)
-    if accepted is not None and not accepted.authenticated:
+    if accepted is None:
+        return
+    if not accepted.takes_body:
+        await refuse_unread_body(request)
+    if not accepted.authenticated:
         reject_unknown(request)

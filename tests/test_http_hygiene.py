@@ -17,11 +17,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.app import create_app
-from services.bodies import MAX_DEPTH
+from services.bodies import MAX_DEPTH, NO_BODY
 from services.config import LogFormat, Settings
 from services.db.engine import Database
 from services.logging import configure_logging
 from tests.conftest import MakeWorkspace, Workspace
+from tests.workspace_api import make, programme, url
 
 Client = AsyncTestClient[Litestar]
 SIGNUPS = "/api/v1/signups"
@@ -261,3 +262,124 @@ async def test_the_schema_documents_415_where_a_body_is_taken(client: Client) ->
     )
     assert "415" not in programmes["get"]["responses"]
     assert "415" in paths[SIGNUPS]["post"]["responses"]
+
+
+def assert_refused_as_not_json(response: Any, method: str) -> None:
+    assert response.status_code == 415, response.text
+    problem = response.json()
+    assert problem["code"] == "unsupported-media-type"
+    assert problem["detail"].startswith("This route takes no body; send none, or {} as ")
+    assert problem["errors"] == [
+        {"field": "Content-Type", "message": "expected application/json", "source": "header"}
+    ]
+    assert response.headers.get("accept-post") == ("application/json" if method == "POST" else None)
+
+
+def assert_refused_as_a_body(response: Any) -> None:
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["code"] == "validation-error"
+    assert problem["detail"] == NO_BODY
+    assert problem["errors"] == [
+        {"field": "", "message": "this route takes no body", "source": "body"}
+    ]
+
+
+# What a route that takes no body refuses: anything but nothing or the empty object.
+NOT_JSON = (("text/plain", b"x"), ("application/x-www-form-urlencoded", b"a=1"), (None, b"{}"))
+NOT_EMPTY = (b'{"foo": 1}', b"null", b"[]", b"{} {}", b"not json")
+
+
+async def test_offboarding_takes_no_body_and_a_body_sent_does_not_offboard(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    offboarding = f"/api/v1/w/{ws.slug}/offboarding"
+    for content_type, body in NOT_JSON:
+        sent = {"Content-Type": content_type} if content_type else {}
+        response = await client.post(offboarding, content=body, headers={**ws.headers, **sent})
+        assert_refused_as_not_json(response, "POST")
+    for body in NOT_EMPTY:
+        response = await client.post(offboarding, content=body, headers={**ws.headers, **JSON})
+        assert_refused_as_a_body(response)
+    # Refused before authentication, as a bad body is on a route that takes one.
+    anonymous = await client.post(offboarding, content=b"x", headers={"Content-Type": "text/plain"})
+    assert anonymous.status_code == 415, anonymous.text
+    # Nothing was started: the workspace is still open, and offboarding it is accepted once.
+    assert (await client.post(ws.programmes, json={"name": "Open"}, headers=ws.headers)).is_success
+    accepted = await client.post(offboarding, content=b" {\n} ", headers={**ws.headers, **JSON})
+    assert accepted.status_code == 202, accepted.text
+    again = await client.post(offboarding, headers=ws.headers)
+    assert again.status_code == 409, again.text
+
+
+async def test_a_delete_with_a_body_is_refused_and_deletes_nothing(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    lesson = await make(client, ws, "lessons", {"programme_id": prog["id"], "title": "Kept"})
+    one = url(ws, f"lessons/{lesson['id']}")
+    for content_type, body in NOT_JSON:
+        sent = {"Content-Type": content_type} if content_type else {}
+        response = await client.request("DELETE", one, content=body, headers={**ws.headers, **sent})
+        assert_refused_as_not_json(response, "DELETE")
+    for body in NOT_EMPTY:
+        response = await client.request("DELETE", one, content=body, headers={**ws.headers, **JSON})
+        assert_refused_as_a_body(response)
+    assert (await client.get(one, headers=ws.headers)).status_code == 200
+    deleted = await client.request("DELETE", one, content=b"{}", headers={**ws.headers, **JSON})
+    assert deleted.status_code == 204, deleted.text
+    assert (await client.get(one, headers=ws.headers)).status_code == 404
+
+
+async def test_a_read_with_a_body_is_refused(client: Client, make_workspace: MakeWorkspace) -> None:
+    ws = await make_workspace()
+    # Content on a GET has no defined meaning (RFC 9110 §9.3.1): refused, not guessed at.
+    for method in ("GET", "HEAD"):
+        sent = {**ws.headers, "Content-Type": "text/plain"}
+        response = await client.request(method, ws.programmes, content=b"x", headers=sent)
+        assert response.status_code == 415, (method, response.text)
+        response = await client.request(
+            method, ws.programmes, content=b'{"name": "x"}', headers={**ws.headers, **JSON}
+        )
+        assert response.status_code == 422, (method, response.text)
+        empty = await client.request(
+            method, ws.programmes, content=b"{}", headers=ws.headers | JSON
+        )
+        assert empty.status_code == 200, (method, empty.text)
+    get = await client.request("GET", ws.programmes, content=b"[1]", headers=ws.headers | JSON)
+    assert_refused_as_a_body(get)
+    # The probes and the schema are outside the API: they read nothing and refuse nothing.
+    assert (await client.request("GET", "/health/live", content=b"x")).status_code == 200
+
+
+async def test_publishing_refuses_null_as_its_body(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    draft = await make(
+        client,
+        ws,
+        "status-reports",
+        {
+            "programme_id": prog["id"],
+            "period_start": "2027-01-01",
+            "period_end": "2027-01-31",
+            "overall_rag": "green",
+        },
+    )
+    current = {**ws.headers, "If-Match": f'"{draft["version"]}"', **JSON}
+    publishing = url(ws, f"status-reports/{draft['id']}/publish")
+    refused = await client.post(publishing, content=b"null", headers=current)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["errors"] == [
+        {"field": "", "message": "expected a JSON object, got null", "source": "body"}
+    ]
+    still = await client.get(url(ws, f"status-reports/{draft['id']}"), headers=ws.headers)
+    assert still.json()["state"] == "draft"
+    # No body at all is publishing as it stands.
+    published = await client.post(publishing, headers=current)
+    assert published.status_code == 200, published.text
+    assert published.json()["state"] == "published"
