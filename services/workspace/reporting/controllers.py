@@ -83,6 +83,10 @@ StatusReportController = register_controller(
 )
 
 
+AS_IT_STANDS = StatusReportPublish()
+"""Publishing without a body: the empty object (a frozen default, shared safely)."""
+
+
 class StatusReportActionController(Controller):
     path = "/api/v1/w/{slug:str}/status-reports/{report_id:uuid}"
     tags = ["status reports"]
@@ -121,7 +125,8 @@ class StatusReportActionController(Controller):
         workspace: NamedDependency[WorkspaceAccess],
         if_match: IfMatch = None,
         # Read only so that a field sent is refused (422), not ignored: publishing takes none.
-        data: JSONBody[StatusReportPublish | None] = None,
+        # No body is the empty object; JSON null is not an object (422), as on every route.
+        data: JSONBody[StatusReportPublish] = AS_IT_STANDS,
     ) -> Response[StatusReportRead]:
         service = StatusReportService(session, workspace.actor_id)
         report = await service.get(report_id)

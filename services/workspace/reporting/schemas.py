@@ -75,7 +75,7 @@ class StatusReportCorrection(StatusReportUpdate):
     (another ``period_end`` is a 422); the draft may be edited further before it is published."""
 
 
-class StatusReportPublish(msgspec.Struct, forbid_unknown_fields=True):
+class StatusReportPublish(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """Publishing takes no fields: the draft is published as it stands (send no body, or
     ``{}``; any field is a 422, so nothing sent is silently ignored)."""
 
