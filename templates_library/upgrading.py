@@ -43,7 +43,7 @@ from services.catalogue.service import version_key
 from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata, utcnow
 from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
-from services.errors import Conflict, ProblemError, ValidationFailed
+from services.errors import Conflict, NotFound, ProblemError, ValidationFailed
 from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
@@ -62,6 +62,7 @@ from services.workspace.registers import (
 )
 from services.workspace.structure.service import lock_programme
 from services.workspace.templates import service as pins
+from services.workspace.templates.models import TemplatePin
 from templates_library import upgrade as merge
 from templates_library.reading import WorkspaceItems, read_pack_items
 from templates_library.rows import (
@@ -76,7 +77,7 @@ from templates_library.rows import (
 from templates_library.schema import PackVersion
 from templates_library.seeding import PUBLISHED, PackVersions
 from templates_library.upgrade import Action, UpgradePlan
-from templates_library.values import ItemId, ItemValues
+from templates_library.values import ItemId, ItemValues, item_ref, parse_item_ref
 
 # Tenants whose pins are read in one statement when looking for every workspace on a pack.
 PIN_BATCH = 500
@@ -101,6 +102,10 @@ class _Prepared:
     ours: dict[ItemId, ItemValues]
     theirs: WorkspaceItems
     plan: UpgradePlan
+    # Items an earlier upgrade held back → how long (for the reasons, once the plan is final).
+    behind: dict[ItemId, str]
+    # Items the merge itself leaves as the client has them (conflicts, kept).
+    decided: set[ItemId]
 
 
 async def plan_upgrade(
@@ -156,7 +161,7 @@ def _result(tenant_id: uuid.UUID, prepared: _Prepared, *, applied: bool) -> Work
         pack=prepared.pack,
         from_version=prepared.pin_version,
         to_version=prepared.target.version,
-        plan=prepared.plan,
+        plan=_saying_why(prepared.plan, prepared.behind),
         applied=applied,
     )
 
@@ -185,13 +190,13 @@ async def _prepare(
             f"The workspace follows {pin.pack} {pin.pack_version}; "
             f"{target.version} is older (upgrades go forwards)."
         )
-    declared = {parameter.key for parameter in target.parameters}
-    base = versions.values(pin.pack, pinned, pin.params)
-    ours = versions.values(
-        pin.pack, target, {name: value for name, value in pin.params.items() if name in declared}
-    )
+    ours = versions.values(pin.pack, target, _declared(target, pin.params))
     theirs = await read_pack_items(session, pin.pack)
+    base, behind = await _bases(source, versions, pin, pinned, theirs)
     plan = merge.plan_upgrade(base, theirs.values, ours)
+    # What the merge leaves to the client (a conflict, an item the client changed) is settled
+    # once applied; what the steps below hold back stays due.
+    decided = {entry.item_id for entry in plan.with_action(Action.CONFLICT, Action.KEPT)}
     programme = Writing(tenant_id, pin.pack, target.version, ours).first_programme
     plan = merge.keep_references_whole(plan, theirs.values, programme)
     held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
@@ -208,7 +213,79 @@ async def _prepare(
             theirs.values,
             programme,
         )
-    return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, _reassessing(plan, theirs))
+    plan = _reassessing(plan, theirs)
+    return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan, behind, decided)
+
+
+def _declared(version: PackVersion, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The pin's parameters that `version` declares (the others it would refuse)."""
+    declared = {parameter.key for parameter in version.parameters}
+    return {name: value for name, value in params.items() if name in declared}
+
+
+async def _bases(
+    source: AsyncSession,
+    versions: PackVersions,
+    pin: TemplatePin,
+    pinned: PackVersion,
+    theirs: WorkspaceItems,
+) -> tuple[dict[ItemId, ItemValues], dict[ItemId, str]]:
+    """The base of every item, and the items whose pack change an earlier upgrade held back
+    (item → the version the workspace still has it from).
+
+    An item's base is the version its row was last written from (`source_version`): an upgrade
+    that holds an update or a removal back (a rule refused it, rows still use it …) does not
+    write the row, so the pack's change stays due and is planned again, not taken for settled
+    because the pin moved on. A new item held back has no row: the pin records it
+    (`held_items`), and it is not in base, so it is an add again.
+    """
+    base = dict(versions.values(pin.pack, pinned, pin.params))
+    older: dict[str, dict[ItemId, ItemValues] | None] = {}
+    behind: dict[ItemId, str] = {}
+    for item_id, row in theirs.rows.items():
+        written = getattr(row, "source_version", None)
+        if not written or written == pin.pack_version:
+            continue
+        if written not in older:
+            older[written] = await _values_of(source, versions, pin, written)
+        values = older[written]
+        if values is None:
+            continue  # no longer published: the pinned version is the best base there is
+        was = values.get(item_id)
+        now = base.get(item_id)
+        if was is None or (now is not None and merge.same(was, now)):
+            continue
+        base[item_id] = was
+        behind[item_id] = f"held back since {written}"
+    for ref, version in pin.held_items.items():
+        item_id = parse_item_ref(ref)
+        if item_id not in theirs.rows:
+            base.pop(item_id, None)
+            behind[item_id] = f"held back at {version}"
+    return base, behind
+
+
+async def _values_of(
+    source: AsyncSession, versions: PackVersions, pin: TemplatePin, version: str
+) -> dict[ItemId, ItemValues] | None:
+    try:
+        found = await versions.get(source, pin.pack, version)
+    except NotFound:
+        return None
+    return versions.values(pin.pack, found, _declared(found, pin.params))
+
+
+def _saying_why(plan: UpgradePlan, behind: Mapping[ItemId, str]) -> UpgradePlan:
+    """The plan, saying so where an item comes round again because an earlier upgrade held the
+    pack's change to it back."""
+    return UpgradePlan(
+        entries=[
+            msgspec.structs.replace(entry, reason=f"{behind[entry.item_id]}; {entry.reason}")
+            if entry.item_id in behind and entry.action is not Action.UNCHANGED
+            else entry
+            for entry in plan.entries
+        ]
+    )
 
 
 def _decided_gates(plan: UpgradePlan, theirs: WorkspaceItems) -> dict[ItemId, str]:
@@ -426,9 +503,60 @@ async def _apply(
         await delete_seeded(session, model, ids)
     prepared.plan = merge.hold_back(prepared.plan, in_use)
     await _touch_parents(session, prepared.plan, theirs, actor_id)
+    await _settle(session, prepared, theirs)
     if move_pin:
-        await pins.move(session, await pins.require(session), prepared.target.version, actor_id)
+        pin = await pins.require(session)
+        new = _held_adds(prepared.plan, theirs, pin.held_items, prepared.target.version)
+        await pins.move(session, pin, prepared.target.version, actor_id, held=new)
     forget_configuration(session)
+
+
+def _held_adds(
+    plan: UpgradePlan, theirs: WorkspaceItems, recorded: Mapping[str, str], version: str
+) -> dict[str, str]:
+    """The new items the plan holds back (item reference → the version that first brought
+    them), for the pin: an item leaves the record once added, or once the pack drops it."""
+    held = {}
+    for entry in plan.entries:
+        if (
+            entry.ours is not None
+            and entry.base is None
+            and entry.item_id not in theirs.rows
+            and entry.action is not Action.ADD
+        ):
+            ref = item_ref(*entry.item_id)
+            held[ref] = recorded.get(ref, version)
+    return held
+
+
+async def _settle(session: AsyncSession, prepared: _Prepared, theirs: WorkspaceItems) -> None:
+    """Move `source_version` on to the target for rows the pack's change has reached without
+    writing them: the conflicts and changes the merge leaves to the client (the client has seen
+    the target's change; its row stands), and rows the client already brought to the target's
+    values. The next upgrade's base for them is then the target. Rows an upgrade holds back
+    (a rule refused the update, rows still use what it removes …) keep their version: the
+    pack's change to them stays due."""
+    version = prepared.target.version
+    ids: dict[type[WorkspaceModel], list[uuid.UUID]] = {}
+    for entry in prepared.plan.entries:
+        row = theirs.rows.get(entry.item_id)
+        if row is None or getattr(row, "source_version", version) == version:
+            continue
+        caught_up = (
+            entry.action is Action.UNCHANGED
+            and entry.base is not None
+            and entry.theirs is not None
+            and not merge.same(entry.base, entry.theirs)
+        )
+        if caught_up or entry.item_id in prepared.decided:
+            ids.setdefault(STORED[entry.kind].model, []).append(row.id)
+    for model, found in ids.items():
+        await session.execute(
+            update(model)
+            .where(model.id.in_(found))
+            .values(source_version=version)
+            .execution_options(synchronize_session=False)
+        )
 
 
 # Kinds shown inside their parent's representation (a gate's criteria …), by the field that

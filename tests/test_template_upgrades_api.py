@@ -12,6 +12,7 @@ from services.db.engine import Database
 from services.identity.models import Role, TokenScope
 from templates_library.items import stable_id
 from templates_library.seeding import seed
+from templates_library.upgrading import upgrade_all
 from tests.conftest import MakeWorkspace, PublishPack, Workspace
 from tests.tiny_pack import PARAMS, second_version
 from tests.workspace_api import Client, change, url
@@ -455,3 +456,175 @@ async def test_an_upgrade_that_rewords_an_assessed_criterion_clears_its_assessme
     assert first["evidence_link"] == "https://example.org/evidence"  # the client's, kept
     assert second["status"] == "met"
     assert after["criteria_met"] == 1
+
+
+# --- held-back items stay due ---------------------------------------------------------------
+
+
+async def _upgrade(client: Client, ws: Workspace, body: dict[str, Any]) -> dict[str, Any]:
+    response = await client.post(url(ws, "template-upgrades"), json=body, headers=ws.headers)
+    assert response.status_code == 200, response.text
+    done: dict[str, Any] = response.json()
+    return done
+
+
+def _entries(done: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {(e["kind"], e["key"]): e for e in done["entries"]}
+
+
+async def _our_risk_using_what_the_pack_drops(
+    client: Client, ws: Workspace, pack: str
+) -> dict[str, Any]:
+    created = await client.post(
+        url(ws, "risks"),
+        json={
+            "programme_id": str(stable_id(ws.tenant_id, pack, "programme", "programme")),
+            "title": "Our own risk",
+            "inherent_probability": 2,
+            "inherent_impact": 2,
+            "proximity": "imminent",
+            "custom_fields": {"rating": "high", "note": "Ours."},
+        },
+        headers=ws.headers,
+    )
+    assert created.status_code == 201, created.text
+    risk: dict[str, Any] = created.json()
+    return risk
+
+
+async def _stop_using_it(client: Client, ws: Workspace, risk: dict[str, Any]) -> None:
+    """The client follows the conflict's advice: its risk leaves "high", the note field and
+    the imminent proximity."""
+    moved = await change(
+        client,
+        ws,
+        "risks",
+        risk,
+        {"proximity": "soon", "custom_fields": {"rating": "medium", "note": None}},
+    )
+    assert moved.status_code == 200, moved.text
+
+
+async def test_what_an_upgrade_held_back_for_rows_in_use_goes_through_once_they_change(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(with_a_rating, drops_what_rows_still_use)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    risk = await _our_risk_using_what_the_pack_drops(client, ws, pack)
+    first = _entries(await _upgrade(client, ws, {"apply": True}))
+    assert first[("custom_field", "risks/rating")]["action"] == "conflict"
+    assert first[("custom_field", "risks/note")]["action"] == "kept"
+    assert first[("proximity", "imminent")]["action"] == "kept"
+
+    await _stop_using_it(client, ws, risk)
+    again = await _upgrade(client, ws, {"version": "1.1.0", "apply": True})
+
+    found = _entries(again)
+    rating = found[("custom_field", "risks/rating")]
+    assert rating["action"] == "update", rating
+    assert rating["reason"].startswith("held back since 1.0.0; ")
+    for removed in (("custom_field", "risks/note"), ("proximity", "imminent")):
+        assert found[removed]["action"] == "remove", found[removed]
+        assert found[removed]["reason"].startswith("held back since 1.0.0; ")
+    assert again["counts"]["conflict"] == again["counts"]["kept"] == 0
+    field = (
+        await client.get(
+            url(
+                ws, f"custom-fields/{stable_id(ws.tenant_id, pack, 'custom_field', 'risks/rating')}"
+            ),
+            headers=ws.headers,
+        )
+    ).json()
+    assert field["choices"] == ["low", "medium"] and field["source_version"] == "1.1.0"
+    configuration = await client.get(url(ws, "register-configuration"), headers=ws.headers)
+    assert {p["key"] for p in configuration.json()["proximity"]} == {"soon"}
+    # Settled: nothing is due any more.
+    assert (await _upgrade(client, ws, {}))["entries"] == []
+
+
+def later_release(data: dict[str, Any]) -> None:
+    """1.2.0: `drops_what_rows_still_use`, and the board meets weekly."""
+    drops_what_rows_still_use(data)
+    data["version"] = "1.2.0"
+    data["boards"][0]["cadence"] = "weekly"
+
+
+async def test_upgrading_every_workspace_takes_up_what_an_earlier_upgrade_held_back(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(with_a_rating, drops_what_rows_still_use, later_release)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    risk = await _our_risk_using_what_the_pack_drops(client, ws, pack)
+    (first,) = await upgrade_all(database, pack, "1.1.0", apply=True)
+    assert first.error is None and first.conflicts == ["custom_field risks/rating"]
+
+    await _stop_using_it(client, ws, risk)
+    dry = await upgrade_all(database, pack, "1.2.0", apply=False)
+    (done,) = await upgrade_all(database, pack, "1.2.0", apply=True)
+
+    assert [outcome.counts for outcome in dry] == [done.counts]
+    assert (done.from_version, done.to_version, done.applied) == ("1.1.0", "1.2.0", True)
+    assert done.conflicts == [] and done.counts["kept"] == 0
+    assert (
+        done.counts["update"] == 2 and done.counts["remove"] == 2
+    )  # rating, board; note, imminent
+    field = (
+        await client.get(
+            url(
+                ws, f"custom-fields/{stable_id(ws.tenant_id, pack, 'custom_field', 'risks/rating')}"
+            ),
+            headers=ws.headers,
+        )
+    ).json()
+    assert field["choices"] == ["low", "medium"]
+
+
+def late_gate_after_the_second_tranche(data: dict[str, Any]) -> None:
+    """1.2.0: `gates_after_the_first_tranche`, the late review moved to the second tranche's
+    end (on the way into nothing)."""
+    gates_after_the_first_tranche(data)
+    data["version"] = "1.2.0"
+    data["gates"][1]["after_tranche"] = "second"
+
+
+async def test_a_new_gate_held_back_stays_due_until_the_pack_moves_it_where_it_fits(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(
+        gate_on_no_tranche, gates_after_the_first_tranche, late_gate_after_the_second_tranche
+    )
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    for key, states in (("first", ("started", "closed")), ("second", ("started",))):
+        path = url(ws, f"tranches/{stable_id(ws.tenant_id, pack, 'tranche', key)}")
+        tranche = (await client.get(path, headers=ws.headers)).json()
+        for state in states:
+            moved = await change(client, ws, "tranches", tranche, {"state": state})
+            assert moved.status_code == 200, moved.text
+            tranche = moved.json()
+    await _upgrade(client, ws, {"version": "1.1.0", "apply": True})
+    held = {"gate:late", *(f"gate_criterion:late/check-{n}" for n in range(5))}
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["pack_version"] == "1.1.0"
+    assert pin["held_items"] == dict.fromkeys(held, "1.1.0")
+
+    # Still in front of the second tranche: held again, and said so — not "deleted by the client".
+    dry = _entries(await _upgrade(client, ws, {"version": "1.1.0"}))
+    late = dry[("gate", "late")]
+    assert late["action"] == "conflict"
+    assert late["reason"].startswith("held back at 1.1.0; it would stand on the way into")
+    assert "deleted" not in dry[("gate_criterion", "late/check-0")]["reason"]
+    assert (await client.get(url(ws, "template-pin"), headers=ws.headers)).json() == pin
+
+    applied = await _upgrade(client, ws, {"version": "1.2.0", "apply": True})
+
+    found = _entries(applied)
+    assert found[("gate", "late")]["action"] == "add"
+    assert found[("gate", "late")]["reason"] == "held back at 1.1.0; new in the target version"
+    assert all(found[("gate_criterion", f"late/check-{n}")]["action"] == "add" for n in range(5))
+    listed = await client.get(url(ws, "stage-gates"), headers=ws.headers)
+    assert "Late review" in [g["title"] for g in listed.json()["items"]]
+    after = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert (after["pack_version"], after["held_items"]) == ("1.2.0", {})

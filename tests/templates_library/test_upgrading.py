@@ -159,7 +159,9 @@ async def test_a_risk_edited_by_the_client_and_changed_by_the_pack_is_a_conflict
     assert [e.key for e in applied.plan.with_action(Action.CONFLICT)] == ["threat"]
     risk = await seeded.get("risks", "risk", "threat")
     assert (risk["title"], risk["inherent_probability"]) == ("Our supplier is late", 3)
-    assert risk["source_version"] == "1.0.0"
+    # Not written, but the client has seen 1.1.0's change: the row is settled at 1.1.0, so
+    # the next upgrade's base for it is 1.1.0 (an update held back by a rule stays at 1.0.0).
+    assert risk["source_version"] == "1.1.0"
     # Everything else moved on, and the conflict is still there for the client to settle.
     assert (await seeded.get("boards", "board", "board"))["cadence"] == "fortnightly"
     assert entry(await seeded.plan(), "risk", "threat").action is Action.KEPT

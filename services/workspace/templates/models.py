@@ -16,7 +16,11 @@ from services.db.base import WorkspaceModel, utcnow
 class TemplatePin(WorkspaceModel):
     """The workspace's pack, the version its seeded rows come from, and the parameters it was
     seeded with (as supplied, dates in ISO form: an upgrade re-resolves them against the target
-    version, so a default changed by the pack shows up as a change)."""
+    version, so a default changed by the pack shows up as a change).
+
+    ``held_items`` are the pack's new items an applied upgrade held back (`kind:key` → the
+    version that brought them): they have no row to say they are still due, so the next upgrade
+    plans them as adds again instead of taking them for deleted by the client."""
 
     __tablename__ = "template_pins"
     __workspace_table_args__ = (UniqueConstraint("tenant_id"),)
@@ -24,5 +28,6 @@ class TemplatePin(WorkspaceModel):
     pack: Mapped[str] = mapped_column(String(63))
     pack_version: Mapped[str] = mapped_column(String(32))
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
+    held_items: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     seeded_at: Mapped[datetime] = mapped_column(default=utcnow)
     upgraded_at: Mapped[datetime | None]

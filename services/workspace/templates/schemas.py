@@ -20,13 +20,16 @@ Action = Literal["unchanged", "update", "add", "remove", "conflict", "kept"]
 
 
 class TemplatePinRead(msgspec.Struct):
-    """The pack version the workspace follows and the parameters it was seeded with."""
+    """The pack version the workspace follows and the parameters it was seeded with.
+    ``held_items``: the pack's new items an upgrade held back (``kind:key`` → the version that
+    brought them), which the next upgrade plans as adds again."""
 
     pack: str
     pack_version: str
     params: dict[str, Any]
     seeded_at: datetime
     upgraded_at: datetime | None
+    held_items: dict[str, str] = {}
 
 
 class TemplateUpgradeCreate(msgspec.Struct, forbid_unknown_fields=True):

@@ -71,13 +71,21 @@ async def claim(
 
 
 async def move(
-    session: AsyncSession, pin: TemplatePin, version: str, actor_id: uuid.UUID | None = None
+    session: AsyncSession,
+    pin: TemplatePin,
+    version: str,
+    actor_id: uuid.UUID | None = None,
+    *,
+    held: Mapping[str, str] | None = None,
 ) -> TemplatePin:
-    """Record that the workspace now follows ``version`` of its pack (nothing to record when it
-    already does: an "upgrade" to the pinned version changes nothing)."""
-    if pin.pack_version == version:
+    """Record that the workspace now follows ``version`` of its pack, with the new items the
+    upgrade held back (``held``, see `TemplatePin.held_items`; None: as they were). Nothing to
+    record when neither changes: an "upgrade" to the pinned version that adds nothing."""
+    held_items = dict(pin.held_items if held is None else held)
+    if pin.pack_version == version and held_items == pin.held_items:
         return pin
     pin.pack_version = version
+    pin.held_items = held_items
     pin.upgraded_at = utcnow()
     pin.updated_by = actor_id
     await session.flush()
