@@ -354,22 +354,23 @@ async def test_a_read_with_a_body_is_refused(client: Client, make_workspace: Mak
     assert (await client.request("GET", "/health/live", content=b"x")).status_code == 200
 
 
+async def green_draft(client: Client, ws: Workspace) -> dict[str, Any]:
+    """A draft status report of a new programme, ready to publish."""
+    prog = await programme(client, ws)
+    body = {
+        "programme_id": prog["id"],
+        "period_start": "2026-01-01",
+        "period_end": "2026-01-31",
+        "overall_rag": "green",
+    }
+    return await make(client, ws, "status-reports", body)
+
+
 async def test_publishing_refuses_null_as_its_body(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
-    prog = await programme(client, ws)
-    draft = await make(
-        client,
-        ws,
-        "status-reports",
-        {
-            "programme_id": prog["id"],
-            "period_start": "2027-01-01",
-            "period_end": "2027-01-31",
-            "overall_rag": "green",
-        },
-    )
+    draft = await green_draft(client, ws)
     current = {**ws.headers, "If-Match": f'"{draft["version"]}"', **JSON}
     publishing = url(ws, f"status-reports/{draft['id']}/publish")
     refused = await client.post(publishing, content=b"null", headers=current)
@@ -389,18 +390,7 @@ async def test_a_correction_refuses_null_as_its_body(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
-    prog = await programme(client, ws)
-    draft = await make(
-        client,
-        ws,
-        "status-reports",
-        {
-            "programme_id": prog["id"],
-            "period_start": "2026-01-01",
-            "period_end": "2026-01-31",
-            "overall_rag": "green",
-        },
-    )
+    draft = await green_draft(client, ws)
     published = await client.post(
         url(ws, f"status-reports/{draft['id']}/publish"),
         headers={**ws.headers, "If-Match": f'"{draft["version"]}"'},
