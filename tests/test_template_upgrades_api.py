@@ -306,19 +306,7 @@ async def test_an_upgrade_keeps_choices_fields_and_levels_that_rows_still_use(
     ws = await make_workspace(Role.ADMIN)
     pack = await publish_pack(with_a_rating, drops_what_rows_still_use)
     await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
-    ours = await client.post(
-        url(ws, "risks"),
-        json={
-            "programme_id": str(stable_id(ws.tenant_id, pack, "programme", "programme")),
-            "title": "Our own risk",
-            "inherent_probability": 2,
-            "inherent_impact": 2,
-            "proximity": "imminent",
-            "custom_fields": {"rating": "high", "note": "Ours."},
-        },
-        headers=ws.headers,
-    )
-    assert ours.status_code == 201, ours.text
+    await _our_risk_using_what_the_pack_drops(client, ws, pack)
 
     dry = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
     applied = await client.post(
