@@ -384,25 +384,3 @@ async def test_publishing_refuses_null_as_its_body(
     published = await client.post(publishing, headers=current)
     assert published.status_code == 200, published.text
     assert published.json()["state"] == "published"
-
-
-async def test_a_correction_refuses_null_as_its_body(
-    client: Client, make_workspace: MakeWorkspace
-) -> None:
-    ws = await make_workspace()
-    draft = await green_draft(client, ws)
-    published = await client.post(
-        url(ws, f"status-reports/{draft['id']}/publish"),
-        headers={**ws.headers, "If-Match": f'"{draft["version"]}"'},
-    )
-    assert published.status_code == 200, published.text
-    correcting = url(ws, f"status-reports/{draft['id']}/corrections")
-    refused = await client.post(correcting, content=b"null", headers=ws.headers | JSON)
-    assert refused.status_code == 422, refused.text
-    assert refused.json()["errors"] == [
-        {"field": "", "message": "expected a JSON object, got null", "source": "body"}
-    ]
-    listed = await client.get(url(ws, "status-reports"), headers=ws.headers)
-    assert listed.json()["total"] == 1  # no copy was made
-    copied = await client.post(correcting, headers=ws.headers)  # no body: a plain copy
-    assert copied.status_code == 201, copied.text

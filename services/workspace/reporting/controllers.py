@@ -155,12 +155,6 @@ class StatusReportActionController(Controller):
         idempotency_key: IdempotencyKey = None,
         data: JSONBody[StatusReportCorrection | None] = None,
     ) -> Response[StatusReportRead]:
-        if data is None and (await request.body()).strip():
-            # JSON null: no body is a plain copy, but null is not an object of changes.
-            raise ValidationFailed(
-                "body: expected a JSON object, got null",
-                errors=[field_error("", "expected a JSON object, got null")],
-            )
         service = StatusReportService(session, workspace.actor_id)
         changes = {} if data is None else data.changes()
 
