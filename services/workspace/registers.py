@@ -227,6 +227,11 @@ class RegisterFilter(Protocol):
     def order(self) -> list[Any]: ...
 
 
+def equal(pairs: Sequence[tuple[Any, Any]]) -> list[ColumnElement[bool]]:
+    """``column == value`` for each pair whose value is given (a list's filters)."""
+    return [column == value for column, value in pairs if value is not None]
+
+
 def between(
     column: InstrumentedAttribute[date | None] | InstrumentedAttribute[date],
     after: date | None,

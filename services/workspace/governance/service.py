@@ -35,15 +35,11 @@ from services.workspace.governance.models import (
 )
 from services.workspace.governance.rules import RecordedDate, decision_date_problem
 from services.workspace.organisation.models import ProgrammeRole
-from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.registers import RegisterService, between, equal, invalid
 from services.workspace.structure.models import Milestone
 from services.workspace.structure.service import MilestoneService
 
 OPEN_ACTIONS = (ActionState.OPEN, ActionState.IN_PROGRESS)
-
-
-def _equal(pairs: list[tuple[Any, Any]]) -> list[ColumnElement[bool]]:
-    return [column == value for column, value in pairs if value is not None]
 
 
 def is_overdue(state: ActionState, due: date | None, today: date) -> bool:
@@ -92,7 +88,7 @@ class BoardFilter:
     programme_id: uuid.UUID | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal([(Board.programme_id, self.programme_id)])
+        return equal([(Board.programme_id, self.programme_id)])
 
     def order(self) -> list[Any]:
         return [func.lower(Board.name)]
@@ -174,7 +170,7 @@ class MeetingFilter:
     held_before: date | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal([(Meeting.board_id, self.board_id), (Meeting.state, self.state)]) + between(
+        return equal([(Meeting.board_id, self.board_id), (Meeting.state, self.state)]) + between(
             Meeting.held_on, self.held_after, self.held_before
         )
 
@@ -222,7 +218,7 @@ class ActionFilter:
     request: see ``clock``)."""
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        conditions = _equal(
+        conditions = equal(
             [
                 (Action.programme_id, self.programme_id),
                 (Action.meeting_id, self.meeting_id),
@@ -292,7 +288,7 @@ class DecisionFilter:
     decided_before: date | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal(
+        return equal(
             [
                 (Decision.programme_id, self.programme_id),
                 (Decision.project_id, self.project_id),
@@ -335,7 +331,7 @@ class ChangeRequestFilter:
     approver_id: uuid.UUID | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal(
+        return equal(
             [
                 (ChangeRequest.programme_id, self.programme_id),
                 (ChangeRequest.project_id, self.project_id),
@@ -481,7 +477,7 @@ class DocumentFilter:
     programme_id: uuid.UUID | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal([(ProgrammeDocument.programme_id, self.programme_id)])
+        return equal([(ProgrammeDocument.programme_id, self.programme_id)])
 
     def order(self) -> list[Any]:
         return [func.lower(ProgrammeDocument.title)]

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func
 
 from services.workspace import clock
 from services.workspace.lessons.models import Lesson, LessonKind, LessonState
-from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.registers import RegisterService, between, equal, invalid
 
 
 class LessonSort(enum.StrEnum):
@@ -45,9 +45,7 @@ class LessonFilter:
             (Lesson.owner_id, self.owner_id),
             (Lesson.raised_by_id, self.raised_by_id),
         ]
-        return [column == value for column, value in pairs if value is not None] + between(
-            Lesson.raised_on, self.raised_after, self.raised_before
-        )
+        return equal(pairs) + between(Lesson.raised_on, self.raised_after, self.raised_before)
 
     def order(self) -> list[Any]:
         orders: dict[LessonSort, list[Any]] = {

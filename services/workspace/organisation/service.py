@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_
 
 from services.workspace.organisation.models import Level, ProgrammeRole, RaciEntry, Stakeholder
-from services.workspace.registers import RegisterService
+from services.workspace.registers import RegisterService, equal
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +68,7 @@ class StakeholderFilter:
             (Stakeholder.power, self.power),
             (Stakeholder.interest, self.interest),
         ]
-        return [column == value for column, value in pairs if value is not None]
+        return equal(pairs)
 
     def order(self) -> list[Any]:
         return [func.lower(Stakeholder.name)]

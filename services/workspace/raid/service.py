@@ -33,13 +33,8 @@ from services.workspace.raid.models import (
     RiskStatus,
 )
 from services.workspace.raid.rules import responses_for, risk_score, risk_trend
-from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.registers import RegisterService, between, equal, invalid
 from services.workspace.structure.models import Milestone
-
-
-def _equal(pairs: list[tuple[Any, Any]]) -> list[ColumnElement[bool]]:
-    return [column == value for column, value in pairs if value is not None]
-
 
 # --- risks --------------------------------------------------------------------------------------
 
@@ -65,7 +60,7 @@ class RiskFilter:
     sort: RiskSort = RiskSort.SEVERITY
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal(
+        return equal(
             [
                 (Risk.programme_id, self.programme_id),
                 (Risk.project_id, self.project_id),
@@ -169,7 +164,7 @@ class IssueFilter:
     sort: IssueSort = IssueSort.PRIORITY
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal(
+        return equal(
             [
                 (Issue.programme_id, self.programme_id),
                 (Issue.project_id, self.project_id),
@@ -228,7 +223,7 @@ class AssumptionFilter:
     due_before: date | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        return _equal(
+        return equal(
             [
                 (Assumption.programme_id, self.programme_id),
                 (Assumption.project_id, self.project_id),
@@ -271,7 +266,7 @@ class DependencyFilter:
     due_before: date | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
-        conditions = _equal(
+        conditions = equal(
             [
                 (Dependency.programme_id, self.programme_id),
                 (Dependency.status, self.status),

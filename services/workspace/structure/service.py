@@ -25,7 +25,7 @@ from services.workspace.governance.models import (
     ChangeRequestState,
     MilestoneRebaseline,
 )
-from services.workspace.registers import RegisterService, between, invalid
+from services.workspace.registers import RegisterService, between, equal, invalid
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.structure.models import (
     Milestone,
@@ -290,7 +290,7 @@ class ProjectFilter:
             (Project.kind, self.kind),
             (Project.owner_id, self.owner_id),
         ]
-        return [column == value for column, value in pairs if value is not None]
+        return equal(pairs)
 
     def order(self) -> list[Any]:
         orders: dict[Any, list[Any]] = {
@@ -401,9 +401,7 @@ class MilestoneFilter:
             (Milestone.state, self.state),
             (Milestone.owner_id, self.owner_id),
         ]
-        return [column == value for column, value in pairs if value is not None] + between(
-            Milestone.forecast_date, self.due_after, self.due_before
-        )
+        return equal(pairs) + between(Milestone.forecast_date, self.due_after, self.due_before)
 
     def order(self) -> list[Any]:
         orders: dict[Any, list[Any]] = {
