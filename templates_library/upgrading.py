@@ -40,7 +40,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue.service import version_key
-from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata, utcnow
+from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata
 from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ProblemError, ValidationFailed
@@ -58,6 +58,7 @@ from services.workspace.registers import (
     delete_seeded,
     insert_seeded,
     insert_seeded_tables,
+    move_versions_on,
     update_seeded,
 )
 from services.workspace.structure.service import lock_programme
@@ -582,12 +583,7 @@ async def _touch_parents(
         if parent is not None:  # else the parent is new too
             parents.setdefault(STORED[parent_field].model, set()).add(parent.id)
     for model, ids in parents.items():
-        await session.execute(
-            update(model)
-            .where(model.id.in_(ids))
-            .values(version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
-            .execution_options(synchronize_session=False)
-        )
+        await move_versions_on(session, model, model.id.in_(ids), actor_id)
 
 
 async def _values_in_use(

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Numeric,
     Select,
     Text,
+    and_,
     bindparam,
     cast,
     delete,
@@ -190,6 +191,29 @@ async def update_seeded(
     if model.__tablename__ in _CONFIGURATION_TABLES:
         # The rules of the rows written next read the workspace's configuration as it now is.
         configuration.forget_configuration(session)
+
+
+async def move_versions_on(
+    session: AsyncSession,
+    model: type[WorkspaceModel],
+    which: ColumnElement[bool],
+    actor_id: uuid.UUID | None,
+) -> None:
+    """Move on the version (the ETag), ``updated_at`` and ``updated_by`` of ``model``'s rows
+    that ``which`` selects, because something their reads show changed elsewhere (a gate's
+    criteria, a benefit's measurements or enabling projects): a client holding the old ETag
+    gets 412.
+
+    The increment is the database's (``version = version + 1``), not checked against a version
+    read before: changing a child needs no ``If-Match`` on its parent, and two children changed
+    at once both go in, one after the other (the row lock orders them).
+    """
+    await session.execute(
+        update(model)
+        .where(which)
+        .values(version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def delete_seeded(
@@ -422,21 +446,12 @@ class RegisterService(Generic[M]):
         await self._flush()
 
     async def touch(self, row: M) -> None:
-        """Move ``row``'s version on (and its ``updated_at`` / ``updated_by``) because something
-        its representation shows changed elsewhere: a criterion of a gate, a measurement of a
-        benefit. Its ETag changes, so a client holding the old one gets 412.
-
-        The increment is the database's (``version = version + 1``), not checked against the
-        version this session read: appending a child needs no ``If-Match`` on the parent, and
-        two children added at once both go in, one after the other (the row lock orders them).
-        """
+        """Move ``row``'s version on (:func:`move_versions_on`) because something its
+        representation shows changed elsewhere: a criterion of a gate, a measurement of a
+        benefit."""
         model = type(row)
-        await self.session.execute(
-            update(model)
-            .where(model.tenant_id == row.tenant_id, model.id == row.id)
-            .values(version=model.version + 1, updated_at=utcnow(), updated_by=self.actor_id)
-            .execution_options(synchronize_session=False)
-        )
+        which = and_(model.tenant_id == row.tenant_id, model.id == row.id)
+        await move_versions_on(self.session, model, which, self.actor_id)
         await self.session.refresh(row, ["version", "updated_at", "updated_by"])
 
     async def _flush(self) -> None:

@@ -11,10 +11,9 @@ from datetime import date
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace import clock
 from services.workspace.benefits.models import Benefit, BenefitEnabler, BenefitMeasurement
@@ -25,7 +24,7 @@ from services.workspace.governance.models import (
     ChangeRequestState,
     MilestoneRebaseline,
 )
-from services.workspace.registers import RegisterService, between, equal, invalid
+from services.workspace.registers import RegisterService, between, equal, invalid, move_versions_on
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.structure.models import (
     Milestone,
@@ -363,12 +362,7 @@ class ProjectService(RegisterService[Project]):
         # The benefits it enables show it among their enabling projects: it leaves them (the
         # link cascades), so their ETags move on.
         enabled = select(BenefitEnabler.benefit_id).where(BenefitEnabler.project_id == row.id)
-        await self.session.execute(
-            update(Benefit)
-            .where(Benefit.id.in_(enabled))
-            .values(version=Benefit.version + 1, updated_at=utcnow(), updated_by=self.actor_id)
-            .execution_options(synchronize_session=False)
-        )
+        await move_versions_on(self.session, Benefit, Benefit.id.in_(enabled), self.actor_id)
         await super().delete(row)
 
 
