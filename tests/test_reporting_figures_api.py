@@ -147,24 +147,20 @@ async def test_a_cost_variance_just_over_five_percent_is_amber_though_shown_as_f
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
-    over = await programme(client, ws, "Over")
-    over = (
-        await change(
-            client, ws, "programmes", over, {"budget": 1012500.65, "forecast_cost": 1063166.18}
-        )
-    ).json()
-    draft = await report(client, ws, over["id"], -10, 20)
-    found = await suggestion(client, ws, draft)
+
+    async def costed(name: str, budget: float, forecast: float) -> dict[str, Any]:
+        """The suggestion for a current report of a programme with this budget and forecast."""
+        made = await programme(client, ws, name)
+        money = {"budget": budget, "forecast_cost": forecast}
+        costed = (await change(client, ws, "programmes", made, money)).json()
+        return await suggestion(client, ws, await report(client, ws, costed["id"], -10, 20))
+
+    found = await costed("Over", 1012500.65, 1063166.18)
     assert found["evidence"]["cost_variance_pct"] == 5.0  # 5.004 %, shown with two decimals
     assert found["rags"]["cost"] == "amber"
 
     # Exactly 5 % is still green.
-    level = await programme(client, ws, "Level")
-    level = (
-        await change(client, ws, "programmes", level, {"budget": 200.0, "forecast_cost": 210.0})
-    ).json()
-    draft = await report(client, ws, level["id"], -10, 20)
-    found = await suggestion(client, ws, draft)
+    found = await costed("Level", 200.0, 210.0)
     assert found["evidence"]["cost_variance_pct"] == 5.0
     assert found["rags"]["cost"] == "green"
 
