@@ -32,9 +32,12 @@ def tenant_lock(tenant_id: uuid.UUID) -> str:
     return f"tenant:{tenant_id}"
 
 
+RUN_QUEUEING_LOCK_PREFIX = "run:"
+
+
 def run_queueing_lock(run_id: uuid.UUID) -> str:
     """At most one waiting job per run, however often it is nudged."""
-    return f"run:{run_id}"
+    return f"{RUN_QUEUEING_LOCK_PREFIX}{run_id}"
 
 
 class JobQueue:

@@ -14,11 +14,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    Table,
+    Text,
+    bindparam,
+    column,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    table,
+    update,
+)
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
+from services.jobs import QUEUE_SCHEMA, RUN_QUEUEING_LOCK_PREFIX
 from services.provisioning_runs.models import (
     ACTIVE_RUN_STATES,
     ProvisioningRun,
@@ -360,15 +373,36 @@ async def finish_run(
             await tenancy.change_state(session, tenant, TenantState.FAILED)
 
 
+# procrastinate's jobs, read to tell a run whose job is lost from one whose job is waiting.
+_JOBS = table("procrastinate_jobs", column("queueing_lock"), column("status"), schema=QUEUE_SCHEMA)
+
+
 async def stranded_runs(session: AsyncSession, quiet_for: timedelta) -> list[ProvisioningRun]:
-    """Active runs nobody holds that have not moved for ``quiet_for`` (their job may be lost)."""
+    """Active runs nobody holds that have not moved for ``quiet_for`` and have no job waiting
+    or running: their job is lost.
+
+    A run whose job waits (workers busy, or one still warming up) or has just been taken, not
+    yet claimed, is not stranded: a second job for it would be deferred beside the first, and
+    when the first then asked to be retried, procrastinate's one-waiting-job-per-run lock would
+    refuse it and leave that job running forever, holding the tenant's lock against the
+    second. (A job whose worker died is put back to wait by the sweep first.)"""
     now = utcnow()
+    queueing_lock = literal(RUN_QUEUEING_LOCK_PREFIX) + ProvisioningRun.id.cast(Text)
+    has_job = (
+        select(literal(1))
+        .select_from(_JOBS)
+        .where(
+            _JOBS.c.queueing_lock == queueing_lock, _JOBS.c.status.cast(Text).in_(["todo", "doing"])
+        )
+        .exists()
+    )
     rows = await session.scalars(
         select(ProvisioningRun)
         .where(
             ProvisioningRun.state.in_(ACTIVE_RUN_STATES),
             ProvisioningRun.updated_at < now - quiet_for,
             or_(ProvisioningRun.lease_expires_at.is_(None), ProvisioningRun.lease_expires_at < now),
+            ~has_job,
         )
         .order_by(ProvisioningRun.updated_at)
         .limit(100)

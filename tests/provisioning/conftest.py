@@ -13,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -221,7 +222,11 @@ async def platform_admin_headers(database: Database) -> dict[str, str]:
 
 @dataclass
 class WorkerProcess:
+    """A worker whose output goes to a file: a pipe nobody reads fills up (64 KiB of log
+    lines) and then blocks the worker's writes, and with them its heartbeat and its runs."""
+
     process: subprocess.Popen[str]
+    log: Path
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -236,30 +241,29 @@ class WorkerProcess:
         return self.process.wait(timeout=timeout)
 
     def output(self) -> str:
-        if self.process.poll() is None:
-            return "(still running)"
-        assert self.process.stdout is not None
-        return self.process.stdout.read()
+        return self.log.read_text(errors="replace")
 
 
 StartWorker = Callable[..., WorkerProcess]
 
 
 @pytest.fixture
-def start_worker(isolated: Env) -> Iterator[StartWorker]:
+def start_worker(isolated: Env, tmp_path: Path) -> Iterator[StartWorker]:
     """`pmo worker` processes on the isolated platform; all stopped at the end."""
     started: list[WorkerProcess] = []
 
     def start(concurrency: int = 2, queue: str | None = None, **changes: Any) -> WorkerProcess:
         command = [sys.executable, "-m", "services", "worker", "--concurrency", str(concurrency)]
-        process = subprocess.Popen(
-            command + (["--queue", queue] if queue else []),
-            env=isolated.process_env(**changes),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        started.append(WorkerProcess(process))
+        log = tmp_path / f"worker-{len(started)}.log"
+        with log.open("w") as out:
+            process = subprocess.Popen(
+                command + (["--queue", queue] if queue else []),
+                env=isolated.process_env(**changes),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        started.append(WorkerProcess(process, log))
         return started[-1]
 
     yield start

@@ -7,17 +7,19 @@ from __future__ import annotations
 import asyncio
 import signal
 import uuid
+from datetime import timedelta
 
 import msgspec
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from provisioning.local_s3 import LocalS3
 from services.db.engine import Database
 from services.demo import free_port
 from services.identity.models import ApiToken, Membership, Role, User
+from services.jobs import JobQueue, run_queueing_lock
 from services.provisioning_runs import execution
 from services.provisioning_runs import service as signups
 from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState, StepState
@@ -290,6 +292,45 @@ async def test_a_run_whose_job_was_lost_is_found_by_the_sweep_and_completed(
     start_worker()
     done = await wait_for_run(isolated_database, run.id, succeeded, within=60)
     assert attempts(done) == dict.fromkeys(STEPS, 1)
+
+
+async def test_the_sweep_leaves_a_run_alone_while_its_job_waits_or_runs(
+    isolated: Env, isolated_database: Database
+) -> None:
+    """A second job beside a waiting or running one would deadlock the run: when the first
+    asked to be retried, the queueing lock would refuse it and leave it running forever."""
+    run = await recorded_signup(isolated, isolated_database)
+    queue = JobQueue(isolated.settings)
+    assert await queue.defer_run(run.id, run.tenant_id)
+    await queue.close()
+
+    async def stranded(job_status: str | None) -> list[uuid.UUID]:
+        async with isolated_database.transaction() as session:
+            # Quiet for a minute, as when every worker is busy or still warming up.
+            await session.execute(
+                text(
+                    "UPDATE control.provisioning_runs SET updated_at = now() - interval '1 minute'"
+                    " WHERE id = :id"
+                ),
+                {"id": run.id},
+            )
+            job = {"lock": run_queueing_lock(run.id), "status": job_status}
+            await session.execute(text("SET LOCAL search_path TO procrastinate"))  # its triggers
+            if job_status is None:
+                forget = "DELETE FROM procrastinate.procrastinate_jobs WHERE queueing_lock = :lock"
+                await session.execute(text(forget), job)
+            else:
+                move = (
+                    "UPDATE procrastinate.procrastinate_jobs SET status = :status"
+                    " WHERE queueing_lock = :lock"
+                )
+                await session.execute(text(move), job)
+            found = await execution.stranded_runs(session, timedelta(seconds=1.5))
+        return [r.id for r in found]
+
+    assert await stranded("todo") == []
+    assert await stranded("doing") == []
+    assert await stranded(None) == [run.id]  # the job is lost: nudged
 
 
 async def test_a_run_is_held_by_one_execution_at_a_time_and_a_lapsed_one_records_nothing(
