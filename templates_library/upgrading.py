@@ -107,6 +107,8 @@ class _Prepared:
     behind: dict[ItemId, str]
     # Items the merge itself leaves as the client has them (conflicts, kept).
     decided: set[ItemId]
+    # Items of decided gates, whose record stands: held back for good, not due.
+    standing: set[ItemId]
 
 
 async def plan_upgrade(
@@ -203,9 +205,8 @@ async def _prepare(
     held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
     if held:
         plan = merge.hold_back(plan, held)
-    plan = merge.hold_back(
-        plan, _decided_gates(plan, theirs), frozenset({Action.UPDATE, Action.ADD, Action.REMOVE})
-    )
+    standing = _decided_gates(plan, theirs)
+    plan = merge.hold_back(plan, standing, frozenset({Action.UPDATE, Action.ADD, Action.REMOVE}))
     in_front = await _gates_in_front_of_started_tranches(session, plan, theirs, lock)
     if in_front:
         # Their criteria and checklists need them, so those become conflicts too.
@@ -215,7 +216,9 @@ async def _prepare(
             programme,
         )
     plan = _reassessing(plan, theirs)
-    return _Prepared(pin.pack, pin.pack_version, target, ours, theirs, plan, behind, decided)
+    return _Prepared(
+        pin.pack, pin.pack_version, target, ours, theirs, plan, behind, decided, set(standing)
+    )
 
 
 def _declared(version: PackVersion, params: Mapping[str, Any]) -> dict[str, Any]:
@@ -507,26 +510,35 @@ async def _apply(
     await _settle(session, prepared, theirs)
     if move_pin:
         pin = await pins.require(session)
-        new = _held_adds(prepared.plan, theirs, pin.held_items, prepared.target.version)
+        new = _still_due(prepared, theirs, pin.held_items)
         await pins.move(session, pin, prepared.target.version, actor_id, held=new)
     forget_configuration(session)
 
 
-def _held_adds(
-    plan: UpgradePlan, theirs: WorkspaceItems, recorded: Mapping[str, str], version: str
+# What a plan writes; any other action on an item the pack changes leaves that change due.
+_WRITTEN = frozenset({Action.ADD, Action.UPDATE, Action.REMOVE, Action.UNCHANGED})
+
+
+def _still_due(
+    prepared: _Prepared, theirs: WorkspaceItems, recorded: Mapping[str, str]
 ) -> dict[str, str]:
-    """The new items the plan holds back (item reference → the version that first brought
-    them), for the pin: an item leaves the record once added, or once the pack drops it."""
+    """The pack's changes the plan holds back (item reference → the version that first brought
+    them), for the pin: new items (no row says they are due) and the updates and removals a
+    rule held back (their rows keep an older `source_version`). What the client decided (a
+    conflict, a change of theirs the merge keeps) is settled, not due, and so is a decided
+    gate's record, which no later upgrade rewrites. An item leaves the record once its change
+    goes through or the pack drops it; while the record is not empty, `upgrade_all` plans the
+    workspace even when it is on the target version."""
     held = {}
-    for entry in plan.entries:
-        if (
-            entry.ours is not None
-            and entry.base is None
-            and entry.item_id not in theirs.rows
-            and entry.action is not Action.ADD
-        ):
+    for entry in prepared.plan.entries:
+        if entry.action in _WRITTEN or entry.item_id in prepared.standing:
+            continue
+        row = theirs.rows.get(entry.item_id)
+        held_add = row is None and entry.base is None and entry.ours is not None
+        held_change = row is not None and entry.item_id not in prepared.decided
+        if held_add or held_change:
             ref = item_ref(*entry.item_id)
-            held[ref] = recorded.get(ref, version)
+            held[ref] = recorded.get(ref, prepared.target.version)
     return held
 
 
@@ -708,14 +720,15 @@ async def upgrade_all(
     """Plan (or apply) the upgrade of every live workspace pinned to `pack`, each in a
     transaction of its own; a workspace that fails is reported and the others go on.
 
-    Workspaces already on the target version are left out.
+    Workspaces already on the target version are left out, unless an earlier upgrade held
+    something back that is still due (the pin's `held_items`).
     """
     versions = PUBLISHED
     async with database.session() as control:
         target = (await versions.get(control, pack, to_version)).version
         tenants = await _live_tenants(control)
     on_pack, unread = await _tenants_on(database, tenants, pack)
-    todo = [(tenants[t], v) for t, v in on_pack if v != target]
+    todo = [(tenants[t], v) for t, v, held in on_pack if v != target or held]
     gate = asyncio.Semaphore(concurrency)
 
     async def one(tenant: Tenant, pinned: str) -> TenantOutcome:
@@ -748,16 +761,17 @@ async def _live_tenants(control: AsyncSession) -> dict[uuid.UUID, Tenant]:
 
 async def _tenants_on(
     database: Database, tenants: Mapping[uuid.UUID, Tenant], pack: str
-) -> tuple[list[tuple[uuid.UUID, str]], dict[str, str]]:
-    """The workspaces pinned to `pack` (id, version), and the cells that could not be read
-    (name → why): one cell down, or unknown to this process, must not stop the others."""
+) -> tuple[list[tuple[uuid.UUID, str, bool]], dict[str, str]]:
+    """The workspaces pinned to `pack` (id, version, anything held back), and the cells that
+    could not be read (name → why): one cell down, or unknown to this process, must not stop
+    the others."""
     by_cell: dict[str, list[uuid.UUID]] = {}
     for tenant in tenants.values():
         by_cell.setdefault(tenant.cell, []).append(tenant.id)
-    found: list[tuple[uuid.UUID, str]] = []
+    found: list[tuple[uuid.UUID, str, bool]] = []
     unread: dict[str, str] = {}
     for cell, ids in by_cell.items():
-        in_cell: list[tuple[uuid.UUID, str]] = []
+        in_cell: list[tuple[uuid.UUID, str, bool]] = []
         try:
             for start in range(0, len(ids), PIN_BATCH):
                 scope = TenantScope.many(ids[start : start + PIN_BATCH])

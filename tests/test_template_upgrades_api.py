@@ -569,6 +569,36 @@ async def test_upgrading_every_workspace_takes_up_what_an_earlier_upgrade_held_b
     assert field["choices"] == ["low", "medium"]
 
 
+async def test_upgrading_every_workspace_plans_one_on_the_target_while_it_holds_changes_back(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(with_a_rating, drops_what_rows_still_use)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    risk = await _our_risk_using_what_the_pack_drops(client, ws, pack)
+    await upgrade_all(database, pack, "1.1.0", apply=True)
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    held = {"custom_field:risks/rating", "custom_field:risks/note", "proximity:imminent"}
+    assert (pin["pack_version"], pin["held_items"]) == ("1.1.0", dict.fromkeys(held, "1.1.0"))
+
+    # On the target already, but not done: planned again, the same conflict while rows use it.
+    (again,) = await upgrade_all(database, pack, "1.1.0", apply=True)
+    assert (again.from_version, again.to_version) == ("1.1.0", "1.1.0")
+    assert again.conflicts == ["custom_field risks/rating"] and again.counts["kept"] == 2
+
+    await _stop_using_it(client, ws, risk)
+    (done,) = await upgrade_all(database, pack, "1.1.0", apply=True)
+
+    assert done.error is None and done.conflicts == []
+    assert (done.counts["update"], done.counts["remove"], done.counts["kept"]) == (1, 2, 0)
+    configuration = await client.get(url(ws, "register-configuration"), headers=ws.headers)
+    assert {p["key"] for p in configuration.json()["proximity"]} == {"soon"}
+    after = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert after["held_items"] == {}
+    # Nothing due any more: left out.
+    assert await upgrade_all(database, pack, "1.1.0", apply=True) == []
+
+
 def late_gate_after_the_second_tranche(data: dict[str, Any]) -> None:
     """1.2.0: `gates_after_the_first_tranche`, the late review moved to the second tranche's
     end (on the way into nothing)."""
@@ -593,7 +623,9 @@ async def test_a_new_gate_held_back_stays_due_until_the_pack_moves_it_where_it_f
             assert moved.status_code == 200, moved.text
             tranche = moved.json()
     await _upgrade(client, ws, {"version": "1.1.0", "apply": True})
-    held = {"gate:late", *(f"gate_criterion:late/check-{n}" for n in range(5))}
+    # The late gate and its criteria are new; the first gate's move after the first tranche
+    # is an update the gates' rule refuses. All stay due.
+    held = {"gate:late", *(f"gate_criterion:late/check-{n}" for n in range(5)), "gate:gate"}
     pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert pin["pack_version"] == "1.1.0"
     assert pin["held_items"] == dict.fromkeys(held, "1.1.0")
@@ -615,4 +647,6 @@ async def test_a_new_gate_held_back_stays_due_until_the_pack_moves_it_where_it_f
     listed = await client.get(url(ws, "stage-gates"), headers=ws.headers)
     assert "Late review" in [g["title"] for g in listed.json()["items"]]
     after = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
-    assert (after["pack_version"], after["held_items"]) == ("1.2.0", {})
+    # 1.2.0 still moves the first gate in front of the second tranche: still due.
+    assert (after["pack_version"], after["held_items"]) == ("1.2.0", {"gate:gate": "1.1.0"})
+    assert found[("gate", "gate")]["action"] == "conflict"

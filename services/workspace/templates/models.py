@@ -18,9 +18,11 @@ class TemplatePin(WorkspaceModel):
     seeded with (as supplied, dates in ISO form: an upgrade re-resolves them against the target
     version, so a default changed by the pack shows up as a change).
 
-    ``held_items`` are the pack's new items an applied upgrade held back (`kind:key` → the
-    version that brought them): they have no row to say they are still due, so the next upgrade
-    plans them as adds again instead of taking them for deleted by the client."""
+    ``held_items`` are the pack's changes an applied upgrade held back and that are still due
+    (`kind:key` → the version that first brought them): new items, which have no row to say so
+    (the next upgrade plans them as adds again instead of taking them for deleted by the
+    client), and updates and removals a rule held back. `pmo templates upgrade --all` plans a
+    workspace with any, even one already on the target version."""
 
     __tablename__ = "template_pins"
     __workspace_table_args__ = (UniqueConstraint("tenant_id"),)

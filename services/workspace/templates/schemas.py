@@ -21,8 +21,10 @@ Action = Literal["unchanged", "update", "add", "remove", "conflict", "kept"]
 
 class TemplatePinRead(msgspec.Struct):
     """The pack version the workspace follows and the parameters it was seeded with.
-    ``held_items``: the pack's new items an upgrade held back (``kind:key`` → the version that
-    brought them), which the next upgrade plans as adds again."""
+    ``held_items``: the pack's changes an upgrade held back that are still due (``kind:key`` →
+    the version that first brought them): new items, and updates and removals a rule held back
+    (rows still use what the pack removes, the change would break a register's rule …). The
+    next upgrade plans them again."""
 
     pack: str
     pack_version: str

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import literal, select
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
@@ -92,12 +92,17 @@ async def move(
     return pin
 
 
-async def tenants_on(session: AsyncSession, pack: str) -> Sequence[tuple[uuid.UUID, str]]:
-    """(tenant, version) of every workspace in the session's scope pinned to ``pack``."""
+async def tenants_on(session: AsyncSession, pack: str) -> Sequence[tuple[uuid.UUID, str, bool]]:
+    """(tenant, version, whether an upgrade held anything back) of every workspace in the
+    session's scope pinned to ``pack``."""
     rows = await session.execute(
-        select(TemplatePin.tenant_id, TemplatePin.pack_version).where(TemplatePin.pack == pack)
+        select(
+            TemplatePin.tenant_id,
+            TemplatePin.pack_version,
+            TemplatePin.held_items != literal({}, JSONB),
+        ).where(TemplatePin.pack == pack)
     )
-    return [(tenant_id, version) for tenant_id, version in rows.all()]
+    return [(tenant_id, version, held) for tenant_id, version, held in rows.all()]
 
 
 # --- the upgrader -------------------------------------------------------------------------------
