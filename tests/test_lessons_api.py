@@ -10,12 +10,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
+from sqlalchemy import text
 
 from services.db.engine import Database
+from services.db.tenant_scope import TenantScope
 from services.workspace.clock import not_after_today
 from templates_library.seeding import seed
 from tests.conftest import MakeWorkspace, Workspace
-from tests.workspace_api import Client, change, make, programme, url
+from tests.workspace_api import Client, change, make, programme, url, workspace_today
 
 # Whatever the time, Kiritimati's date is at least the UTC date (it is UTC+14).
 AHEAD = "Pacific/Kiritimati"
@@ -380,3 +382,34 @@ async def test_another_workspaces_token_finds_no_lessons(
     assert await titles(client, a) == []
     assert "B only" not in (await client.get(url(a, "lessons/export.csv"), headers=a.headers)).text
     assert (await client.get(url(b, f"lessons/{lesson['id']}"), headers=b.headers)).json() == lesson
+
+
+async def test_a_day_ahead_of_today_from_before_the_rule_is_refused_on_the_next_write(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """Lessons hold the rule as the issues register does: on every write, not only when the
+    day is sent, so a row written before the rule is put right rather than carried on."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    lesson = await make(client, ws, "lessons", {"programme_id": prog["id"], "title": "L"})
+    issue = await make(client, ws, "issues", {"programme_id": prog["id"], "title": "I"})
+    ahead = workspace_today() + timedelta(days=3)
+    async with database.transaction(ws.cell, TenantScope.single(ws.tenant_id)) as session:
+        for table in ("lessons", "issues"):
+            await session.execute(
+                text(f"UPDATE workspace.{table} SET raised_on = :day"), {"day": ahead}
+            )
+
+    for register, row in (("lessons", lesson), ("issues", issue)):
+        current = (await client.get(url(ws, f"{register}/{row['id']}"), headers=ws.headers)).json()
+        refused = await change(client, ws, register, current, {"title": "Retitled"})
+        assert refused.status_code == 422, (register, refused.text)
+        assert refused.json()["errors"][0]["field"] == "raised_on"
+        put_right = await change(
+            client,
+            ws,
+            register,
+            current,
+            {"title": "Retitled", "raised_on": str(workspace_today())},
+        )
+        assert put_right.status_code == 200, (register, put_right.text)

@@ -68,12 +68,12 @@ class LessonService(RegisterService[Lesson]):
             await self.require_programme(row.programme_id)
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
-        # Raised today unless told; a day sent is one that has come. A lesson whose day is
-        # ahead of a workspace's today only because its time zone changed is left alone.
+        # Raised today unless told; a day sent is one that has come. As in the issues register
+        # (and every register's dates of what happened), the rule holds on every write: a
+        # lesson recorded with a later day is refused on its next write, not re-dated.
         today = clock.today(self.session)
         if before is None and row.raised_on is None:
             row.raised_on = today
-        if before is None or "raised_on" in before:
-            problem = clock.not_after_today(row.raised_on, today)
-            if problem is not None:
-                raise invalid("raised_on", problem, f"raised_on: {problem}")
+        problem = clock.not_after_today(row.raised_on, today)
+        if problem is not None:
+            raise invalid("raised_on", problem, f"raised_on: {problem}")
