@@ -7,7 +7,9 @@ Litestar reads a handler's ``data`` through :meth:`Request.json`; the applicatio
   anything else is a 415. A form or ``text/plain`` body is what another site's page can make a
   browser send without a CORS preflight, so it must not be read as JSON;
 * it is UTF-8 and not nested deeper than :data:`MAX_DEPTH`: otherwise a 400, where msgspec's
-  ``UnicodeDecodeError`` or ``RecursionError`` would have been a 500.
+  ``UnicodeDecodeError`` or ``RecursionError`` would have been a 500;
+* a string ending in an unpaired high surrogate escape (``"\\ud800"``) is called that, where
+  msgspec says "Input data was truncated" of a whole body.
 
 Requests without a body never get here (Litestar leaves ``data`` out), so a bodyless POST or
 DELETE is unaffected.
@@ -25,6 +27,7 @@ import re
 from typing import Any
 
 from litestar import Request
+from litestar.exceptions import SerializationException
 
 from services.errors import MalformedRequest, UnsupportedMediaType, ValidationFailed, field_error
 
@@ -32,6 +35,12 @@ JSON_MEDIA_TYPE = "application/json"
 MAX_DEPTH = 32
 """How deeply arrays and objects may nest in a body; the API's own bodies nest a few levels."""
 NO_BODY = "This route takes no body; send none (or {})."
+UNPAIRED_SURROGATE = (
+    "JSON is malformed: an unpaired UTF-16 surrogate (an escape \\uD800–\\uDBFF must be "
+    "followed by one \\uDC00–\\uDFFF)"
+)
+# A high surrogate escape that ends its string: no low one can follow it.
+_UNPAIRED_AT_END = re.compile(rb'(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}"')
 # The empty object, with JSON's whitespace (RFC 8259 §2) around and inside it.
 _EMPTY_OBJECT = re.compile(rb"[ \t\n\r]*\{[ \t\n\r]*\}[ \t\n\r]*")
 
@@ -74,6 +83,11 @@ class ApiRequest(Request[Any, Any, Any]):
             raise MalformedRequest("The body is not valid UTF-8 (JSON is UTF-8).") from None
         except RecursionError:
             raise _too_deep() from None
+        except SerializationException as exc:
+            if "truncated" in str(exc) and _UNPAIRED_AT_END.search(body):
+                # msgspec says "Input data was truncated" here, though the body is whole.
+                raise MalformedRequest(UNPAIRED_SURROGATE) from None
+            raise
         # Only a body with more brackets than the limit can nest beyond it: most are not walked.
         if body.count(b"[") + body.count(b"{") > MAX_DEPTH and nested_deeper_than(value, MAX_DEPTH):
             raise _too_deep()

@@ -384,3 +384,23 @@ async def test_publishing_refuses_null_as_its_body(
     published = await client.post(publishing, headers=current)
     assert published.status_code == 200, published.text
     assert published.json()["state"] == "published"
+
+
+async def test_json_that_does_not_parse_says_where_and_why(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    for body, says in (
+        # A high surrogate with no low one after it: msgspec says "truncated", which misleads.
+        (rb'{"name": "\ud800 tail"}', "surrogate"),
+        (rb'{"name": "\ud800"}', "unpaired UTF-16 surrogate"),
+        (rb'{"name": "\udc00"}', "surrogate"),
+        (b'{"name": "cut', "truncated"),
+        (b'{"name": }', "malformed"),
+    ):
+        response = await client.post(ws.programmes, content=body, headers=headers(ws, **JSON))
+        assert response.status_code == 400, (body, response.text)
+        problem = response.json()
+        assert problem["code"] == "malformed-request", problem
+        assert says in problem["detail"], (body, problem["detail"])
+    assert (await client.get(ws.programmes, headers=ws.headers)).json()["total"] == 0
