@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import timedelta
 from typing import Any
 
 from openpyxl import load_workbook
@@ -13,8 +14,10 @@ from sqlalchemy import event
 
 from services.db.engine import Database
 from services.workspace.configuration.models import RegisterSettings
+from services.workspace.reporting.views import DUE_LIST_LIMIT
+from services.workspace.structure.models import Milestone
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
-from tests.workspace_api import Client, change, day, make, programme, url
+from tests.workspace_api import Client, change, day, make, programme, url, workspace_today
 
 CSV = "text/csv; charset=utf-8"
 
@@ -229,6 +232,10 @@ async def test_the_dashboard_lists_overdue_milestones_and_gates_first_and_flags_
         actual_date=day(-90),
     )
     await milestone(client, ws, prog, title="Dropped", forecast_date=day(-3), state="cancelled")
+    # Recorded as missed, and still to be achieved: listed, with its state.
+    missed = await milestone(
+        client, ws, prog, title="Migration", baseline_date=day(-20), state="missed"
+    )
     await milestone(client, ws, prog, title="Far", forecast_date=day(400))
     overdue_gate = await make(
         client,
@@ -253,15 +260,39 @@ async def test_the_dashboard_lists_overdue_milestones_and_gates_first_and_flags_
         event.remove(engine, "before_cursor_execute", count)
 
     board = response.json()
-    assert [(m["id"], m["date"], m["overdue"]) for m in board["milestones_due"]] == [
-        (late["id"], day(-83), True),
-        (unforecast["id"], day(-5), True),
-        (coming["id"], day(10), False),
+    assert [(m["id"], m["date"], m["state"], m["overdue"]) for m in board["milestones_due"]] == [
+        (late["id"], day(-83), "planned", True),
+        (missed["id"], day(-20), "missed", True),
+        (unforecast["id"], day(-5), "planned", True),
+        (coming["id"], day(10), "planned", False),
     ]
     assert [(g["id"], g["date"], g["overdue"]) for g in board["gates_due"]] == [
         (overdue_gate["id"], day(-3), True),
         (next_gate["id"], day(7), False),
     ]
+    assert (board["milestones_due_count"], board["gates_due_count"]) == (4, 2)
+
+
+async def test_the_dashboard_counts_what_is_due_beyond_the_lists_it_shows(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    async with in_workspace(database, ws.tenant_id) as session:
+        session.add_all(
+            Milestone(
+                programme_id=uuid.UUID(prog["id"]),
+                title=f"Overdue {n}",
+                baseline_date=workspace_today() + timedelta(days=n - 60),
+            )
+            for n in range(DUE_LIST_LIMIT + 5)
+        )
+    board = (
+        await client.get(url(ws, f"programmes/{prog['id']}/dashboard"), headers=ws.headers)
+    ).json()
+    assert len(board["milestones_due"]) == DUE_LIST_LIMIT
+    assert board["milestones_due_count"] == DUE_LIST_LIMIT + 5
+    assert board["milestones_due"][0]["title"] == "Overdue 0"  # the oldest first
 
 
 # --- exports --------------------------------------------------------------------------------------

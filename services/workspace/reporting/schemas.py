@@ -191,8 +191,11 @@ class Dashboard(msgspec.Struct):
     top_risks: list[RiskLine]
     # heat_map[p-1][i-1] = open risks at residual probability p and impact i.
     heat_map: list[list[int]]
+    # Due by the horizon, overdue first, at most 50 each; the counts are of all of them.
     milestones_due: list[DueItem]
+    milestones_due_count: int
     gates_due: list[DueItem]
+    gates_due_count: int
     overdue_actions: list[DueItem]
     overdue_action_count: int
 

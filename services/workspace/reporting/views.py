@@ -41,6 +41,9 @@ from services.workspace.schemas import read_of
 from services.workspace.structure.models import Milestone, MilestoneState, Project
 from services.workspace.structure.service import ProgrammeService
 
+DUE_LIST_LIMIT = 50
+"""The most milestones and gates the dashboard lists as due (each); it counts them all."""
+
 
 def rag_point(report: StatusReport) -> RagPoint:
     return RagPoint(
@@ -119,30 +122,35 @@ async def dashboard(
     for p, i, n in cells.all():
         if 1 <= p <= size_p and 1 <= i <= size_i:
             heat[p - 1][i - 1] = int(n)
-    # What is due by the horizon, overdue first: a planned milestone whose day has passed is
-    # still to be achieved (its forecast, or its baseline without one), an undecided gate whose
-    # planned day has passed is still to be decided.
+    # What is due by the horizon, overdue first: a milestone still to be achieved (planned, or
+    # recorded as missed) whose day has passed is listed (its forecast, or its baseline without
+    # one), an undecided gate whose planned day has passed is still to be decided. Each list
+    # stops at DUE_LIST_LIMIT; the window counts them all before LIMIT, so a client knows.
     milestone_due = func.coalesce(Milestone.forecast_date, Milestone.baseline_date)
-    milestones = await session.execute(
-        select(Milestone, milestone_due)
-        .where(
-            Milestone.programme_id == programme_id,
-            Milestone.state == MilestoneState.PLANNED,
-            milestone_due <= horizon,
+    milestones = (
+        await session.execute(
+            select(Milestone, milestone_due, func.count().over())
+            .where(
+                Milestone.programme_id == programme_id,
+                Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED]),
+                milestone_due <= horizon,
+            )
+            .order_by(milestone_due, Milestone.id)
+            .limit(DUE_LIST_LIMIT)
         )
-        .order_by(milestone_due, Milestone.id)
-        .limit(50)
-    )
-    gates = await session.scalars(
-        select(StageGate)
-        .where(
-            StageGate.programme_id == programme_id,
-            StageGate.state != GateState.DECIDED,
-            StageGate.planned_date <= horizon,
+    ).all()
+    gates = (
+        await session.execute(
+            select(StageGate, func.count().over())
+            .where(
+                StageGate.programme_id == programme_id,
+                StageGate.state != GateState.DECIDED,
+                StageGate.planned_date <= horizon,
+            )
+            .order_by(StageGate.planned_date, StageGate.id)
+            .limit(DUE_LIST_LIMIT)
         )
-        .order_by(StageGate.planned_date, StageGate.id)
-        .limit(50)
-    )
+    ).all()
     overdue = (
         Action.programme_id == programme_id,
         Action.state.in_(OPEN_ACTIONS),
@@ -181,8 +189,9 @@ async def dashboard(
         heat_map=heat,
         milestones_due=[
             DueItem(m.id, m.title, due, m.state, m.owner_id, overdue=due < today)
-            for m, due in milestones.all()
+            for m, due, _ in milestones
         ],
+        milestones_due_count=int(milestones[0][2]) if milestones else 0,
         gates_due=[
             DueItem(
                 g.id,
@@ -191,8 +200,9 @@ async def dashboard(
                 g.state,
                 overdue=g.planned_date is not None and g.planned_date < today,
             )
-            for g in gates.all()
+            for g, _ in gates
         ],
+        gates_due_count=int(gates[0][1]) if gates else 0,
         overdue_actions=[
             DueItem(a.id, a.title, a.due_date, a.state, a.owner_id, overdue=True)
             for a, _ in overdue_rows
