@@ -34,6 +34,8 @@ from services.demo import (
     free_port,
     prepare_database,
     smoke_check,
+    stop_if_requested,
+    stop_requested,
     with_embedded_database,
 )
 from services.identity import service as identity
@@ -204,15 +206,18 @@ async def _platform(settings: Settings, s3: LocalS3, smoke: bool) -> int:
     serving = asyncio.create_task(server.serve())
     worker = asyncio.create_task(run_worker(settings, concurrency=2, name="demo-worker"))
     try:
+
+        def stopping() -> bool:
+            return bool(server.should_exit) or serving.done() or stop_requested()
+
         while not server.started:
+            if stop_requested():  # before uvicorn took the signals over
+                return 0
             if serving.done():
                 click.echo("demo: the server did not start", err=True)
                 return 1
             await asyncio.sleep(0.05)
         provisioned = []
-
-        def stopping() -> bool:
-            return bool(server.should_exit) or serving.done()
 
         gone = await offboarded(settings, DEMO_CLIENTS)
         for client in DEMO_CLIENTS:
@@ -304,6 +309,7 @@ async def publish_shipped_packs(settings: Settings) -> None:
 
 
 def run_demo(settings: Settings, *, smoke: bool = False) -> int:
+    exit_cleanly_on_signals()
     settings, database = with_embedded_database(settings)
     s3 = LocalS3()
     try:
@@ -318,7 +324,7 @@ def run_demo(settings: Settings, *, smoke: bool = False) -> int:
         )
         prepare_database(settings)
         asyncio.run(publish_shipped_packs(settings))
-        exit_cleanly_on_signals()
+        stop_if_requested()
         with contextlib.suppress(SystemExit):
             return asyncio.run(_platform(settings, s3, smoke))
         return 0

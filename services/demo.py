@@ -151,12 +151,17 @@ async def _smoke(settings: Settings, credentials: DemoCredentials) -> int:
 
 # The signals that stopped the demo (one process runs one demo).
 _received: list[int] = []
+# While the embedded PostgreSQL starts, a signal is only recorded: stopping there would leave a
+# server running that the demo has no handle on yet. It is acted on once the server is up.
+_starting_database: list[bool] = []
 
 
 def _stop(signum: int, _frame: object) -> None:
     if _received:
         return  # already stopping: a second Ctrl-C must not interrupt the database's shutdown
     _received.append(signum)
+    if _starting_database:
+        return
     try:
         asyncio.get_running_loop()
     except RuntimeError:
@@ -170,12 +175,26 @@ def _stop(signum: int, _frame: object) -> None:
 def exit_cleanly_on_signals() -> None:
     """Ctrl-C and SIGTERM end the demo through its ordinary path, so the database stops.
 
-    uvicorn shuts down gracefully on these signals, then re-raises them to the handler that was
-    installed before it; with the default handlers the process would die (SIGTERM) or raise
-    KeyboardInterrupt in a task (SIGINT) before the embedded PostgreSQL is stopped.
+    Installed first thing: uvicorn shuts down gracefully on these signals, then re-raises them
+    to the handler that was installed before it; with the default handlers the process would
+    die (SIGTERM) or raise KeyboardInterrupt in a task (SIGINT) before the embedded PostgreSQL
+    is stopped. And a demo started from a script in the background inherits SIGINT ignored:
+    it would ignore Ctrl-C until its own handler came.
     """
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
+
+
+def stop_requested() -> bool:
+    """Whether Ctrl-C or SIGTERM has asked the demo to stop."""
+    return bool(_received)
+
+
+def stop_if_requested() -> None:
+    """Between start-up steps: a signal that came while an event loop ran (where the handler
+    only records it) ends the demo now, through the ``finally`` blocks."""
+    if _received:
+        raise SystemExit(0)
 
 
 def is_embedded_socket(database_url: str, data_dir: Path) -> bool:
@@ -202,8 +221,16 @@ def with_embedded_database(settings: Settings) -> tuple[Settings, embedded.Embed
             err=True,
         )
         return settings, None
-    click.echo(f"starting embedded PostgreSQL in {settings.data_dir / 'pgdata'} …", err=True)
-    database = embedded.start(settings.data_dir)
+    _starting_database.append(True)
+    try:
+        click.echo(f"starting embedded PostgreSQL in {settings.data_dir / 'pgdata'} …", err=True)
+        database = embedded.start(settings.data_dir)
+    finally:
+        _starting_database.clear()
+    if _received:  # asked to stop while it started: stop it whole
+        database.stop()
+        click.echo("embedded PostgreSQL stopped", err=True)
+        raise SystemExit(0)
     settings = load_settings(
         database_url=database.database_url(),
         database_admin_url=database.admin_url,
@@ -213,10 +240,12 @@ def with_embedded_database(settings: Settings) -> tuple[Settings, embedded.Embed
 
 
 def run_demo(settings: Settings, *, smoke: bool = False) -> int:
+    exit_cleanly_on_signals()
     settings, database = with_embedded_database(settings)
     try:
         prepare_database(settings)
         credentials = asyncio.run(ensure_demo_workspace(settings))
+        stop_if_requested()
         if smoke:
             return asyncio.run(_smoke(settings, credentials))
         base = f"http://{settings.host}:{settings.port}"
@@ -231,7 +260,6 @@ def run_demo(settings: Settings, *, smoke: bool = False) -> int:
             "Ctrl-C stops the platform (and its database).\n"
         )
         sys.stdout.flush()
-        exit_cleanly_on_signals()
         with contextlib.suppress(SystemExit):
             asyncio.run(api_server(settings, settings.port).serve())
         return 0

@@ -32,8 +32,11 @@ class Started:
     output: str
 
 
-def _spawn_demo(data_dir: Path, port: int, **more: str) -> subprocess.Popen[str]:
-    """Start `pmo demo` in its own process group, as a shell runs it (``more``: settings)."""
+def _spawn_demo(
+    data_dir: Path, port: int, *, sigint_ignored: bool = False, **more: str
+) -> subprocess.Popen[str]:
+    """Start `pmo demo` in its own process group, as a shell runs it (``more``: settings).
+    ``sigint_ignored``: as a script's ``pmo demo &`` starts it, with SIGINT ignored."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PMO_")}
     env |= {
         "PMO_DATA_DIR": str(data_dir),
@@ -49,6 +52,9 @@ def _spawn_demo(data_dir: Path, port: int, **more: str) -> subprocess.Popen[str]
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if sigint_ignored
+        else None,
     )
 
 
@@ -218,6 +224,32 @@ def test_ctrl_c_while_the_demo_signs_up_its_clients_stops_it_quietly() -> None:
         output = _stopped_quietly(process)
         assert "demo: stopped before the demo clients were signed up" in output
         assert "Ctrl-C stops" not in output  # no banner: nothing was ready to show
+        assert not _postgres_running(data_dir)
+    finally:
+        if process.poll() is None:
+            process.kill()
+        if (postmaster := _postmaster(data_dir)) is not None:  # only after a failure above
+            postmaster.terminate()
+            postmaster.wait(timeout=10)
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def test_ctrl_c_while_the_demo_starts_its_database_stops_it_whole() -> None:
+    """Also when started as a script's background job, which inherits SIGINT ignored: the
+    demo's own handler comes first, and a stop asked for while PostgreSQL starts waits for the
+    server to be up, then stops it."""
+    data_dir = Path(".pmo") / f"test-demo-{uuid.uuid4().hex[:8]}"
+    process = _spawn_demo(data_dir, free_port("127.0.0.1"), sigint_ignored=True)
+    try:
+        assert process.stdout is not None
+        seen = ""
+        while "starting embedded PostgreSQL" not in seen:
+            line = process.stdout.readline()
+            assert line, seen
+            seen += line
+        os.killpg(process.pid, signal.SIGINT)
+        output = seen + _stopped_quietly(process)
+        assert "Ctrl-C stops" not in output and "starting S3" not in output, output
         assert not _postgres_running(data_dir)
     finally:
         if process.poll() is None:
