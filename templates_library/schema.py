@@ -7,6 +7,7 @@ Day offsets (`start_day`, `day`, …) count from the programme start date parame
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 import msgspec
@@ -54,6 +55,11 @@ RiskResponse = Literal[
 GateOutcome = Literal["go", "conditional_go", "hold", "stop", "recycle"]
 FieldValue = str | int | float | bool
 
+PARAMETER_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+"""`{name}` in any text of a pack: the value of parameter `name`."""
+START_DATE_PARAMETER = "start_date"
+"""The date parameter every day offset counts from (day 0)."""
+
 # Registers a custom field may extend besides the pack's own custom registers.
 STANDARD_REGISTERS: frozenset[str] = frozenset(
     {
@@ -92,13 +98,18 @@ class PackManifest(PackPart, frozen=True):
 
 
 class Parameter(PackPart, frozen=True):
-    """A value the client supplies at seeding; text may refer to it as `{key}`."""
+    """A value the client supplies at seeding; text may refer to it as `{key}`.
+
+    A text parameter may declare `max_length`: longer values are refused, and validation checks
+    that every text using it still fits its column with a value that long.
+    """
 
     key: Key
     type: Literal["text", "date", "number", "choice"]
     description: str
     default: FieldValue | None = None
     choices: list[str] | None = None
+    max_length: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 
 class Programme(PackPart, frozen=True):

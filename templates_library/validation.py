@@ -7,30 +7,40 @@ the file and line, using the source map recorded by the loader.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
 from decimal import Decimal
-from typing import NamedTuple, get_args
+from typing import TYPE_CHECKING, Any, NamedTuple, get_args
 
 import msgspec
 
 from templates_library.items import seed_items
 from templates_library.loader import LoadedPack, LoadedVersion, is_semver
 from templates_library.schema import (
+    PARAMETER_REFERENCE,
     STANDARD_REGISTERS,
+    START_DATE_PARAMETER,
     OpportunityResponse,
     PackManifest,
     PackVersion,
+    Parameter,
     RoamResponse,
     ScaleLevel,
     ThreatResponse,
 )
 from templates_library.source import Problem, join_location
+from templates_library.values import (
+    InvalidParametersError,
+    ItemValues,
+    pack_fields,
+    seed_values,
+)
 
-PARAMETER_REFERENCE = re.compile(r"\{([a-z_][a-z0-9_]*)\}")
+if TYPE_CHECKING:
+    from templates_library.rows import Stored
+
 MINIMUM_GATE_CRITERIA = 5
-START_DATE_PARAMETER = "start_date"
 
 _THREAT_RESPONSES = frozenset(get_args(ThreatResponse))
 _OPPORTUNITY_RESPONSES = frozenset(get_args(OpportunityResponse))
@@ -405,6 +415,97 @@ def check_parameters(version: PackVersion) -> Iterator[Finding]:
             problem := _field_value_problem(parameter.type, parameter.choices, parameter.default)
         ):
             yield Finding(join_location(location, "default"), problem)
+        if parameter.max_length is not None and parameter.type != "text":
+            yield Finding(
+                join_location(location, "max_length"),
+                f"a {parameter.type} parameter cannot have a max_length",
+            )
+        elif (
+            parameter.max_length is not None
+            and isinstance(parameter.default, str)
+            and len(parameter.default) > parameter.max_length
+        ):
+            yield Finding(
+                join_location(location, "default"),
+                f"the default is {len(parameter.default)} characters, longer than the "
+                f"parameter's max_length ({parameter.max_length})",
+            )
+
+
+def check_parameters_across_versions(
+    earlier: Sequence[PackVersion], version: PackVersion
+) -> Iterator[Finding]:
+    """A workspace on an earlier version can move to this one with the parameters it has.
+
+    A pin keeps the parameters as supplied (defaults stay out), so a parameter new since an
+    earlier version, or with a default there, needs a default here; a parameter keeps its type,
+    a choice parameter keeps its choices and a text parameter's max_length never tightens.
+    """
+    latest_first = list(reversed(earlier))
+    for i, parameter in enumerate(version.parameters):
+        location = f"parameters[{i}]"
+        name = f"parameter `{parameter.key}`"
+        before = [
+            (other.version, declared)
+            for other in latest_first
+            for declared in other.parameters
+            if declared.key == parameter.key
+        ]
+        if parameter.default is None:
+            declared_in = {number for number, _ in before}
+            lacking = next((o.version for o in latest_first if o.version not in declared_in), None)
+            defaulted = next((n for n, d in before if d.default is not None), None)
+            if lacking is not None:
+                yield Finding(
+                    join_location(location, "default"),
+                    f"{name} is new since {lacking}, so workspaces on {lacking} have no value "
+                    "for it: give it a default",
+                )
+            elif defaulted is not None:
+                yield Finding(
+                    join_location(location, "default"),
+                    f"{name} has a default in {defaulted}, so workspaces on {defaulted} may "
+                    "have no value for it: keep a default",
+                )
+        retyped = next(((n, d) for n, d in before if d.type != parameter.type), None)
+        if retyped is not None:
+            yield Finding(
+                join_location(location, "type"),
+                f"{name} was {retyped[1].type} in {retyped[0]}: a parameter keeps its type "
+                "(add a new parameter instead)",
+            )
+            continue
+        reported: set[str] = set()
+        for number, declared in before:
+            dropped = [
+                choice
+                for choice in declared.choices or []
+                if choice not in (parameter.choices or []) and choice not in reported
+            ]
+            if dropped:
+                reported.update(dropped)
+                listed = ", ".join(f"`{choice}`" for choice in dropped)
+                plural = "choices" if len(dropped) > 1 else "a choice"
+                yield Finding(
+                    join_location(location, "choices"),
+                    f"{name} drops {listed}, {plural} in {number}",
+                )
+        tighter = parameter.max_length
+        looser = next(
+            (
+                (n, d.max_length)
+                for n, d in before
+                if tighter is not None and (d.max_length is None or d.max_length > tighter)
+            ),
+            None,
+        )
+        if looser is not None:
+            number, allowed = looser
+            then = "had no max_length" if allowed is None else f"allowed {allowed} characters"
+            yield Finding(
+                join_location(location, "max_length"),
+                f"{name} {then} in {number}: a value valid then may be longer than {tighter}",
+            )
 
 
 def check_start_date(version: PackVersion) -> Iterator[Finding]:
@@ -505,9 +606,197 @@ VERSION_CHECKS: tuple[VersionCheck, ...] = (
 )
 
 
-def version_findings(version: PackVersion) -> list[Finding]:
-    """All cross-reference findings for one typed version, without file positions."""
-    return [finding for check in VERSION_CHECKS for finding in check(version)]
+def version_findings(version: PackVersion, *, pack_key: str = "") -> list[Finding]:
+    """All findings for one typed version, without file positions (`pack_key`: the pack the
+    version is in, whose key its rows record)."""
+    findings = [finding for check in VERSION_CHECKS for finding in check(version)]
+    return findings + list(check_text_lengths(version, pack_key=pack_key))
+
+
+# --- text lengths --------------------------------------------------------------------------------
+# The workspace's columns are the limit: a text longer than its column fails the seed or upgrade
+# that writes it. The limits are read from the models' column types (`String(200)`), through the
+# rows each item becomes (`rows.STORED`); importing them waits until a check runs, so that
+# importing this module stays free of the database layer.
+
+_NO_TENANT = uuid.UUID(int=0)
+_PROVENANCE = ("source_pack", "source_version", "source_item")
+
+
+class WrittenText(NamedTuple):
+    """A text that seeding writes: where it comes from in the version, and its column."""
+
+    location: str
+    kind: str
+    key: str
+    field: str | None
+    column: str
+    length: int
+    limit: int
+
+
+class TooLong(NamedTuple):
+    """A text longer than the column it goes into."""
+
+    text: WrittenText
+    uses: list[str]  # the parameters the pack's text refers to
+
+
+def written_texts(
+    version: PackVersion, params: Mapping[str, object], *, pack_key: str = ""
+) -> list[WrittenText]:
+    """Every text with a length limit that seeding `version` with `params` writes, in item
+    order. Raises `InvalidParametersError` if `params` do not fit the version."""
+    from sqlalchemy import String
+
+    from templates_library.rows import STORED, Writing
+
+    values = seed_values(version, params)
+    writing = Writing(_NO_TENANT, pack_key, version.version, values)
+    texts: list[WrittenText] = []
+    for item in seed_items(version):
+        item_values = values[(item.kind, item.key)]
+        stored = STORED[item.kind]
+        rows = [
+            (stored.model, stored.columns(item.key, item_values, writing)),
+            *(
+                (model, row)
+                for model, part_rows in stored.parts(item.key, item_values, writing).items()
+                for row in part_rows
+            ),
+        ]
+        for model, row in rows:
+            columns = model.__table__.columns
+            for column, value in row.items():
+                kind = columns[column].type
+                if isinstance(value, str) and isinstance(kind, String) and kind.length:
+                    field = _field_of(stored, column, value, item_values)
+                    texts.append(
+                        WrittenText(
+                            location=item.location if field is None else f"{item.location}.{field}",
+                            kind=item.kind,
+                            key=item.key,
+                            field=field,
+                            column=f"{model.__tablename__}.{column}",
+                            length=len(value),
+                            limit=kind.length,
+                        )
+                    )
+    return texts + _provenance_texts(version, pack_key)
+
+
+def texts_too_long(
+    version: PackVersion, params: Mapping[str, object], *, pack_key: str = ""
+) -> list[TooLong]:
+    """The texts that seeding `version` with `params` writes that do not fit their columns."""
+    fields = pack_fields(version)
+    return [
+        TooLong(text, _parameters_used(fields, text))
+        for text in written_texts(version, params, pack_key=pack_key)
+        if text.length > text.limit
+    ]
+
+
+def longest_fitting(
+    version: PackVersion, params: Mapping[str, object], name: str, *, pack_key: str = ""
+) -> int:
+    """The longest value text parameter `name` may have for every text to fit its column, the
+    other parameters as in `params` (negative: the texts do not fit even with it empty)."""
+    # Each text is as long as its value without the parameter plus its occurrences times the
+    # parameter's length: two seeds (the parameter empty, then one character long) say both.
+    empty = written_texts(version, {**params, name: ""}, pack_key=pack_key)
+    one = written_texts(version, {**params, name: "x"}, pack_key=pack_key)
+    room = [
+        (text.limit - text.length) // (longer.length - text.length)
+        for text, longer in zip(empty, one, strict=True)
+        if longer.length > text.length
+    ]
+    return min(room, default=max((p.max_length or 0 for p in version.parameters), default=0))
+
+
+def longest_parameters(version: PackVersion) -> dict[str, object]:
+    """The value of each parameter that makes the texts using it longest, as far as the version
+    says: a text parameter `max_length` characters long (else its default), a choice parameter
+    its longest choice; other parameters take their defaults (or any value: they print at a
+    fixed length, or the version cannot say)."""
+    values: dict[str, object] = {}
+    for parameter in version.parameters:
+        if parameter.type == "text" and parameter.max_length is not None:
+            values[parameter.key] = "x" * parameter.max_length
+        elif parameter.type == "choice" and parameter.choices:
+            values[parameter.key] = max(parameter.choices, key=len)
+        elif parameter.default is not None:
+            values[parameter.key] = parameter.default
+        else:
+            values[parameter.key] = {"date": "2000-01-01", "number": 0}.get(parameter.type, "")
+    return values
+
+
+def check_text_lengths(version: PackVersion, *, pack_key: str = "") -> Iterator[Finding]:
+    """Every text an item writes fits its column, with each parameter at its longest
+    (`longest_parameters`); `pack_key` is the key the rows record as their pack."""
+    params = longest_parameters(version)
+    try:
+        too_long = texts_too_long(version, params, pack_key=pack_key)
+    except InvalidParametersError:
+        return  # `check_parameters` and `check_start_date` say why
+    declared = {parameter.key: parameter for parameter in version.parameters}
+    for text, uses in too_long:
+        values = [_parameter_at(declared[name], params[name]) for name in uses]
+        given = f"with {', '.join(values)}, " if values else ""
+        yield Finding(
+            text.location,
+            f"{given}{text.length} characters, but `{text.column}` holds at most {text.limit}",
+        )
+
+
+def _field_of(stored: Stored, column: str, value: str, values: ItemValues) -> str | None:
+    """The item's field a column's text comes from (None: not one of the item's own)."""
+    if column in _PROVENANCE:
+        return None
+    named = next((f.name for f in stored.fields if f.to == column), None)
+    if named is not None:
+        return named
+    return next((name for name, own in values.items() if own == value), None)
+
+
+def _provenance_texts(version: PackVersion, pack_key: str) -> list[WrittenText]:
+    from templates_library.rows import STORED
+
+    # Every seedable table has the same provenance columns (`SeededFromPack`).
+    columns = STORED["programme"].model.__table__.columns
+    return [
+        WrittenText(
+            "", "pack", pack_key, None, "source_pack", len(pack_key), _limit(columns, "source_pack")
+        ),
+        WrittenText(
+            "version",
+            "version",
+            version.version,
+            "version",
+            "source_version",
+            len(version.version),
+            _limit(columns, "source_version"),
+        ),
+    ]
+
+
+def _limit(columns: Any, name: str) -> int:
+    length: int = columns[name].type.length
+    return length
+
+
+def _parameters_used(fields: Mapping[tuple[str, str], ItemValues], text: WrittenText) -> list[str]:
+    own = fields.get((text.kind, text.key), {}).get(text.field or "")
+    return list(dict.fromkeys(PARAMETER_REFERENCE.findall(own))) if isinstance(own, str) else []
+
+
+def _parameter_at(parameter: Parameter, value: object) -> str:
+    if parameter.type == "text" and parameter.max_length is not None:
+        return f"`{parameter.key}` {parameter.max_length} characters long"
+    if parameter.type == "choice":
+        return f"`{parameter.key}` `{value}`"
+    return f"`{parameter.key}` as its default"
 
 
 # --- putting it together -------------------------------------------------------------------------
@@ -519,7 +808,7 @@ def validate_version(loaded: LoadedVersion) -> list[Problem]:
     if loaded.version is not None:
         findings = [
             *check_version_file_name(loaded.file.stem, loaded.version),
-            *version_findings(loaded.version),
+            *version_findings(loaded.version, pack_key=loaded.file.parent.name),
         ]
         problems += [loaded.source.problem(*finding) for finding in findings]
     return problems
@@ -533,8 +822,15 @@ def validate_pack(pack: LoadedPack) -> list[Problem]:
             pack.manifest_source.problem(*finding)
             for finding in check_manifest_key(pack.folder.name, pack.manifest)
         ]
+    earlier: list[PackVersion] = []
     for loaded in pack.versions:
         problems += validate_version(loaded)
+        if loaded.version is not None:
+            problems += [
+                loaded.source.problem(*finding)
+                for finding in check_parameters_across_versions(earlier, loaded.version)
+            ]
+            earlier.append(loaded.version)
     return problems
 
 

@@ -33,8 +33,13 @@ import msgspec
 
 from templates_library import schema
 from templates_library.items import SeedItem, seed_items
-from templates_library.schema import PackPart, PackVersion, Parameter
-from templates_library.validation import PARAMETER_REFERENCE, START_DATE_PARAMETER
+from templates_library.schema import (
+    PARAMETER_REFERENCE,
+    START_DATE_PARAMETER,
+    PackPart,
+    PackVersion,
+    Parameter,
+)
 
 ItemId = tuple[str, str]
 """An item's identity across versions and in a workspace: (kind, key)."""
@@ -237,6 +242,8 @@ def _parameter_value(parameter: Parameter, raw: object) -> tuple[ParameterValue,
         return "", f"`{raw}` is not text"
     if parameter.type == "choice" and raw not in (parameter.choices or []):
         return "", f"`{raw}` is not one of {parameter.choices}"
+    if parameter.max_length is not None and len(raw) > parameter.max_length:
+        return "", f"at most {parameter.max_length} characters"
     return raw, None
 
 

@@ -8,7 +8,9 @@ from typing import Any, NamedTuple
 import msgspec
 import pytest
 
+from services.db.engine import Database
 from templates_library.loader import load_pack, load_version_file
+from templates_library.seeding import seed
 from templates_library.source import Problem
 from templates_library.validation import (
     InvalidPackError,
@@ -17,7 +19,10 @@ from templates_library.validation import (
     validate_pack,
     validate_version,
 )
+from templates_library.values import InvalidParametersError, resolve_parameters
+from tests.conftest import MakeWorkspace, PublishPack
 from tests.templates_library.conftest import MANIFEST, PackData, PackWriter, line_matching
+from tests.tiny_pack import START, tiny_version
 
 
 class BrokenPack(NamedTuple):
@@ -40,6 +45,14 @@ def _set(path: str, value: Any) -> Callable[[PackData], None]:
             target[int(last)] = value
         else:
             target[last] = value
+
+    return change
+
+
+def _set_many(*changes: tuple[str, Any]) -> Callable[[PackData], None]:
+    def change(data: PackData) -> None:
+        for path, value in changes:
+            _set(path, value)(data)
 
     return change
 
@@ -271,6 +284,43 @@ CASES: dict[str, BrokenPack] = {
         "Expected `int`, got `str`",
         r"duration_days: long",
     ),
+    "text longer than its column": BrokenPack(
+        _set("risks.0.title", "A" * 249),
+        "risks[0].title",
+        "249 characters, but `risks.title` holds at most 200",
+        r"title: AAAA",
+    ),
+    "text longer than its column once the default is put in": BrokenPack(
+        _set_many(
+            ("parameters.0.default", "B" * 195),
+            ("projects.0.title", "{programme_name} build"),
+        ),
+        "projects[0].title",
+        "201 characters, but `projects.name` holds at most 200",
+        r"title: '\{programme_name\} build'",
+    ),
+    "text longer than its column with a parameter at its longest": BrokenPack(
+        _set_many(
+            ("parameters.0.max_length", 200),
+            ("projects.0.title", "{programme_name} build"),
+        ),
+        "projects[0].title",
+        "with `programme_name` 200 characters long, 206 characters, but `projects.name` "
+        "holds at most 200",
+        r"title: '\{programme_name\} build'",
+    ),
+    "parameter default longer than its max_length": BrokenPack(
+        _set("parameters.0.max_length", 3),
+        "parameters[0].default",
+        "longer than the parameter's max_length (3)",
+        r"default: Tiny",
+    ),
+    "max_length on a parameter that is not text": BrokenPack(
+        _set("parameters.2.max_length", 10),
+        "parameters[2].max_length",
+        "a choice parameter cannot have a max_length",
+        r"max_length: 10",
+    ),
     "schema: unknown enum value": BrokenPack(
         _set("boards.0.cadence", "hourly"),
         "boards[0].cadence",
@@ -396,3 +446,133 @@ def test_problem_prints_as_file_line_location_message() -> None:
     problem = Problem(file="p/1.0.0.yaml", line=12, location="gates[0].board", message="bad")
 
     assert str(problem) == "p/1.0.0.yaml:12: gates[0].board: bad"
+
+
+def _release(*changes: tuple[str, Any]) -> Callable[[PackData], None]:
+    """1.1.0 of the tiny pack, with `changes` (paths as for `_set`)."""
+    return _set_many(("version", "1.1.0"), *changes)
+
+
+def _add_parameter(
+    parameter: PackData, version: str = "1.1.0", *changes: tuple[str, Any]
+) -> Callable[[PackData], None]:
+    def change(data: PackData) -> None:
+        _set_many(("version", version), *changes)(data)
+        data["parameters"].append(parameter)
+
+    return change
+
+
+REGULATOR = {"key": "regulator_name", "type": "text", "description": "Who regulates."}
+
+
+@pytest.mark.parametrize(
+    ("change", "location", "message", "line_pattern"),
+    [
+        pytest.param(
+            _add_parameter(REGULATOR),
+            "parameters[3].default",
+            "parameter `regulator_name` is new since 1.0.0, so workspaces on 1.0.0 have no "
+            "value for it: give it a default",
+            r"key: regulator_name",
+            id="new parameter without a default",
+        ),
+        pytest.param(
+            _release(("parameters.0.type", "number"), ("parameters.0.default", 3)),
+            "parameters[0].type",
+            "parameter `programme_name` was text in 1.0.0: a parameter keeps its type "
+            "(add a new parameter instead)",
+            r"type: number",
+            id="type changed",
+        ),
+        pytest.param(
+            _release(("parameters.2.choices", ["monthly", "quarterly"])),
+            "parameters[2].choices",
+            "parameter `reporting_cadence` drops `weekly`, a choice in 1.0.0",
+            r"choices:",
+            id="choice dropped",
+        ),
+        pytest.param(
+            _release(("parameters.0.max_length", 100)),
+            "parameters[0].max_length",
+            "parameter `programme_name` had no max_length in 1.0.0: a value valid then may "
+            "be longer than 100",
+            r"max_length: 100",
+            id="max_length added",
+        ),
+    ],
+)
+def test_a_later_version_may_not_make_earlier_parameters_invalid(
+    write_pack: PackWriter,
+    change: Callable[[PackData], None],
+    location: str,
+    message: str,
+    line_pattern: str,
+) -> None:
+    write_pack()
+    later = write_pack(change, file_name="1.1.0.yaml")
+
+    problems = validate_pack(load_pack(later.parent))
+
+    assert [(p.file, p.location, p.message) for p in problems] == [(str(later), location, message)]
+    assert problems[0].line == line_matching(later, line_pattern)
+
+
+def test_a_later_version_may_add_parameters_with_defaults_and_choices(
+    write_pack: PackWriter,
+) -> None:
+    looser = (
+        ("parameters.0.max_length", 180),
+        ("parameters.2.choices", ["weekly", "monthly", "quarterly"]),
+        ("parameters.2.default", "quarterly"),
+    )
+    write_pack(_set("parameters.0.max_length", 150))
+    later = write_pack(_release(*looser), file_name="1.1.0.yaml")
+    regulator = {**REGULATOR, "default": "the regulator"}
+    newer = write_pack(_add_parameter(regulator, "1.2.0", *looser), file_name="1.2.0.yaml")
+
+    assert later.parent == newer.parent
+    assert validate_pack(load_pack(later.parent)) == []
+
+
+# Texts exactly as long as their columns hold, one through a parameter at its longest.
+_LONGEST = (
+    ("parameters.0.max_length", 190),
+    ("projects.0.title", "{programme_name} portfolio"),  # 190 + 10 characters
+    ("risks.0.title", "T" * 200),
+    ("risks.0.category", "C" * 100),
+)
+
+
+async def test_texts_as_long_as_their_columns_seed_and_one_more_character_is_refused(
+    database: Database,
+    make_workspace: MakeWorkspace,
+    publish_pack: PublishPack,
+    write_pack: PackWriter,
+) -> None:
+    key = await publish_pack(_set_many(*_LONGEST))
+    ws = await make_workspace()
+
+    longest = {"programme_name": "N" * 190, "start_date": START}
+    result = await seed(database, ws.tenant_id, key, "1.0.0", longest)
+
+    assert result.seeded
+    assert validate_version(load_version_file(write_pack(_set_many(*_LONGEST)))) == []
+    for path, value, location in [
+        ("projects.0.title", "{programme_name} portfolios", "projects[0].title"),
+        ("risks.0.title", "T" * 201, "risks[0].title"),
+        ("risks.0.category", "C" * 101, "risks[0].category"),
+    ]:
+        longer = write_pack(_set_many(*_LONGEST, (path, value)))
+        problems = validate_version(load_version_file(longer))
+        assert [p.location for p in problems] == [location], problems
+
+
+def test_a_text_parameter_refuses_a_value_longer_than_its_max_length() -> None:
+    version = tiny_version(_set("parameters.0.max_length", 5))
+
+    with pytest.raises(InvalidParametersError) as raised:
+        resolve_parameters(version.parameters, {"programme_name": "Harbour", "start_date": START})
+
+    assert raised.value.problems == {"programme_name": "at most 5 characters"}
+    assert resolve_parameters(version.parameters, {"programme_name": "Quay", "start_date": START})
