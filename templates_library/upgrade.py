@@ -7,7 +7,8 @@ An upgrade compares, per item (kind, key), three sets of seed values (see `value
 * **ours** — the target version.
 
 `plan_upgrade` decides one action per item; `planned_items` is what the workspace holds once the
-plan is applied (conflicts and kept items stay exactly as the client has them);
+plan is applied (conflicts and kept items stay exactly as the client has them, a merged update
+keeps the client's fields);
 `render_plan` prints a plan for people. Nothing here touches a database.
 
 | base | theirs | ours | action |
@@ -16,7 +17,7 @@ plan is applied (conflicts and kept items stay exactly as the client has them);
 | x | x | y | update (the client never touched it) |
 | x | y | x | kept (the client changed it, the pack did not) |
 | x | y | y | unchanged (both made the same change) |
-| x | y | z | conflict |
+| x | y | z | conflict; an update if they changed different fields (merged) |
 | x | – | x | kept (the client deleted it; the pack did not change it) |
 | x | – | y | conflict (the client deleted what the pack changed) |
 | x | x | – | remove (the client never touched it) |
@@ -84,12 +85,24 @@ class PlanEntry(msgspec.Struct, frozen=True, kw_only=True):
     ours: ItemValues | None
     # Fields where the three sides are not all equal (empty for unchanged items).
     fields: list[FieldDifference]
-    # A conflict whose sides changed different fields: applying both would lose nothing.
+    # The client and the target changed different fields: an update merges them (`written`).
+    # Held back, it is a conflict like any other.
     mergeable: bool = False
 
     @property
     def item_id(self) -> ItemId:
         return (self.kind, self.key)
+
+    @property
+    def written(self) -> ItemValues | None:
+        """What an update writes: the target's item, or for a merge the target's values with
+        the fields the client changed as the client has them (absent where it took one out)."""
+        if not self.mergeable or self.ours is None or self.theirs is None:
+            return self.ours
+        client = {f.field for f in self.fields if f.changed_by is ChangedBy.CLIENT}
+        merged = {name: value for name, value in self.ours.items() if name not in client}
+        merged |= {name: self.theirs[name] for name in client if name in self.theirs}
+        return in_field_order(self.kind, merged)
 
 
 class UpgradePlan(msgspec.Struct, frozen=True, kw_only=True):
@@ -147,6 +160,8 @@ def _entry(
     action, reason = _decide(base, theirs, ours)
     fields = field_differences(base, theirs, ours, kind=kind)
     mergeable = action is Action.CONFLICT and _disjoint(base, theirs, ours, fields)
+    if mergeable:
+        action, reason = Action.UPDATE, MERGED
     return PlanEntry(
         kind=kind,
         key=item_id[1],
@@ -158,6 +173,12 @@ def _entry(
         fields=fields,
         mergeable=mergeable,
     )
+
+
+MERGED = (
+    "changed by the client and by the target version, in different fields: the target's "
+    "changes are taken, the client's kept"
+)
 
 
 def _decide(
@@ -309,22 +330,10 @@ def keep_references_whole(plan: UpgradePlan, theirs: ItemSet, programme: str | N
     """
     entries = {entry.item_id: entry for entry in plan.entries}
     while True:
+        # Removals first: what a merged update keeps of the client's may name what the target
+        # removes, and then the removal gives way, as for an item the client changed.
         final = planned_items(theirs, UpgradePlan(entries=list(entries.values())))
         changed = False
-        for item_id, entry in list(entries.items()):
-            if entry.action in {Action.UPDATE, Action.ADD}:
-                assert entry.ours is not None
-                missing = [
-                    need
-                    for need in requirements(entry.kind, entry.ours, programme)
-                    if need not in final
-                ]
-                if missing:
-                    kind, key = missing[0]
-                    entries[item_id] = _held_back(
-                        entry, Action.CONFLICT, f"needs {kind} {key}, which the workspace lacks"
-                    )
-                    changed = True
         named_by = {
             need: item_id
             for item_id, values in final.items()
@@ -337,6 +346,21 @@ def keep_references_whole(plan: UpgradePlan, theirs: ItemSet, programme: str | N
                     entry, Action.KEPT, f"removed in the target version, but {kind} {key} needs it"
                 )
                 changed = True
+        final = planned_items(theirs, UpgradePlan(entries=list(entries.values())))
+        for item_id, entry in list(entries.items()):
+            if entry.action in {Action.UPDATE, Action.ADD}:
+                assert entry.written is not None
+                missing = [
+                    need
+                    for need in requirements(entry.kind, entry.written, programme)
+                    if need not in final
+                ]
+                if missing:
+                    kind, key = missing[0]
+                    entries[item_id] = _held_back(
+                        entry, Action.CONFLICT, f"needs {kind} {key}, which the workspace lacks"
+                    )
+                    changed = True
         if not changed:
             return UpgradePlan(entries=list(entries.values()))
 
@@ -377,8 +401,8 @@ def planned_items(theirs: ItemSet, plan: UpgradePlan) -> dict[ItemId, ItemValues
     result: dict[ItemId, ItemValues] = {}
     for entry in plan.entries:
         if entry.action in {Action.UPDATE, Action.ADD}:
-            assert entry.ours is not None
-            result[entry.item_id] = dict(entry.ours)
+            assert entry.written is not None
+            result[entry.item_id] = dict(entry.written)
         elif entry.action is not Action.REMOVE and entry.item_id in theirs:
             result[entry.item_id] = dict(theirs[entry.item_id])
     return result
@@ -420,8 +444,7 @@ def render_plan(plan: UpgradePlan, *, title: str = "", width: int = 40) -> str:
             continue
         lines += ["", f"{action.value} ({len(entries)}):"]
         for entry in entries:
-            note = " (the two sides changed different fields)" if entry.mergeable else ""
-            lines.append(f"  {_SIGNS[action]} {entry.kind} {entry.key}: {entry.reason}{note}")
+            lines.append(f"  {_SIGNS[action]} {entry.kind} {entry.key}: {entry.reason}")
             if action is Action.CONFLICT:
                 rows = [
                     [
@@ -437,7 +460,9 @@ def render_plan(plan: UpgradePlan, *, title: str = "", width: int = 40) -> str:
                 lines += ["      " + line for line in _table(header, rows)]
             elif action is Action.UPDATE:
                 lines += [
-                    f"      {field.field}: {show_value(field.base, width)} → "
+                    f"      {field.field}: {show_value(field.theirs, width)} (the client's, kept)"
+                    if field.changed_by is ChangedBy.CLIENT
+                    else f"      {field.field}: {show_value(field.base, width)} → "
                     f"{show_value(field.ours, width)}"
                     for field in entry.fields
                 ]

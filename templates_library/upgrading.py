@@ -206,7 +206,11 @@ async def _prepare(
     if held:
         plan = merge.hold_back(plan, held)
     standing = _decided_gates(plan, theirs)
-    plan = merge.hold_back(plan, standing, frozenset({Action.UPDATE, Action.ADD, Action.REMOVE}))
+    # Kept ones too: a criterion the board never had (its add held back when the gate was
+    # decided) would otherwise read "deleted by the client".
+    plan = merge.hold_back(
+        plan, standing, frozenset({Action.UPDATE, Action.ADD, Action.REMOVE, Action.KEPT})
+    )
     in_front = await _gates_in_front_of_started_tranches(session, plan, theirs, lock)
     if in_front:
         # Their criteria and checklists need them, so those become conflicts too.
@@ -260,7 +264,10 @@ async def _bases(
         if was is None or (now is not None and merge.same(was, now)):
             continue
         base[item_id] = was
-        behind[item_id] = f"held back since {written}"
+        # Since the upgrade that first held it (recorded on the pin), else since the row's
+        # version: held before the pin recorded updates and removals.
+        since = pin.held_items.get(item_ref(*item_id), written)
+        behind[item_id] = f"held back since {since}"
     for ref, version in pin.held_items.items():
         item_id = parse_item_ref(ref)
         if item_id not in theirs.rows:
@@ -331,7 +338,7 @@ def _reassessing(plan: UpgradePlan, theirs: WorkspaceItems) -> UpgradePlan:
             and row is not None
             and row.status is not CriterionStatus.NOT_ASSESSED
             and any(
-                (entry.ours or {}).get(name) != (entry.theirs or {}).get(name)
+                (entry.written or {}).get(name) != (entry.theirs or {}).get(name)
                 for name in ("text", "evidence", "mandatory")
             )
         ):
@@ -477,12 +484,15 @@ async def _apply(
     # A refused update writes nothing, so it may be tried again once the others are written:
     # rows leaving a choice before the pack removes it from its field, say. Tried again while
     # that lets one more through.
-    pending = [entry.item_id for entry in plan.with_action(Action.UPDATE)]
+    updates = {entry.item_id: entry.written for entry in plan.with_action(Action.UPDATE)}
+    pending = list(updates)
     refused: dict[ItemId, str] = {}
     while pending:
         refused = {}
         for item_id in pending:
-            refusal = await _update(session, item_id, ours, theirs, writing, actor_id)
+            values = updates[item_id]
+            assert values is not None
+            refusal = await _update(session, item_id, values, theirs, writing, actor_id)
             if refusal is not None:
                 refused[item_id] = refusal
         if len(refused) == len(pending):
@@ -643,15 +653,15 @@ def _as_update(plan: UpgradePlan, item_id: ItemId) -> UpgradePlan:
 async def _update(
     session: AsyncSession,
     item_id: ItemId,
-    ours: Mapping[ItemId, ItemValues],
+    values: ItemValues,
     theirs: WorkspaceItems,
     writing: Writing,
     actor_id: uuid.UUID | None,
 ) -> str | None:
-    """Write one update; returns why not where the row would break its register's rules."""
+    """Write one update (`values`: the entry's `written`); returns why not where the row would
+    break its register's rules."""
     kind, key = item_id
     stored = STORED[kind]
-    values = ours[item_id]
     row = theirs.rows.get(item_id) or theirs.rows[("rag_rules", "rag_rules")]
     columns = {
         name: value

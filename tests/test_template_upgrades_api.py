@@ -511,10 +511,11 @@ async def test_what_an_upgrade_held_back_for_rows_in_use_goes_through_once_they_
     found = _entries(again)
     rating = found[("custom_field", "risks/rating")]
     assert rating["action"] == "update", rating
-    assert rating["reason"].startswith("held back since 1.0.0; ")
+    # Since the upgrade that first held it (1.1.0), not the version the row came from.
+    assert rating["reason"].startswith("held back since 1.1.0; ")
     for removed in (("custom_field", "risks/note"), ("proximity", "imminent")):
         assert found[removed]["action"] == "remove", found[removed]
-        assert found[removed]["reason"].startswith("held back since 1.0.0; ")
+        assert found[removed]["reason"].startswith("held back since 1.1.0; ")
     assert again["counts"]["conflict"] == again["counts"]["kept"] == 0
     field = (
         await client.get(

@@ -106,15 +106,25 @@ def test_item_both_changed_is_a_conflict_shown_field_by_field() -> None:
     assert not entry.mergeable  # both changed the title
 
 
-def test_conflict_on_different_fields_is_marked_mergeable() -> None:
+def test_changes_to_different_fields_are_merged() -> None:
     entry = only_entry(BASE, changed(owner="sponsor"), changed(probability=5))
 
-    assert entry.action is Action.CONFLICT
-    assert entry.mergeable
+    assert entry.action is Action.UPDATE and entry.mergeable
+    assert entry.reason.startswith("changed by the client and by the target version, in different")
     assert {f.field: f.changed_by for f in entry.fields} == {
         "probability": ChangedBy.PACK,
         "owner": ChangedBy.CLIENT,
     }
+    assert entry.ours == changed(probability=5)  # the target, as shown side by side
+    assert entry.written == changed(owner="sponsor", probability=5)  # what is written
+
+
+def test_a_merge_keeps_a_field_the_client_took_out() -> None:
+    theirs = {name: value for name, value in BASE.items() if name != "owner"}
+    entry = only_entry(BASE, theirs, changed(title="Supplier late again"))
+
+    assert entry.action is Action.UPDATE and entry.mergeable
+    assert entry.written == {"title": "Supplier late again", "probability": 3}
 
 
 def test_the_same_change_on_both_sides_is_unchanged() -> None:
@@ -387,11 +397,46 @@ def test_client_changes_survive_and_untouched_items_follow_the_target(
         before, now, target = base.get(item_id), theirs.get(item_id), ours.get(item_id)
         client_touched = _differs(before, now)
         pack_touched = _differs(before, target)
-        assert not _differs(after.get(item_id), now if client_touched else target)
         entry = next(e for e in plan.entries if e.item_id == item_id)
+        both = client_touched and pack_touched and target is not None and _differs(now, target)
+        # Changed by both, in different fields: merged field by field.
+        merged = (
+            both
+            and before is not None
+            and now is not None
+            and target is not None
+            and not _fields_both_changed(before, now, target)
+        )
+        if merged:
+            assert before is not None and now is not None and target is not None
+            expected = {
+                name: (now if _field_differs(before, now, name) else target)[name]
+                for name in set(before) | set(now) | set(target)
+                if name in (now if _field_differs(before, now, name) else target)
+            }
+            assert not _differs(after.get(item_id), expected)
+            assert entry.action is Action.UPDATE and entry.mergeable
+        else:
+            assert not _differs(after.get(item_id), now if client_touched else target)
         # A client's change to an item the target removes is kept, not a conflict.
-        conflict = client_touched and pack_touched and target is not None and _differs(now, target)
-        assert (entry.action is Action.CONFLICT) == conflict
+        assert (entry.action is Action.CONFLICT) == (both and not merged)
+
+
+_ABSENT = object()
+
+
+def _field_differs(left: ItemValues, right: ItemValues, name: str) -> bool:
+    one, other = left.get(name, _ABSENT), right.get(name, _ABSENT)
+    if one is _ABSENT or other is _ABSENT:
+        return one is not other
+    return not same({name: one}, {name: other})
+
+
+def _fields_both_changed(base: ItemValues, theirs: ItemValues, ours: ItemValues) -> bool:
+    return any(
+        _field_differs(base, theirs, name) and _field_differs(base, ours, name)
+        for name in set(base) | set(theirs) | set(ours)
+    )
 
 
 def _differs(left: ItemValues | None, right: ItemValues | None) -> bool:
@@ -455,12 +500,35 @@ def test_a_removal_that_a_kept_item_still_names_is_kept() -> None:
     risk_values: ItemValues = {"title": "R", "owner": "sponsor"}
     base = {PROGRAMME: {"title": "P"}, role: {"title": "Sponsor"}, RISK: risk_values}
     theirs = {**base, RISK: {**risk_values, "title": "Ours now"}}
-    ours = {PROGRAMME: {"title": "P"}, RISK: {**risk_values, "owner": None}}
+    ours = {PROGRAMME: {"title": "P"}, RISK: {"title": "Theirs", "owner": None}}
 
     plan = keep_references_whole(plan_upgrade(base, theirs, ours), theirs, "programme")
 
     found = {entry.item_id: entry for entry in plan.entries}
     assert found[RISK].action is Action.CONFLICT
+    assert found[role].action is Action.KEPT
+    assert found[role].reason == "removed in the target version, but risk supplier-late needs it"
+
+
+def test_a_removal_that_a_merged_update_still_names_is_kept() -> None:
+    """The merge writes the client's owner, so the role the target removes is still needed."""
+    role: ItemId = ("role", "sponsor")
+    risk_values: ItemValues = {"title": "R", "owner": "manager"}
+    base = {
+        PROGRAMME: {"title": "P"},
+        role: {"title": "Sponsor"},
+        ("role", "manager"): {"title": "Manager"},
+        RISK: risk_values,
+    }
+    theirs = {**base, RISK: {**risk_values, "owner": "sponsor"}}
+    ours = {**base, RISK: {**risk_values, "title": "R, reworded"}}
+    del ours[role]
+
+    plan = keep_references_whole(plan_upgrade(base, theirs, ours), theirs, "programme")
+
+    found = {entry.item_id: entry for entry in plan.entries}
+    assert found[RISK].action is Action.UPDATE and found[RISK].mergeable
+    assert found[RISK].written == {"title": "R, reworded", "owner": "sponsor"}
     assert found[role].action is Action.KEPT
     assert found[role].reason == "removed in the target version, but risk supplier-late needs it"
 

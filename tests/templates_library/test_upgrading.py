@@ -167,17 +167,30 @@ async def test_a_risk_edited_by_the_client_and_changed_by_the_pack_is_a_conflict
     assert entry(await seeded.plan(), "risk", "threat").action is Action.KEPT
 
 
-async def test_a_conflict_on_different_fields_is_marked_mergeable(seeded: Seeded) -> None:
+async def test_changes_to_different_fields_of_a_risk_are_merged(seeded: Seeded) -> None:
     await seeded.edit("risks", "risk", "threat", {"response_plan": "Dual-source the parts."})
 
-    conflict = entry(await seeded.plan(), "risk", "threat")
+    merged = entry(await seeded.plan(), "risk", "threat")
+    applied = entry(await seeded.apply(), "risk", "threat")
 
-    assert conflict.action is Action.CONFLICT and conflict.mergeable
-    assert {f.field: f.changed_by for f in conflict.fields} == {
+    assert merged.action is Action.UPDATE and merged.mergeable
+    assert applied == merged  # the dry run said what applying did
+    assert {f.field: f.changed_by for f in merged.fields} == {
         "title": ChangedBy.PACK,
         "probability": ChangedBy.PACK,
         "response_plan": ChangedBy.CLIENT,
     }
+    risk = await seeded.get("risks", "risk", "threat")
+    assert (risk["title"], risk["inherent_probability"], risk["response_plan"]) == (
+        "Supplier late on the critical path",
+        4,
+        "Dual-source the parts.",
+    )
+    assert risk["source_version"] == "1.1.0"
+    # Next time only the client's own change shows, and as the client's.
+    after = entry(await seeded.plan(), "risk", "threat")
+    assert after.action is Action.KEPT
+    assert {f.field: f.changed_by for f in after.fields} == {"response_plan": ChangedBy.CLIENT}
 
 
 async def test_what_the_client_changed_and_the_pack_did_not_is_kept(seeded: Seeded) -> None:
