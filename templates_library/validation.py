@@ -32,6 +32,7 @@ from templates_library.schema import (
 from templates_library.source import Problem, join_location
 from templates_library.values import (
     InvalidParametersError,
+    ItemId,
     ItemValues,
     pack_fields,
     seed_values,
@@ -643,15 +644,20 @@ class TooLong(NamedTuple):
 
 
 def written_texts(
-    version: PackVersion, params: Mapping[str, object], *, pack_key: str = ""
+    version: PackVersion,
+    params: Mapping[str, object],
+    *,
+    pack_key: str = "",
+    fields: Mapping[ItemId, ItemValues] | None = None,
 ) -> list[WrittenText]:
     """Every text with a length limit that seeding `version` with `params` writes, in item
-    order. Raises `InvalidParametersError` if `params` do not fit the version."""
+    order (`fields`: `pack_fields(version)` when the caller has it). Raises
+    `InvalidParametersError` if `params` do not fit the version."""
     from sqlalchemy import String
 
     from templates_library.rows import STORED, Writing
 
-    values = seed_values(version, params)
+    values = seed_values(version, params, fields=fields)
     writing = Writing(_NO_TENANT, pack_key, version.version, values)
     texts: list[WrittenText] = []
     for item in seed_items(version):
@@ -686,26 +692,37 @@ def written_texts(
 
 
 def texts_too_long(
-    version: PackVersion, params: Mapping[str, object], *, pack_key: str = ""
+    version: PackVersion,
+    params: Mapping[str, object],
+    *,
+    pack_key: str = "",
+    fields: Mapping[ItemId, ItemValues] | None = None,
 ) -> list[TooLong]:
-    """The texts that seeding `version` with `params` writes that do not fit their columns."""
-    fields = pack_fields(version)
+    """The texts that seeding `version` with `params` writes that do not fit their columns
+    (this is the check, for pack validation and for signups alike)."""
+    fields = pack_fields(version) if fields is None else fields
     return [
         TooLong(text, _parameters_used(fields, text))
-        for text in written_texts(version, params, pack_key=pack_key)
+        for text in written_texts(version, params, pack_key=pack_key, fields=fields)
         if text.length > text.limit
     ]
 
 
 def longest_fitting(
-    version: PackVersion, params: Mapping[str, object], name: str, *, pack_key: str = ""
+    version: PackVersion,
+    params: Mapping[str, object],
+    name: str,
+    *,
+    pack_key: str = "",
+    fields: Mapping[ItemId, ItemValues] | None = None,
 ) -> int:
     """The longest value text parameter `name` may have for every text to fit its column, the
     other parameters as in `params` (negative: the texts do not fit even with it empty)."""
     # Each text is as long as its value without the parameter plus its occurrences times the
     # parameter's length: two seeds (the parameter empty, then one character long) say both.
-    empty = written_texts(version, {**params, name: ""}, pack_key=pack_key)
-    one = written_texts(version, {**params, name: "x"}, pack_key=pack_key)
+    fields = pack_fields(version) if fields is None else fields
+    empty = written_texts(version, {**params, name: ""}, pack_key=pack_key, fields=fields)
+    one = written_texts(version, {**params, name: "x"}, pack_key=pack_key, fields=fields)
     room = [
         (text.limit - text.length) // (longer.length - text.length)
         for text, longer in zip(empty, one, strict=True)
@@ -786,7 +803,7 @@ def _limit(columns: Any, name: str) -> int:
     return length
 
 
-def _parameters_used(fields: Mapping[tuple[str, str], ItemValues], text: WrittenText) -> list[str]:
+def _parameters_used(fields: Mapping[ItemId, ItemValues], text: WrittenText) -> list[str]:
     own = fields.get((text.kind, text.key), {}).get(text.field or "")
     return list(dict.fromkeys(PARAMETER_REFERENCE.findall(own))) if isinstance(own, str) else []
 

@@ -144,6 +144,37 @@ async def test_a_signup_is_checked_up_front_with_every_field_error_at_once(
         assert await tenancy.get_by_slug(session, body["slug"]) is None
 
 
+async def test_a_programme_name_too_long_for_the_packs_texts_is_refused_and_nothing_is_written(
+    shared_client: Client, shared_database: Database
+) -> None:
+    # The schema allows 200 characters, but agile-pmo-safe names its portfolio
+    # "{programme_name} portfolio", which goes into a 200-character column.
+    body = signup_body(template_pack="agile-pmo-safe", programme_name="P" * 200)
+    answer = await shared_client.post(SIGNUP, json=body, headers={"Idempotency-Key": body["slug"]})
+
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["errors"] == [
+        {
+            "field": "programme_name",
+            "message": "at most 190 characters for template pack agile-pmo-safe 1.0.0",
+            "source": "body",
+        }
+    ]
+    async with shared_database.transaction() as session:
+        runs = select(func.count()).select_from(ProvisioningRun)
+        assert await session.scalar(runs.where(ProvisioningRun.slug == body["slug"])) == 0
+        assert not await tenancy.slug_taken(session, body["slug"])
+        records = select(func.count()).select_from(ControlIdempotencyRecord)
+        assert (
+            await session.scalar(records.where(ControlIdempotencyRecord.key == body["slug"])) == 0
+        )
+
+    fitting = signup_body(template_pack="agile-pmo-safe", programme_name="P" * 190)
+    accepted = await shared_client.post(SIGNUP, json=fitting)
+    assert accepted.status_code == 202, accepted.text
+    await wait_for_run(shared_database, accepted.json()["run_id"], succeeded)
+
+
 async def test_without_a_slug_one_is_derived_from_the_name_and_made_unique(
     shared_client: Client, shared_database: Database
 ) -> None:
