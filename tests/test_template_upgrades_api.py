@@ -332,6 +332,45 @@ async def test_an_upgrade_keeps_choices_fields_and_levels_that_rows_still_use(
     assert {p["key"] for p in configuration.json()["proximity"]} == {"imminent", "soon"}
 
 
+def rating_becomes_a_number(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, and the rating field a number."""
+    with_a_rating(data)
+    second_version(data)
+    rating = next(field for field in data["custom_fields"] if field["key"] == "rating")
+    rating["type"] = "number"
+    del rating["choices"]
+
+
+async def test_an_upgrade_changes_a_fields_type_only_where_the_values_held_fit_it(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(with_a_rating, rating_becomes_a_number)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    risk = await _our_risk_using_what_the_pack_drops(client, ws, pack)  # rating "high"
+    field_url = url(
+        ws, f"custom-fields/{stable_id(ws.tenant_id, pack, 'custom_field', 'risks/rating')}"
+    )
+
+    held = _entries(await _upgrade(client, ws, {"apply": True}))[("custom_field", "risks/rating")]
+
+    assert held["action"] == "conflict", held
+    assert (
+        "1 risk still holds values of 'rating' that a number field cannot: 'high' (1)"
+        in (held["reason"])
+    )
+    assert (await client.get(field_url, headers=ws.headers)).json()["type"] == "choice"
+    # The risk can still be written with what it holds.
+    kept = await change(client, ws, "risks", risk, {"custom_fields": {"rating": "high"}})
+    assert kept.status_code == 200, kept.text
+
+    cleared = await change(client, ws, "risks", kept.json(), {"custom_fields": {"rating": None}})
+    assert cleared.status_code == 200, cleared.text
+    done = _entries(await _upgrade(client, ws, {"apply": True}))
+    assert done[("custom_field", "risks/rating")]["action"] == "update"
+    assert (await client.get(field_url, headers=ws.headers)).json()["type"] == "number"
+
+
 def gate_on_no_tranche(data: dict[str, Any]) -> None:
     """1.0.0 of the tiny pack, its gate at programme level (on no tranche's way in)."""
     data["gates"][0]["after_tranche"] = None

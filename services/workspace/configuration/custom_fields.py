@@ -5,14 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, Table, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import WORKSPACE_SCHEMA, metadata
 from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, ValidationFailed, field_error
 from services.workspace.configuration.models import CustomFieldDefinition, CustomFieldType
-from services.workspace.configuration.service import REGISTERS, forget_configuration
+from services.workspace.configuration.service import (
+    REGISTERS,
+    coerce_value,
+    forget_configuration,
+)
 from services.workspace.custom_registers.models import CustomRegister, CustomRegisterEntry
 from services.workspace.registers import RegisterService
 
@@ -42,7 +46,9 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
 
     async def check(self, row: CustomFieldDefinition, before: dict[str, Any] | None) -> None:
         _check_choices(row)
-        if before is not None and "choices" in before:
+        if before is not None and "type" in before:
+            await self._check_values_fit(row)
+        elif before is not None and "choices" in before:
             await self._check_removed_choices(row, before["choices"])
         if before is None:
             await self._check_register(row.register)
@@ -93,6 +99,24 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
                 errors=[field_error("choices", f"still in use: {which}")],
             )
 
+    async def _check_values_fit(self, row: CustomFieldDefinition) -> None:
+        """A field's type changes (an upgrade may change it; the API does not) only where the
+        values rows hold still fit it: a number field whose rows hold text could neither
+        filter them nor take their own values back."""
+        refused: dict[str, int] = {}
+        for value, count in (await held_values(self.session, row.register, row.key)).items():
+            if coerce_value(row, value)[1] is not None:
+                refused[repr(value)] = count
+        if refused:
+            rows = sum(refused.values())
+            which = ", ".join(f"{value} ({n})" for value, n in refused.items())
+            verb = "holds" if rows == 1 else "hold"
+            raise Conflict(
+                f"{rows} {register_rows(row.register, rows)} still {verb} values of {row.key!r} "
+                f"that a {row.type} field cannot: {which}. Change them first.",
+                errors=[field_error("type", f"values in use do not fit: {which}")],
+            )
+
     async def delete(self, row: CustomFieldDefinition) -> None:
         """A field that rows still hold a value in stays (their values would be unknown keys:
         unfilterable, and refused on their next write)."""
@@ -120,27 +144,43 @@ def _check_choices(definition: CustomFieldDefinition) -> None:
         )
 
 
-async def values_in_use(
-    session: AsyncSession, register: str, key: str, choices: list[str] | None = None
-) -> dict[str, int]:
-    """How many rows of ``register`` (a standard register or a custom register's key) hold
-    each value of their custom field ``key`` (as text; only ``choices``, when given)."""
+def _rows_of(session: AsyncSession, register: str) -> tuple[Table, ColumnElement[bool]]:
+    """The table holding ``register``'s rows (a standard register or a custom register's key),
+    and the condition picking them out in the session's workspace."""
     scope = scope_of(session.sync_session)
     if scope is None:
         raise TenantScopeError("counting custom field values without a tenant scope")
     if register in REGISTERS:
         table = metadata.tables[f"{WORKSPACE_SCHEMA}.{register}"]
-        condition = table.c.tenant_id == scope.tenant_id
-    else:
-        table = metadata.tables[f"{WORKSPACE_SCHEMA}.{CustomRegisterEntry.__tablename__}"]
-        registers = select(CustomRegister.id).where(CustomRegister.key == register)
-        condition = (table.c.tenant_id == scope.tenant_id) & table.c.register_id.in_(registers)
+        return table, table.c.tenant_id == scope.tenant_id
+    table = metadata.tables[f"{WORKSPACE_SCHEMA}.{CustomRegisterEntry.__tablename__}"]
+    registers = select(CustomRegister.id).where(CustomRegister.key == register)
+    return table, (table.c.tenant_id == scope.tenant_id) & table.c.register_id.in_(registers)
+
+
+async def values_in_use(
+    session: AsyncSession, register: str, key: str, choices: list[str] | None = None
+) -> dict[str, int]:
+    """How many rows of ``register`` (a standard register or a custom register's key) hold
+    each value of their custom field ``key`` (as text; only ``choices``, when given)."""
+    table, condition = _rows_of(session, register)
     value = table.c.custom_fields[key].astext
     wanted = value.in_(choices) if choices is not None else value.is_not(None)
     found = await session.execute(
         select(value, func.count()).where(condition, wanted).group_by(value).order_by(value)
     )
     return {str(stored): int(count) for stored, count in found.all()}
+
+
+async def held_values(session: AsyncSession, register: str, key: str) -> dict[Any, int]:
+    """The values rows of ``register`` hold in custom field ``key``, as stored (JSON: text,
+    numbers …), each with how many rows hold it."""
+    table, condition = _rows_of(session, register)
+    value = table.c.custom_fields[key]
+    found = await session.execute(
+        select(value, func.count()).where(condition, value.is_not(None)).group_by(value)
+    )
+    return {stored: int(count) for stored, count in found.all()}
 
 
 def register_rows(register: str, count: int) -> str:
