@@ -38,6 +38,7 @@ from services.provisioning_runs.models import (
 from services.provisioning_runs.schemas import RUNS_PATH, Progress, SignupCreate
 from services.tenancy import service as tenancy
 from services.tenancy.models import Tenant, TenantState
+from services.workspace.templates import service as templates
 
 EARLIEST_START = date(2000, 1, 1)
 LATEST_START = date(2100, 12, 31)
@@ -153,39 +154,12 @@ async def check_signup(session: AsyncSession, settings: Settings, data: SignupCr
 async def _seeding_errors(
     session: AsyncSession, data: SignupCreate, version: str
 ) -> list[dict[str, str]]:
-    """What seeding the pack with the signup's parameters would fail on: a parameter the pack
-    refuses, or a programme name that makes one of the pack's texts too long for its column."""
-    # The one length check is the template library's (pack validation runs it too). `services`
-    # does not import the library at module level (the arrow runs the other way), so it is
-    # imported here, as the signup check needs it.
-    from templates_library.seeding import PUBLISHED
-    from templates_library.validation import longest_fitting, texts_too_long
-    from templates_library.values import InvalidParametersError
-
-    pack = await PUBLISHED.get(session, data.template_pack, version)
-    # What the provisioning run seeds with (`provisioning.seeding`).
-    params = {"programme_name": data.programme_name, "start_date": data.start_date}
-    named = f"template pack {data.template_pack} {version}"
-    fields = PUBLISHED.fields(data.template_pack, pack)
-    try:
-        too_long = texts_too_long(pack, params, pack_key=data.template_pack, fields=fields)
-    except InvalidParametersError as error:
-        return [
-            field_error(name if name in params else "template_pack", f"{problem} ({named})")
-            for name, problem in error.problems.items()
-        ]
-    if not too_long:
-        return []
-    room = longest_fitting(
-        pack, params, "programme_name", pack_key=data.template_pack, fields=fields
+    """What seeding the pack with the signup's parameters would fail on (the template
+    library's check, the one pack validation runs: a parameter refused, a text too long)."""
+    problems = await templates.signup_checker()(
+        session, data.template_pack, version, data.programme_name, data.start_date
     )
-    if 0 < room < len(data.programme_name):
-        return [field_error("programme_name", f"at most {room} characters for {named}")]
-    # Not the name's doing: a version published before its texts were checked.
-    first = too_long[0].text
-    return [
-        field_error("template_version", f"{named} cannot be seeded ({first.location} is too long)")
-    ]
+    return [field_error(name, message) for name, message in problems]
 
 
 async def _reserve(session: AsyncSession, slug: str, plan: SignupPlan) -> ProvisioningRun | None:

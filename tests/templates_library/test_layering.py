@@ -3,8 +3,10 @@ saving), and nothing in it speaks HTTP."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
 PURE_MODULES = [
     "templates_library.schema",
@@ -35,3 +37,22 @@ def test_pure_modules_import_neither_services_nor_http_nor_the_database() -> Non
     )
 
     assert result.stdout.strip() == "[]", result.stderr
+
+
+def test_services_never_import_the_library_or_provisioning() -> None:
+    """The arrow runs one way: `services` reaches the template library and the workflow only
+    through entry points (`pmo.workspace`, `pmo.commands`), also inside functions."""
+    root = Path(__file__).resolve().parents[2]
+    found = []
+    for path in sorted((root / "services").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                if name.split(".")[0] in {"templates_library", "provisioning"}:
+                    found.append(f"{path.relative_to(root)}:{node.lineno} imports {name}")
+    assert found == []

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
@@ -134,4 +135,30 @@ def upgrader() -> TemplateUpgrader:
     if not found:
         raise RuntimeError(f"no {UPGRADER_GROUP}:{UPGRADER_NAME} entry point is installed")
     loaded: TemplateUpgrader = next(iter(found)).load()
+    return loaded
+
+
+class SignupChecker(Protocol):
+    """What seeding ``pack`` ``version`` with a signup's programme name and start date would
+    fail on, as (signup field, message) pairs; empty when it would seed."""
+
+    async def __call__(
+        self,
+        session: AsyncSession,
+        pack: str,
+        version: str,
+        programme_name: str,
+        start_date: date,
+    ) -> list[tuple[str, str]]: ...
+
+
+SIGNUP_CHECK_NAME = "signup_check"
+
+
+@functools.cache
+def signup_checker() -> SignupChecker:
+    found = entry_points(group=UPGRADER_GROUP, name=SIGNUP_CHECK_NAME)
+    if not found:
+        raise RuntimeError(f"no {UPGRADER_GROUP}:{SIGNUP_CHECK_NAME} entry point is installed")
+    loaded: SignupChecker = next(iter(found)).load()
     return loaded
