@@ -21,7 +21,11 @@ from templates_library.items import count_by_kind
 from templates_library.loader import LoadedPack
 from templates_library.schema import PackVersion
 from templates_library.source import Problem
-from templates_library.validation import check_manifest_key, validate_version
+from templates_library.validation import (
+    check_manifest_key,
+    check_parameters_across_versions,
+    validate_version,
+)
 
 
 def canonical_content(version: PackVersion) -> bytes:
@@ -69,8 +73,16 @@ def publishable(pack: LoadedPack, root: Path) -> tuple[PackToPublish | None, lis
     if manifest is None or problems:
         return None, problems
     versions = []
+    earlier: list[PackVersion] = []
     for loaded in pack.versions:
         version_problems = validate_version(loaded)
+        if loaded.version is not None:
+            # A workspace on an earlier version must be able to move to this one.
+            version_problems += [
+                loaded.source.problem(*finding)
+                for finding in check_parameters_across_versions(earlier, loaded.version)
+            ]
+            earlier.append(loaded.version)
         if version_problems or loaded.version is None:
             problems += version_problems
             continue

@@ -152,6 +152,24 @@ def test_invalid_versions_are_left_out_and_reported(
     assert [version for version, _ in _published(settings, pack_key)] == ["1.0.0"]
 
 
+def test_a_version_workspaces_on_an_earlier_one_could_not_move_to_is_not_published(
+    settings: Settings, write: PackWriter, pack_key: str
+) -> None:
+    path = write()
+
+    def needs_a_new_parameter(data: PackData) -> None:
+        _bump(data)
+        data["parameters"].append({"key": "regulator_name", "type": "text", "description": "Who."})
+
+    write(needs_a_new_parameter, file_name="1.1.0.yaml")
+
+    result = run(settings, "sync", "--path", str(path.parent.parent))
+
+    assert result.exit_code == 1, result.output
+    assert "1.1.0.yaml" in result.output and "`regulator_name` is new since 1.0.0" in result.output
+    assert [version for version, _ in _published(settings, pack_key)] == ["1.0.0"]
+
+
 def test_the_application_role_cannot_rewrite_a_published_version(
     settings: Settings, write: PackWriter, pack_key: str
 ) -> None:
