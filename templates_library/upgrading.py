@@ -31,9 +31,11 @@ from sqlalchemy import (
     ForeignKeyConstraint,
     Select,
     Table,
+    UniqueConstraint,
     delete,
     func,
     select,
+    tuple_,
     update,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -200,11 +202,20 @@ async def _prepare(
     # What the merge leaves to the client (a conflict, an item the client changed) is settled
     # once applied; what the steps below hold back stays due.
     decided = {entry.item_id for entry in plan.with_action(Action.CONFLICT, Action.KEPT)}
-    programme = Writing(tenant_id, pin.pack, target.version, ours).first_programme
+    writing = Writing(tenant_id, pin.pack, target.version, ours)
+    programme = writing.first_programme
     plan = merge.keep_references_whole(plan, theirs.values, programme)
     held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
     if held:
         plan = merge.hold_back(plan, held)
+    taken = await _taken_by_client_rows(session, plan, ours, writing)
+    if taken:
+        # What needs them (a register's entries …) is held back in turn.
+        plan = merge.keep_references_whole(
+            merge.hold_back(plan, taken, frozenset({Action.ADD}), as_action=Action.CONFLICT),
+            theirs.values,
+            programme,
+        )
     standing = _decided_gates(plan, theirs)
     # Kept ones too: a criterion the board never had (its add held back when the gate was
     # decided) would otherwise read "deleted by the client".
@@ -382,6 +393,47 @@ async def _gates_in_front_of_started_tranches(
     return held
 
 
+async def _taken_by_client_rows(
+    session: AsyncSession,
+    plan: UpgradePlan,
+    ours: Mapping[ItemId, ItemValues],
+    writing: Writing,
+) -> dict[ItemId, str]:
+    """New items whose key a row of the client's own already has (a custom field the client
+    added under the key the pack now brings, say): the table's unique key would refuse them,
+    so they are conflicts for the client, named, and the rest of the upgrade goes on."""
+    adds = {entry.item_id for entry in plan.with_action(Action.ADD)}
+    if not adds:
+        return {}
+    item_of = {writing.id(*item_id): item_id for item_id in adds}
+    taken: dict[ItemId, str] = {}
+    for model, rows in rows_for(ours, writing, only=adds).in_order():
+        table = _table(model)
+        for constraint in table.constraints:
+            if not isinstance(constraint, UniqueConstraint):
+                continue
+            names = [column.name for column in constraint.columns if column.name != "tenant_id"]
+            if not names or any(name not in rows[0] for name in names):
+                continue
+            wanted = {tuple(row[name] for name in names): row["id"] for row in rows}
+            columns = [table.c[name] for name in names]
+            found = await session.execute(
+                select(*columns).where(tuple_(*columns).in_(list(wanted)))
+            )
+            for values in found.all():
+                item_id = item_of.get(wanted[tuple(values)])
+                if item_id is not None:
+                    said = " and ".join(
+                        f"{name} {value!r}" for name, value in zip(names, values, strict=True)
+                    )
+                    noun = item_id[0].replace("_", " ")
+                    taken[item_id] = (
+                        f"the workspace already has a {noun} of its own with {said}; "
+                        "rename or remove it to take the pack's"
+                    )
+    return taken
+
+
 async def _named_by_client_rows(
     session: AsyncSession,
     tenant_id: uuid.UUID,
@@ -468,8 +520,9 @@ async def _apply(
     plan, theirs, ours, pack = prepared.plan, prepared.theirs, prepared.ours, prepared.pack
     writing = Writing(tenant_id, pack, prepared.target.version, ours)
     adds = {entry.item_id for entry in plan.with_action(Action.ADD)}
-    # New rows first (updates may name them), parents before children; a clash with a row the
-    # workspace already has (the client's custom field of the same key …) stops the upgrade.
+    # New rows first (updates may name them), parents before children. A new item whose unique
+    # key the client's own row has is a conflict already (`_taken_by_client_rows`); a clash
+    # still met here (a row made since the plan was read) stops the upgrade.
     new_rows = rows_for(ours, writing, only=adds).in_order()
     written = await insert_seeded_tables(session, new_rows, actor_id)
     for model, rows in new_rows:

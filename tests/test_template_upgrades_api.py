@@ -15,7 +15,7 @@ from templates_library.seeding import seed
 from templates_library.upgrading import upgrade_all
 from tests.conftest import MakeWorkspace, PublishPack, Workspace
 from tests.tiny_pack import PARAMS, second_version
-from tests.workspace_api import Client, change, url
+from tests.workspace_api import Client, change, make, url
 
 
 @pytest.fixture
@@ -369,6 +369,52 @@ async def test_an_upgrade_changes_a_fields_type_only_where_the_values_held_fit_i
     done = _entries(await _upgrade(client, ws, {"apply": True}))
     assert done[("custom_field", "risks/rating")]["action"] == "update"
     assert (await client.get(field_url, headers=ws.headers)).json()["type"] == "number"
+
+
+def brings_a_rating(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, and a new rating field on risks."""
+    second_version(data)
+    with_a_rating(data)
+
+
+async def test_a_new_item_whose_key_the_client_already_uses_is_a_named_conflict(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(None, brings_a_rating)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    ours = await make(
+        client,
+        ws,
+        "custom-fields",
+        {"register": "risks", "key": "rating", "label": "Our rating", "type": "text"},
+    )
+
+    dry = await client.post(url(ws, "template-upgrades"), json={}, headers=ws.headers)
+    assert dry.status_code == 200, dry.text  # a plan, not a 409
+    applied = await _upgrade(client, ws, {"apply": True})
+
+    assert dry.json()["entries"] == applied["entries"]
+    rating = _entries(applied)[("custom_field", "risks/rating")]
+    assert rating["action"] == "conflict"
+    assert rating["reason"] == (
+        "the workspace already has a custom field of its own with register 'risks' and key "
+        "'rating'; rename or remove it to take the pack's"
+    )
+    assert applied["counts"]["update"] > 0  # the rest went through
+    mine = await client.get(url(ws, f"custom-fields/{ours['id']}"), headers=ws.headers)
+    assert mine.json()["label"] == "Our rating"
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["held_items"] == {"custom_field:risks/rating": "1.1.0"}
+
+    gone = await client.delete(
+        url(ws, f"custom-fields/{ours['id']}"), headers={**ws.headers, "If-Match": '"1"'}
+    )
+    assert gone.status_code == 204, gone.text
+    (done,) = await upgrade_all(database, pack, "1.1.0", apply=True)
+    assert done.counts["add"] == 1 and done.conflicts == []
+    listed = await client.get(url(ws, "custom-fields"), headers=ws.headers)
+    assert [f["label"] for f in listed.json()["items"] if f["key"] == "rating"] == ["Rating"]
 
 
 def gate_on_no_tranche(data: dict[str, Any]) -> None:
