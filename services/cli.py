@@ -90,14 +90,33 @@ def unreachable_database(exc: BaseException) -> str | None:
     )
 
 
+def unmigrated_database(exc: BaseException) -> str | None:
+    """If ``exc`` (or what caused it) is a statement naming a table or schema the database does
+    not have, one line saying the database is not migrated and what to run."""
+    import psycopg
+
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, psycopg.errors.UndefinedTable | psycopg.errors.InvalidSchemaName):
+            missing = (seen.diag.message_primary or "").strip()
+            return (
+                f"the database is not set up for this version of PMO Cloud ({missing}) — run "
+                "`pmo db upgrade` (and `pmo db init` on a new server) first"
+            )
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 class PmoGroup(click.Group):
-    """The ``pmo`` group: an unreachable database is one line for every command, plugins' too."""
+    """The ``pmo`` group: an unreachable or unmigrated database is one line for every command,
+    plugins' too."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except Exception as exc:  # anything but a failed connection is re-raised unchanged
-            if (line := unreachable_database(exc)) is None:
+        except Exception as exc:  # anything else is re-raised unchanged
+            line = unreachable_database(exc) or unmigrated_database(exc)
+            if line is None:
                 raise
             _fail(line)
 

@@ -4,15 +4,18 @@ without one (an unreachable server is one line)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import httpx
 import pytest
 from click.testing import CliRunner
+from psycopg import sql
 
 from services.cli import cli, load_plugin_commands
 from services.config import Settings
 from services.demo import free_port
 from services.logging import configure_logging
+from tests.conftest import PgServer
 from tests.test_config import DATABASE_COMMANDS
 
 # The `database` fixture records the configured cells, as `pmo db upgrade` does.
@@ -181,3 +184,32 @@ def test_an_unreachable_database_is_one_line_naming_it(
     assert "Connection refused" in line
     assert "PMO_DATABASE_URL" in line
     assert "hunter2" not in line
+
+
+@pytest.fixture
+def unmigrated(pg_server: PgServer) -> Iterator[str]:
+    """A database the server has, with nothing in it: `pmo db upgrade` never ran."""
+    name = f"pmo_test_unmigrated_{uuid.uuid4().hex[:8]}"
+    pg_server.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield pg_server.url(name, user="postgres")
+    finally:
+        pg_server.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.mark.parametrize(
+    "command", [c for c in DATABASE_COMMANDS if c[:2] != ["db", "current"]], ids=" ".join
+)
+def test_a_database_not_migrated_is_one_line_saying_what_to_run(
+    settings: Settings, unmigrated: str, command: list[str]
+) -> None:
+    load_plugin_commands()
+    try:
+        env = {**_ONLY_DATABASE_URL, "PMO_DATABASE_URL": unmigrated}
+        result = CliRunner(env=env).invoke(cli, command)
+    finally:
+        configure_logging(settings)
+    assert result.exit_code == 1, result.output
+    [line] = result.output.strip().splitlines()
+    assert line.startswith("error: the database is not set up for this version"), line
+    assert "does not exist" in line and "run `pmo db upgrade`" in line
