@@ -4,7 +4,8 @@ A typo such as ``?stat=failed`` must not quietly answer with every run, nor ``?p
 (for ``programme_id``) with every programme's risks. A route accepts the query parameters that
 Litestar's kwargs model expects for it (the handler's and its dependencies': paging, filters);
 anything else under ``/api/`` is a 422 field error naming it, with the accepted ones in the
-detail.
+detail. A parameter that takes one value is given it once: ``?band=green&band=red`` is a 422 too,
+not the red risks alone; those declared as lists (``custom``) take several.
 
 Authentication comes first, as for a bad body: on routes that authenticate, the provider that does
 so (marked with :func:`authenticates`) checks the query once the caller is known, so an anonymous
@@ -23,6 +24,7 @@ Litestar answers with a bare 404: :func:`unreadable_path_parameter`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -52,6 +54,8 @@ def authenticates(provider: Provider) -> Provider:
 class Accepted:
     names: frozenset[str]
     """The query parameters, as the request spells them."""
+    lists: frozenset[str]
+    """Those of them that take several values (``?custom=…&custom=…``); the others take one."""
     aliases: dict[str, str]
     """Argument name → request name, for every query, header and path parameter."""
     authenticated: bool
@@ -82,6 +86,9 @@ def index(app: Litestar) -> None:
             )
             accepted[handler] = Accepted(
                 names=frozenset(p.field_alias for p in model.expected_query_params),
+                lists=frozenset(
+                    p.field_alias for p in model.expected_query_params if p.is_sequence
+                ),
                 aliases={p.field_name: p.field_alias for p in every},
                 authenticated=_authenticated(model.dependency_batches),
                 takes_body=bool({"data", "body"} & model.expected_reserved_kwargs),
@@ -140,20 +147,29 @@ def unreadable_path_parameter(request: Request[Any, Any, Any]) -> UnreadablePath
 
 
 def reject_unknown(request: Request[Any, Any, Any]) -> None:
-    """Raise a 422 naming every query parameter the route does not take."""
+    """Raise a 422 naming every query parameter the route does not take, or else every one
+    that takes one value and is given more than once (Litestar would keep the last)."""
     accepted = _accepted(request)
     if accepted is None:
         return
     unknown = sorted({name for name in request.query_params if name not in accepted.names})
-    if not unknown:
-        return
-    takes = ", ".join(sorted(accepted.names)) or "no query parameters"
-    plural = "s" if len(unknown) > 1 else ""
-    raise ValidationFailed(
-        f"Unknown query parameter{plural} {', '.join(map(repr, unknown))}; "
-        f"this route takes {takes}.",
-        errors=[field_error(name, "not a parameter here", "query") for name in unknown],
-    )
+    if unknown:
+        takes = ", ".join(sorted(accepted.names)) or "no query parameters"
+        plural = "s" if len(unknown) > 1 else ""
+        raise ValidationFailed(
+            f"Unknown query parameter{plural} {', '.join(map(repr, unknown))}; "
+            f"this route takes {takes}.",
+            errors=[field_error(name, "not a parameter here", "query") for name in unknown],
+        )
+    given = Counter(name for name, _ in request.query_params.multi_items())
+    repeated = sorted(name for name, n in given.items() if n > 1 and name not in accepted.lists)
+    if repeated:
+        plural = "s" if len(repeated) > 1 else ""
+        raise ValidationFailed(
+            f"Query parameter{plural} {', '.join(map(repr, repeated))} "
+            f"{'take' if plural else 'takes'} one value, given more than once.",
+            errors=[field_error(name, "given more than once", "query") for name in repeated],
+        )
 
 
 async def before_request(request: Request[Any, Any, Any]) -> None:

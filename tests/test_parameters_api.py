@@ -7,7 +7,7 @@ from litestar.testing import AsyncTestClient
 
 from services.workspace.structure.models import ProgrammeState
 from tests.conftest import MakeWorkspace
-from tests.workspace_api import url
+from tests.workspace_api import make, programme, url
 
 Client = AsyncTestClient[Litestar]
 PROGRAMME_STATES = ", ".join(repr(state.value) for state in ProgrammeState)
@@ -51,3 +51,48 @@ async def test_a_value_outside_its_choices_is_answered_with_the_choices(
     assert error["field"] == "state"
     assert error["message"].endswith(f"expected one of {PROGRAMME_STATES}")
     assert "state: Invalid enum value 'finished'; expected one of" in created.json()["detail"]
+
+
+async def test_a_parameter_taking_one_value_given_twice_is_refused_naming_it(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    # A filter (a dependency's), paging, and a public route that checks before authenticating.
+    for path, query in (
+        (url(ws, "risks"), [("band", "green"), ("band", "red")]),
+        (url(ws, "risks"), [("limit", "1"), ("limit", "2")]),
+        (url(ws, "risks"), [("status", "open"), ("band", "red"), ("status", "open")]),
+        ("/api/v1/templates", [("limit", "1"), ("limit", "2")]),
+    ):
+        response = await client.get(path, params=query, headers=ws.headers)
+        assert response.status_code == 422, (path, query, response.text)
+        problem = response.json()
+        [name] = {name for name, _ in query if [n for n, _ in query].count(name) > 1}
+        assert [(e["field"], e["source"]) for e in problem["errors"]] == [(name, "query")]
+        assert repr(name) in problem["detail"]
+
+
+async def test_a_parameter_taking_several_values_still_takes_them(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    await make(
+        client,
+        ws,
+        "custom-fields",
+        {"register": "risks", "key": "exposure", "label": "Exposure", "type": "number"},
+    )
+    prog = await programme(client, ws)
+    base = {"programme_id": prog["id"], "inherent_probability": 2, "inherent_impact": 3}
+    for title, exposure in (("Small", 10), ("Middling", 500), ("Big", 9000)):
+        await make(
+            client, ws, "risks", {**base, "title": title, "custom_fields": {"exposure": exposure}}
+        )
+
+    response = await client.get(
+        url(ws, "risks"),
+        params=[("custom", "exposure>=100"), ("custom", "exposure<=1000")],
+        headers=ws.headers,
+    )
+    assert response.status_code == 200, response.text
+    assert [r["title"] for r in response.json()["items"]] == ["Middling"]
