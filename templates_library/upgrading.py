@@ -41,11 +41,12 @@ from sqlalchemy import (
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.catalogue import service as catalogue
 from services.catalogue.service import version_key
 from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata
 from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
-from services.errors import Conflict, NotFound, ProblemError, ValidationFailed
+from services.errors import Conflict, NotFound, ProblemError, ValidationFailed, field_error
 from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
@@ -925,7 +926,19 @@ async def upgrade_for_api(
     actor_id: uuid.UUID | None,
 ) -> dict[str, Any]:
     """`POST /api/v1/w/{slug}/template-upgrades`: plan, or apply, in the request's transaction
-    (wired through the `pmo.workspace` entry point, so `services` does not import this)."""
+    (wired through the `pmo.workspace` entry point, so `services` does not import this).
+
+    The version is a field of the request's body: one the pack has not published is a 422
+    naming it and listing those it has, not a 404 of the route."""
+    if version is not None:
+        pack = (await pins.require(session)).pack
+        _, listed = await catalogue.get_pack(control, pack)
+        published = [row.version for row in listed]  # in semver order
+        if version not in published:
+            raise ValidationFailed(
+                f"The workspace's pack {pack} has no version {version!r}.",
+                errors=[field_error("version", f"one of {', '.join(published)}")],
+            )
     if apply:
         done = await apply_upgrade(
             session, tenant_id, None, version, catalogue=control, actor_id=actor_id

@@ -138,7 +138,7 @@ async def test_only_admins_apply_and_bad_targets_are_problems(
     pin = (await client.get(url(member, "template-pin"), headers=member.headers)).json()
     assert pin["pack_version"] == "1.0.0"
     assert older.status_code == 409 and "older" in older.json()["detail"]
-    assert unknown.status_code == 404
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "version"
     assert malformed.status_code == 422  # not a version number
     assert viewer_reads.status_code == 200
 
@@ -736,3 +736,22 @@ async def test_a_new_gate_held_back_stays_due_until_the_pack_moves_it_where_it_f
     # 1.2.0 still moves the first gate in front of the second tranche: still due.
     assert (after["pack_version"], after["held_items"]) == ("1.2.0", {"gate:gate": "1.1.0"})
     assert found[("gate", "gate")]["action"] == "conflict"
+
+
+async def test_a_version_the_pack_has_not_published_is_a_422_naming_the_field(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(None, second_version)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+
+    for body in ({"version": "9.9.9"}, {"version": "9.9.9", "apply": True}):
+        response = await client.post(url(ws, "template-upgrades"), json=body, headers=ws.headers)
+        assert response.status_code == 422, response.text
+        problem = response.json()
+        assert problem["errors"] == [
+            {"field": "version", "message": "one of 1.0.0, 1.1.0", "source": "body"}
+        ]
+        assert f"pack {pack} has no version '9.9.9'" in problem["detail"]
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["pack_version"] == "1.0.0"
