@@ -350,19 +350,29 @@ def save_command(
 ) -> None:
     """Save a workspace programme as a new pack version that validates.
 
-    Seeding the saved version into an empty workspace (with the parameters printed) gives the
-    same programme back. Review the file, then publish it with `pmo templates sync`.
+    KEY must be a pack key and VERSION a semver; the pack as it would be (pack.yaml, the
+    versions already in DIR/KEY and the new one) is validated before anything is written, and
+    nothing is written if it has problems. Seeding the saved version into an empty workspace
+    (with the parameters printed) gives the same programme back. Review the file, then publish
+    it with `pmo templates sync`.
     """
     key, version = parse_reference(reference)
     if version is None:
         raise click.BadParameter("save needs KEY@VERSION", param_hint="--as")
 
+    from templates_library.saving import reference_problems
+
+    refused = reference_problems(key, version)
+    if refused:
+        raise click.BadParameter("; ".join(refused), param_hint="--as")
+
     from services.db.tenant_scope import TenantScope
     from services.tenancy import service as tenancy
     from templates_library.export import ExportError
+    from templates_library.loader import LoadedVersion
     from templates_library.saving import parameter_values, save_programme, write_version
 
-    async def work(database: Database) -> tuple[Path, dict[str, object]]:
+    async def work(database: Database) -> tuple[LoadedVersion, dict[str, object]]:
         async with database.session() as control:
             tenant = await tenancy.require_by_slug(control, slug)
             scope = TenantScope.single(tenant.id)
@@ -370,21 +380,17 @@ def save_command(
                 saved = await save_programme(
                     session, programme_id, version=version, changes=changes, catalogue=control
                 )
-        path = write_version(saved, out, key, author=f"Saved from workspace {tenant.slug}")
-        return path, dict(parameter_values(saved))
+        written = write_version(saved, out, key, author=f"Saved from workspace {tenant.slug}")
+        return written, dict(parameter_values(saved))
 
     try:
-        path, params = _in_database(work)
+        written, params = _in_database(work)
     except (ExportError, FileExistsError) as error:
         refusals = error.problems if isinstance(error, ExportError) else [str(error)]
         for refusal in refusals:
             click.echo(f"error: {refusal}", err=True)
+        click.echo("nothing was written", err=True)
         sys.exit(1)
-    loaded = load_version_file(path)
-    problems = validate_version(loaded)
-    for problem in problems:
-        click.echo(str(problem))
-    items = len(seed_items(loaded.version)) if loaded.version else 0
-    click.echo(f"saved {key} {version} to {path} ({items} items)")
+    items = len(seed_items(written.version)) if written.version else 0
+    click.echo(f"saved {key} {version} to {written.file} ({items} items)")
     click.echo("seed it with: " + ", ".join(f"{k}={v}" for k, v in params.items()))
-    sys.exit(1 if problems else 0)

@@ -24,10 +24,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.errors import NotFound
 from services.workspace.templates import service as pins
 from templates_library.export import ExportError, version_from_values, version_yaml
-from templates_library.loader import MANIFEST_FILE
+from templates_library.loader import (
+    MANIFEST_FILE,
+    LoadedPack,
+    LoadedVersion,
+    convert_document,
+    is_semver,
+    load_manifest,
+    load_pack,
+    parse_yaml,
+    semver_order,
+)
 from templates_library.reading import read_programme_items
-from templates_library.schema import PackManifest, PackVersion, Parameter
+from templates_library.schema import Key, PackManifest, PackVersion, Parameter
 from templates_library.seeding import PUBLISHED
+from templates_library.validation import validate_pack
 from templates_library.values import START_DATE
 
 
@@ -100,16 +111,37 @@ async def _parameters(
     ], {"programme_name": name}
 
 
-def write_version(saved: SavedProgramme, root: Path, pack_key: str, author: str) -> Path:
+def reference_problems(pack_key: str, version: str) -> list[str]:
+    """Why `pack_key@version` cannot name a saved version: the key and semver rules pack
+    validation applies. A valid key is one folder name, so the files stay under `--out`."""
+    problems = []
+    try:
+        msgspec.convert(pack_key, Key)
+    except msgspec.ValidationError:
+        problems.append(
+            f"pack key `{pack_key}` is not a key: lower-case letters, digits, `-` and `_`, "
+            "starting with a letter or digit, at most 64 characters"
+        )
+    if not is_semver(version):
+        problems.append(f"version `{version}` is not a semantic version (e.g. 1.0.0)")
+    return problems
+
+
+def write_version(saved: SavedProgramme, root: Path, pack_key: str, author: str) -> LoadedVersion:
     """Write the version file under `root/pack_key/` (and a `pack.yaml` if the folder has none).
 
+    The pack as it would then be (its `pack.yaml`, the versions already there and this one) is
+    validated first; if it has any problem nothing is written and `ExportError` lists them.
     Refuses to overwrite a version file: a version, once written, is changed by a new one.
     """
+    refused = reference_problems(pack_key, saved.version.version)
+    if refused:
+        raise ExportError(refused)
     folder = root / pack_key
     target = folder / f"{saved.version.version}.yaml"
     if target.exists():
         raise FileExistsError(f"{target} exists; save as a new version")
-    folder.mkdir(parents=True, exist_ok=True)
+    files = {target: version_yaml(saved.version)}
     manifest = folder / MANIFEST_FILE
     if not manifest.exists():
         document = msgspec.to_builtins(
@@ -122,12 +154,43 @@ def write_version(saved: SavedProgramme, root: Path, pack_key: str, author: str)
                 licence="proprietary",
             )
         )
-        manifest.write_text(
-            yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100),
-            encoding="utf-8",
-        )
-    target.write_text(version_yaml(saved.version), encoding="utf-8")
-    return target
+        files[manifest] = yaml.safe_dump(document, sort_keys=False, allow_unicode=True, width=100)
+    pack = _pack_as_written(folder, files)
+    problems = validate_pack(pack)
+    if problems:
+        raise ExportError([str(problem) for problem in problems])
+    folder.mkdir(parents=True, exist_ok=True)
+    for path, text in files.items():
+        path.write_text(text, encoding="utf-8")
+    return next(loaded for loaded in pack.versions if loaded.file == target)
+
+
+def _pack_as_written(folder: Path, files: Mapping[Path, str]) -> LoadedPack:
+    """The pack folder read as it will be once `files` (path → text) are written into it."""
+    manifest_path = folder / MANIFEST_FILE
+    if manifest_path in files:
+        raw, manifest_source, problems = parse_yaml(files[manifest_path], manifest_path)
+        manifest, more = convert_document(raw, PackManifest, manifest_source)
+        problems += more
+    else:
+        manifest, manifest_source, problems = load_manifest(manifest_path)
+    versions = load_pack(folder).versions if folder.is_dir() else []
+    for path, text in files.items():
+        if path != manifest_path:
+            raw, source, read_problems = parse_yaml(text, path)
+            version, more = convert_document(raw, PackVersion, source)
+            versions.append(
+                LoadedVersion(
+                    file=path, source=source, version=version, problems=read_problems + more
+                )
+            )
+    return LoadedPack(
+        folder=folder,
+        manifest_source=manifest_source,
+        manifest=manifest,
+        versions=sorted(versions, key=lambda loaded: semver_order(loaded.file.stem)),
+        problems=problems,
+    )
 
 
 def parameter_values(saved: SavedProgramme) -> Mapping[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tests.conftest import (
     failing_pin_moves,
     in_workspace,
 )
-from tests.tiny_pack import PARAMS, second_version
+from tests.tiny_pack import MANIFEST, PARAMS, VERSION, second_version, write_yaml
 
 
 def run(settings: Settings, *args: str, cells: bool = True) -> Result:
@@ -192,3 +193,69 @@ async def test_a_cell_this_process_cannot_read_is_reported_and_the_others_are_up
     # With every cell configured, it is the one still to do.
     assert after.output.splitlines()[2].split()[0] == abroad.slug, after.output
     assert "planned for 1 workspace(s), 0 failed" in after.output
+
+
+def _save_args(on_pack: OnPack, out: Path) -> list[str]:
+    ws = on_pack.edited
+    programme = stable_id(ws.tenant_id, on_pack.pack, "programme", "programme")
+    return ["save", "--tenant", ws.slug, "--programme", str(programme), "--out", str(out)]
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return sorted(path for path in folder.rglob("*") if path.is_file())
+
+
+@pytest.mark.parametrize(
+    ("reference", "reasons"),
+    [
+        ("Bad Key@1.0", ["pack key `Bad Key` is not a key", "version `1.0` is not a semantic"]),
+        ("UPPER@1.0.0", ["pack key `UPPER` is not a key"]),
+        ("../escape@1.0.0", ["pack key `../escape` is not a key"]),
+        ("our-practice@v2", ["version `v2` is not a semantic version"]),
+    ],
+)
+def test_save_refuses_a_key_or_version_a_pack_cannot_have_and_writes_nothing(
+    settings: Settings, on_pack: OnPack, tmp_path: Path, reference: str, reasons: list[str]
+) -> None:
+    out = tmp_path / "out"
+
+    result = run(settings, *_save_args(on_pack, out), "--as", reference)
+
+    assert result.exit_code == 2, result.output
+    for reason in reasons:
+        assert reason in result.output
+    assert "saved" not in result.output
+    assert not out.exists()
+    assert not (tmp_path / "escape").exists()
+
+
+def test_save_into_a_pack_whose_pack_yaml_names_another_pack_writes_nothing(
+    settings: Settings, on_pack: OnPack, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    write_yaml(out / "our-practice" / "pack.yaml", {**MANIFEST, "key": "someone-else"})
+
+    result = run(settings, *_save_args(on_pack, out), "--as", "our-practice@3.0.0")
+
+    assert result.exit_code == 1, result.output
+    assert "pack key `someone-else` differs from folder name `our-practice`" in result.output
+    assert "saved" not in result.output
+    assert _files_under(out) == [out / "our-practice" / "pack.yaml"]
+
+
+def test_save_checks_the_new_version_against_the_versions_already_in_the_pack(
+    settings: Settings, on_pack: OnPack, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    folder = out / "our-practice"
+    earlier = copy.deepcopy(VERSION)
+    earlier["parameters"][2]["choices"].append("quarterly")
+    write_yaml(folder / "pack.yaml", {**MANIFEST, "key": "our-practice"})
+    write_yaml(folder / "1.0.0.yaml", earlier)
+
+    result = run(settings, *_save_args(on_pack, out), "--as", "our-practice@3.0.0")
+
+    assert result.exit_code == 1, result.output
+    assert "3.0.0.yaml" in result.output
+    assert "parameter `reporting_cadence` drops `quarterly`, a choice in 1.0.0" in result.output
+    assert _files_under(out) == [folder / "1.0.0.yaml", folder / "pack.yaml"]
