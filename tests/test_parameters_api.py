@@ -96,3 +96,40 @@ async def test_a_parameter_taking_several_values_still_takes_them(
     )
     assert response.status_code == 200, response.text
     assert [r["title"] for r in response.json()["items"]] == ["Middling"]
+
+
+RANGES = (
+    ("risks", "due"),
+    ("issues", "due"),
+    ("assumptions", "due"),
+    ("dependencies", "due"),
+    ("milestones", "due"),
+    ("benefits", "due"),
+    ("stage-gates", "due"),
+    ("actions", "due"),
+    ("meetings", "held"),
+    ("decisions", "decided"),
+    ("lessons", "raised"),
+    ("status-reports", "period"),
+)
+
+
+async def test_a_date_range_that_ends_before_it_starts_is_refused_naming_both_ends(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    for register, stem in RANGES:
+        after, before = f"{stem}_after", f"{stem}_before"
+        reversed_range = {after: "2027-01-01", before: "2026-01-01"}
+        for path in (register, f"{register}/export.csv"):
+            response = await client.get(url(ws, path), params=reversed_range, headers=ws.headers)
+            assert response.status_code == 422, (path, response.text)
+            problem = response.json()
+            assert problem["errors"] == [
+                {"field": before, "message": f"on or after {after}", "source": "query"}
+            ], path
+            assert after in problem["detail"] and before in problem["detail"], path
+
+        one_day = {after: "2026-01-01", before: "2026-01-01"}
+        response = await client.get(url(ws, register), params=one_day, headers=ws.headers)
+        assert response.status_code == 200, (register, response.text)

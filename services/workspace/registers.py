@@ -7,6 +7,7 @@ A concept's service subclasses :class:`RegisterService` and adds its rules in
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 import uuid
@@ -246,6 +247,9 @@ _STAMPED = frozenset({"tenant_id", "id", "version", "updated_at", "updated_by"})
 
 
 class RegisterFilter(Protocol):
+    """A list's filters, as a dataclass whose fields are named as the request's parameters: a
+    date range is a ``<name>_after`` / ``<name>_before`` pair (:func:`refuse_reversed_ranges`)."""
+
     def conditions(self) -> list[ColumnElement[bool]]: ...
 
     def order(self) -> list[Any]: ...
@@ -261,13 +265,33 @@ def between(
     after: date | None,
     before: date | None,
 ) -> list[ColumnElement[bool]]:
-    """``column >= after`` and ``column <= before``, for the ones given."""
+    """``column >= after`` and ``column <= before``, for the ones given (a reversed range was
+    refused before: :func:`refuse_reversed_ranges`)."""
     conditions: list[ColumnElement[bool]] = []
     if after is not None:
         conditions.append(column >= after)
     if before is not None:
         conditions.append(column <= before)
     return conditions
+
+
+def refuse_reversed_ranges(where: object) -> None:
+    """Raise a 422 when a filter's date range ends before it starts (``due_before`` earlier
+    than ``due_after``), which would answer with an empty list instead of saying why."""
+    if not dataclasses.is_dataclass(where):
+        return
+    values = {field.name: getattr(where, field.name) for field in dataclasses.fields(where)}
+    for after, start in values.items():
+        if not after.endswith("_after"):
+            continue
+        before = f"{after.removesuffix('_after')}_before"
+        end = values.get(before)
+        if isinstance(start, date) and isinstance(end, date) and end < start:
+            # As a report's period is refused (``period_end`` on or after ``period_start``).
+            raise ValidationFailed(
+                f"The range ends on or after its start: {before} on or after {after}.",
+                errors=[field_error(before, f"on or after {after}", "query")],
+            )
 
 
 def invalid(field: str, message: str, detail: str | None = None) -> ValidationFailed:
@@ -300,6 +324,7 @@ class RegisterService(Generic[M]):
     async def _filtered(
         self, where: RegisterFilter, custom: list[str] | None
     ) -> list[ColumnElement[bool]]:
+        refuse_reversed_ranges(where)
         conditions = await self.conditions(where)
         if self.register is not None:
             column = self.model.custom_fields  # type: ignore[attr-defined]
