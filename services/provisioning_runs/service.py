@@ -331,7 +331,8 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun
     or being offboarded, is not retried: it would put back what offboarding removed."""
     run = await get_run(session, run_id)
     if run.state is not RunState.FAILED:
-        raise Conflict(f"Only failed runs can be retried; this one is {run.state}.")
+        now = "has succeeded" if run.state is RunState.SUCCEEDED else f"is still {run.state}"
+        raise Conflict(f"Only a failed run can be retried; this one {now}.")
     if await active_run_of(session, run.tenant_id) is not None:
         raise Conflict("Another run of this workspace is in progress.")
     tenant = await tenancy.get_by_id(session, run.tenant_id)

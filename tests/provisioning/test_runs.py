@@ -142,7 +142,7 @@ async def test_the_cli_lists_shows_and_retries_a_failed_run(
     assert {s.name: s.attempts for s in run.steps}["create_admin"] == 2
     again = await asyncio.to_thread(runner.invoke, cli, ["provisioning", "retry", run_id])
     assert again.exit_code == 1
-    assert "Only failed runs can be retried" in again.output
+    assert "Only a failed run can be retried; this one has succeeded." in again.output
     # A revoked invitation is not handed over.
     invitation = next(s.result for s in run.steps if s.name == "create_admin")
     assert invitation is not None
