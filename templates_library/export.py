@@ -9,6 +9,8 @@ written as `{parameter}` again. Seeding the result with the same parameters give
 
 from __future__ import annotations
 
+import re
+import typing
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
@@ -196,13 +198,88 @@ def _pack_part(
 
 
 def _part_problems(kind: str, key: str, part: Mapping[str, Any]) -> list[str]:
-    """Why one item cannot be a pack part (a client's risk with no owner role …), by item."""
+    """Why one item cannot be a pack part, in plain words and every field at once: a value the
+    schema requires is missing (a client's risk with no owner role), or a value is not what the
+    pack field holds (text where a score goes, a proximity that is not a key …). A field the
+    schema lets be empty (`None`) is no problem."""
+    part_type = PART_OF_KIND[kind]
+    item, noun = f"{kind} {key}", kind.replace("_", " ")
+    problems: list[str] = []
+    for field in msgspec.structs.fields(part_type):
+        name = field.encode_name
+        if name in CHILD_LISTS.get(kind, ()):
+            continue
+        value = part.get(name)
+        if value is None:
+            if (field.required or name in part) and not _holds_none(field.type):
+                problems.append(f"{item} has no {name}; a pack {noun} needs one")
+            continue
+        try:
+            msgspec.convert(value, field.type)
+        except msgspec.ValidationError as error:
+            problems.append(f"{item}: {_plain_error(str(error), name, value, field.type, noun)}")
+    if problems:
+        return problems
     candidate = {**{name: [] for name in CHILD_LISTS.get(kind, ())}, **part}
     try:
-        msgspec.convert(candidate, PART_OF_KIND[kind])
-    except msgspec.ValidationError as error:
-        return [f"{kind} {key}: {error}"]
+        msgspec.convert(candidate, part_type)
+    except msgspec.ValidationError as error:  # a field the pack has no place for
+        return [f"{item}: {_plain_error(str(error), '', None, None, noun)}"]
     return []
+
+
+_VALUE_ERROR = re.compile(r"^(?P<message>.*?)(?: - at `\$(?P<path>[^`]*)`)?$", re.DOTALL)
+_WRONG_TYPE = re.compile(r"^Expected `(?P<expected>[^`]+)`, got `(?P<got>[^`]+)`$")
+_BOUND = re.compile(r"^Expected `\w+` (?:of length )?(?P<bound>[<>]=? \S+)$")
+_KIND_OF_VALUE = {
+    "str": "text",
+    "int": "a whole number",
+    "float": "a number",
+    "bool": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "empty",
+}
+
+
+def _plain_error(message: str, name: str, value: Any, annotation: Any, noun: str) -> str:
+    """A msgspec validation message about field `name` as a sentence about the pack field."""
+    match = _VALUE_ERROR.match(message)
+    assert match is not None  # the pattern accepts any text
+    message, where = match.group("message"), name + (match.group("path") or "")
+    shown = f"{where} `{value}`" if isinstance(value, str | int | float) else where
+    wrong_type = _WRONG_TYPE.match(message)
+    if wrong_type:
+        got, expected = wrong_type.group("got"), wrong_type.group("expected")
+        is_what = _KIND_OF_VALUE.get(got, got)
+        needs = _KIND_OF_VALUE.get(expected.split(" ")[0], f"`{expected}`")
+        return f"{shown} is {is_what}; a pack {noun} needs {needs}"
+    if "matching regex" in message:
+        return (
+            f"{shown} is not a key (lower-case letters, digits, `-` and `_`, at most 64 characters)"
+        )
+    if message.startswith("Invalid enum value") and annotation is not None:
+        return f"{shown} is not one of {', '.join(map(str, _literal_values(annotation)))}"
+    bound = _BOUND.match(message)
+    if bound:
+        limit = bound.group("bound")
+        if "of length <=" in message:
+            return f"{shown} is longer than {limit.split()[-1]} characters"
+        return f"{shown} must be {'of length ' if 'length' in message else ''}{limit}"
+    if message.startswith("Object contains unknown field"):
+        return f"{message.split('`')[1]} has no place in a pack {noun}"
+    return f"{shown}: {message}"
+
+
+def _holds_none(annotation: Any) -> bool:
+    return annotation is None or type(None) in typing.get_args(annotation)
+
+
+def _literal_values(annotation: Any) -> list[object]:
+    """The values a `Literal` (or an optional or list of one) allows."""
+    if typing.get_origin(annotation) is typing.Literal:
+        return list(typing.get_args(annotation))
+    return [value for arg in typing.get_args(annotation) for value in _literal_values(arg)]
 
 
 def _free_text_fields(part_type: type[PackPart]) -> frozenset[str]:

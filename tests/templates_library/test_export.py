@@ -163,3 +163,20 @@ def test_documents_leave_out_defaults() -> None:
     assert "outcomes" not in document["gates"][0]
     assert "risk_responses" not in document["scales"]
     assert msgspec.convert(document, PackVersion) == tiny()
+
+
+def test_values_a_pack_field_cannot_hold_are_named_in_plain_words() -> None:
+    def odd(values: dict[ItemId, ItemValues]) -> None:
+        risk = values[("risk", "threat")]
+        risk.update(probability="high", response="ignore", proximity="Next Week", title=None)
+
+    problems = _broken(odd)
+
+    assert problems == [
+        "risk threat has no title; a pack risk needs one",
+        "risk threat: probability `high` is text; a pack risk needs a whole number",
+        "risk threat: proximity `Next Week` is not a key (lower-case letters, digits, `-` and "
+        "`_`, at most 64 characters)",
+        "risk threat: response `ignore` is not one of avoid, reduce, fallback, transfer, share, "
+        "accept, exploit, enhance, reject, resolved, owned, accepted, mitigated",
+    ]

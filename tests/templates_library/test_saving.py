@@ -84,13 +84,14 @@ async def test_a_saved_programme_seeds_into_an_empty_workspace_as_the_same_progr
 
 
 @pytest.mark.usefixtures("shipped_catalogue")
-async def test_what_cannot_be_a_pack_item_is_named_and_nothing_is_saved(
+async def test_what_cannot_be_a_pack_item_is_named_in_plain_words_all_at_once(
     database: Database, client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
     await seed(database, ws.tenant_id, "project-pmo-light", None, PARAMS)
     programme = stable_id(ws.tenant_id, "project-pmo-light", "programme", "project")
-    # A risk nobody owns cannot be written as a pack risk (packs name an owner role).
+    # A risk nobody owns, with no proximity or response, cannot be written as a pack risk
+    # (packs name all three); a project outside every tranche cannot be a pack project.
     await make(
         client,
         ws,
@@ -102,6 +103,7 @@ async def test_what_cannot_be_a_pack_item_is_named_and_nothing_is_saved(
             "inherent_impact": 1,
         },
     )
+    await make(client, ws, "projects", {"programme_id": str(programme), "name": "Loose"})
 
     async with in_workspace(database, ws.tenant_id) as session:
         with pytest.raises(ExportError) as refused:
@@ -109,4 +111,9 @@ async def test_what_cannot_be_a_pack_item_is_named_and_nothing_is_saved(
         with pytest.raises(NotFound):
             await save_programme(session, uuid.uuid4(), version="1.2.0")
 
-    assert any(p.startswith("risk unowned: Expected `str`") for p in refused.value.problems)
+    problems = refused.value.problems
+    assert "risk unowned has no proximity; a pack risk needs one" in problems
+    assert "risk unowned has no response; a pack risk needs one" in problems
+    assert "risk unowned has no owner; a pack risk needs one" in problems
+    assert "project loose has no tranche; a pack project needs one" in problems
+    assert not any("Expected" in problem or "$." in problem for problem in problems), problems
