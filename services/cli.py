@@ -18,6 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any, ParamSpec, TypeVar
 
 import click
+from click.core import ParameterSource
 
 from services.config import ConfigError, Settings, load_settings
 from services.errors import ProblemError
@@ -251,15 +252,19 @@ def users() -> None:
 @click.option("--staff-role", type=click.Choice(["expert", "account_manager", "platform_admin"]))
 @click.option("--tenant", "slug", help="Also make them a member of this workspace.")
 @click.option("--role", type=ROLES, default="member", show_default=True)
+@click.pass_context
 @handles_errors
 def users_create(
-    email: str, name: str, staff_role: str | None, slug: str | None, role: str
+    ctx: click.Context, email: str, name: str, staff_role: str | None, slug: str | None, role: str
 ) -> None:
     """Create a user, optionally with a role in one workspace (`members add` for existing users)."""
     from services.errors import Conflict
     from services.identity import service as identity
     from services.identity.models import Role, StaffRole
     from services.tenancy import service as tenancy
+
+    if slug is None and ctx.get_parameter_source("role") is not ParameterSource.DEFAULT:
+        raise click.UsageError("--role is a role in a workspace: give the workspace (--tenant)")
 
     async def work(session: Any) -> str:
         if slug and (existing := await identity.get_user_by_email(session, email)) is not None:

@@ -95,6 +95,14 @@ def test_mistakes_are_one_line_errors(settings: Settings) -> None:
     assert unknown.exit_code == 1
     assert "No token" in unknown.output
 
+    # A role is a role in a workspace: without one it is refused, not dropped, and no user made.
+    email = f"roleless-{uuid.uuid4().hex[:8]}@example.org"
+    roleless = runner.invoke(cli, ["users", "create", email, "--role", "admin"])
+    assert roleless.exit_code == 2, roleless.output
+    assert "--role is a role in a workspace: give the workspace (--tenant)" in roleless.output
+    made = runner.invoke(cli, ["tokens", "create", "--user", email])
+    assert made.exit_code == 1 and f"No user {email}" in made.output
+
 
 def test_db_commands_are_idempotent_and_report_the_head(settings: Settings) -> None:
     runner = CliRunner(env=_env(settings))
