@@ -255,8 +255,9 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         error = exc.errors()[0]
-        field = ".".join(str(p) for p in error["loc"]) or "settings"
-        variable = f"PMO_{field.upper()}" if error["loc"] else "settings"
+        field = ".".join(str(p) for p in error["loc"])
+        # A rule across settings names its variables itself ("PMO_SECRET_KEY must be set …").
+        variable = f"PMO_{field.upper()}: " if field else ""
         message = error["msg"].removeprefix("Value error, ")
         more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise ConfigError(f"{variable}: {message}{more}") from None
+        raise ConfigError(f"{variable}{message}{more}") from None
