@@ -124,7 +124,12 @@ async def sync(session: AsyncSession, packs: Sequence[LoadedPack], root: Path) -
         problems += pack_problems
         if to_publish is not None:
             offered.append(to_publish)
-    results = await catalogue.publish(session, offered)
+    try:
+        results = await catalogue.publish(session, offered)
+    except catalogue.PublishedVersionChanged as refused:
+        # The detail already names each pack, version and file; its `errors` say the same
+        # again per file, and a command line prints both, so the refusal goes on without them.
+        raise catalogue.PublishedVersionChanged(refused.detail) from refused
     return SyncReport(results=results, problems=problems)
 
 

@@ -129,7 +129,8 @@ def test_changing_a_published_version_is_refused_and_nothing_is_synced(
     assert "nothing was synced" in result.output
     assert f"{pack_key} 1.0.0 was published from {pack_key}/1.0.0.yaml" in result.output
     assert f"but {pack_key}/1.0.0.yaml now differs" in result.output
-    assert "publish the change as a new version" in result.output
+    assert result.output.count("publish the change as a new version") == 1, result.output
+    assert result.output.count("now differs") == 1, result.output
     assert _published(settings, pack_key) == before
     assert _published(settings, other) == []
 
