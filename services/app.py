@@ -28,6 +28,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from services import health, parameters
 from services.bodies import ApiRequest
 from services.catalogue.controllers import TemplateCatalogueController
+from services.conditional import answer_not_modified
 from services.config import Settings
 from services.db.engine import Database
 from services.errors import UnsupportedMediaType
@@ -190,7 +191,9 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     # Around the whole application rather than each route's handler, so that requests no route
     # matches (404, 405) are logged and carry a request id too.
     app.asgi_handler = access_log_middleware(
-        answer_head_as_get(allow_what_is_answered(app.asgi_handler, _route_methods(app)))
+        answer_not_modified(
+            answer_head_as_get(allow_what_is_answered(app.asgi_handler, _route_methods(app)))
+        )
     )
     return app
 
