@@ -331,8 +331,9 @@ class ProjectService(RegisterService[Project]):
         )
         if behind:
             raise Conflict(
-                f"{plural(behind, 'milestone')} of the project name another tranche; move them "
-                "with it (or clear their tranche_id) first.",
+                f"{plural(behind, 'milestone')} of the project name another tranche; clear "
+                "their tranche_id first (a milestone naming none follows its project's tranche), "
+                "then move the project.",
                 errors=[field_error("tranche_id", "the project's milestones name another tranche")],
             )
 
