@@ -142,7 +142,12 @@ async def test_suggested_rag_comes_from_the_data_and_overrides_need_reasons(
     green = await change(client, ws, "status-reports", draft, {"overall_rag": "green"})
     refused = await publish(client, ws, green.json())
     assert refused.status_code == 422
-    assert refused.json()["errors"][0]["field"] == "override_reason"
+    # Publishing takes no body: what it names is the report's, to be set by an update.
+    assert refused.json()["errors"][0] == {
+        "field": "override_reason",
+        "message": "overall is green but the data suggests red: say why",
+        "source": "report",
+    }
 
     red = await change(client, ws, "status-reports", green.json(), {"overall_rag": "red"})
     needs_path = await publish(client, ws, red.json())

@@ -289,9 +289,10 @@ class StatusReportService(RegisterService[StatusReport]):
             settings.rag_rules,
         )
         if problems:
+            # Publishing takes no body: the fields named are the report's own, set by an update.
             raise ValidationFailed(
-                "The report is not ready to publish.",
-                errors=[field_error(f, m) for f, m in problems],
+                "The report is not ready to publish: update the fields named, then publish.",
+                errors=[field_error(f, m, source="report") for f, m in problems],
             )
         report.suggested = {
             "rags": {str(d): r for d, r in suggested.items()},
