@@ -214,11 +214,18 @@ def show_command(reference: str, list_items: bool) -> None:
 @click.argument("before", metavar="KEY@A")
 @click.argument("after", metavar="KEY@B")
 def diff_command(before: str, after: str) -> None:
-    """What changed from one published version to another, item by item and field by field."""
+    """What changed from one published version of a pack to another: parameters (added, removed,
+    default or choices changed), then items, field by field, including those a changed parameter
+    default changes."""
     from templates_library.catalogue import published_version
     from templates_library.diff import diff_versions, render_diff
 
     (key_a, version_a), (key_b, version_b) = parse_reference(before), parse_reference(after)
+    if key_a != key_b:
+        click.echo(
+            f"error: diff compares two versions of one pack, not {key_a} and {key_b}", err=True
+        )
+        sys.exit(2)
 
     async def work(session: AsyncSession) -> str:
         _, row_a, a = await published_version(session, key_a, version_a)

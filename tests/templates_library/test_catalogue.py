@@ -241,6 +241,15 @@ def test_shipped_diff_names_added_removed_and_changed_items(settings: Settings) 
     assert "  ~ gate_criterion end-of-initiation/plan-baselined" in result.output
 
 
+def test_diff_compares_versions_of_one_pack_only(settings: Settings) -> None:
+    result = run(settings, "diff", "project-pmo-light@1.0.0", "msp-governance@1.1.0")
+
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        "error: diff compares two versions of one pack, not project-pmo-light and msp-governance\n"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
