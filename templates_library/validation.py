@@ -401,6 +401,48 @@ def check_gate_criteria(version: PackVersion) -> Iterator[Finding]:
             )
 
 
+# What names or states an item: the API refuses these blank, so a pack may not seed them so.
+NAMING_FIELDS = frozenset({"title", "name", "label", "text"})
+
+
+def check_texts_said(version: PackVersion) -> Iterator[Finding]:
+    """Titles, names, labels and texts say something (not blank), a gate criterion says what
+    evidence shows it is met, and a list of choices holds each choice once, none blank (as the
+    API holds them)."""
+
+    def walk(value: object, location: str) -> Iterator[Finding]:
+        if isinstance(value, dict):
+            for name, inner in value.items():
+                where = join_location(location, name)
+                if name in NAMING_FIELDS and isinstance(inner, str) and not inner.strip():
+                    yield Finding(where, f"`{name}` is blank: say what it is")
+                elif name == "choices" and isinstance(inner, list):
+                    yield from _choice_problems(inner, where)
+                else:
+                    yield from walk(inner, where)
+        elif isinstance(value, list):
+            for i, inner in enumerate(value):
+                yield from walk(inner, f"{location}[{i}]")
+
+    yield from walk(msgspec.to_builtins(version), "")
+    for i, gate in enumerate(version.gates):
+        for j, criterion in enumerate(gate.criteria):
+            if not criterion.evidence.strip():
+                where = f"gates[{i}].criteria[{j}].evidence"
+                yield Finding(where, "a gate criterion says what evidence shows it is met")
+
+
+def _choice_problems(choices: list[object], location: str) -> Iterator[Finding]:
+    seen: set[object] = set()
+    for i, choice in enumerate(choices):
+        where = f"{location}[{i}]"
+        if isinstance(choice, str) and not choice.strip():
+            yield Finding(where, "a choice is blank")
+        elif choice in seen:
+            yield Finding(where, f"choice {choice!r} is listed twice")
+        seen.add(choice)
+
+
 def check_parameters(version: PackVersion) -> Iterator[Finding]:
     """Defaults match their parameter's type; choice parameters list their choices."""
     for i, parameter in enumerate(version.parameters):
@@ -598,6 +640,7 @@ VERSION_CHECKS: tuple[VersionCheck, ...] = (
     check_custom_fields,
     check_register_entries,
     check_gate_criteria,
+    check_texts_said,
     check_parameters,
     check_start_date,
     check_parameter_references,

@@ -218,6 +218,29 @@ async def test_a_custom_field_extends_a_register_that_exists(
     await make(client, ws, "custom-fields", {**typo, "register": "stakeholders"})
 
 
+async def test_a_choice_field_lists_each_choice_once_and_none_blank(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    body = {"register": "risks", "key": "rating", "label": "Rating", "type": "choice"}
+    for choices, message in (
+        (["low", "high", "low"], "choice 'low' is listed twice"),
+        (["low", "  "], "choice '  ' is blank"),
+    ):
+        refused = await client.post(
+            url(ws, "custom-fields"), json={**body, "choices": choices}, headers=ws.headers
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [
+            {"field": "choices", "message": message, "source": "body"}
+        ]
+    field = await make(client, ws, "custom-fields", {**body, "choices": ["low", "high"]})
+    twice = await change(client, ws, "custom-fields", field, {"choices": ["low", "low"]})
+    assert twice.status_code == 422, twice.text
+    listed = await client.get(url(ws, "custom-fields"), headers=ws.headers)
+    assert [f["choices"] for f in listed.json()["items"]] == [["low", "high"]]
+
+
 async def test_a_custom_fields_label_never_becomes_a_formula_in_an_export(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

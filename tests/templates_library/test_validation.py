@@ -185,6 +185,37 @@ CASES: dict[str, BrokenPack] = {
         r"choices:",
         2,
     ),
+    "choice listed twice": BrokenPack(
+        _set("custom_fields.0.choices", ["a", "b", "a"]),
+        "custom_fields[0].choices[2]",
+        "choice 'a' is listed twice",
+        r"^\s*- a$",
+        2,
+    ),
+    "blank choice": BrokenPack(
+        _set("custom_fields.0.choices", ["a", " "]),
+        "custom_fields[0].choices[1]",
+        "a choice is blank",
+        r"^\s*- ' '$",
+    ),
+    "blank risk title": BrokenPack(
+        _set("risks.0.title", "  "),
+        "risks[0].title",
+        "`title` is blank: say what it is",
+        r"title: '  '",
+    ),
+    "blank criterion text": BrokenPack(
+        _set("gates.0.criteria.0.text", ""),
+        "gates[0].criteria[0].text",
+        "`text` is blank: say what it is",
+        r"text: ''",
+    ),
+    "criterion without evidence": BrokenPack(
+        _set("gates.0.criteria.0.evidence", ""),
+        "gates[0].criteria[0].evidence",
+        "a gate criterion says what evidence shows it is met",
+        r"evidence: ''",
+    ),
     "text field with choices": BrokenPack(
         _text_field_with_choices,
         "custom_fields[1].choices",

@@ -142,6 +142,16 @@ def _check_choices(definition: CustomFieldDefinition) -> None:
             "Only choice fields have choices.",
             errors=[field_error("choices", f"a {definition.type} field has no choices")],
         )
+    # Each choice once and saying something, as pack validation holds a pack's choices.
+    seen: set[str] = set()
+    for choice in definition.choices or []:
+        problem = "blank" if not choice.strip() else "listed twice" if choice in seen else None
+        if problem is not None:
+            raise ValidationFailed(
+                "A choice field lists each choice once.",
+                errors=[field_error("choices", f"choice {choice!r} is {problem}")],
+            )
+        seen.add(choice)
 
 
 def _rows_of(session: AsyncSession, register: str) -> tuple[Table, ColumnElement[bool]]:
