@@ -66,7 +66,11 @@ def _validate(path: Path | None) -> tuple[list[Problem], str]:
         return validate_pack(pack), f"pack {pack.key}, {len(pack.versions)} version(s)"
     loaded = load_version_file(path)
     items = len(seed_items(loaded.version)) if loaded.version else 0
-    return validate_version(loaded), f"{path.name} ({items} items)"
+    problems = validate_version(loaded)
+    if path.suffix != ".yaml":  # a pack would not read it (`loader.load_pack`)
+        named = f"version files end in .yaml: rename it to {path.stem}.yaml"
+        problems.insert(0, Problem(file=str(path), line=1, location="", message=named))
+    return problems, f"{path.name} ({items} items)"
 
 
 # --- the catalogue (database) ---------------------------------------------------------------------

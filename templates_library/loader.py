@@ -181,18 +181,38 @@ def _convert_part(value: Any, annotation: Any, location: str, source: SourceMap)
         if unknown:
             where = join_location(where, unknown.group("field"))
             message = f"unknown field `{unknown.group('field')}`"
+        elif message == "Expected `str`, got `object`":
+            message = (
+                "expected text, got a mapping: "
+                'a `: ` in unquoted text starts one, so quote the text ("…")'
+            )
         return [source.problem(where, message)]
     return []
 
 
 def load_version_file(path: Path) -> LoadedVersion:
     """Read one version file (`<pack>/1.0.0.yaml`)."""
-    raw, source, problems = parse_yaml(path.read_text(encoding="utf-8"), path)
+    text = path.read_text(encoding="utf-8")
+    raw, source, problems = parse_yaml(text, path)
     version = None
+    if isinstance(raw, dict) and _is_number(raw.get("version")):
+        # `version: 1.2` reads as a number; taken as written, the file-name check says what
+        # is wrong with it (a number is never a semantic version), not a type error.
+        raw["version"] = _written_version(text, source.line_of("version"), raw["version"])
     if raw is not None:
         version, schema_problems = convert_document(raw, PackVersion, source)
         problems = problems + schema_problems
     return LoadedVersion(file=path, source=source, version=version, problems=problems)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _written_version(text: str, line: int, value: object) -> str:
+    """The version as the file writes it on `line` (`1.10`, not the number 1.1)."""
+    match = re.match(r"\s*version\s*:\s*([^\s#,}]+)", text.splitlines()[line - 1])
+    return match.group(1) if match else str(value)
 
 
 def load_manifest(path: Path) -> tuple[PackManifest | None, SourceMap, list[Problem]]:
@@ -208,14 +228,28 @@ def load_manifest(path: Path) -> tuple[PackManifest | None, SourceMap, list[Prob
 
 
 def load_pack(folder: Path) -> LoadedPack:
-    """Read a pack folder: `pack.yaml` plus every other `*.yaml` file as a version."""
+    """Read a pack folder: `pack.yaml` plus every other `*.yaml` file as a version (a `*.yml`
+    file is a problem, not a version)."""
     manifest, manifest_source, problems = load_manifest(folder / MANIFEST_FILE)
     version_files = sorted(
         (path for path in folder.glob("*.yaml") if path.name != MANIFEST_FILE),
         key=lambda path: semver_order(path.stem),
     )
+    # One spelling, so a file is never silently left out: `.yml` files are named, not read.
+    problems = [
+        *problems,
+        *(
+            SourceMap(file=path, lines={}).problem(
+                "", f"version files end in .yaml: rename it to {path.stem}.yaml"
+            )
+            for path in sorted(folder.glob("*.yml"))
+        ),
+    ]
     if not version_files:
-        problems = [*problems, manifest_source.problem("", "pack has no version files")]
+        problems = [
+            *problems,
+            manifest_source.problem("", "pack has no version files (they end in .yaml)"),
+        ]
     return LoadedPack(
         folder=folder,
         manifest_source=manifest_source,
