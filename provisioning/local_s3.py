@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
 import sys
 import time
@@ -12,6 +14,16 @@ import httpx
 from services.demo import free_port
 
 HOST = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
+
+def _end_with_parent() -> None:
+    """In the child, before moto starts: on Linux, ask for SIGTERM when the process that
+    started it dies, so a demo killed outright (SIGKILL, no clean-up) leaves no S3 server
+    holding its port. Elsewhere nothing: `stop()` is the clean way."""
+    if sys.platform == "linux":
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -31,6 +43,7 @@ class LocalS3:
             [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_end_with_parent,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
