@@ -34,7 +34,7 @@ from services.db.engine import Database
 from services.errors import UnsupportedMediaType
 from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
-from services.problems import PROBLEM_MEDIA_TYPE, exception_handlers
+from services.problems import PROBLEM_MEDIA_TYPE, allow_value, exception_handlers
 from services.provisioning_runs.controllers import (
     OffboardingController,
     ProvisioningRunController,
@@ -254,10 +254,9 @@ def allow_what_is_answered(app: ASGIApp, route_methods: dict[object, frozenset[s
                     methods = route_methods.get(scope.get("route_handler")) or {
                         method.strip() for method in headers[found[0]][1].decode().split(",")
                     }
-                    allowed = set(methods) | ({"HEAD"} if "GET" in methods else set())
                     for i in reversed(found):
                         del headers[i]
-                    headers.append((b"allow", ", ".join(sorted(allowed)).encode()))
+                    headers.append((b"allow", allow_value(methods).encode()))
                     message = {**message, "headers": headers}
             await send(message)
 

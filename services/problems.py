@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import Enum
 from typing import Any
 
@@ -28,7 +28,10 @@ from services.errors import (
     Conflict,
     MalformedRequest,
     NotFound,
+    PayloadTooLarge,
     ProblemError,
+    Unauthenticated,
+    UnsupportedMediaType,
     ValidationFailed,
     VersionMismatch,
     field_error,
@@ -246,6 +249,18 @@ def _litestar_validation(
     )
 
 
+# The same title for a status whichever way it is raised (our errors' titles where we have them).
+_HTTP_TITLES = {
+    error.status: error.title
+    for error in (
+        MalformedRequest,
+        Unauthenticated,
+        NotFound,
+        PayloadTooLarge,
+        UnsupportedMediaType,
+    )
+}
+
 _HTTP_CODES = {
     400: "malformed-request",
     401: "unauthenticated",
@@ -287,22 +302,37 @@ def _unreadable_id(request: Request[Any, Any, Any], exc: HTTPException) -> Respo
     )
 
 
+def allow_value(methods: Iterable[str]) -> str:
+    """An ``Allow`` header's value: the methods, HEAD with GET (every GET route answers it)."""
+    allowed = set(methods)
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return ", ".join(sorted(allowed))
+
+
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     status = exc.status_code
     if status == 404 and (answer := _unreadable_id(request, exc)) is not None:
         return answer
     code = _HTTP_CODES.get(status, "server-error" if status >= 500 else "bad-request")
+    detail = str(exc.detail)
     if status == 413:
         detail = "The request body is larger than this server accepts."
     elif status >= 500:
         detail = "Something went wrong on our side."
-    else:
-        detail = str(exc.detail)
+    elif status == 404 and detail == "Not Found":  # the router's: no route has this path
+        detail = f"Nothing is at {request.url.path} (the API's paths are listed at /schema)."
+    elif status == 405:
+        listed = (exc.headers or {}).get("allow") or (exc.headers or {}).get("Allow") or ""
+        allowed = allow_value(method.strip() for method in listed.split(",") if method.strip())
+        detail = f"{request.method} is not allowed on {request.url.path}" + (
+            f"; it allows {allowed}." if allowed else "."
+        )
     return problem_response(
         request,
         status=status,
         code=code,
-        title=code.replace("-", " ").capitalize(),
+        title=_HTTP_TITLES.get(status, code.replace("-", " ").capitalize()),
         detail=detail,
         headers=exc.headers,
     )

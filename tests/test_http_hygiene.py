@@ -404,3 +404,39 @@ async def test_json_that_does_not_parse_says_where_and_why(
         assert problem["code"] == "malformed-request", problem
         assert says in problem["detail"], (body, problem["detail"])
     assert (await client.get(ws.programmes, headers=ws.headers)).json()["total"] == 0
+
+
+async def test_the_routers_own_answers_say_what_happened_in_our_words(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    nowhere = await client.get("/api/v1/nowhere", headers=ws.headers)
+    assert nowhere.status_code == 404
+    assert nowhere.json()["title"] == "Not found"
+    assert nowhere.json()["detail"] == (
+        "Nothing is at /api/v1/nowhere (the API's paths are listed at /schema)."
+    )
+    wrong = await client.put(ws.programmes, json={}, headers=ws.headers)
+    assert wrong.status_code == 405
+    allowed = wrong.headers["allow"]
+    assert wrong.json()["detail"] == (
+        f"PUT is not allowed on {ws.programmes}; it allows {allowed}."
+    )
+    # A bad body, whichever layer finds it, has one title.
+    for body in (b"{", b'{"name": "\\ud800"}'):
+        unread = await client.post(ws.programmes, content=body, headers=headers(ws, **JSON))
+        assert unread.status_code == 400
+        assert unread.json()["title"] == "The request could not be read", unread.text
+    # msgspec's words said as a person would: bounds, lengths, types, dates.
+    said = await client.post(
+        ws.programmes,
+        json={"name": "", "budget": True, "start_date": "soon"},
+        headers=ws.headers,
+    )
+    assert said.status_code == 422
+    messages = {e["field"]: e["message"] for e in said.json()["errors"]}
+    assert set(messages.values()) & {
+        "at least 1 character",
+        "must be a number or null, not true or false",
+        "must be a date (YYYY-MM-DD)",
+    }, messages

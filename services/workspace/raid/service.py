@@ -97,7 +97,7 @@ class RiskService(RegisterService[Risk]):
             if band is None:
                 # As an enum filter answers, with the workspace's own band keys as the choices.
                 known = ", ".join(repr(b.key) for b in bands)
-                message = f"Invalid enum value {where.band!r}; expected one of {known}"
+                message = f"{where.band!r} is not one of the choices; expected one of {known}"
                 raise ValidationFailed(
                     f"band: {message}", errors=[field_error("band", message, "query")]
                 )
