@@ -36,7 +36,6 @@ from sqlalchemy import (
     func,
     select,
     tuple_,
-    update,
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -571,7 +570,7 @@ async def _apply(
         await delete_seeded(session, model, ids)
     prepared.plan = merge.hold_back(prepared.plan, in_use)
     await _touch_parents(session, prepared.plan, theirs, actor_id)
-    await _settle(session, prepared, theirs)
+    await _settle(session, prepared, theirs, actor_id)
     if move_pin:
         pin = await pins.require(session)
         new = _still_due(prepared, theirs, pin.held_items)
@@ -606,7 +605,12 @@ def _still_due(
     return held
 
 
-async def _settle(session: AsyncSession, prepared: _Prepared, theirs: WorkspaceItems) -> None:
+async def _settle(
+    session: AsyncSession,
+    prepared: _Prepared,
+    theirs: WorkspaceItems,
+    actor_id: uuid.UUID | None,
+) -> None:
     """Move `source_version` on to the target for rows the pack's change has reached without
     writing them: the conflicts and changes the merge leaves to the client (the client has seen
     the target's change; its row stands), and rows the client already brought to the target's
@@ -628,11 +632,9 @@ async def _settle(session: AsyncSession, prepared: _Prepared, theirs: WorkspaceI
         if caught_up or entry.item_id in prepared.decided:
             ids.setdefault(STORED[entry.kind].model, []).append(row.id)
     for model, found in ids.items():
-        await session.execute(
-            update(model)
-            .where(model.id.in_(found))
-            .values(source_version=version)
-            .execution_options(synchronize_session=False)
+        # The row's representation shows source_version, so its ETag moves on too.
+        await move_versions_on(
+            session, model, model.id.in_(found), actor_id, source_version=version
         )
 
 

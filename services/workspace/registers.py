@@ -199,6 +199,7 @@ async def move_versions_on(
     model: type[WorkspaceModel],
     which: ColumnElement[bool],
     actor_id: uuid.UUID | None,
+    **also: Any,
 ) -> None:
     """Move on the version (the ETag), ``updated_at`` and ``updated_by`` of ``model``'s rows
     that ``which`` selects, because something their reads show changed elsewhere (a gate's
@@ -207,12 +208,13 @@ async def move_versions_on(
 
     The increment is the database's (``version = version + 1``), not checked against a version
     read before: changing a child needs no ``If-Match`` on its parent, and two children changed
-    at once both go in, one after the other (the row lock orders them).
+    at once both go in, one after the other (the row lock orders them). ``also``: columns
+    written in the same statement (an upgrade settling a row's ``source_version``).
     """
     await session.execute(
         update(model)
         .where(which)
-        .values(version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
+        .values(version=model.version + 1, updated_at=utcnow(), updated_by=actor_id, **also)
         .execution_options(synchronize_session=False)
     )
 

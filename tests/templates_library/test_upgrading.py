@@ -141,6 +141,7 @@ async def test_a_risk_edited_by_the_client_and_changed_by_the_pack_is_a_conflict
     seeded: Seeded,
 ) -> None:
     await seeded.edit("risks", "risk", "threat", {"title": "Our supplier is late"})
+    edited = await seeded.get("risks", "risk", "threat")
 
     planned = await seeded.plan()
     conflict = entry(planned, "risk", "threat")
@@ -162,6 +163,8 @@ async def test_a_risk_edited_by_the_client_and_changed_by_the_pack_is_a_conflict
     # Not written, but the client has seen 1.1.0's change: the row is settled at 1.1.0, so
     # the next upgrade's base for it is 1.1.0 (an update held back by a rule stays at 1.0.0).
     assert risk["source_version"] == "1.1.0"
+    # What a read shows changed (source_version), so the ETag a client holds goes stale.
+    assert risk["version"] == edited["version"] + 1
     # Everything else moved on, and the conflict is still there for the client to settle.
     assert (await seeded.get("boards", "board", "board"))["cadence"] == "fortnightly"
     assert entry(await seeded.plan(), "risk", "threat").action is Action.KEPT
