@@ -25,10 +25,15 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
             "Send If-Match with the ETag from your last read, so concurrent edits are not lost.",
             current_etag=etag(current_version),
         )
-    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
-    if "*" in tags or etag(current_version) in tags:
+    if matches(if_match, etag(current_version)):
         return
     raise VersionMismatch(
         "The resource changed since you read it; read it again and reapply your change.",
         current_etag=etag(current_version),
     )
+
+
+def matches(if_match: str, current: str) -> bool:
+    """Whether ``If-Match`` names the entity tag ``current`` (weakly) or is ``*``."""
+    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    return "*" in tags or current in tags

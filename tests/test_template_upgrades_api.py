@@ -755,3 +755,39 @@ async def test_a_version_the_pack_has_not_published_is_a_422_naming_the_field(
         assert f"pack {pack} has no version '9.9.9'" in problem["detail"]
     pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert pin["pack_version"] == "1.0.0"
+
+
+async def test_applying_with_the_reviewed_plans_etag_applies_that_plan_or_nothing(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(None, second_version)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    upgrades = url(ws, "template-upgrades")
+    reviewed = await client.post(upgrades, json={}, headers=ws.headers)
+    tag = reviewed.headers["etag"]
+    again = await client.post(upgrades, json={}, headers=ws.headers)
+    assert again.headers["etag"] == tag  # the same plan, the same tag
+
+    # The client edits a risk the pack changes: the plan is no longer the one reviewed.
+    path = url(ws, f"risks/{stable_id(ws.tenant_id, pack, 'risk', 'threat')}")
+    risk = (await client.get(path, headers=ws.headers)).json()
+    edited = await change(client, ws, "risks", risk, {"title": "Our supplier is late"})
+    assert edited.status_code == 200, edited.text
+    stale = await client.post(
+        upgrades, json={"apply": True}, headers={**ws.headers, "If-Match": tag}
+    )
+    assert stale.status_code == 412, stale.text
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["pack_version"] == "1.0.0"  # nothing applied
+
+    current = stale.json()["current_etag"]  # as every 412 says it
+    fresh = await client.post(upgrades, json={}, headers=ws.headers)
+    assert fresh.headers["etag"] == current != tag
+    applied = await client.post(
+        upgrades, json={"apply": True}, headers={**ws.headers, "If-Match": current}
+    )
+    assert applied.status_code == 200, applied.text
+    assert applied.json()["applied"] and applied.headers["etag"] == current
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert pin["pack_version"] == "1.1.0"

@@ -3,17 +3,18 @@ reads the workspace, applying for admins with a token that writes."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
+from services.concurrency import matches
 from services.dependencies import PREVIEW, WorkspaceAccess, workspace_dependencies
-from services.errors import IdempotencyKeyReused
+from services.errors import IdempotencyKeyReused, VersionMismatch
 from services.idempotency import IdempotencyKey
 from services.identity.models import Role
 from services.problems import problem_responses
@@ -25,6 +26,15 @@ from services.workspace.templates.schemas import (
     TemplateUpgradeCreate,
     TemplateUpgradeRead,
 )
+
+PlanIfMatch = Annotated[
+    str | None,
+    HeaderParameter(
+        name="If-Match",
+        description="Applying: the ETag of the dry run reviewed; the upgrade is refused (412) "
+        "if the plan is no longer that one. Optional.",
+    ),
+]
 
 
 class TemplateController(Controller):
@@ -55,9 +65,10 @@ class TemplateController(Controller):
         "A dry run (`apply` false, the default) changes nothing and is open to anyone who reads "
         "the workspace, read-only tokens included; applying needs the admin role and a token "
         "that writes. Applying is atomic and moves the workspace's pin; send an "
-        "`Idempotency-Key` to retry it safely.",
+        "`Idempotency-Key` to retry it safely. The answer's `ETag` names the plan: applying "
+        "with it in `If-Match` applies that plan or nothing (412 when it changed).",
         status_code=200,
-        responses=problem_responses(*WRITE_ERRORS, IdempotencyKeyReused),
+        responses=problem_responses(*WRITE_ERRORS, IdempotencyKeyReused, VersionMismatch),
         opt={PREVIEW: True},
     )
     async def upgrade(
@@ -69,12 +80,29 @@ class TemplateController(Controller):
         control_session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
+        if_match: PlanIfMatch = None,
     ) -> Response[TemplateUpgradeRead]:
         if data.apply:
             workspace.require(Role.ADMIN, writing=True)
         upgrade = pins.upgrader()
 
         async def run() -> tuple[int, Any]:
+            if data.apply and if_match is not None and if_match.strip():
+                # The plan reviewed, or none: a dry run first (it writes nothing), compared.
+                now = await upgrade(
+                    control_session,
+                    session,
+                    workspace.tenant_id,
+                    data.version,
+                    False,
+                    workspace.actor_id,
+                )
+                if not matches(if_match, pins.plan_tag(now)):
+                    raise VersionMismatch(
+                        "The upgrade's plan changed since you reviewed it (the workspace or the "
+                        "pack moved on); review the dry run again and apply with its ETag.",
+                        current_etag=pins.plan_tag(now),
+                    )
             planned = await upgrade(
                 control_session,
                 session,
@@ -93,5 +121,6 @@ class TemplateController(Controller):
             run,
         )
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        headers["ETag"] = pins.plan_tag(outcome.body)
         body = msgspec.convert(outcome.body, TemplateUpgradeRead)
         return Response(body, status_code=outcome.status_code, headers=headers)

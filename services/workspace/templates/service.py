@@ -7,12 +7,14 @@ Runs in a tenant-scoped session. Seeding and upgrading themselves are in `templa
 from __future__ import annotations
 
 import functools
+import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from importlib.metadata import entry_points
 from typing import Any, Protocol
 
+import msgspec
 from sqlalchemy import literal, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -162,3 +164,11 @@ def signup_checker() -> SignupChecker:
         raise RuntimeError(f"no {UPGRADER_GROUP}:{SIGNUP_CHECK_NAME} entry point is installed")
     loaded: SignupChecker = next(iter(found)).load()
     return loaded
+
+
+def plan_tag(plan: Mapping[str, Any]) -> str:
+    """An upgrade plan's entity tag: the same for the same plan (versions and every entry, as a
+    dry run shows them), so an admin applying with ``If-Match`` applies the plan reviewed."""
+    shown = {name: value for name, value in plan.items() if name != "applied"}
+    digest = hashlib.sha256(msgspec.json.encode(shown, order="sorted")).hexdigest()
+    return f'"plan-{digest[:20]}"'
