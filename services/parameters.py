@@ -56,6 +56,8 @@ class Accepted:
     """The query parameters, as the request spells them."""
     lists: frozenset[str]
     """Those of them that take several values (``?custom=…&custom=…``); the others take one."""
+    required: tuple[str, ...]
+    """Those of them the handler cannot do without, alphabetically (Litestar keeps a set)."""
     aliases: dict[str, str]
     """Argument name → request name, for every query, header and path parameter."""
     authenticated: bool
@@ -89,6 +91,9 @@ def index(app: Litestar) -> None:
                 lists=frozenset(
                     p.field_alias for p in model.expected_query_params if p.is_sequence
                 ),
+                required=tuple(
+                    sorted(p.field_alias for p in model.expected_query_params if p.is_required)
+                ),
                 aliases={p.field_name: p.field_alias for p in every},
                 authenticated=_authenticated(model.dependency_batches),
                 takes_body=bool({"data", "body"} & model.expected_reserved_kwargs),
@@ -108,6 +113,14 @@ def _indexed(request: Request[Any, Any, Any]) -> Accepted | None:
 
 def _accepted(request: Request[Any, Any, Any]) -> Accepted | None:
     return _indexed(request) if request.url.path.startswith(API_PREFIX) else None
+
+
+def missing_query_parameters(request: Request[Any, Any, Any]) -> list[str]:
+    """The required query parameters the request leaves out (Litestar names the first only)."""
+    indexed = _indexed(request)
+    if indexed is None:
+        return []
+    return [name for name in indexed.required if name not in request.query_params]
 
 
 def request_name(request: Request[Any, Any, Any], argument: str) -> str:

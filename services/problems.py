@@ -224,13 +224,38 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
     return field_error(key, plain_message(message), source)
 
 
+def _missing_fields(request: Request[Any, Any, Any]) -> list[str]:
+    """The required top-level fields of the route's body struct that the body (already read,
+    a JSON object) lacks, in declaration order; [] when that cannot be told."""
+    handler = request.scope.get("route_handler")
+    data = getattr(handler, "parsed_data_field", None)
+    body = getattr(getattr(request, "_connection_state", None), "json", None)
+    if data is None or not isinstance(body, dict):
+        return []
+    try:
+        info: msgspec.inspect.Type = msgspec.inspect.type_info(data.annotation)
+    except (TypeError, ValueError):  # a type msgspec cannot describe
+        return []
+    while isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    if not isinstance(info, msgspec.inspect.StructType):
+        return []
+    return [f.encode_name for f in info.fields if f.required and f.encode_name not in body]
+
+
 def _litestar_validation(
     request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[Any]:
     raw = exc.extra if isinstance(exc.extra, list) else []
     errors = [_field_error(request, item) for item in raw if isinstance(item, dict)]
     if not errors and (missing := _MISSING_PARAMETER.match(str(exc.detail))):
-        errors = [field_error(missing[2], "required", missing[1])]
+        # Litestar names the first one missing; name them all, so one answer says it all.
+        names = parameters.missing_query_parameters(request) if missing[1] == "query" else []
+        errors = [field_error(name, "required", missing[1]) for name in names or [missing[2]]]
+    if any(e == field_error(e["field"], "required") for e in errors):
+        # msgspec stops at the first required field a body lacks: add the others.
+        named = {e["field"] for e in errors}
+        errors += [field_error(f, "required") for f in _missing_fields(request) if f not in named]
     if not errors or any(e["message"].startswith("JSON is malformed") for e in errors):
         return problem_response(
             request,

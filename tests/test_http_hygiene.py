@@ -440,3 +440,25 @@ async def test_the_routers_own_answers_say_what_happened_in_our_words(
         "must be a number or null, not true or false",
         "must be a date (YYYY-MM-DD)",
     }, messages
+
+
+async def test_every_required_field_or_parameter_left_out_is_named_in_one_answer(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    # A body: msgspec stops at the first one missing; the answer names them all.
+    partial = await client.post(
+        SIGNUPS, json={"organisation_name": "Acme", "admin_email": "a@acme.example"}
+    )
+    assert partial.status_code == 422, partial.text
+    missing = [e["field"] for e in partial.json()["errors"] if e["message"] == "required"]
+    assert {"plan", "template_pack", "programme_name", "start_date"} <= set(missing), missing
+    assert len(missing) == len(set(missing))  # each once
+    # Query parameters: the board pack needs both ends of its period.
+    prog = (await client.post(ws.programmes, json={"name": "P"}, headers=ws.headers)).json()
+    pack = await client.get(f"{ws.programmes}/{prog['id']}/board-pack", headers=ws.headers)
+    assert pack.status_code == 422, pack.text
+    assert [(e["field"], e["source"]) for e in pack.json()["errors"]] == [
+        ("period_end", "query"),
+        ("period_start", "query"),
+    ]
