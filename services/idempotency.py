@@ -19,7 +19,7 @@ from typing import Annotated, Any
 
 from litestar.params import HeaderParameter
 from sqlalchemy import SmallInteger, String, UniqueConstraint, select, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.dialects.postgresql import JSON, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -49,7 +49,8 @@ class ControlIdempotencyRecord(ControlModel):
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(SmallInteger)
-    response_body: Mapped[Any] = mapped_column(JSONB)
+    # As written (json, not jsonb): a replay keeps the first answer's key order.
+    response_body: Mapped[Any] = mapped_column(JSON)
 
 
 @dataclass(frozen=True, slots=True)

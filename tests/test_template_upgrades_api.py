@@ -791,3 +791,23 @@ async def test_applying_with_the_reviewed_plans_etag_applies_that_plan_or_nothin
     assert applied.json()["applied"] and applied.headers["etag"] == current
     pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert pin["pack_version"] == "1.1.0"
+
+
+async def test_a_replayed_upgrade_is_the_first_answer_byte_for_byte(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(None, second_version)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    headers = {**ws.headers, "Idempotency-Key": str(uuid.uuid4())}
+    upgrades = url(ws, "template-upgrades")
+
+    first = await client.post(upgrades, json={"apply": True}, headers=headers)
+    again = await client.post(upgrades, json={"apply": True}, headers=headers)
+
+    assert (first.status_code, again.status_code) == (200, 200), again.text
+    assert again.headers["idempotent-replayed"] == "true"
+    # The counts in the same order too: the stored answer is kept as written.
+    assert list(again.json()["counts"]) == list(first.json()["counts"])
+    assert again.content == first.content
+    assert again.headers["etag"] == first.headers["etag"]

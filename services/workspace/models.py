@@ -14,7 +14,7 @@ import enum
 from typing import Any
 
 from sqlalchemy import Index, SmallInteger, String, UniqueConstraint, text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import JSON, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from services.db.base import WorkspaceModel
@@ -75,4 +75,5 @@ class IdempotencyRecord(WorkspaceModel):
     key: Mapped[str] = mapped_column(String(255))
     fingerprint: Mapped[str] = mapped_column(String(64))
     status_code: Mapped[int] = mapped_column(SmallInteger)
-    response_body: Mapped[Any] = mapped_column(JSONB)
+    # As written (json, not jsonb): a replay keeps the first answer's key order.
+    response_body: Mapped[Any] = mapped_column(JSON)
