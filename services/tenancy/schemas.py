@@ -8,10 +8,12 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from services.tenancy.models import Tenant, TenantState
-from services.text import NOT_BLANK
+from services.text import NO_NUL, NOT_BLANK
 
 OrganisationName = Annotated[str, Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
-TimeZone = Annotated[str, Meta(min_length=1, max_length=64, examples=["Europe/London"])]
+TimeZone = Annotated[
+    str, Meta(min_length=1, max_length=64, pattern=NO_NUL, examples=["Europe/London"])
+]
 
 
 class WorkspaceSettingsRead(msgspec.Struct):

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from services.text import NO_NUL
 from services.workspace.benefits.models import (
     BenefitClassification,
     BenefitMeasure,
@@ -51,7 +52,7 @@ class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
     owner_role_id: uuid.UUID | None = None
     realisation_lead_role_id: uuid.UUID | None = None
     indicator: Description = ""
-    unit: Annotated[str, Meta(max_length=63)] = ""
+    unit: Annotated[str, Meta(max_length=63, pattern=NO_NUL)] = ""
     data_source: Description = ""
     baseline_value: Measure | None = None
     baseline_text: Description = ""
@@ -88,7 +89,7 @@ class BenefitUpdate(Patch):
     owner_role_id: uuid.UUID | UnsetType | None = UNSET
     realisation_lead_role_id: uuid.UUID | UnsetType | None = UNSET
     indicator: Description | UnsetType = UNSET
-    unit: Annotated[str, Meta(max_length=63)] | UnsetType = UNSET
+    unit: Annotated[str, Meta(max_length=63, pattern=NO_NUL)] | UnsetType = UNSET
     data_source: Description | UnsetType = UNSET
     baseline_value: Measure | UnsetType | None = UNSET
     baseline_text: Description | UnsetType = UNSET

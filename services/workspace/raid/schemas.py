@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from services.text import NO_NUL
 from services.workspace.models import Confidence, Rag
 from services.workspace.raid.models import (
     AssumptionStatus,
@@ -34,7 +35,7 @@ from services.workspace.schemas import (
 
 # Bounded by the workspace's scale when written (5 on the default 5×5).
 Level = Annotated[int, Meta(ge=1, le=10)]
-Category = Annotated[str, Meta(max_length=100)]
+Category = Annotated[str, Meta(max_length=100, pattern=NO_NUL)]
 
 
 class RiskCreate(msgspec.Struct, forbid_unknown_fields=True):
