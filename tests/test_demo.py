@@ -102,6 +102,25 @@ def _postgres_running(data_dir: Path) -> bool:
     return _postmaster(data_dir) is not None
 
 
+def _catches(pid: int, signum: int) -> bool:
+    """Whether process ``pid`` has a handler for ``signum`` (Linux: SigCgt in its status)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("SigCgt:"):
+            return bool(int(line.split()[1], 16) >> (signum - 1) & 1)
+    return False
+
+
+def _clean_up(process: subprocess.Popen[str] | None, data_dir: Path) -> None:
+    """After a test: the demo and its database gone (they are only left after a failure), and
+    its data."""
+    if process is not None and process.poll() is None:
+        process.kill()
+    if (postmaster := _postmaster(data_dir)) is not None:
+        postmaster.terminate()
+        postmaster.wait(timeout=10)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
 def _stopped_quietly(process: subprocess.Popen[str]) -> str:
     """What the demo printed while stopping, once it exited 0 without a traceback or a secret."""
     output, _ = process.communicate(timeout=30)
@@ -189,12 +208,7 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         _stopped_quietly(process)
         assert not _postgres_running(data_dir)
     finally:
-        if process is not None and process.poll() is None:
-            process.kill()
-        if (postmaster := _postmaster(data_dir)) is not None:  # only after a failure above
-            postmaster.terminate()
-            postmaster.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        _clean_up(process, data_dir)
 
 
 def test_ctrl_c_while_the_demo_signs_up_its_clients_stops_it_quietly() -> None:
@@ -226,12 +240,7 @@ def test_ctrl_c_while_the_demo_signs_up_its_clients_stops_it_quietly() -> None:
         assert "Ctrl-C stops" not in output  # no banner: nothing was ready to show
         assert not _postgres_running(data_dir)
     finally:
-        if process.poll() is None:
-            process.kill()
-        if (postmaster := _postmaster(data_dir)) is not None:  # only after a failure above
-            postmaster.terminate()
-            postmaster.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        _clean_up(process, data_dir)
 
 
 def test_ctrl_c_while_the_demo_starts_its_database_stops_it_whole() -> None:
@@ -252,9 +261,23 @@ def test_ctrl_c_while_the_demo_starts_its_database_stops_it_whole() -> None:
         assert "Ctrl-C stops" not in output and "starting S3" not in output, output
         assert not _postgres_running(data_dir)
     finally:
-        if process.poll() is None:
-            process.kill()
-        if (postmaster := _postmaster(data_dir)) is not None:  # only after a failure above
-            postmaster.terminate()
-            postmaster.wait(timeout=10)
-        shutil.rmtree(data_dir, ignore_errors=True)
+        _clean_up(process, data_dir)
+
+
+def test_ctrl_c_while_the_demo_loads_ends_it_at_once_and_quietly() -> None:
+    """Loading takes seconds; a background demo (SIGINT ignored) heard no Ctrl-C until then."""
+    data_dir = Path(".pmo") / f"test-demo-{uuid.uuid4().hex[:8]}"
+    process = _spawn_demo(data_dir, free_port("127.0.0.1"), sigint_ignored=True)
+    try:
+        deadline = time.monotonic() + 30
+        while not _catches(process.pid, signal.SIGINT):  # the first thing `pmo demo` does
+            assert time.monotonic() < deadline and process.poll() is None
+            time.sleep(0.02)
+        os.killpg(process.pid, signal.SIGINT)  # while it loads its commands: seconds
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode == 0, output
+        assert "Traceback" not in output, output
+        assert "starting embedded PostgreSQL" not in output, output  # stopped before that
+        assert not _postgres_running(data_dir)
+    finally:
+        _clean_up(process, data_dir)
