@@ -208,31 +208,36 @@ async def _prepare(
     held = await _named_by_client_rows(session, tenant_id, pin.pack, plan, theirs)
     if held:
         plan = merge.hold_back(plan, held)
+    # New items whose key the client's own rows have: conflicts, and what needs them (a
+    # register's entries …) in turn.
     taken = await _taken_by_client_rows(session, plan, ours, writing)
-    if taken:
-        # What needs them (a register's entries …) is held back in turn.
-        plan = merge.keep_references_whole(
-            merge.hold_back(plan, taken, frozenset({Action.ADD}), as_action=Action.CONFLICT),
-            theirs.values,
-            programme,
-        )
+    plan = _adds_as_conflicts(plan, taken, theirs, programme)
     standing = _decided_gates(plan, theirs)
     # Kept ones too: a criterion the board never had (its add held back when the gate was
     # decided) would otherwise read "deleted by the client".
     plan = merge.hold_back(
         plan, standing, frozenset({Action.UPDATE, Action.ADD, Action.REMOVE, Action.KEPT})
     )
+    # New gates on the way into a tranche under way, and their criteria and checklists.
     in_front = await _gates_in_front_of_started_tranches(session, plan, theirs, lock)
-    if in_front:
-        # Their criteria and checklists need them, so those become conflicts too.
-        plan = merge.keep_references_whole(
-            merge.hold_back(plan, in_front, frozenset({Action.ADD}), as_action=Action.CONFLICT),
-            theirs.values,
-            programme,
-        )
+    plan = _adds_as_conflicts(plan, in_front, theirs, programme)
     plan = _reassessing(plan, theirs)
     return _Prepared(
         pin.pack, pin.pack_version, target, ours, theirs, plan, behind, decided, set(standing)
+    )
+
+
+def _adds_as_conflicts(
+    plan: UpgradePlan, held: Mapping[ItemId, str], theirs: WorkspaceItems, programme: str | None
+) -> UpgradePlan:
+    """The plan with the adds in `held` made conflicts (for the reason given), and what needs
+    them held back in turn."""
+    if not held:
+        return plan
+    return merge.keep_references_whole(
+        merge.hold_back(plan, held, frozenset({Action.ADD}), as_action=Action.CONFLICT),
+        theirs.values,
+        programme,
     )
 
 

@@ -132,11 +132,16 @@ class TemplateUpgrader(Protocol):
 
 
 @functools.cache
-def upgrader() -> TemplateUpgrader:
-    found = entry_points(group=UPGRADER_GROUP, name=UPGRADER_NAME)
+def _library(name: str) -> Any:
+    """What the template library registers as ``name`` in the ``pmo.workspace`` group."""
+    found = entry_points(group=UPGRADER_GROUP, name=name)
     if not found:
-        raise RuntimeError(f"no {UPGRADER_GROUP}:{UPGRADER_NAME} entry point is installed")
-    loaded: TemplateUpgrader = next(iter(found)).load()
+        raise RuntimeError(f"no {UPGRADER_GROUP}:{name} entry point is installed")
+    return next(iter(found)).load()
+
+
+def upgrader() -> TemplateUpgrader:
+    loaded: TemplateUpgrader = _library(UPGRADER_NAME)
     return loaded
 
 
@@ -157,12 +162,8 @@ class SignupChecker(Protocol):
 SIGNUP_CHECK_NAME = "signup_check"
 
 
-@functools.cache
 def signup_checker() -> SignupChecker:
-    found = entry_points(group=UPGRADER_GROUP, name=SIGNUP_CHECK_NAME)
-    if not found:
-        raise RuntimeError(f"no {UPGRADER_GROUP}:{SIGNUP_CHECK_NAME} entry point is installed")
-    loaded: SignupChecker = next(iter(found)).load()
+    loaded: SignupChecker = _library(SIGNUP_CHECK_NAME)
     return loaded
 
 
