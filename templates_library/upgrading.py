@@ -575,6 +575,9 @@ async def _apply(
         await delete_seeded(session, model, ids)
     prepared.plan = merge.hold_back(prepared.plan, in_use)
     await _touch_parents(session, prepared.plan, theirs, actor_id)
+    if any(e.kind == "score_band" for e in prepared.plan.writes):
+        # A risk's read shows its bands, worked out from the workspace's: every ETag moves on.
+        await move_versions_on(session, Risk, Risk.tenant_id == tenant_id, actor_id)
     await _settle(session, prepared, theirs, actor_id)
     if move_pin:
         pin = await pins.require(session)

@@ -811,3 +811,41 @@ async def test_a_replayed_upgrade_is_the_first_answer_byte_for_byte(
     assert list(again.json()["counts"]) == list(first.json()["counts"])
     assert again.content == first.content
     assert again.headers["etag"] == first.headers["etag"]
+
+
+def red_starts_higher(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, and amber reaching 11 (red from 12)."""
+    second_version(data)
+    bands = {band["key"]: band for band in data["scales"]["bands"]}
+    bands["amber"]["max_score"], bands["red"]["min_score"] = 11, 12
+
+
+async def test_an_upgrade_changing_the_bands_moves_every_risks_etag_on(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(None, red_starts_higher)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    programme_id = str(stable_id(ws.tenant_id, pack, "programme", "programme"))
+    ours = await make(
+        client,
+        ws,
+        "risks",
+        {
+            "programme_id": programme_id,
+            "title": "Ours",
+            "inherent_probability": 2,
+            "inherent_impact": 5,
+        },
+    )
+    assert ours["inherent_band"] == "red"
+    path = url(ws, f"risks/{ours['id']}")
+    etag = (await client.get(path, headers=ws.headers)).headers["etag"]
+
+    await _upgrade(client, ws, {"apply": True})
+
+    # Its read changed (amber now), so a cached copy is not "not modified".
+    again = await client.get(path, headers={**ws.headers, "If-None-Match": etag})
+    assert again.status_code == 200, again.text
+    assert again.json()["inherent_band"] == "amber"
+    assert again.headers["etag"] != etag
