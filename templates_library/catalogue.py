@@ -15,7 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.catalogue import service as catalogue
 from services.catalogue.models import TemplatePack, TemplateVersion
-from services.catalogue.service import PackToPublish, PublishResult, VersionToPublish
+from services.catalogue.service import (
+    PackToPublish,
+    PublishResult,
+    VersionToPublish,
+    version_key,
+)
+from services.errors import NotFound
 from templates_library.export import as_document
 from templates_library.items import count_by_kind
 from templates_library.loader import LoadedPack
@@ -57,11 +63,14 @@ class SyncReport(msgspec.Struct, kw_only=True):
         return [r for r in self.results if r.outcome is catalogue.Outcome.UNCHANGED]
 
 
-def publishable(pack: LoadedPack, root: Path) -> tuple[PackToPublish | None, list[Problem]]:
+def publishable(
+    pack: LoadedPack, root: Path, published: Sequence[PackVersion] = ()
+) -> tuple[PackToPublish | None, list[Problem]]:
     """The pack's valid versions, ready to publish, and the problems of the rest.
 
     A pack whose `pack.yaml` has problems is left out whole; otherwise each version file with a
-    problem is left out and the others go ahead.
+    problem is left out and the others go ahead. A version must suit workspaces on every
+    earlier one, in the folder or already `published` (its file may be gone from the folder).
     """
     problems = list(pack.problems)
     manifest = pack.manifest
@@ -71,18 +80,25 @@ def publishable(pack: LoadedPack, root: Path) -> tuple[PackToPublish | None, lis
             for finding in check_manifest_key(pack.folder.name, manifest)
         ]
     if manifest is None or problems:
-        return None, problems
+        return None, [*problems, *pack.stray]
+    # A stray file (a `.yml`) is named, but the versions beside it are published.
+    problems += pack.stray
     versions = []
-    earlier: list[PackVersion] = []
+    known = {version.version: version for version in published}
     for loaded in pack.versions:
         version_problems = validate_version(loaded)
         if loaded.version is not None:
             # A workspace on an earlier version must be able to move to this one.
+            this = version_key(loaded.version.version)
+            earlier = sorted(
+                (v for number, v in known.items() if version_key(number) < this),
+                key=lambda v: version_key(v.version),
+            )
             version_problems += [
                 loaded.source.problem(*finding)
                 for finding in check_parameters_across_versions(earlier, loaded.version)
             ]
-            earlier.append(loaded.version)
+            known.setdefault(loaded.version.version, loaded.version)
         if version_problems or loaded.version is None:
             problems += version_problems
             continue
@@ -120,7 +136,8 @@ async def sync(session: AsyncSession, packs: Sequence[LoadedPack], root: Path) -
     offered: list[PackToPublish] = []
     problems: list[Problem] = []
     for pack in packs:
-        to_publish, pack_problems = publishable(pack, root)
+        published = await _published_versions(session, pack.key)
+        to_publish, pack_problems = publishable(pack, root, published)
         problems += pack_problems
         if to_publish is not None:
             offered.append(to_publish)
@@ -131,6 +148,15 @@ async def sync(session: AsyncSession, packs: Sequence[LoadedPack], root: Path) -
         # again per file, and a command line prints both, so the refusal goes on without them.
         raise catalogue.PublishedVersionChanged(refused.detail) from refused
     return SyncReport(results=results, problems=problems)
+
+
+async def _published_versions(session: AsyncSession, key: str) -> list[PackVersion]:
+    """The versions of pack `key` the catalogue has (none for a new pack)."""
+    try:
+        _, listed = await catalogue.get_pack(session, key)
+    except NotFound:
+        return []
+    return [(await published_version(session, key, row.version))[2] for row in listed]
 
 
 def version_from_content(content: dict[str, object]) -> PackVersion:

@@ -66,6 +66,9 @@ class LoadedPack(msgspec.Struct, kw_only=True):
     manifest: PackManifest | None
     versions: list[LoadedVersion]
     problems: list[Problem]
+    # Files beside the versions that are not versions (a `.yml`): named, but the pack's versions
+    # stand without them, so they do not keep the others from being published.
+    stray: list[Problem] = []
 
     @property
     def key(self) -> str:
@@ -236,14 +239,11 @@ def load_pack(folder: Path) -> LoadedPack:
         key=lambda path: semver_order(path.stem),
     )
     # One spelling, so a file is never silently left out: `.yml` files are named, not read.
-    problems = [
-        *problems,
-        *(
-            SourceMap(file=path, lines={}).problem(
-                "", f"version files end in .yaml: rename it to {path.stem}.yaml"
-            )
-            for path in sorted(folder.glob("*.yml"))
-        ),
+    stray = [
+        SourceMap(file=path, lines={}).problem(
+            "", f"version files end in .yaml: rename it to {path.stem}.yaml"
+        )
+        for path in sorted(folder.glob("*.yml"))
     ]
     if not version_files:
         problems = [
@@ -256,6 +256,7 @@ def load_pack(folder: Path) -> LoadedPack:
         manifest=manifest,
         versions=[load_version_file(path) for path in version_files],
         problems=problems,
+        stray=stray,
     )
 
 

@@ -875,8 +875,9 @@ def validate_version(loaded: LoadedVersion) -> list[Problem]:
 
 
 def validate_pack(pack: LoadedPack) -> list[Problem]:
-    """Every problem in a pack folder: manifest, then each version in semver order."""
-    problems = list(pack.problems)
+    """Every problem in a pack folder: manifest, stray files, then each version in semver
+    order."""
+    problems = [*pack.problems, *pack.stray]
     if pack.manifest is not None:
         problems += [
             pack.manifest_source.problem(*finding)

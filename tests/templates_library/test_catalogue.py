@@ -171,6 +171,39 @@ def test_a_version_workspaces_on_an_earlier_one_could_not_move_to_is_not_publish
     assert [version for version, _ in _published(settings, pack_key)] == ["1.0.0"]
 
 
+def test_a_version_is_checked_against_published_versions_whose_files_are_gone(
+    settings: Settings, write: PackWriter, pack_key: str
+) -> None:
+    path = write()
+    assert run(settings, "sync", "--path", str(path.parent.parent)).exit_code == 0
+    path.unlink()  # released: its file may leave the folder, the version stays published
+
+    def needs_a_new_parameter(data: PackData) -> None:
+        _bump(data)
+        data["parameters"].append({"key": "regulator_name", "type": "text", "description": "Who."})
+
+    write(needs_a_new_parameter, file_name="1.1.0.yaml")
+
+    result = run(settings, "sync", "--path", str(path.parent.parent))
+
+    assert result.exit_code == 1, result.output
+    assert "`regulator_name` is new since 1.0.0" in result.output
+    assert [version for version, _ in _published(settings, pack_key)] == ["1.0.0"]
+
+
+def test_a_stray_yml_file_is_named_and_the_versions_beside_it_are_published(
+    settings: Settings, write: PackWriter, pack_key: str
+) -> None:
+    path = write()
+    write(_bump, file_name="1.1.0.yml")
+
+    result = run(settings, "sync", "--path", str(path.parent.parent))
+
+    assert result.exit_code == 1, result.output
+    assert "version files end in .yaml: rename it to 1.1.0.yaml" in result.output
+    assert [version for version, _ in _published(settings, pack_key)] == ["1.0.0"]
+
+
 def test_the_application_role_cannot_rewrite_a_published_version(
     settings: Settings, write: PackWriter, pack_key: str
 ) -> None:
