@@ -31,8 +31,12 @@ async def seeding_problems(
     try:
         too_long = texts_too_long(pack, params, pack_key=pack_key, fields=fields)
     except InvalidParametersError as error:
+        # The signup's own parameters by their fields; one the pack wants that a signup cannot
+        # give (a later version's) by its name, on the pack.
         return [
-            (name if name in params else "template_pack", f"{problem} ({named})")
+            (name, f"{problem} ({named})")
+            if name in params
+            else ("template_pack", f"parameter `{name}`: {problem} ({named})")
             for name, problem in error.problems.items()
         ]
     if not too_long:
