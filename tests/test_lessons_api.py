@@ -10,16 +10,15 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import load_workbook
-from sqlalchemy import text
 
 from services.db.engine import Database
-from services.db.tenant_scope import TenantScope
 from services.workspace.clock import not_after_today
 from templates_library.seeding import seed
 from tests.conftest import MakeWorkspace, Workspace
-from tests.workspace_api import Client, change, make, programme, url, workspace_today
+from tests.workspace_api import Client, change, make, programme, url
 
 # Whatever the time, Kiritimati's date is at least the UTC date (it is UTC+14).
+BEHIND = "Pacific/Pago_Pago"  # UTC-11
 AHEAD = "Pacific/Kiritimati"
 
 
@@ -384,32 +383,36 @@ async def test_another_workspaces_token_finds_no_lessons(
     assert (await client.get(url(b, f"lessons/{lesson['id']}"), headers=b.headers)).json() == lesson
 
 
-async def test_a_day_ahead_of_today_from_before_the_rule_is_refused_on_the_next_write(
-    client: Client, make_workspace: MakeWorkspace, database: Database
+async def test_a_day_is_checked_when_written_not_when_another_field_changes(
+    client: Client, make_workspace: MakeWorkspace
 ) -> None:
-    """Lessons hold the rule as the issues register does: on every write, not only when the
-    day is sent, so a row written before the rule is put right rather than carried on."""
+    """Lessons and issues the server dated on a workspace's today: moved to a time zone a day
+    behind, that day is after the new today, and an edit of another field still goes through;
+    a day sent is checked."""
     ws = await make_workspace()
-    prog = await programme(client, ws)
-    lesson = await make(client, ws, "lessons", {"programme_id": prog["id"], "title": "L"})
-    issue = await make(client, ws, "issues", {"programme_id": prog["id"], "title": "I"})
-    ahead = workspace_today() + timedelta(days=3)
-    async with database.transaction(ws.cell, TenantScope.single(ws.tenant_id)) as session:
-        for table in ("lessons", "issues"):
-            await session.execute(
-                text(f"UPDATE workspace.{table} SET raised_on = :day"), {"day": ahead}
-            )
+    settings = f"/api/v1/w/{ws.slug}/settings"
 
-    for register, row in (("lessons", lesson), ("issues", issue)):
-        current = (await client.get(url(ws, f"{register}/{row['id']}"), headers=ws.headers)).json()
-        refused = await change(client, ws, register, current, {"title": "Retitled"})
-        assert refused.status_code == 422, (register, refused.text)
-        assert refused.json()["errors"][0]["field"] == "raised_on"
-        put_right = await change(
-            client,
-            ws,
-            register,
-            current,
-            {"title": "Retitled", "raised_on": str(workspace_today())},
+    async def move_to(zone: str) -> None:
+        etag = (await client.get(settings, headers=ws.headers)).headers["etag"]
+        moved = await client.patch(
+            settings, json={"timezone": zone}, headers={**ws.headers, "If-Match": etag}
         )
-        assert put_right.status_code == 200, (register, put_right.text)
+        assert moved.status_code == 200, moved.text
+
+    await move_to(AHEAD)
+    prog = await programme(client, ws)
+    rows = {
+        register: await make(client, ws, register, {"programme_id": prog["id"], "title": "T"})
+        for register in ("lessons", "issues")
+    }
+    await move_to(BEHIND)  # 25 hours behind: its today is before the rows' day
+    today_there = datetime.now(ZoneInfo(BEHIND)).date()
+
+    for register, row in rows.items():
+        assert row["raised_on"] > str(today_there)
+        edited = await change(client, ws, register, row, {"title": "Retitled"})
+        assert edited.status_code == 200, (register, edited.text)
+        assert edited.json()["raised_on"] == row["raised_on"]
+        sent = await change(client, ws, register, edited.json(), {"raised_on": row["raised_on"]})
+        assert sent.status_code == 422, (register, sent.text)
+        assert sent.json()["errors"][0]["field"] == "raised_on"

@@ -8,7 +8,7 @@ sessions outside a request (seeding, workers, the CLI) use UTC, the settings' de
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,3 +40,10 @@ def not_after_today(day: date, today: date) -> str | None:
     if day > today:
         return f"not after today ({today.isoformat()}, the workspace's calendar)"
     return None
+
+
+def kept_not_after_today(day: date, today: date) -> str | None:
+    """:func:`not_after_today` for a day a write keeps (another field changes): a day up to
+    one after today passes, as a change of the workspace's time zone (at most 26 hours) can put
+    a day the server set that far ahead of the new today. A day further on was never right."""
+    return not_after_today(day, today) if day > today + timedelta(days=1) else None

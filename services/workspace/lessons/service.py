@@ -68,12 +68,13 @@ class LessonService(RegisterService[Lesson]):
             await self.require_programme(row.programme_id)
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
-        # Raised today unless told; a day sent is one that has come. As in the issues register
-        # (and every register's dates of what happened), the rule holds on every write: a
-        # lesson recorded with a later day is refused on its next write, not re-dated.
+        # Raised today unless told; a day sent is one that has come. A day kept by a write of
+        # other fields may be one ahead (a time zone change moved it), as in the issues
+        # register; a row with a day further on is refused until put right.
         today = clock.today(self.session)
         if before is None and row.raised_on is None:
             row.raised_on = today
-        problem = clock.not_after_today(row.raised_on, today)
-        if problem is not None:
+        written = before is None or "raised_on" in before
+        check = clock.not_after_today if written else clock.kept_not_after_today
+        if (problem := check(row.raised_on, today)) is not None:
             raise invalid("raised_on", problem, f"raised_on: {problem}")

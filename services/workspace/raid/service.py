@@ -197,16 +197,20 @@ class IssueService(RegisterService[Issue]):
             await self.require_programme(row.programme_id)
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
-        # Raised today unless told; a date sent is one that has come. An issue recorded before
-        # the rule with a later date is refused on its next write, not re-dated.
+        # Raised today unless told; a date sent is one that has come. A date kept by a write of
+        # other fields may be one day ahead (a time zone change moved it); an issue recorded
+        # before the rule with a later date is refused on its next write, not re-dated.
         today = clock.today(self.session)
         if before is None and row.raised_on is None:
             row.raised_on = today
+        written = before is None or "raised_on" in before
         if row.raised_on is None:
-            if before is not None and "raised_on" in before:
+            if written:
                 raise invalid("raised_on", "required: the day the issue was raised")
-        elif (problem := not_after_today(row.raised_on, today)) is not None:
-            raise invalid("raised_on", problem, f"raised_on: {problem}")
+        else:
+            check = not_after_today if written else clock.kept_not_after_today
+            if (problem := check(row.raised_on, today)) is not None:
+                raise invalid("raised_on", problem, f"raised_on: {problem}")
 
 
 # --- assumptions --------------------------------------------------------------------------------
