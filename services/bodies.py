@@ -8,8 +8,8 @@ Litestar reads a handler's ``data`` through :meth:`Request.json`; the applicatio
   browser send without a CORS preflight, so it must not be read as JSON;
 * it is UTF-8 and not nested deeper than :data:`MAX_DEPTH`: otherwise a 400, where msgspec's
   ``UnicodeDecodeError`` or ``RecursionError`` would have been a 500;
-* a string ending in an unpaired high surrogate escape (``"\\ud800"``) is called that, where
-  msgspec says "Input data was truncated" of a whole body.
+* a string with an unpaired high surrogate escape (``"\\ud800"``, ``"x\\ud800y"``) is called
+  that, where msgspec says "Input data was truncated" of a whole body.
 
 Requests without a body never get here (Litestar leaves ``data`` out), so a bodyless POST or
 DELETE is unaffected.
@@ -23,9 +23,11 @@ action POSTs.
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.exceptions import SerializationException
 
@@ -39,8 +41,10 @@ UNPAIRED_SURROGATE = (
     "JSON is malformed: an unpaired UTF-16 surrogate (an escape \\uD800–\\uDBFF must be "
     "followed by one \\uDC00–\\uDFFF)"
 )
-# A high surrogate escape that ends its string: no low one can follow it.
-_UNPAIRED_AT_END = re.compile(rb'(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}"')
+# A high surrogate escape not followed by a low one.
+_UNPAIRED = re.compile(
+    rb"(?<!\\)(?:\\\\)*\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})"
+)
 # The empty object, with JSON's whitespace (RFC 8259 §2) around and inside it.
 _EMPTY_OBJECT = re.compile(rb"[ \t\n\r]*\{[ \t\n\r]*\}[ \t\n\r]*")
 
@@ -84,14 +88,74 @@ class ApiRequest(Request[Any, Any, Any]):
         except RecursionError:
             raise _too_deep() from None
         except SerializationException as exc:
-            if "truncated" in str(exc) and _UNPAIRED_AT_END.search(body):
+            if "truncated" in str(exc) and _UNPAIRED.search(body):
                 # msgspec says "Input data was truncated" here, though the body is whole.
                 raise MalformedRequest(UNPAIRED_SURROGATE) from None
             raise
         # Only a body with more brackets than the limit can nest beyond it: most are not walked.
         if body.count(b"[") + body.count(b"{") > MAX_DEPTH and nested_deeper_than(value, MAX_DEPTH):
             raise _too_deep()
+        if isinstance(value, dict) and (typed := _typed_fields(self)):
+            _refuse_text_for_numbers(value, typed)
         return value
+
+
+# JSON types a body field takes where text is not one of them (what the API documents).
+_NOT_TEXT = {
+    msgspec.inspect.IntType: "a whole number",
+    msgspec.inspect.FloatType: "a number",
+    msgspec.inspect.DecimalType: "a number",
+    msgspec.inspect.BoolType: "true or false",
+}
+
+
+def _typed_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
+    """The route's top-level body fields that take numbers or booleans, and not text."""
+    data = getattr(request.scope.get("route_handler"), "parsed_data_field", None)
+    return {} if data is None else _not_text_fields(data.annotation)
+
+
+@functools.cache
+def _not_text_fields(annotation: Any) -> dict[str, str]:
+    try:
+        info: msgspec.inspect.Type = msgspec.inspect.type_info(annotation)
+    except (TypeError, ValueError):  # a type msgspec cannot describe
+        return {}
+    while isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    if not isinstance(info, msgspec.inspect.StructType):
+        return {}
+    found = {}
+    for field in info.fields:
+        kinds = (
+            field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
+        )
+        words = []
+        for kind in kinds:
+            while isinstance(kind, msgspec.inspect.Metadata):
+                kind = kind.type
+            if isinstance(kind, msgspec.inspect.StrType):
+                break  # text is one of its types
+            if (said := _NOT_TEXT.get(type(kind))) is not None:
+                words.append(said)
+        else:
+            if words:
+                found[field.encode_name] = " or ".join(dict.fromkeys(words))
+    return found
+
+
+def _refuse_text_for_numbers(value: dict[str, Any], typed: dict[str, str]) -> None:
+    """A number (or true/false) sent as text is refused, not read: the decoder's lax mode would
+    take "12.50" for 12.50 (and "1e3" for 1000), which the API does not document."""
+    errors = [
+        field_error(name, f"must be {typed[name]}, not text")
+        for name, given in value.items()
+        if name in typed and isinstance(given, str)
+    ]
+    if errors:
+        raise ValidationFailed(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        )
 
 
 async def refuse_unread_body(request: Request[Any, Any, Any]) -> None:

@@ -234,3 +234,52 @@ def test_an_upgrade_sees_a_packs_money_as_the_amount_a_row_holds() -> None:
     assert _typed(Benefit, "value_per_year", 1234.56) == Decimal("1234.56")
     with pytest.raises(ValidationFailed):  # never rounded
         _typed(Benefit, "value_per_year", 0.1 + 0.2)
+
+
+async def test_money_and_other_numbers_sent_as_text_are_refused_not_read(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """The API documents JSON numbers; the decoder's lax mode took "12.50" for 12.50, and
+    "1e3" for 1000."""
+    ws = await make_workspace()
+    for budget in ("100", "1e3", "12.50", "nan"):
+        refused = await client.post(
+            url(ws, "programmes"), json={"name": "P", "budget": budget}, headers=ws.headers
+        )
+        assert refused.status_code == 422, (budget, refused.text)
+        assert refused.json()["errors"] == [
+            {"field": "budget", "message": "must be a number, not text", "source": "body"}
+        ]
+    listed = await client.get(url(ws, "programmes"), headers=ws.headers)
+    assert listed.json()["total"] == 0  # nothing written
+
+    prog = await programme(client, ws)
+    text = await change(client, ws, "programmes", prog, {"forecast_cost": "250.00"})
+    assert text.status_code == 422, text.text
+    assert text.json()["errors"][0]["field"] == "forecast_cost"
+    number = await change(client, ws, "programmes", prog, {"forecast_cost": 250.0})
+    assert number.status_code == 200 and number.json()["forecast_cost"] == 250.0
+    # A whole number, and true or false, likewise.
+    risk = await client.post(
+        url(ws, "risks"),
+        json={
+            "programme_id": prog["id"],
+            "title": "R",
+            "inherent_probability": "2",
+            "inherent_impact": 2,
+        },
+        headers=ws.headers,
+    )
+    assert risk.status_code == 422, risk.text
+    assert risk.json()["errors"] == [
+        {
+            "field": "inherent_probability",
+            "message": "must be a whole number, not text",
+            "source": "body",
+        }
+    ]
+    flag = await client.post(
+        url(ws, "template-upgrades"), json={"apply": "true"}, headers=ws.headers
+    )
+    assert flag.status_code == 422, flag.text
+    assert flag.json()["errors"][0]["message"] == "must be true or false, not text"
