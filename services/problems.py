@@ -218,10 +218,12 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
         return field_error("", _body_message(message), source)
     if _NOT_A_CHOICE.match(message) and (allowed := _allowed(request, key, source)):
         message = f"{message}; expected one of {', '.join(map(repr, allowed))}"
+    said = plain_message(message)
     if source != "body":
         # As the request names it (``state``), not the argument receiving it (``lifecycle``).
         key = parameters.request_name(request, key)
-    return field_error(key, plain_message(message), source)
+        said = said.removesuffix(", not text")  # every value in a URL or a header is text
+    return field_error(key, said, source)
 
 
 def _missing_fields(request: Request[Any, Any, Any]) -> list[str]:

@@ -7,14 +7,24 @@ import re
 
 # PostgreSQL text cannot hold NUL characters; say so in the schema rather than fail on insert.
 NO_NUL = r"^[^\x00]*$"
-# A name has something in it besides spaces (and no NUL either).
-NOT_BLANK = r"^[^\x00]*[^\x00\s][^\x00]*$"
+# A name has something in it besides spaces (and no NUL either). Python's `\s` also takes
+# \x1c-\x1f and \x85, JSON Schema's (ECMA-262) also \ufeff: both are listed, so the rule reads
+# the same to the server and to a client checking against the published schema.
+NOT_BLANK = r"^[^\x00]*[^\x00\s\x1c-\x1f\x85\ufeff][^\x00]*$"
 KEY_PATTERN = r"^[a-z0-9][a-z0-9_-]*$"
+# A pack's key: a key without underscores.
+PACK_KEY_PATTERN = r"^[a-z0-9][a-z0-9-]*$"
+# A version number: MAJOR.MINOR.PATCH, with a pre-release label or not.
+VERSION_PATTERN = r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"
+RELEASE_PATTERN = r"^\d+\.\d+\.\d+$"
 
 _MEANINGS = {
     NO_NUL: "no NUL characters",
     NOT_BLANK: "not blank, and no NUL characters",
     KEY_PATTERN: "lower-case letters, digits, '-' and '_', starting with a letter or digit",
+    PACK_KEY_PATTERN: "lower-case letters, digits and '-', starting with a letter or digit",
+    VERSION_PATTERN: "a version number: MAJOR.MINOR.PATCH (1.2.0), or with a label (1.2.0-rc.1)",
+    RELEASE_PATTERN: "a version number: MAJOR.MINOR.PATCH (1.2.0)",
 }
 # msgspec's message for a string that misses its pattern (it shows the pattern's repr).
 _MISSED = {
@@ -73,6 +83,8 @@ def plain_message(message: str) -> str:
         count = int(match[3])
         return f"{_COMPARED[match[2]]} {count} {unit}{'' if count == 1 else 's'}"
     if match := _TYPE.match(message):
+        if match[2] == "float" and "int" in match[1] and "float" not in match[1]:
+            return f"must be {_in_words(match[1])}"  # 2.5 is "a number" too
         return f"must be {_in_words(match[1])}, not {_in_words(match[2])}"
     if match := _NOT_A_CHOICE.match(message):
         return f"{match[1]} is not one of the choices{match[2] or ''}"

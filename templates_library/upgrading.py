@@ -941,13 +941,15 @@ async def upgrade_for_api(
     The version is a field of the request's body: one the pack has not published is a 422
     naming it and listing those it has, not a 404 of the route."""
     if version is not None:
-        pack = (await pins.require(session)).pack
-        _, listed = await catalogue.get_pack(control, pack)
-        published = [row.version for row in listed]  # in semver order
-        if version not in published:
+        pin = await pins.require(session)
+        _, listed = await catalogue.get_pack(control, pin.pack)
+        if version not in {row.version for row in listed}:
+            # What the workspace can move to: its own version, and the later ones.
+            pinned = version_key(pin.pack_version)
+            open_to = [r.version for r in listed if version_key(r.version) >= pinned]
             raise ValidationFailed(
-                f"The workspace's pack {pack} has no version {version!r}.",
-                errors=[field_error("version", f"one of {', '.join(published)}")],
+                f"The workspace's pack {pin.pack} has no version {version!r}.",
+                errors=[field_error("version", f"one of {', '.join(open_to)}")],
             )
     if apply:
         done = await apply_upgrade(

@@ -394,6 +394,7 @@ async def test_json_that_does_not_parse_says_where_and_why(
         # A high surrogate with no low one after it: msgspec says "truncated", which misleads.
         (rb'{"name": "\ud800 tail"}', "surrogate"),
         (rb'{"name": "\ud800"}', "unpaired UTF-16 surrogate"),
+        (rb'{"name": "x\ud800y"}', "unpaired UTF-16 surrogate"),
         (rb'{"name": "\udc00"}', "surrogate"),
         (b'{"name": "cut', "truncated"),
         (b'{"name": }', "malformed"),
@@ -510,3 +511,30 @@ async def test_every_text_a_body_takes_refuses_nul_characters(client: Client) ->
                     media.get("schema"), components, f"{method.upper()} {path}"
                 )
     assert sorted(set(missing)) == []
+
+
+async def test_numbers_are_asked_for_in_plain_words_in_bodies_and_queries(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = (await client.post(ws.programmes, json={"name": "P"}, headers=ws.headers)).json()
+    half = await client.post(
+        f"/api/v1/w/{ws.slug}/risks",
+        json={
+            "programme_id": prog["id"],
+            "title": "R",
+            "inherent_probability": 2.5,
+            "inherent_impact": 2,
+        },
+        headers=ws.headers,
+    )
+    assert half.status_code == 422
+    # 2.5 is a number too: what is wanted is said, not "not a number".
+    assert half.json()["errors"][0]["message"] == "must be a whole number"
+    for limit in ("abc", "1.5"):
+        listed = await client.get(ws.programmes, params={"limit": limit}, headers=ws.headers)
+        assert listed.status_code == 422
+        # Every value in a URL is text: no "not text" there.
+        assert listed.json()["errors"] == [
+            {"field": "limit", "message": "must be a whole number", "source": "query"}
+        ]

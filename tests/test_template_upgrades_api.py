@@ -356,7 +356,7 @@ async def test_an_upgrade_changes_a_fields_type_only_where_the_values_held_fit_i
 
     assert held["action"] == "conflict", held
     assert (
-        "1 risk still holds values of 'rating' that a number field cannot: 'high' (1)"
+        "1 risk still holds values of 'rating' that a number field cannot hold: 'high' (1)"
         in (held["reason"])
     )
     assert (await client.get(field_url, headers=ws.headers)).json()["type"] == "choice"
@@ -755,6 +755,18 @@ async def test_a_version_the_pack_has_not_published_is_a_422_naming_the_field(
         assert f"pack {pack} has no version '9.9.9'" in problem["detail"]
     pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert pin["pack_version"] == "1.0.0"
+
+    # On 1.1.0, it is offered what it can move to: not 1.0.0 (older is a 409).
+    await _upgrade(client, ws, {"apply": True})
+    later = await client.post(
+        url(ws, "template-upgrades"), json={"version": "9.9.9"}, headers=ws.headers
+    )
+    assert later.json()["errors"][0]["message"] == "one of 1.1.0"
+    malformed = await client.post(
+        url(ws, "template-upgrades"), json={"version": "abc"}, headers=ws.headers
+    )
+    assert malformed.status_code == 422
+    assert malformed.json()["errors"][0]["message"].startswith("a version number: MAJOR.MINOR")
 
 
 async def test_applying_with_the_reviewed_plans_etag_applies_that_plan_or_nothing(

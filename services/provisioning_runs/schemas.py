@@ -17,7 +17,7 @@ from services.provisioning_runs.models import (
     StepState,
 )
 from services.tenancy.schemas import OrganisationName
-from services.text import NO_NUL
+from services.text import KEY_PATTERN, NO_NUL, PACK_KEY_PATTERN, RELEASE_PATTERN
 from services.workspace.schemas import Name
 
 RUNS_PATH = "/api/v1/provisioning-runs"
@@ -25,13 +25,13 @@ RUNS_PATH = "/api/v1/provisioning-runs"
 Email = Annotated[
     str, Meta(min_length=3, max_length=320, pattern=NO_NUL, examples=["ada@example.org"])
 ]
-PlanKey = Annotated[str, Meta(min_length=1, max_length=50, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+PlanKey = Annotated[str, Meta(min_length=1, max_length=50, pattern=KEY_PATTERN)]
 PackKey = Annotated[
     str,
-    Meta(min_length=1, max_length=63, pattern=r"^[a-z0-9][a-z0-9-]*$", examples=["msp-governance"]),
+    Meta(min_length=1, max_length=63, pattern=PACK_KEY_PATTERN, examples=["msp-governance"]),
 ]
 PackVersion = Annotated[
-    str, Meta(min_length=5, max_length=50, pattern=r"^\d+\.\d+\.\d+$", examples=["1.1.0"])
+    str, Meta(min_length=5, max_length=50, pattern=RELEASE_PATTERN, examples=["1.1.0"])
 ]
 SlugText = Annotated[
     str,

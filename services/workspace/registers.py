@@ -291,7 +291,7 @@ def refuse_reversed_ranges(where: object) -> None:
         if isinstance(start, date) and isinstance(end, date) and end < start:
             # As a report's period is refused (``period_end`` on or after ``period_start``).
             raise ValidationFailed(
-                f"The range ends on or after its start: {before} on or after {after}.",
+                f"A range must end on or after its start: {before} is before {after}.",
                 errors=[field_error(before, f"on or after {after}", "query")],
             )
 

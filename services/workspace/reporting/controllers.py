@@ -214,7 +214,7 @@ class ProgrammeViewController(Controller):
     ) -> BoardPack:
         if period_end < period_start:
             raise ValidationFailed(
-                "The period ends on or after its start.",
+                "The period must end on or after its start.",
                 errors=[field_error("period_end", "on or after period_start", "query")],
             )
         return await views.board_pack(session, programme_id, period_start, period_end, top)

@@ -119,7 +119,7 @@ class StatusReportService(RegisterService[StatusReport]):
     async def check(self, row: StatusReport, before: dict[str, Any] | None) -> None:
         if row.period_end < row.period_start:
             raise ValidationFailed(
-                "A period ends on or after its start.",
+                "A period must end on or after its start.",
                 errors=[field_error("period_end", "on or after period_start")],
             )
         if before is None:

@@ -8,10 +8,12 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
+from services.text import VERSION_PATTERN
+
 VersionNumber = Annotated[
     str,
     Meta(
-        pattern=r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$",
+        pattern=VERSION_PATTERN,
         max_length=32,
         description="A published version of the workspace's pack (semver).",
     ),
