@@ -438,6 +438,8 @@ def _choice_problems(choices: list[object], location: str) -> Iterator[Finding]:
         where = f"{location}[{i}]"
         if isinstance(choice, str) and not choice.strip():
             yield Finding(where, "a choice is blank")
+        elif isinstance(choice, str) and choice != choice.strip():
+            yield Finding(where, f"choice {choice!r} has spaces around it")
         elif choice in seen:
             yield Finding(where, f"choice {choice!r} is listed twice")
         seen.add(choice)

@@ -226,6 +226,7 @@ async def test_a_choice_field_lists_each_choice_once_and_none_blank(
     for choices, message in (
         (["low", "high", "low"], "choice 'low' is listed twice"),
         (["low", "  "], "choice '  ' is blank"),
+        (["low ", "low"], "choice 'low ' has spaces around it"),
     ):
         refused = await client.post(
             url(ws, "custom-fields"), json={**body, "choices": choices}, headers=ws.headers

@@ -198,6 +198,12 @@ CASES: dict[str, BrokenPack] = {
         "a choice is blank",
         r"^\s*- ' '$",
     ),
+    "choice with spaces around it": BrokenPack(
+        _set("custom_fields.0.choices", ["a", "b "]),
+        "custom_fields[0].choices[1]",
+        "choice 'b ' has spaces around it",
+        r"^\s*- 'b '$",
+    ),
     "blank risk title": BrokenPack(
         _set("risks.0.title", "  "),
         "risks[0].title",

@@ -113,7 +113,7 @@ class CustomFieldService(RegisterService[CustomFieldDefinition]):
             verb = "holds" if rows == 1 else "hold"
             raise Conflict(
                 f"{rows} {register_rows(row.register, rows)} still {verb} values of {row.key!r} "
-                f"that a {row.type} field cannot: {which}. Change them first.",
+                f"that a {row.type} field cannot hold: {which}. Change them first.",
                 errors=[field_error("type", f"values in use do not fit: {which}")],
             )
 
@@ -142,16 +142,21 @@ def _check_choices(definition: CustomFieldDefinition) -> None:
             "Only choice fields have choices.",
             errors=[field_error("choices", f"a {definition.type} field has no choices")],
         )
-    # Each choice once and saying something, as pack validation holds a pack's choices.
+    # Each choice once, saying something, without spaces around it ("a " would pass for "a"
+    # on a screen), as pack validation holds a pack's choices.
     seen: set[str] = set()
     for choice in definition.choices or []:
-        problem = "blank" if not choice.strip() else "listed twice" if choice in seen else None
-        if problem is not None:
-            raise ValidationFailed(
-                "A choice field lists each choice once.",
-                errors=[field_error("choices", f"choice {choice!r} is {problem}")],
-            )
-        seen.add(choice)
+        if not choice.strip():
+            problem = "is blank"
+        elif choice != choice.strip():
+            problem = "has spaces around it"
+        elif choice in seen:
+            problem = "is listed twice"
+        else:
+            seen.add(choice)
+            continue
+        said = f"choice {choice!r} {problem}"
+        raise ValidationFailed(f"choices: {said}.", errors=[field_error("choices", said)])
 
 
 def _rows_of(session: AsyncSession, register: str) -> tuple[Table, ColumnElement[bool]]:
