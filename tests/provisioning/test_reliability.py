@@ -330,6 +330,8 @@ async def test_the_sweep_leaves_a_run_alone_while_its_job_waits_or_runs(
 
     assert await stranded("todo") == []
     assert await stranded("doing") == []
+    # A job that ended while its run is still active left it behind: nudged.
+    assert await stranded("failed") == [run.id]
     assert await stranded(None) == [run.id]  # the job is lost: nudged
 
 
