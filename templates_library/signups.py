@@ -8,9 +8,27 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from templates_library.schema import PackVersion
 from templates_library.seeding import PUBLISHED
 from templates_library.validation import longest_fitting, texts_too_long
-from templates_library.values import InvalidParametersError
+from templates_library.values import InvalidParametersError, resolve_parameters
+
+# (pack, version) → (the longest programme name whose texts fit, or inf; the first text too
+# long whatever the name): a published version never changes, so worked out once.
+_ROOM: dict[tuple[str, str], tuple[float, str | None]] = {}
+
+
+def _room(pack_key: str, pack: PackVersion, start_date: datetime.date) -> tuple[float, str | None]:
+    """A text is as long as its value without the name plus its occurrences times the name's
+    length, so one length says for every name whether it fits (`longest_fitting`)."""
+    key = (pack_key, pack.version)
+    if key not in _ROOM:
+        fields = PUBLISHED.fields(pack_key, pack)
+        params: dict[str, Any] = {"programme_name": "", "start_date": start_date}
+        unfit = texts_too_long(pack, params, pack_key=pack_key, fields=fields)
+        room = longest_fitting(pack, params, "programme_name", pack_key=pack_key, fields=fields)
+        _ROOM[key] = (room, unfit[0].text.location if unfit else None)
+    return _ROOM[key]
 
 
 async def seeding_problems(
@@ -27,9 +45,8 @@ async def seeding_problems(
     # What the provisioning run seeds with (`provisioning.seeding`).
     params: dict[str, Any] = {"programme_name": programme_name, "start_date": start_date}
     named = f"template pack {pack_key} {version}"
-    fields = PUBLISHED.fields(pack_key, pack)
     try:
-        too_long = texts_too_long(pack, params, pack_key=pack_key, fields=fields)
+        resolve_parameters(pack.parameters, params)
     except InvalidParametersError as error:
         # The signup's own parameters by their fields; one the pack wants that a signup cannot
         # give (a later version's) by its name, on the pack.
@@ -39,11 +56,10 @@ async def seeding_problems(
             else ("template_pack", f"parameter `{name}`: {problem} ({named})")
             for name, problem in error.problems.items()
         ]
-    if not too_long:
-        return []
-    room = longest_fitting(pack, params, "programme_name", pack_key=pack_key, fields=fields)
-    if 0 < room < len(programme_name):
-        return [("programme_name", f"at most {room} characters for {named}")]
-    # Not the name's doing: a version published before its texts were checked.
-    first = too_long[0].text
-    return [("template_version", f"{named} cannot be seeded ({first.location} is too long)")]
+    room, unfit = _room(pack_key, pack, start_date)
+    if unfit is not None:
+        # Not the name's doing: a version published before its texts were checked.
+        return [("template_version", f"{named} cannot be seeded ({unfit} is too long)")]
+    if len(programme_name) > room:
+        return [("programme_name", f"at most {int(room)} characters for {named}")]
+    return []

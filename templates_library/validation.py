@@ -7,6 +7,7 @@ the file and line, using the source map recorded by the loader.
 
 from __future__ import annotations
 
+import math
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import date
@@ -760,9 +761,10 @@ def longest_fitting(
     *,
     pack_key: str = "",
     fields: Mapping[ItemId, ItemValues] | None = None,
-) -> int:
+) -> float:
     """The longest value text parameter `name` may have for every text to fit its column, the
-    other parameters as in `params` (negative: the texts do not fit even with it empty)."""
+    other parameters as in `params` (negative: the texts do not fit even with it empty; `inf`:
+    no text takes it)."""
     # Each text is as long as its value without the parameter plus its occurrences times the
     # parameter's length: two seeds (the parameter empty, then one character long) say both.
     fields = pack_fields(version) if fields is None else fields
@@ -773,7 +775,7 @@ def longest_fitting(
         for text, longer in zip(empty, one, strict=True)
         if longer.length > text.length
     ]
-    return min(room, default=max((p.max_length or 0 for p in version.parameters), default=0))
+    return min(room, default=math.inf)
 
 
 def longest_parameters(version: PackVersion) -> dict[str, object]:
