@@ -250,3 +250,38 @@ async def test_an_unknown_band_is_refused_naming_the_workspaces_bands(
         url(configured, "risks"), params={"band": "high"}, headers=configured.headers
     )
     assert [r["title"] for r in high.json()["items"]] == ["R"]
+
+
+async def test_a_day_the_server_set_stays_editable_after_the_workspace_moves_west(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """Rows dated on Kiritimati's today, the workspace then moved to Pago Pago (26 hours
+    behind: its today one or two days earlier): an edit of another field keeps the day and
+    goes through; the day sent again is checked against the new today."""
+    ws = await workspace_in(client, make_workspace, AHEAD)
+    bodies = await registers(client, ws)
+    prog_id = bodies["issues"][0]["programme_id"]
+    bodies["milestones"] = (
+        {"programme_id": prog_id, "title": "Go live", "state": "achieved"},
+        "actual_date",
+    )
+    bodies["lessons"] = ({"programme_id": prog_id, "title": "Lesson"}, "raised_on")
+    meeting, _ = bodies["meetings"]
+    meeting["held_on"] = today_in(AHEAD)  # a meeting names its day; the others take today
+    rows = {path: await make(client, ws, path, body) for path, (body, _) in bodies.items()}
+    settings = f"/api/v1/w/{ws.slug}/settings"
+    etag = (await client.get(settings, headers=ws.headers)).headers["etag"]
+    moved = await client.patch(
+        settings, json={"timezone": BEHIND}, headers={**ws.headers, "If-Match": etag}
+    )
+    assert moved.status_code == 200, moved.text
+
+    for path, (_, field) in bodies.items():
+        row = rows[path]
+        assert row[field] > today_in(BEHIND), (path, row[field])
+        edited = await change(client, ws, path, row, {"title": "Renamed"})
+        assert edited.status_code == 200, (path, edited.text)
+        assert edited.json()[field] == row[field]
+        sent = await change(client, ws, path, edited.json(), {field: row[field]})
+        assert sent.status_code == 422, (path, sent.text)
+        assert [e["field"] for e in sent.json()["errors"]] == [field], path

@@ -42,8 +42,13 @@ def not_after_today(day: date, today: date) -> str | None:
     return None
 
 
+# Time zones span 26 hours (UTC-12 to UTC+14), so the same moment falls on calendar days up to
+# two apart: a day set on a workspace's today is at most this far ahead of another zone's.
+ZONES_APART = timedelta(days=2)
+
+
 def kept_not_after_today(day: date, today: date) -> str | None:
-    """:func:`not_after_today` for a day a write keeps (another field changes): a day up to
-    one after today passes, as a change of the workspace's time zone (at most 26 hours) can put
-    a day the server set that far ahead of the new today. A day further on was never right."""
-    return not_after_today(day, today) if day > today + timedelta(days=1) else None
+    """:func:`not_after_today` for a day a write keeps (another field changes): a day up to two
+    after today passes, as a change of the workspace's time zone can put a day the server set
+    that far ahead of the new today. A day further on was never right."""
+    return not_after_today(day, today) if day > today + ZONES_APART else None

@@ -6,17 +6,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from services.workspace.clock import not_after_today
+from services.workspace.clock import kept_not_after_today, not_after_today
 
 
-def decision_date_problem(day: date, today: date, earliest: date | None, after: str) -> str | None:
+def decision_date_problem(
+    day: date, today: date, earliest: date | None, after: str, *, kept: bool = False
+) -> str | None:
     """Why a decision cannot be dated ``day``, or None.
 
-    A decision is recorded once taken, so never in the future; and it follows what it decides
-    on, so never before ``earliest`` (described by ``after``: "the request was raised", "the
-    gate's previous decision").
+    A decision is recorded once taken, so never in the future (``kept``: a day the write keeps,
+    as :func:`kept_not_after_today` reads it); and it follows what it decides on, so never
+    before ``earliest`` (described by ``after``: "the request was raised", "the gate's previous
+    decision").
     """
-    if (future := not_after_today(day, today)) is not None:
+    if (future := (kept_not_after_today if kept else not_after_today)(day, today)) is not None:
         return future
     if earliest is not None and day < earliest:
         return f"not before {after} ({earliest.isoformat()})"

@@ -188,7 +188,10 @@ class MeetingService(RegisterService[Meeting]):
         if before is None:
             await self.require_row(Board, row.board_id, "board_id")
         if row.state is MeetingState.HELD:
-            problem = not_after_today(row.held_on, clock.today(self.session))
+            # A day the write keeps may be up to two ahead (a time zone change moved it).
+            kept = before is not None and not {"held_on", "state"} & before.keys()
+            check = clock.kept_not_after_today if kept else not_after_today
+            problem = check(row.held_on, clock.today(self.session))
             if problem is not None:
                 raise invalid(
                     "held_on", problem, f"held_on: {problem}; a held meeting has taken place"
@@ -270,7 +273,10 @@ class ActionService(RegisterService[Action]):
                 await self.require_programme(row.programme_id)
         today = clock.today(self.session)
         done = keep_in_step(COMPLETED_ON, row, "completed_on", "state", before, today)
-        problem = None if done is None else not_after_today(done, today)
+        # A day the write keeps may be up to two ahead (a time zone change moved it).
+        kept = before is not None and not {"completed_on", "state"} & before.keys()
+        check = clock.kept_not_after_today if kept else not_after_today
+        problem = None if done is None else check(done, today)
         if problem is not None:
             raise invalid("completed_on", problem, f"completed_on: {problem}")
 
@@ -314,7 +320,11 @@ class DecisionService(RegisterService[Decision]):
         await self.require_row(Meeting, row.meeting_id, "meeting_id")
         today = clock.today(self.session)
         decided = keep_in_step(DECIDED_ON, row, "decided_on", "status", before, today)
-        problem = None if decided is None else decision_date_problem(decided, today, None, "")
+        # A day the write keeps may be up to two ahead (a time zone change moved it).
+        kept = before is not None and not {"decided_on", "status"} & before.keys()
+        problem = (
+            None if decided is None else decision_date_problem(decided, today, None, "", kept=kept)
+        )
         if problem is not None:
             detail = f"decided_on: {problem} (today is {today.isoformat()} on its calendar)"
             raise invalid("decided_on", problem, detail)

@@ -69,7 +69,7 @@ class LessonService(RegisterService[Lesson]):
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
         # Raised today unless told; a day sent is one that has come. A day kept by a write of
-        # other fields may be one ahead (a time zone change moved it), as in the issues
+        # other fields may be up to two ahead (a time zone change moved it), as in the issues
         # register; a row with a day further on is refused until put right.
         today = clock.today(self.session)
         if before is None and row.raised_on is None:

@@ -198,7 +198,7 @@ class IssueService(RegisterService[Issue]):
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
         # Raised today unless told; a date sent is one that has come. A date kept by a write of
-        # other fields may be one day ahead (a time zone change moved it); an issue recorded
+        # other fields may be two days ahead (a time zone change moved it); an issue recorded
         # before the rule with a later date is refused on its next write, not re-dated.
         today = clock.today(self.session)
         if before is None and row.raised_on is None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
-from services.workspace.clock import not_after_today
+from services.workspace.clock import kept_not_after_today, not_after_today
 from services.workspace.gates.models import GateBoundary, GateDecision
 from services.workspace.structure.models import MilestoneState, TrancheState
 
@@ -15,15 +15,19 @@ from services.workspace.structure.models import MilestoneState, TrancheState
 UNDER_WAY = frozenset({TrancheState.STARTED, TrancheState.CLOSED})
 
 
-def actual_date_problem(state: MilestoneState, actual: date | None, today: date) -> str | None:
+def actual_date_problem(
+    state: MilestoneState, actual: date | None, today: date, *, kept: bool = False
+) -> str | None:
     """Why ``actual`` does not fit a milestone in ``state``; None when it does.
 
-    An achieved milestone was achieved on a day that has come; no other milestone has one.
+    An achieved milestone was achieved on a day that has come (``kept``: a day the write keeps,
+    as :func:`kept_not_after_today` reads it); no other milestone has one.
     """
     if state is MilestoneState.ACHIEVED:
         if actual is None:
             return "an achieved milestone has an actual date"
-        if (future := not_after_today(actual, today)) is not None:
+        future = (kept_not_after_today if kept else not_after_today)(actual, today)
+        if future is not None:
             return future
         return None
     if actual is not None:
