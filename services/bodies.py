@@ -109,24 +109,38 @@ _NOT_TEXT = {
 }
 
 
+def _body_annotation(request: Request[Any, Any, Any]) -> Any:
+    data = getattr(request.scope.get("route_handler"), "parsed_data_field", None)
+    return None if data is None else data.annotation
+
+
+def body_fields(request: Request[Any, Any, Any]) -> tuple[msgspec.inspect.Field, ...]:
+    """The top-level fields of the route's body struct (none when it takes no struct)."""
+    annotation = _body_annotation(request)
+    return () if annotation is None else _struct_fields(annotation)
+
+
+@functools.cache
+def _struct_fields(annotation: Any) -> tuple[msgspec.inspect.Field, ...]:
+    try:
+        info: msgspec.inspect.Type = msgspec.inspect.type_info(annotation)
+    except (TypeError, ValueError):  # a type msgspec cannot describe
+        return ()
+    while isinstance(info, msgspec.inspect.Metadata):
+        info = info.type
+    return tuple(info.fields) if isinstance(info, msgspec.inspect.StructType) else ()
+
+
 def _typed_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
     """The route's top-level body fields that take numbers or booleans, and not text."""
-    data = getattr(request.scope.get("route_handler"), "parsed_data_field", None)
-    return {} if data is None else _not_text_fields(data.annotation)
+    annotation = _body_annotation(request)
+    return {} if annotation is None else _not_text_fields(annotation)
 
 
 @functools.cache
 def _not_text_fields(annotation: Any) -> dict[str, str]:
-    try:
-        info: msgspec.inspect.Type = msgspec.inspect.type_info(annotation)
-    except (TypeError, ValueError):  # a type msgspec cannot describe
-        return {}
-    while isinstance(info, msgspec.inspect.Metadata):
-        info = info.type
-    if not isinstance(info, msgspec.inspect.StructType):
-        return {}
     found = {}
-    for field in info.fields:
+    for field in _struct_fields(annotation):
         kinds = (
             field.type.types if isinstance(field.type, msgspec.inspect.UnionType) else (field.type,)
         )

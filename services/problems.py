@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from services import parameters
+from services.bodies import body_fields
 from services.errors import (
     Conflict,
     MalformedRequest,
@@ -229,20 +230,10 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
 def _missing_fields(request: Request[Any, Any, Any]) -> list[str]:
     """The required top-level fields of the route's body struct that the body (already read,
     a JSON object) lacks, in declaration order; [] when that cannot be told."""
-    handler = request.scope.get("route_handler")
-    data = getattr(handler, "parsed_data_field", None)
     body = getattr(getattr(request, "_connection_state", None), "json", None)
-    if data is None or not isinstance(body, dict):
+    if not isinstance(body, dict):
         return []
-    try:
-        info: msgspec.inspect.Type = msgspec.inspect.type_info(data.annotation)
-    except (TypeError, ValueError):  # a type msgspec cannot describe
-        return []
-    while isinstance(info, msgspec.inspect.Metadata):
-        info = info.type
-    if not isinstance(info, msgspec.inspect.StructType):
-        return []
-    return [f.encode_name for f in info.fields if f.required and f.encode_name not in body]
+    return [f.encode_name for f in body_fields(request) if f.required and f.encode_name not in body]
 
 
 def _litestar_validation(
