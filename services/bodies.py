@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import msgspec
@@ -114,21 +115,60 @@ def _body_annotation(request: Request[Any, Any, Any]) -> Any:
     return None if data is None else data.annotation
 
 
-def body_fields(request: Request[Any, Any, Any]) -> tuple[msgspec.inspect.Field, ...]:
-    """The top-level fields of the route's body struct (none when it takes no struct)."""
-    annotation = _body_annotation(request)
-    return () if annotation is None else _struct_fields(annotation)
-
-
 @functools.cache
 def _struct_fields(annotation: Any) -> tuple[msgspec.inspect.Field, ...]:
     try:
         info: msgspec.inspect.Type = msgspec.inspect.type_info(annotation)
     except (TypeError, ValueError):  # a type msgspec cannot describe
         return ()
+    info = _bare(info)
+    return tuple(info.fields) if isinstance(info, msgspec.inspect.StructType) else ()
+
+
+def missing_fields(request: Request[Any, Any, Any], body: Any) -> list[str]:
+    """Every required field the body lacks, nested objects and arrays of them included, named
+    as field errors name them (``criteria[2].text``), in the body's order: msgspec stops at the
+    first one, so one answer says them all."""
+    annotation = _body_annotation(request)
+    if annotation is None:
+        return []
+    try:
+        info = msgspec.inspect.type_info(annotation)
+    except (TypeError, ValueError):  # a type msgspec cannot describe
+        return []
+    return list(_missing_in(info, body, ""))
+
+
+def _missing_in(info: msgspec.inspect.Type, value: Any, path: str) -> Iterator[str]:
+    info = _bare(info)
+    if isinstance(info, msgspec.inspect.UnionType):
+        # The one object type a JSON object can be read as (``X | None``), if there is one.
+        objects = [
+            kind
+            for kind in info.types
+            if isinstance(_bare(kind), msgspec.inspect.StructType | msgspec.inspect.DataclassType)
+        ]
+        if len(objects) == 1:
+            yield from _missing_in(objects[0], value, path)
+    elif isinstance(info, msgspec.inspect.StructType | msgspec.inspect.DataclassType):
+        if isinstance(value, dict):
+            for field in info.fields:
+                name = f"{path}.{field.encode_name}" if path else field.encode_name
+                if field.encode_name in value:
+                    yield from _missing_in(field.type, value[field.encode_name], name)
+                elif field.required:
+                    yield name
+    elif isinstance(info, msgspec.inspect.ListType | msgspec.inspect.SetType) and isinstance(
+        value, list
+    ):
+        for i, item in enumerate(value):
+            yield from _missing_in(info.item_type, item, f"{path}[{i}]")
+
+
+def _bare(info: msgspec.inspect.Type) -> msgspec.inspect.Type:
     while isinstance(info, msgspec.inspect.Metadata):
         info = info.type
-    return tuple(info.fields) if isinstance(info, msgspec.inspect.StructType) else ()
+    return info
 
 
 def _typed_fields(request: Request[Any, Any, Any]) -> dict[str, str]:
@@ -146,8 +186,7 @@ def _not_text_fields(annotation: Any) -> dict[str, str]:
         )
         words = []
         for kind in kinds:
-            while isinstance(kind, msgspec.inspect.Metadata):
-                kind = kind.type
+            kind = _bare(kind)
             if isinstance(kind, msgspec.inspect.StrType):
                 break  # text is one of its types
             if (said := _NOT_TEXT.get(type(kind))) is not None:

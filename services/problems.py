@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 
 from services import parameters
-from services.bodies import body_fields
+from services.bodies import missing_fields
 from services.errors import (
     Conflict,
     MalformedRequest,
@@ -228,12 +228,10 @@ def _field_error(request: Request[Any, Any, Any], item: Mapping[str, Any]) -> di
 
 
 def _missing_fields(request: Request[Any, Any, Any]) -> list[str]:
-    """The required top-level fields of the route's body struct that the body (already read,
-    a JSON object) lacks, in declaration order; [] when that cannot be told."""
+    """The required fields the body (already read) lacks, nested ones too; [] when that cannot
+    be told."""
     body = getattr(getattr(request, "_connection_state", None), "json", None)
-    if not isinstance(body, dict):
-        return []
-    return [f.encode_name for f in body_fields(request) if f.required and f.encode_name not in body]
+    return missing_fields(request, body) if isinstance(body, dict) else []
 
 
 def _litestar_validation(
@@ -246,7 +244,7 @@ def _litestar_validation(
         names = parameters.missing_query_parameters(request) if missing[1] == "query" else []
         errors = [field_error(name, "required", missing[1]) for name in names or [missing[2]]]
     if any(e == field_error(e["field"], "required") for e in errors):
-        # msgspec stops at the first required field a body lacks: add the others.
+        # msgspec stops at the first required field a body lacks, nested or not: add the others.
         named = {e["field"] for e in errors}
         errors += [field_error(f, "required") for f in _missing_fields(request) if f not in named]
     if not errors or any(e["message"].startswith("JSON is malformed") for e in errors):

@@ -455,8 +455,18 @@ async def test_every_required_field_or_parameter_left_out_is_named_in_one_answer
     missing = [e["field"] for e in partial.json()["errors"] if e["message"] == "required"]
     assert {"plan", "template_pack", "programme_name", "start_date"} <= set(missing), missing
     assert len(missing) == len(set(missing))  # each once
-    # Query parameters: the board pack needs both ends of its period.
+    # Nested objects too: every criterion that lacks its text, and the gate's own title.
     prog = (await client.post(ws.programmes, json={"name": "P"}, headers=ws.headers)).json()
+    nested = await client.post(
+        f"/api/v1/w/{ws.slug}/stage-gates",
+        json={"programme_id": prog["id"], "criteria": [{}, {"text": "Ready"}, {"mandatory": 1}]},
+        headers=ws.headers,
+    )
+    assert nested.status_code == 422, nested.text
+    assert sorted(
+        e["field"] for e in nested.json()["errors"] if e["message"] == "required"
+    ) == ["criteria[0].text", "criteria[2].text", "title"], nested.text
+    # Query parameters: the board pack needs both ends of its period.
     pack = await client.get(f"{ws.programmes}/{prog['id']}/board-pack", headers=ws.headers)
     assert pack.status_code == 422, pack.text
     assert [(e["field"], e["source"]) for e in pack.json()["errors"]] == [
