@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
+import pytest
+
 from services.db.engine import Database
+from services.workspace.raid.models import Risk, RiskKind, RiskResponse
 from templates_library.items import stable_id
 from templates_library.seeding import seed
-from tests.conftest import MakeWorkspace, PublishPack
-from tests.workspace_api import Client, change, make, programme, url
+from tests.conftest import MakeWorkspace, PublishPack, Workspace, in_workspace
+from tests.workspace_api import Client, change, day, make, programme, url
 
 
 async def test_risks_are_scored_banded_and_trend_with_their_residual_score(
@@ -280,3 +284,97 @@ async def test_owner_roles_must_be_programme_roles_of_the_workspace(
     assert foreign.json()["errors"][0]["field"] == "owner_role_id"
     assert moved.status_code == 422
     assert reseated.status_code == 422 and reseated.json()["errors"][0]["field"] == "members"
+
+
+AGILE = "agile-pmo-safe"
+
+
+async def agile_workspace(make_workspace: MakeWorkspace, database: Database) -> Workspace:
+    """A workspace seeded from the agile (SAFe) pack: ROAM responses."""
+    ws = await make_workspace()
+    await seed(database, ws.tenant_id, AGILE, "1.0.0", {"start_date": "2027-01-04"})
+    return ws
+
+
+@pytest.mark.usefixtures("shipped_catalogue")
+async def test_roam_is_for_threats_and_opportunities_keep_their_responses(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await agile_workspace(make_workspace, database)
+    seeded = stable_id(ws.tenant_id, AGILE, "risk", "reuse-platform")
+    shown = (await client.get(url(ws, f"risks/{seeded}"), headers=ws.headers)).json()
+    assert (shown["kind"], shown["response"]) == ("opportunity", "exploit")
+    base = {
+        "programme_id": shown["programme_id"],
+        "title": "R",
+        "inherent_probability": 2,
+        "inherent_impact": 2,
+    }
+
+    reviewed = await change(client, ws, "risks", shown, {"next_review_date": day(14)})
+    enhanced = await make(
+        client, ws, "risks", {**base, "kind": "opportunity", "response": "enhance"}
+    )
+    owned = await make(client, ws, "risks", {**base, "response": "owned"})
+    roam_opportunity = await client.post(
+        url(ws, "risks"),
+        json={**base, "kind": "opportunity", "response": "owned"},
+        headers=ws.headers,
+    )
+    classic_threat = await client.post(
+        url(ws, "risks"), json={**base, "response": "avoid"}, headers=ws.headers
+    )
+
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["next_review_date"] == day(14)
+    assert (enhanced["response"], owned["response"]) == ("enhance", "owned")
+    assert roam_opportunity.status_code == 422, roam_opportunity.text
+    assert roam_opportunity.json()["errors"][0] == {
+        "field": "response",
+        "message": "an opportunity takes one of: enhance, exploit, reject, share",
+        "source": "body",
+    }
+    assert classic_threat.status_code == 422, classic_threat.text
+    assert classic_threat.json()["errors"][0]["field"] == "response"
+
+
+@pytest.mark.usefixtures("shipped_catalogue")
+async def test_a_stored_response_the_rules_now_refuse_does_not_block_other_fields(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await agile_workspace(make_workspace, database)
+    seeded = stable_id(ws.tenant_id, AGILE, "risk", "reuse-platform")
+    programme_id = (await client.get(url(ws, f"risks/{seeded}"), headers=ws.headers)).json()[
+        "programme_id"
+    ]
+    # A threat answered the classic way before the workspace moved to ROAM.
+    async with in_workspace(database, ws.tenant_id) as session:
+        planted = Risk(
+            programme_id=uuid.UUID(programme_id),
+            title="Vendor late",
+            kind=RiskKind.THREAT,
+            inherent_probability=3,
+            inherent_impact=3,
+            inherent_score=9,
+            residual_probability=3,
+            residual_impact=3,
+            residual_score=9,
+            response=RiskResponse.AVOID,
+        )
+        session.add(planted)
+        await session.flush()
+        risk_id: uuid.UUID = planted.id
+    shown = (await client.get(url(ws, f"risks/{risk_id}"), headers=ws.headers)).json()
+
+    reviewed = await change(client, ws, "risks", shown, {"next_review_date": day(7)})
+    resent = await change(client, ws, "risks", reviewed.json(), {"response": "avoid"})
+    turned = await change(client, ws, "risks", reviewed.json(), {"kind": "opportunity"})
+    answered = await change(client, ws, "risks", reviewed.json(), {"response": "mitigated"})
+
+    assert reviewed.status_code == 200, reviewed.text
+    assert reviewed.json()["response"] == "avoid"
+    for refused in (resent, turned):
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["response"]
+    assert answered.status_code == 200, answered.text
+    assert answered.json()["response"] == "mitigated"

@@ -36,10 +36,15 @@ def risk_score(probability: int, impact: int) -> int:
 
 
 def responses_for(kind: RiskKind, model: RiskResponseModel) -> frozenset[RiskResponse]:
-    """The responses a risk of ``kind`` may take in a workspace using ``model``."""
-    if model is RiskResponseModel.ROAM:
-        return ROAM_RESPONSES
-    return THREAT_RESPONSES if kind is RiskKind.THREAT else OPPORTUNITY_RESPONSES
+    """The responses a risk of ``kind`` may take in a workspace using ``model``.
+
+    ROAM (SAFe) is how a train handles the threats to its PI objectives; it has nothing to say
+    about taking a chance, so an opportunity takes exploit, enhance, share or reject under
+    either model (as the template packs' validator requires of the packs).
+    """
+    if kind is RiskKind.OPPORTUNITY:
+        return OPPORTUNITY_RESPONSES
+    return ROAM_RESPONSES if model is RiskResponseModel.ROAM else THREAT_RESPONSES
 
 
 def risk_trend(previous_score: int, score: int) -> RiskTrend:

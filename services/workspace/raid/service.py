@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -114,14 +115,27 @@ class RiskService(RegisterService[Risk]):
                 row.residual_impact = row.inherent_impact
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
+        # The workspace's choices are checked on the values a write sets (a response also when
+        # the kind changes under it). A value stored before the choices changed (a template
+        # upgrade, a rule put right) is not what a write of other fields is about: refusing it
+        # would lock the row against, say, its next review date.
+        written = None if before is None else before.keys()
         settings = await configuration.configuration(self.session)
-        _check_scale(settings, row)
+        _check_scale(settings, row, written)
         allowed = responses_for(row.kind, settings.risk_response_model)
-        if row.response is not None and row.response not in allowed:
+        if (
+            (written is None or {"response", "kind"} & written)
+            and row.response is not None
+            and row.response not in allowed
+        ):
             raise invalid(
                 "response", f"{a_or_an(row.kind)} takes one of: {', '.join(sorted(allowed))}"
             )
-        if row.proximity is not None and row.proximity not in {p.key for p in settings.proximity}:
+        if (
+            (written is None or "proximity" in written)
+            and row.proximity is not None
+            and row.proximity not in {p.key for p in settings.proximity}
+        ):
             known = ", ".join(p.key for p in settings.proximity)
             raise invalid("proximity", f"one of the workspace's proximities: {known}")
         previous = row.residual_score
@@ -131,14 +145,17 @@ class RiskService(RegisterService[Risk]):
             row.trend = risk_trend(previous, row.residual_score)
 
 
-def _check_scale(settings: RegisterConfiguration, row: Risk) -> None:
+def _check_scale(
+    settings: RegisterConfiguration, row: Risk, written: Collection[str] | None
+) -> None:
+    """The levels ``written`` (all of them when None: a new risk) are on the workspace's scale."""
     for name, top in (
         ("inherent_probability", settings.max_probability),
         ("residual_probability", settings.max_probability),
         ("inherent_impact", settings.max_impact),
         ("residual_impact", settings.max_impact),
     ):
-        if getattr(row, name) > top:
+        if (written is None or name in written) and getattr(row, name) > top:
             raise invalid(name, f"at most {top} on this workspace's scale")
 
 
