@@ -264,3 +264,30 @@ async def test_a_gate_on_a_project_or_on_no_tranche_is_planned_whatever_the_tran
     ):
         response = await client.post(url(ws, "stage-gates"), json=body, headers=ws.headers)
         assert response.status_code == 201, response.text
+
+
+async def test_a_gates_board_is_one_of_its_own_programme_or_one_across_the_workspace(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    other_prog = await programme(client, ws, "Digital Services")
+    own = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    others = await make(client, ws, "boards", {"programme_id": other_prog["id"], "name": "Board"})
+    portfolio = await make(client, ws, "boards", {"name": "Portfolio board"})
+    body = {"programme_id": prog["id"], "title": "Funding release"}
+
+    refused = await client.post(
+        url(ws, "stage-gates"), json={**body, "board_id": others["id"]}, headers=ws.headers
+    )
+    gate = await make(client, ws, "stage-gates", {**body, "board_id": own["id"]})
+    moved = await change(client, ws, "stage-gates", gate, {"board_id": others["id"]})
+    across = await change(client, ws, "stage-gates", gate, {"board_id": portfolio["id"]})
+
+    for answer in (refused, moved):
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in answer.json()["errors"]] == ["board_id"]
+        assert "another programme" in answer.json()["errors"][0]["message"]
+    assert across.status_code == 200, across.text
+    assert across.json()["board_id"] == portfolio["id"]

@@ -141,7 +141,24 @@ class GateService(RegisterService[StageGate]):
                 "Only a member of the gate's board decides it, so its board cannot be removed.",
             )
         if before is None or "board_id" in before:
-            await self.require_row(Board, row.board_id, "board_id")
+            await self.require_board(row)
+
+    async def require_board(self, row: StageGate) -> None:
+        """``row``'s board is one of its programme's, or one governing across the workspace (a
+        portfolio board): another programme's board has no say over this programme's gates."""
+        if row.board_id is None:
+            return
+        found = (
+            await self.session.execute(select(Board.programme_id).where(Board.id == row.board_id))
+        ).first()
+        if found is None:
+            raise invalid("board_id", "no such board here")
+        if found.programme_id is not None and found.programme_id != row.programme_id:
+            raise invalid(
+                "board_id",
+                "the board governs another programme; name a board of this gate's programme",
+                "A gate is decided by a board of its own programme (or one across the workspace).",
+            )
 
     async def delete(self, row: StageGate) -> None:
         """A gate with decisions on record is kept: its history is the programme's. So is an
