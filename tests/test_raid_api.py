@@ -101,6 +101,34 @@ async def test_risk_responses_scales_and_proximity_come_from_the_workspace(
     assert opportunity["response"] == "exploit"
 
 
+async def test_an_opportunity_whose_residual_score_rises_is_improving(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    opportunity = await make(
+        client,
+        ws,
+        "risks",
+        {
+            "programme_id": prog["id"],
+            "title": "Second value stream adopts the platform",
+            "kind": "opportunity",
+            "inherent_probability": 2,
+            "inherent_impact": 3,
+            "response": "enhance",
+        },
+    )
+
+    enhanced = await change(client, ws, "risks", opportunity, {"residual_probability": 4})
+    slipping = await change(client, ws, "risks", enhanced.json(), {"residual_probability": 1})
+
+    assert enhanced.status_code == 200, enhanced.text
+    assert (enhanced.json()["residual_score"], enhanced.json()["trend"]) == (12, "improving")
+    assert slipping.status_code == 200, slipping.text
+    assert (slipping.json()["residual_score"], slipping.json()["trend"]) == (3, "worsening")
+
+
 async def test_issues_and_assumptions_filter_by_status_owner_and_due_date(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

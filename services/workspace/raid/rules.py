@@ -47,14 +47,14 @@ def responses_for(kind: RiskKind, model: RiskResponseModel) -> frozenset[RiskRes
     return ROAM_RESPONSES if model is RiskResponseModel.ROAM else THREAT_RESPONSES
 
 
-def risk_trend(previous_score: int, score: int) -> RiskTrend:
-    """How a residual score moved: lower is improving, for threats and opportunities alike
-    (an opportunity's score is the size of the chance still to be taken)."""
-    if score < previous_score:
-        return RiskTrend.IMPROVING
-    if score > previous_score:
-        return RiskTrend.WORSENING
-    return RiskTrend.STABLE
+def risk_trend(previous_score: int, score: int, kind: RiskKind = RiskKind.THREAT) -> RiskTrend:
+    """How a residual score moved. A threat improves as its score falls; an opportunity as its
+    score rises (its score is how likely and how large the gain: exploiting or enhancing it
+    raises it)."""
+    if score == previous_score:
+        return RiskTrend.STABLE
+    better = score > previous_score if kind is RiskKind.OPPORTUNITY else score < previous_score
+    return RiskTrend.IMPROVING if better else RiskTrend.WORSENING
 
 
 def dependency_rag(

@@ -142,7 +142,7 @@ class RiskService(RegisterService[Risk]):
         row.inherent_score = risk_score(row.inherent_probability, row.inherent_impact)
         row.residual_score = risk_score(row.residual_probability, row.residual_impact)
         if before is not None and "trend" not in before and previous != row.residual_score:
-            row.trend = risk_trend(previous, row.residual_score)
+            row.trend = risk_trend(previous, row.residual_score, row.kind)
 
 
 def _check_scale(
