@@ -154,18 +154,45 @@ def test_realisation_pct_for_rising_falling_and_unknown_indicators() -> None:
     assert realisation_pct(100, 100, 150) is None
 
 
-def test_programme_roll_up_is_value_weighted_where_money_is_known() -> None:
+@pytest.mark.parametrize(
+    ("baseline", "target", "latest", "pct"),
+    [(18, 10, 10.8, 90), (71, 85, 83.6, 90), (6.5, 2.0, 2.45, 90), (10, 20, 17, 70)],
+)
+def test_realisation_pct_on_a_boundary_is_the_boundary_not_a_float_below_it(
+    baseline: float, target: float, latest: float, pct: float
+) -> None:
+    # (18 − 10.8) / (18 − 10) is 89.99999999999999 in binary floating point: amber at ≥ 90 %.
+    assert realisation_pct(baseline, target, latest, exact=True) == pct
+    assert floor_rag(realisation_pct(baseline, target, latest, exact=True), 90, 70) == (
+        Rag.GREEN if pct == 90 else Rag.AMBER
+    )
+    rolled = roll_up([BenefitProgress(realisation_pct(baseline, target, latest, exact=True), None)])
+    assert rolled.exact_pct == pct
+
+
+def test_programme_roll_up_is_value_weighted_when_every_benefit_has_money() -> None:
     rolled = roll_up(
-        [
-            BenefitProgress(50.0, Decimal(300_000)),
-            BenefitProgress(100.0, Decimal(100_000)),
-            BenefitProgress(0.0, None),  # no money: out of the value-weighted figure
-        ]
+        [BenefitProgress(50.0, Decimal(300_000)), BenefitProgress(100.0, Decimal(100_000))]
     )
     assert rolled.value_weighted is True
     assert rolled.pct == 62.5
     assert rolled.counted == 2
     assert rolled.value_realised_per_year == Decimal("250000.00")
+
+
+def test_programme_roll_up_with_money_for_some_benefits_only_is_a_mean_of_them_all() -> None:
+    # Weighting by the money of one would read 100 % beside two benefits at nothing.
+    rolled = roll_up(
+        [
+            BenefitProgress(100.0, Decimal(100_000)),
+            BenefitProgress(0.0, None),
+            BenefitProgress(-20.0, None),  # counts as 0
+        ]
+    )
+    assert (rolled.value_weighted, rolled.counted) == (False, 3)
+    assert rolled.pct == 33.33
+    # The money known is still realised money.
+    assert rolled.value_realised_per_year == Decimal("100000.00")
 
 
 def test_programme_roll_up_sums_money_exactly_to_the_cent() -> None:
@@ -343,9 +370,22 @@ def test_publishing_needs_overall_a_reason_to_override_and_a_path_to_green() -> 
     overridden = publication_problems(green, Rag.AMBER, "", "", rules)
     assert [f for f, _ in overridden] == ["override_reason"]
     assert publication_problems(green, Rag.AMBER, "Supplier fixed it", "", rules) == []
-    amber = {D.OVERALL: Rag.AMBER, D.COST: Rag.RED}
+    amber = {D.OVERALL: Rag.AMBER, D.COST: Rag.AMBER}
     problems = publication_problems(amber, Rag.AMBER, "", "", rules)
     assert problems == [("path_to_green", "overall, cost not green: give the path to green")]
     assert publication_problems(amber, Rag.AMBER, "", "Re-plan by May", rules) == []
     relaxed = RagRules(path_to_green_for_amber=False, override_requires_reason=False)
     assert publication_problems({D.OVERALL: Rag.AMBER}, Rag.GREEN, "", "", relaxed) == []
+
+
+def test_overall_better_than_a_dimension_the_report_gives_needs_a_reason() -> None:
+    # Overall is the worst dimension unless overridden with a reason, even where the data's
+    # suggestion agrees with the overall the report gives.
+    rules = RagRules()
+    flattering = {D.OVERALL: Rag.GREEN, D.SCHEDULE: Rag.RED, D.COST: Rag.AMBER}
+    problems = publication_problems(flattering, Rag.GREEN, "", "Second supplier", rules)
+    assert problems == [
+        ("override_reason", "overall is green but schedule is red and cost is amber: say why")
+    ]
+    assert publication_problems(flattering, Rag.GREEN, "Recovered since", "Second", rules) == []
+    assert publication_problems({**flattering, D.OVERALL: Rag.RED}, Rag.RED, "", "x", rules) == []

@@ -101,12 +101,21 @@ def realisation_pct(
     """(latest − baseline) / (target − baseline) × 100, to two decimals as shown (``exact``:
     unrounded, for roll-ups and rules); None when it cannot be known.
 
-    Works for falling indicators (a target below the baseline) and dis-benefits alike.
+    Works for falling indicators (a target below the baseline) and dis-benefits alike. Worked
+    out in decimal on the values as written, so a forecast of exactly 90 % is 90, not the
+    89.99999999999999 binary floating point makes of (18 − 10.8) / (18 − 10): a RAG rule's
+    "≥ 90 %" must see what the report shows.
     """
     if baseline is None or target is None or latest is None or target == baseline:
         return None
-    pct = (latest - baseline) / (target - baseline) * 100
-    return pct if exact else round(pct, 2)
+    start = _decimal(baseline)
+    pct = (_decimal(latest) - start) / (_decimal(target) - start) * 100
+    return float(pct if exact else pct.quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
+def _decimal(value: float) -> Decimal:
+    # The shortest text that reads back as the float: the value as it was written.
+    return Decimal(repr(float(value)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,24 +140,34 @@ class RealisationRollUp:
 
 
 def roll_up(benefits: Iterable[BenefitProgress]) -> RealisationRollUp:
-    """A programme's realisation %: value-weighted over the benefits whose money is known,
-    else a plain mean. Dis-benefits and benefits without a % are left out. Each benefit counts
-    between 0 and 100 %, so one overachieving benefit cannot hide an underachieving one.
+    """A programme's realisation %: value-weighted when the money of every benefit counted is
+    known, else a plain mean (weighting by the money of some would leave the others out: one
+    valued benefit at 100 % would read 100 % beside unvalued ones at nothing). Dis-benefits
+    and benefits without a % are left out. Each benefit counts between 0 and 100 %, so one
+    overachieving benefit cannot hide an underachieving one. The money realised is summed
+    over the benefits whose money is known, either way.
     Give each benefit's % unrounded (``realisation_pct(…, exact=True)``): only the result's
     ``pct`` is rounded, for showing.
     """
     counted = [b for b in benefits if b.pct is not None and not b.dis_benefit]
     if not counted:
         return RealisationRollUp(None, False, 0, None)
-    capped = [(min(max(b.pct or 0.0, 0.0), 100.0), b.value_per_year) for b in counted]
-    valued = [(pct, value) for pct, value in capped if value is not None and value > 0]
-    if valued:
-        total = sum(value for _, value in valued)
-        # Each % as the Decimal of its float, so the money sums exactly.
-        realised = sum((Decimal(repr(pct)) / 100 * value for pct, value in valued), Decimal(0))
-        exact = float(realised / total * 100)
-        return RealisationRollUp(
-            round(exact, 2), True, len(valued), realised.quantize(CENT, ROUND_HALF_UP), exact
-        )
-    mean = sum(pct for pct, _ in capped) / len(capped)
-    return RealisationRollUp(round(mean, 2), False, len(capped), None, mean)
+    # Each % as the Decimal of its float, so the money sums exactly.
+    capped = [(min(max(_decimal(b.pct or 0.0), Decimal(0)), Decimal(100)), b) for b in counted]
+    valued = [
+        (pct, b.value_per_year)
+        for pct, b in capped
+        if b.value_per_year is not None and b.value_per_year > 0
+    ]
+    realised = sum((pct / 100 * value for pct, value in valued), Decimal(0)) if valued else None
+    if realised is not None and len(valued) == len(capped):
+        exact = realised / sum(value for _, value in valued) * 100
+    else:
+        exact = sum((pct for pct, _ in capped), Decimal(0)) / len(capped)
+    return RealisationRollUp(
+        float(exact.quantize(Decimal("0.01"), ROUND_HALF_UP)),
+        len(valued) == len(capped),
+        len(capped),
+        None if realised is None else realised.quantize(CENT, ROUND_HALF_UP),
+        float(exact),
+    )

@@ -3,6 +3,7 @@ report needs before it can be published."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
@@ -61,6 +62,8 @@ class ReportEvidence:
     open_risk_rags: tuple[Rag, ...] = ()
     # Latest published reports of the projects this report rolls up: dimension → RAGs.
     project_rags: Mapping[RagDimension, tuple[Rag | None, ...]] = field(default_factory=dict)
+    # Live (active or on hold) projects with no published report of the period to roll up.
+    projects_unreported: tuple[uuid.UUID, ...] = ()
     # The report's own RAG per dimension, taken where the data cannot assess a dimension.
     reported_rags: Mapping[RagDimension, Rag | None] = field(default_factory=dict)
 
@@ -160,25 +163,31 @@ def publication_problems(
 ) -> list[tuple[str, str]]:
     """Why a report cannot be published yet, as ``(field, message)`` pairs.
 
-    Overall must be set; an overall that differs from the suggestion needs a reason; any
-    dimension the rules flag (amber and red by default) needs a path to green.
+    Overall must be set; an overall that differs from the suggestion, or is better than a
+    dimension the report itself gives, needs a reason (overall is the worst dimension unless
+    overridden with one); any dimension the rules flag (amber and red by default) needs a path
+    to green.
     """
     problems: list[tuple[str, str]] = []
     overall = rags.get(RagDimension.OVERALL)
+    worse = [
+        d
+        for d in ASSESSED
+        if overall is not None
+        and (rag := rags.get(d)) is not None
+        and SEVERITY[rag] > SEVERITY[overall]
+    ]
     if overall is None:
         problems.append(("overall_rag", "set the overall RAG before publishing"))
-    elif (
-        suggested_overall is not None
-        and overall is not suggested_overall
-        and rules.override_requires_reason
-        and not override_reason.strip()
-    ):
-        problems.append(
-            (
-                "override_reason",
-                f"overall is {overall} but the data suggests {suggested_overall}: say why",
-            )
-        )
+    elif rules.override_requires_reason and not override_reason.strip():
+        if suggested_overall is not None and overall is not suggested_overall:
+            said = f"the data suggests {suggested_overall}"
+        elif worse:
+            said = " and ".join(f"{d} is {rags[d]}" for d in worse)
+        else:
+            said = ""
+        if said:
+            problems.append(("override_reason", f"overall is {overall} but {said}: say why"))
     flagged = [d for d in DIMENSIONS if rules.needs_path_to_green(rags.get(d))]
     if flagged and not path_to_green.strip():
         names = ", ".join(str(d) for d in flagged)
