@@ -97,8 +97,8 @@ async def test_reports_and_the_dashboard_sum_money_exactly(
         "status-reports",
         {
             "programme_id": prog["id"],
-            "period_start": "2027-01-01",
-            "period_end": "2027-01-31",
+            "period_start": "2026-01-01",
+            "period_end": "2026-01-31",
             "overall_rag": "amber",
             "cost_rag": "amber",
             "path_to_green": "Re-plan the spend.",

@@ -31,8 +31,8 @@ async def project_report(
         {
             "programme_id": prog["id"],
             "project_id": project["id"],
-            "period_start": f"2027-{month:02d}-01",
-            "period_end": f"2027-{month:02d}-28",
+            "period_start": f"2026-{month:02d}-01",
+            "period_end": f"2026-{month:02d}-28",
             "overall_rag": "green",
         },
     )

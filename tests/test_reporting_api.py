@@ -13,7 +13,7 @@ from tests.workspace_api import Client, change, day, make, programme, url
 
 
 async def report(client: Client, ws: Workspace, programme_id: str, **fields: Any) -> dict[str, Any]:
-    body = {"programme_id": programme_id, "period_start": "2027-01-01", "period_end": "2027-01-31"}
+    body = {"programme_id": programme_id, "period_start": "2026-01-01", "period_end": "2026-01-31"}
     return await make(client, ws, "status-reports", body | fields)
 
 
@@ -49,7 +49,7 @@ async def test_publishing_freezes_a_report_and_a_correction_supersedes_it(
     ).status_code == 409
     duplicate = await client.post(
         url(ws, "status-reports"),
-        json={"programme_id": prog["id"], "period_start": "2027-01-01", "period_end": "2027-01-31"},
+        json={"programme_id": prog["id"], "period_start": "2026-01-01", "period_end": "2026-01-31"},
         headers=ws.headers,
     )
     assert duplicate.status_code == 409
@@ -74,7 +74,7 @@ async def test_report_periods_do_not_overlap_and_a_correction_keeps_its_period(
     prog = await programme(client, ws)
     project = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "CRM"})
     january = await report(client, ws, prog["id"], overall_rag="green")
-    straddling = {"period_start": "2027-01-15", "period_end": "2027-02-15"}
+    straddling = {"period_start": "2026-01-15", "period_end": "2026-02-15"}
 
     overlapping = await client.post(
         url(ws, "status-reports"),
@@ -86,9 +86,9 @@ async def test_report_periods_do_not_overlap_and_a_correction_keeps_its_period(
     # A project's reports are another series.
     await report(client, ws, prog["id"], project_id=project["id"], **straddling)
     december = await report(
-        client, ws, prog["id"], period_start="2026-12-01", period_end="2026-12-31"
+        client, ws, prog["id"], period_start="2025-12-01", period_end="2025-12-31"
     )
-    stretched = await change(client, ws, "status-reports", december, {"period_end": "2027-01-10"})
+    stretched = await change(client, ws, "status-reports", december, {"period_end": "2026-01-10"})
     assert stretched.status_code == 409, stretched.text
 
     assert (await publish(client, ws, january)).status_code == 200
@@ -96,7 +96,7 @@ async def test_report_periods_do_not_overlap_and_a_correction_keeps_its_period(
         url(ws, f"status-reports/{january['id']}/corrections"), headers=ws.headers
     )
     moved = await change(
-        client, ws, "status-reports", correction.json(), {"period_end": "2027-02-28"}
+        client, ws, "status-reports", correction.json(), {"period_end": "2026-02-28"}
     )
     assert moved.status_code == 422, moved.text
     assert [e["field"] for e in moved.json()["errors"]] == ["period_end"]
@@ -194,8 +194,8 @@ async def test_overall_is_no_better_than_the_dimensions_the_report_itself_rates(
         ws,
         prog["id"],
         overall_rag="red",
-        period_start="2027-02-01",
-        period_end="2027-02-28",
+        period_start="2026-02-01",
+        period_end="2026-02-28",
         **rated_red,
     )
     published = await publish(client, ws, honest)
@@ -216,8 +216,8 @@ async def test_a_programme_report_rolls_up_its_projects_latest_published_reports
         project_id=project["id"],
         overall_rag="green",
         scope_rag="green",
-        period_start="2026-12-01",
-        period_end="2026-12-31",
+        period_start="2025-12-01",
+        period_end="2025-12-31",
     )
     assert (await publish(client, ws, older)).status_code == 200
     latest = await report(
@@ -266,8 +266,8 @@ async def test_a_programme_report_rolls_up_only_project_reports_of_its_period_or
         overall_rag="red",
         scope_rag="red",
         path_to_green="Re-plan",
-        period_start="2027-03-01",
-        period_end="2027-03-31",
+        period_start="2026-03-01",
+        period_end="2026-03-31",
     )
     # Ends inside the programme's period: part of it, although it started in December.
     straddling = await report(
@@ -278,8 +278,8 @@ async def test_a_programme_report_rolls_up_only_project_reports_of_its_period_or
         overall_rag="amber",
         scope_rag="amber",
         path_to_green="Descope",
-        period_start="2026-12-16",
-        period_end="2027-01-15",
+        period_start="2025-12-16",
+        period_end="2026-01-15",
     )
     for project_report in (january, march, straddling):
         assert (await publish(client, ws, project_report)).status_code == 200
@@ -505,14 +505,14 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
     assert [r["id"] for r in pack.json()["reports"]] == [published["id"]]
     backwards = await client.get(
         url(ws, f"programmes/{prog['id']}/board-pack"),
-        params={"period_start": "2027-02-01", "period_end": "2027-01-01"},
+        params={"period_start": "2026-02-01", "period_end": "2026-01-01"},
         headers=ws.headers,
     )
     assert backwards.status_code == 422
     # A missing parameter is a field error like any other, not an unreadable request.
     no_end = await client.get(
         url(ws, f"programmes/{prog['id']}/board-pack"),
-        params={"period_start": "2027-01-01"},
+        params={"period_start": "2026-01-01"},
         headers=ws.headers,
     )
     assert no_end.status_code == 422, no_end.text
@@ -541,10 +541,10 @@ async def test_a_correction_applies_the_fields_it_is_sent_and_refuses_the_rest(
     key = {**ws.headers, "Idempotency-Key": str(uuid.uuid4())}
     fixes = {"summary": "Good month, restated", "overall_rag": "amber", "path_to_green": "Q2"}
     corrected = await client.post(
-        corrections, json={**fixes, "period_end": "2027-01-31"}, headers=key
+        corrections, json={**fixes, "period_end": "2026-01-31"}, headers=key
     )
     replayed = await client.post(
-        corrections, json={**fixes, "period_end": "2027-01-31"}, headers=key
+        corrections, json={**fixes, "period_end": "2026-01-31"}, headers=key
     )
     reused = await client.post(corrections, json={"summary": "other"}, headers=key)
 
@@ -559,7 +559,7 @@ async def test_a_correction_applies_the_fields_it_is_sent_and_refuses_the_rest(
     fix = corrected.json()
     assert (fix["revision"], fix["supersedes_id"], fix["state"]) == (2, january["id"], "draft")
     assert {k: fix[k] for k in fixes} == fixes
-    assert (fix["period_start"], fix["period_end"]) == ("2027-01-01", "2027-01-31")
+    assert (fix["period_start"], fix["period_end"]) == ("2026-01-01", "2026-01-31")
     assert fix["achievements"] == january["achievements"]  # what was not sent is copied
     assert corrected.headers["etag"] == f'"{fix["version"]}"'
     assert replayed.status_code == 201 and replayed.json() == fix

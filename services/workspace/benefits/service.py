@@ -159,6 +159,19 @@ class BenefitService(RegisterService[Benefit]):
         )
         if interim is not None:
             raise invalid("interim_targets", interim, f"Interim targets must be {interim}.")
+        if before is not None and "baseline_date" in before and row.baseline_date is not None:
+            # A measurement is refused before the baseline date: so is a baseline moved past one.
+            first = await self.session.scalar(
+                select(func.min(BenefitMeasurement.measured_on)).where(
+                    BenefitMeasurement.benefit_id == row.id
+                )
+            )
+            if first is not None and first < row.baseline_date:
+                raise invalid(
+                    "baseline_date",
+                    f"on or before the first measurement ({first}): measurements are not "
+                    "dated before their baseline",
+                )
         # What the state needs holds on every write, not only on the way into the state.
         previous = row.state if before is None else before.get("state", row.state)
         measurements = 0
@@ -234,20 +247,18 @@ class BenefitService(RegisterService[Benefit]):
     async def programme_roll_up(
         self, programme_id: uuid.UUID
     ) -> tuple[RealisationRollUp, RealisationRollUp, dict[str, int]]:
-        """Realisation and forecast roll-ups of a programme, and its benefits by state.
+        """Realisation and forecast roll-ups of a programme, and its benefits by state
+        (withdrawn ones too: they are out of the roll-ups, not out of the count).
 
         Two queries whatever the number of benefits or measurements.
         """
-        benefits = list(
-            (
-                await self.session.scalars(
-                    select(Benefit).where(
-                        Benefit.programme_id == programme_id,
-                        Benefit.state != BenefitState.WITHDRAWN,
-                    )
-                )
-            ).all()
-        )
+        every = (
+            await self.session.scalars(select(Benefit).where(Benefit.programme_id == programme_id))
+        ).all()
+        by_state: dict[str, int] = {}
+        for b in every:
+            by_state[b.state] = by_state.get(b.state, 0) + 1
+        benefits = [b for b in every if b.state != BenefitState.WITHDRAWN]
         progress = await self.progress([b.id for b in benefits])
         realised = roll_up(
             BenefitProgress(
@@ -266,9 +277,6 @@ class BenefitService(RegisterService[Benefit]):
             BenefitProgress(forecast_pct(b, exact=True), b.value_per_year, b.dis_benefit)
             for b in benefits
         )
-        by_state: dict[str, int] = {}
-        for b in benefits:
-            by_state[b.state] = by_state.get(b.state, 0) + 1
         return realised, forecast, by_state
 
     # --- measurements -----------------------------------------------------------------------

@@ -188,8 +188,10 @@ class Dashboard(msgspec.Struct):
     trend: list[RagPoint]
     benefits: RealisationView
     cost: CostView
+    # Open threats by residual score; opportunities apart (a likely one is good news).
     top_risks: list[RiskLine]
-    # heat_map[p-1][i-1] = open risks at residual probability p and impact i.
+    top_opportunities: list[RiskLine]
+    # heat_map[p-1][i-1] = open threats at residual probability p and impact i.
     heat_map: list[list[int]]
     # Due by the horizon, overdue first, at most 50 each; the counts are of all of them.
     milestones_due: list[DueItem]

@@ -19,7 +19,7 @@ from services.workspace.benefits.service import BenefitService
 from services.workspace.configuration import service as configuration
 from services.workspace.governance.models import ChangeRequest, ChangeRequestState
 from services.workspace.models import Rag
-from services.workspace.raid.models import Risk, RiskStatus
+from services.workspace.raid.models import Risk, RiskKind, RiskStatus
 from services.workspace.registers import RegisterService, between
 from services.workspace.reporting.models import (
     RagDimension,
@@ -42,6 +42,7 @@ from services.workspace.structure.models import (
     MilestoneState,
     Programme,
     Project,
+    ProjectState,
 )
 
 
@@ -217,22 +218,38 @@ class StatusReportService(RegisterService[StatusReport]):
             if report.project_id is None
             else Risk.project_id == report.project_id
         )
+        # Threats only: a likely, large opportunity is good news, not a red risk.
         scores = await self.session.scalars(
-            select(Risk.residual_score).where(risk_scope, Risk.status == RiskStatus.OPEN)
+            select(Risk.residual_score).where(
+                risk_scope, Risk.status == RiskStatus.OPEN, Risk.kind == RiskKind.THREAT
+            )
         )
         risk_rags = tuple(
             band.rag for score in scores.all() if (band := settings.band_for(score)) is not None
         )
         benefits_pct = None
         project_rags: dict[RagDimension, tuple[Rag | None, ...]] = {}
+        unreported: tuple[uuid.UUID, ...] = ()
         if report.project_id is None:
             _, forecast, _ = await BenefitService(self.session, None).programme_roll_up(
                 report.programme_id
             )
             benefits_pct = forecast.exact_pct
-            for project_report in await self.latest_project_reports(report):
+            rolled_up = await self.latest_project_reports(report)
+            for project_report in rolled_up:
                 for dimension, rag in rags_of(project_report).items():
                     project_rags[dimension] = (*project_rags.get(dimension, ()), rag)
+            # A live project with no report of this period is named, not silently left out.
+            reported = {r.project_id for r in rolled_up}
+            live = await self.session.scalars(
+                select(Project.id)
+                .where(
+                    Project.programme_id == report.programme_id,
+                    Project.state.in_([ProjectState.ACTIVE, ProjectState.ON_HOLD]),
+                )
+                .order_by(Project.name, Project.id)
+            )
+            unreported = tuple(p for p in live.all() if p not in reported)
         return ReportEvidence(
             schedule_slip_weeks=None if slip_days is None else slip_days / 7,
             schedule_as_of=as_of,
@@ -242,6 +259,7 @@ class StatusReportService(RegisterService[StatusReport]):
             benefits_forecast_pct=benefits_pct,
             open_risk_rags=risk_rags,
             project_rags=project_rags,
+            projects_unreported=unreported,
             reported_rags={d: r for d, r in rags_of(report).items() if d in ASSESSED},
         )
 
@@ -254,8 +272,11 @@ class StatusReportService(RegisterService[StatusReport]):
 
     async def latest_project_reports(self, report: StatusReport) -> list[StatusReport]:
         """What a programme report rolls up: each project's latest published (not superseded)
-        report whose period ends by the end of ``report``'s period (a later period's report is
-        not part of this one's)."""
+        report of a period that shares days with ``report``'s and ends by its end. A later
+        period's report is not part of this one's; an earlier period's says nothing of this one
+        (a project closed months ago, or one late with its report, is not reported on by its
+        old report: :attr:`ReportEvidence.projects_unreported` names live projects without
+        one)."""
         rows = await self.session.scalars(
             select(StatusReport)
             .where(
@@ -263,6 +284,7 @@ class StatusReportService(RegisterService[StatusReport]):
                 StatusReport.project_id.is_not(None),
                 StatusReport.state == ReportState.PUBLISHED,
                 StatusReport.period_end <= report.period_end,
+                StatusReport.period_end >= report.period_start,
             )
             .order_by(
                 StatusReport.project_id,
@@ -288,6 +310,17 @@ class StatusReportService(RegisterService[StatusReport]):
             report.path_to_green,
             settings.rag_rules,
         )
+        if report.period_start > (today := clock.today(self.session)):
+            # A highlight report is a snapshot of a period under way or past; published ahead,
+            # it would stand as the programme's current position before its period began.
+            problems.insert(
+                0,
+                (
+                    "period_start",
+                    f"the period starts on {report.period_start}, after today ({today}): "
+                    "publish it once its period has begun",
+                ),
+            )
         if problems:
             # Publishing takes no body: the fields named are the report's own, set by an update.
             raise ValidationFailed(
@@ -371,6 +404,7 @@ def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
     }
     values["project_rags"] = {str(d): list(r) for d, r in evidence.project_rags.items()}
     values["reported_rags"] = {str(d): r for d, r in evidence.reported_rags.items()}
+    values["projects_unreported"] = [str(p) for p in evidence.projects_unreported]
     return values
 
 

@@ -9,16 +9,16 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workspace import clock, money
 from services.workspace.benefits.service import BenefitService
 from services.workspace.configuration import service as configuration
-from services.workspace.gates.models import GateState, StageGate, StageGateReview
+from services.workspace.gates.models import GateDecision, GateState, StageGate, StageGateReview
 from services.workspace.governance.models import Action, Decision
 from services.workspace.governance.service import OPEN_ACTIONS
-from services.workspace.raid.models import Dependency, Risk, RiskStatus
+from services.workspace.raid.models import Dependency, Risk, RiskKind, RiskStatus
 from services.workspace.raid.rules import dependency_rag
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.reporting.schemas import (
@@ -55,15 +55,21 @@ def rag_point(report: StatusReport) -> RagPoint:
 
 
 async def top_risks(
-    session: AsyncSession, programme_id: uuid.UUID, limit: int, project_id: uuid.UUID | None = None
+    session: AsyncSession,
+    programme_id: uuid.UUID,
+    limit: int,
+    project_id: uuid.UUID | None = None,
+    kind: RiskKind = RiskKind.THREAT,
 ) -> list[RiskLine]:
+    """The open threats (or opportunities) with the highest residual scores: a likely, large
+    opportunity is good news, not a top risk."""
     settings = await configuration.configuration(session)
     scope = (
         Risk.programme_id == programme_id if project_id is None else Risk.project_id == project_id
     )
     rows = await session.scalars(
         select(Risk)
-        .where(scope, Risk.status == RiskStatus.OPEN)
+        .where(scope, Risk.status == RiskStatus.OPEN, Risk.kind == kind)
         .order_by(Risk.residual_score.desc(), Risk.next_review_date.asc().nulls_last(), Risk.id)
         .limit(limit)
     )
@@ -116,7 +122,11 @@ async def dashboard(
     heat = [[0] * size_i for _ in range(size_p)]
     cells = await session.execute(
         select(Risk.residual_probability, Risk.residual_impact, func.count())
-        .where(Risk.programme_id == programme_id, Risk.status == RiskStatus.OPEN)
+        .where(
+            Risk.programme_id == programme_id,
+            Risk.status == RiskStatus.OPEN,
+            Risk.kind == RiskKind.THREAT,
+        )
         .group_by(Risk.residual_probability, Risk.residual_impact)
     )
     for p, i, n in cells.all():
@@ -124,7 +134,8 @@ async def dashboard(
             heat[p - 1][i - 1] = int(n)
     # What is due by the horizon, overdue first: a milestone still to be achieved (planned, or
     # recorded as missed) whose day has passed is listed (its forecast, or its baseline without
-    # one), an undecided gate whose planned day has passed is still to be decided. Each list
+    # one), an undecided gate whose planned day has passed is still to be decided, and so is
+    # one put on hold or sent back to recycle (it is reviewed again). Each list
     # stops at DUE_LIST_LIMIT; the window counts them all before LIMIT, so a client knows.
     milestone_due = func.coalesce(Milestone.forecast_date, Milestone.baseline_date)
     milestones = (
@@ -144,7 +155,10 @@ async def dashboard(
             select(StageGate, func.count().over())
             .where(
                 StageGate.programme_id == programme_id,
-                StageGate.state != GateState.DECIDED,
+                or_(
+                    StageGate.state != GateState.DECIDED,
+                    StageGate.decision.in_([GateDecision.HOLD, GateDecision.RECYCLE]),
+                ),
                 StageGate.planned_date <= horizon,
             )
             .order_by(StageGate.planned_date, StageGate.id)
@@ -186,6 +200,7 @@ async def dashboard(
             variance_pct=cost.variance_pct,
         ),
         top_risks=await top_risks(session, programme_id, top),
+        top_opportunities=await top_risks(session, programme_id, top, kind=RiskKind.OPPORTUNITY),
         heat_map=heat,
         milestones_due=[
             DueItem(m.id, m.title, due, m.state, m.owner_id, overdue=due < today)
@@ -218,7 +233,19 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
     query = select(Dependency).order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
     if programme_id is not None:
         await ProgrammeService(session, None).get(programme_id)
-        query = query.where(Dependency.programme_id == programme_id)
+        # The programme's own dependencies, and any other programme's with an end in it: the
+        # side that must deliver sees it as well as the side that recorded it.
+        projects = select(Project.id).where(Project.programme_id == programme_id)
+        milestones = select(Milestone.id).where(Milestone.programme_id == programme_id)
+        query = query.where(
+            or_(
+                Dependency.programme_id == programme_id,
+                Dependency.from_project_id.in_(projects),
+                Dependency.to_project_id.in_(projects),
+                Dependency.from_milestone_id.in_(milestones),
+                Dependency.to_milestone_id.in_(milestones),
+            )
+        )
     dependencies = list((await session.scalars(query.limit(2000))).all())
     project_ids = {
         p for d in dependencies for p in (d.from_project_id, d.to_project_id) if p is not None
