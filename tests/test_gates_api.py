@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from services.db.engine import Database
 from tests.conftest import MakeWorkspace, Workspace
 from tests.workspace_api import Client, change, make, programme, url
 
@@ -291,3 +292,52 @@ async def test_a_gates_board_is_one_of_its_own_programme_or_one_across_the_works
         assert "another programme" in answer.json()["errors"][0]["message"]
     assert across.status_code == 200, across.text
     assert across.json()["board_id"] == portfolio["id"]
+
+
+async def test_only_the_chair_or_a_member_of_the_board_decides_and_the_secretariat_records_it(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    # Imported here: test_governance_api imports this module's decide_gate.
+    from tests.test_governance_api import join
+
+    ws = await make_workspace()  # its user holds the board's secretariat seat
+    chair, adviser, observer = [await join(database, ws) for _ in range(3)]
+    prog = await programme(client, ws)
+    seats = [
+        {"role_title": "SRO", "user_id": str(chair.user_id), "capacity": "chair"},
+        {"role_title": "Programme manager", "user_id": str(adviser.user_id), "capacity": "adviser"},
+        {"role_title": "Assurance", "user_id": str(observer.user_id), "capacity": "observer"},
+        {"role_title": "PMO lead", "user_id": str(ws.user_id), "capacity": "secretariat"},
+    ]
+    board = await make(
+        client, ws, "boards", {"programme_id": prog["id"], "name": "Board", "members": seats}
+    )
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "Funding release", "board_id": board["id"]},
+    )
+
+    for without_a_vote in (adviser.user_id, observer.user_id, ws.user_id):
+        refused = await decide_gate(
+            client, ws, gate, {"decision": "go", "decided_by_id": str(without_a_vote)}
+        )
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in refused.json()["errors"]] == ["decided_by_id"]
+        assert "chair or a member" in refused.json()["errors"][0]["message"]
+    undecided = await read_gate(client, ws, gate)
+    assert undecided.json()["state"] == "planned"
+
+    recorded = await decide_gate(
+        client, ws, gate, {"decision": "go", "decided_by_id": str(chair.user_id)}
+    )
+
+    assert recorded.status_code == 201, recorded.text
+    assert recorded.json()["decided_by_id"] == str(chair.user_id)
+    assert recorded.json()["created_by"] == str(ws.user_id)
+    listed = await client.get(url(ws, f"stage-gates/{gate['id']}/decisions"), headers=ws.headers)
+    assert [(d["decided_by_id"], d["created_by"]) for d in listed.json()["items"]] == [
+        (str(chair.user_id), str(ws.user_id))
+    ]

@@ -1,5 +1,6 @@
-"""Stage gate rules: what a decision needs, when a gate may be decided again, what a decided
-gate keeps fixed, whether a tranche may start, and which tranches a gate stands before."""
+"""Stage gate rules: who decides, what a decision needs, when a gate may be decided again, what
+a decided gate keeps fixed, whether a tranche may start, and which tranches a gate stands
+before."""
 
 from __future__ import annotations
 
@@ -8,9 +9,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.workspace.gates.models import CriterionStatus, GateDecision, GateState
+from services.workspace.governance.models import MemberCapacity
 from services.workspace.structure.rules import Gate, Layout, gates_on_the_way_in
 
 OPENING = frozenset({GateDecision.GO, GateDecision.CONDITIONAL_GO})
+
+# The seats that carry a vote at a gate. An adviser advises, an observer watches and the
+# secretariat minutes: none of them takes the board's decision (the secretariat may record it).
+VOTING = frozenset({MemberCapacity.CHAIR, MemberCapacity.MEMBER})
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,8 +64,9 @@ class CriterionRead(msgspec.Struct):
 class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A gate on a tranche's (or project's) boundary; ``entry`` gates open what they guard.
 
-    With a ``board_id`` only a member of that board decides the gate, and the gate keeps a
-    board from then on; without one any workspace member records its decision.
+    With a ``board_id`` (a board of the gate's programme, or one across the workspace) only its
+    chair or a member decides the gate, and the gate keeps a board from then on; without one
+    any workspace member records its decision.
     """
 
     programme_id: uuid.UUID
@@ -133,7 +134,9 @@ class GateRead(msgspec.Struct):
 
 
 class GateDecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """Taken by a member of the gate's board (any workspace member when it has none);
+    """``decided_by_id`` took the decision: the chair or a member of the gate's board (an
+    adviser, observer or the secretariat does not decide; any workspace member when the gate
+    has no board). Whoever sends it records it, as the decision's ``created_by``.
     ``decided_on`` (default today) is not in the future nor before the gate's last decision."""
 
     decision: GateDecision
@@ -154,6 +157,8 @@ class GateReviewRead(msgspec.Struct):
     criteria_total: int
     version: int
     created_at: datetime
+    # Who recorded the decision (the secretariat, say), beside who took it (decided_by_id).
+    created_by: uuid.UUID | None
 
 
 class ChecklistEntryRead(msgspec.Struct):

@@ -1,4 +1,4 @@
-"""Stage gates: where they sit, their criteria, and decisions by a member of their board."""
+"""Stage gates: where they sit, their criteria, and decisions by a voting member of their board."""
 
 from __future__ import annotations
 
@@ -25,15 +25,15 @@ from services.workspace.gates.models import (
     StageGateReview,
 )
 from services.workspace.gates.rules import (
+    VOTING,
     CriterionCheck,
     decision_problems,
     fixed_once_decided,
     may_decide,
     tranches_behind,
 )
-from services.workspace.governance.models import Board
+from services.workspace.governance.models import Board, BoardMember
 from services.workspace.governance.rules import decision_date_problem
-from services.workspace.governance.service import BoardService
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Tranche
 from services.workspace.structure.rules import UNDER_WAY, Gate
@@ -138,7 +138,7 @@ class GateService(RegisterService[StageGate]):
             raise invalid(
                 "board_id",
                 "a gate with a board keeps one; name another board to change it",
-                "Only a member of the gate's board decides it, so its board cannot be removed.",
+                "Only the gate's board decides it, so its board cannot be removed.",
             )
         if before is None or "board_id" in before:
             await self.require_board(row)
@@ -301,10 +301,12 @@ class GateService(RegisterService[StageGate]):
             raise Conflict(f"The gate is decided ({gate.decision}) for good.")
         if decision not in gate.outcomes:
             raise invalid("decision", f"this gate decides one of: {', '.join(gate.outcomes)}")
-        if gate.board_id is not None and not await BoardService(self.session, None).is_member(
-            gate.board_id, decided_by
-        ):
-            raise invalid("decided_by_id", "only a member of the gate's board decides it")
+        if gate.board_id is not None and not await self.votes_at(gate.board_id, decided_by):
+            raise invalid(
+                "decided_by_id",
+                "only the chair or a member of the gate's board decides it; an adviser, an "
+                "observer or the secretariat does not",
+            )
         criteria = (await self.criteria([gate.id])).get(gate.id, [])
         problems = decision_problems(
             decision,
@@ -348,6 +350,19 @@ class GateService(RegisterService[StageGate]):
         await self.session.refresh(review)
         await self.session.refresh(gate)
         return review
+
+    async def votes_at(self, board_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        """Whether ``user_id`` holds a seat with a vote on ``board_id`` (one seat is enough)."""
+        found = await self.session.scalar(
+            select(BoardMember.id)
+            .where(
+                BoardMember.board_id == board_id,
+                BoardMember.user_id == user_id,
+                BoardMember.capacity.in_(VOTING),
+            )
+            .limit(1)
+        )
+        return found is not None
 
     async def reviews(
         self, gate: StageGate, limit: int, offset: int
