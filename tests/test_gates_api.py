@@ -341,3 +341,75 @@ async def test_only_the_chair_or_a_member_of_the_board_decides_and_the_secretari
     assert [(d["decided_by_id"], d["created_by"]) for d in listed.json()["items"]] == [
         (str(chair.user_id), str(ws.user_id))
     ]
+
+
+async def test_a_gate_in_review_keeps_what_its_criteria_test_but_takes_their_assessment(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {
+            "programme_id": prog["id"],
+            "title": "End of tranche 1",
+            "criteria": [{"text": "Capability delivered"}, {"text": "Benefits on track"}],
+        },
+    )
+    delivered, on_track = gate["criteria"]
+    reviewing = await change(client, ws, "stage-gates", gate, {"state": "in_review"})
+    assert reviewing.status_code == 200, reviewing.text
+
+    async def patch(criterion: dict[str, Any], body: dict[str, Any]) -> Any:
+        return await client.patch(
+            url(ws, f"stage-gates/{gate['id']}/criteria/{criterion['id']}"),
+            json=body,
+            headers={**ws.headers, "If-Match": f'"{criterion["version"]}"'},
+        )
+
+    refused = {
+        "optional": await patch(delivered, {"mandatory": False}),
+        "reworded": await patch(on_track, {"text": "Benefits roughly on track"}),
+        "evidence": await patch(on_track, {"evidence_required": "Measurements", "note": "x"}),
+    }
+    added = await client.post(
+        url(ws, f"stage-gates/{gate['id']}/criteria"),
+        json={"text": "Nice to have", "mandatory": False},
+        headers=ws.headers,
+    )
+    back = await change(client, ws, "stage-gates", reviewing.json(), {"state": "planned"})
+    assessed = await patch(
+        delivered, {"status": "met", "evidence_link": "https://docs.example.org/t1.pdf"}
+    )
+    same_test = await patch(on_track, {"mandatory": True, "note": "Two benefits behind"})
+
+    for name, answer in refused.items():
+        assert answer.status_code == 409, (name, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "in review" in answer.json()["detail"]
+    assert [e["field"] for e in refused["optional"].json()["errors"]] == ["mandatory"]
+    assert [e["field"] for e in refused["evidence"].json()["errors"]] == ["evidence_required"]
+    assert added.status_code == 409, added.text
+    assert back.status_code == 409, back.text
+    assert [e["field"] for e in back.json()["errors"]] == ["state"]
+    assert assessed.status_code == 200, assessed.text
+    assert same_test.status_code == 200, same_test.text
+    read = (await read_gate(client, ws, gate)).json()
+    assert read["state"] == "in_review"
+    assert [(c["text"], c["mandatory"], c["status"]) for c in read["criteria"]] == [
+        ("Capability delivered", True, "met"),
+        ("Benefits on track", True, "not_assessed"),
+    ]
+    go = await decide_gate(client, ws, gate, {"decision": "go", "decided_by_id": str(ws.user_id)})
+    assert go.status_code == 422, go.text
+
+    # Held, it is reviewed again on the same criteria.
+    held = await decide_gate(
+        client, ws, gate, {"decision": "hold", "decided_by_id": str(ws.user_id)}
+    )
+    assert held.status_code == 201, held.text
+    still = await patch(read["criteria"][1], {"mandatory": False})
+    assert still.status_code == 409, still.text
+    assert "decided (hold)" in still.json()["detail"]

@@ -7,7 +7,7 @@ import uuid
 from datetime import date
 
 from services.workspace.gates.models import GateBoundary, GateDecision, GateState
-from services.workspace.gates.rules import fixed_once_decided, tranches_behind
+from services.workspace.gates.rules import criteria_settled, fixed_once_decided, tranches_behind
 from services.workspace.governance.rules import decision_date_problem
 from services.workspace.structure.rules import Gate
 
@@ -32,6 +32,12 @@ def test_a_final_decision_fixes_board_outcomes_and_recommendation() -> None:
 def test_a_gate_reviewed_again_keeps_its_board_and_outcomes_but_takes_new_advice() -> None:
     for again in (GateDecision.HOLD, GateDecision.RECYCLE, GateDecision.CONDITIONAL_GO):
         assert set(fixed_once_decided(GateState.DECIDED, again)) == {"board_id", "outcomes"}
+
+
+def test_a_gates_criteria_are_settled_once_its_review_starts() -> None:
+    assert criteria_settled(GateState.PLANNED) is False
+    assert criteria_settled(GateState.IN_REVIEW) is True
+    assert criteria_settled(GateState.DECIDED) is True
 
 
 def test_a_decision_is_dated_today_or_earlier() -> None:

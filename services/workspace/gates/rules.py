@@ -50,6 +50,18 @@ def fixed_once_decided(state: GateState, current: GateDecision | None) -> tuple[
     return DECIDED_FRAME + RECOMMENDATION
 
 
+# What a criterion tests, as the gate was planned: the review assesses against it.
+CRITERION_TEST = ("text", "evidence_required", "mandatory")
+
+
+def criteria_settled(state: GateState) -> bool:
+    """Whether the gate's criteria are settled: none added, and what each tests
+    (:data:`CRITERION_TEST`) fixed. So they are from the moment its review starts: in review,
+    and decided (a hold, recycle or conditional go is reviewed again on the same criteria).
+    Their assessment (status, evidence, note) stays open until the decision is final."""
+    return state is not GateState.PLANNED
+
+
 def decision_problems(
     decision: GateDecision,
     conditions: str,

@@ -33,7 +33,9 @@ class CriterionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class CriterionUpdate(Patch):
-    """Assess a criterion: met / not met with a link to the evidence."""
+    """Assess a criterion: met / not met with a link to the evidence. What it tests (``text``,
+    ``evidence_required``, ``mandatory``) changes only while the gate is planned (409 once it
+    is in review or decided); the assessment, until the gate's decision is final."""
 
     text: Text | UnsetType = UNSET
     evidence_required: Description | UnsetType = UNSET
@@ -84,6 +86,9 @@ class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class GateUpdate(Patch):
     """The decision is taken through ``…/decisions``; here: plan, board and recommendation.
+
+    ``in_review`` settles the gate's criteria: none is added and what each tests stays fixed,
+    and the gate does not go back to ``planned`` (409).
 
     A gate with a board keeps one: ``board_id`` may name another board (422 for null) until
     the gate is decided. Once decided its board and outcomes stay as they were, and its

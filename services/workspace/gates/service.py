@@ -25,8 +25,10 @@ from services.workspace.gates.models import (
     StageGateReview,
 )
 from services.workspace.gates.rules import (
+    CRITERION_TEST,
     VOTING,
     CriterionCheck,
+    criteria_settled,
     decision_problems,
     fixed_once_decided,
     may_decide,
@@ -124,6 +126,18 @@ class GateService(RegisterService[StageGate]):
             raise Conflict("A decided gate is reviewed again through a new decision.")
         if before is not None and before.get("state") is GateState.DECIDED:
             raise Conflict("A decided gate cannot go back to planning.")
+        if (
+            before is not None
+            and before.get("state") is GateState.IN_REVIEW
+            and row.state == GateState.PLANNED
+        ):
+            # Back in planning its criteria could be reworded or made optional, and the review
+            # go on against the new ones.
+            raise Conflict(
+                "A gate in review does not go back to planning: its criteria are what it is "
+                "reviewed on. Decide it (hold or recycle to review it again).",
+                errors=[field_error("state", "a gate in review stays there until decided")],
+            )
         if before is not None:
             fixed = fixed_once_decided(before.get("state", row.state), row.decision)
             changed = [n for n in fixed if n in before and before[n] != getattr(row, n)]
@@ -240,6 +254,11 @@ class GateService(RegisterService[StageGate]):
         position: int | None,
     ) -> GateCriterion:
         self._open(gate)
+        if criteria_settled(gate.state):
+            raise Conflict(
+                f"The gate is {self._reviewed(gate)}: its criteria are what it is reviewed on, "
+                "so none is added now."
+            )
         # The gate shows its criteria: its ETag moves on. Touched first, so criteria added at
         # once queue on the gate and each finds the last position taken.
         await self.touch(gate)
@@ -266,6 +285,16 @@ class GateService(RegisterService[StageGate]):
         self, gate: StageGate, criterion: GateCriterion, changes: dict[str, Any]
     ) -> GateCriterion:
         self._open(gate)
+        retested = [
+            n for n in CRITERION_TEST if n in changes and changes[n] != getattr(criterion, n)
+        ]
+        if retested and criteria_settled(gate.state):
+            raise Conflict(
+                f"The gate is {self._reviewed(gate)}: what its criteria test stays as planned "
+                f"({', '.join(retested)}); their assessment (status, evidence_link, note) is "
+                "still open.",
+                errors=[field_error(n, "fixed once the gate is in review") for n in retested],
+            )
         for name, value in changes.items():
             setattr(criterion, name, value)
         if "status" in changes:
@@ -286,6 +315,12 @@ class GateService(RegisterService[StageGate]):
     def _open(self, gate: StageGate) -> None:
         if gate.state is GateState.DECIDED and not may_decide(gate.state, gate.decision):
             raise Conflict(f"The gate was decided ({gate.decision}); its criteria are closed.")
+
+    @staticmethod
+    def _reviewed(gate: StageGate) -> str:
+        if gate.state is GateState.DECIDED:
+            return f"decided ({gate.decision}) and reviewed again"
+        return "in review"
 
     # --- decisions --------------------------------------------------------------------------
 
