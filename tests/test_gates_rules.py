@@ -7,7 +7,12 @@ import uuid
 from datetime import date
 
 from services.workspace.gates.models import GateBoundary, GateDecision, GateState
-from services.workspace.gates.rules import criteria_settled, fixed_once_decided, tranches_behind
+from services.workspace.gates.rules import (
+    criteria_settled,
+    fixed_once_decided,
+    slipped_past,
+    tranches_behind,
+)
 from services.workspace.governance.rules import decision_date_problem
 from services.workspace.structure.rules import Gate
 
@@ -73,3 +78,20 @@ def test_an_exit_gate_stands_before_every_tranche_right_after_its_own() -> None:
 def test_the_last_tranches_exit_gate_and_a_gate_elsewhere_stand_before_none() -> None:
     assert tranches_behind(LAYOUT, Gate(T3, GateBoundary.EXIT, None)) == frozenset()
     assert tranches_behind(LAYOUT, Gate(uuid.uuid4(), GateBoundary.ENTRY, None)) == frozenset()
+
+
+def test_a_planned_tranche_slips_past_an_undecided_exit_gate_of_one_under_way() -> None:
+    held = [Gate(T1, GateBoundary.EXIT, GateDecision.HOLD)]
+    level_with_t1 = {**LAYOUT, T2A: 1}
+
+    assert slipped_past(LAYOUT, level_with_t1, T2A, held, {T1}) == {T1}
+    # Queued behind T2B instead: the gate no longer stands on its way in either.
+    assert slipped_past(LAYOUT, {**LAYOUT, T2A: 3}, T2A, held, {T1}) == {T1}
+    # T1 not under way yet: the plan is re-sequenced freely.
+    assert slipped_past(LAYOUT, level_with_t1, T2A, held, set()) == frozenset()
+    # The gate said go (or there is none): nothing to skip.
+    went = [Gate(T1, GateBoundary.EXIT, GateDecision.CONDITIONAL_GO)]
+    assert slipped_past(LAYOUT, level_with_t1, T2A, went, {T1}) == frozenset()
+    assert slipped_past(LAYOUT, level_with_t1, T2A, [], {T1}) == frozenset()
+    # T3's way in changes as T2A leaves, but T1's gate never stood on it.
+    assert slipped_past(LAYOUT, {**LAYOUT, T2A: 9}, T3, held, {T1}) == frozenset()

@@ -273,6 +273,68 @@ async def test_moving_or_deleting_a_tranche_cannot_put_a_closed_gate_before_a_st
     assert last.status_code == 200, last.text
 
 
+async def test_a_planned_tranche_cannot_be_moved_out_from_behind_the_review_of_one_under_way(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    t0, t1 = [
+        await make(
+            client, ws, "tranches", {"programme_id": prog["id"], "name": f"T{n}", "position": n}
+        )
+        for n in (0, 1)
+    ]
+    review = await make(
+        client,
+        ws,
+        "stage-gates",
+        {
+            "programme_id": prog["id"],
+            "title": "End of T0",
+            "boundary": "exit",
+            "tranche_id": t0["id"],
+        },
+    )
+    started = await change(client, ws, "tranches", t0, {"state": "started"})
+    assert started.status_code == 200, started.text
+
+    level = await change(client, ws, "tranches", t1, {"position": 0})
+    assert level.status_code == 409, level.text
+    # Nor by moving the tranche under way behind the planned one.
+    behind = await change(client, ws, "tranches", started.json(), {"position": 2})
+    # Further back, still behind T0, is fine …
+    back = await change(client, ws, "tranches", t1, {"position": 5})
+    assert back.status_code == 200, back.text
+    # … but not with a new tranche put between them.
+    between = await client.post(
+        url(ws, "tranches"),
+        json={"programme_id": prog["id"], "name": "T0.5", "position": 1},
+        headers=ws.headers,
+    )
+    blocked = await change(client, ws, "tranches", back.json(), {"state": "started"})
+
+    for answer in (level, behind, between):
+        assert answer.status_code == 409, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in answer.json()["errors"]] == ["position"]
+        assert "T1 out from behind the exit gate of T0" in answer.json()["detail"]
+    assert blocked.status_code == 409, blocked.text
+    listed = await client.get(
+        url(ws, "tranches"), params={"programme_id": prog["id"]}, headers=ws.headers
+    )
+    assert [(t["name"], t["position"]) for t in listed.json()["items"]] == [("T0", 0), ("T1", 5)]
+
+    decided = await client.get(url(ws, f"stage-gates/{review['id']}"), headers=ws.headers)
+    went = await client.post(
+        url(ws, f"stage-gates/{review['id']}/decisions"),
+        json={"decision": "go", "decided_by_id": str(ws.user_id)},
+        headers={**ws.headers, "If-Match": decided.headers["etag"]},
+    )
+    assert went.status_code == 201, went.text
+    free = await change(client, ws, "tranches", back.json(), {"position": 0})
+    assert free.status_code == 200, free.text
+
+
 async def test_an_achieved_milestone_has_an_actual_date_that_has_come_and_no_other_has_one(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

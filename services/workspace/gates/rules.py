@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
-from services.workspace.gates.models import CriterionStatus, GateDecision, GateState
+from services.workspace.gates.models import CriterionStatus, GateBoundary, GateDecision, GateState
 from services.workspace.governance.models import MemberCapacity
-from services.workspace.structure.rules import Gate, Layout, gates_on_the_way_in
+from services.workspace.structure.rules import Gate, Layout, gates_on_the_way_in, tranches_before
 
 OPENING = frozenset({GateDecision.GO, GateDecision.CONDITIONAL_GO})
 
@@ -93,6 +94,27 @@ def tranche_may_start(entry_decisions: Iterable[GateDecision | None]) -> bool:
     No gate at all means nothing to wait for.
     """
     return all(decision in OPENING for decision in entry_decisions)
+
+
+def slipped_past(
+    before: Layout,
+    after: Layout,
+    tranche_id: uuid.UUID,
+    gates: Iterable[Gate],
+    under_way: AbstractSet[uuid.UUID],
+) -> frozenset[uuid.UUID]:
+    """The tranches under way whose exit gate, not yet go or conditional go, stood on the way
+    into ``tranche_id`` in ``before`` and no longer does in ``after``: the tranche would be
+    re-sequenced out from behind an end-of-tranche review still to pass.
+
+    Among tranches not yet under way the plan may be re-sequenced freely; once one is under
+    way, what is queued behind it goes in through its end-of-tranche review."""
+    left = (tranches_before(before, tranche_id) & under_way) - tranches_before(after, tranche_id)
+    return frozenset(
+        g.tranche_id
+        for g in gates
+        if g.tranche_id in left and g.boundary is GateBoundary.EXIT and g.decision not in OPENING
+    )
 
 
 def tranches_behind(layout: Layout, gate: Gate) -> frozenset[uuid.UUID]:

@@ -106,7 +106,9 @@ class TrancheCreate(msgspec.Struct, forbid_unknown_fields=True):
 class TrancheUpdate(Patch):
     """Moving to ``started`` needs every gate on the way in (the tranche's entry gates, the exit
     gates of the tranche before it) to say go or conditional go, where the tranche is and where
-    it goes; a tranche under way never moves behind such a gate, nor is one put in front of it."""
+    it goes; a tranche under way never moves behind such a gate, nor is one put in front of it.
+    A planned tranche does not move out from behind the exit gate of a tranche under way before
+    that gate says go or conditional go (409), as no reordering takes it out from there."""
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET

@@ -18,7 +18,7 @@ from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace import clock
 from services.workspace.benefits.models import Benefit, BenefitEnabler, BenefitMeasurement
 from services.workspace.gates.models import StageGate
-from services.workspace.gates.rules import tranche_may_start
+from services.workspace.gates.rules import slipped_past, tranche_may_start
 from services.workspace.governance.models import (
     ChangeRequest,
     ChangeRequestState,
@@ -207,7 +207,10 @@ class TrancheService(RegisterService[Tranche]):
         moves, nor the tranches whose way in changes when ``row`` comes, moves or goes.
 
         A tranche that was already behind such a gate, and whose way in this write leaves as it
-        was, is not this write's concern."""
+        was, is not this write's concern. Nor may a planned tranche be re-sequenced out from
+        behind the exit gate of a tranche under way that has not said go or conditional go
+        (:func:`~services.workspace.gates.rules.slipped_past`): it would then start without
+        that end-of-tranche review."""
         others = (
             await self.session.execute(
                 select(Tranche.id, Tranche.name, Tranche.position, Tranche.state).where(
@@ -225,7 +228,9 @@ class TrancheService(RegisterService[Tranche]):
         if new_position is not None and row.state in UNDER_WAY:
             under_way.add(row.id)
         moved_in_front = under_way & reordered(old, new)
-        if not starting and not moved_in_front:
+        # Planned tranches whose way in this write changes (not one it adds or deletes).
+        requeued = (reordered(old, new) & old.keys() & new.keys()) - under_way
+        if not starting and not moved_in_front and not requeued:
             return
         found = await self.session.execute(
             select(StageGate.tranche_id, StageGate.boundary, StageGate.decision).where(
@@ -248,21 +253,33 @@ class TrancheService(RegisterService[Tranche]):
                 "or conditional go.",
                 errors=[field_error("position", "a gate on the way in has not said go")],
             )
-        names = {t.id: t.name for t in others}
+        names = {t.id: t.name for t in others} | {row.id: row.name}
+        action = (
+            "adding" if old_position is None else "deleting" if new_position is None else "moving"
+        )
         blocked = sorted(names[t] for t in moved_in_front - {row.id} if closed(new, t))
         if blocked:
-            action = (
-                "adding"
-                if old_position is None
-                else "deleting"
-                if new_position is None
-                else "moving"
-            )
             detail = (
                 f"Tranches under way would end up behind a gate that has not said go or "
                 f"conditional go by {action} this one: {', '.join(blocked)}."
             )
             errors = [field_error("position", "a tranche under way would be behind a closed gate")]
+            raise Conflict(detail, errors=errors if new_position is not None else None)
+        # A planned tranche keeps the end-of-tranche reviews it waits behind: re-sequenced out
+        # from behind one of a tranche under way, it would start without that review's go.
+        slipped = []
+        for t in sorted(requeued, key=lambda t: names[t]):
+            past = slipped_past(old, new, t, gates, under_way)
+            if past:
+                gated = " and ".join(sorted(names[u] for u in past))
+                slipped.append(f"{names[t]} out from behind the exit gate of {gated}")
+        if slipped:
+            detail = (
+                f"{action.capitalize()} this tranche would take {'; '.join(slipped)}: under "
+                "way, and the gate has not said go or conditional go. A tranche queued behind "
+                "one under way goes in through its end-of-tranche review; decide that gate first."
+            )
+            errors = [field_error("position", "a planned tranche would skip an undecided gate")]
             raise Conflict(detail, errors=errors if new_position is not None else None)
 
 
