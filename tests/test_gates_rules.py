@@ -11,6 +11,7 @@ from services.workspace.gates.rules import (
     criteria_settled,
     fixed_once_decided,
     slipped_past,
+    tranche_may_close,
     tranches_behind,
 )
 from services.workspace.governance.rules import decision_date_problem
@@ -95,3 +96,10 @@ def test_a_planned_tranche_slips_past_an_undecided_exit_gate_of_one_under_way() 
     assert slipped_past(LAYOUT, level_with_t1, T2A, [], {T1}) == frozenset()
     # T3's way in changes as T2A leaves, but T1's gate never stood on it.
     assert slipped_past(LAYOUT, {**LAYOUT, T2A: 9}, T3, held, {T1}) == frozenset()
+
+
+def test_a_tranche_closes_once_its_exit_gates_say_go_conditional_go_or_stop() -> None:
+    assert tranche_may_close([])
+    assert tranche_may_close([GateDecision.GO, GateDecision.CONDITIONAL_GO, GateDecision.STOP])
+    for still_open in (None, GateDecision.HOLD, GateDecision.RECYCLE):
+        assert not tranche_may_close([GateDecision.GO, still_open])

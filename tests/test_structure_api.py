@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 from services.identity.models import Role
 from tests.conftest import MakeWorkspace
@@ -333,6 +334,57 @@ async def test_a_planned_tranche_cannot_be_moved_out_from_behind_the_review_of_o
     assert went.status_code == 201, went.text
     free = await change(client, ws, "tranches", back.json(), {"position": 0})
     assert free.status_code == 200, free.text
+
+
+async def test_a_tranche_closes_only_through_its_end_of_tranche_review(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    tranche = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "T1"})
+    review = await make(
+        client,
+        ws,
+        "stage-gates",
+        {
+            "programme_id": prog["id"],
+            "title": "End of T1",
+            "boundary": "exit",
+            "tranche_id": tranche["id"],
+        },
+    )
+    started = await change(client, ws, "tranches", tranche, {"state": "started"})
+    assert started.status_code == 200, started.text
+    gate_url = url(ws, f"stage-gates/{review['id']}")
+
+    async def close() -> Any:
+        current = await client.get(url(ws, f"tranches/{tranche['id']}"), headers=ws.headers)
+        return await change(client, ws, "tranches", current.json(), {"state": "closed"})
+
+    async def decide(decision: str) -> None:
+        current = await client.get(gate_url, headers=ws.headers)
+        taken = await client.post(
+            f"{gate_url}/decisions",
+            json={"decision": decision, "decided_by_id": str(ws.user_id)},
+            headers={**ws.headers, "If-Match": current.headers["etag"]},
+        )
+        assert taken.status_code == 201, taken.text
+
+    undecided = await close()
+    await decide("hold")
+    held = await close()
+    await decide("recycle")
+    recycled = await close()
+
+    for answer, shown in ((undecided, "undecided"), (held, "hold"), (recycled, "recycle")):
+        assert answer.status_code == 409, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in answer.json()["errors"]] == ["state"]
+        assert f"'End of T1' ({shown})" in answer.json()["detail"]
+    await decide("go")
+    closed = await close()
+    assert closed.status_code == 200, closed.text
+    assert closed.json()["state"] == "closed"
 
 
 async def test_an_achieved_milestone_has_an_actual_date_that_has_come_and_no_other_has_one(

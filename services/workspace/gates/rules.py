@@ -1,6 +1,6 @@
 """Stage gate rules: who decides, what a decision needs, when a gate may be decided again, what
-a decided gate keeps fixed, whether a tranche may start, and which tranches a gate stands
-before."""
+a decided gate keeps fixed, whether a tranche may start or close, and which tranches a gate
+stands before."""
 
 from __future__ import annotations
 
@@ -94,6 +94,17 @@ def tranche_may_start(entry_decisions: Iterable[GateDecision | None]) -> bool:
     No gate at all means nothing to wait for.
     """
     return all(decision in OPENING for decision in entry_decisions)
+
+
+# What an end-of-tranche review decides for the tranche to close: it goes on to the next
+# (go, conditional go) or stops there. A hold or recycle keeps it open to be reviewed again.
+CLOSING = OPENING | {GateDecision.STOP}
+
+
+def tranche_may_close(exit_decisions: Iterable[GateDecision | None]) -> bool:
+    """A tranche closes through its end-of-tranche review: every exit gate on it has said go,
+    conditional go or stop. No exit gate at all means nothing to wait for."""
+    return all(decision in CLOSING for decision in exit_decisions)
 
 
 def slipped_past(

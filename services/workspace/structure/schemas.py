@@ -108,7 +108,9 @@ class TrancheUpdate(Patch):
     gates of the tranche before it) to say go or conditional go, where the tranche is and where
     it goes; a tranche under way never moves behind such a gate, nor is one put in front of it.
     A planned tranche does not move out from behind the exit gate of a tranche under way before
-    that gate says go or conditional go (409), as no reordering takes it out from there."""
+    that gate says go or conditional go (409), as no reordering takes it out from there.
+    Moving to ``closed`` needs its own exit gates (on the tranche, not on one of its projects)
+    to have said go, conditional go or stop (409 while undecided, on hold or recycled)."""
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET

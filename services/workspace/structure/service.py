@@ -17,8 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace import clock
 from services.workspace.benefits.models import Benefit, BenefitEnabler, BenefitMeasurement
-from services.workspace.gates.models import StageGate
-from services.workspace.gates.rules import slipped_past, tranche_may_start
+from services.workspace.gates.models import GateBoundary, StageGate
+from services.workspace.gates.rules import slipped_past, tranche_may_close, tranche_may_start
 from services.workspace.governance.models import (
     ChangeRequest,
     ChangeRequestState,
@@ -193,6 +193,34 @@ class TrancheService(RegisterService[Tranche]):
         starting = row.state in UNDER_WAY and not was_under_way
         if starting or old_position != row.position:
             await self.check_ways_in(row, old_position, row.position, starting)
+        was_closed = before is not None and before.get("state", row.state) == TrancheState.CLOSED
+        if before is not None and row.state == TrancheState.CLOSED and not was_closed:
+            await self.check_way_out(row)
+
+    async def check_way_out(self, row: Tranche) -> None:
+        """A tranche closes through its end-of-tranche review: its exit gates (those on the
+        tranche itself, not on one of its projects) have said go, conditional go or stop."""
+        found = await self.session.execute(
+            select(StageGate.title, StageGate.decision)
+            .where(
+                StageGate.tranche_id == row.id,
+                StageGate.project_id.is_(None),
+                StageGate.boundary == GateBoundary.EXIT,
+            )
+            .order_by(StageGate.position, StageGate.title)
+        )
+        open_ = [
+            (title, decision)
+            for title, decision in found.all()
+            if not tranche_may_close([decision])
+        ]
+        if open_:
+            named = ", ".join(f"'{t}' ({d or 'undecided'})" for t, d in open_)
+            raise Conflict(
+                f"The tranche closes through its end-of-tranche review: {named} "
+                f"{'has' if len(open_) == 1 else 'have'} not said go, conditional go or stop.",
+                errors=[field_error("state", "the end-of-tranche review has not been passed")],
+            )
 
     async def delete(self, row: Tranche) -> None:
         await lock_programme(self.session, row.programme_id)
