@@ -79,9 +79,24 @@ async def provide_optional_principal(
     return principal
 
 
+def operates_runs(principal: Principal | None) -> bool:
+    """Whether the caller holds the platform admin's powers over every workspace's runs: a
+    platform admin's token that is not bound to one workspace (a bound token acts only there)."""
+    return (
+        principal is not None
+        and principal.staff_role is StaffRole.PLATFORM_ADMIN
+        and principal.token_tenant_id is None
+    )
+
+
 def require_platform_admin(principal: Principal) -> None:
     if principal.staff_role is not StaffRole.PLATFORM_ADMIN:
         raise Forbidden("Only platform admins operate provisioning runs.")
+    if not operates_runs(principal):
+        raise Forbidden(
+            "This API token is bound to one workspace; provisioning runs are operated with a "
+            "platform admin's token that is not bound to a workspace."
+        )
 
 
 def require_writing(principal: Principal) -> None:
@@ -174,8 +189,7 @@ class ProvisioningRunController(Controller):
         caller: NamedDependency[Principal | None],
     ) -> RunRead:
         run = await runs.get_run(control_session, run_id)
-        staff = caller is not None and caller.staff_role is StaffRole.PLATFORM_ADMIN
-        return RunRead.of(run, runs.progress(run.steps), staff=staff)
+        return RunRead.of(run, runs.progress(run.steps), staff=operates_runs(caller))
 
     @get(
         "/",
@@ -259,7 +273,9 @@ class OffboardingController(Controller):
         tenant = await tenancy.require_by_slug(control_session, slug)
         role = await identity.role_in(control_session, principal.user_id, tenant.id)
         staff = principal.staff_role is StaffRole.PLATFORM_ADMIN
-        if not staff and (role is None or principal.token_tenant_id not in (None, tenant.id)):
+        # A token bound to a workspace acts there only, a platform admin's too: elsewhere the
+        # workspace does not exist for it, as for every other workspace route.
+        if principal.token_tenant_id not in (None, tenant.id) or (not staff and role is None):
             raise NotFound(f"No workspace {slug!r}.")
         if not staff and role is not Role.OWNER:
             raise Forbidden("Only the workspace's owners, or platform admins, can offboard it.")
