@@ -464,3 +464,47 @@ async def test_a_milestone_still_to_come_slips_until_today_past_its_forecast(
     assert achieved.json()["slip_days"] == 5  # as it was, once achieved
     cancelled = await change(client, ws, "milestones", no_forecast, {"state": "cancelled"})
     assert cancelled.json()["slip_days"] is None  # nothing to come, and no date to judge by
+
+
+async def test_an_approved_change_does_not_rebaseline_an_achieved_milestone(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    today = workspace_today()
+    base = {"programme_id": prog["id"], "baseline_date": days_from(today, 30)}
+    achieved = await make(client, ws, "milestones", {**base, "title": "Design signed off"})
+    to_come = await make(client, ws, "milestones", {**base, "title": "Go live"})
+    done = await change(client, ws, "milestones", achieved, {"state": "achieved"})
+    assert done.status_code == 200, done.text
+    new_baseline = days_from(today, 60)
+    request = await make(
+        client,
+        ws,
+        "change-requests",
+        {
+            "programme_id": prog["id"],
+            "title": "Move the plan a month",
+            "rebaselines": [
+                {"milestone_id": m["id"], "new_baseline_date": new_baseline}
+                for m in (achieved, to_come)
+            ],
+        },
+    )
+    submitted = await change(client, ws, "change-requests", request, {"state": "submitted"})
+    assert submitted.status_code == 200, submitted.text
+
+    approved = await client.post(
+        url(ws, f"change-requests/{request['id']}/decision"),
+        json={"decision": "approved"},
+        headers={**ws.headers, "If-Match": submitted.headers["etag"]},
+    )
+
+    assert approved.status_code == 409, approved.text
+    assert approved.headers["content-type"].startswith("application/problem+json")
+    assert "'Design signed off' was achieved" in approved.json()["detail"]
+    kept = await client.get(url(ws, f"change-requests/{request['id']}"), headers=ws.headers)
+    assert kept.json()["state"] == "submitted"
+    for milestone in (achieved, to_come):
+        read = await client.get(url(ws, f"milestones/{milestone['id']}"), headers=ws.headers)
+        assert read.json()["baseline_date"] == base["baseline_date"]

@@ -559,7 +559,16 @@ class MilestoneService(RegisterService[Milestone]):
         await super().delete(row)
 
     async def rebaseline(self, milestone: Milestone, new_baseline: date) -> date | None:
-        """Apply an approved change's new baseline; returns the old one (for the record)."""
+        """Apply an approved change's new baseline; returns the old one (for the record).
+
+        An achieved milestone is not re-baselined (409): what it was planned against, and how
+        late it came, is history."""
+        if milestone.state is MilestoneState.ACHIEVED:
+            raise Conflict(
+                f"The milestone '{milestone.title}' was achieved on {milestone.actual_date}: its "
+                "baseline is history and does not move. Take it out of the change request's "
+                "re-baselines, then decide the change."
+            )
         previous = milestone.baseline_date
         milestone.baseline_date = new_baseline
         milestone.updated_by = self.actor_id
