@@ -51,7 +51,7 @@ from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
 from services.workspace.configuration.service import forget_configuration
 from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState, StageGate
-from services.workspace.gates.rules import may_decide
+from services.workspace.gates.rules import criteria_settled, may_decide
 from services.workspace.gates.service import GateService
 from services.workspace.governance.models import Board, BoardMember
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry
@@ -316,28 +316,35 @@ def _saying_why(plan: UpgradePlan, behind: Mapping[ItemId, str]) -> UpgradePlan:
 
 
 def _decided_gates(plan: UpgradePlan, theirs: WorkspaceItems) -> dict[ItemId, str]:
-    """What the plan would change of a decided gate, which an upgrade leaves as it is.
+    """What the plan would change of a decided gate, or of the criteria of a gate under review,
+    which an upgrade leaves as they are.
 
     A decided gate is a record of what its board decided, on what: the pack may not rewrite or
-    remove it (its board, outcomes, recommendation), nor, once the decision is final (go, stop),
-    add, change or remove the criteria the board assessed.
+    remove it (its board, outcomes, recommendation). Its criteria are settled from the moment
+    its review starts (`gates.rules.criteria_settled`, as the API settles them): the pack may
+    not add, change or remove the criteria the board is assessing or assessed.
     """
-    decided = {
-        item_id: row
-        for item_id, row in theirs.rows.items()
-        if item_id[0] == "gate" and row.state == GateState.DECIDED
-    }
+    gates = {item_id: row for item_id, row in theirs.rows.items() if item_id[0] == "gate"}
     fixed: dict[ItemId, str] = {}
     for entry in plan.entries:
-        if entry.kind == "gate" and (gate := decided.get(entry.item_id)) is not None:
-            fixed[entry.item_id] = f"the gate is decided ({gate.decision}); its record stands"
+        if entry.kind == "gate":
+            gate = gates.get(entry.item_id)
+            if gate is not None and gate.state == GateState.DECIDED:
+                fixed[entry.item_id] = f"the gate is decided ({gate.decision}); its record stands"
         elif entry.kind == "gate_criterion":
             values = entry.ours or entry.theirs or {}
-            gate = decided.get(("gate", str(values.get("gate"))))
-            if gate is not None and not may_decide(gate.state, gate.decision):
+            gate = gates.get(("gate", str(values.get("gate"))))
+            if gate is None or not criteria_settled(gate.state):
+                continue
+            if gate.state == GateState.DECIDED and not may_decide(gate.state, gate.decision):
                 fixed[entry.item_id] = (
                     f"its gate's decision ({gate.decision}) is final; the criteria stay as the "
                     "board assessed them"
+                )
+            else:
+                fixed[entry.item_id] = (
+                    f"its gate is under review ({gate.decision or gate.state}); the criteria "
+                    "stay as the board is assessing them"
                 )
     return fixed
 

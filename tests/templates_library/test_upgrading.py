@@ -324,6 +324,51 @@ async def test_a_decided_gate_and_its_assessed_criteria_stay_as_the_board_decide
     assert "Criterion 5 is met." in texts and "Benefits owners named." not in texts
 
 
+@pytest.mark.parametrize("review", ["in_review", "hold"])
+async def test_the_criteria_of_a_gate_under_review_stay_as_the_board_is_assessing_them(
+    database: Database,
+    client: Client,
+    make_workspace: MakeWorkspace,
+    publish_pack: PublishPack,
+    review: str,
+) -> None:
+    # The API settles a gate's criteria once its review starts; an upgrade does not rework them
+    # either, whether the review is under way or the gate is on hold (reviewed again).
+    ws = await make_workspace()
+    pack = await publish_pack(None, rework_the_gate)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    seeded = Seeded(database, client, ws, pack)
+    gate = await seeded.get("stage-gates", "gate", "gate")
+    if review == "in_review":
+        started = await change(client, ws, "stage-gates", gate, {"state": "in_review"})
+        assert started.status_code == 200, started.text
+    else:
+        board = await seeded.get("boards", "board", "board")
+        seats = [
+            {**{k: m[k] for k in ("role_title", "capacity", "role_id")}, "user_id": None}
+            for m in board["members"]
+        ]
+        seats[0]["user_id"] = str(ws.user_id)
+        assert (await change(client, ws, "boards", board, {"members": seats})).status_code == 200
+        held = await client.post(
+            url(ws, f"stage-gates/{gate['id']}/decisions"),
+            json={"decision": "hold", "decided_by_id": str(ws.user_id)},
+            headers={**ws.headers, "If-Match": "*"},
+        )
+        assert held.status_code == 201, held.text
+    before = [c["text"] for c in (await seeded.get("stage-gates", "gate", "gate"))["criteria"]]
+
+    planned = await seeded.plan()
+
+    for key in ("gate/criterion-1", "gate/criterion-5", "gate/criterion-6"):
+        criterion = entry(planned, "gate_criterion", key)
+        assert criterion.action is Action.KEPT, key
+        assert "under review" in criterion.reason, criterion.reason
+    await seeded.apply()
+    after = [c["text"] for c in (await seeded.get("stage-gates", "gate", "gate"))["criteria"]]
+    assert after == before
+
+
 async def test_an_upgrade_failing_at_its_last_write_leaves_the_old_version_whole(
     seeded: Seeded, pg_server: PgServer, settings: Settings
 ) -> None:
