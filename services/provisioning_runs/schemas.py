@@ -77,6 +77,19 @@ class Progress(msgspec.Struct, kw_only=True):
     percent: int
 
 
+# What anyone holding a run's id reads of a failure. The errors themselves name internals
+# (endpoints, buckets, tenant ids, database messages): platform staff only.
+RETRYING_MESSAGE = "a temporary problem; retrying"
+FAILED_MESSAGE = "failed; our staff have been told"
+
+
+def public_error(error: str | None, *, failed: bool) -> str | None:
+    """``error`` as a caller who is not staff reads it: whether it is being retried."""
+    if error is None:
+        return None
+    return FAILED_MESSAGE if failed else RETRYING_MESSAGE
+
+
 class StepRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     name: str
     state: StepState
@@ -88,15 +101,16 @@ class StepRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     result: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, step: ProvisioningStep, *, with_result: bool) -> StepRead:
+    def of(cls, step: ProvisioningStep, *, staff: bool) -> StepRead:
+        failed = step.state is StepState.FAILED
         return cls(
             name=step.name,
             state=step.state,
             attempts=step.attempts,
             started_at=step.started_at,
             finished_at=step.finished_at,
-            error=step.error,
-            result=step.result if with_result else None,
+            error=step.error if staff else public_error(step.error, failed=failed),
+            result=step.result if staff else None,
         )
 
 
@@ -116,20 +130,30 @@ class RunRead(msgspec.Struct, kw_only=True):
 
     @classmethod
     def of(cls, run: ProvisioningRun, progress: Progress, *, staff: bool) -> RunRead:
+        """The run; ``staff`` also see what each step made and the errors as they are."""
         return cls(
             id=run.id,
             kind=run.kind,
             state=run.state,
             slug=run.slug,
             progress=progress,
-            steps=[StepRead.of(s, with_result=staff) for s in run.steps],
-            error=run.error,
+            steps=[StepRead.of(s, staff=staff) for s in run.steps],
+            error=run.error if staff else _public_run_error(run),
             attempts=run.attempts,
             created_at=run.created_at,
             started_at=run.started_at,
             finished_at=run.finished_at,
             status_url=f"{RUNS_PATH}/{run.id}",
         )
+
+
+def _public_run_error(run: ProvisioningRun) -> str | None:
+    """The run's error in plain words, after the name of the step it stopped at."""
+    message = public_error(run.error, failed=run.state is RunState.FAILED)
+    if message is None:
+        return None
+    step = next((s.name for s in run.steps if s.error is not None), None)
+    return message if step is None else f"{step}: {message}"
 
 
 class RunSummary(msgspec.Struct, kw_only=True):
