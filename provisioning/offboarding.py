@@ -11,12 +11,12 @@ goes table by table over whatever workspace tables exist, those included. Contro
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
+import msgspec
 import structlog
 
 from provisioning.workflow import DEPROVISION, StepContext
@@ -26,6 +26,7 @@ from services.identity import service as identity
 from services.storage.service import tenant_prefix
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
+from services.workspace import exports, money
 
 log = structlog.get_logger("pmo.provisioning")
 
@@ -38,34 +39,44 @@ def export_files(
     columns: Mapping[str, Sequence[str]],
 ) -> dict[str, tuple[bytes, str]]:
     """File name → (content, media type): ``workspace.json`` and ``<table>.csv`` per table,
-    headed by the table's ``columns``."""
+    headed by the table's ``columns``.
+
+    Values read as the API writes them: times in ISO 8601, money as numbers. The CSVs follow
+    the register exports' rules (:func:`services.workspace.exports.csv_response`): a UTF-8
+    byte-order mark, and no cell a spreadsheet would take for a formula."""
     document = {"format": EXPORT_FORMAT, **meta, "tables": dump}
     files = {
         "workspace.json": (
-            json.dumps(document, default=str, indent=1, sort_keys=True).encode(),
+            json.dumps(document, default=_json_value, indent=1, sort_keys=True).encode(),
             "application/json",
         )
     }
     for table, rows in dump.items():
-        files[f"{table}.csv"] = (_csv(columns[table], rows), "text/csv")
+        files[f"{table}.csv"] = (_csv(table, columns[table], rows), "text/csv")
     return files
 
 
-def _csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    return out.getvalue().encode()
+def _json_value(value: Any) -> Any:
+    """What ``json`` cannot write itself, as the API writes it."""
+    if isinstance(value, Decimal):  # every numeric column of the workspace is money
+        return money.number(value)
+    return msgspec.to_builtins(value)  # times, dates, ids: the API's ISO 8601 and text
 
 
-def _cell(value: Any) -> str:
+def _csv(table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    # The register exports' writer, so the rules are one: its response's body is the file.
+    return bytes(exports.csv_response(f"{table}.csv", list(columns), cells).content)
+
+
+def _cell(value: Any) -> Any:
     if value is None:
         return ""
     if isinstance(value, dict | list):
-        return json.dumps(value, default=str, sort_keys=True)
-    return str(value)
+        return json.dumps(value, default=_json_value, sort_keys=True)
+    if isinstance(value, str | int | float | bool):
+        return value
+    return _json_value(value)
 
 
 @DEPROVISION.step

@@ -112,15 +112,12 @@ async def test_an_owner_offboards_and_the_workspace_is_exported_then_purged(
     assert set(document["tables"]) == set(exported)
     # A table without rows still has its header row.
     empty = next(name for name in sorted(exported) if before[name] == 0)
-    content = (await storage.read(f"{export['location']}{empty}.csv")).decode()
+    content = (await storage.read(f"{export['location']}{empty}.csv")).decode("utf-8-sig")
     assert content.splitlines() == [",".join(c.name for c in exported[empty].columns)]
     names = {p["name"] for p in document["tables"]["programmes"]}
     assert names == {"Net Zero 2030", "Benefits realisation", "Estates rationalisation"}
-    rows = list(
-        csv.DictReader(
-            io.StringIO((await storage.read(export["location"] + "programmes.csv")).decode())
-        )
-    )
+    programmes_csv = await storage.read(export["location"] + "programmes.csv")
+    rows = list(csv.DictReader(io.StringIO(programmes_csv.decode("utf-8-sig"))))
     assert {r["name"] for r in rows} == names
     assert all(r["tenant_id"] == str(tenant.id) for r in rows)
 
