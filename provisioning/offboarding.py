@@ -3,7 +3,8 @@
 ``export_workspace → revoke_access → purge_workspace → mark_deleted``
 
 The request itself froze the workspace (``offboarding``). The export is JSON of every workspace
-table of the client's data plus a CSV per table (with its header row, even when empty), under
+table of the client's data plus a CSV per table (with its header row, even when empty), with
+the workspace's settings and its members (``members.csv`` too: the rows name users by id), under
 the tenant's prefix — the platform's bookkeeping (idempotency records) is left out; the purge
 goes table by table over whatever workspace tables exist, those included. Control-plane rows
 (tenant, runs, users) stay for the record.
@@ -26,11 +27,15 @@ from services.identity import service as identity
 from services.storage.service import tenant_prefix
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
+from services.tenancy.schemas import WorkspaceSettingsRead
 from services.workspace import exports, money
 
 log = structlog.get_logger("pmo.provisioning")
 
 EXPORT_FORMAT = "pmo-workspace-export/1"
+
+
+MEMBER_COLUMNS = ("user_id", "email", "display_name", "role")
 
 
 def export_files(
@@ -39,7 +44,8 @@ def export_files(
     columns: Mapping[str, Sequence[str]],
 ) -> dict[str, tuple[bytes, str]]:
     """File name → (content, media type): ``workspace.json`` and ``<table>.csv`` per table,
-    headed by the table's ``columns``.
+    headed by the table's ``columns``, and ``members.csv`` of ``meta["members"]`` (who the
+    rows' user ids are).
 
     Values read as the API writes them: times in ISO 8601, money as numbers. The CSVs follow
     the register exports' rules (:func:`services.workspace.exports.csv_response`): a UTF-8
@@ -53,6 +59,7 @@ def export_files(
     }
     for table, rows in dump.items():
         files[f"{table}.csv"] = (_csv(table, columns[table], rows), "text/csv")
+    files["members.csv"] = (_csv("members", MEMBER_COLUMNS, meta["members"]), "text/csv")
     return files
 
 
@@ -84,7 +91,13 @@ async def export_workspace(ctx: StepContext) -> dict[str, Any]:
     tenant = await ctx.tenant()
     async with ctx.platform.database.transaction(tenant.cell, TenantScope.single(tenant.id)) as s:
         dump = await tenant_data.export_rows(s, tenant.id)
-    meta = {"tenant": {"id": str(tenant.id), "slug": tenant.slug, "name": tenant.name}}
+    meta = {
+        "tenant": {"id": str(tenant.id), "slug": tenant.slug, "name": tenant.name},
+        # What the rows need to be read without the platform: the settings they were kept
+        # under (the time zone of every date) and who the user ids in them are.
+        "settings": msgspec.to_builtins(WorkspaceSettingsRead.of(tenant)),
+        "members": await identity.members_of(ctx.control, tenant.id),
+    }
     prefix = f"{tenant_prefix(tenant.id)}exports/{ctx.run.id}/"
     storage = ctx.platform.storage
     columns = {t.name: [c.name for c in t.columns] for t in tenant_data.client_tables()}
@@ -99,7 +112,7 @@ async def export_workspace(ctx: StepContext) -> dict[str, Any]:
     return {
         "bucket": storage.bucket,
         "location": prefix,
-        "files": ["workspace.json", *(f"{t}.csv" for t in dump)],
+        "files": ["workspace.json", "members.csv", *(f"{t}.csv" for t in dump)],
         "rows": {table: len(rows) for table, rows in dump.items()},
     }
 

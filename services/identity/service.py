@@ -250,6 +250,20 @@ async def token_refusal(
     return None
 
 
+async def members_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[dict[str, str]]:
+    """The workspace's members, by email: ``user_id``, ``email``, ``display_name``, ``role``."""
+    rows = await session.execute(
+        select(User.id, User.email, User.display_name, Membership.role)
+        .join(Membership, Membership.user_id == User.id)
+        .where(Membership.tenant_id == tenant_id)
+        .order_by(User.email)
+    )
+    return [
+        {"user_id": str(user_id), "email": email, "display_name": name, "role": role.value}
+        for user_id, email, name, role in rows
+    ]
+
+
 async def remove_memberships_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:
     """Nobody is a member of the workspace any more (offboarding)."""
     result = await session.execute(delete(Membership).where(Membership.tenant_id == tenant_id))

@@ -104,7 +104,9 @@ async def test_an_owner_offboards_and_the_workspace_is_exported_then_purged(
     storage = Storage(shared.settings)
     files = {k.rsplit("/", 1)[1] for k in await storage.keys(export["location"])}
     tables = {t.name for t in tenant_data.workspace_tables()}
-    assert files == {"workspace.json"} | {f"{t}.csv" for t in tables - {"idempotency_records"}}
+    assert files == {"workspace.json", "members.csv"} | {
+        f"{t}.csv" for t in tables - {"idempotency_records"}
+    }
     assert {"programmes", "idempotency_records"} <= tables
     document = json.loads(await storage.read(export["location"] + "workspace.json"))
     assert document["format"] == "pmo-workspace-export/1"

@@ -6,14 +6,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from typing import Any
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy import select
 
 from services.db.engine import Database
+from services.identity import service as identity
+from services.identity.models import Membership, Role, User
 from services.storage.service import Storage
+from services.tenancy import service as tenancy
 from tests.provisioning.conftest import (
     SIGNUP,
     Env,
@@ -98,3 +103,52 @@ async def test_the_export_follows_the_csv_rules_and_writes_values_as_the_api_doe
     assert exported["name"] == "-1 budget line"  # JSON keeps the text as it is
     [exported_risk] = [r for r in document["tables"]["risks"] if r["id"] == risk.json()["id"]]
     assert exported_risk["title"] == FORMULA
+
+
+async def test_the_export_names_the_members_behind_user_ids_and_the_workspace_settings(
+    shared_client: Client, shared_database: Database, shared: Env
+) -> None:
+    slug, headers = await provisioned(shared_client, shared_database, shared)
+    changed = await shared_client.get(f"/api/v1/w/{slug}/settings", headers=headers)
+    patched = await shared_client.patch(
+        f"/api/v1/w/{slug}/settings",
+        json={"timezone": "Europe/London"},
+        headers={**headers, "If-Match": changed.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    async with shared_database.transaction() as session:
+        tenant = await tenancy.require_by_slug(session, slug)
+        viewer = await identity.create_user(session, f"v-{uuid.uuid4().hex[:8]}@example.org")
+        await identity.grant_membership(session, viewer.id, tenant.id, Role.VIEWER)
+        [owner_id] = await session.scalars(
+            select(Membership.user_id).where(
+                Membership.tenant_id == tenant.id, Membership.role == Role.OWNER
+            )
+        )
+        owner = await session.get(User, owner_id)
+        assert owner is not None
+
+    storage, location = await offboarded(shared_client, shared_database, shared, slug, headers)
+
+    document = json.loads(await storage.read(location + "workspace.json"))
+    assert document["settings"]["timezone"] == "Europe/London"
+    assert document["settings"]["slug"] == slug
+    expected = sorted(
+        (
+            {
+                "user_id": str(user.id),
+                "email": user.email,
+                "display_name": user.display_name,
+                "role": role,
+            }
+            for user, role in ((owner, "owner"), (viewer, "viewer"))
+        ),
+        key=lambda m: m["email"],
+    )
+    assert document["members"] == expected
+    # The user ids in the rows are among them (the seeded programme was made by the owner).
+    [seeded] = document["tables"]["programmes"]
+    assert seeded["created_by"] == str(owner.id)
+    members_csv = await storage.read(location + "members.csv")
+    assert members_csv.startswith(BOM)
+    assert read_csv(members_csv) == expected
