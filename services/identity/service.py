@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import secrets
 import uuid
 from dataclasses import dataclass
@@ -51,12 +52,45 @@ def derived_secret(signing_key: str, purpose: str) -> str:
     return TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
-def normalise_email(email: str) -> str:
+# A domain label: letters and digits, hyphens inside (``acme``, ``north-wind``, ``xn--zo-pja``).
+_DOMAIN_LABEL = re.compile(r"[^\W_](?:[^\W_]|-){0,61}(?<!-)", re.UNICODE)
+# Never in an address we accept: they separate or quote addresses, or hide in a header.
+_SEPARATORS = frozenset(',;:<>()[]\\"')
+
+
+def email_problem(email: str) -> str | None:
+    """What is wrong with ``email`` (trimmed), in plain words; None if it is an address.
+
+    Deliberately simple — no DNS, no quoted local parts: no spaces, control characters, or
+    what separates or quotes addresses (commas …); one ``@`` with something before it; after
+    it, a domain of dot-separated labels of letters, digits and inner hyphens."""
+    if any(c.isspace() or not c.isprintable() for c in email):
+        return "it has a space or a control character"
+    if any(c in _SEPARATORS for c in email):
+        return "it has a comma, semicolon, colon, bracket or quote (send one address)"
+    if email.count("@") != 1:
+        return "it has no @" if "@" not in email else "it has more than one @"
+    local, _, domain = email.partition("@")
+    if not local:
+        return "nothing comes before the @"
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_DOMAIN_LABEL.fullmatch(label) for label in labels):
+        return (
+            "what follows the @ is not a domain such as example.org (parts of letters, digits "
+            "and inner hyphens, separated by dots)"
+        )
+    return None
+
+
+def normalise_email(email: str, field: str = "email") -> str:
+    """``email`` trimmed and lower-cased; raises :class:`ValidationFailed` naming ``field``
+    with the reason (:func:`email_problem`) if it is not an address we accept."""
     email = email.strip().lower()
-    local, at, domain = email.partition("@")
-    if not at or not local or "." not in domain or " " in email:
+    problem = email_problem(email)
+    if problem is not None:
         raise ValidationFailed(
-            f"{email!r} is not an email address", errors=[field_error("email", "not an email")]
+            f"{email!r} is not an email address: {problem}.",
+            errors=[field_error(field, f"not an email address: {problem}")],
         )
     return email
 

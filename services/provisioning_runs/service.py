@@ -112,10 +112,10 @@ async def check_signup(session: AsyncSession, settings: Settings, data: SignupCr
     """Every rule a signup must pass before anything is made (all field errors at once)."""
     errors: list[dict[str, str]] = []
     try:
-        email = identity.normalise_email(data.admin_email)
-    except ValidationFailed:
+        email = identity.normalise_email(data.admin_email, "admin_email")
+    except ValidationFailed as exc:
         email = ""
-        errors.append(field_error("admin_email", "not an email address"))
+        errors.extend(exc.errors or [])
     if data.plan not in settings.plans:
         errors.append(field_error("plan", f"one of {', '.join(settings.plans)}"))
     if not EARLIEST_START <= data.start_date <= LATEST_START:
