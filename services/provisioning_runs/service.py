@@ -128,15 +128,22 @@ async def check_signup(session: AsyncSession, settings: Settings, data: SignupCr
         errors.extend(exc.errors or [])
     if version is not None:
         errors.extend(await _seeding_errors(session, data, version))
+    taken_at: int | None = None  # where "slug: taken" goes among the errors, if it is
     if data.slug is not None:
         try:
             tenancy.check_slug(data.slug)
         except ValidationFailed as exc:
             errors.extend(exc.errors or [])
+        else:
+            taken_at = len(errors) if await _slug_in_use(session, data.slug) else None
     try:
         await tenancy.check_placement(session, cell=data.cell, region=data.region)
     except ValidationFailed as exc:
         errors.extend(exc.errors or [])
+    if errors and taken_at is not None:
+        # One answer names every problem. A signup whose only problem is its slug goes on to
+        # the reservation, which answers 409 (and lets a replayed signup find its first answer).
+        errors.insert(taken_at, field_error("slug", "taken"))
     if errors:
         raise ValidationFailed(
             "The signup has invalid fields: " + ", ".join(e["field"] for e in errors) + ".",
@@ -160,6 +167,16 @@ async def _seeding_errors(
         session, data.template_pack, version, data.programme_name, data.start_date
     )
     return [field_error(name, message) for name, message in problems]
+
+
+async def _slug_in_use(session: AsyncSession, slug: str) -> bool:
+    """Whether a workspace, or a signup's run reserving it, has ``slug``."""
+    if await tenancy.slug_taken(session, slug):
+        return True
+    reserved = select(ProvisioningRun.id).where(
+        ProvisioningRun.kind == RunKind.PROVISION, ProvisioningRun.slug == slug
+    )
+    return await session.scalar(reserved.limit(1)) is not None
 
 
 async def _reserve(session: AsyncSession, slug: str, plan: SignupPlan) -> ProvisioningRun | None:

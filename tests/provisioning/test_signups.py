@@ -268,3 +268,29 @@ async def test_signups_offer_the_published_catalogue_not_the_packs_on_disk(
     async with shared_database.transaction() as session:
         tenant = await tenancy.require(session, run.tenant_id)
     assert tenant.settings["template_pack"] == {"key": key, "version": VERSION["version"]}
+
+
+async def test_a_taken_slug_is_named_with_the_other_field_errors_in_one_answer(
+    shared_client: Client, shared_database: Database
+) -> None:
+    slug = unique_slug("named")
+    async with shared_database.transaction() as session:
+        await tenancy.create_tenant(session, slug=slug, name="Here", state=TenantState.ACTIVE)
+    answer = await shared_client.post(SIGNUP, json=signup_body(slug=slug, plan="gold"))
+    assert answer.status_code == 422, answer.text
+    assert [(e["field"], e["message"]) for e in answer.json()["errors"]] == [
+        ("plan", "one of trial, starter, professional, enterprise"),
+        ("slug", "taken"),
+    ]
+    # Reserved by a signup whose workspace is not made yet: taken too.
+    reserved = signup_body()
+    assert (await shared_client.post(SIGNUP, json=reserved)).status_code == 202
+    again = await shared_client.post(
+        SIGNUP, json=signup_body(slug=reserved["slug"], start_date="1999-01-01")
+    )
+    assert again.status_code == 422
+    assert {e["field"]: e["message"] for e in again.json()["errors"]}["slug"] == "taken"
+    # Only the slug: the 409 as before.
+    alone = await shared_client.post(SIGNUP, json=signup_body(slug=slug))
+    assert alone.status_code == 409
+    assert alone.json()["errors"] == [{"field": "slug", "message": "taken", "source": "body"}]
