@@ -131,6 +131,7 @@ async def test_a_board_meets_raises_actions_and_decisions(
             "rationale": "Time to market",
             "board_id": board["id"],
             "meeting_id": meeting["id"],
+            "decided_by_id": str(ws.user_id),
             "decided_on": "2026-03-02",
             "status": "approved",
         },
@@ -752,3 +753,188 @@ async def test_a_gate_with_a_board_keeps_one_and_one_without_is_decided_by_any_m
     )
     assert unchanged.status_code == 200, unchanged.text
     assert decided.status_code == 201, decided.text
+
+
+# --- the decision log ---------------------------------------------------------------------------
+
+
+async def _decision(
+    client: Client, ws: Workspace, prog: dict[str, Any], **body: Any
+) -> dict[str, Any]:
+    return await make(
+        client,
+        ws,
+        "decisions",
+        {
+            "programme_id": prog["id"],
+            "title": "Choose CRM vendor",
+            "options": ["Build", "Buy"],
+            "decision": "Buy",
+            "rationale": "Time to market",
+            **body,
+        },
+    )
+
+
+async def test_a_decision_moves_through_its_lifecycle_and_keeps_its_record(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    by_me = {"decided_by_id": str(ws.user_id)}
+    proposed = await _decision(client, ws, prog)
+    pending = await change(client, ws, "decisions", proposed, {"status": "pending"})
+    assert pending.status_code == 200, pending.text
+
+    undecided = await change(client, ws, "decisions", pending.json(), {"status": "approved"})
+    approved = await change(
+        client, ws, "decisions", pending.json(), {"status": "approved", **by_me}
+    )
+    assert undecided.status_code == 422, undecided.text
+    assert [e["field"] for e in undecided.json()["errors"]] == ["decided_by_id"]
+    assert approved.status_code == 200, approved.text
+    taken = approved.json()
+
+    reopened = await change(client, ws, "decisions", taken, {"status": "proposed"})
+    reversed_ = await change(client, ws, "decisions", taken, {"status": "rejected"})
+    rewritten = await change(
+        client, ws, "decisions", taken, {"decision": "Build", "options": ["Build"]}
+    )
+    renamed = await change(client, ws, "decisions", taken, {"title": "CRM vendor"})
+
+    for refused in (reopened, reversed_):
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in refused.json()["errors"]] == ["status"]
+    assert "superseded" in reopened.json()["errors"][0]["message"]
+    assert rewritten.status_code == 409, rewritten.text
+    assert {e["field"] for e in rewritten.json()["errors"]} == {"decision", "options"}
+    assert renamed.status_code == 200, renamed.text
+    kept = renamed.json()
+    assert (kept["status"], kept["decision"], kept["decided_on"]) == (
+        "approved",
+        "Buy",
+        taken["decided_on"],
+    )
+
+    rejected = await _decision(client, ws, prog, status="rejected", **by_me)
+    final = await change(client, ws, "decisions", rejected, {"status": "approved"})
+    assert final.status_code == 409, final.text
+    assert "final" in final.json()["errors"][0]["message"]
+
+
+async def test_a_decision_is_superseded_by_an_approved_one_of_its_programme(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog, other = await programme(client, ws), await programme(client, ws, "Other")
+    by_me = {"decided_by_id": str(ws.user_id)}
+    old = await _decision(client, ws, prog, status="approved", **by_me)
+    proposal = await _decision(client, ws, prog, title="Switch CRM vendor")
+    elsewhere = await _decision(client, ws, other, status="approved", **by_me)
+    later = await _decision(client, ws, prog, title="Switch CRM vendor", status="approved", **by_me)
+
+    born = await client.post(
+        url(ws, "decisions"),
+        json={"programme_id": prog["id"], "title": "Old news", "status": "superseded"},
+        headers=ws.headers,
+    )
+    unnamed = await change(client, ws, "decisions", old, {"status": "superseded"})
+    foreign = await change(
+        client, ws, "decisions", old, {"status": "superseded", "superseded_by_id": elsewhere["id"]}
+    )
+    unapproved = await change(
+        client, ws, "decisions", old, {"status": "superseded", "superseded_by_id": proposal["id"]}
+    )
+    itself = await change(
+        client, ws, "decisions", old, {"status": "superseded", "superseded_by_id": old["id"]}
+    )
+    not_superseded = await change(
+        client, ws, "decisions", proposal, {"superseded_by_id": later["id"]}
+    )
+    for refused, message in (
+        (born, "a new decision is not superseded"),
+        (unnamed, "required when the decision is superseded"),
+        (foreign, "another programme"),
+        (unapproved, "an approved decision replaces it (that one is proposed)"),
+        (itself, "does not supersede itself"),
+        (not_superseded, "only when the decision is superseded"),
+    ):
+        assert refused.status_code == 422, refused.text
+        assert len(refused.json()["errors"]) == 1, refused.text
+        assert message in refused.json()["errors"][0]["message"], refused.text
+    assert born.json()["errors"][0]["field"] == "status"
+    assert {foreign.json()["errors"][0]["field"], itself.json()["errors"][0]["field"]} == {
+        "superseded_by_id"
+    }
+
+    superseded = await change(
+        client, ws, "decisions", old, {"status": "superseded", "superseded_by_id": later["id"]}
+    )
+    assert superseded.status_code == 200, superseded.text
+    assert superseded.json()["superseded_by_id"] == later["id"]
+    assert superseded.json()["decided_on"] == old["decided_on"]  # taken, then replaced
+    revived = await change(client, ws, "decisions", superseded.json(), {"status": "approved"})
+    repointed = await change(
+        client, ws, "decisions", superseded.json(), {"superseded_by_id": elsewhere["id"]}
+    )
+    assert revived.status_code == 409, revived.text
+    assert repointed.status_code == 409, repointed.text
+    assert [e["field"] for e in repointed.json()["errors"]] == ["superseded_by_id"]
+    # The replacing decision is kept while the one it replaced names it.
+    gone = await client.delete(url(ws, f"decisions/{later['id']}"), headers=ws.headers)
+    assert gone.status_code == 409, gone.text
+
+
+async def test_a_decision_cites_a_meeting_that_took_place(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    board = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    today = workspace_today()
+    yesterday, last_week, next_week = (days_from(today, n) for n in (-1, -7, 7))
+
+    def meeting(state: str, held_on: str) -> dict[str, Any]:
+        return {"board_id": board["id"], "title": "Board", "state": state, "held_on": held_on}
+
+    held = await make(client, ws, "meetings", meeting("held", yesterday))
+    upcoming = await make(client, ws, "meetings", meeting("scheduled", next_week))
+    cancelled = await make(client, ws, "meetings", meeting("cancelled", last_week))
+    by_me = {"decided_by_id": str(ws.user_id), "status": "approved"}
+
+    before_meeting = await client.post(
+        url(ws, "decisions"),
+        json={
+            "programme_id": prog["id"],
+            "title": "T",
+            "meeting_id": held["id"],
+            **by_me,
+            "decided_on": last_week,
+        },
+        headers=ws.headers,
+    )
+    at_upcoming = await client.post(
+        url(ws, "decisions"),
+        json={"programme_id": prog["id"], "title": "T", "meeting_id": upcoming["id"], **by_me},
+        headers=ws.headers,
+    )
+    at_cancelled = await client.post(
+        url(ws, "decisions"),
+        json={"programme_id": prog["id"], "title": "T", "meeting_id": cancelled["id"], **by_me},
+        headers=ws.headers,
+    )
+    for refused in (before_meeting, at_upcoming, at_cancelled):
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["meeting_id"]
+    assert "after the decision" in at_upcoming.json()["errors"][0]["message"]
+    assert "cancelled" in at_cancelled.json()["errors"][0]["message"]
+
+    # A decision still to take names the meeting that is to take it.
+    agenda = await _decision(client, ws, prog, meeting_id=upcoming["id"], status="pending")
+    early = await change(client, ws, "decisions", agenda, by_me)
+    assert early.status_code == 422, early.text
+    assert [e["field"] for e in early.json()["errors"]] == ["meeting_id"]
+    taken = await change(client, ws, "decisions", agenda, {**by_me, "meeting_id": held["id"]})
+    assert taken.status_code == 200, taken.text
+    assert taken.json()["decided_on"] == today.isoformat()

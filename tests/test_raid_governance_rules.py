@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import date
+
+import pytest
+
 from services.workspace.configuration.models import RiskResponseModel
+from services.workspace.governance.models import DecisionStatus, MeetingState
+from services.workspace.governance.rules import (
+    DECISION_RECORD,
+    cited_meeting_problem,
+    decision_move_problem,
+    decision_problems,
+    fixed_decision_fields,
+    replacement_problem,
+)
 from services.workspace.raid.models import RiskKind, RiskResponse, RiskTrend
 from services.workspace.raid.rules import (
     OPPORTUNITY_RESPONSES,
@@ -32,3 +45,92 @@ def test_an_opportunity_improves_as_its_score_rises_and_a_threat_as_it_falls() -
     assert risk_trend(6, 6, RiskKind.OPPORTUNITY) is RiskTrend.STABLE
     assert risk_trend(12, 6, RiskKind.THREAT) is RiskTrend.IMPROVING
     assert risk_trend(6, 12, RiskKind.THREAT) is RiskTrend.WORSENING
+
+
+# --- the decision log ---------------------------------------------------------------------------
+
+PROPOSED, PENDING, APPROVED, REJECTED, SUPERSEDED = (
+    DecisionStatus.PROPOSED,
+    DecisionStatus.PENDING,
+    DecisionStatus.APPROVED,
+    DecisionStatus.REJECTED,
+    DecisionStatus.SUPERSEDED,
+)
+
+
+@pytest.mark.parametrize(
+    ("current", "status"),
+    [
+        (None, PROPOSED),
+        (None, PENDING),
+        (None, APPROVED),
+        (None, REJECTED),
+        (PROPOSED, PENDING),
+        (PROPOSED, APPROVED),
+        (PROPOSED, REJECTED),
+        (PENDING, APPROVED),
+        (PENDING, REJECTED),
+        (APPROVED, SUPERSEDED),
+        (APPROVED, APPROVED),
+        (REJECTED, REJECTED),
+    ],
+)
+def test_a_decision_moves_forward_through_its_lifecycle(
+    current: DecisionStatus | None, status: DecisionStatus
+) -> None:
+    assert decision_move_problem(current, status) is None
+
+
+@pytest.mark.parametrize(
+    ("current", "status", "words"),
+    [
+        (None, SUPERSEDED, "a new decision is not superseded"),
+        (PENDING, PROPOSED, "a pending decision moves on to approved or rejected, not proposed"),
+        (APPROVED, PROPOSED, "an approved decision moves on to superseded, not proposed"),
+        (APPROVED, REJECTED, "moves on to superseded, not rejected"),
+        (REJECTED, APPROVED, "a rejected decision is final"),
+        (SUPERSEDED, APPROVED, "a superseded decision is final"),
+        (REJECTED, SUPERSEDED, "a rejected decision is final"),
+    ],
+)
+def test_a_decision_does_not_go_back_or_skip_its_verdict(
+    current: DecisionStatus | None, status: DecisionStatus, words: str
+) -> None:
+    problem = decision_move_problem(current, status)
+    assert problem is not None and words in problem
+
+
+def test_a_taken_decision_keeps_its_record_and_a_superseded_one_its_replacement() -> None:
+    assert fixed_decision_fields(PROPOSED) == fixed_decision_fields(PENDING) == ()
+    assert fixed_decision_fields(APPROVED) == fixed_decision_fields(REJECTED) == DECISION_RECORD
+    assert {"decision", "options", "rationale"} <= set(DECISION_RECORD)
+    assert fixed_decision_fields(SUPERSEDED) == (*DECISION_RECORD, "superseded_by_id")
+
+
+def test_a_verdict_names_who_took_it_and_a_superseded_decision_what_replaced_it() -> None:
+    someone, other = object(), object()
+    assert decision_problems(PROPOSED, None, None) == []
+    assert decision_problems(APPROVED, someone, None) == []
+    assert [f for f, _ in decision_problems(APPROVED, None, None)] == ["decided_by_id"]
+    assert [f for f, _ in decision_problems(REJECTED, None, None)] == ["decided_by_id"]
+    assert [f for f, _ in decision_problems(SUPERSEDED, someone, None)] == ["superseded_by_id"]
+    assert decision_problems(SUPERSEDED, someone, other) == []
+    assert [f for f, _ in decision_problems(PENDING, None, other)] == ["superseded_by_id"]
+
+
+def test_a_decision_is_replaced_by_another_approved_one_of_its_programme() -> None:
+    assert replacement_problem(True, APPROVED) is None
+    assert "another programme" in (replacement_problem(False, APPROVED) or "")
+    assert "approved" in (replacement_problem(True, PROPOSED) or "")
+    assert "itself" in (replacement_problem(True, APPROVED, itself=True) or "")
+
+
+def test_a_decision_taken_cites_a_meeting_that_took_place_by_then() -> None:
+    day = date(2027, 3, 2)
+    held, scheduled, cancelled = MeetingState.HELD, MeetingState.SCHEDULED, MeetingState.CANCELLED
+    assert cited_meeting_problem(held, day, day) is None
+    assert cited_meeting_problem(held, date(2027, 3, 1), day) is None
+    assert "after the decision" in (cited_meeting_problem(held, date(2027, 3, 3), day) or "")
+    assert "cancelled" in (cited_meeting_problem(cancelled, date(2027, 3, 1), day) or "")
+    # Still to be decided: it may name the meeting that is to take it.
+    assert cited_meeting_problem(scheduled, date(2027, 4, 1), None) is None

@@ -7,7 +7,16 @@ import uuid
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import Index, Integer, SmallInteger, String, Text, UniqueConstraint, Uuid
+from sqlalchemy import (
+    CheckConstraint,
+    Index,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    Uuid,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
@@ -157,12 +166,21 @@ class DecisionStatus(enum.StrEnum):
 
 
 class Decision(WorkspaceModel, SeededFromPack, CarriesCustomFields):
+    """An entry of the decision log: proposed → (pending →) approved or rejected; an approved
+    decision may later be superseded by another of the programme (``superseded_by_id``)."""
+
     __tablename__ = "decisions"
     __workspace_table_args__ = (
         workspace_foreign_key(["programme_id"], "programmes", ondelete="CASCADE"),
         workspace_foreign_key(["project_id"], "projects"),
         workspace_foreign_key(["board_id"], "boards"),
         workspace_foreign_key(["meeting_id"], "meetings"),
+        # No cascade: the decision that replaced another is kept while that one names it.
+        workspace_foreign_key(["superseded_by_id"], "decisions"),
+        CheckConstraint(
+            "superseded_by_id IS NULL OR (status = 'superseded' AND superseded_by_id <> id)",
+            "superseded_by_another",
+        ),
         Index(None, "tenant_id", "programme_id", "decided_on"),
         seeded_item_index(),
     )
@@ -182,6 +200,7 @@ class Decision(WorkspaceModel, SeededFromPack, CarriesCustomFields):
     status: Mapped[DecisionStatus] = mapped_column(
         text_enum(DecisionStatus), default=DecisionStatus.PROPOSED
     )
+    superseded_by_id: Mapped[uuid.UUID | None]
 
 
 class ChangeRequestState(enum.StrEnum):

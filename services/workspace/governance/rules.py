@@ -1,12 +1,15 @@
-"""Governance rules: when a decision (a change request's, a stage gate's) may be dated, and how
-the dates that record what happened (an action done, a decision taken) go with a row's state."""
+"""Governance rules: when a decision (a change request's, a stage gate's) may be dated, how the
+dates that record what happened (an action done, a decision taken) go with a row's state, and
+the decision log's lifecycle."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
+from services.text import a_or_an
 from services.workspace.clock import kept_not_after_today, not_after_today
+from services.workspace.governance.models import DecisionStatus, MeetingState
 
 
 def decision_date_problem(
@@ -56,3 +59,103 @@ class RecordedDate:
         dated = [*self.taken, *self.kept]
         which = dated[0] if len(dated) == 1 else f"{', '.join(dated[:-1])} or {dated[-1]}"
         return f"only when the {self.noun} is {which} (this one is {state})"
+
+
+# --- the decision log -------------------------------------------------------------------------
+
+# Where a decision may go from each status. Proposed → pending (on a board's agenda) → approved
+# or rejected, or straight to a verdict; approved → superseded by a later decision. A rejected
+# or superseded decision is final: a new question is a new decision.
+DECISION_MOVES: dict[DecisionStatus, frozenset[DecisionStatus]] = {
+    DecisionStatus.PROPOSED: frozenset(
+        {DecisionStatus.PENDING, DecisionStatus.APPROVED, DecisionStatus.REJECTED}
+    ),
+    DecisionStatus.PENDING: frozenset({DecisionStatus.APPROVED, DecisionStatus.REJECTED}),
+    DecisionStatus.APPROVED: frozenset({DecisionStatus.SUPERSEDED}),
+    DecisionStatus.REJECTED: frozenset(),
+    DecisionStatus.SUPERSEDED: frozenset(),
+}
+# Statuses that need the person who took the decision.
+TAKEN = (DecisionStatus.APPROVED, DecisionStatus.REJECTED)
+# What was decided, among what, why, by whom and when: the record, once the decision is taken.
+DECISION_RECORD = ("decision", "options", "rationale", "decided_by_id", "decided_on")
+
+
+def decision_move_problem(current: DecisionStatus | None, status: DecisionStatus) -> str | None:
+    """Why a decision in ``current`` (None: a new one) cannot be put in ``status``, or None."""
+    if current is None:
+        if status is DecisionStatus.SUPERSEDED:
+            return (
+                "a new decision is not superseded: record it, then mark it superseded by the "
+                "decision that replaces it"
+            )
+        return None
+    if status is current:
+        return None
+    allowed = DECISION_MOVES[current]
+    if status in allowed:
+        return None
+    if not allowed:
+        return f"{a_or_an(current)} decision is final; record a new decision instead"
+    return f"{a_or_an(current)} decision moves on to {' or '.join(sorted(allowed))}, not {status}"
+
+
+def fixed_decision_fields(current: DecisionStatus) -> tuple[str, ...]:
+    """The fields a decision in ``current`` keeps as they are: none until it is taken; its
+    record once approved or rejected; and, once superseded, what replaced it too."""
+    if current is DecisionStatus.SUPERSEDED:
+        return (*DECISION_RECORD, "superseded_by_id")
+    if current in TAKEN:
+        return DECISION_RECORD
+    return ()
+
+
+def decision_problems(
+    status: DecisionStatus, decided_by_id: object | None, superseded_by_id: object | None
+) -> list[tuple[str, str]]:
+    """What a decision in ``status`` lacks or should not have, as ``(field, message)`` pairs."""
+    problems: list[tuple[str, str]] = []
+    if status in TAKEN and decided_by_id is None:
+        problems.append(("decided_by_id", f"required when the decision is {status}: who took it"))
+    if status is DecisionStatus.SUPERSEDED and superseded_by_id is None:
+        problems.append(
+            ("superseded_by_id", "required when the decision is superseded: the one replacing it")
+        )
+    if status is not DecisionStatus.SUPERSEDED and superseded_by_id is not None:
+        problems.append(
+            ("superseded_by_id", f"only when the decision is superseded (this one is {status})")
+        )
+    return problems
+
+
+def replacement_problem(
+    same_programme: bool, status: DecisionStatus, itself: bool = False
+) -> str | None:
+    """Why a decision (of ``status``; ``same_programme`` as the one it would replace) cannot be
+    named as the one superseding another, or None: it is another decision of the programme,
+    and approved (what now stands)."""
+    if itself:
+        return "a decision does not supersede itself"
+    if not same_programme:
+        return "the decision replacing it belongs to another programme"
+    if status is not DecisionStatus.APPROVED:
+        return f"an approved decision replaces it (that one is {status})"
+    return None
+
+
+def cited_meeting_problem(
+    state: MeetingState, held_on: date, decided_on: date | None
+) -> str | None:
+    """Why a decision dated ``decided_on`` cannot cite a meeting (``state``, ``held_on``), or
+    None. A decision still to be taken may name the meeting that is to take it; a decision
+    taken cites a meeting that took place: not cancelled, and not after the decision."""
+    if decided_on is None:
+        return None
+    if state is MeetingState.CANCELLED:
+        return "the meeting was cancelled; a decision cites a meeting that took place"
+    if held_on > decided_on:
+        return (
+            f"the meeting is on {held_on.isoformat()}, after the decision "
+            f"({decided_on.isoformat()}); a decision cites a meeting that took place"
+        )
+    return None

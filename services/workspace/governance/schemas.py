@@ -194,9 +194,10 @@ class ActionRead(msgspec.Struct):
 
 
 class DecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """An ``approved`` or ``rejected`` decision has a ``decided_on`` not after the workspace's
-    today (today when none is sent); a ``superseded`` one may keep the date it was taken; a
-    ``proposed`` or ``pending`` one has none."""
+    """An ``approved`` or ``rejected`` decision names who took it (``decided_by_id``) and has a
+    ``decided_on`` not after the workspace's today (today when none is sent); a ``proposed`` or
+    ``pending`` one has none. A new decision is not ``superseded``. A meeting it cites took
+    place: not cancelled, and not after ``decided_on``."""
 
     programme_id: uuid.UUID
     title: Name
@@ -215,8 +216,12 @@ class DecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class DecisionUpdate(Patch):
-    """``decided_on`` as on create; back to ``proposed`` or ``pending`` without sending one
-    clears it."""
+    """``status`` moves proposed → pending → approved or rejected (or straight from proposed to
+    either), and approved → ``superseded``, naming the approved decision of the programme that
+    replaces it (``superseded_by_id``); rejected and superseded are final (409 otherwise).
+    Once approved or rejected, ``decision``, ``options``, ``rationale``, ``decided_by_id`` and
+    ``decided_on`` stay as they were (409). ``decided_on`` as on create; a superseded decision
+    keeps it."""
 
     title: Name | UnsetType = UNSET
     project_id: uuid.UUID | UnsetType | None = UNSET
@@ -230,6 +235,7 @@ class DecisionUpdate(Patch):
     decided_by_id: uuid.UUID | UnsetType | None = UNSET
     decided_on: date | UnsetType | None = UNSET
     status: DecisionStatus | UnsetType = UNSET
+    superseded_by_id: uuid.UUID | UnsetType | None = UNSET
     custom_fields: CustomValues | UnsetType = UNSET
 
 
@@ -248,6 +254,7 @@ class DecisionRead(msgspec.Struct):
     decided_by_id: uuid.UUID | None
     decided_on: date | None
     status: DecisionStatus
+    superseded_by_id: uuid.UUID | None
     custom_fields: dict[str, Any]
     source_pack: str | None
     source_version: str | None

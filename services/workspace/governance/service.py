@@ -14,7 +14,7 @@ import msgspec
 from sqlalchemy import ColumnElement, delete, func, or_, select
 
 from services.db.base import utcnow
-from services.errors import Conflict, Forbidden
+from services.errors import Conflict, Forbidden, ValidationFailed, field_error
 from services.identity.models import Role
 from services.text import a_or_an
 from services.workspace import clock
@@ -33,7 +33,15 @@ from services.workspace.governance.models import (
     MilestoneRebaseline,
     ProgrammeDocument,
 )
-from services.workspace.governance.rules import RecordedDate, decision_date_problem
+from services.workspace.governance.rules import (
+    RecordedDate,
+    cited_meeting_problem,
+    decision_date_problem,
+    decision_move_problem,
+    decision_problems,
+    fixed_decision_fields,
+    replacement_problem,
+)
 from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.registers import RegisterService, between, equal, invalid
 from services.workspace.structure.models import Milestone
@@ -318,6 +326,7 @@ class DecisionService(RegisterService[Decision]):
         await self.require_project(row.project_id, row.programme_id)
         await self.require_row(Board, row.board_id, "board_id")
         await self.require_row(Meeting, row.meeting_id, "meeting_id")
+        current = self.check_move(row, before)
         today = clock.today(self.session)
         decided = keep_in_step(DECIDED_ON, row, "decided_on", "status", before, today)
         # A day the write keeps may be up to two ahead (a time zone change moved it).
@@ -328,6 +337,82 @@ class DecisionService(RegisterService[Decision]):
         if problem is not None:
             detail = f"decided_on: {problem} (today is {today.isoformat()} on its calendar)"
             raise invalid("decided_on", problem, detail)
+        if current is not None:
+            self.check_record_kept(row, current, before or {})
+        # Checked on what a write sets, so a decision recorded before a rule is not locked
+        # against its title or custom fields.
+        written = None if before is None else before.keys()
+        if written is None or {"status", "decided_by_id", "superseded_by_id"} & written:
+            problems = decision_problems(row.status, row.decided_by_id, row.superseded_by_id)
+            if problems:
+                raise ValidationFailed(
+                    "; ".join(f"{field}: {message}" for field, message in problems),
+                    errors=[field_error(field, message) for field, message in problems],
+                )
+        if row.superseded_by_id is not None and (written is None or "superseded_by_id" in written):
+            await self.check_replacement(row)
+        if row.meeting_id is not None and (
+            written is None or {"meeting_id", "decided_on", "status"} & written
+        ):
+            await self.check_cited_meeting(row)
+
+    def check_move(self, row: Decision, before: dict[str, Any] | None) -> DecisionStatus | None:
+        """The status moves as the log's lifecycle allows; returns the status the decision
+        had (None for a new one)."""
+        current = None if before is None else before.get("status", row.status)
+        if before is None or "status" in before:
+            problem = decision_move_problem(current, row.status)
+            if problem is not None and current is None:
+                raise invalid("status", problem, f"status: {problem}")
+            if problem is not None:
+                raise Conflict(
+                    f"The decision is {current}; {problem}.",
+                    errors=[field_error("status", problem)],
+                )
+        return current
+
+    def check_record_kept(
+        self, row: Decision, current: DecisionStatus, before: dict[str, Any]
+    ) -> None:
+        """A decision taken keeps what was decided, among what, why, by whom and when."""
+        fixed = fixed_decision_fields(current)
+        changed = [n for n in fixed if n in before and before[n] != getattr(row, n)]
+        if changed:
+            raise Conflict(
+                f"The decision was {current}; what was decided stays on record as it was "
+                f"({', '.join(changed)}): record a new decision to change it.",
+                errors=[field_error(n, f"fixed once the decision is {current}") for n in changed],
+            )
+
+    async def check_replacement(self, row: Decision) -> None:
+        replacing = (
+            await self.session.execute(
+                select(Decision.programme_id, Decision.status).where(
+                    Decision.id == row.superseded_by_id
+                )
+            )
+        ).first()
+        if replacing is None:
+            raise invalid("superseded_by_id", "no such decision here")
+        problem = replacement_problem(
+            replacing.programme_id == row.programme_id,
+            replacing.status,
+            itself=row.superseded_by_id == row.id,
+        )
+        if problem is not None:
+            raise invalid("superseded_by_id", problem, f"superseded_by_id: {problem}")
+
+    async def check_cited_meeting(self, row: Decision) -> None:
+        meeting = (
+            await self.session.execute(
+                select(Meeting.state, Meeting.held_on).where(Meeting.id == row.meeting_id)
+            )
+        ).first()
+        if meeting is None:
+            raise invalid("meeting_id", "no such meeting here")
+        problem = cited_meeting_problem(meeting.state, meeting.held_on, row.decided_on)
+        if problem is not None:
+            raise invalid("meeting_id", problem, f"meeting_id: {problem}")
 
 
 # --- change requests ----------------------------------------------------------------------------
