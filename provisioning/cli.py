@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TypeVar
 
 import click
@@ -66,11 +66,15 @@ async def _in_control(settings: Settings, work: Callable[[AsyncSession], Awaitab
         await database.dispose()
 
 
-def _line(run: ProvisioningRun) -> str:
+def _line(run: ProvisioningRun, emails: Mapping[uuid.UUID, str | None]) -> str:
+    """One run; ``emails`` (:func:`runs.requesters`) name who asked for an offboarding."""
+    requested = ""
+    if run.requested_by is not None:
+        requested = f"  requested by {emails.get(run.requested_by) or run.requested_by}"
     error = f"  {run.error}" if run.error else ""
     return (
         f"{run.id}  {run.kind.value:<11} {run.state.value:<9} {run.slug:<30} "
-        f"attempts {run.attempts}  {run.created_at:%Y-%m-%d %H:%M:%S}{error}"
+        f"attempts {run.attempts}  {run.created_at:%Y-%m-%d %H:%M:%S}{requested}{error}"
     )
 
 
@@ -82,18 +86,20 @@ def _line(run: ProvisioningRun) -> str:
 def list_command(state: str | None, kind: str | None, limit: int) -> None:
     """Runs, newest first."""
 
-    async def work(session: AsyncSession) -> tuple[list[ProvisioningRun], int]:
-        return await runs.list_runs(
+    async def work(session: AsyncSession) -> tuple[list[str], int]:
+        rows, total = await runs.list_runs(
             session,
             state=RunState(state) if state else None,
             kind=RunKind(kind) if kind else None,
             limit=limit,
             offset=0,
         )
+        emails = await runs.requesters(session, rows)
+        return [_line(run, emails) for run in rows], total
 
     rows, total = asyncio.run(_in_control(settings_from_env(), work))
-    for run in rows:
-        click.echo(_line(run))
+    for row in rows:
+        click.echo(row)
     click.echo(f"{len(rows)} of {total} run(s)", err=True)
 
 
@@ -113,7 +119,7 @@ def show_command(run_id: uuid.UUID, invitation: bool) -> None:
         run = await runs.get_run(session, run_id)
         done = runs.progress(run.steps)
         lines = [
-            _line(run),
+            _line(run, await runs.requesters(session, [run])),
             f"progress {done.done}/{done.total} ({done.percent} %)",
         ]
         for step in run.steps:

@@ -8,6 +8,7 @@ import hmac
 import re
 import secrets
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -296,6 +297,15 @@ async def members_of(session: AsyncSession, tenant_id: uuid.UUID) -> list[dict[s
         {"user_id": str(user_id), "email": email, "display_name": name, "role": role.value}
         for user_id, email, name, role in rows
     ]
+
+
+async def emails_of(session: AsyncSession, user_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, str]:
+    """The emails of the users with ``user_ids`` that exist."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    rows = await session.execute(select(User.id, User.email).where(User.id.in_(wanted)))
+    return dict(rows.all())
 
 
 async def remove_memberships_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -> int:

@@ -189,7 +189,9 @@ class ProvisioningRunController(Controller):
         caller: NamedDependency[Principal | None],
     ) -> RunRead:
         run = await runs.get_run(control_session, run_id)
-        return RunRead.of(run, runs.progress(run.steps), staff=operates_runs(caller))
+        staff = operates_runs(caller)
+        emails = await runs.requesters(control_session, [run]) if staff else {}
+        return RunRead.of(run, runs.progress(run.steps), staff=staff, emails=emails)
 
     @get(
         "/",
@@ -210,7 +212,8 @@ class ProvisioningRunController(Controller):
         rows, total = await runs.list_runs(
             control_session, state=run_state, kind=kind, limit=limit, offset=offset
         )
-        return Page.of([RunSummary.of(r) for r in rows], total, limit, offset)
+        emails = await runs.requesters(control_session, rows)
+        return Page.of([RunSummary.of(r, emails) for r in rows], total, limit, offset)
 
     @post(
         "/{run_id:uuid}/retry",
@@ -233,10 +236,11 @@ class ProvisioningRunController(Controller):
         require_platform_admin(principal)
         require_writing(principal)
         run = await runs.retry_run(control_session, run_id)
+        emails = await runs.requesters(control_session, [run])
         await control_session.commit()
         await job_queue(state).nudge(run.id, run.tenant_id)
         return Response(
-            RunRead.of(run, runs.progress(run.steps), staff=True),
+            RunRead.of(run, runs.progress(run.steps), staff=True, emails=emails),
             status_code=202,
             headers=_accepted_headers(run.id, replayed=False),
         )

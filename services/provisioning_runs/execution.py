@@ -109,7 +109,9 @@ async def claim(
             lease_owner=owner,
             lease_expires_at=now + timedelta(seconds=lease_seconds),
             state=RunState.RUNNING,
-            attempts=attempt,
+            # Every execution of the run, over an operator's retries too (its job's own count,
+            # ``attempt``, starts again at 1 with each retry and decides when to give up).
+            attempts=runs.c.attempts + 1,
             started_at=func.coalesce(runs.c.started_at, now),
             updated_at=now,
         )

@@ -84,7 +84,7 @@ class ProvisioningRun(ControlModel):
     request: Mapped[dict[str, Any]] = mapped_column(JSONB)
     requested_by: Mapped[uuid.UUID | None]
     error: Mapped[str | None] = mapped_column(Text)
-    # Job attempts so far (a worker's crash counts as one).
+    # Executions so far, over every retry an operator asked for (a worker's crash counts).
     attempts: Mapped[int] = mapped_column(SmallInteger, server_default=text("0"))
     # The lease: which execution holds the run, until when (renewed while it works).
     lease_owner: Mapped[str | None] = mapped_column(String(100))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, datetime
 from typing import Annotated, Any
 
@@ -114,7 +115,20 @@ class StepRead(msgspec.Struct, kw_only=True, omit_defaults=True):
         )
 
 
-class RunRead(msgspec.Struct, kw_only=True):
+class Requester(msgspec.Struct, kw_only=True):
+    """Who asked for an offboarding (staff see it): their user id, and email while they exist."""
+
+    user_id: uuid.UUID
+    email: str | None
+
+    @classmethod
+    def of(cls, run: ProvisioningRun, emails: Mapping[uuid.UUID, str | None]) -> Requester | None:
+        if run.requested_by is None:
+            return None
+        return cls(user_id=run.requested_by, email=emails.get(run.requested_by))
+
+
+class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: uuid.UUID
     kind: RunKind
     state: RunState
@@ -127,10 +141,20 @@ class RunRead(msgspec.Struct, kw_only=True):
     started_at: datetime | None
     finished_at: datetime | None
     status_url: str
+    # Staff only: who asked for an offboarding run.
+    requested_by: Requester | None = None
 
     @classmethod
-    def of(cls, run: ProvisioningRun, progress: Progress, *, staff: bool) -> RunRead:
-        """The run; ``staff`` also see what each step made and the errors as they are."""
+    def of(
+        cls,
+        run: ProvisioningRun,
+        progress: Progress,
+        *,
+        staff: bool,
+        emails: Mapping[uuid.UUID, str | None] | None = None,
+    ) -> RunRead:
+        """The run; ``staff`` also see what each step made, the errors as they are, and who
+        asked for it (``emails``: see ``service.requesters``)."""
         return cls(
             id=run.id,
             kind=run.kind,
@@ -144,6 +168,7 @@ class RunRead(msgspec.Struct, kw_only=True):
             started_at=run.started_at,
             finished_at=run.finished_at,
             status_url=f"{RUNS_PATH}/{run.id}",
+            requested_by=Requester.of(run, emails or {}) if staff else None,
         )
 
 
@@ -168,10 +193,12 @@ class RunSummary(msgspec.Struct, kw_only=True):
     attempts: int
     created_at: datetime
     finished_at: datetime | None
+    requested_by: Requester | None
 
     @classmethod
-    def of(cls, run: ProvisioningRun) -> RunSummary:
-        return cls(**{f: getattr(run, f) for f in cls.__struct_fields__})
+    def of(cls, run: ProvisioningRun, emails: Mapping[uuid.UUID, str | None]) -> RunSummary:
+        fields = {f: getattr(run, f) for f in cls.__struct_fields__ if f != "requested_by"}
+        return cls(**fields, requested_by=Requester.of(run, emails))
 
 
 class OffboardingAccepted(msgspec.Struct, kw_only=True):

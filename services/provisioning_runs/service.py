@@ -316,6 +316,15 @@ async def latest_run_of(
     )
 
 
+async def requesters(
+    session: AsyncSession, rows: Sequence[ProvisioningRun]
+) -> dict[uuid.UUID, str | None]:
+    """Who asked for each offboarding run among ``rows``: user id → email (None: no such user)."""
+    ids = {r.requested_by for r in rows if r.requested_by is not None}
+    emails = await identity.emails_of(session, ids)
+    return {user_id: emails.get(user_id) for user_id in ids}
+
+
 async def list_runs(
     session: AsyncSession,
     *,
@@ -371,6 +380,6 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun
     run.finished_at = None
     run.lease_owner = None
     run.lease_expires_at = None
-    run.attempts = 0
+    # ``attempts`` goes on counting: a retried run has been tried that many times, as its steps.
     await session.flush()
     return run
