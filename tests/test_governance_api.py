@@ -595,6 +595,45 @@ async def test_a_change_naming_an_approver_is_decided_by_that_approver_or_an_adm
     assert by_any_member.status_code == 200, by_any_member.text
 
 
+async def test_nobody_decides_a_change_they_requested(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()  # its user owns the workspace
+    requester = await join(database, ws)
+    colleague = await join(database, ws)
+    prog = await programme(client, ws)
+    theirs = {"programme_id": prog["id"], "requested_by_id": str(requester.user_id)}
+    unnamed = await submitted_change(client, ws, theirs, requester.headers)
+    mine = {"programme_id": prog["id"], "requested_by_id": str(ws.user_id)}
+    named = await submitted_change(client, ws, {**mine, "approver_id": str(colleague.user_id)})
+    approve = {"decision": "approved"}
+
+    by_requester = await decide_change(client, ws, unnamed, approve, requester.headers)
+    # An owner may stand in for a named approver, but not on a change of their own.
+    by_owner = await decide_change(client, ws, named, {"decision": "rejected"})
+    self_approver = await client.post(
+        url(ws, "change-requests"),
+        json={**theirs, "title": "Mine", "approver_id": str(requester.user_id)},
+        headers=ws.headers,
+    )
+    moved = await change(client, ws, "change-requests", named, {"approver_id": str(ws.user_id)})
+
+    for refused in (by_requester, by_owner):
+        assert refused.status_code == 409, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert "requested the change does not decide it" in refused.json()["detail"]
+    assert self_approver.status_code == 422, self_approver.text
+    assert [e["field"] for e in self_approver.json()["errors"]] == ["approver_id"]
+    assert moved.status_code == 422, moved.text
+    assert [e["field"] for e in moved.json()["errors"]] == ["approver_id"]
+    still = await client.get(url(ws, f"change-requests/{unnamed['id']}"), headers=ws.headers)
+    assert (still.json()["state"], still.json()["decided_by_id"]) == ("submitted", None)
+    by_colleague = await decide_change(client, ws, unnamed, approve, colleague.headers)
+    by_approver = await decide_change(client, ws, named, approve, colleague.headers)
+    assert by_colleague.status_code == 200, by_colleague.text
+    assert by_approver.status_code == 200, by_approver.text
+
+
 async def _tranches_and_exit_gate(
     client: Client, ws: Workspace
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

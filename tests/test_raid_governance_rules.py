@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date
 
 import pytest
@@ -10,6 +11,8 @@ from services.workspace.configuration.models import RiskResponseModel
 from services.workspace.governance.models import DecisionStatus, MeetingState
 from services.workspace.governance.rules import (
     DECISION_RECORD,
+    change_approver_problem,
+    change_decider_problem,
     cited_meeting_problem,
     decision_move_problem,
     decision_problems,
@@ -134,3 +137,17 @@ def test_a_decision_taken_cites_a_meeting_that_took_place_by_then() -> None:
     assert "cancelled" in (cited_meeting_problem(cancelled, date(2027, 3, 1), day) or "")
     # Still to be decided: it may name the meeting that is to take it.
     assert cited_meeting_problem(scheduled, date(2027, 4, 1), None) is None
+
+
+# --- change requests ----------------------------------------------------------------------------
+
+
+def test_the_requester_of_a_change_neither_decides_it_nor_is_named_its_approver() -> None:
+    requester, approver = uuid.uuid4(), uuid.uuid4()
+    assert change_decider_problem(requester, requester) is not None
+    assert change_decider_problem(requester, approver) is None
+    assert change_decider_problem(None, approver) is None
+    assert change_approver_problem(requester, requester) is not None
+    assert change_approver_problem(requester, approver) is None
+    assert change_approver_problem(requester, None) is None
+    assert change_approver_problem(None, approver) is None

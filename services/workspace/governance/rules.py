@@ -1,9 +1,10 @@
 """Governance rules: when a decision (a change request's, a stage gate's) may be dated, how the
 dates that record what happened (an action done, a decision taken) go with a row's state, and
-the decision log's lifecycle."""
+the decision log's lifecycle, and who decides a change request."""
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from datetime import date
 
@@ -158,4 +159,31 @@ def cited_meeting_problem(
             f"the meeting is on {held_on.isoformat()}, after the decision "
             f"({decided_on.isoformat()}); a decision cites a meeting that took place"
         )
+    return None
+
+
+# --- change requests --------------------------------------------------------------------------
+
+
+def change_decider_problem(
+    requested_by_id: uuid.UUID | None, decider_id: uuid.UUID | None
+) -> str | None:
+    """Why ``decider_id`` may not decide a change requested by ``requested_by_id``, or None:
+    nobody approves (or rejects) their own request, a workspace admin neither. Who else may
+    decide (the named approver, an admin standing in) is the service's to say."""
+    if requested_by_id is not None and decider_id == requested_by_id:
+        return (
+            "The person who requested the change does not decide it; its approver or another "
+            "member does."
+        )
+    return None
+
+
+def change_approver_problem(
+    requested_by_id: uuid.UUID | None, approver_id: uuid.UUID | None
+) -> str | None:
+    """Why ``approver_id`` cannot be named to decide a change requested by ``requested_by_id``,
+    or None (as :func:`change_decider_problem`)."""
+    if requested_by_id is not None and approver_id == requested_by_id:
+        return "someone other than the person requesting the change"
     return None

@@ -282,7 +282,8 @@ Rebaselines = Annotated[list[RebaselineIn], Meta(max_length=100)]
 
 
 class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """``rebaselines``: milestones whose baseline moves when the change is approved."""
+    """``rebaselines``: milestones whose baseline moves when the change is approved. The
+    ``approver_id`` is someone other than ``requested_by_id``."""
 
     programme_id: uuid.UUID
     title: Name
@@ -353,8 +354,8 @@ class ChangeDecision(msgspec.Struct, forbid_unknown_fields=True):
     """Approving applies the change's re-baselines to its milestones (recorded on the change).
 
     Taken by the change's approver when it names one (or by a workspace admin or owner standing
-    in), by any member when it names none; ``decided_on`` (default today) is not in the future
-    nor before the request was raised.
+    in), by any member when it names none; never by the person who requested it (409).
+    ``decided_on`` (default today) is not in the future nor before the request was raised.
     """
 
     decision: Literal["approved", "rejected"]

@@ -35,6 +35,8 @@ from services.workspace.governance.models import (
 )
 from services.workspace.governance.rules import (
     RecordedDate,
+    change_approver_problem,
+    change_decider_problem,
     cited_meeting_problem,
     decision_date_problem,
     decision_move_problem,
@@ -507,6 +509,10 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         if before is None:
             await self.require_programme(row.programme_id)
         await self.require_project(row.project_id, row.programme_id)
+        if before is None or {"requested_by_id", "approver_id"} & before.keys():
+            problem = change_approver_problem(row.requested_by_id, row.approver_id)
+            if problem is not None:
+                raise invalid("approver_id", problem, f"approver_id: {problem}")
 
     async def delete(self, row: ChangeRequest) -> None:
         """A decided change is kept: an approval has moved baselines its record explains."""
@@ -525,7 +531,8 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         """Approve or reject a submitted change; approval moves its milestones' baselines.
 
         A change naming an approver is decided by that person, or by a workspace admin or owner
-        standing in (``role`` is the caller's); one naming none, by any member.
+        standing in (``role`` is the caller's); one naming none, by any member. Never by the
+        person who requested it.
         """
         if change.state is not ChangeRequestState.SUBMITTED:
             raise Conflict(
@@ -539,6 +546,10 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             raise Forbidden(
                 "Only the change request's approver (or a workspace admin or owner) decides it."
             )
+        # Whoever they are: an admin standing in does not approve their own request either.
+        conflicted = change_decider_problem(change.requested_by_id, self.actor_id)
+        if conflicted is not None:
+            raise Conflict(conflicted)
         today = clock.today(self.session)
         day = decided_on or today
         # Raised when recorded: the creation time, on the workspace's calendar like ``today``.
