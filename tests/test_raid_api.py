@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -283,6 +284,81 @@ async def test_a_dependency_names_both_sides_and_nothing_depends_on_itself(
     )
     assert onto_itself.status_code == 422
     assert onto_itself.json()["errors"][0]["field"] == "to_milestone_id"
+
+
+async def test_milestones_do_not_depend_on_each_other_in_a_loop(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    platform, portal = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Platform", "Portal")
+    ]
+    api, screens, launch = [
+        await make(
+            client,
+            ws,
+            "milestones",
+            {"programme_id": prog["id"], "project_id": project["id"], "title": title},
+        )
+        for project, title in ((platform, "API"), (portal, "Screens"), (portal, "Launch"))
+    ]
+
+    def needs(needed: dict[str, Any], needing: dict[str, Any], **body: Any) -> dict[str, Any]:
+        """``needing`` needs ``needed``: the ``to`` side needs the ``from`` side."""
+        return {
+            "programme_id": prog["id"],
+            "title": f"{needing['title']} needs {needed['title']}",
+            "from_project_id": needed["project_id"],
+            "from_milestone_id": needed["id"],
+            "to_project_id": needing["project_id"],
+            "to_milestone_id": needing["id"],
+            **body,
+        }
+
+    await make(client, ws, "dependencies", needs(api, screens))
+    await make(client, ws, "dependencies", needs(screens, launch))
+    back = await client.post(url(ws, "dependencies"), json=needs(screens, api), headers=ws.headers)
+    around = await client.post(url(ws, "dependencies"), json=needs(launch, api), headers=ws.headers)
+    for refused in (back, around):
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["to_milestone_id"]
+        assert "loop" in refused.json()["errors"][0]["message"]
+
+    # A cancelled dependency binds nothing, until it is taken up again.
+    dropped = await make(client, ws, "dependencies", needs(launch, api, status="cancelled"))
+    revived = await change(client, ws, "dependencies", dropped, {"status": "agreed"})
+    assert revived.status_code == 422, revived.text
+    turned = await make(client, ws, "dependencies", needs(api, launch))
+    reversed_ = await change(
+        client,
+        ws,
+        "dependencies",
+        turned,
+        {
+            "from_project_id": portal["id"],
+            "from_milestone_id": launch["id"],
+            "to_project_id": platform["id"],
+            "to_milestone_id": api["id"],
+        },
+    )
+    assert reversed_.status_code == 422, reversed_.text
+
+    # Projects as a whole may need each other (each a different part of the other).
+    whole = {"programme_id": prog["id"], "title": "D"}
+    await make(
+        client,
+        ws,
+        "dependencies",
+        {**whole, "from_project_id": platform["id"], "to_project_id": portal["id"]},
+    )
+    await make(
+        client,
+        ws,
+        "dependencies",
+        {**whole, "from_project_id": portal["id"], "to_project_id": platform["id"]},
+    )
 
 
 async def test_owner_roles_must_be_programme_roles_of_the_workspace(

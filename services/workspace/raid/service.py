@@ -9,8 +9,9 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, exists, func, or_, select
 
+from services.db.tenant_scope import scope_of
 from services.errors import ValidationFailed, field_error
 from services.text import a_or_an
 from services.workspace import clock
@@ -331,6 +332,15 @@ class DependencyService(RegisterService[Dependency]):
                     raise invalid(f"{side}_milestone_id", f"not a milestone of {side}_project_id")
         if row.from_milestone_id is not None and row.from_milestone_id == row.to_milestone_id:
             raise invalid("to_milestone_id", "a milestone does not depend on itself")
+        if (
+            row.from_milestone_id is not None
+            and row.to_milestone_id is not None
+            and row.status is not DependencyStatus.CANCELLED
+            and (
+                before is None or {"from_milestone_id", "to_milestone_id", "status"} & before.keys()
+            )
+        ):
+            await self.refuse_milestone_loop(row)
         has_target = row.to_project_id is not None or row.to_milestone_id is not None
         if row.kind is DependencyKind.EXTERNAL:
             if not row.external_party.strip():
@@ -358,3 +368,46 @@ class DependencyService(RegisterService[Dependency]):
             and row.to_project_id == row.from_project_id
         ):
             raise invalid("to_project_id", "a project does not depend on itself")
+
+    async def refuse_milestone_loop(self, row: Dependency) -> None:
+        """Refuse ``row`` (``to_milestone_id`` needs ``from_milestone_id``) when the from side
+        already needs the to side through other milestone-to-milestone dependencies: nothing
+        could be done first. One recursive query walks what the to side leads to.
+
+        Only milestones: projects (or a project and a milestone) depending both ways can be
+        legitimate (each needs a different part of the other). Cancelled dependencies bind
+        nothing. Writes of milestone dependencies take a lock of the workspace's, so two that
+        together close a loop cannot both pass on what they read before either wrote.
+        """
+        scope = scope_of(self.session.sync_session)
+        if scope is not None:
+            key = func.hashtextextended(f"milestone-dependencies/{scope.tenant_id}", 0)
+            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+        binding = [
+            Dependency.from_milestone_id.is_not(None),
+            Dependency.to_milestone_id.is_not(None),
+            Dependency.status != DependencyStatus.CANCELLED,
+        ]
+        if row.id is not None:
+            binding.append(Dependency.id != row.id)
+        reached = (
+            select(Dependency.to_milestone_id.label("milestone_id"))
+            .where(Dependency.from_milestone_id == row.to_milestone_id, *binding)
+            .cte("reached", recursive=True)
+        )
+        # UNION (not ALL) ends the walk at milestones already reached, loops recorded before
+        # this rule included.
+        reached = reached.union(
+            select(Dependency.to_milestone_id)
+            .join(reached, Dependency.from_milestone_id == reached.c.milestone_id)
+            .where(*binding)
+        )
+        loops = await self.session.scalar(
+            select(exists().where(reached.c.milestone_id == row.from_milestone_id))
+        )
+        if loops:
+            raise invalid(
+                "to_milestone_id",
+                "closes a loop: from_milestone_id already needs this milestone through other "
+                "dependencies",
+            )
