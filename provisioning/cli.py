@@ -1,4 +1,5 @@
-"""``pmo worker`` and ``pmo provisioning list|show|retry`` (wired in through ``pmo.commands``)."""
+"""``pmo worker`` and ``pmo provisioning list|show|retry|cancel`` (wired in through
+``pmo.commands``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, JobQueue
 from services.logging import configure_logging
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
+from services.tenancy import service as tenancy
 
 R = TypeVar("R")
 
@@ -54,7 +56,7 @@ def worker_command(concurrency: int | None, name: str | None, queues: tuple[str,
 
 @click.group(name="provisioning")
 def provisioning_group() -> None:
-    """Provisioning runs: list, inspect, retry."""
+    """Provisioning runs: list, inspect, retry, cancel a failed offboarding."""
 
 
 async def _in_control(settings: Settings, work: Callable[[AsyncSession], Awaitable[R]]) -> R:
@@ -160,3 +162,17 @@ def retry_command(run_id: uuid.UUID) -> None:
         return f"queued run {run.id} ({run.slug}) again"
 
     click.echo(asyncio.run(work()))
+
+
+@provisioning_group.command("cancel")
+@click.argument("run_id", type=click.UUID)
+@handles_errors
+def cancel_command(run_id: uuid.UUID) -> None:
+    """Cancel a failed offboarding run that has removed nothing: the workspace reopens."""
+
+    async def work(session: AsyncSession) -> str:
+        run = await runs.cancel_offboarding(session, run_id, cancelled_by=None)
+        tenant = await tenancy.require(session, run.tenant_id)
+        return f"cancelled offboarding run {run.id}; {run.slug} is {tenant.state} again"
+
+    click.echo(asyncio.run(_in_control(settings_from_env(), work)))

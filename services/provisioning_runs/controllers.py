@@ -245,6 +245,32 @@ class ProvisioningRunController(Controller):
             headers=_accepted_headers(run.id, replayed=False),
         )
 
+    @post(
+        "/{run_id:uuid}/cancel",
+        status_code=200,
+        responses=problem_responses(Unauthenticated, Forbidden, NotFound, Conflict),
+        summary="Cancel a failed offboarding run before it removed anything (platform admins)",
+        description=(
+            "For an offboarding run that failed before any step that cannot be undone began "
+            "(only the export ran): the workspace is what it was before again (`active`, say) "
+            "and the run stays `failed` with `cancelled_at` set; it cannot be retried. Refused "
+            "(409) for a run that is not a failed offboarding, or once revoking access or "
+            "purging has begun."
+        ),
+        security=[{"bearer": []}],
+    )
+    async def cancel_run(
+        self,
+        run_id: FromPath[uuid.UUID],
+        control_session: NamedDependency[AsyncSession],
+        principal: NamedDependency[Principal],
+    ) -> RunRead:
+        require_platform_admin(principal)
+        require_writing(principal)
+        run = await runs.cancel_offboarding(control_session, run_id, principal.user_id)
+        emails = await runs.requesters(control_session, [run])
+        return RunRead.of(run, runs.progress(run.steps), staff=True, emails=emails)
+
 
 class OffboardingController(Controller):
     path = "/api/v1/w/{slug:str}/offboarding"

@@ -34,7 +34,8 @@ class RunState(enum.StrEnum):
     RUNNING = "running"
     RETRYING = "retrying"  # a step failed transiently; the next attempt is scheduled
     SUCCEEDED = "succeeded"
-    FAILED = "failed"  # permanent error or attempts exhausted; an operator may retry
+    FAILED = "failed"  # permanent error or attempts exhausted; an operator may retry (or
+    # cancel an offboarding that removed nothing: it stays failed, see `cancelled_at`)
 
     @property
     def is_active(self) -> bool:
@@ -43,6 +44,10 @@ class RunState(enum.StrEnum):
 
 _ACTIVE = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 ACTIVE_RUN_STATES = tuple(s.value for s in _ACTIVE)
+
+
+# The key of ``request`` recording an abandoned offboarding: {"at": ISO time, "by": user id}.
+CANCELLED = "cancelled"
 
 
 class StepState(enum.StrEnum):
@@ -98,6 +103,13 @@ class ProvisioningRun(ControlModel):
     steps: Mapped[list[ProvisioningStep]] = relationship(
         order_by="ProvisioningStep.position", lazy="raise", cascade="all, delete-orphan"
     )
+
+    @property
+    def cancelled_at(self) -> datetime | None:
+        """When an operator abandoned this failed offboarding run (it stays ``failed``: the
+        state column's CHECK has no ``cancelled``; ``request["cancelled"]`` records it)."""
+        cancelled = (self.request or {}).get(CANCELLED)
+        return datetime.fromisoformat(cancelled["at"]) if cancelled else None
 
 
 class ProvisioningStep(ControlModel):

@@ -82,6 +82,7 @@ class Progress(msgspec.Struct, kw_only=True):
 # (endpoints, buckets, tenant ids, database messages): platform staff only.
 RETRYING_MESSAGE = "a temporary problem; retrying"
 FAILED_MESSAGE = "failed; our staff have been told"
+CANCELLED_MESSAGE = "cancelled by our staff; nothing was removed"
 
 
 def public_error(error: str | None, *, failed: bool) -> str | None:
@@ -143,6 +144,8 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     status_url: str
     # Staff only: who asked for an offboarding run.
     requested_by: Requester | None = None
+    # An offboarding run an operator abandoned (it stays failed; the workspace reopened).
+    cancelled_at: datetime | None = None
 
     @classmethod
     def of(
@@ -169,11 +172,14 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
             finished_at=run.finished_at,
             status_url=f"{RUNS_PATH}/{run.id}",
             requested_by=Requester.of(run, emails or {}) if staff else None,
+            cancelled_at=run.cancelled_at,
         )
 
 
 def _public_run_error(run: ProvisioningRun) -> str | None:
     """The run's error in plain words, after the name of the step it stopped at."""
+    if run.cancelled_at is not None:
+        return CANCELLED_MESSAGE
     message = public_error(run.error, failed=run.state is RunState.FAILED)
     if message is None:
         return None
@@ -194,6 +200,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     created_at: datetime
     finished_at: datetime | None
     requested_by: Requester | None
+    cancelled_at: datetime | None
 
     @classmethod
     def of(cls, run: ProvisioningRun, emails: Mapping[uuid.UUID, str | None]) -> RunSummary:

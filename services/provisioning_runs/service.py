@@ -25,10 +25,12 @@ from sqlalchemy.orm import selectinload
 
 from services.catalogue import service as catalogue
 from services.config import Settings
+from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.identity import service as identity
 from services.provisioning_runs.models import (
     ACTIVE_RUN_STATES,
+    CANCELLED,
     ProvisioningRun,
     ProvisioningStep,
     RunKind,
@@ -249,7 +251,8 @@ async def request_offboarding(
         failed = await latest_run_of(session, tenant.id, RunKind.DEPROVISION)
         retry = (
             f" (run {failed.id} failed; a platform admin can retry it: POST {RUNS_PATH}/"
-            f"{failed.id}/retry)"
+            f"{failed.id}/retry, or cancel it before anything is removed: POST {RUNS_PATH}/"
+            f"{failed.id}/cancel)"
             if failed is not None and failed.state is RunState.FAILED
             else ""
         )
@@ -259,13 +262,15 @@ async def request_offboarding(
             f"The workspace {tenant.slug!r} is {tenant.state}; only an active, suspended or "
             "failed workspace can be offboarded."
         )
+    before = tenant.state
     await tenancy.change_state(session, tenant, TenantState.OFFBOARDING)
     run = ProvisioningRun(
         kind=RunKind.DEPROVISION,
         state=RunState.QUEUED,
         tenant_id=tenant.id,
         slug=tenant.slug,
-        request={"requested_by": str(requested_by)},
+        # What the workspace was is what a cancelled offboarding gives back.
+        request={"requested_by": str(requested_by), "tenant_state": before.value},
         requested_by=requested_by,
         attempts=0,
     )
@@ -284,13 +289,17 @@ async def request_offboarding(
 # ------------------------------------------------------------------------------- reading runs
 
 
-async def get_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun:
-    run = await session.scalar(
+async def get_run(
+    session: AsyncSession, run_id: uuid.UUID, *, for_update: bool = False
+) -> ProvisioningRun:
+    """The run with its steps; ``for_update`` locks it (an operator's change waits for another)."""
+    query = (
         select(ProvisioningRun)
         .where(ProvisioningRun.id == run_id)
         .options(selectinload(ProvisioningRun.steps))
         .execution_options(populate_existing=True)
     )
+    run = await session.scalar(query.with_for_update() if for_update else query)
     if run is None:
         raise NotFound(f"No provisioning run {run_id}.")
     return run
@@ -355,10 +364,16 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun
     """An operator's retry of a failed run (over HTTP and ``pmo provisioning retry``): it
     resumes at its first unfinished step. A provisioning run of a workspace that is offboarded,
     or being offboarded, is not retried: it would put back what offboarding removed."""
-    run = await get_run(session, run_id)
+    run = await get_run(session, run_id, for_update=True)
     if run.state is not RunState.FAILED:
         now = "has succeeded" if run.state is RunState.SUCCEEDED else f"is still {run.state}"
         raise Conflict(f"Only a failed run can be retried; this one {now}.")
+    if run.cancelled_at is not None:
+        raise Conflict(
+            f"This offboarding run was cancelled at {run.cancelled_at:%Y-%m-%d %H:%M:%S} UTC and "
+            f"the workspace {run.slug!r} reopened; to offboard it, ask again: POST "
+            f"/api/v1/w/{run.slug}/offboarding."
+        )
     if await active_run_of(session, run.tenant_id) is not None:
         raise Conflict("Another run of this workspace is in progress.")
     tenant = await tenancy.get_by_id(session, run.tenant_id)
@@ -381,5 +396,62 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun
     run.lease_owner = None
     run.lease_expires_at = None
     # ``attempts`` goes on counting: a retried run has been tried that many times, as its steps.
+    await session.flush()
+    return run
+
+
+# The offboarding steps that remove nothing: an export only adds files to the workspace's own
+# storage. Once any other step has begun (tokens and memberships revoked, rows purged, the
+# workspace deleted), the offboarding can only go forward.
+_UNDONE_BY_CANCELLING = frozenset({"export_workspace"})
+
+
+def irreversible_step_begun(steps: Sequence[ProvisioningStep]) -> str | None:
+    """The first step of an offboarding run that has begun and cannot be undone, or None."""
+    return next(
+        (
+            s.name
+            for s in steps
+            if s.name not in _UNDONE_BY_CANCELLING
+            and (s.attempts > 0 or s.state is not StepState.PENDING)
+        ),
+        None,
+    )
+
+
+async def cancel_offboarding(
+    session: AsyncSession, run_id: uuid.UUID, cancelled_by: uuid.UUID | None
+) -> ProvisioningRun:
+    """An operator abandons a failed offboarding run before anything irreversible began (over
+    HTTP and ``pmo provisioning cancel``): the workspace is what it was before (``active``,
+    or ``suspended``/``failed``) and open again; the run stays ``failed``, marked cancelled
+    (``cancelled_at``), and cannot be retried."""
+    run = await get_run(session, run_id, for_update=True)
+    if run.kind is not RunKind.DEPROVISION:
+        raise Conflict(
+            "Only an offboarding run can be cancelled; a signup's failed run is retried, or its "
+            "workspace offboarded."
+        )
+    if run.cancelled_at is not None:
+        raise Conflict(
+            f"This offboarding run was cancelled already, at {run.cancelled_at:%Y-%m-%d %H:%M:%S}"
+            " UTC."
+        )
+    if run.state is not RunState.FAILED:
+        now = "has succeeded" if run.state is RunState.SUCCEEDED else f"is still {run.state}"
+        raise Conflict(f"Only a failed offboarding run can be cancelled; this one {now}.")
+    begun = irreversible_step_begun(run.steps)
+    if begun is not None:
+        raise Conflict(
+            f"This offboarding cannot be cancelled: its step {begun} has begun, and what it does "
+            "(revoking access, deleting the workspace's data) cannot be undone. Retry it to "
+            f"finish the offboarding: POST {RUNS_PATH}/{run.id}/retry."
+        )
+    tenant = await tenancy.require(session, run.tenant_id)
+    before = TenantState(str(run.request.get("tenant_state", TenantState.ACTIVE.value)))
+    await tenancy.reopen_after_offboarding(session, tenant, before)
+    by = None if cancelled_by is None else str(cancelled_by)
+    run.request = {**run.request, CANCELLED: {"at": utcnow().isoformat(), "by": by}}
+    run.error = f"cancelled; the workspace is {before} again (it had failed: {run.error})"
     await session.flush()
     return run

@@ -239,6 +239,26 @@ async def change_state(session: AsyncSession, tenant: Tenant, target: TenantStat
     return tenant
 
 
+# What an offboarding that is abandoned may give back: the state the workspace had before.
+_REOPENABLE = frozenset({TenantState.ACTIVE, TenantState.SUSPENDED, TenantState.FAILED})
+
+
+async def reopen_after_offboarding(
+    session: AsyncSession, tenant: Tenant, back_to: TenantState
+) -> Tenant:
+    """An offboarding abandoned before anything of the workspace was removed: it is ``back_to``
+    (what it was before) again. Outside the lifecycle's transitions on purpose: nothing else
+    may take an offboarding workspace back, and the caller has checked that nothing is lost."""
+    if tenant.state is not TenantState.OFFBOARDING:
+        raise Conflict(f"The workspace {tenant.slug!r} is {tenant.state}, not being offboarded.")
+    if back_to not in _REOPENABLE:
+        raise ValueError(f"an offboarding workspace does not go back to {back_to}")
+    tenant.state = back_to
+    tenant.state_changed_at = utcnow()
+    await session.flush()
+    return tenant
+
+
 async def set_state(session: AsyncSession, tenant_id: uuid.UUID, target: TenantState) -> str:
     """:func:`change_state` by id in one statement (the usual case); the tenant's slug."""
     sources = [state for state, targets in _TRANSITIONS.items() if target in targets]

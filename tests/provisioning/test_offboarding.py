@@ -221,7 +221,8 @@ async def test_a_workspace_being_offboarded_says_so_and_names_its_run(
     assert stuck.status_code == 409
     assert stuck.json()["detail"] == (
         f"The workspace {slug!r} is already being offboarded (run {run_id} failed; a platform "
-        f"admin can retry it: POST /api/v1/provisioning-runs/{run_id}/retry)."
+        f"admin can retry it: POST /api/v1/provisioning-runs/{run_id}/retry, or cancel it before "
+        f"anything is removed: POST /api/v1/provisioning-runs/{run_id}/cancel)."
     )
 
     async with worker_in_process(isolated.settings, concurrency=2):
