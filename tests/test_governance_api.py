@@ -977,3 +977,79 @@ async def test_a_decision_cites_a_meeting_that_took_place(
     taken = await change(client, ws, "decisions", agenda, {**by_me, "meeting_id": held["id"]})
     assert taken.status_code == 200, taken.text
     assert taken.json()["decided_on"] == today.isoformat()
+
+
+# --- references across programmes ---------------------------------------------------------------
+
+
+async def test_governance_rows_name_boards_and_meetings_of_their_own_programme(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    ours, theirs = await programme(client, ws), await programme(client, ws, "Other")
+    board, foreign_board = [
+        await make(client, ws, "boards", {"programme_id": p["id"], "name": "Board"})
+        for p in (ours, theirs)
+    ]
+    portfolio = await make(client, ws, "boards", {"name": "Portfolio board"})
+    yesterday = days_from(workspace_today(), -1)
+
+    def held(at: dict[str, Any]) -> dict[str, Any]:
+        return {"board_id": at["id"], "title": "Board", "state": "held", "held_on": yesterday}
+
+    meeting, foreign_meeting, portfolio_meeting = [
+        await make(client, ws, "meetings", held(b)) for b in (board, foreign_board, portfolio)
+    ]
+    mine = {"programme_id": ours["id"], "title": "T"}
+    by_me = {"status": "approved", "decided_by_id": str(ws.user_id), "decided_on": yesterday}
+
+    refused = [
+        ("actions", {**mine, "meeting_id": foreign_meeting["id"]}, "meeting_id"),
+        ("decisions", {**mine, "board_id": foreign_board["id"]}, "board_id"),
+        ("decisions", {**mine, "meeting_id": foreign_meeting["id"], **by_me}, "meeting_id"),
+        (
+            "decisions",
+            {**mine, "board_id": board["id"], "meeting_id": portfolio_meeting["id"], **by_me},
+            "meeting_id",
+        ),
+        (
+            "boards",
+            {"programme_id": ours["id"], "name": "DA", "reports_to_id": foreign_board["id"]},
+            "reports_to_id",
+        ),
+        ("boards", {"name": "Investment committee", "reports_to_id": board["id"]}, "reports_to_id"),
+    ]
+    for path, body, field in refused:
+        response = await client.post(url(ws, path), json=body, headers=ws.headers)
+        assert response.status_code == 422, (path, body, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == [field], (path, body)
+    assert (
+        "another programme"
+        in (
+            await client.post(
+                url(ws, "actions"),
+                json={**mine, "meeting_id": foreign_meeting["id"]},
+                headers=ws.headers,
+            )
+        ).json()["errors"][0]["message"]
+    )
+
+    # Their own boards, or the workspace's portfolio boards.
+    action = await make(client, ws, "actions", {**mine, "meeting_id": portfolio_meeting["id"]})
+    assert action["programme_id"] == ours["id"]
+    taken = await make(
+        client,
+        ws,
+        "decisions",
+        {**mine, "board_id": board["id"], "meeting_id": meeting["id"], **by_me},
+    )
+    assert taken["meeting_id"] == meeting["id"]
+    await make(client, ws, "decisions", {**mine, "board_id": portfolio["id"]})
+    await make(
+        client,
+        ws,
+        "boards",
+        {"programme_id": ours["id"], "name": "DA", "reports_to_id": portfolio["id"]},
+    )
+    moved = await change(client, ws, "decisions", taken, {"board_id": foreign_board["id"]})
+    assert moved.status_code == 422, moved.text

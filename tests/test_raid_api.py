@@ -191,6 +191,44 @@ async def test_issues_and_assumptions_filter_by_status_owner_and_due_date(
     assert foreign_risk.status_code == 422
 
 
+async def test_an_issue_is_escalated_to_a_board_of_its_programme_or_the_portfolio(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    ours, theirs = await programme(client, ws), await programme(client, ws, "Other")
+    board, foreign_board = [
+        await make(client, ws, "boards", {"programme_id": p["id"], "name": "Board"})
+        for p in (ours, theirs)
+    ]
+    portfolio = await make(client, ws, "boards", {"name": "Portfolio board"})
+    body = {"programme_id": ours["id"], "title": "Data late"}
+
+    foreign = await client.post(
+        url(ws, "issues"),
+        json={**body, "escalated_to_board_id": foreign_board["id"]},
+        headers=ws.headers,
+    )
+    escalated = await make(client, ws, "issues", {**body, "escalated_to_board_id": board["id"]})
+    moved = await change(
+        client, ws, "issues", escalated, {"escalated_to_board_id": foreign_board["id"]}
+    )
+    upwards = await change(
+        client, ws, "issues", escalated, {"escalated_to_board_id": portfolio["id"]}
+    )
+
+    for refused in (foreign, moved):
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["errors"] == [
+            {
+                "field": "escalated_to_board_id",
+                "message": "a board of another programme",
+                "source": "body",
+            }
+        ]
+    assert upwards.status_code == 200, upwards.text
+    assert upwards.json()["escalated_to_board_id"] == portfolio["id"]
+
+
 async def test_dependencies_link_projects_across_programmes_with_a_rag(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

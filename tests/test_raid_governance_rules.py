@@ -11,6 +11,7 @@ from services.workspace.configuration.models import RiskResponseModel
 from services.workspace.governance.models import DecisionStatus, MeetingState
 from services.workspace.governance.rules import (
     DECISION_RECORD,
+    board_reach_problem,
     change_approver_problem,
     change_decider_problem,
     cited_meeting_problem,
@@ -151,3 +152,18 @@ def test_the_requester_of_a_change_neither_decides_it_nor_is_named_its_approver(
     assert change_approver_problem(requester, approver) is None
     assert change_approver_problem(requester, None) is None
     assert change_approver_problem(None, approver) is None
+
+
+# --- boards and their reach ---------------------------------------------------------------------
+
+
+def test_a_programmes_rows_name_its_own_boards_or_the_portfolios() -> None:
+    ours, theirs = uuid.uuid4(), uuid.uuid4()
+    assert board_reach_problem(ours, ours) is None
+    assert board_reach_problem(None, ours) is None  # a board across the workspace
+    assert board_reach_problem(None, None) is None
+    assert board_reach_problem(theirs, ours) == "a board of another programme"
+    assert board_reach_problem(theirs, ours, "meeting") == "a meeting of another programme"
+    assert board_reach_problem(ours, None) == (
+        "a board of one programme; this one is across the workspace"
+    )

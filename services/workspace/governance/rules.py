@@ -62,6 +62,23 @@ class RecordedDate:
         return f"only when the {self.noun} is {which} (this one is {state})"
 
 
+# --- boards and their reach ------------------------------------------------------------------
+
+
+def board_reach_problem(
+    board_programme_id: uuid.UUID | None, programme_id: uuid.UUID | None, what: str = "board"
+) -> str | None:
+    """Why a row of ``programme_id`` (None: one across the workspace) cannot name a ``what``
+    (a board, a board's meeting) of the board whose programme is ``board_programme_id``, or
+    None. A programme's rows name its own boards or the boards across the workspace (a
+    portfolio board, no programme); a row across the workspace names only those."""
+    if board_programme_id is None or board_programme_id == programme_id:
+        return None
+    if programme_id is None:
+        return f"{a_or_an(what)} of one programme; this one is across the workspace"
+    return f"{a_or_an(what)} of another programme"
+
+
 # --- the decision log -------------------------------------------------------------------------
 
 # Where a decision may go from each status. Proposed → pending (on a board's agenda) → approved

@@ -12,6 +12,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
 from services.errors import Conflict, Forbidden, ValidationFailed, field_error
@@ -35,6 +36,7 @@ from services.workspace.governance.models import (
 )
 from services.workspace.governance.rules import (
     RecordedDate,
+    board_reach_problem,
     change_approver_problem,
     change_decider_problem,
     cited_meeting_problem,
@@ -88,6 +90,53 @@ def keep_in_step(
     if problem is not None:
         raise invalid(field, problem, f"{field}: {problem}")
     return day
+
+
+async def require_board(
+    session: AsyncSession, board_id: uuid.UUID | None, programme_id: uuid.UUID | None, field: str
+) -> None:
+    """``board_id`` names a board a row of ``programme_id`` may name: the programme's own or
+    one across the workspace (:func:`board_reach_problem`)."""
+    if board_id is None:
+        return
+    found = (await session.execute(select(Board.programme_id).where(Board.id == board_id))).first()
+    if found is None:
+        raise invalid(field, "no such board here")
+    if (problem := board_reach_problem(found.programme_id, programme_id)) is not None:
+        raise invalid(field, problem, f"{field}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class MeetingHeld:
+    """What a row citing a meeting checks: its board (and the board's programme), its state
+    and its day."""
+
+    board_id: uuid.UUID
+    programme_id: uuid.UUID | None
+    state: MeetingState
+    held_on: date
+
+
+async def meeting_of(
+    session: AsyncSession, meeting_id: uuid.UUID, programme_id: uuid.UUID | None, field: str
+) -> MeetingHeld:
+    """The meeting ``meeting_id`` names, if a row of ``programme_id`` may cite it (a meeting of
+    one of the boards it may name); ``programme_id`` None takes any."""
+    found = (
+        await session.execute(
+            select(Meeting.board_id, Board.programme_id, Meeting.state, Meeting.held_on)
+            .join(Board, Board.id == Meeting.board_id)
+            .where(Meeting.id == meeting_id)
+        )
+    ).first()
+    if found is None:
+        raise invalid(field, "no such meeting in this workspace")
+    meeting = MeetingHeld(found.board_id, found.programme_id, found.state, found.held_on)
+    if programme_id is not None:
+        problem = board_reach_problem(meeting.programme_id, programme_id, "meeting")
+        if problem is not None:
+            raise invalid(field, problem, f"{field}: {problem}")
+    return meeting
 
 
 # --- boards -------------------------------------------------------------------------------------
@@ -166,7 +215,7 @@ class BoardService(RegisterService[Board]):
         if row.reports_to_id is not None:
             if row.reports_to_id == row.id:
                 raise invalid("reports_to_id", "a board does not report to itself")
-            await self.require_row(Board, row.reports_to_id, "reports_to_id")
+            await require_board(self.session, row.reports_to_id, row.programme_id, "reports_to_id")
 
 
 # --- meetings -----------------------------------------------------------------------------------
@@ -266,21 +315,16 @@ class ActionService(RegisterService[Action]):
     register = "actions"
 
     async def check(self, row: Action, before: dict[str, Any] | None) -> None:
-        if before is None:
-            if row.meeting_id is not None:
-                programme = (
-                    await self.session.execute(
-                        select(Board.programme_id)
-                        .join(Meeting, Meeting.board_id == Board.id)
-                        .where(Meeting.id == row.meeting_id)
-                    )
-                ).first()
-                if programme is None:
-                    raise invalid("meeting_id", "no such meeting in this workspace")
-                if row.programme_id is None:
-                    row.programme_id = programme.programme_id
-            if row.programme_id is not None:
-                await self.require_programme(row.programme_id)
+        if row.meeting_id is not None and (
+            before is None or {"meeting_id", "programme_id"} & before.keys()
+        ):
+            # Raised at a meeting of the programme's boards (or of one across the workspace);
+            # without a programme, it takes the meeting's.
+            meeting = await meeting_of(self.session, row.meeting_id, row.programme_id, "meeting_id")
+            if before is None and row.programme_id is None:
+                row.programme_id = meeting.programme_id
+        if before is None and row.programme_id is not None:
+            await self.require_programme(row.programme_id)
         today = clock.today(self.session)
         done = keep_in_step(COMPLETED_ON, row, "completed_on", "state", before, today)
         # A day the write keeps may be up to two ahead (a time zone change moved it).
@@ -326,8 +370,8 @@ class DecisionService(RegisterService[Decision]):
         if before is None:
             await self.require_programme(row.programme_id)
         await self.require_project(row.project_id, row.programme_id)
-        await self.require_row(Board, row.board_id, "board_id")
-        await self.require_row(Meeting, row.meeting_id, "meeting_id")
+        if before is None or "board_id" in before:
+            await require_board(self.session, row.board_id, row.programme_id, "board_id")
         current = self.check_move(row, before)
         today = clock.today(self.session)
         decided = keep_in_step(DECIDED_ON, row, "decided_on", "status", before, today)
@@ -354,7 +398,7 @@ class DecisionService(RegisterService[Decision]):
         if row.superseded_by_id is not None and (written is None or "superseded_by_id" in written):
             await self.check_replacement(row)
         if row.meeting_id is not None and (
-            written is None or {"meeting_id", "decided_on", "status"} & written
+            written is None or {"meeting_id", "board_id", "decided_on", "status"} & written
         ):
             await self.check_cited_meeting(row)
 
@@ -405,13 +449,12 @@ class DecisionService(RegisterService[Decision]):
             raise invalid("superseded_by_id", problem, f"superseded_by_id: {problem}")
 
     async def check_cited_meeting(self, row: Decision) -> None:
-        meeting = (
-            await self.session.execute(
-                select(Meeting.state, Meeting.held_on).where(Meeting.id == row.meeting_id)
-            )
-        ).first()
-        if meeting is None:
-            raise invalid("meeting_id", "no such meeting here")
+        """The meeting is one of the programme's boards' (of the decision's board, when it
+        names one), and took place if the decision is taken."""
+        assert row.meeting_id is not None
+        meeting = await meeting_of(self.session, row.meeting_id, row.programme_id, "meeting_id")
+        if row.board_id is not None and meeting.board_id != row.board_id:
+            raise invalid("meeting_id", "a meeting of another board than board_id")
         problem = cited_meeting_problem(meeting.state, meeting.held_on, row.decided_on)
         if problem is not None:
             raise invalid("meeting_id", problem, f"meeting_id: {problem}")

@@ -18,7 +18,7 @@ from services.workspace import clock
 from services.workspace.clock import not_after_today
 from services.workspace.configuration import service as configuration
 from services.workspace.configuration.rules import RegisterConfiguration
-from services.workspace.governance.models import Board
+from services.workspace.governance.service import require_board
 from services.workspace.models import Confidence
 from services.workspace.raid.models import (
     Assumption,
@@ -210,7 +210,9 @@ class IssueService(RegisterService[Issue]):
     async def check(self, row: Issue, before: dict[str, Any] | None) -> None:
         await self.require_roles(row, before)
         if before is None or "escalated_to_board_id" in before:
-            await self.require_row(Board, row.escalated_to_board_id, "escalated_to_board_id")
+            await require_board(
+                self.session, row.escalated_to_board_id, row.programme_id, "escalated_to_board_id"
+            )
         if before is None:
             await self.require_programme(row.programme_id)
         if before is None or "project_id" in before:
