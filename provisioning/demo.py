@@ -128,7 +128,11 @@ async def sign_up(
                 if run["state"] == "succeeded":
                     return str(run["id"])
                 if run["state"] == "failed":
-                    raise click.ClickException(f"provisioning {client.slug} failed: {run['error']}")
+                    # The public status says it in plain words; the error is for staff.
+                    raise click.ClickException(
+                        f"provisioning {client.slug} failed: {run['error']} (the error: "
+                        f"pmo provisioning show {run['id']})"
+                    )
                 await asyncio.sleep(0.1)
         except httpx.TransportError:
             if not stopping():
