@@ -138,7 +138,7 @@ def show_command(run_id: uuid.UUID, invitation: bool) -> None:
             if withheld is not None:
                 lines.append(f"invitation token: none to hand over ({withheld})")
             else:
-                lines.append(f"invitation token: {invitation_secret(settings, run.id)}")
+                lines.append(f"invitation token: {invitation_secret(settings, run)}")
         return lines
 
     for line in asyncio.run(_in_control(settings, work)):

@@ -10,8 +10,9 @@ counts as done. Billing and SSO add ``create_billing`` / ``configure_identity`` 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,7 @@ from provisioning.workflow import PROVISION, StepContext
 from services.config import Settings
 from services.identity import service as identity
 from services.identity.models import Role
+from services.provisioning_runs import service as runs
 from services.provisioning_runs.models import ProvisioningRun, StepState
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
@@ -28,9 +30,21 @@ from services.tenancy.models import TenantState
 log = structlog.get_logger("pmo.provisioning")
 
 
-def invitation_secret(settings: Settings, run_id: uuid.UUID) -> str:
-    """The admin's invitation token of a run: derived, never stored (only its hash is)."""
-    return identity.derived_secret(settings.secret_key, f"invitation:{run_id}")
+class _Run(Protocol):
+    @property
+    def id(self) -> uuid.UUID: ...
+
+    @property
+    def request(self) -> Mapping[str, Any]: ...
+
+
+def invitation_secret(settings: Settings, run: _Run) -> str:
+    """The admin's invitation token of a run: derived from the platform's key, the run and its
+    nonce, the same on every retry of ``create_admin``; never stored (only its hash is). A run
+    from before nonces were kept has none: its token stays the one it was given."""
+    nonce = run.request.get(runs.INVITATION_NONCE)
+    purpose = f"invitation:{run.id}" + (f":{nonce}" if nonce else "")
+    return identity.derived_secret(settings.secret_key, purpose)
 
 
 async def invitation_withheld(session: AsyncSession, run: ProvisioningRun) -> str | None:
@@ -91,7 +105,7 @@ async def create_admin(ctx: StepContext) -> dict[str, Any]:
         ctx.control,
         user_id,
         name="invitation",
-        secret=invitation_secret(ctx.platform.settings, ctx.run.id),
+        secret=invitation_secret(ctx.platform.settings, ctx.run),
         tenant_id=ctx.run.tenant_id,
         expires_in=timedelta(days=ctx.platform.settings.invitation_days),
     )

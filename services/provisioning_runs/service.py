@@ -47,6 +47,13 @@ LATEST_START = date(2100, 12, 31)
 _DERIVED_SLUG_TRIES = 20
 
 
+INVITATION_NONCE = "invitation_nonce"
+"""The key of a signup's request holding the random part of its admin's invitation token
+(``provisioning.steps.invitation_secret``), never shown by the API: with it the token cannot be
+worked out from the run id — which the public status URL carries, and a replayed signup hands
+back to anyone — even where the platform's key is the published development default."""
+
+
 # ------------------------------------------------------------------------------- pure rules
 
 
@@ -155,6 +162,7 @@ async def check_signup(session: AsyncSession, settings: Settings, data: SignupCr
         **msgspec.to_builtins(data),
         "admin_email": email,
         "template_version": version,
+        INVITATION_NONCE: secrets.token_urlsafe(24),
     }
     request.pop("slug", None)
     return SignupPlan(slug=data.slug, request=request)

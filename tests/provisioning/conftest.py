@@ -207,8 +207,15 @@ def succeeded(run: ProvisioningRun) -> bool:
 
 
 async def owner_headers(settings: Settings, run_id: uuid.UUID | str) -> dict[str, str]:
-    """The admin's invitation token, as the platform would deliver it."""
-    return {"Authorization": f"Bearer {invitation_secret(settings, uuid.UUID(str(run_id)))}"}
+    """The admin's invitation token, as the platform would deliver it (from the run: its
+    nonce is part of it)."""
+    database = Database(settings)
+    try:
+        async with database.transaction() as session:
+            run = await runs.get_run(session, uuid.UUID(str(run_id)))
+    finally:
+        await database.dispose()
+    return {"Authorization": f"Bearer {invitation_secret(settings, run)}"}
 
 
 async def platform_admin_headers(database: Database) -> dict[str, str]:

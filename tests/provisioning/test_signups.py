@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from services.db.engine import Database
 from services.idempotency import ControlIdempotencyRecord
+from services.identity import service as identity
 from services.provisioning_runs.models import ProvisioningRun
 from services.storage.service import Storage
 from services.tenancy import service as tenancy
@@ -68,6 +69,15 @@ async def test_signup_answers_202_then_a_worker_makes_an_active_seeded_workspace
     headers = await owner_headers(shared.settings, accepted["run_id"])
     settings = await shared_client.get(f"/api/v1/w/{body['slug']}/settings", headers=headers)
     assert settings.status_code == 200, settings.text
+    # The run id is public (the status URL): the platform's key and it alone do not make the
+    # owner's token, whatever the key (the development default is published in the source).
+    guessed = identity.derived_secret(
+        shared.settings.secret_key, f"invitation:{accepted['run_id']}"
+    )
+    refused = await shared_client.get(
+        f"/api/v1/w/{body['slug']}/settings", headers={"Authorization": f"Bearer {guessed}"}
+    )
+    assert refused.status_code == 401, refused.text
     assert settings.json()["state"] == "active"
     programmes = await shared_client.get(f"/api/v1/w/{body['slug']}/programmes", headers=headers)
     [programme] = programmes.json()["items"]
