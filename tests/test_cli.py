@@ -163,6 +163,27 @@ def test_a_token_for_a_workspace_is_only_for_its_members(
     assert issued.exit_code == 0, issued.output
 
 
+def test_a_workspace_keeps_an_owner(settings: Settings) -> None:
+    runner = CliRunner(env=_env(settings))
+    slug = f"cli-{uuid.uuid4().hex[:8]}"
+    first, second = f"first@{slug}.example", f"second@{slug}.example"
+    assert runner.invoke(cli, ["tenants", "create", slug]).exit_code == 0
+    owner = runner.invoke(cli, ["users", "create", first, "--tenant", slug, "--role", "owner"])
+    assert owner.exit_code == 0, owner.output
+    assert runner.invoke(cli, ["users", "create", second, "--tenant", slug]).exit_code == 0
+
+    # Only an owner asks for the workspace's offboarding: its only one stays an owner.
+    refused = runner.invoke(cli, ["members", "add", first, "--tenant", slug, "--role", "viewer"])
+    assert refused.exit_code == 1, refused.output
+    assert refused.output.splitlines() == [
+        "error: This is the workspace's only owner; make another member its owner first."
+    ]
+    handed = runner.invoke(cli, ["members", "add", second, "--tenant", slug, "--role", "owner"])
+    assert handed.exit_code == 0, handed.output
+    stepped = runner.invoke(cli, ["members", "add", first, "--tenant", slug, "--role", "viewer"])
+    assert stepped.output.strip() == f"{first} is now viewer in {slug} (was owner)"
+
+
 # Nothing else configured that could name another server (None: unset).
 _ONLY_DATABASE_URL = {
     "PMO_CELLS": None,

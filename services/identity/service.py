@@ -129,7 +129,9 @@ async def require_user(session: AsyncSession, email: str) -> User:
 async def grant_membership(
     session: AsyncSession, user_id: uuid.UUID, tenant_id: uuid.UUID, role: Role
 ) -> Membership:
-    """Give a user a role in a workspace (changing it if they already have one)."""
+    """Give a user a role in a workspace (changing it if they already have one). A workspace
+    keeps an owner: its only owner is not made something else (409) — only an owner asks for
+    the workspace's offboarding, so without one the client could not leave on their own."""
     membership = await session.scalar(
         select(Membership).where(Membership.user_id == user_id, Membership.tenant_id == tenant_id)
     )
@@ -137,6 +139,19 @@ async def grant_membership(
         membership = Membership(user_id=user_id, tenant_id=tenant_id, role=role)
         session.add(membership)
     else:
+        if membership.role is Role.OWNER and role is not Role.OWNER:
+            # Locked, so two owners demoting each other at once do not both pass.
+            owners = (
+                await session.scalars(
+                    select(Membership.user_id)
+                    .where(Membership.tenant_id == tenant_id, Membership.role == Role.OWNER)
+                    .with_for_update()
+                )
+            ).all()
+            if set(owners) <= {user_id}:
+                raise Conflict(
+                    "This is the workspace's only owner; make another member its owner first."
+                )
         membership.role = role
     await session.flush()
     return membership
