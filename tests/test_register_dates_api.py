@@ -41,7 +41,12 @@ async def registers(client: Client, ws: Workspace) -> dict[str, tuple[dict[str, 
             "completed_on",
         ),
         "decisions": (
-            {"programme_id": prog["id"], "title": "Buy", "status": "approved"},
+            {
+                "programme_id": prog["id"],
+                "title": "Buy",
+                "status": "approved",
+                "decided_by_id": str(ws.user_id),
+            },
             "decided_on",
         ),
         "meetings": ({"board_id": board["id"], "title": "Board", "state": "held"}, "held_on"),
@@ -91,7 +96,13 @@ async def test_a_date_left_out_is_the_workspaces_today(
                 client, ws, "decisions", {"programme_id": prog, "title": "Which CRM"}
             )
             assert proposed["decided_on"] is None
-            taken = await change(client, ws, "decisions", proposed, {"status": status})
+            taken = await change(
+                client,
+                ws,
+                "decisions",
+                proposed,
+                {"status": status, "decided_by_id": str(ws.user_id)},
+            )
             assert taken.status_code == 200, taken.text
             assert taken.json()["decided_on"] == today_in(zone), (zone, status)
 
@@ -137,10 +148,17 @@ async def test_a_date_the_state_contradicts_is_refused_and_leaving_the_state_cle
     approved = await make(
         client, ws, "decisions", {**bodies["decisions"][0], "decided_on": yesterday}
     )
-    superseded = await change(client, ws, "decisions", approved, {"status": "superseded"})
+    later = await make(client, ws, "decisions", bodies["decisions"][0])
+    superseded = await change(
+        client,
+        ws,
+        "decisions",
+        approved,
+        {"status": "superseded", "superseded_by_id": later["id"]},
+    )
     assert superseded.json()["decided_on"] == yesterday  # it was taken, then replaced
     proposed = await change(client, ws, "decisions", superseded.json(), {"status": "proposed"})
-    assert proposed.json()["decided_on"] is None
+    assert proposed.status_code == 409  # superseded is final
 
 
 async def test_a_meeting_is_planned_for_any_day_and_held_on_one_that_has_come(

@@ -478,6 +478,7 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
             "title": "Buy",
             "decided_on": "2026-01-10",
             "status": "approved",
+            "decided_by_id": str(ws.user_id),
         },
     )
     # Decisions are dated when taken, so on a day that has come: the pack is for a past month.
@@ -490,6 +491,7 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
             "title": "Later",
             "decided_on": "2026-03-10",
             "status": "approved",
+            "decided_by_id": str(ws.user_id),
         },
     )
     january = {"period_start": "2026-01-01", "period_end": "2026-01-31"}
