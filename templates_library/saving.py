@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import msgspec
 import yaml
@@ -38,8 +39,8 @@ from templates_library.loader import (
 from templates_library.reading import read_programme_items
 from templates_library.schema import Key, PackManifest, PackVersion, Parameter
 from templates_library.seeding import PUBLISHED
-from templates_library.validation import validate_pack
-from templates_library.values import START_DATE
+from templates_library.validation import TEMPLATE_DECISION_STATES, validate_pack
+from templates_library.values import START_DATE, ItemId
 
 
 class SavedProgramme(msgspec.Struct, frozen=True, kw_only=True):
@@ -75,7 +76,7 @@ async def save_programme(
         raise ExportError([f"programme {programme.name!r} has no start date (day 0)"])
     params[START_DATE] = programme.start_date
     exported = version_from_values(
-        items.values,
+        _decisions_to_take(items.values),
         version=version,
         changes=list(changes) or [f"Saved from the programme {programme.name!r}."],
         parameters=parameters,
@@ -87,6 +88,20 @@ async def save_programme(
         title=programme.name,
         summary=programme.description or programme.name,
     )
+
+
+def _decisions_to_take(
+    values: Mapping[ItemId, Mapping[str, Any]],
+) -> dict[ItemId, Mapping[str, Any]]:
+    """The items with the programme's decisions as a template holds them: still to be taken
+    (a decision approved, rejected or superseded here is proposed again in a new workspace,
+    where nobody has taken it)."""
+    return {
+        item_id: {**row, "status": "proposed"}
+        if item_id[0] == "decision" and row.get("status") not in TEMPLATE_DECISION_STATES
+        else row
+        for item_id, row in values.items()
+    }
 
 
 async def _parameters(

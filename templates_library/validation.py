@@ -628,6 +628,22 @@ def check_dependencies(version: PackVersion) -> Iterator[Finding]:
             yield Finding(f"dependencies[{i}].to_project", "a project does not depend on itself")
 
 
+def check_decisions(version: PackVersion) -> Iterator[Finding]:
+    """A template's decisions are still to be taken (proposed or pending): a decision taken
+    names who took it, and a superseded one its replacement, which no template can."""
+    for i, decision in enumerate(version.decisions):
+        if decision.status not in TEMPLATE_DECISION_STATES:
+            yield Finding(
+                f"decisions[{i}].status",
+                f"a template's decision is still to be taken (proposed or pending), not "
+                f"{decision.status}",
+            )
+
+
+TEMPLATE_DECISION_STATES = frozenset({"proposed", "pending"})
+"""The states a pack's decision may be in (:func:`check_decisions`)."""
+
+
 VERSION_CHECKS: tuple[VersionCheck, ...] = (
     check_unique_keys,
     check_structure_references,
@@ -650,6 +666,7 @@ VERSION_CHECKS: tuple[VersionCheck, ...] = (
     check_rag_rules,
     check_benefits,
     check_dependencies,
+    check_decisions,
 )
 
 

@@ -84,6 +84,33 @@ async def test_a_saved_programme_seeds_into_an_empty_workspace_as_the_same_progr
 
 
 @pytest.mark.usefixtures("shipped_catalogue")
+async def test_a_decision_taken_in_the_workspace_is_saved_as_one_still_to_take(
+    database: Database, client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    await seed(database, ws.tenant_id, PACK, "1.0.0", PARAMS)
+    programme = stable_id(ws.tenant_id, PACK, "programme", "programme")
+    decision_id = stable_id(ws.tenant_id, PACK, "decision", "delivery-approach")
+    decision = (await client.get(url(ws, f"decisions/{decision_id}"), headers=ws.headers)).json()
+    taken = await change(
+        client,
+        ws,
+        "decisions",
+        decision,
+        {"status": "approved", "decided_by_id": str(ws.user_id)},
+    )
+    assert taken.status_code == 200, taken.text
+
+    async with in_workspace(database, ws.tenant_id) as session:
+        saved = await save_programme(session, programme, version="2.0.0")
+
+    # Nobody has taken it in a new workspace: a template's decisions are still to be taken.
+    assert version_findings(saved.version) == []
+    [approach] = [d for d in saved.version.decisions if d.key == "delivery-approach"]
+    assert approach.status == "proposed"
+
+
+@pytest.mark.usefixtures("shipped_catalogue")
 async def test_what_cannot_be_a_pack_item_is_named_in_plain_words_all_at_once(
     database: Database, client: Client, make_workspace: MakeWorkspace
 ) -> None:

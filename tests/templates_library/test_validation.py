@@ -358,6 +358,12 @@ CASES: dict[str, BrokenPack] = {
         "a choice parameter cannot have a max_length",
         r"max_length: 10",
     ),
+    "a decision already taken": BrokenPack(
+        _set("decisions.0.status", "approved"),
+        "decisions[0].status",
+        "a template's decision is still to be taken (proposed or pending), not approved",
+        r"status: approved",
+    ),
     "schema: unknown enum value": BrokenPack(
         _set("boards.0.cadence", "hourly"),
         "boards[0].cadence",
