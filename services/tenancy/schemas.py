@@ -16,13 +16,25 @@ TimeZone = Annotated[
 ]
 
 
+ExpertsNeedApproval = Annotated[
+    bool,
+    Meta(
+        description=(
+            "Whether the service's experts need the client's approval (an access grant) to work "
+            "here. Access grants are not built yet: the setting is kept for them, and today "
+            "staff reach a workspace only as members an operator adds."
+        )
+    ),
+]
+
+
 class WorkspaceSettingsRead(msgspec.Struct):
     slug: str
     name: str
     state: TenantState
     cell: str
     timezone: str
-    experts_need_approval: bool
+    experts_need_approval: ExpertsNeedApproval
     version: int
 
     @classmethod
@@ -44,7 +56,7 @@ class WorkspaceSettingsUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_d
 
     name: OrganisationName | UnsetType = UNSET
     timezone: TimeZone | UnsetType = UNSET
-    experts_need_approval: bool | UnsetType = UNSET
+    experts_need_approval: ExpertsNeedApproval | UnsetType = UNSET
 
     def changes(self) -> dict[str, object]:
         return {f: v for f in self.__struct_fields__ if (v := getattr(self, f)) is not UNSET}
