@@ -634,6 +634,110 @@ async def test_nobody_decides_a_change_they_requested(
     assert by_approver.status_code == 200, by_approver.text
 
 
+async def test_a_member_does_not_pick_who_requested_or_approves_a_change(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()  # its user owns the workspace
+    member = await join(database, ws)
+    colleague = await join(database, ws)
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
+    )
+    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-07-01"}
+
+    async def raise_change(body: dict[str, Any]) -> Any:
+        return await client.post(
+            url(ws, "change-requests"),
+            json={"programme_id": prog["id"], "title": "Slip go-live", **body},
+            headers=member.headers,
+        )
+
+    async def patch(row: dict[str, Any], body: dict[str, Any], who: Member = member) -> Any:
+        return await client.patch(
+            url(ws, f"change-requests/{row['id']}"),
+            json=body,
+            headers={**who.headers, "If-Match": f'"{row["version"]}"'},
+        )
+
+    raised = await raise_change({"approver_id": str(admin.user_id), "rebaselines": [line]})
+    assert raised.status_code == 201, raised.text
+    # Nobody named: the request is the member's own, so they cannot decide it either.
+    assert raised.json()["requested_by_id"] == str(member.user_id)
+    submitted = await patch(raised.json(), {"state": "submitted"})
+    assert submitted.status_code == 200, submitted.text
+    row = submitted.json()
+    refused_decision = await decide_change(
+        client, ws, row, {"decision": "approved"}, member.headers
+    )
+    assert refused_decision.status_code == 403, refused_decision.text
+
+    attempts = {
+        "approver_me": await patch(row, {"approver_id": str(member.user_id)}),
+        "approver_none": await patch(row, {"approver_id": None}),
+        "approver_colleague": await patch(row, {"approver_id": str(colleague.user_id)}),
+        "requester": await patch(row, {"requested_by_id": str(colleague.user_id)}),
+    }
+    back_to_draft = await patch(row, {"state": "draft", "approver_id": None})
+    cleared = await patch(row, {"requested_by_id": None}, admin)
+
+    for name, answer in attempts.items():
+        assert answer.status_code == 403, (name, answer.text)
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "submitted" in answer.json()["detail"], name
+    assert [e["field"] for e in attempts["requester"].json()["errors"]] == ["requested_by_id"]
+    assert back_to_draft.status_code == 409, back_to_draft.text
+    assert cleared.status_code == 422, cleared.text
+    assert [e["field"] for e in cleared.json()["errors"]] == ["requested_by_id"]
+    still = (await client.get(url(ws, f"change-requests/{row['id']}"), headers=ws.headers)).json()
+    assert (still["state"], still["approver_id"], still["requested_by_id"]) == (
+        "submitted",
+        str(admin.user_id),
+        str(member.user_id),
+    )
+    by_member = await decide_change(client, ws, still, {"decision": "approved"}, member.headers)
+    assert by_member.status_code == 403, by_member.text
+    unmoved = await client.get(url(ws, f"milestones/{milestone['id']}"), headers=ws.headers)
+    assert unmoved.json()["baseline_date"] == "2027-06-01"
+
+    # Raising one, a member neither names someone else as its requester nor themselves as
+    # its approver; in draft they may name another approver.
+    for body, field in (
+        ({"requested_by_id": str(colleague.user_id)}, "requested_by_id"),
+        ({"approver_id": str(member.user_id)}, "approver_id"),
+    ):
+        refused = await raise_change(body)
+        assert refused.status_code == 403, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    draft = (await raise_change({})).json()
+    assert (await patch(draft, {"approver_id": str(member.user_id)})).status_code == 403
+    named = await patch(draft, {"approver_id": str(colleague.user_id)})
+    assert named.status_code == 200, named.text
+
+    # An admin or owner sets up who asks and who decides, submitted or not.
+    moved = await patch(still, {"approver_id": str(colleague.user_id)}, admin)
+    assert moved.status_code == 200, moved.text
+    on_behalf = await client.post(
+        url(ws, "change-requests"),
+        json={
+            "programme_id": prog["id"],
+            "title": "Theirs",
+            "requested_by_id": str(member.user_id),
+        },
+        headers=admin.headers,
+    )
+    assert on_behalf.status_code == 201, on_behalf.text
+    assert on_behalf.json()["requested_by_id"] == str(member.user_id)
+    by_colleague = await decide_change(
+        client, ws, moved.json(), {"decision": "approved"}, colleague.headers
+    )
+    assert by_colleague.status_code == 200, by_colleague.text
+
+
 async def _tranches_and_exit_gate(
     client: Client, ws: Workspace
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:

@@ -11,9 +11,11 @@ from services.workspace.configuration.models import RiskResponseModel
 from services.workspace.governance.models import DecisionStatus, MeetingState
 from services.workspace.governance.rules import (
     DECISION_RECORD,
+    ChangePeople,
     board_reach_problem,
     change_approver_problem,
     change_decider_problem,
+    change_people_problems,
     cited_meeting_problem,
     decision_move_problem,
     decision_problems,
@@ -152,6 +154,31 @@ def test_the_requester_of_a_change_neither_decides_it_nor_is_named_its_approver(
     assert change_approver_problem(requester, approver) is None
     assert change_approver_problem(requester, None) is None
     assert change_approver_problem(None, approver) is None
+
+
+def test_a_member_raises_their_own_changes_and_does_not_pick_their_approver() -> None:
+    me, colleague, admin = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    new = ChangePeople(me, None)
+
+    def fields(before: ChangePeople, after: ChangePeople, **how: bool) -> list[str]:
+        how = {"submitted": False, "stands_in": False, **how}
+        return [field for field, _ in change_people_problems(before, after, me, **how)]
+
+    assert fields(new, ChangePeople(me, colleague)) == []
+    assert fields(new, ChangePeople(colleague, None)) == ["requested_by_id"]
+    assert fields(new, ChangePeople(me, me)) == ["approver_id"]
+    assert fields(new, ChangePeople(colleague, me), stands_in=True) == []
+    drafted = ChangePeople(me, colleague)
+    assert fields(drafted, ChangePeople(me, admin)) == []
+    assert fields(drafted, ChangePeople(me, None)) == []
+    # Submitted, who asked and who decides is what the change is decided on.
+    assert fields(drafted, ChangePeople(me, None), submitted=True) == ["approver_id"]
+    assert fields(drafted, ChangePeople(colleague, admin), submitted=True) == [
+        "requested_by_id",
+        "approver_id",
+    ]
+    assert fields(drafted, drafted, submitted=True) == []
+    assert fields(drafted, ChangePeople(me, admin), submitted=True, stands_in=True) == []
 
 
 # --- boards and their reach ---------------------------------------------------------------------

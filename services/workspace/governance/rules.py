@@ -204,3 +204,54 @@ def change_approver_problem(
     if requested_by_id is not None and approver_id == requested_by_id:
         return "someone other than the person requesting the change"
     return None
+
+
+@dataclass(frozen=True, slots=True)
+class ChangePeople:
+    """Who requested a change and who is to approve it."""
+
+    requested_by_id: uuid.UUID | None
+    approver_id: uuid.UUID | None
+
+
+def change_people_problems(
+    before: ChangePeople,
+    after: ChangePeople,
+    actor_id: uuid.UUID | None,
+    *,
+    submitted: bool,
+    stands_in: bool,
+) -> list[tuple[str, str]]:
+    """Why the caller (``actor_id``) may not move who requested a change and who approves it
+    from ``before`` to ``after``, as ``(field, message)`` pairs; empty when they may. A new
+    change is ``before`` as its creator's, naming no approver.
+
+    A member's requests are their own; a member does not name themselves approver; and once
+    the change is ``submitted`` its requester and approver are what it is decided on. A
+    workspace admin or owner (``stands_in``) may do all three: the PMO records requests on
+    others' behalf, and may stand in for the approver anyway.
+    """
+    if stands_in:
+        return []
+    changed = [
+        name
+        for name in ("requested_by_id", "approver_id")
+        if getattr(before, name) != getattr(after, name)
+    ]
+    if submitted:
+        return [
+            (name, "fixed once the change request is submitted; an admin or owner changes it")
+            for name in changed
+        ]
+    problems: list[tuple[str, str]] = []
+    if "requested_by_id" in changed:
+        problems.append(
+            (
+                "requested_by_id",
+                "a member's change requests are their own; an admin or owner records one "
+                "requested by someone else",
+            )
+        )
+    if "approver_id" in changed and after.approver_id is not None and after.approver_id == actor_id:
+        problems.append(("approver_id", "not yourself: a member does not name themselves approver"))
+    return problems

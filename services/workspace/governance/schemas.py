@@ -283,7 +283,9 @@ Rebaselines = Annotated[list[RebaselineIn], Meta(max_length=100)]
 
 class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
     """``rebaselines``: milestones whose baseline moves when the change is approved. The
-    ``approver_id`` is someone other than ``requested_by_id``."""
+    ``approver_id`` is someone other than ``requested_by_id``. A member's request is their
+    own (``requested_by_id`` is them when left out) and names someone else as its approver; an
+    admin or owner may record one for anyone (403 otherwise)."""
 
     programme_id: uuid.UUID
     title: Name
@@ -303,7 +305,10 @@ class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class ChangeRequestUpdate(Patch):
-    """Until decided: ``state`` may move draft → submitted, or to withdrawn."""
+    """Until decided: ``state`` may move draft → submitted, or to withdrawn (a submitted one
+    does not go back to draft). ``requested_by_id`` changes only by an admin or owner, and is
+    not cleared; a member does not name themselves ``approver_id``; once submitted, both change
+    only by an admin or owner (403)."""
 
     title: Name | UnsetType = UNSET
     project_id: uuid.UUID | UnsetType | None = UNSET

@@ -35,10 +35,12 @@ from services.workspace.governance.models import (
     ProgrammeDocument,
 )
 from services.workspace.governance.rules import (
+    ChangePeople,
     RecordedDate,
     board_reach_problem,
     change_approver_problem,
     change_decider_problem,
+    change_people_problems,
     cited_meeting_problem,
     decision_date_problem,
     decision_move_problem,
@@ -497,18 +499,75 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         self._lines: list[dict[str, Any]] = values.pop("rebaselines", [])
         return values
 
-    async def create(self, data: msgspec.Struct, **kwargs: Any) -> ChangeRequest:
+    async def create(
+        self, data: msgspec.Struct, *, role: Role = Role.MEMBER, **kwargs: Any
+    ) -> ChangeRequest:
+        """Raise a change; ``role`` is the caller's (:func:`change_people_problems`).
+
+        A member's request is their own: it names them as its requester when it names nobody,
+        so that they cannot decide it. An admin or owner records requests for others and names
+        the requester (none named, none is recorded)."""
+        stands_in = role.at_least(Role.ADMIN)
+        requested = getattr(data, "requested_by_id", None)
+        if requested is None and not stands_in:
+            requested = self.actor_id
+            data = msgspec.structs.replace(data, requested_by_id=requested)
+        self.refuse_people(
+            ChangePeople(self.actor_id, None),
+            ChangePeople(requested or self.actor_id, getattr(data, "approver_id", None)),
+            submitted=False,
+            role=role,
+        )
         change = await super().create(data, **kwargs)
         await self.set_rebaselines(change, self._lines)
         return change
 
-    async def update(self, row: ChangeRequest, changes: dict[str, Any]) -> ChangeRequest:
+    async def update(
+        self, row: ChangeRequest, changes: dict[str, Any], role: Role = Role.MEMBER
+    ) -> ChangeRequest:
+        """Change a change request until it is decided or withdrawn; ``role`` is the caller's.
+        Once submitted, its requester and approver change only by an admin or owner, and it
+        does not go back to draft (it is decided, or withdrawn)."""
         if row.state in DECIDED or row.state is ChangeRequestState.WITHDRAWN:
             raise Conflict(f"{a_or_an(row.state, starts=True)} change request cannot be changed.")
+        submitted = row.state is ChangeRequestState.SUBMITTED
+        if submitted and changes.get("state") == ChangeRequestState.DRAFT:
+            # Back in draft its approver would be open again to whoever edits it.
+            raise Conflict(
+                "A submitted change request does not go back to draft: it is decided, or "
+                "withdrawn and raised again.",
+                errors=[field_error("state", "submitted or withdrawn, not back to draft")],
+            )
+        if changes.get("requested_by_id", row.requested_by_id) is None and (
+            row.requested_by_id is not None
+        ):
+            raise invalid("requested_by_id", "who requested the change; it is not left empty")
+        self.refuse_people(
+            ChangePeople(row.requested_by_id, row.approver_id),
+            ChangePeople(
+                changes.get("requested_by_id", row.requested_by_id),
+                changes.get("approver_id", row.approver_id),
+            ),
+            submitted=submitted,
+            role=role,
+        )
         lines = changes.pop("rebaselines", None)
         if lines is not None:
             await self.set_rebaselines(row, msgspec.to_builtins(lines))
         return await super().update(row, changes)
+
+    def refuse_people(
+        self, before: ChangePeople, after: ChangePeople, *, submitted: bool, role: Role
+    ) -> None:
+        """403 when the caller may not name who requested the change or who approves it so."""
+        problems = change_people_problems(
+            before, after, self.actor_id, submitted=submitted, stands_in=role.at_least(Role.ADMIN)
+        )
+        if problems:
+            raise Forbidden(
+                "; ".join(f"{field}: {message}" for field, message in problems),
+                errors=[field_error(field, message) for field, message in problems],
+            )
 
     async def set_rebaselines(self, change: ChangeRequest, lines: list[dict[str, Any]]) -> None:
         seen = set()
