@@ -343,6 +343,86 @@ async def test_only_the_chair_or_a_member_of_the_board_decides_and_the_secretari
     ]
 
 
+async def test_a_member_does_not_seat_themselves_on_a_gates_board_or_change_its_board(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    # Imported here: test_governance_api imports this module's decide_gate.
+    from services.identity.models import Role
+    from tests.test_governance_api import join
+
+    ws = await make_workspace()  # its user owns the workspace
+    member, chair = await join(database, ws), await join(database, ws)
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    seats = [{"role_title": "SRO", "user_id": str(chair.user_id), "capacity": "chair"}]
+    board = await make(
+        client, ws, "boards", {"programme_id": prog["id"], "name": "Board", "members": seats}
+    )
+    # A board the member rightly chairs, though not the one deciding the gate.
+    theirs = [{"role_title": "Lead", "user_id": str(member.user_id), "capacity": "chair"}]
+    design = await make(
+        client,
+        ws,
+        "boards",
+        {"programme_id": prog["id"], "name": "Design authority", "members": theirs},
+    )
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "Funding release", "board_id": board["id"]},
+    )
+    as_member = {**member.headers, "If-Match": '"1"'}
+
+    own_board = await client.post(
+        url(ws, "boards"),
+        json={"programme_id": prog["id"], "name": "My board", "members": theirs},
+        headers=member.headers,
+    )
+    reseated = await client.patch(
+        url(ws, f"boards/{board['id']}"), json={"members": theirs}, headers=as_member
+    )
+    removed = await client.delete(url(ws, f"boards/{board['id']}"), headers=member.headers)
+    handed_over = await client.patch(
+        url(ws, f"stage-gates/{gate['id']}"), json={"board_id": design["id"]}, headers=as_member
+    )
+
+    for answer in (own_board, reseated, removed, handed_over):
+        assert answer.status_code == 403, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert "admin" in answer.json()["detail"]
+    assert [e["field"] for e in handed_over.json()["errors"]] == ["board_id"]
+    listed = await client.get(url(ws, "boards"), headers=member.headers)
+    assert listed.status_code == 200 and listed.json()["total"] == 2
+    shown = await client.get(url(ws, f"boards/{board['id']}"), headers=member.headers)
+    assert [m["user_id"] for m in shown.json()["members"]] == [str(chair.user_id)]
+    by_member = await decide_gate(
+        client, ws, gate, {"decision": "go", "decided_by_id": str(member.user_id)}, member.headers
+    )
+    assert by_member.status_code == 422, by_member.text
+    # The member still plans the gate, sending its board back unchanged.
+    planned = await client.patch(
+        url(ws, f"stage-gates/{gate['id']}"),
+        json={"title": "Funding release review", "board_id": board["id"]},
+        headers=as_member,
+    )
+    assert planned.status_code == 200, planned.text
+
+    # Setting up governance is an admin's (or the owner's) act.
+    moved = await change(client, ws, "stage-gates", planned.json(), {"board_id": design["id"]})
+    assert moved.status_code == 200, moved.text
+    by_admin = await client.post(
+        url(ws, "boards"),
+        json={"programme_id": prog["id"], "name": "Sponsoring group"},
+        headers=admin.headers,
+    )
+    assert by_admin.status_code == 201, by_admin.text
+    go = await decide_gate(
+        client, ws, gate, {"decision": "go", "decided_by_id": str(member.user_id)}, member.headers
+    )
+    assert go.status_code == 201, go.text
+
+
 async def test_a_gate_in_review_keeps_what_its_criteria_test_but_takes_their_assessment(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

@@ -91,9 +91,9 @@ class GateUpdate(Patch):
     and the gate does not go back to ``planned`` (409).
 
     A gate with a board keeps one: ``board_id`` may name another board (422 for null) until
-    the gate is decided. Once decided its board and outcomes stay as they were, and its
-    recommendation too once the decision is final (a hold, recycle or conditional go is
-    reviewed again).
+    the gate is decided, and only an admin or owner changes it (403). Once decided its board
+    and outcomes stay as they were, and its recommendation too once the decision is final (a
+    hold, recycle or conditional go is reviewed again).
     """
 
     title: Name | UnsetType = UNSET

@@ -12,7 +12,8 @@ import msgspec
 from sqlalchemy import ColumnElement, func, select
 
 from services.db.base import utcnow
-from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from services.identity.models import Role
 from services.workspace import clock
 from services.workspace.gates.models import (
     Checklist,
@@ -94,6 +95,23 @@ class GateService(RegisterService[StageGate]):
             )
         await self.session.flush()
         return gate
+
+    async def update(
+        self, row: StageGate, changes: dict[str, Any], role: Role = Role.MEMBER
+    ) -> StageGate:
+        """Change a gate; ``role`` is the caller's. Its board decides it, so which board that
+        is changes only by an admin or owner (403): a member planning the gate cannot hand it
+        to a board they sit on."""
+        if (
+            "board_id" in changes
+            and changes["board_id"] != row.board_id
+            and not role.at_least(Role.ADMIN)
+        ):
+            raise Forbidden(
+                "Only a workspace admin or owner changes which board decides a gate.",
+                errors=[field_error("board_id", "changed by an admin or owner")],
+            )
+        return await super().update(row, changes)
 
     async def check(self, row: StageGate, before: dict[str, Any] | None) -> None:
         if before is None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.concurrency import IfMatch, check_if_match
 from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.idempotency import IdempotencyKey
+from services.identity.models import Role
 from services.workspace import clock
 from services.workspace.governance.models import (
     ActionState,
@@ -169,6 +170,9 @@ BoardController = register_controller(
         people=("members[].user_id",),
         present=present_boards,
         tag="governance",
+        # Boards and their seats say who decides stage gates and changes: setting them up is
+        # governance, an admin's or owner's; members read them.
+        write_role=Role.ADMIN,
     )
 )
 MeetingController = register_controller(

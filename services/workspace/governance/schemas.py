@@ -51,7 +51,8 @@ Members = Annotated[list[BoardMemberIn], Meta(max_length=50)]
 
 
 class BoardCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """A board without ``programme_id`` governs across the workspace."""
+    """A board without ``programme_id`` governs across the workspace. Boards and their seats are
+    written by admins and owners (they say who decides gates); members read them."""
 
     name: Name
     programme_id: uuid.UUID | None = None
