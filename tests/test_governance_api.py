@@ -1157,3 +1157,38 @@ async def test_governance_rows_name_boards_and_meetings_of_their_own_programme(
     )
     moved = await change(client, ws, "decisions", taken, {"board_id": foreign_board["id"]})
     assert moved.status_code == 422, moved.text
+
+
+async def test_boards_do_not_report_to_each_other_in_a_loop(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    group = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Sponsors"})
+    board = await make(
+        client,
+        ws,
+        "boards",
+        {"programme_id": prog["id"], "name": "Board", "reports_to_id": group["id"]},
+    )
+    design = await make(
+        client,
+        ws,
+        "boards",
+        {"programme_id": prog["id"], "name": "Design authority", "reports_to_id": board["id"]},
+    )
+
+    direct = await change(client, ws, "boards", group, {"reports_to_id": board["id"]})
+    around = await change(client, ws, "boards", group, {"reports_to_id": design["id"]})
+    itself = await change(client, ws, "boards", group, {"reports_to_id": group["id"]})
+
+    for refused in (direct, around, itself):
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in refused.json()["errors"]] == ["reports_to_id"]
+    assert "loop" in around.json()["errors"][0]["message"]
+    top = (await client.get(url(ws, f"boards/{group['id']}"), headers=ws.headers)).json()
+    assert top["reports_to_id"] is None
+    # Up the same line is no loop: the design authority may report to the sponsors directly.
+    shortcut = await change(client, ws, "boards", design, {"reports_to_id": group["id"]})
+    assert shortcut.status_code == 200, shortcut.text

@@ -11,10 +11,11 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
+from services.db.tenant_scope import scope_of
 from services.errors import Conflict, Forbidden, ValidationFailed, field_error
 from services.identity.models import Role
 from services.text import a_or_an
@@ -218,6 +219,38 @@ class BoardService(RegisterService[Board]):
             if row.reports_to_id == row.id:
                 raise invalid("reports_to_id", "a board does not report to itself")
             await require_board(self.session, row.reports_to_id, row.programme_id, "reports_to_id")
+            if row.id is not None and (before is None or "reports_to_id" in before):
+                await self.refuse_reporting_loop(row)
+
+    async def refuse_reporting_loop(self, row: Board) -> None:
+        """Refuse ``row`` reporting to a board that already reports to it, directly or through
+        other boards: nobody would be at the top to escalate to. One recursive query walks up
+        from the board named. Writes of ``reports_to_id`` take a lock of the workspace's, so
+        two that together close a loop cannot both pass on what they read before either wrote.
+        """
+        scope = scope_of(self.session.sync_session)
+        if scope is not None:
+            key = func.hashtextextended(f"board-reporting/{scope.tenant_id}", 0)
+            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+        above = (
+            select(Board.reports_to_id.label("board_id"))
+            .where(Board.id == row.reports_to_id)
+            .cte("above", recursive=True)
+        )
+        # UNION (not ALL) ends the walk at boards already reached, loops recorded before this
+        # rule included; the row's own stored line is not followed, as this write replaces it.
+        above = above.union(
+            select(Board.reports_to_id)
+            .join(above, Board.id == above.c.board_id)
+            .where(Board.id != row.id)
+        )
+        loops = await self.session.scalar(select(exists().where(above.c.board_id == row.id)))
+        if loops:
+            raise invalid(
+                "reports_to_id",
+                "closes a loop: that board already reports to this one, directly or through "
+                "other boards",
+            )
 
 
 # --- meetings -----------------------------------------------------------------------------------
