@@ -48,7 +48,7 @@ def export_files(
     rows' user ids are).
 
     Values read as the API writes them: times in ISO 8601, money as numbers. The CSVs follow
-    the register exports' rules (:func:`services.workspace.exports.csv_response`): a UTF-8
+    the register exports' rules (:func:`services.workspace.exports.csv_body`): a UTF-8
     byte-order mark, and no cell a spreadsheet would take for a formula."""
     document = {"format": EXPORT_FORMAT, **meta, "tables": dump}
     files = {
@@ -58,8 +58,8 @@ def export_files(
         )
     }
     for table, rows in dump.items():
-        files[f"{table}.csv"] = (_csv(table, columns[table], rows), "text/csv")
-    files["members.csv"] = (_csv("members", MEMBER_COLUMNS, meta["members"]), "text/csv")
+        files[f"{table}.csv"] = (_csv(columns[table], rows), "text/csv")
+    files["members.csv"] = (_csv(MEMBER_COLUMNS, meta["members"]), "text/csv")
     return files
 
 
@@ -70,10 +70,10 @@ def _json_value(value: Any) -> Any:
     return msgspec.to_builtins(value)  # times, dates, ids: the API's ISO 8601 and text
 
 
-def _csv(table: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
+def _csv(columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> bytes:
     cells = [[_cell(row.get(column)) for column in columns] for row in rows]
-    # The register exports' writer, so the rules are one: its response's body is the file.
-    return bytes(exports.csv_response(f"{table}.csv", list(columns), cells).content)
+    # The register exports' writer, so the rules are one.
+    return exports.csv_body(list(columns), cells)
 
 
 def _cell(value: Any) -> Any:

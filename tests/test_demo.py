@@ -17,6 +17,7 @@ from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from services.demo import free_port, is_embedded_socket
 
@@ -175,10 +176,21 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         offboarding = httpx.post(f"{base}/api/v1/w/contoso-rail/offboarding", headers=contoso)
         assert offboarding.status_code == 202, offboarding.text
         status_url = base + offboarding.json()["status_url"]
+        run_id = offboarding.json()["run_id"]
         deadline = time.monotonic() + 60
-        while httpx.get(status_url).json()["state"] != "succeeded":
+        while (state := httpx.get(status_url).json()["state"]) not in {"succeeded", "failed"}:
             assert time.monotonic() < deadline, httpx.get(status_url).text
             time.sleep(0.1)
+        if state != "succeeded":
+            # The public status does not say why a run failed: the operator's command does.
+            shown = subprocess.run(
+                [sys.executable, "-m", "services", "provisioning", "show", str(run_id)],
+                env={**env, "PMO_DATABASE_URL": started.database_url},
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            pytest.fail(f"the offboarding failed: {shown.stdout}{shown.stderr}")
         assert _postgres_running(data_dir)
         s3 = [
             child

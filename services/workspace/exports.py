@@ -82,16 +82,21 @@ def _attachment(filename: str) -> dict[str, str]:
     return {"Content-Disposition": f'attachment; filename="{filename}"'}
 
 
-def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Response[bytes]:
+def csv_body(header: list[str], rows: list[list[Any]]) -> bytes:
+    """A CSV file as the exports write it: every cell formula-safe, UTF-8 with a byte-order
+    mark (offboarding's export writes its files with it too)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     # The header too: custom fields' labels are the client's text.
     for row in (header, *rows):
         writer.writerow([_safe_text(v) for v in row])
     # A byte-order mark so spreadsheet software reads UTF-8.
-    body = ("\ufeff" + buffer.getvalue()).encode()
+    return ("\ufeff" + buffer.getvalue()).encode()
+
+
+def csv_response(filename: str, header: list[str], rows: list[list[Any]]) -> Response[bytes]:
     # Litestar adds "; charset=utf-8" to a text/ media type itself (the response's encoding).
-    return Response(body, media_type="text/csv", headers=_attachment(filename))
+    return Response(csv_body(header, rows), media_type="text/csv", headers=_attachment(filename))
 
 
 def _xlsx_cell(worksheet: Any, value: Any) -> Cell:
