@@ -288,14 +288,9 @@ def rework_the_gate(data: dict[str, Any]) -> None:
     criteria.remove(next(c for c in criteria if c["key"] == "criterion-5"))
 
 
-async def test_a_decided_gate_and_its_assessed_criteria_stay_as_the_board_decided(
-    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
-) -> None:
-    ws = await make_workspace()
-    pack = await publish_pack(None, rework_the_gate)
-    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
-    seeded = Seeded(database, client, ws, pack)
-    # The chair (this user) stops the programme at the gate; the pack then reworks its criteria.
+async def decide_as_chair(seeded: Seeded, decision: str) -> None:
+    """Seat the workspace's user in the chair of the pack's board, then decide its gate."""
+    client, ws = seeded.client, seeded.ws
     board = await seeded.get("boards", "board", "board")
     seats = [
         {**{k: m[k] for k in ("role_title", "capacity", "role_id")}, "user_id": None}
@@ -305,10 +300,21 @@ async def test_a_decided_gate_and_its_assessed_criteria_stay_as_the_board_decide
     assert (await change(client, ws, "boards", board, {"members": seats})).status_code == 200
     decided = await client.post(
         url(ws, f"stage-gates/{seeded.id('gate', 'gate')}/decisions"),
-        json={"decision": "stop", "decided_by_id": str(ws.user_id)},
+        json={"decision": decision, "decided_by_id": str(ws.user_id)},
         headers={**ws.headers, "If-Match": "*"},  # the gate as it stands
     )
     assert decided.status_code == 201, decided.text
+
+
+async def test_a_decided_gate_and_its_assessed_criteria_stay_as_the_board_decided(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace()
+    pack = await publish_pack(None, rework_the_gate)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    seeded = Seeded(database, client, ws, pack)
+    # The chair (this user) stops the programme at the gate; the pack then reworks its criteria.
+    await decide_as_chair(seeded, "stop")
     gate_before = await seeded.get("stage-gates", "gate", "gate")
 
     planned = await seeded.plan()
@@ -343,19 +349,7 @@ async def test_the_criteria_of_a_gate_under_review_stay_as_the_board_is_assessin
         started = await change(client, ws, "stage-gates", gate, {"state": "in_review"})
         assert started.status_code == 200, started.text
     else:
-        board = await seeded.get("boards", "board", "board")
-        seats = [
-            {**{k: m[k] for k in ("role_title", "capacity", "role_id")}, "user_id": None}
-            for m in board["members"]
-        ]
-        seats[0]["user_id"] = str(ws.user_id)
-        assert (await change(client, ws, "boards", board, {"members": seats})).status_code == 200
-        held = await client.post(
-            url(ws, f"stage-gates/{gate['id']}/decisions"),
-            json={"decision": "hold", "decided_by_id": str(ws.user_id)},
-            headers={**ws.headers, "If-Match": "*"},
-        )
-        assert held.status_code == 201, held.text
+        await decide_as_chair(seeded, "hold")
     before = [c["text"] for c in (await seeded.get("stage-gates", "gate", "gate"))["criteria"]]
 
     planned = await seeded.plan()
