@@ -1029,6 +1029,43 @@ async def test_a_decision_is_superseded_by_an_approved_one_of_its_programme(
     assert gone.status_code == 409, gone.text
 
 
+async def test_a_decision_taken_is_kept_on_record_not_deleted(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    by_me = {"decided_by_id": str(ws.user_id)}
+    approved = await _decision(client, ws, prog, status="approved", **by_me)
+    rejected = await _decision(client, ws, prog, title="Offshore", status="rejected", **by_me)
+    old = await _decision(client, ws, prog, title="CRM v1", status="approved", **by_me)
+    later = await _decision(client, ws, prog, title="CRM v2", status="approved", **by_me)
+    superseded = await change(
+        client, ws, "decisions", old, {"status": "superseded", "superseded_by_id": later["id"]}
+    )
+    assert superseded.status_code == 200, superseded.text
+    proposed = await _decision(client, ws, prog, title="Data platform")
+    pending = await _decision(client, ws, prog, title="Hosting", status="pending")
+
+    answers = {
+        name: await client.delete(url(ws, f"decisions/{row['id']}"), headers=ws.headers)
+        for name, row in (("approved", approved), ("rejected", rejected), ("superseded", old))
+    }
+
+    for status, refused in answers.items():
+        assert refused.status_code == 409, (status, refused.text)
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        assert refused.json()["detail"].startswith(f"The decision was {status}; "), refused.text
+        assert "kept on record" in refused.json()["detail"]
+    assert "supersede it" in answers["approved"].json()["detail"]
+    for row in (approved, rejected, old):
+        kept = await client.get(url(ws, f"decisions/{row['id']}"), headers=ws.headers)
+        assert kept.status_code == 200, kept.text
+    # Not taken yet, a decision may still go.
+    for row in (proposed, pending):
+        gone = await client.delete(url(ws, f"decisions/{row['id']}"), headers=ws.headers)
+        assert gone.status_code == 204, gone.text
+
+
 async def test_a_decision_cites_a_meeting_that_took_place(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

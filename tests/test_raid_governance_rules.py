@@ -20,6 +20,7 @@ from services.workspace.governance.rules import (
     decision_move_problem,
     decision_problems,
     fixed_decision_fields,
+    kept_decision_problem,
     replacement_problem,
 )
 from services.workspace.raid.models import RiskKind, RiskResponse, RiskTrend
@@ -111,6 +112,14 @@ def test_a_taken_decision_keeps_its_record_and_a_superseded_one_its_replacement(
     assert fixed_decision_fields(APPROVED) == fixed_decision_fields(REJECTED) == DECISION_RECORD
     assert {"decision", "options", "rationale"} <= set(DECISION_RECORD)
     assert fixed_decision_fields(SUPERSEDED) == (*DECISION_RECORD, "superseded_by_id")
+
+
+def test_a_decision_taken_is_kept_and_one_not_yet_taken_may_go() -> None:
+    assert kept_decision_problem(DecisionStatus.PROPOSED) is None
+    assert kept_decision_problem(DecisionStatus.PENDING) is None
+    for taken in (DecisionStatus.APPROVED, DecisionStatus.REJECTED, DecisionStatus.SUPERSEDED):
+        assert "kept on record" in (kept_decision_problem(taken) or "")
+    assert "supersede it" in (kept_decision_problem(DecisionStatus.APPROVED) or "")
 
 
 def test_a_verdict_names_who_took_it_and_a_superseded_decision_what_replaced_it() -> None:

@@ -128,6 +128,25 @@ def fixed_decision_fields(current: DecisionStatus) -> tuple[str, ...]:
     return ()
 
 
+def kept_decision_problem(status: DecisionStatus) -> str | None:
+    """Why a decision in ``status`` is not deleted, or None: once taken (approved, rejected,
+    superseded) it is the programme's record of what was decided, so it is kept and moved on
+    instead."""
+    if status is DecisionStatus.APPROVED:
+        return (
+            "a decision taken is kept on record, not deleted: supersede it with the decision "
+            "that replaces it"
+        )
+    if status is DecisionStatus.REJECTED:
+        return (
+            "a decision taken is kept on record, not deleted: if the question comes back, "
+            "record a new decision"
+        )
+    if status is DecisionStatus.SUPERSEDED:
+        return "it is kept on record, with the decision that replaced it"
+    return None
+
+
 def decision_problems(
     status: DecisionStatus, decided_by_id: object | None, superseded_by_id: object | None
 ) -> list[tuple[str, str]]:

@@ -47,6 +47,7 @@ from services.workspace.governance.rules import (
     decision_move_problem,
     decision_problems,
     fixed_decision_fields,
+    kept_decision_problem,
     replacement_problem,
 )
 from services.workspace.organisation.models import ProgrammeRole
@@ -436,6 +437,12 @@ class DecisionService(RegisterService[Decision]):
             written is None or {"meeting_id", "board_id", "decided_on", "status"} & written
         ):
             await self.check_cited_meeting(row)
+
+    async def delete(self, row: Decision) -> None:
+        """A decision taken is a record of the programme: proposed and pending ones may go."""
+        if (kept := kept_decision_problem(row.status)) is not None:
+            raise Conflict(f"The decision was {row.status}; {kept}.")
+        await super().delete(row)
 
     def check_move(self, row: Decision, before: dict[str, Any] | None) -> DecisionStatus | None:
         """The status moves as the log's lifecycle allows; returns the status the decision
