@@ -35,8 +35,9 @@ from services.workspace.gates.rules import (
     may_decide,
     tranches_behind,
 )
-from services.workspace.governance.models import Board, BoardMember
+from services.workspace.governance.models import BoardMember
 from services.workspace.governance.rules import decision_date_problem
+from services.workspace.governance.service import require_board
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Tranche
 from services.workspace.structure.rules import UNDER_WAY, Gate
@@ -173,24 +174,8 @@ class GateService(RegisterService[StageGate]):
                 "Only the gate's board decides it, so its board cannot be removed.",
             )
         if before is None or "board_id" in before:
-            await self.require_board(row)
-
-    async def require_board(self, row: StageGate) -> None:
-        """``row``'s board is one of its programme's, or one governing across the workspace (a
-        portfolio board): another programme's board has no say over this programme's gates."""
-        if row.board_id is None:
-            return
-        found = (
-            await self.session.execute(select(Board.programme_id).where(Board.id == row.board_id))
-        ).first()
-        if found is None:
-            raise invalid("board_id", "no such board here")
-        if found.programme_id is not None and found.programme_id != row.programme_id:
-            raise invalid(
-                "board_id",
-                "the board governs another programme; name a board of this gate's programme",
-                "A gate is decided by a board of its own programme (or one across the workspace).",
-            )
+            # The one reach rule of the workspace's boards, as a decision or an issue names one.
+            await require_board(self.session, row.board_id, row.programme_id, "board_id")
 
     async def delete(self, row: StageGate) -> None:
         """A gate with decisions on record is kept: its history is the programme's. So is an
