@@ -16,6 +16,7 @@ from services.db.engine import Database
 from services.identity.models import Role
 from services.workspace.benefits.rules import interim_target_problem
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
+from tests.test_governance_api import join
 from tests.workspace_api import Client, change, make, programme, url
 
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
@@ -49,8 +50,14 @@ async def publish(client: Client, ws: Workspace, row: dict[str, Any]) -> dict[st
 
 
 async def approved_change(
-    client: Client, ws: Workspace, prog: dict[str, Any], milestone: dict[str, Any]
+    client: Client,
+    ws: Workspace,
+    prog: dict[str, Any],
+    milestone: dict[str, Any],
+    decider: dict[str, str] | None = None,
 ) -> dict[str, Any]:
+    """A change ``ws``'s user requests, approved by ``decider`` (headers; default that user,
+    who may decide only a change someone else requested: an owner's has no requester)."""
     request = await make(
         client,
         ws,
@@ -67,7 +74,7 @@ async def approved_change(
     approved = await client.post(
         url(ws, f"change-requests/{request['id']}/decision"),
         json={"decision": "approved"},
-        headers={**ws.headers, "If-Match": submitted.headers["etag"]},
+        headers={**(decider or ws.headers), "If-Match": submitted.headers["etag"]},
     )
     assert approved.status_code == 200, approved.text
     body: dict[str, Any] = approved.json()
@@ -177,7 +184,9 @@ async def test_a_milestone_an_approved_change_rebaselined_is_kept_on_record(
         "milestones",
         {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
     )
-    approved = await approved_change(client, ws, prog, milestone)
+    # A member requests the change; an admin approves it (nobody decides their own).
+    admin = await join(database, ws, Role.ADMIN)
+    approved = await approved_change(client, ws, prog, milestone, admin.headers)
 
     refused = await delete(client, ws, "milestones", milestone)
     assert refused.status_code == 409, refused.text
