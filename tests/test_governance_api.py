@@ -996,7 +996,7 @@ async def test_a_decision_is_superseded_by_an_approved_one_of_its_programme(
         client, ws, "decisions", proposal, {"superseded_by_id": later["id"]}
     )
     for refused, message in (
-        (born, "a new decision is not superseded"),
+        (born, "'superseded' is not one of the choices"),
         (unnamed, "required when the decision is superseded"),
         (foreign, "another programme"),
         (unapproved, "an approved decision replaces it (that one is proposed)"),

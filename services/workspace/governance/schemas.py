@@ -212,7 +212,8 @@ class DecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
     meeting_id: uuid.UUID | None = None
     decided_by_id: uuid.UUID | None = None
     decided_on: date | None = None
-    status: DecisionStatus = DecisionStatus.PROPOSED
+    # Not superseded: a decision is superseded by one recorded after it (an update).
+    status: Literal["proposed", "pending", "approved", "rejected"] = "proposed"
     custom_fields: CustomValues = {}
 
 
