@@ -463,9 +463,11 @@ async def test_every_required_field_or_parameter_left_out_is_named_in_one_answer
         headers=ws.headers,
     )
     assert nested.status_code == 422, nested.text
-    assert sorted(
-        e["field"] for e in nested.json()["errors"] if e["message"] == "required"
-    ) == ["criteria[0].text", "criteria[2].text", "title"], nested.text
+    assert sorted(e["field"] for e in nested.json()["errors"] if e["message"] == "required") == [
+        "criteria[0].text",
+        "criteria[2].text",
+        "title",
+    ], nested.text
     # Query parameters: the board pack needs both ends of its period.
     pack = await client.get(f"{ws.programmes}/{prog['id']}/board-pack", headers=ws.headers)
     assert pack.status_code == 422, pack.text
