@@ -56,7 +56,9 @@ async def fuzz_world(
         "boards", {"name": "B", "members": [{"role_title": "SRO", "user_id": world["user"]}]}
     )
     world["meeting"] = await make(
-        "meetings", {"board_id": board, "title": "M", "held_on": "2027-01-01"}
+        # Held before any day a decision citing it is taken on (today, when none is sent).
+        "meetings",
+        {"board_id": board, "title": "M", "held_on": "2025-01-01"},
     )
     world["risk"] = await make(
         "risks",
@@ -136,6 +138,11 @@ def follow_business_rules(
             body[name] = str(workspace.user_id)
         elif world and name in REFERENCES and body[name] is not None:
             body[name] = world[REFERENCES[name]]
+    if body.get("status") in ("approved", "rejected") and "decided_by_id" in body:
+        # A decision taken names who took it; a meeting it cites is one of its board's.
+        body["decided_by_id"] = str(workspace.user_id)
+        if world and body.get("meeting_id") is not None:
+            body["board_id"] = world["board"]
     if body.get("timezone") is not None:
         body["timezone"] = "Europe/London"  # an IANA zone name
     for start_key, end_key in DATE_PAIRS:
