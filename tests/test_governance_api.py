@@ -149,9 +149,10 @@ async def test_a_board_meets_raises_actions_and_decisions(
 
 
 async def test_approving_a_change_request_rebaselines_its_milestones_and_records_it(
-    client: Client, make_workspace: MakeWorkspace
+    client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
     ws = await make_workspace()
+    board = await join(database, ws, Role.ADMIN)  # decides the change the owner raises
     prog = await programme(client, ws)
     milestone = await make(
         client,
@@ -182,13 +183,13 @@ async def test_approving_a_change_request_rebaselines_its_milestones_and_records
     approved = await client.post(
         decision,
         json={"decision": "approved", "note": "Board agreed"},
-        headers={**ws.headers, "If-Match": submitted.headers["etag"]},
+        headers={**board.headers, "If-Match": submitted.headers["etag"]},
     )
     assert approved.status_code == 200, approved.text
     line = approved.json()["rebaselines"][0]
     assert line["previous_baseline_date"] == "2027-06-01"
     assert line["new_baseline_date"] == "2027-07-01" and line["applied_at"] is not None
-    assert approved.json()["decided_by_id"] == str(ws.user_id)
+    assert approved.json()["decided_by_id"] == str(board.user_id)
     moved = (await client.get(url(ws, f"milestones/{milestone['id']}"), headers=ws.headers)).json()
     assert moved["baseline_date"] == "2027-07-01"
     frozen = await change(client, ws, "change-requests", approved.json(), {"title": "Sneaky"})
@@ -512,14 +513,16 @@ async def test_gate_decisions_are_dated_in_order_and_not_in_the_future(
 
 
 async def test_a_decided_change_request_cannot_be_deleted(
-    client: Client, make_workspace: MakeWorkspace
+    client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
     ws = await make_workspace()
+    board = await join(database, ws, Role.ADMIN)  # decides the changes the owner raises
     prog, approved = await rebaselining_change(client, ws)
     rejected = await submitted_change(client, ws, {"programme_id": prog["id"]})
     draft = await make(client, ws, "change-requests", {"programme_id": prog["id"], "title": "Idea"})
-    assert (await decide_change(client, ws, approved, {"decision": "approved"})).status_code == 200
-    assert (await decide_change(client, ws, rejected, {"decision": "rejected"})).status_code == 200
+    approve, reject = {"decision": "approved"}, {"decision": "rejected"}
+    assert (await decide_change(client, ws, approved, approve, board.headers)).status_code == 200
+    assert (await decide_change(client, ws, rejected, reject, board.headers)).status_code == 200
 
     for decided in (approved, rejected):
         refused = await client.delete(
@@ -534,18 +537,19 @@ async def test_a_decided_change_request_cannot_be_deleted(
 
 
 async def test_a_change_decision_is_dated_between_its_raising_and_today(
-    client: Client, make_workspace: MakeWorkspace
+    client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
     ws = await make_workspace()
+    board = await join(database, ws, Role.ADMIN)  # decides the change the owner raises
     _, request = await rebaselining_change(client, ws)
     today = workspace_today()
     tomorrow = days_from(today, 1)
 
     early = await decide_change(
-        client, ws, request, {"decision": "approved", "decided_on": "2019-01-01"}
+        client, ws, request, {"decision": "approved", "decided_on": "2019-01-01"}, board.headers
     )
     future = await decide_change(
-        client, ws, request, {"decision": "approved", "decided_on": tomorrow}
+        client, ws, request, {"decision": "approved", "decided_on": tomorrow}, board.headers
     )
 
     for refused in (early, future):
@@ -557,7 +561,7 @@ async def test_a_change_decision_is_dated_between_its_raising_and_today(
     milestone_id = request["rebaselines"][0]["milestone_id"]
     unmoved = await client.get(url(ws, f"milestones/{milestone_id}"), headers=ws.headers)
     assert unmoved.json()["baseline_date"] == "2027-06-01"
-    dated_today = await decide_change(client, ws, request, {"decision": "approved"})
+    dated_today = await decide_change(client, ws, request, {"decision": "approved"}, board.headers)
     assert dated_today.status_code == 200, dated_today.text
     assert dated_today.json()["decided_on"] == today.isoformat()
 
@@ -632,6 +636,12 @@ async def test_nobody_decides_a_change_they_requested(
     by_approver = await decide_change(client, ws, named, approve, colleague.headers)
     assert by_colleague.status_code == 200, by_colleague.text
     assert by_approver.status_code == 200, by_approver.text
+    # An owner may leave the requester unnamed: the change is then the owner's own.
+    anonymous = await submitted_change(client, ws, {"programme_id": prog["id"]})
+    assert anonymous["requested_by_id"] is None
+    by_creator = await decide_change(client, ws, anonymous, approve)
+    assert by_creator.status_code == 409, by_creator.text
+    assert "requested the change does not decide it" in by_creator.json()["detail"]
 
 
 async def test_a_member_does_not_pick_who_requested_or_approves_a_change(

@@ -284,7 +284,8 @@ async def test_deleting_a_programme_takes_its_reports_rebaselines_and_measuremen
             "baseline_date": "2027-06-01",
         },
     )
-    approved = await approved_change(client, ws, prog, milestone)
+    owner = await join(database, ws, Role.OWNER)  # decides the change the admin raises
+    approved = await approved_change(client, ws, prog, milestone, owner.headers)
     benefit = await measured_benefit(client, ws, prog)
 
     gone = await delete(client, ws, "programmes", prog)

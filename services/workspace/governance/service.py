@@ -688,8 +688,11 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             raise Forbidden(
                 "Only the change request's approver (or a workspace admin or owner) decides it."
             )
-        # Whoever they are: an admin standing in does not approve their own request either.
-        conflicted = change_decider_problem(change.requested_by_id, self.actor_id)
+        # Whoever they are: an admin standing in does not approve their own request either. A
+        # request naming nobody is its creator's (an admin may leave it unnamed).
+        conflicted = change_decider_problem(
+            change.requested_by_id or change.created_by, self.actor_id
+        )
         if conflicted is not None:
             raise Conflict(conflicted)
         today = clock.today(self.session)
