@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
+
 from services.db.engine import Database
+from services.errors import ValidationFailed
 from services.identity import service as identity
 from services.identity.models import Role
 from services.workspace.gates.models import GateBoundary, StageGate
+from services.workspace.governance.models import DecisionStatus
+from services.workspace.governance.service import DecisionService
 from tests.conftest import MakeWorkspace, Workspace, in_workspace
 from tests.test_gates_api import decide_gate
 from tests.workspace_api import Client, change, days_from, make, programme, url, workspace_today
@@ -1239,3 +1245,35 @@ async def test_boards_do_not_report_to_each_other_in_a_loop(
     # Up the same line is no loop: the design authority may report to the sponsors directly.
     shortcut = await change(client, ws, "boards", design, {"reports_to_id": group["id"]})
     assert shortcut.status_code == 200, shortcut.text
+
+
+async def test_two_decisions_do_not_supersede_each_other_at_once(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    taken = {"programme_id": prog["id"], "status": "approved", "decided_by_id": str(ws.user_id)}
+    a = await make(client, ws, "decisions", {**taken, "title": "Vendor A"})
+    b = await make(client, ws, "decisions", {**taken, "title": "Vendor B"})
+
+    async def supersede(session: Any, which: str, by: str) -> None:
+        service = DecisionService(session, ws.user_id)
+        await service.update(
+            await service.get(uuid.UUID(which)),
+            {"status": DecisionStatus.SUPERSEDED, "superseded_by_id": uuid.UUID(by)},
+        )
+
+    async def the_other_way() -> None:
+        async with in_workspace(database, ws.tenant_id) as session:
+            await supersede(session, b["id"], a["id"])
+
+    async with in_workspace(database, ws.tenant_id) as first:
+        await supersede(first, a["id"], b["id"])
+        second = asyncio.create_task(the_other_way())
+        await asyncio.sleep(0.5)
+        # It waits for the first to commit, rather than passing on what it read before.
+        assert not second.done()
+    with pytest.raises(ValidationFailed, match="an approved decision replaces it"):
+        await second
+    kept = (await client.get(url(ws, f"decisions/{b['id']}"), headers=ws.headers)).json()
+    assert kept["status"] == "approved"

@@ -473,6 +473,14 @@ class DecisionService(RegisterService[Decision]):
             )
 
     async def check_replacement(self, row: Decision) -> None:
+        """The decision replacing ``row`` is an approved one of its programme. Writes of a
+        replacement take a lock of the workspace's, so two decisions superseding each other at
+        once cannot both pass on what they read before either wrote (the second then finds its
+        replacement superseded)."""
+        scope = scope_of(self.session.sync_session)
+        if scope is not None:
+            key = func.hashtextextended(f"decision-replacement/{scope.tenant_id}", 0)
+            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
         replacing = (
             await self.session.execute(
                 select(Decision.programme_id, Decision.status).where(
