@@ -455,8 +455,16 @@ async def cancel_offboarding(
             "(revoking access, deleting the workspace's data) cannot be undone. Retry it to "
             f"finish the offboarding: POST {RUNS_PATH}/{run.id}/retry."
         )
+    recorded = run.request.get("tenant_state")
+    if recorded is None:
+        # Asked for before runs kept it: reopening as `active` could reopen a suspended one.
+        raise Conflict(
+            "This offboarding was asked for before runs recorded the workspace's state, so "
+            "cancelling cannot tell what to reopen it as. Retry it to finish the offboarding "
+            f"(POST {RUNS_PATH}/{run.id}/retry), or set the workspace's state by hand."
+        )
     tenant = await tenancy.require(session, run.tenant_id)
-    before = TenantState(str(run.request.get("tenant_state", TenantState.ACTIVE.value)))
+    before = TenantState(str(recorded))
     await tenancy.reopen_after_offboarding(session, tenant, before)
     by = None if cancelled_by is None else str(cancelled_by)
     run.request = {**run.request, CANCELLED: {"at": utcnow().isoformat(), "by": by}}

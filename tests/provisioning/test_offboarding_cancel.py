@@ -15,7 +15,7 @@ from services.cli import cli, load_plugin_commands
 from services.db.engine import Database
 from services.identity import service as identity
 from services.identity.models import Role, StaffRole, TokenScope
-from services.provisioning_runs.models import RunState
+from services.provisioning_runs.models import ProvisioningRun, RunState
 from services.storage.service import Storage
 from services.tenancy import service as tenancy
 from services.tenancy.models import Tenant, TenantState
@@ -167,3 +167,24 @@ async def test_an_offboarding_that_began_removing_or_did_not_fail_is_not_cancell
         "Only a failed offboarding run can be cancelled; this one has succeeded."
     )
     assert await tenant_state(isolated_database, tenant) is TenantState.DELETED
+
+
+async def test_an_offboarding_from_before_runs_kept_the_state_is_not_cancelled(
+    isolated: Env, isolated_client: Client, isolated_database: Database
+) -> None:
+    staff = await platform_admin_headers(isolated_database)
+    tenant, _ = await workspace_with_owner(isolated, isolated_database, state=TenantState.SUSPENDED)
+    export_fails = isolated.with_(provisioning_fault="export_workspace:before:fail")
+    async with worker_in_process(export_fails, concurrency=1):
+        run_id = await failed_offboarding(isolated_client, isolated_database, tenant, staff)
+    async with isolated_database.transaction() as session:
+        # As a run asked for before runs recorded the workspace's state.
+        run = await session.get(ProvisioningRun, uuid.UUID(run_id))
+        assert run is not None
+        run.request = {k: v for k, v in run.request.items() if k != "tenant_state"}
+
+    refused = await isolated_client.post(f"{RUNS}/{run_id}/cancel", headers=staff)
+    assert refused.status_code == 409, refused.text
+    assert "cannot tell what to reopen it as" in refused.json()["detail"]
+    # Not reopened as active: it was suspended.
+    assert await tenant_state(isolated_database, tenant) is TenantState.OFFBOARDING
