@@ -1277,3 +1277,35 @@ async def test_two_decisions_do_not_supersede_each_other_at_once(
         await second
     kept = (await client.get(url(ws, f"decisions/{b['id']}"), headers=ws.headers)).json()
     assert kept["status"] == "approved"
+
+
+async def test_a_member_off_the_board_does_not_record_its_decision_in_the_chairs_name(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()  # its user owns the workspace and sets up the board
+    chair, secretary, outsider = [await join(database, ws) for _ in range(3)]
+    prog = await programme(client, ws)
+    seats = [
+        {"role_title": "SRO", "user_id": str(chair.user_id), "capacity": "chair"},
+        {"role_title": "Secretary", "user_id": str(secretary.user_id), "capacity": "secretariat"},
+    ]
+    board = await make(
+        client, ws, "boards", {"programme_id": prog["id"], "name": "Board", "members": seats}
+    )
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "G", "board_id": board["id"]},
+    )
+    in_chairs_name = {"decision": "hold", "decided_by_id": str(chair.user_id)}
+
+    refused = await decide_gate(client, ws, gate, in_chairs_name, outsider.headers)
+    assert refused.status_code == 403, refused.text
+    assert "seat on the gate's board" in refused.json()["detail"]
+    undecided = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
+    assert undecided["decision"] is None
+    # The secretariat records the chair's decision; so does the chair, and an owner.
+    for recorder in (secretary.headers, chair.headers, ws.headers):
+        recorded = await decide_gate(client, ws, gate, in_chairs_name, recorder)
+        assert recorded.status_code == 201, recorded.text

@@ -228,7 +228,12 @@ class GateCriteriaController(Controller):
                 control_session, workspace, {"decided_by_id": data.decided_by_id}, ["decided_by_id"]
             )
             review = await service.decide(
-                gate, data.decision, data.decided_by_id, data.conditions, data.decided_on
+                gate,
+                data.decision,
+                data.decided_by_id,
+                data.conditions,
+                data.decided_on,
+                role=workspace.role,
             )
             return read_of(GateReviewRead, review)
 

@@ -334,7 +334,12 @@ class GateService(RegisterService[StageGate]):
         decided_by: uuid.UUID,
         conditions: str,
         decided_on: date | None,
+        role: Role = Role.OWNER,
     ) -> StageGateReview:
+        """Record the board's decision, taken by ``decided_by`` (a voting member of the gate's
+        board, when it has one). Whoever records it (the actor, whose ``role`` is given) is the
+        one who took it, holds a seat on that board (the secretariat records for the chair),
+        or is a workspace admin or owner: a member off the board does not speak for it."""
         if not may_decide(gate.state, gate.decision):
             raise Conflict(f"The gate is decided ({gate.decision}) for good.")
         if decision not in gate.outcomes:
@@ -344,6 +349,16 @@ class GateService(RegisterService[StageGate]):
                 "decided_by_id",
                 "only the chair or a member of the gate's board decides it; an adviser, an "
                 "observer or the secretariat does not",
+            )
+        if (
+            gate.board_id is not None
+            and self.actor_id != decided_by
+            and not role.at_least(Role.ADMIN)
+            and not await self.sits_on(gate.board_id, self.actor_id)
+        ):
+            raise Forbidden(
+                "Only the person who took the decision, someone with a seat on the gate's board "
+                "(the secretariat, say) or a workspace admin or owner records it."
             )
         criteria = (await self.criteria([gate.id])).get(gate.id, [])
         problems = decision_problems(
@@ -388,6 +403,15 @@ class GateService(RegisterService[StageGate]):
         await self.session.refresh(review)
         await self.session.refresh(gate)
         return review
+
+    async def sits_on(self, board_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
+        """Whether ``user_id`` holds any seat on ``board_id``, with a vote or without."""
+        found = await self.session.scalar(
+            select(BoardMember.id)
+            .where(BoardMember.board_id == board_id, BoardMember.user_id == user_id)
+            .limit(1)
+        )
+        return found is not None
 
     async def votes_at(self, board_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         """Whether ``user_id`` holds a seat with a vote on ``board_id`` (one seat is enough)."""
