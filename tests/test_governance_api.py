@@ -1309,3 +1309,36 @@ async def test_a_member_off_the_board_does_not_record_its_decision_in_the_chairs
     for recorder in (secretary.headers, chair.headers, ws.headers):
         recorded = await decide_gate(client, ws, gate, in_chairs_name, recorder)
         assert recorded.status_code == 201, recorded.text
+
+
+async def test_a_meeting_decisions_cite_is_not_cancelled_or_moved_past_them(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    board = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    today = workspace_today()
+    held = {"board_id": board["id"], "title": "M", "state": "held"}
+    meeting = await make(client, ws, "meetings", {**held, "held_on": days_from(today, -10)})
+    await make(
+        client,
+        ws,
+        "decisions",
+        {
+            "programme_id": prog["id"],
+            "title": "Buy the platform",
+            "board_id": board["id"],
+            "meeting_id": meeting["id"],
+            "status": "approved",
+            "decided_by_id": str(ws.user_id),
+            "decided_on": days_from(today, -5),
+        },
+    )
+
+    cancelled = await change(client, ws, "meetings", meeting, {"state": "cancelled"})
+    moved = await change(client, ws, "meetings", meeting, {"held_on": days_from(today, -1)})
+    for refused in (cancelled, moved):
+        assert refused.status_code == 409, refused.text
+        assert "'Buy the platform'" in refused.json()["detail"]
+    earlier = await change(client, ws, "meetings", meeting, {"held_on": days_from(today, -6)})
+    assert earlier.status_code == 200, earlier.text

@@ -291,6 +291,31 @@ class MeetingService(RegisterService[Meeting]):
                 raise invalid(
                     "held_on", problem, f"held_on: {problem}; a held meeting has taken place"
                 )
+        if before is not None and {"held_on", "state"} & before.keys():
+            await self.keep_cited(row)
+
+    async def keep_cited(self, row: Meeting) -> None:
+        """A meeting that decisions taken cite stays one that took place before them: it is
+        not cancelled, nor moved past one of them (409 naming them)."""
+        cited = (
+            await self.session.execute(
+                select(Decision.title, Decision.decided_on)
+                .where(Decision.meeting_id == row.id, Decision.decided_on.is_not(None))
+                .order_by(Decision.decided_on, Decision.id)
+            )
+        ).all()
+        broken = [
+            title
+            for title, decided_on in cited
+            if cited_meeting_problem(row.state, row.held_on, decided_on) is not None
+        ]
+        if broken:
+            named = ", ".join(repr(title) for title in broken[:5])
+            more = f" and {len(broken) - 5} more" if len(broken) > 5 else ""
+            raise Conflict(
+                f"Decisions taken cite this meeting as where they were taken ({named}{more}): it "
+                "stays held on or before the day they were taken."
+            )
 
 
 # --- actions ------------------------------------------------------------------------------------
