@@ -127,8 +127,8 @@ def _struct_fields(annotation: Any) -> tuple[msgspec.inspect.Field, ...]:
 
 def missing_fields(request: Request[Any, Any, Any], body: Any) -> list[str]:
     """Every required field the body lacks, nested objects and arrays of them included, named
-    as field errors name them (``criteria[2].text``), in the body's order: msgspec stops at the
-    first one, so one answer says them all."""
+    as field errors name them (``criteria[2].text``): msgspec stops at the first one, so one
+    answer says them all (that one first, then the others in the body's order)."""
     annotation = _body_annotation(request)
     if annotation is None:
         return []
