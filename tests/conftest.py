@@ -198,6 +198,21 @@ def unique_slug(prefix: str = "org") -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    headers: dict[str, str]
+
+
+async def join(database: Database, ws: Workspace, role: Role = Role.MEMBER) -> Member:
+    """Another person in ``ws`` with a token of their own."""
+    async with database.transaction() as session:
+        user = await identity.create_user(session, f"{uuid.uuid4().hex[:12]}@example.org")
+        await identity.grant_membership(session, user.id, ws.tenant_id, role)
+        _, secret = await identity.issue_token(session, user.id, name="test")
+    return Member(user.id, {"Authorization": f"Bearer {secret}"})
+
+
 @pytest.fixture(scope="session")
 def make_workspace(database: Database) -> MakeWorkspace:
     async def make(

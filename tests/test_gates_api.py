@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from services.db.engine import Database
-from tests.conftest import MakeWorkspace, Workspace
+from tests.conftest import MakeWorkspace, Workspace, join
 from tests.workspace_api import Client, change, make, programme, url
 
 
@@ -298,8 +298,6 @@ async def test_only_the_chair_or_a_member_of_the_board_decides_and_the_secretari
     client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
     # Imported here: test_governance_api imports this module's decide_gate.
-    from tests.test_governance_api import join
-
     ws = await make_workspace()  # its user holds the board's secretariat seat
     chair, adviser, observer = [await join(database, ws) for _ in range(3)]
     prog = await programme(client, ws)
@@ -348,7 +346,6 @@ async def test_a_member_does_not_seat_themselves_on_a_gates_board_or_change_its_
 ) -> None:
     # Imported here: test_governance_api imports this module's decide_gate.
     from services.identity.models import Role
-    from tests.test_governance_api import join
 
     ws = await make_workspace()  # its user owns the workspace
     member, chair = await join(database, ws), await join(database, ws)

@@ -4,36 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from services.db.engine import Database
 from services.errors import ValidationFailed
-from services.identity import service as identity
 from services.identity.models import Role
 from services.workspace.gates.models import GateBoundary, StageGate
 from services.workspace.governance.models import DecisionStatus
 from services.workspace.governance.service import DecisionService
-from tests.conftest import MakeWorkspace, Workspace, in_workspace
+from tests.conftest import MakeWorkspace, Member, Workspace, in_workspace, join
 from tests.test_gates_api import decide_gate
 from tests.workspace_api import Client, change, days_from, make, programme, url, workspace_today
-
-
-@dataclass(frozen=True)
-class Member:
-    user_id: uuid.UUID
-    headers: dict[str, str]
-
-
-async def join(database: Database, ws: Workspace, role: Role = Role.MEMBER) -> Member:
-    """Another person in ``ws`` with a token of their own."""
-    async with database.transaction() as session:
-        user = await identity.create_user(session, f"{uuid.uuid4().hex[:12]}@example.org")
-        await identity.grant_membership(session, user.id, ws.tenant_id, role)
-        _, secret = await identity.issue_token(session, user.id, name="test")
-    return Member(user.id, {"Authorization": f"Bearer {secret}"})
 
 
 async def submitted_change(

@@ -11,16 +11,21 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 
+from services.db.engine import Database
 from services.errors import ValidationFailed
+from services.identity.models import Role
 from services.workspace.benefits.models import Benefit
 from services.workspace.registers import _typed
-from tests.conftest import MakeWorkspace, Workspace
+from tests.conftest import MakeWorkspace, Member, Workspace, join
 from tests.workspace_api import Client, change, make, programme, url
 
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()
 
 
-async def approved_change(client: Client, ws: Workspace, programme_id: str, cost: float) -> None:
+async def approved_change(
+    client: Client, ws: Workspace, programme_id: str, cost: float, decider: Member
+) -> None:
+    """A change ``ws``'s user raises, approved by ``decider`` (nobody decides their own)."""
     request = await make(
         client,
         ws,
@@ -31,7 +36,7 @@ async def approved_change(client: Client, ws: Workspace, programme_id: str, cost
     approved = await client.post(
         url(ws, f"change-requests/{request['id']}/decision"),
         json={"decision": "approved"},
-        headers={**ws.headers, "If-Match": submitted.headers["etag"]},
+        headers={**decider.headers, "If-Match": submitted.headers["etag"]},
     )
     assert approved.status_code == 200, approved.text
 
@@ -60,14 +65,15 @@ async def realised_benefit(client: Client, ws: Workspace, programme_id: str, val
 
 
 async def test_reports_and_the_dashboard_sum_money_exactly(
-    client: Client, make_workspace: MakeWorkspace
+    client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
     ws = await make_workspace()
+    board = await join(database, ws, Role.ADMIN)
     prog = await programme(client, ws)
     prog = (
         await change(client, ws, "programmes", prog, {"budget": 0.1, "forecast_cost": 0.33})
     ).json()
-    await approved_change(client, ws, prog["id"], 0.2)
+    await approved_change(client, ws, prog["id"], 0.2, board)
     # Not approved: not part of the budget.
     await make(
         client,

@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from services.db.engine import Database
 from services.identity.models import Role
 from services.workspace.benefits.rules import interim_target_problem
-from tests.conftest import MakeWorkspace, Workspace, in_workspace
-from tests.test_governance_api import join
+from tests.conftest import MakeWorkspace, Workspace, in_workspace, join
 from tests.workspace_api import Client, change, make, programme, url
 
 YESTERDAY = (date.today() - timedelta(days=1)).isoformat()

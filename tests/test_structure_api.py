@@ -6,8 +6,9 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
+from services.db.engine import Database
 from services.identity.models import Role
-from tests.conftest import MakeWorkspace
+from tests.conftest import MakeWorkspace, join
 from tests.workspace_api import (
     Client,
     change,
@@ -467,9 +468,10 @@ async def test_a_milestone_still_to_come_slips_until_today_past_its_forecast(
 
 
 async def test_an_approved_change_does_not_rebaseline_an_achieved_milestone(
-    client: Client, make_workspace: MakeWorkspace
+    client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
     ws = await make_workspace()
+    board = await join(database, ws, Role.ADMIN)  # decides the change the owner raises
     prog = await programme(client, ws)
     today = workspace_today()
     base = {"programme_id": prog["id"], "baseline_date": days_from(today, 30)}
@@ -497,7 +499,7 @@ async def test_an_approved_change_does_not_rebaseline_an_achieved_milestone(
     approved = await client.post(
         url(ws, f"change-requests/{request['id']}/decision"),
         json={"decision": "approved"},
-        headers={**ws.headers, "If-Match": submitted.headers["etag"]},
+        headers={**board.headers, "If-Match": submitted.headers["etag"]},
     )
 
     assert approved.status_code == 409, approved.text
