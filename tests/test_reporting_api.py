@@ -440,6 +440,7 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
             "to_project_id": b["id"],
             "need_by_date": day(20),
             "committed_date": day(1),
+            "status": "agreed",
         },
     )
     # The other way round: the regulator needs something from a project.
@@ -455,6 +456,7 @@ async def test_dependency_map_and_board_pack(client: Client, make_workspace: Mak
             "from_project_id": a["id"],
             "need_by_date": day(20),
             "committed_date": day(1),
+            "status": "agreed",
         },
     )
     graph = (

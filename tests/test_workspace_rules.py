@@ -130,6 +130,9 @@ TODAY = date(2027, 3, 1)
         (DependencyStatus.AGREED, date(2027, 4, 1), date(2027, 3, 28), Rag.AMBER),
         (DependencyStatus.AGREED, date(2027, 4, 1), date(2027, 4, 2), Rag.RED),
         (DependencyStatus.PROPOSED, date(2027, 4, 1), None, Rag.AMBER),
+        # A date the delivering side has not agreed is no commitment yet: amber at best.
+        (DependencyStatus.PROPOSED, date(2027, 4, 1), date(2027, 3, 1), Rag.AMBER),
+        (DependencyStatus.PROPOSED, date(2027, 4, 1), date(2027, 4, 2), Rag.RED),
         (DependencyStatus.AGREED, date(2027, 2, 1), date(2027, 1, 1), Rag.RED),
         (DependencyStatus.DELIVERED, date(2027, 2, 1), date(2027, 3, 1), Rag.GREEN),
         (DependencyStatus.CANCELLED, date(2027, 2, 1), None, None),

@@ -62,7 +62,8 @@ def dependency_rag(
 ) -> Rag | None:
     """Green when delivered or committed with slack; amber when uncommitted or tight; red when
     the commitment misses the need-by date or the need-by date passed undelivered. None when
-    cancelled, or nothing is needed by a date."""
+    cancelled, or nothing is needed by a date. A date on a dependency still ``proposed`` is
+    not a commitment until the delivering side agrees it: amber at best."""
     if status is DependencyStatus.CANCELLED:
         return None
     if status is DependencyStatus.DELIVERED:
@@ -76,6 +77,6 @@ def dependency_rag(
     slack = (need_by - committed).days
     if slack < 0:
         return Rag.RED
-    if slack < DEPENDENCY_SLACK_DAYS:
+    if slack < DEPENDENCY_SLACK_DAYS or status is DependencyStatus.PROPOSED:
         return Rag.AMBER
     return Rag.GREEN
