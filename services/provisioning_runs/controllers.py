@@ -286,9 +286,10 @@ class OffboardingController(Controller):
         ),
         summary="Offboard the workspace: export it, revoke access, delete its data (owners)",
         description=(
-            "The workspace turns read-only at once; a run exports every table (JSON, and CSV per "
-            "register) to the workspace's storage, revokes tokens and memberships, purges the "
-            "workspace's rows and marks it deleted. Owners, or platform admins."
+            "The workspace is unavailable at once (409 tenant-unavailable, reads too); a run "
+            "exports every table (JSON, and CSV per table) to the workspace's storage, revokes "
+            "tokens and memberships, purges the workspace's rows and marks it deleted. Owners, "
+            "or platform admins."
         ),
     )
     async def offboard(
