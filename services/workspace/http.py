@@ -142,7 +142,7 @@ class RegisterSpec:
 
     path: str  # the plural in the URL: "risks", "change-requests"
     noun: str  # "risk"
-    service: Callable[[AsyncSession, uuid.UUID | None], RegisterService[Any]]
+    service: Callable[[AsyncSession, uuid.UUID | None, Role], RegisterService[Any]]
     # None for both: a read-only register (list, export and get), filled by template packs.
     create: type[msgspec.Struct] | None
     update: type[msgspec.Struct] | None
@@ -183,7 +183,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> Any:
-        service = spec.service(session, workspace.actor_id)
+        service = spec.service(session, workspace.actor_id, workspace.role)
         rows, total = await service.page(where, custom, limit, offset)
         return Page.of(await present(session, rows), total, limit, offset)
 
@@ -192,7 +192,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
     async def export(
         session: AsyncSession, workspace: WorkspaceAccess, where: Any, custom: list[str] | None
     ) -> tuple[list[str], list[list[Any]]]:
-        service = spec.service(session, workspace.actor_id)
+        service = spec.service(session, workspace.actor_id, workspace.role)
         rows = await service.export_rows(where, custom)
         shown = [msgspec.to_builtins(item) for item in await present(session, rows)]
         return await service.export_table(where, list(spec.read.__struct_fields__), shown)
@@ -229,7 +229,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
     ) -> Any:
-        service = spec.service(session, workspace.actor_id)
+        service = spec.service(session, workspace.actor_id, workspace.role)
 
         async def make() -> msgspec.Struct:
             await check_people(
@@ -253,7 +253,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
     ) -> Any:
-        row = await spec.service(session, workspace.actor_id).get(item_id)
+        row = await spec.service(session, workspace.actor_id, workspace.role).get(item_id)
         return with_etag((await present(session, [row]))[0], row.version)
 
     get_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
@@ -268,7 +268,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         workspace: NamedDependency[WorkspaceAccess],
         if_match: IfMatch = None,
     ) -> Any:
-        service = spec.service(session, workspace.actor_id)
+        service = spec.service(session, workspace.actor_id, workspace.role)
         row = await service.get(item_id)
         check_if_match(if_match, row.version)
         changes = data.changes()
@@ -287,7 +287,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         workspace: NamedDependency[WorkspaceAccess],
         if_match: IfMatch = None,
     ) -> None:
-        service = spec.service(session, workspace.actor_id)
+        service = spec.service(session, workspace.actor_id, workspace.role)
         row = await service.get(item_id)
         if if_match is not None:
             check_if_match(if_match, row.version)

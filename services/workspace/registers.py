@@ -39,6 +39,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 from services.db.base import WorkspaceModel, utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.identity.models import Role
 from services.workspace import exports, money
 from services.workspace.configuration import service as configuration
 from services.workspace.models import CarriesCustomFields, SeededFromPack
@@ -308,9 +309,14 @@ class RegisterService(Generic[M]):
     # The register's name for custom field definitions (None: no custom fields).
     register: ClassVar[str | None] = None
 
-    def __init__(self, session: AsyncSession, actor_id: uuid.UUID | None) -> None:
+    def __init__(
+        self, session: AsyncSession, actor_id: uuid.UUID | None, role: Role = Role.MEMBER
+    ) -> None:
         self.session = session
         self.actor_id = actor_id
+        # The caller's role in the workspace, for rules that depend on who writes (the routes
+        # already refused a role below the route's).
+        self.role = role
 
     # --- reads ------------------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ async def present_gates(session: AsyncSession, rows: list[Any]) -> list[Any]:
     return shown
 
 
-GateRegister = register_controller(
+GateController = register_controller(
     RegisterSpec(
         path="stage-gates",
         noun="stage gate",
@@ -103,31 +103,6 @@ GateRegister = register_controller(
         delete_role=Role.ADMIN,
     )
 )
-
-
-class GateController(GateRegister):  # type: ignore[misc,valid-type]
-    """The register's routes, with an update that tells the service the caller's role: a
-    member plans a gate, but changing which board decides it is an admin's or owner's act."""
-
-    @patch(
-        "/{item_id:uuid}",
-        summary="Change a stage gate (needs If-Match)",
-        responses=UPDATE_RESPONSES,
-    )
-    async def update_item(
-        self,
-        slug: FromPath[str],
-        item_id: FromPath[uuid.UUID],
-        data: JSONBody[GateUpdate],
-        session: NamedDependency[AsyncSession],
-        workspace: NamedDependency[WorkspaceAccess],
-        if_match: IfMatch = None,
-    ) -> Response[GateRead]:
-        service = GateService(session, workspace.actor_id)
-        gate = await service.get(item_id)
-        check_if_match(if_match, gate.version)
-        gate = await service.update(gate, data.changes(), role=workspace.role)
-        return with_etag((await present_gates(session, [gate]))[0], gate.version)
 
 
 class GateCriteriaController(Controller):
@@ -217,7 +192,7 @@ class GateCriteriaController(Controller):
         idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,
     ) -> Response[GateReviewRead]:
-        service = GateService(session, workspace.actor_id)
+        service = GateService(session, workspace.actor_id, workspace.role)
 
         async def make() -> GateReviewRead:
             # Checked only when the decision is taken, not on a replay of its key: the
@@ -228,12 +203,7 @@ class GateCriteriaController(Controller):
                 control_session, workspace, {"decided_by_id": data.decided_by_id}, ["decided_by_id"]
             )
             review = await service.decide(
-                gate,
-                data.decision,
-                data.decided_by_id,
-                data.conditions,
-                data.decided_on,
-                role=workspace.role,
+                gate, data.decision, data.decided_by_id, data.conditions, data.decided_on
             )
             return read_of(GateReviewRead, review)
 

@@ -97,16 +97,14 @@ class GateService(RegisterService[StageGate]):
         await self.session.flush()
         return gate
 
-    async def update(
-        self, row: StageGate, changes: dict[str, Any], role: Role = Role.MEMBER
-    ) -> StageGate:
-        """Change a gate; ``role`` is the caller's. Its board decides it, so which board that
-        is changes only by an admin or owner (403): a member planning the gate cannot hand it
-        to a board they sit on."""
+    async def update(self, row: StageGate, changes: dict[str, Any]) -> StageGate:
+        """Change a gate (the service's ``role`` is the caller's). Its board decides it, so
+        which board that is changes only by an admin or owner (403): a member planning the gate
+        cannot hand it to a board they sit on."""
         if (
             "board_id" in changes
             and changes["board_id"] != row.board_id
-            and not role.at_least(Role.ADMIN)
+            and not self.role.at_least(Role.ADMIN)
         ):
             raise Forbidden(
                 "Only a workspace admin or owner changes which board decides a gate.",
@@ -334,10 +332,9 @@ class GateService(RegisterService[StageGate]):
         decided_by: uuid.UUID,
         conditions: str,
         decided_on: date | None,
-        role: Role = Role.OWNER,
     ) -> StageGateReview:
         """Record the board's decision, taken by ``decided_by`` (a voting member of the gate's
-        board, when it has one). Whoever records it (the actor, whose ``role`` is given) is the
+        board, when it has one). Whoever records it (the actor, in the service's ``role``) is the
         one who took it, holds a seat on that board (the secretariat records for the chair),
         or is a workspace admin or owner: a member off the board does not speak for it."""
         if not may_decide(gate.state, gate.decision):
@@ -353,7 +350,7 @@ class GateService(RegisterService[StageGate]):
         if (
             gate.board_id is not None
             and self.actor_id != decided_by
-            and not role.at_least(Role.ADMIN)
+            and not self.role.at_least(Role.ADMIN)
             and not await self.sits_on(gate.board_id, self.actor_id)
         ):
             raise Forbidden(

@@ -6,15 +6,13 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-import msgspec
-from litestar import Controller, Request, Response, patch, post
+from litestar import Controller, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.concurrency import IfMatch, check_if_match
 from services.dependencies import WorkspaceAccess, workspace_dependencies
-from services.idempotency import IdempotencyKey
 from services.identity.models import Role
 from services.workspace import clock
 from services.workspace.governance.models import (
@@ -62,11 +60,7 @@ from services.workspace.governance.service import (
 )
 from services.workspace.http import (
     ACTION_RESPONSES,
-    CREATE_RESPONSES,
-    UPDATE_RESPONSES,
     RegisterSpec,
-    check_people,
-    create_once,
     register_controller,
     with_etag,
 )
@@ -214,7 +208,7 @@ DecisionController = register_controller(
         tag="governance",
     )
 )
-ChangeRequestRegister = register_controller(
+ChangeRequestController = register_controller(
     RegisterSpec(
         path="change-requests",
         noun="change request",
@@ -228,58 +222,6 @@ ChangeRequestRegister = register_controller(
         tag="governance",
     )
 )
-
-
-class ChangeRequestController(ChangeRequestRegister):  # type: ignore[misc,valid-type]
-    """The register's routes, with a create and an update that tell the service the caller's
-    role: who may name a change's requester and approver depends on it."""
-
-    @post("/", summary="Create a change request", status_code=201, responses=CREATE_RESPONSES)
-    async def create_item(
-        self,
-        request: Request[Any, Any, Any],
-        slug: FromPath[str],
-        data: JSONBody[ChangeRequestCreate],
-        session: NamedDependency[AsyncSession],
-        control_session: NamedDependency[AsyncSession],
-        workspace: NamedDependency[WorkspaceAccess],
-        idempotency_key: IdempotencyKey = None,
-    ) -> Response[ChangeRequestRead]:
-        service = ChangeRequestService(session, workspace.actor_id)
-
-        async def make() -> ChangeRequestRead:
-            values = msgspec.structs.asdict(data)
-            await check_people(control_session, workspace, values, CHANGE_PEOPLE)
-            change = await service.create(data, role=workspace.role)
-            shown: ChangeRequestRead = (await present_change_requests(session, [change]))[0]
-            return shown
-
-        return await create_once(
-            request, session, workspace, idempotency_key, data, ChangeRequestRead, make
-        )
-
-    @patch(
-        "/{item_id:uuid}",
-        summary="Change a change request (needs If-Match)",
-        responses=UPDATE_RESPONSES,
-    )
-    async def update_item(
-        self,
-        slug: FromPath[str],
-        item_id: FromPath[uuid.UUID],
-        data: JSONBody[ChangeRequestUpdate],
-        session: NamedDependency[AsyncSession],
-        control_session: NamedDependency[AsyncSession],
-        workspace: NamedDependency[WorkspaceAccess],
-        if_match: IfMatch = None,
-    ) -> Response[ChangeRequestRead]:
-        service = ChangeRequestService(session, workspace.actor_id)
-        change = await service.get(item_id)
-        check_if_match(if_match, change.version)
-        changes = data.changes()
-        await check_people(control_session, workspace, changes, CHANGE_PEOPLE)
-        change = await service.update(change, changes, role=workspace.role)
-        return with_etag((await present_change_requests(session, [change]))[0], change.version)
 
 
 class ChangeRequestDecisionController(Controller):
@@ -303,11 +245,11 @@ class ChangeRequestDecisionController(Controller):
         workspace: NamedDependency[WorkspaceAccess],
         if_match: IfMatch = None,
     ) -> Response[ChangeRequestRead]:
-        service = ChangeRequestService(session, workspace.actor_id)
+        service = ChangeRequestService(session, workspace.actor_id, workspace.role)
         change = await service.get(change_id)
         check_if_match(if_match, change.version)
         change = await service.decide(
-            change, data.decision == "approved", data.note, data.decided_on, workspace.role
+            change, data.decision == "approved", data.note, data.decided_on
         )
         return with_etag((await present_change_requests(session, [change]))[0], change.version)
 

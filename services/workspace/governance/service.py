@@ -572,15 +572,13 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         self._lines: list[dict[str, Any]] = values.pop("rebaselines", [])
         return values
 
-    async def create(
-        self, data: msgspec.Struct, *, role: Role = Role.MEMBER, **kwargs: Any
-    ) -> ChangeRequest:
-        """Raise a change; ``role`` is the caller's (:func:`change_people_problems`).
+    async def create(self, data: msgspec.Struct, **kwargs: Any) -> ChangeRequest:
+        """Raise a change; the service's ``role`` is the caller's (:func:`change_people_problems`).
 
         A member's request is their own: it names them as its requester when it names nobody,
         so that they cannot decide it. An admin or owner records requests for others and names
         the requester (none named, none is recorded)."""
-        stands_in = role.at_least(Role.ADMIN)
+        stands_in = self.role.at_least(Role.ADMIN)
         requested = getattr(data, "requested_by_id", None)
         if requested is None and not stands_in:
             requested = self.actor_id
@@ -589,18 +587,15 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             ChangePeople(self.actor_id, None),
             ChangePeople(requested or self.actor_id, getattr(data, "approver_id", None)),
             submitted=False,
-            role=role,
         )
         change = await super().create(data, **kwargs)
         await self.set_rebaselines(change, self._lines)
         return change
 
-    async def update(
-        self, row: ChangeRequest, changes: dict[str, Any], role: Role = Role.MEMBER
-    ) -> ChangeRequest:
-        """Change a change request until it is decided or withdrawn; ``role`` is the caller's.
-        Once submitted, its requester and approver change only by an admin or owner, and it
-        does not go back to draft (it is decided, or withdrawn)."""
+    async def update(self, row: ChangeRequest, changes: dict[str, Any]) -> ChangeRequest:
+        """Change a change request until it is decided or withdrawn (the service's ``role`` is
+        the caller's). Once submitted, its requester and approver change only by an admin or
+        owner, and it does not go back to draft (it is decided, or withdrawn)."""
         if row.state in DECIDED or row.state is ChangeRequestState.WITHDRAWN:
             raise Conflict(f"{a_or_an(row.state, starts=True)} change request cannot be changed.")
         submitted = row.state is ChangeRequestState.SUBMITTED
@@ -622,19 +617,20 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
                 changes.get("approver_id", row.approver_id),
             ),
             submitted=submitted,
-            role=role,
         )
         lines = changes.pop("rebaselines", None)
         if lines is not None:
             await self.set_rebaselines(row, msgspec.to_builtins(lines))
         return await super().update(row, changes)
 
-    def refuse_people(
-        self, before: ChangePeople, after: ChangePeople, *, submitted: bool, role: Role
-    ) -> None:
+    def refuse_people(self, before: ChangePeople, after: ChangePeople, *, submitted: bool) -> None:
         """403 when the caller may not name who requested the change or who approves it so."""
         problems = change_people_problems(
-            before, after, self.actor_id, submitted=submitted, stands_in=role.at_least(Role.ADMIN)
+            before,
+            after,
+            self.actor_id,
+            submitted=submitted,
+            stands_in=self.role.at_least(Role.ADMIN),
         )
         if problems:
             raise Forbidden(
@@ -701,13 +697,12 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         approved: bool,
         note: str,
         decided_on: date | None,
-        role: Role,
     ) -> ChangeRequest:
         """Approve or reject a submitted change; approval moves its milestones' baselines.
 
         A change naming an approver is decided by that person, or by a workspace admin or owner
-        standing in (``role`` is the caller's); one naming none, by any member. Never by the
-        person who requested it.
+        standing in (the service's ``role`` is the caller's); one naming none, by any member.
+        Never by the person who requested it.
         """
         if change.state is not ChangeRequestState.SUBMITTED:
             raise Conflict(
@@ -716,7 +711,7 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         if (
             change.approver_id is not None
             and change.approver_id != self.actor_id
-            and not role.at_least(Role.ADMIN)
+            and not self.role.at_least(Role.ADMIN)
         ):
             raise Forbidden(
                 "Only the change request's approver (or a workspace admin or owner) decides it."
