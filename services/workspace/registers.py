@@ -318,6 +318,15 @@ class RegisterService(Generic[M]):
         # already refused a role below the route's).
         self.role = role
 
+    async def lock_workspace(self, purpose: str) -> None:
+        """Hold a lock of the workspace's, named for ``purpose``, until the transaction ends:
+        writes that each pass a rule on what they read (no loop, no two decisions replacing
+        each other) take it, so two at once cannot both pass before either wrote."""
+        scope = scope_of(self.session.sync_session)
+        if scope is not None:
+            key = func.hashtextextended(f"{purpose}/{scope.tenant_id}", 0)
+            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+
     # --- reads ------------------------------------------------------------------------------
 
     async def get(self, row_id: uuid.UUID) -> M:

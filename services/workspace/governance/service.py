@@ -15,7 +15,6 @@ from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
-from services.db.tenant_scope import scope_of
 from services.errors import Conflict, Forbidden, ValidationFailed, field_error
 from services.identity.models import Role
 from services.text import a_or_an
@@ -229,10 +228,7 @@ class BoardService(RegisterService[Board]):
         from the board named. Writes of ``reports_to_id`` take a lock of the workspace's, so
         two that together close a loop cannot both pass on what they read before either wrote.
         """
-        scope = scope_of(self.session.sync_session)
-        if scope is not None:
-            key = func.hashtextextended(f"board-reporting/{scope.tenant_id}", 0)
-            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+        await self.lock_workspace("board-reporting")
         above = (
             select(Board.reports_to_id.label("board_id"))
             .where(Board.id == row.reports_to_id)
@@ -502,10 +498,7 @@ class DecisionService(RegisterService[Decision]):
         replacement take a lock of the workspace's, so two decisions superseding each other at
         once cannot both pass on what they read before either wrote (the second then finds its
         replacement superseded)."""
-        scope = scope_of(self.session.sync_session)
-        if scope is not None:
-            key = func.hashtextextended(f"decision-replacement/{scope.tenant_id}", 0)
-            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+        await self.lock_workspace("decision-replacement")
         replacing = (
             await self.session.execute(
                 select(Decision.programme_id, Decision.status).where(

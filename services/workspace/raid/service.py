@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, or_, select
 
-from services.db.tenant_scope import scope_of
 from services.errors import ValidationFailed, field_error
 from services.text import a_or_an
 from services.workspace import clock
@@ -381,10 +380,7 @@ class DependencyService(RegisterService[Dependency]):
         nothing. Writes of milestone dependencies take a lock of the workspace's, so two that
         together close a loop cannot both pass on what they read before either wrote.
         """
-        scope = scope_of(self.session.sync_session)
-        if scope is not None:
-            key = func.hashtextextended(f"milestone-dependencies/{scope.tenant_id}", 0)
-            await self.session.execute(select(func.pg_advisory_xact_lock(key)))
+        await self.lock_workspace("milestone-dependencies")
         binding = [
             Dependency.from_milestone_id.is_not(None),
             Dependency.to_milestone_id.is_not(None),
