@@ -341,7 +341,9 @@ class GateService(RegisterService[StageGate]):
             raise Conflict(f"The gate is decided ({gate.decision}) for good.")
         if decision not in gate.outcomes:
             raise invalid("decision", f"this gate decides one of: {', '.join(gate.outcomes)}")
-        if gate.board_id is not None and not await self.votes_at(gate.board_id, decided_by):
+        if gate.board_id is not None and not await self.sits_on(
+            gate.board_id, decided_by, voting=True
+        ):
             raise invalid(
                 "decided_by_id",
                 "only the chair or a member of the gate's board decides it; an adviser, an "
@@ -401,27 +403,17 @@ class GateService(RegisterService[StageGate]):
         await self.session.refresh(gate)
         return review
 
-    async def sits_on(self, board_id: uuid.UUID, user_id: uuid.UUID | None) -> bool:
-        """Whether ``user_id`` holds any seat on ``board_id``, with a vote or without."""
-        found = await self.session.scalar(
-            select(BoardMember.id)
-            .where(BoardMember.board_id == board_id, BoardMember.user_id == user_id)
-            .limit(1)
+    async def sits_on(
+        self, board_id: uuid.UUID, user_id: uuid.UUID | None, *, voting: bool = False
+    ) -> bool:
+        """Whether ``user_id`` holds a seat on ``board_id`` (with a vote, if ``voting``; one
+        seat is enough)."""
+        seat = select(BoardMember.id).where(
+            BoardMember.board_id == board_id, BoardMember.user_id == user_id
         )
-        return found is not None
-
-    async def votes_at(self, board_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        """Whether ``user_id`` holds a seat with a vote on ``board_id`` (one seat is enough)."""
-        found = await self.session.scalar(
-            select(BoardMember.id)
-            .where(
-                BoardMember.board_id == board_id,
-                BoardMember.user_id == user_id,
-                BoardMember.capacity.in_(VOTING),
-            )
-            .limit(1)
-        )
-        return found is not None
+        if voting:
+            seat = seat.where(BoardMember.capacity.in_(VOTING))
+        return await self.session.scalar(seat.limit(1)) is not None
 
     async def reviews(
         self, gate: StageGate, limit: int, offset: int
