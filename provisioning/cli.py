@@ -83,9 +83,13 @@ def _line(run: ProvisioningRun, emails: Mapping[uuid.UUID, str | None]) -> str:
 @provisioning_group.command("list")
 @click.option("--state", type=click.Choice([s.value for s in RunState]), help="e.g. failed")
 @click.option("--kind", type=click.Choice([k.value for k in RunKind]))
+@click.option("--slug", help="One workspace's runs (its signup's and offboarding's).")
 @click.option("--limit", type=click.IntRange(1, 1000), default=50, show_default=True)
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True)
 @handles_errors
-def list_command(state: str | None, kind: str | None, limit: int) -> None:
+def list_command(
+    state: str | None, kind: str | None, slug: str | None, limit: int, offset: int
+) -> None:
     """Runs, newest first."""
 
     async def work(session: AsyncSession) -> tuple[list[str], int]:
@@ -94,7 +98,8 @@ def list_command(state: str | None, kind: str | None, limit: int) -> None:
             state=RunState(state) if state else None,
             kind=RunKind(kind) if kind else None,
             limit=limit,
-            offset=0,
+            offset=offset,
+            slug=slug,
         )
         emails = await runs.requesters(session, rows)
         return [_line(run, emails) for run in rows], total
@@ -102,7 +107,8 @@ def list_command(state: str | None, kind: str | None, limit: int) -> None:
     rows, total = asyncio.run(_in_control(settings_from_env(), work))
     for row in rows:
         click.echo(row)
-    click.echo(f"{len(rows)} of {total} run(s)", err=True)
+    shown = f"{offset + 1}–{offset + len(rows)}" if rows else "none"
+    click.echo(f"{shown} of {total} run(s)", err=True)
 
 
 @provisioning_group.command("show")

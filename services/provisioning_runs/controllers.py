@@ -42,6 +42,7 @@ from services.provisioning_runs.schemas import (
 )
 from services.rate_limit import RATE_LIMITED
 from services.tenancy import service as tenancy
+from services.text import NO_NUL
 
 
 def job_queue(state: State) -> JobQueue:
@@ -197,6 +198,8 @@ class ProvisioningRunController(Controller):
         "/",
         responses=problem_responses(Unauthenticated, Forbidden),
         summary="List runs (platform admins); filter failed ones with state=failed",
+        description="Newest first. `slug` gives one workspace's runs: its signup's and its "
+        "offboarding's.",
         security=[{"bearer": []}],
     )
     async def list_runs(
@@ -205,12 +208,16 @@ class ProvisioningRunController(Controller):
         principal: NamedDependency[Principal],
         run_state: Annotated[RunState | None, QueryParameter(name="state")] = None,
         kind: Annotated[RunKind | None, QueryParameter()] = None,
+        slug: Annotated[
+            str | None,
+            QueryParameter(max_length=63, pattern=NO_NUL, description="One workspace's runs"),
+        ] = None,
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
     ) -> Page[RunSummary]:
         require_platform_admin(principal)
         rows, total = await runs.list_runs(
-            control_session, state=run_state, kind=kind, limit=limit, offset=offset
+            control_session, state=run_state, kind=kind, limit=limit, offset=offset, slug=slug
         )
         emails = await runs.requesters(control_session, rows)
         return Page.of([RunSummary.of(r, emails) for r in rows], total, limit, offset)

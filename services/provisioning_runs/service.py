@@ -349,8 +349,13 @@ async def list_runs(
     kind: RunKind | None,
     limit: int,
     offset: int,
+    slug: str | None = None,
 ) -> tuple[list[ProvisioningRun], int]:
+    """Runs, newest first; ``slug`` gives one workspace's history (its signup, retries and
+    offboarding)."""
     conditions: list[ColumnElement[bool]] = []
+    if slug is not None:
+        conditions.append(ProvisioningRun.slug == slug)
     if state is not None:
         conditions.append(ProvisioningRun.state == state)
     if kind is not None:

@@ -67,6 +67,15 @@ async def test_platform_admins_list_and_filter_runs_and_see_what_each_step_made(
     assert {r["kind"] for r in page["items"]} == {"provision"}
     failed = await shared_client.get(RUNS, params={"state": "failed"}, headers=staff)
     assert all(r["state"] == "failed" for r in failed.json()["items"])
+    # One workspace's history, among the many runs of the shared database.
+    other = await shared_client.post(SIGNUP, json=signup_body())
+    slug = answer.json()["slug"]
+    mine = (await shared_client.get(RUNS, params={"slug": slug}, headers=staff)).json()
+    assert [r["id"] for r in mine["items"]] == [run_id] and mine["total"] == 1
+    theirs = await shared_client.get(RUNS, params={"slug": other.json()["slug"]}, headers=staff)
+    assert [r["id"] for r in theirs.json()["items"]] == [other.json()["run_id"]]
+    nobody = await shared_client.get(RUNS, params={"slug": "no-such-client"}, headers=staff)
+    assert nobody.json()["items"] == [] and nobody.json()["total"] == 0
     # A misspelt filter is refused, not ignored (it would list every run as if all failed).
     misspelt = await shared_client.get(RUNS, params={"stat": "failed"}, headers=staff)
     assert misspelt.status_code == 422
@@ -124,6 +133,19 @@ async def test_the_cli_lists_shows_and_retries_a_failed_run(
     assert listed.exit_code == 0, listed.output
     assert run_id in listed.stdout
     assert "create_admin: injected permanent failure before create_admin" in listed.stdout
+    slug = answer.json()["slug"]
+    other = await isolated_client.post(SIGNUP, json=signup_body())
+    one = await asyncio.to_thread(runner.invoke, cli, ["provisioning", "list", "--slug", slug])
+    assert one.exit_code == 0, one.output
+    assert run_id in one.stdout and other.json()["run_id"] not in one.stdout
+    assert "1–1 of 1 run(s)" in one.stderr
+    paged = await asyncio.to_thread(
+        runner.invoke, cli, ["provisioning", "list", "--limit", "1", "--offset", "1"]
+    )
+    assert paged.exit_code == 0, paged.output
+    # Newest first: the second signup's run, then (at offset 1) the failed one.
+    assert run_id in paged.stdout and other.json()["run_id"] not in paged.stdout
+    assert "2–2 of 2 run(s)" in paged.stderr
 
     shown = await asyncio.to_thread(
         runner.invoke, cli, ["provisioning", "show", run_id, "--invitation"]
