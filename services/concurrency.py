@@ -34,6 +34,11 @@ def check_if_match(if_match: str | None, current_version: int) -> None:
 
 
 def matches(if_match: str, current: str) -> bool:
-    """Whether ``If-Match`` names the entity tag ``current`` (weakly) or is ``*``."""
-    tags = [t.strip().removeprefix("W/") for t in if_match.split(",")]
+    """Whether ``If-Match`` names the entity tag ``current`` or is ``*``.
+
+    The comparison is strong (RFC 9110 §13.1.1): a weak tag (``W/"3"``) names a representation
+    only roughly equal to the one read, so it never passes, even when its opaque tag is the
+    current one (weak comparison is ``If-None-Match``'s: :mod:`services.conditional`).
+    """
+    tags = [t.strip() for t in if_match.split(",")]
     return "*" in tags or current in tags
