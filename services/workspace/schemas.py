@@ -26,16 +26,13 @@ Reference = Annotated[
 Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
 # Money is a JSON number with at most two decimal places (more is refused, not rounded): the
 # services hold it as an exact Decimal (`money.exact`), and read shapes show it as a number
-# again (`read_of`). msgspec checks the bounds; `multipleOf` documents the cents.
-_CENTS: dict[str, Any] = {"multipleOf": 0.01}
+# again (`read_of`). msgspec checks the bounds; the description states the cents, not a
+# `multipleOf: 0.01`, which validators test in binary floating point and so get wrong (0.29 is
+# not a multiple of 0.01 to them).
+_CENTS = "at most two decimal places (more is refused, not rounded)"
 Money = Annotated[
     float,
-    Meta(
-        ge=-1e12,
-        le=1e12,
-        extra_json_schema={"extra": _CENTS},
-        description="An amount of money, to the cent.",
-    ),
+    Meta(ge=-1e12, le=1e12, description=f"An amount of money, to the cent: {_CENTS}."),
 ]
 """Money that may be negative: a change's cost impact (a saving), a benefit's value (a
 dis-benefit)."""
@@ -48,8 +45,8 @@ Cost = Annotated[
     Meta(
         ge=0,
         le=1e12,
-        extra_json_schema={"extra": {"minimum": 0, **_CENTS}},
-        description="Money spent or to spend, to the cent.",
+        extra_json_schema=_FROM_ZERO,
+        description=f"Money spent or to spend, to the cent: {_CENTS}.",
     ),
 ]
 """Money that cannot be negative: a budget, a forecast cost, a realisation cost."""
