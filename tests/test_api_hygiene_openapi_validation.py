@@ -47,3 +47,14 @@ async def test_money_with_cents_validates_against_its_published_schema(
                 assert "two decimal places" in str(schema["properties"][field]), (name, field)
     assert checked >= 8
 
+
+async def test_an_integer_template_parameter_default_validates_against_its_schema(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    schemas = await components(client)
+    parameter = {"key": "weeks", "type": "number", "description": "How many.", "default": 12}
+    assert not list(validator(schemas, "TemplateParameter").iter_errors(parameter))
+    for default in ("2027-01-04", 1.5, True, None):
+        assert not list(
+            validator(schemas, "TemplateParameter").iter_errors({**parameter, "default": default})
+        )

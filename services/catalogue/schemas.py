@@ -11,6 +11,21 @@ from msgspec import Meta
 from services.catalogue.models import TemplatePack, TemplateVersion
 from services.catalogue.service import latest_of
 
+# A parameter's default as published: `anyOf`, and one `number` for whole numbers too. Litestar
+# would write `oneOf` with an `integer` branch beside `number`, which an integer default matches
+# twice, so a standard validator refuses the answer that carries it.
+_DEFAULT_SCHEMA: dict[str, Any] = {
+    "one_of": None,
+    "any_of": [{"type": t} for t in ("string", "number", "boolean", "null")],
+}
+ParameterDefault = Annotated[
+    str | int | float | bool | None,
+    Meta(
+        description="The value used when none is given (a date as ISO text).",
+        extra_json_schema={"extra": _DEFAULT_SCHEMA},
+    ),
+]
+
 PackKey = Annotated[str, Meta(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 
 
@@ -20,7 +35,7 @@ class TemplateParameter(msgspec.Struct):
     key: str
     type: Literal["text", "date", "number", "choice"]
     description: str
-    default: str | int | float | bool | None = None
+    default: ParameterDefault = None
     choices: list[str] | None = None
 
 
