@@ -248,6 +248,10 @@ def _no_parts(_key: str, _values: ItemValues, _writing: Writing) -> PartRows:
     return {}
 
 
+def _no_work(_row: Any, _reading: Reading) -> list[str]:
+    return []
+
+
 def _no_follow(_row: Any, _values: ItemValues, columns: Row) -> Row:
     return columns
 
@@ -272,6 +276,11 @@ class Stored:
     # The register's service, whose rules an upgrade's update of the row must pass (as the
     # API's update would); None where the API does not write the table.
     rules: type[RegisterService[Any]] | None = None
+    # Columns that say nothing of the client's work on a row (`worked_on`): derived by the
+    # register's rules (a risk's trend), or placed by seeding and moved by nobody (positions).
+    not_work: frozenset[str] = frozenset()
+    # The client's work on the row's parts (the people named in a board's seats).
+    parts_worked_on: Callable[[Any, Reading], list[str]] = _no_work
 
     def columns(self, key: str, values: ItemValues, writing: Writing) -> Row:
         row = {f.to: f.write(values[f.name], writing) for f in self.fields}
@@ -288,6 +297,25 @@ class Stored:
         """Columns an upgrade's update does not write."""
         return self.seed_only | ({"programme_id"} if self.in_programme else set())
 
+    def worked_on(self, row: Any, seeded: Row, reading: Reading) -> list[str]:
+        """The columns of `row` holding the client's work: those that differ from what seeding
+        put there (`seeded`: the item's columns as its base version writes them; a column it
+        does not write, the column's default). That is the row's state (status, actual dates,
+        assessments …), custom fields, the people named, and the seed-only columns that are the
+        client's once written (a milestone's forecast, a risk's residual assessment). The
+        pack's own fields are left out: an upgrade compares them as seed values."""
+        changed = []
+        for column in self.model.__table__.columns:
+            name = column.name
+            if name in _BOOKKEEPING or name in self.not_work:
+                continue
+            if name in seeded and name not in self.client_columns:
+                continue
+            expected = seeded[name] if name in seeded else _seeded_default(column)
+            if expected is not _UNKNOWN and not _same_column(getattr(row, name), expected):
+                changed.append(name)
+        return changed + self.parts_worked_on(row, reading)
+
     def owns(self, row: Any) -> bool:
         """Whether a row of this kind's table is of this kind (for tables of several kinds)."""
         if self.model is ScaleLevel:
@@ -303,6 +331,48 @@ class Stored:
         if (kind, key) == SETTINGS_ROW and self.kind == SCALES[0]:
             return SCALES[1]
         return key if kind == self.kind else None
+
+
+# Columns every row keeps for itself: never the client's work.
+_BOOKKEEPING = frozenset(
+    {
+        "tenant_id",
+        "id",
+        "version",
+        "created_at",
+        "updated_at",
+        "created_by",
+        "updated_by",
+        "source_pack",
+        "source_version",
+        "source_item",
+    }
+)
+_UNKNOWN = object()
+
+
+def _seeded_default(column: Any) -> Any:
+    """What seeding leaves in a column it does not write (`_UNKNOWN`: a time stamp, or a
+    default only the database knows)."""
+    default = column.default
+    if default is None:
+        return None if column.server_default is None else _UNKNOWN
+    if getattr(default, "is_scalar", False):
+        return default.arg
+    if getattr(default, "is_callable", False):
+        value = default.arg(None)
+        return value if isinstance(value, dict | list) else _UNKNOWN
+    return _UNKNOWN
+
+
+def _same_column(value: Any, expected: Any) -> bool:
+    if value is None or expected is None:
+        return value is expected
+    return bool(plain(value) == plain(expected))
+
+
+def _seats_named(row: Board, r: Reading) -> list[str]:
+    return ["the people in its seats"] if any(s.user_id for s in r.seats.get(row.id, [])) else []
 
 
 # --- what takes more than a field each ----------------------------------------------------------
@@ -593,6 +663,7 @@ STORED: dict[str, Stored] = {
             ),
             more_columns=_rank("tranche"),
             seed_only=frozenset({"position"}),
+            not_work=frozenset({"position"}),
             rules=TrancheService,
         ),
         Stored(
@@ -630,6 +701,7 @@ STORED: dict[str, Stored] = {
             more_columns=_rank("raci"),
             in_programme=True,
             seed_only=frozenset({"position"}),
+            not_work=frozenset({"position"}),
             rules=RaciEntryService,
         ),
         Stored(
@@ -648,6 +720,7 @@ STORED: dict[str, Stored] = {
             more_values=_board_members,
             in_programme=True,
             parts=board_seats,
+            parts_worked_on=_seats_named,
             rules=BoardService,
         ),
         Stored(
@@ -725,6 +798,7 @@ STORED: dict[str, Stored] = {
             ),
             more_columns=_rank("custom_field"),
             seed_only=frozenset({"position"}),
+            not_work=frozenset({"position"}),
             rules=CustomFieldService,
         ),
         Stored(
@@ -733,6 +807,7 @@ STORED: dict[str, Stored] = {
             (F("title"), F("purpose")),
             more_columns=_key_and_rank("register"),
             seed_only=frozenset({"position"}),
+            not_work=frozenset({"position"}),
             rules=CustomRegisterService,
         ),
         Stored(
@@ -790,6 +865,8 @@ STORED: dict[str, Stored] = {
             more_columns=_risk_scores,
             in_programme=True,
             seed_only=frozenset({"residual_probability", "residual_impact", "residual_score"}),
+            # The rules move the trend with the residual score, which the pack may move.
+            not_work=frozenset({"trend"}),
             follow=_risk_follow,
             rules=RiskService,
         ),

@@ -70,6 +70,7 @@ from templates_library import upgrade as merge
 from templates_library.reading import WorkspaceItems, read_pack_items
 from templates_library.rows import (
     SCALES,
+    SETTINGS_ROW,
     STORED,
     TABLE_ORDER,
     Writing,
@@ -199,6 +200,10 @@ async def _prepare(
     theirs = await read_pack_items(session, pin.pack)
     base, behind = await _bases(source, versions, pin, pinned, theirs)
     plan = merge.plan_upgrade(base, theirs.values, ours)
+    # A removal of a row the client worked on (closed it, assessed it, named its owner …)
+    # keeps it, as for an item whose pack fields the client changed.
+    worked = _worked_on(plan, theirs, Writing(tenant_id, pin.pack, pin.pack_version, base))
+    plan = merge.hold_back(plan, worked)
     # What the merge leaves to the client (a conflict, an item the client changed) is settled
     # once applied; what the steps below hold back stays due.
     decided = {entry.item_id for entry in plan.with_action(Action.CONFLICT, Action.KEPT)}
@@ -225,6 +230,26 @@ async def _prepare(
     return _Prepared(
         pin.pack, pin.pack_version, target, ours, theirs, plan, behind, decided, set(standing)
     )
+
+
+def _worked_on(plan: UpgradePlan, theirs: WorkspaceItems, writing: Writing) -> dict[ItemId, str]:
+    """Removals of rows whose client-held columns (`rows.Stored.worked_on`) are no longer what
+    seeding put there, with what the client changed: the pack's fields may be as seeded, but
+    the row records the client's work (a risk closed, a milestone achieved), so it stays.
+    `writing` writes base."""
+    held: dict[ItemId, str] = {}
+    for entry in plan.with_action(Action.REMOVE):
+        row = theirs.rows.get(entry.item_id)
+        if row is None or entry.base is None or entry.item_id in {SCALES, SETTINGS_ROW}:
+            continue
+        stored = STORED[entry.kind]
+        seeded = stored.columns(entry.key, entry.base, writing)
+        changed = stored.worked_on(row, seeded, theirs.reading)
+        if changed:
+            held[entry.item_id] = (
+                f"changed by the client ({', '.join(changed)}); the target version removes it"
+            )
+    return held
 
 
 def _adds_as_conflicts(

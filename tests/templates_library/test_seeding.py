@@ -26,6 +26,7 @@ from services.workspace.templates import service as pins
 from templates_library.items import seed_items, stable_id
 from templates_library.loader import load_library
 from templates_library.reading import read_pack_items
+from templates_library.rows import SCALES, SETTINGS_ROW, STORED, Writing
 from templates_library.schema import PackVersion
 from templates_library.seeding import PackVersions, seed
 from templates_library.upgrade import same
@@ -74,6 +75,16 @@ async def test_every_shipped_version_seeds_and_reads_back_as_its_seed_values(
     assert set(read.values) == set(expected)
     differing = [item for item in expected if not same(read.values[item], expected[item])]
     assert differing == []
+    # Nor does any row look worked on by a client, so an upgrade may remove any of them.
+    writing = Writing(ws.tenant_id, pack, version.version, expected)
+    worked = {
+        item: STORED[item[0]].worked_on(
+            read.rows[item], STORED[item[0]].columns(item[1], values, writing), read.reading
+        )
+        for item, values in expected.items()
+        if item not in {SCALES, SETTINGS_ROW}
+    }
+    assert {item: columns for item, columns in worked.items() if columns} == {}
 
 
 async def test_rows_carry_provenance_stable_ids_and_dates_from_the_start_date(
