@@ -5,7 +5,9 @@ A typo such as ``?stat=failed`` must not quietly answer with every run, nor ``?p
 Litestar's kwargs model expects for it (the handler's and its dependencies': paging, filters);
 anything else under ``/api/`` is a 422 field error naming it, with the accepted ones in the
 detail. A parameter that takes one value is given it once: ``?band=green&band=red`` is a 422 too,
-not the red risks alone; those declared as lists (``custom``) take several.
+not the red risks alone; those declared as lists (``custom``) take several. A whole number
+(``limit``, ``offset``, ``horizon_days`` …) is written in plain decimal digits: ``?limit=1e1`` or
+``?limit=10.0`` is refused like ``?limit=ten``, where the decoder would read them as 10.
 
 Authentication comes first, as for a bad body: on routes that authenticate, the provider that does
 so (marked with :func:`authenticates`) checks the query once the caller is known, so an anonymous
@@ -24,6 +26,7 @@ Litestar answers with a bare 404: :func:`unreadable_path_parameter`.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -42,6 +45,9 @@ PATHS_KEY = "typed_paths"
 
 Provider = TypeVar("Provider", bound=Callable[..., Any])
 _AUTHENTICATORS: set[Callable[..., Any]] = set()
+# A whole number as a query writes it: decimal digits, without leading zeros (as JSON writes one).
+_WHOLE_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)")
+WHOLE_NUMBER = "must be a whole number, in plain digits (no exponent, point or leading zero)"
 
 
 def authenticates(provider: Provider) -> Provider:
@@ -63,6 +69,8 @@ class Accepted:
     authenticated: bool
     takes_body: bool
     """Whether the handler (or a dependency of it) reads the body: ``data`` (or raw ``body``)."""
+    whole_numbers: frozenset[str] = frozenset()
+    """The query parameters that take a whole number, as the request spells them."""
 
 
 def _authenticated(batches: Iterable[Iterable[Any]]) -> bool:
@@ -72,6 +80,18 @@ def _authenticated(batches: Iterable[Iterable[Any]]) -> bool:
         for batch in batches
         for dependency in batch
     )
+
+
+def _whole_numbers(handler: Any, batches: Iterable[Iterable[Any]]) -> set[str]:
+    """The argument names, among the handler's and its dependencies', typed ``int``."""
+    models = [handler.signature_model]
+    models += [dependency.provide.signature_model for batch in batches for dependency in batch]
+    return {
+        name
+        for model in models
+        for name, field in getattr(model, "_fields", {}).items()
+        if int in (field.annotation, *field.args) and bool not in (field.annotation, *field.args)
+    }
 
 
 def index(app: Litestar) -> None:
@@ -86,6 +106,7 @@ def index(app: Litestar) -> None:
                 *model.expected_header_params,
                 *model.expected_path_params,
             )
+            whole = _whole_numbers(handler, model.dependency_batches)
             accepted[handler] = Accepted(
                 names=frozenset(p.field_alias for p in model.expected_query_params),
                 lists=frozenset(
@@ -97,6 +118,9 @@ def index(app: Litestar) -> None:
                 aliases={p.field_name: p.field_alias for p in every},
                 authenticated=_authenticated(model.dependency_batches),
                 takes_body=bool({"data", "body"} & model.expected_reserved_kwargs),
+                whole_numbers=frozenset(
+                    p.field_alias for p in model.expected_query_params if p.field_name in whole
+                ),
             )
     app.state[STATE_KEY] = accepted
     app.state[PATHS_KEY] = [
@@ -182,6 +206,16 @@ def reject_unknown(request: Request[Any, Any, Any]) -> None:
             f"Query parameter{plural} {', '.join(map(repr, repeated))} "
             f"{'take' if plural else 'takes'} one value, given more than once.",
             errors=[field_error(name, "given more than once", "query") for name in repeated],
+        )
+    unwritten = sorted(
+        name
+        for name, value in request.query_params.multi_items()
+        if name in accepted.whole_numbers and not _WHOLE_NUMBER.fullmatch(value)
+    )
+    if unwritten:
+        raise ValidationFailed(
+            "; ".join(f"{name}: {WHOLE_NUMBER}" for name in unwritten),
+            errors=[field_error(name, WHOLE_NUMBER, "query") for name in unwritten],
         )
 
 

@@ -21,6 +21,7 @@ from services.bodies import MAX_DEPTH, NO_BODY
 from services.config import LogFormat, Settings
 from services.db.engine import Database
 from services.logging import configure_logging
+from services.parameters import WHOLE_NUMBER
 from tests.conftest import MakeWorkspace, Workspace
 from tests.workspace_api import make, programme, url
 
@@ -548,5 +549,5 @@ async def test_numbers_are_asked_for_in_plain_words_in_bodies_and_queries(
         assert listed.status_code == 422
         # Every value in a URL is text: no "not text" there.
         assert listed.json()["errors"] == [
-            {"field": "limit", "message": "must be a whole number", "source": "query"}
+            {"field": "limit", "message": WHOLE_NUMBER, "source": "query"}
         ]
