@@ -9,7 +9,13 @@ Litestar reads a handler's ``data`` through :meth:`Request.json`; the applicatio
 * it is UTF-8 and not nested deeper than :data:`MAX_DEPTH`: otherwise a 400, where msgspec's
   ``UnicodeDecodeError`` or ``RecursionError`` would have been a 500;
 * a string with an unpaired high surrogate escape (``"\\ud800"``, ``"x\\ud800y"``) is called
-  that, where msgspec says "Input data was truncated" of a whole body.
+  that, where msgspec says "Input data was truncated" of a whole body;
+* a number too large to read (``1e400``) is a 422 naming its field, where msgspec's message
+  names no field (``$[...]``);
+* an object giving a key twice (``{"name": "a", "name": "b"}``) is a 422 naming it, where the
+  decoder would keep the last value unsaid. msgspec cannot tell, so the body is read a second
+  time for it, by the standard library with numbers left unread (about five times msgspec's
+  time: some 70 µs for a body of 4 KB).
 
 Requests without a body never get here (Litestar leaves ``data`` out), so a bodyless POST or
 DELETE is unaffected.
@@ -24,7 +30,9 @@ action POSTs.
 from __future__ import annotations
 
 import functools
+import json
 import re
+from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
@@ -69,6 +77,73 @@ def nested_deeper_than(value: Any, limit: int) -> bool:
     return False
 
 
+# What the second reading (:func:`_read_again`) leaves for a number msgspec cannot read.
+_OUT_OF_RANGE = object()
+
+
+class _Twice(dict[str, Any]):
+    """An object, and the keys it was given more than once."""
+
+    twice: list[str]
+
+
+def _number(text: str) -> object:
+    """A JSON number's text, or :data:`_OUT_OF_RANGE` when msgspec would refuse it."""
+    try:
+        msgspec.json.decode(text)
+    except msgspec.ValidationError:
+        return _OUT_OF_RANGE
+    return None
+
+
+def _misread(value: Any, path: str = "") -> Iterator[tuple[str, str]]:
+    """``(field, message)`` for every number too large and every key given twice in ``value``
+    (a body read by :func:`_read_again`)."""
+    if value is _OUT_OF_RANGE:
+        yield path, "a number out of range"
+    elif isinstance(value, _Twice):
+        for key in value.twice:
+            yield (f"{path}.{key}" if path else key), "given more than once"
+        for key, item in value.items():
+            yield from _misread(item, f"{path}.{key}" if path else key)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _misread(item, f"{path}[{i}]")
+
+
+def _read_again(body: bytes, numbers: bool) -> list[tuple[str, str]]:
+    """What :func:`_misread` finds in ``body``, already read as JSON by msgspec; ``numbers``:
+    look at each number (else they are not read at all, which is quicker)."""
+    twice = False
+
+    def read_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal twice
+        found = _Twice(pairs)
+        found.twice = []
+        if len(found) != len(pairs):
+            twice = True
+            found.twice = [key for key, n in Counter(key for key, _ in pairs).items() if n > 1]
+        return found
+
+    unread = _number if numbers else (lambda text: None)
+    try:
+        value = json.loads(
+            body, object_pairs_hook=read_object, parse_float=unread, parse_int=unread
+        )
+    except ValueError:  # what msgspec read, this reads too; but nothing is found if not
+        return []
+    # Walked only when something was found, or may have been.
+    return list(_misread(value)) if twice or numbers else []
+
+
+def _refuse_misread(found: list[tuple[str, str]]) -> None:
+    if found:
+        errors = [field_error(field, message) for field, message in found]
+        raise ValidationFailed(
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors), errors=errors
+        )
+
+
 def _too_deep() -> MalformedRequest:
     return MalformedRequest(f"The JSON is nested too deeply (limit {MAX_DEPTH}).")
 
@@ -92,10 +167,16 @@ class ApiRequest(Request[Any, Any, Any]):
             if "truncated" in str(exc) and _UNPAIRED.search(body):
                 # msgspec says "Input data was truncated" here, though the body is whole.
                 raise MalformedRequest(UNPAIRED_SURROGATE) from None
+            if "out of range" in str(exc):
+                _refuse_misread(
+                    [m for m in _read_again(body, True) if m[1] != "given more than once"]
+                )
             raise
         # Only a body with more brackets than the limit can nest beyond it: most are not walked.
         if body.count(b"[") + body.count(b"{") > MAX_DEPTH and nested_deeper_than(value, MAX_DEPTH):
             raise _too_deep()
+        if isinstance(value, dict | list) and value:
+            _refuse_misread(_read_again(body, False))
         if isinstance(value, dict) and (typed := _typed_fields(self)):
             _refuse_text_for_numbers(value, typed)
         return value
