@@ -255,7 +255,15 @@ def text_table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _in_database(work: Callable[[Database], Awaitable[R]]) -> R:
     """Run `work` with the platform's databases; expected failures become `error:` lines."""
-    from services.cli import handles_errors, run_async, settings_from_env
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from services.cli import (
+        handles_errors,
+        run_async,
+        settings_from_env,
+        unmigrated_database,
+        unreachable_database,
+    )
     from services.db.engine import Database
 
     async def run() -> R:
@@ -265,7 +273,15 @@ def _in_database(work: Callable[[Database], Awaitable[R]]) -> R:
         finally:
             await database.dispose()
 
-    return handles_errors(run_async)(run())
+    try:
+        return handles_errors(run_async)(run())
+    except SQLAlchemyError as error:
+        if unreachable_database(error) or unmigrated_database(error):
+            raise  # the `pmo` group says which database, and what to do
+        # Rolled back, so nothing changed: the database's own message, on one line.
+        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
+        click.echo(f"error: the database refused it, nothing changed: {reason}", err=True)
+        sys.exit(1)
 
 
 @templates_group.command(name="upgrade")

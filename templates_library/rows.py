@@ -400,14 +400,17 @@ def board_seats(key: str, v: ItemValues, w: Writing) -> PartRows:
     board_id = w.id("board", key)
     seats = []
     for position, member in enumerate(v["members"]):
-        role = w.items.get(("role", member["role"]), {})
+        # A seat the client added without a role reads back with its title (`_board_members`).
+        role_key = member["role"]
+        role = w.items.get(("role", role_key), {}) if role_key is not None else {}
+        title = role.get("title", member.get("title", role_key or ""))
         seats.append(
             {
                 "id": stable_id(w.tenant_id, w.pack, "board", f"{key}{PART}seat-{position}"),
                 "board_id": board_id,
                 "user_id": None,
-                "role_title": str(role.get("title", member["role"]))[:200],
-                "role_id": w.id("role", member["role"]),
+                "role_title": str(title)[:200],
+                "role_id": w.ref("role", role_key),
                 "capacity": member["capacity"],
                 "position": position,
                 **w.provenance("board", key, f"seat-{position}"),
@@ -419,14 +422,21 @@ def board_seats(key: str, v: ItemValues, w: Writing) -> PartRows:
 def _board_members(row: Board, r: Reading) -> ItemValues:
     seats = r.seats.get(row.id, [])
     return {
-        "members": [
-            {"role": r.key(seat.role_id), "capacity": plain(seat.capacity)} for seat in seats
-        ],
+        "members": [_seat(seat, r) for seat in seats],
         "quorum": {
             "minimum_members": row.quorum,
             "required_roles": r.keys_of(row.quorum_role_ids),
         },
     }
+
+
+def _seat(seat: BoardMember, r: Reading) -> dict[str, Any]:
+    """A seat as a member: its role and capacity; a seat without a role (the client's: a pack
+    seat always has one) by its title too, as nothing else says what it is."""
+    member = {"role": r.key(seat.role_id), "capacity": plain(seat.capacity)}
+    if seat.role_id is None:
+        member["title"] = seat.role_title
+    return member
 
 
 def _gate_boundary(key: str, v: ItemValues, w: Writing) -> Row:

@@ -73,9 +73,11 @@ from templates_library.rows import (
     SETTINGS_ROW,
     STORED,
     TABLE_ORDER,
+    Row,
     Writing,
     benefit_enablers,
     board_seats,
+    plain,
     rows_for,
 )
 from templates_library.schema import PackVersion
@@ -770,19 +772,44 @@ async def _update(
         await update_seeded(session, stored.model, row.id, columns, actor_id, rules=stored.rules)
     except (ValidationFailed, Conflict) as refused:
         return refusal(refused)
-    if kind == "board":
-        # The seats follow the pack; a person named in a seat keeps it if the role stays.
-        named = {seat.role_id: seat.user_id for seat in theirs.reading.seats.get(row.id, [])}
+    if kind == "board" and not _same_field("members", values, theirs.values[item_id]):
+        # The pack changed the seats (a merge keeps the client's seats as they are, so the
+        # client did not): rewritten, each keeping what the client put in it.
+        seats = _seats_kept(board_seats(key, values, writing)[BoardMember], row.id, theirs)
         await session.execute(delete(BoardMember).where(BoardMember.board_id == row.id))
-        seats = board_seats(key, values, writing)[BoardMember]
-        for seat in seats:
-            seat["user_id"] = named.get(seat["role_id"])
         await insert_seeded(session, BoardMember, seats, actor_id)
     elif kind == "benefit":
         await session.execute(delete(BenefitEnabler).where(BenefitEnabler.benefit_id == row.id))
         enablers = benefit_enablers(key, values, writing)[BenefitEnabler]
         await insert_seeded(session, BenefitEnabler, enablers, actor_id)
     return None
+
+
+def _same_field(name: str, left: ItemValues, right: ItemValues) -> bool:
+    return merge.same({name: left.get(name)}, {name: right.get(name)})
+
+
+def _seats_kept(seats: list[Row], board_id: uuid.UUID, theirs: WorkspaceItems) -> list[Row]:
+    """The pack's new `seats` of a board, each taking over a seat the board has for the same
+    role (of the same capacity first, in order): the person the client named in it, and the
+    title the client gave it (one that is not its role's title)."""
+    titles = {
+        theirs.rows[item_id].id: values.get("title")
+        for item_id, values in theirs.values.items()
+        if item_id[0] == "role"
+    }
+    free = list(theirs.reading.seats.get(board_id, []))
+    for seat in seats:
+        same_role = [old for old in free if old.role_id == seat["role_id"]]
+        same_capacity = [old for old in same_role if plain(old.capacity) == seat["capacity"]]
+        if not same_role:
+            continue
+        found = (same_capacity or same_role)[0]
+        free.remove(found)
+        seat["user_id"] = found.user_id
+        if found.role_title != titles.get(found.role_id, found.role_title):
+            seat["role_title"] = found.role_title
+    return seats
 
 
 def refusal(error: ValidationFailed | Conflict) -> str:

@@ -6,13 +6,17 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from services.config import Settings
 from services.db.engine import Database
 from templates_library.seeding import seed
 from templates_library.upgrade import Action
-from tests.conftest import MakeWorkspace, PublishPack
+from tests.conftest import MakeWorkspace, PgServer, PublishPack, failing_pin_moves
 from tests.templates_library.test_upgrading import Seeded, entry
+from tests.templates_library.test_workspace_cli import run
 from tests.tiny_pack import PARAMS, second_version
-from tests.workspace_api import Client
+from tests.workspace_api import Client, change
 
 
 def dropping_the_raid(data: dict[str, Any]) -> None:
@@ -34,6 +38,14 @@ async def seeded_with(
     pack = await publish_pack(None, *versions)
     await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
     return Seeded(database, client, ws, pack)
+
+
+@pytest.fixture
+async def seeded(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> Seeded:
+    """The tiny pack's 1.0.0 seeded, 1.1.0 published."""
+    return await seeded_with(database, client, make_workspace, publish_pack, second_version)
 
 
 async def test_a_removal_of_a_row_the_client_worked_on_is_kept_not_deleted(
@@ -76,3 +88,89 @@ async def test_a_removal_of_a_row_the_client_worked_on_is_kept_not_deleted(
     again = await seeded.plan()
     for kind, key in kept:
         assert entry(again, kind, key).action is Action.KEPT
+
+
+ASSURER = {"role_title": "Independent assurer", "capacity": "observer", "role_id": None}
+
+
+async def seats(seeded: Seeded) -> list[dict[str, Any]]:
+    members: list[dict[str, Any]] = (await seeded.get("boards", "board", "board"))["members"]
+    return [{k: m[k] for k in ("role_title", "capacity", "role_id", "user_id")} for m in members]
+
+
+async def set_seats(seeded: Seeded, members: list[dict[str, Any]]) -> None:
+    board = await seeded.get("boards", "board", "board")
+    response = await change(seeded.client, seeded.ws, "boards", board, {"members": members})
+    assert response.status_code == 200, response.text
+
+
+async def test_a_seat_the_client_adds_to_a_pack_board_stays_through_the_upgrade(
+    seeded: Seeded,
+) -> None:
+    # The client adds a seat with no role; 1.1.0 changes the board's cadence, not its seats.
+    await set_seats(seeded, [*await seats(seeded), {**ASSURER, "user_id": None}])
+    before = await seats(seeded)
+
+    planned = await seeded.plan()  # a dry run, which failed on the seat with no role
+    applied = await seeded.apply()
+
+    for upgrade in (planned, applied):
+        board = entry(upgrade, "board", "board")
+        assert board.action is Action.UPDATE and board.mergeable, board.reason
+    assert (await seeded.get("boards", "board", "board"))["cadence"] == "fortnightly"
+    assert await seats(seeded) == before
+
+
+def two_manager_seats(data: dict[str, Any]) -> None:
+    data["boards"][0]["members"].append({"role": "manager", "capacity": "secretariat"})
+
+
+def a_seat_more(data: dict[str, Any]) -> None:
+    second_version(data)
+    two_manager_seats(data)
+    data["boards"][0]["members"].append({"role": "sponsor", "capacity": "observer"})
+
+
+async def test_when_the_pack_changes_the_seats_each_keeps_its_person_and_the_clients_title(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace()
+    pack = await publish_pack(two_manager_seats, a_seat_more)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    seeded = Seeded(database, client, ws, pack)
+    # A person in one of the two manager seats, the other left empty; a seat renamed.
+    members = await seats(seeded)
+    members[1] |= {"user_id": str(ws.user_id), "role_title": "Delivery manager"}
+    await set_seats(seeded, members)
+
+    assert entry(await seeded.plan(), "board", "board").action is Action.UPDATE
+    await seeded.apply()
+
+    after = await seats(seeded)
+    assert [(m["role_title"], m["capacity"], m["user_id"]) for m in after] == [
+        ("Sponsor", "chair", None),
+        ("Delivery manager", "member", str(ws.user_id)),
+        ("Manager", "secretariat", None),
+        ("Sponsor", "observer", None),
+    ]
+
+
+def test_an_upgrade_the_database_refuses_is_one_line_not_a_traceback(
+    settings: Settings, seeded: Seeded, pg_server: PgServer
+) -> None:
+    with failing_pin_moves(pg_server, settings, seeded.ws.tenant_id):
+        result = run(
+            settings,
+            "upgrade",
+            "--tenant",
+            seeded.ws.slug,
+            "--to",
+            f"{seeded.pack}@1.1.0",
+            "--apply",
+        )
+
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert "injected failure" in lines[0]
