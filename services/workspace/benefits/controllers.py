@@ -37,6 +37,7 @@ from services.workspace.http import (
     RegisterSpec,
     create_once,
     register_controller,
+    with_etag,
 )
 from services.workspace.schemas import read_of
 
@@ -121,6 +122,19 @@ class BenefitMeasurementController(Controller):
         benefit = await service.get(benefit_id)
         rows, total = await service.measurements(benefit, limit, offset)
         return Page.of([read_of(MeasurementRead, r) for r in rows], total, limit, offset)
+
+    @get("/{measurement_id:uuid}", responses=READ_RESPONSES, summary="Get a measurement")
+    async def get_measurement(
+        self,
+        slug: FromPath[str],
+        benefit_id: FromPath[uuid.UUID],
+        measurement_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+    ) -> Response[MeasurementRead]:
+        service = BenefitService(session, workspace.actor_id)
+        row = await service.measurement(await service.get(benefit_id), measurement_id)
+        return with_etag(read_of(MeasurementRead, row), row.version)
 
     @post("/", responses=CREATE_RESPONSES, summary="Record a measurement", status_code=201)
     async def add_measurement(

@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from services.db.base import utcnow
-from services.errors import Conflict, ValidationFailed, field_error
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace import clock
 from services.workspace.benefits.models import (
     Benefit,
@@ -280,6 +280,17 @@ class BenefitService(RegisterService[Benefit]):
         return realised, forecast, by_state
 
     # --- measurements -----------------------------------------------------------------------
+
+    async def measurement(self, benefit: Benefit, measurement_id: uuid.UUID) -> BenefitMeasurement:
+        found = await self.session.scalar(
+            select(BenefitMeasurement).where(
+                BenefitMeasurement.id == measurement_id,
+                BenefitMeasurement.benefit_id == benefit.id,
+            )
+        )
+        if found is None:
+            raise NotFound(f"No measurement {measurement_id} of this benefit.")
+        return found
 
     async def measurements(
         self, benefit: Benefit, limit: int, offset: int

@@ -135,6 +135,19 @@ class GateCriteriaController(Controller):
             request, session, workspace, idempotency_key, data, CriterionRead, make
         )
 
+    @get("/criteria/{criterion_id:uuid}", responses=READ_RESPONSES, summary="Get a criterion")
+    async def get_criterion(
+        self,
+        slug: FromPath[str],
+        gate_id: FromPath[uuid.UUID],
+        criterion_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+    ) -> Response[CriterionRead]:
+        service = GateService(session, workspace.actor_id)
+        criterion = await service.criterion(await service.get(gate_id), criterion_id)
+        return with_etag(read_of(CriterionRead, criterion), criterion.version)
+
     @patch(
         "/criteria/{criterion_id:uuid}",
         responses=UPDATE_RESPONSES,
@@ -170,6 +183,19 @@ class GateCriteriaController(Controller):
         service = GateService(session, workspace.actor_id)
         reviews, total = await service.reviews(await service.get(gate_id), limit, offset)
         return Page.of([read_of(GateReviewRead, r) for r in reviews], total, limit, offset)
+
+    @get("/decisions/{review_id:uuid}", responses=READ_RESPONSES, summary="Get a decision")
+    async def get_decision(
+        self,
+        slug: FromPath[str],
+        gate_id: FromPath[uuid.UUID],
+        review_id: FromPath[uuid.UUID],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+    ) -> Response[GateReviewRead]:
+        service = GateService(session, workspace.actor_id)
+        review = await service.review(await service.get(gate_id), review_id)
+        return with_etag(read_of(GateReviewRead, review), review.version)
 
     @post(
         "/decisions",

@@ -415,6 +415,16 @@ class GateService(RegisterService[StageGate]):
             seat = seat.where(BoardMember.capacity.in_(VOTING))
         return await self.session.scalar(seat.limit(1)) is not None
 
+    async def review(self, gate: StageGate, review_id: uuid.UUID) -> StageGateReview:
+        found = await self.session.scalar(
+            select(StageGateReview).where(
+                StageGateReview.id == review_id, StageGateReview.gate_id == gate.id
+            )
+        )
+        if found is None:
+            raise NotFound(f"No decision {review_id} of this gate.")
+        return found
+
     async def reviews(
         self, gate: StageGate, limit: int, offset: int
     ) -> tuple[list[StageGateReview], int]:
