@@ -86,7 +86,14 @@ from services.workspace.structure.service import (
     TrancheService,
 )
 from templates_library.items import stable_id
-from templates_library.values import ItemId, ItemValues, item_ref, parse_item_ref
+from templates_library.values import (
+    ItemId,
+    ItemValues,
+    client_row,
+    client_row_id,
+    item_ref,
+    parse_item_ref,
+)
 
 Row = dict[str, Any]
 
@@ -126,7 +133,9 @@ class Writing:
         # References name the same items many times over: work each id out once.
         found = self._ids.get((kind, key))
         if found is None:
-            found = self._ids[(kind, key)] = stable_id(self.tenant_id, self.pack, kind, key)
+            # A merge may keep the client's reference to a row of its own (`row:<uuid>`).
+            found = client_row_id(key) or stable_id(self.tenant_id, self.pack, kind, key)
+            self._ids[(kind, key)] = found
         return found
 
     def ref(self, kind: str, key: str | None) -> uuid.UUID | None:
@@ -189,7 +198,7 @@ class Reading:
     def key(self, row_id: uuid.UUID | None) -> str | None:
         if row_id is None:
             return None
-        return self.keys.get(row_id, f"row:{row_id}")
+        return self.keys.get(row_id) or client_row(row_id)
 
     def keys_of(self, row_ids: list[uuid.UUID]) -> list[str]:
         return [self.key(row_id) or "" for row_id in row_ids]

@@ -40,7 +40,13 @@ import msgspec
 from msgspec import UNSET, UnsetType
 
 from templates_library.items import KINDS
-from templates_library.values import ItemId, ItemValues, in_field_order, references
+from templates_library.values import (
+    ItemId,
+    ItemValues,
+    client_row_id,
+    in_field_order,
+    references,
+)
 
 ItemSet = Mapping[ItemId, Mapping[str, Any]]
 
@@ -312,8 +318,9 @@ WORKSPACE_WIDE: frozenset[str] = frozenset(
 
 def requirements(kind: str, values: Mapping[str, Any], programme: str | None) -> list[ItemId]:
     """The items an item cannot exist without: those it names, and the programme it sits in
-    (`programme`: the key of the programme items that name none belong to)."""
-    needed = references(kind, values)
+    (`programme`: the key of the programme items that name none belong to). A row of the
+    client's own that it names (`row:<uuid>`) is no pack item: the workspace has it."""
+    needed = [need for need in references(kind, values) if client_row_id(need[1]) is None]
     if kind not in WORKSPACE_WIDE and programme is not None:
         needed.append(("programme", programme))
     return needed

@@ -778,7 +778,8 @@ async def _update(
         seats = _seats_kept(board_seats(key, values, writing)[BoardMember], row.id, theirs)
         await session.execute(delete(BoardMember).where(BoardMember.board_id == row.id))
         await insert_seeded(session, BoardMember, seats, actor_id)
-    elif kind == "benefit":
+    elif kind == "benefit" and not _same_field("enabling_projects", values, theirs.values[item_id]):
+        # Rewritten only when the pack changed them: a merge keeps the client's as they are.
         await session.execute(delete(BenefitEnabler).where(BenefitEnabler.benefit_id == row.id))
         enablers = benefit_enablers(key, values, writing)[BenefitEnabler]
         await insert_seeded(session, BenefitEnabler, enablers, actor_id)

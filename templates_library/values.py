@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import re
+import uuid
 from collections.abc import Mapping
 from datetime import date, timedelta
 from typing import Any
@@ -367,6 +368,25 @@ def references(kind: str, values: Mapping[str, Any]) -> list[ItemId]:
             roles += quorum["required_roles"]
         found += [("role", role) for role in roles if isinstance(role, str)]
     return found
+
+
+# How a workspace's rows read back name a row that did not come from the pack (the client's
+# own): `row:<uuid>`, which differs from every item key (keys have no colon).
+CLIENT_ROW = "row:"
+
+
+def client_row(row_id: uuid.UUID) -> str:
+    return f"{CLIENT_ROW}{row_id}"
+
+
+def client_row_id(key: str) -> uuid.UUID | None:
+    """The row a `row:<uuid>` reference names; None for an item key."""
+    if not key.startswith(CLIENT_ROW):
+        return None
+    try:
+        return uuid.UUID(key.removeprefix(CLIENT_ROW))
+    except ValueError:
+        return None
 
 
 def item_ref(kind: str, key: str) -> str:

@@ -16,7 +16,7 @@ from tests.conftest import MakeWorkspace, PgServer, PublishPack, failing_pin_mov
 from tests.templates_library.test_upgrading import Seeded, entry
 from tests.templates_library.test_workspace_cli import run
 from tests.tiny_pack import PARAMS, second_version
-from tests.workspace_api import Client, change
+from tests.workspace_api import Client, change, url
 
 
 def dropping_the_raid(data: dict[str, Any]) -> None:
@@ -174,3 +174,38 @@ def test_an_upgrade_the_database_refuses_is_one_line_not_a_traceback(
     lines = result.output.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.output
     assert "injected failure" in lines[0]
+
+
+def benefit_reworded(data: dict[str, Any]) -> None:
+    second_version(data)
+    data["benefits"][0]["description"] = "Fewer hand-offs between teams."
+
+
+async def pin(seeded: Seeded) -> Any:
+    response = await seeded.client.get(url(seeded.ws, "template-pin"), headers=seeded.ws.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_project_of_the_clients_enabling_a_pack_benefit_merges_cleanly(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    seeded = await seeded_with(database, client, make_workspace, publish_pack, benefit_reworded)
+    own = await client.post(
+        url(seeded.ws, "projects"),
+        json={"programme_id": str(seeded.id("programme", "programme")), "name": "Our training"},
+        headers=seeded.ws.headers,
+    )
+    assert own.status_code == 201, own.text
+    enablers = [str(seeded.id("project", "build")), own.json()["id"]]
+    await seeded.edit("benefits", "benefit", "faster", {"enabling_project_ids": enablers})
+
+    planned = entry(await seeded.plan(), "benefit", "faster")
+    applied = entry(await seeded.apply(), "benefit", "faster")
+
+    assert planned.action is Action.UPDATE and planned.mergeable, planned.reason
+    assert applied == planned
+    benefit = await seeded.get("benefits", "benefit", "faster")
+    assert benefit["description"] == "Fewer hand-offs between teams."
+    assert benefit["enabling_project_ids"] == enablers
+    assert (await pin(seeded))["held_items"] == {}
