@@ -23,6 +23,7 @@ from click.core import ParameterSource
 
 from services.config import ConfigError, Settings, load_settings
 from services.errors import ProblemError
+from services.logging import configure_logging
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -384,11 +385,17 @@ def tokens_revoke(token_id: uuid.UUID) -> None:
 @click.option("--workers", type=int, default=1, show_default=True)
 @handles_errors
 def serve(host: str | None, port: int | None, workers: int) -> None:
-    """Serve the API (production: behind a load balancer, as many as needed)."""
+    """Serve the API (production: behind a load balancer, as many as needed). SIGTERM or
+    Ctrl-C stops it gracefully (requests under way finish), exit code 0."""
     import uvicorn
 
     settings = settings_from_env()
     settings.cell_urls()  # fail early, in one line, without a database URL
+    # uvicorn's own lines (started, shutting down) go through structlog like the app's: one
+    # format in the log (JSON in prod), not uvicorn's plain text among it.
+    configure_logging(settings)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, _stopped_serving)
     uvicorn.run(
         "services.asgi:app",
         host=host or settings.host,
@@ -396,7 +403,19 @@ def serve(host: str | None, port: int | None, workers: int) -> None:
         workers=workers,
         access_log=False,
         proxy_headers=True,
+        log_config=None,
     )
+
+
+def _stopped_serving(_signum: int, _frame: object) -> None:
+    """Before uvicorn takes the signals over (while the app loads), a stop ends the process at
+    once. After a graceful shutdown uvicorn passes the signal on to this handler, in its event
+    loop: returning lets `uvicorn.run` return, and the process exits 0 rather than dying of the
+    signal (143)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        raise SystemExit(0) from None
 
 
 @cli.command()

@@ -3,6 +3,11 @@ without one (an unreachable server is one line)."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 
@@ -242,3 +247,39 @@ def test_a_database_not_migrated_is_one_line_saying_what_to_run(
     [line] = result.output.strip().splitlines()
     assert line.startswith("error: the database is not set up for this version"), line
     assert "does not exist" in line and "run `pmo db upgrade`" in line
+
+
+def test_serve_logs_one_format_and_stops_gracefully_with_exit_code_0(settings: Settings) -> None:
+    """`pmo serve` with JSON logs: every line is JSON, uvicorn's own too (a log shipper
+    parses them all), and SIGTERM ends it through uvicorn's graceful shutdown, exit code 0."""
+    port = free_port("127.0.0.1")
+    env = {**_env(settings), "PMO_LOG_FORMAT": "json", "PMO_LOG_LEVEL": "INFO"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services", "serve", "--port", str(port)],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, process.communicate()[0]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/health/live", timeout=1).is_success:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "pmo serve did not start"
+            time.sleep(0.1)
+        process.terminate()
+        output, _ = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == 0, output
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    events = [line["event"] for line in lines]
+    assert any("Uvicorn running on" in e for e in events), events
+    assert any("Shutting down" in e for e in events), events
