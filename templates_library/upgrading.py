@@ -50,7 +50,13 @@ from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
 from services.workspace.configuration.service import forget_configuration
-from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState, StageGate
+from services.workspace.gates.models import (
+    CriterionStatus,
+    GateBoundary,
+    GateCriterion,
+    GateState,
+    StageGate,
+)
 from services.workspace.gates.rules import criteria_settled, may_decide
 from services.workspace.gates.service import GateService
 from services.workspace.governance.models import Board, BoardMember
@@ -563,6 +569,7 @@ async def _apply(
     # key the client's own row has is a conflict already (`_taken_by_client_rows`); a clash
     # still met here (a row made since the plan was read) stops the upgrade.
     new_rows = rows_for(ours, writing, only=adds).in_order()
+    await _placed_after_the_clients(session, new_rows, pack)
     written = await insert_seeded_tables(session, new_rows, actor_id)
     for model, rows in new_rows:
         if written[model] != len(rows):
@@ -618,6 +625,37 @@ async def _apply(
         new = _still_due(prepared, theirs, pin.held_items)
         await pins.move(session, pin, prepared.target.version, actor_id, held=new)
     forget_configuration(session)
+
+
+async def _placed_after_the_clients(
+    session: AsyncSession, new_rows: list[tuple[type[WorkspaceModel], list[Row]]], pack: str
+) -> None:
+    """New criteria of a gate where the client's own criteria stand at their positions go
+    after every criterion the gate has, in the pack's order (two in one place would list in
+    no set order). Elsewhere they take the pack's positions."""
+    adds = [row for model, rows in new_rows if model is GateCriterion for row in rows]
+    by_gate: dict[uuid.UUID, list[Row]] = {}
+    for row in adds:
+        by_gate.setdefault(row["gate_id"], []).append(row)
+    if not by_gate:
+        return
+    found = await session.execute(
+        select(GateCriterion.gate_id, GateCriterion.position, GateCriterion.source_pack).where(
+            GateCriterion.gate_id.in_(list(by_gate))
+        )
+    )
+    positions: dict[uuid.UUID, list[int]] = {}
+    the_clients: dict[uuid.UUID, set[int]] = {}
+    for gate_id, position, source in found.all():
+        positions.setdefault(gate_id, []).append(position)
+        if source != pack:
+            the_clients.setdefault(gate_id, set()).add(position)
+    for gate_id, rows in by_gate.items():
+        if not {row["position"] for row in rows} & the_clients.get(gate_id, set()):
+            continue
+        last = max(positions[gate_id])
+        for n, row in enumerate(sorted(rows, key=lambda row: row["position"])):
+            row["position"] = last + 1 + n
 
 
 # What a plan writes; any other action on an item the pack changes leaves that change due.

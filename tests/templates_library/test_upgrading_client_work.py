@@ -209,3 +209,31 @@ async def test_a_project_of_the_clients_enabling_a_pack_benefit_merges_cleanly(
     assert benefit["description"] == "Fewer hand-offs between teams."
     assert benefit["enabling_project_ids"] == enablers
     assert (await pin(seeded))["held_items"] == {}
+
+
+def a_criterion_more(data: dict[str, Any]) -> None:
+    second_version(data)
+    data["gates"][0]["criteria"].append(
+        {"key": "roles-confirmed", "text": "Roles confirmed.", "evidence": "RACI"}
+    )
+
+
+async def test_a_criterion_the_pack_adds_goes_after_the_clients_own(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    seeded = await seeded_with(database, client, make_workspace, publish_pack, a_criterion_more)
+    gate = seeded.id("gate", "gate")
+    own = await client.post(
+        url(seeded.ws, f"stage-gates/{gate}/criteria"),
+        json={"text": "Our auditor is content."},
+        headers={**seeded.ws.headers, "If-Match": "*"},
+    )
+    assert own.status_code == 201, own.text
+    assert own.json()["position"] == 5  # where the pack's new criterion would go
+
+    await seeded.apply()
+
+    criteria = (await seeded.get("stage-gates", "gate", "gate"))["criteria"]
+    positions = [c["position"] for c in criteria]
+    assert len(set(positions)) == len(positions), positions
+    assert [c["text"] for c in criteria][-2:] == ["Our auditor is content.", "Roles confirmed."]
