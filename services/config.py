@@ -115,7 +115,8 @@ class Settings(BaseSettings):
     plans: Annotated[list[str], NoDecode] = Field(
         default_factory=lambda: ["trial", "starter", "professional", "enterprise"]
     )
-    # Signups per client address and minute (0: no limit). Counted per process.
+    # Signups per client address and minute (0: no limit), one count in the control database
+    # shared by every API process.
     signup_rate_limit_per_minute: int = Field(default=20, ge=0)
     invitation_days: int = Field(default=7, ge=1, le=90)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 
 from litestar import Litestar
@@ -184,6 +185,19 @@ SEEDED_REGISTERS = {
     "custom-registers": ("register", "log"),
     "custom-register-entries": ("register_entry", "log/entry"),
 }
+
+
+async def test_every_workspace_row_route_is_in_an_isolation_test(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """A register added later is tried across workspaces only if it is in ``_tenant_world`` or
+    ``SEEDED_REGISTERS``: an item route in neither fails here rather than going untried."""
+    app = client.app
+    item_route = re.compile(r"/api/v1/w/\{slug:str\}/([a-z-]+)/\{[a-z_]+:uuid\}")
+    registers = {m.group(1) for r in app.routes if (m := item_route.fullmatch(r.path))}
+    tried = set(await _tenant_world(client, await make_workspace())) | set(SEEDED_REGISTERS)
+    assert registers, "no item routes found: has the path pattern changed?"
+    assert registers - tried == set(), "add these to _tenant_world or SEEDED_REGISTERS"
 
 
 async def test_every_seeded_register_of_tenant_b_is_not_found_for_tenant_a(
