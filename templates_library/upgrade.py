@@ -454,13 +454,7 @@ def render_plan(plan: UpgradePlan, *, title: str = "", width: int = 40) -> str:
             lines.append(f"  {_SIGNS[action]} {entry.kind} {entry.key}: {entry.reason}")
             if action is Action.CONFLICT:
                 rows = [
-                    [
-                        field.field,
-                        field.changed_by.value,
-                        show_value(field.base, width),
-                        show_value(field.theirs, width),
-                        show_value(field.ours, width),
-                    ]
+                    [field.field, field.changed_by.value, *show_sides(field, width)]
                     for field in entry.fields
                 ]
                 header = ["field", "changed by", "base", "theirs (workspace)", "ours (target)"]
@@ -474,6 +468,39 @@ def render_plan(plan: UpgradePlan, *, title: str = "", width: int = 40) -> str:
                     for field in entry.fields
                 ]
     return "\n".join(lines)
+
+
+def show_sides(field: FieldDifference, width: int = 40) -> list[str]:
+    """Base, theirs and ours of one field in short lines. Lists show where they differ: the
+    elements the sides share at the start and end are counted, not shown (`…2 same`), so
+    lists that differ in their third member do not all print as the same first 40
+    characters."""
+    sides = [field.base, field.theirs, field.ours]
+    lists = [side for side in sides if isinstance(side, list)]
+    if len(lists) < 2 or any(side is not UNSET and not isinstance(side, list) for side in sides):
+        return [show_value(side, width) for side in sides]
+    shortest = min(len(side) for side in lists)
+    start = 0
+    while start < shortest and all(_same_value(side[start], lists[0][start]) for side in lists):
+        start += 1
+    end = 0
+    while end < shortest - start and all(
+        _same_value(side[-1 - end], lists[0][-1 - end]) for side in lists
+    ):
+        end += 1
+    return [
+        show_value(side, width)
+        if not isinstance(side, list)
+        else _show_middle(side[start : len(side) - end], start, end, width)
+        for side in sides
+    ]
+
+
+def _show_middle(middle: list[Any], before: int, after: int, width: int) -> str:
+    parts = [f"…{before} same"] if before else []
+    parts += [show_value(element, width) for element in middle] or ["(none)"]
+    parts += [f"{after} same…"] if after else []
+    return "[" + ", ".join(parts) + "]"
 
 
 def show_value(value: Any | UnsetType, width: int = 40) -> str:

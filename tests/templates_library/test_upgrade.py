@@ -29,6 +29,7 @@ from templates_library.upgrade import (
 from templates_library.values import ItemId, ItemValues, seed_values
 
 RISK: ItemId = ("risk", "supplier-late")
+BOARD: ItemId = ("board", "programme-board")
 BASE: ItemValues = {"title": "Supplier late", "probability": 3, "owner": "manager"}
 
 
@@ -552,3 +553,18 @@ def test_held_back_removals_are_kept_for_the_reason_given() -> None:
 
     (entry,) = held.entries
     assert (entry.action, entry.reason) == (Action.KEPT, "still used")
+
+
+def test_a_conflict_on_a_list_shows_the_members_that_differ() -> None:
+    chair = {"role": "sponsor", "capacity": "chair"}
+    manager = {"role": "manager", "capacity": "member"}
+    base = {"members": [chair, manager, {"role": "assurer", "capacity": "observer"}]}
+    theirs = {"members": [chair, manager, {"role": "assurer", "capacity": "adviser"}]}
+    ours = {"members": [chair, manager, {"role": "assurer", "capacity": "member"}, manager]}
+    plan = plan_upgrade({BOARD: base}, {BOARD: theirs}, {BOARD: ours})
+
+    row = next(line for line in render_plan(plan).splitlines() if "members" in line)
+
+    for capacity in ("observer", "adviser", '"member"},'):
+        assert capacity in row, row
+    assert row.count("…2 same") == 3
