@@ -134,6 +134,14 @@ async def create_once(
 
 
 Present = Callable[[AsyncSession, list[Any]], Awaitable[list[Any]]]
+# What a write stamps on a row: not what a read of it shows of the row itself.
+_STAMPS = ("updated_at", "updated_by")
+
+
+def _shown(items: list[Any]) -> dict[str, Any]:
+    """What a read of one row shows, but for the write's stamps (its version is kept)."""
+    shown: dict[str, Any] = msgspec.to_builtins(items[0])
+    return {name: value for name, value in shown.items() if name not in _STAMPS}
 
 
 @dataclass(frozen=True)
@@ -273,8 +281,15 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         check_if_match(if_match, row.version)
         changes = data.changes()
         await check_people(control_session, workspace, changes, spec.people)
+        shown_before = _shown(await present(session, [row]))
         row = await service.update(row, changes)
-        return with_etag((await present(session, [row]))[0], row.version)
+        shown = (await present(session, [row]))[0]
+        if _shown([shown]) != shown_before and row.version == shown_before["version"]:
+            # Only what hangs off the row changed (its members, lines, enablers): what its read
+            # shows did, so its version (the ETag) moves on all the same.
+            await service.touch(row)
+            shown = (await present(session, [row]))[0]
+        return with_etag(shown, row.version)
 
     update_item.__annotations__["data"] = JSONBody[spec.update]  # type: ignore[misc,name-defined]
     update_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]

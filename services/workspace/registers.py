@@ -472,13 +472,17 @@ class RegisterService(Generic[M]):
                 custom,
                 row.custom_fields,  # type: ignore[attr-defined]
             )
-        row.updated_by = self.actor_id
-        # Always a new value, so the row is written and its version moves on even when only
-        # what hangs off it changed (a subclass's nested parts: members, lines, enablers).
-        row.updated_at = utcnow()
         # The checks read other rows: nothing is written until the row is whole again.
         with self.session.no_autoflush:
             await self.check(row, before)
+        # Written only when a column's value changed (the rules' derived ones too): a PATCH
+        # that changes nothing leaves the row, its version and who last changed it as they
+        # were (``updated_at`` is stamped by the write itself). What hangs off the row (a
+        # subclass's nested parts: members, lines, enablers) is not a column: a change there
+        # alone moves the version on through :meth:`touch` (the generic update route compares
+        # what the row's read shows before and after).
+        if self.session.is_modified(row):
+            row.updated_by = self.actor_id
         await self._flush()
         await self.session.refresh(row)
         return row

@@ -179,6 +179,12 @@ class BoardService(RegisterService[Board]):
     async def set_members(self, board: Board, members: list[dict[str, Any]]) -> None:
         for member in members:
             await self.require_row(ProgrammeRole, member.get("role_id"), "members")
+        seated = (await self.members([board.id])).get(board.id, [])
+        fields = ("role_title", "user_id", "capacity", "role_id")
+        held = [msgspec.to_builtins({f: getattr(m, f) for f in fields}) for m in seated]
+        if held == msgspec.to_builtins(members):
+            # The same seats: kept as they are, ids too, so the board's read (its ETag) stays.
+            return
         await self.session.execute(
             delete(BoardMember)
             .where(BoardMember.board_id == board.id)
