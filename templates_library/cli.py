@@ -37,6 +37,12 @@ def templates_group() -> None:
     """Expert template packs."""
 
 
+NOT_CHECKED = (
+    "not checked: the versions already published (pmo templates sync checks a version against "
+    "them too, and may refuse it)"
+)
+
+
 @templates_group.command(name="validate")
 @click.argument(
     "path",
@@ -48,11 +54,14 @@ def validate_command(ctx: click.Context, path: Path | None) -> None:
     """Validate one pack folder, one version file, or (by default) every shipped pack.
 
     Prints each problem as `file:line: location: message` and exits 1 if there are any.
+    Files only: `pmo templates sync` also checks each version against the versions already
+    published, which may no longer be in the folder.
     """
     problems, checked = _validate(path)
     for problem in problems:
         click.echo(str(problem))
     click.echo(f"{'FAILED' if problems else 'ok'}: {len(problems)} problem(s) in {checked}")
+    click.echo(NOT_CHECKED)
     ctx.exit(1 if problems else 0)
 
 

@@ -17,6 +17,27 @@ def test_validate_shipped_packs_exits_zero() -> None:
     assert result.output.startswith("ok: 0 problem(s)")
 
 
+def test_validate_says_it_does_not_check_against_the_published_versions(
+    write_pack: PackWriter,
+) -> None:
+    # 1.1.0 alone in its folder, with a parameter sync would refuse against a published 1.0.0.
+    path = write_pack(
+        lambda v: v.update(
+            version="1.1.0",
+            parameters=[*v["parameters"], {"key": "sponsor", "type": "text", "description": "x"}],
+        ),
+        file_name="1.1.0.yaml",
+    )
+
+    result = CliRunner().invoke(templates_group, ["validate", str(path.parent)])
+
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines()[-1] == (
+        "not checked: the versions already published (pmo templates sync checks a version "
+        "against them too, and may refuse it)"
+    )
+
+
 def test_validate_broken_pack_prints_file_and_line_and_exits_one(write_pack: PackWriter) -> None:
     path = write_pack(lambda data: data["gates"][0].update(board="steering"))
 
