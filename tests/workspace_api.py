@@ -44,14 +44,24 @@ async def make(client: Client, ws: Workspace, path: str, body: dict[str, Any]) -
     return created
 
 
+# Registers whose reads show fields worked out from the workspace's today: their ETag names
+# the day as well as the version (``"3@2026-05-01"``).
+DATED = frozenset({"milestones", "actions", "dependencies"})
+
+
 async def change(
     client: Client, ws: Workspace, path: str, row: dict[str, Any], body: dict[str, Any]
 ) -> Any:
-    """PATCH with the row's current ETag; returns the response."""
+    """PATCH with the ETag of ``row`` as given (a stale version stays stale); returns the
+    response. A dated register's tag is read (it names today too) while the row is at that
+    version."""
+    tag = f'"{row["version"]}"'
+    if path in DATED:
+        read = await client.get(url(ws, f"{path}/{row['id']}"), headers=ws.headers)
+        if read.status_code == 200 and read.json()["version"] == row["version"]:
+            tag = read.headers["etag"]
     return await client.patch(
-        url(ws, f"{path}/{row['id']}"),
-        json=body,
-        headers={**ws.headers, "If-Match": f'"{row["version"]}"'},
+        url(ws, f"{path}/{row['id']}"), json=body, headers={**ws.headers, "If-Match": tag}
     )
 
 

@@ -11,6 +11,7 @@ a concept adds its own routes (publish, decide, approve …) in its ``controller
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from typing import Annotated, Any
 
 import msgspec
@@ -41,7 +42,7 @@ from services.identity import service as identity
 from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
 from services.problems import problem_responses
-from services.workspace import exports
+from services.workspace import clock, exports
 from services.workspace.registers import RegisterService
 from services.workspace.schemas import read_of
 
@@ -100,8 +101,10 @@ async def check_people(
         raise ValidationFailed("People named must be members of this workspace.", errors=errors)
 
 
-def with_etag(body: Any, version: int, status_code: int = 200) -> Response[Any]:
-    return Response(body, status_code=status_code, headers={"ETag": etag(version)})
+def with_etag(
+    body: Any, version: int, status_code: int = 200, as_of: date | None = None
+) -> Response[Any]:
+    return Response(body, status_code=status_code, headers={"ETag": etag(version, as_of)})
 
 
 async def create_once(
@@ -113,8 +116,10 @@ async def create_once(
     read: type[msgspec.Struct],
     make: Callable[[], Awaitable[msgspec.Struct]],
     location: str | None = None,
+    as_of: date | None = None,
 ) -> Response[Any]:
-    """Run ``make`` once per ``Idempotency-Key``; answer 201 with ETag and Location."""
+    """Run ``make`` once per ``Idempotency-Key``; answer 201 with ETag and Location (``as_of``:
+    the workspace's today, for a read that shows fields worked out from it)."""
 
     async def create() -> tuple[int, Any]:
         return 201, msgspec.to_builtins(await make())
@@ -127,7 +132,7 @@ async def create_once(
     )
     body: Any = msgspec.convert(outcome.body, read)
     base = location or request.url.path.rstrip("/")
-    headers = {"ETag": etag(body.version), "Location": f"{base}/{body.id}"}
+    headers = {"ETag": etag(body.version, as_of), "Location": f"{base}/{body.id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
     return Response(body, status_code=outcome.status_code, headers=headers)
@@ -171,10 +176,16 @@ class RegisterSpec:
     delete_role: Role | None = None
     # What the exports hold beyond "the list's fields, then a column per custom field".
     export_description: str | None = None
+    # Whether ``present`` works fields out from the workspace's today (slip, overdue, RAG):
+    # the ETag then names the day as well as the version (:mod:`services.concurrency`).
+    dated: bool = False
 
 
 def register_controller(spec: RegisterSpec) -> type[Controller]:
     plural = spec.path.replace("-", " ")
+
+    def as_of(session: AsyncSession) -> date | None:
+        return clock.today(session) if spec.dated else None
 
     async def present(session: AsyncSession, rows: list[Any]) -> list[Any]:
         if spec.present is not None:
@@ -248,7 +259,14 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             return shown
 
         return await create_once(
-            request, session, workspace, idempotency_key, data, spec.read, make
+            request,
+            session,
+            workspace,
+            idempotency_key,
+            data,
+            spec.read,
+            make,
+            as_of=as_of(session),
         )
 
     create_item.__annotations__["data"] = JSONBody[spec.create]  # type: ignore[misc,name-defined]
@@ -262,7 +280,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         workspace: NamedDependency[WorkspaceAccess],
     ) -> Any:
         row = await spec.service(session, workspace.actor_id, workspace.role).get(item_id)
-        return with_etag((await present(session, [row]))[0], row.version)
+        return with_etag((await present(session, [row]))[0], row.version, as_of=as_of(session))
 
     get_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
 
@@ -278,7 +296,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
     ) -> Any:
         service = spec.service(session, workspace.actor_id, workspace.role)
         row = await service.get(item_id)
-        check_if_match(if_match, row.version)
+        check_if_match(if_match, row.version, as_of(session))
         changes = data.changes()
         await check_people(control_session, workspace, changes, spec.people)
         shown_before = _shown(await present(session, [row]))
@@ -289,7 +307,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
             # shows did, so its version (the ETag) moves on all the same.
             await service.touch(row)
             shown = (await present(session, [row]))[0]
-        return with_etag(shown, row.version)
+        return with_etag(shown, row.version, as_of=as_of(session))
 
     update_item.__annotations__["data"] = JSONBody[spec.update]  # type: ignore[misc,name-defined]
     update_item.__annotations__["return"] = Response[spec.read]  # type: ignore[name-defined]
@@ -305,7 +323,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         service = spec.service(session, workspace.actor_id, workspace.role)
         row = await service.get(item_id)
         if if_match is not None:
-            check_if_match(if_match, row.version)
+            check_if_match(if_match, row.version, as_of(session))
         await service.delete(row)
 
     item = "/{item_id:uuid}"

@@ -192,6 +192,7 @@ ActionController = register_controller(
         read=ActionRead,
         filters=action_filter,
         present=present_actions,
+        dated=True,
         tag="governance",
     )
 )

@@ -212,6 +212,7 @@ DependencyController = register_controller(
         filters=dependency_filter,
         people=("from_owner_id", "to_owner_id"),
         present=present_dependencies,
+        dated=True,
         tag="raid",
     )
 )

@@ -338,6 +338,7 @@ MilestoneController = register_controller(
         read=MilestoneRead,
         filters=milestone_filter,
         present=present_milestones,
+        dated=True,
         tag="structure",
     )
 )
