@@ -520,3 +520,44 @@ async def test_a_stored_response_the_rules_now_refuse_does_not_block_other_field
         assert [e["field"] for e in refused.json()["errors"]] == ["response"]
     assert answered.status_code == 200, answered.text
     assert answered.json()["response"] == "mitigated"
+
+
+async def test_a_risk_rescored_with_its_custom_fields_in_one_update_is_scored(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """Custom fields are checked against the workspace's definitions (a read): the row must not
+    be written half-changed before that, new levels with the old scores (a check constraint
+    refused it, shown as a 409 "changed at the same time")."""
+    ws = await make_workspace()
+    await make(
+        client,
+        ws,
+        "custom-fields",
+        {"register": "risks", "key": "raid-type", "label": "RAID type", "type": "text"},
+    )
+    prog = await programme(client, ws)
+    risk = await make(
+        client,
+        ws,
+        "risks",
+        {
+            "programme_id": prog["id"],
+            "title": "Supplier late",
+            "inherent_probability": 2,
+            "inherent_impact": 4,
+        },
+    )
+    closed = await change(
+        client,
+        ws,
+        "risks",
+        risk,
+        {
+            "status": "closed",
+            "residual_probability": 1,
+            "custom_fields": {"raid-type": "risk"},
+        },
+    )
+    assert closed.status_code == 200, closed.text
+    assert (closed.json()["residual_score"], closed.json()["residual_band"]) == (4, "green")
+    assert closed.json()["custom_fields"] == {"raid-type": "risk"}

@@ -463,17 +463,20 @@ class RegisterService(Generic[M]):
     async def update(self, row: M, changes: dict[str, Any]) -> M:
         custom = changes.pop("custom_fields", None)
         before = {name: getattr(row, name) for name in changes}
-        for name, value in changes.items():
-            setattr(row, name, msgspec.to_builtins(value) if isinstance(value, list) else value)
-        if custom is not None and self.register is not None:
-            row.custom_fields = await configuration.validate_custom_fields(  # type: ignore[attr-defined]
-                self.session,
-                self.register,
-                custom,
-                row.custom_fields,  # type: ignore[attr-defined]
-            )
-        # The checks read other rows: nothing is written until the row is whole again.
+        # The custom fields' definitions and the checks are read from the database: nothing is
+        # written until the row is whole again (new levels with their old scores, say, would
+        # break a check constraint).
         with self.session.no_autoflush:
+            for name, value in changes.items():
+                value = msgspec.to_builtins(value) if isinstance(value, list) else value
+                setattr(row, name, value)
+            if custom is not None and self.register is not None:
+                row.custom_fields = await configuration.validate_custom_fields(  # type: ignore[attr-defined]
+                    self.session,
+                    self.register,
+                    custom,
+                    row.custom_fields,  # type: ignore[attr-defined]
+                )
             await self.check(row, before)
         # Written only when a column's value changed (the rules' derived ones too): a PATCH
         # that changes nothing leaves the row, its version and who last changed it as they
