@@ -3,6 +3,7 @@ without one (an unreachable server is one line)."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -10,6 +11,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -18,7 +20,9 @@ from psycopg import sql
 
 from services.cli import cli, load_plugin_commands
 from services.config import Settings
+from services.db.engine import Database
 from services.demo import free_port
+from services.identity.models import User
 from services.logging import configure_logging
 from tests.conftest import PgServer
 from tests.test_config import DATABASE_COMMANDS
@@ -283,3 +287,29 @@ def test_serve_logs_one_format_and_stops_gracefully_with_exit_code_0(settings: S
     events = [line["event"] for line in lines]
     assert any("Uvicorn running on" in e for e in events), events
     assert any("Shutting down" in e for e in events), events
+
+
+async def test_a_user_stored_before_the_address_rules_is_still_found(
+    settings: Settings, database: Database
+) -> None:
+    """Addresses are checked when a user is made; a lookup finds what is stored, so a user made
+    before the rules tightened (no dot in the domain) can still get a token or be added."""
+    slug = f"old-{uuid.uuid4().hex[:8]}"
+    email = f"ops-{uuid.uuid4().hex[:8]}@localhost"
+    async with database.transaction() as session:
+        session.add(User(email=email, display_name="ops"))
+    runner = CliRunner(env=_env(settings))
+
+    def invoke(*args: str) -> Any:
+        return runner.invoke(cli, list(args))
+
+    made = await asyncio.to_thread(invoke, "tenants", "create", slug)
+    assert made.exit_code == 0, made.output
+    added = await asyncio.to_thread(invoke, "members", "add", email.upper(), "--tenant", slug)
+    assert added.exit_code == 0, added.output
+    token = await asyncio.to_thread(invoke, "tokens", "create", "--user", email, "--tenant", slug)
+    assert token.exit_code == 0, token.output
+    assert token.stdout.strip().splitlines()[-1].startswith("pmo_")
+    # Making one is still refused.
+    new = await asyncio.to_thread(invoke, "users", "create", f"x-{email}")
+    assert new.exit_code == 1 and "not an email address" in new.output

@@ -116,7 +116,10 @@ async def create_user(
 
 
 async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
-    return await session.scalar(select(User).where(User.email == normalise_email(email)))
+    """The user with ``email`` (trimmed, any case). Not checked as an address: one stored
+    before the address rules tightened is still found, to be revoked or removed."""
+    wanted = email.strip().lower()
+    return await session.scalar(select(User).where(User.email == wanted))
 
 
 async def require_user(session: AsyncSession, email: str) -> User:
