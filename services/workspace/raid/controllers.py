@@ -10,7 +10,6 @@ from litestar.params import FromQuery, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.text import NO_NUL
-from services.workspace import clock
 from services.workspace.configuration import service as configuration
 from services.workspace.http import RegisterSpec, register_controller
 from services.workspace.models import Confidence
@@ -24,7 +23,6 @@ from services.workspace.raid.models import (
     RiskKind,
     RiskStatus,
 )
-from services.workspace.raid.rules import dependency_rag
 from services.workspace.raid.schemas import (
     AssumptionCreate,
     AssumptionRead,
@@ -50,6 +48,7 @@ from services.workspace.raid.service import (
     RiskFilter,
     RiskService,
     RiskSort,
+    dependency_rags,
 )
 from services.workspace.schemas import read_of
 
@@ -152,15 +151,8 @@ def dependency_filter(
 
 
 async def present_dependencies(session: AsyncSession, rows: list[Any]) -> list[Any]:
-    today = clock.today(session)
-    return [
-        read_of(
-            DependencyRead,
-            row,
-            rag=dependency_rag(row.status, row.need_by_date, row.committed_date, today),
-        )
-        for row in rows
-    ]
+    rags = await dependency_rags(session, rows)
+    return [read_of(DependencyRead, row, rag=rags[row.id]) for row in rows]
 
 
 RiskController = register_controller(

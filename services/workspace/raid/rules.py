@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from services.workspace.configuration.models import RiskResponseModel
@@ -57,17 +58,38 @@ def risk_trend(previous_score: int, score: int, kind: RiskKind = RiskKind.THREAT
     return RiskTrend.IMPROVING if better else RiskTrend.WORSENING
 
 
+@dataclass(frozen=True, slots=True)
+class DependencyLinks:
+    """What a dependency's RAG reads beyond its own row: how the projects on its sides stand
+    (a side's project is the one it names, or its milestone's)."""
+
+    side_cancelled: bool = False
+
+
+NO_LINKS = DependencyLinks()
+
+
 def dependency_rag(
-    status: DependencyStatus, need_by: date | None, committed: date | None, today: date
+    status: DependencyStatus,
+    need_by: date | None,
+    committed: date | None,
+    today: date,
+    links: DependencyLinks = NO_LINKS,
 ) -> Rag | None:
     """Green when delivered or committed with slack; amber when uncommitted or tight; red when
     the commitment misses the need-by date or the need-by date passed undelivered. None when
     cancelled, or nothing is needed by a date. A date on a dependency still ``proposed`` is
-    not a commitment until the delivering side agrees it: amber at best."""
+    not a commitment until the delivering side agrees it: amber at best.
+
+    Red, whatever the dates, while a project on either side is cancelled and the dependency is
+    neither delivered nor cancelled: nothing will deliver it, or nothing needs it any more;
+    either way it is re-planned or cancelled, not left green."""
     if status is DependencyStatus.CANCELLED:
         return None
     if status is DependencyStatus.DELIVERED:
         return Rag.GREEN
+    if links.side_cancelled:
+        return Rag.RED
     if need_by is None:
         return None
     if today > need_by:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
 from sqlalchemy import ColumnElement, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import ValidationFailed, field_error
 from services.text import a_or_an
@@ -18,7 +19,7 @@ from services.workspace.clock import not_after_today
 from services.workspace.configuration import service as configuration
 from services.workspace.configuration.rules import RegisterConfiguration
 from services.workspace.governance.service import require_board
-from services.workspace.models import Confidence
+from services.workspace.models import Confidence, Rag
 from services.workspace.raid.models import (
     Assumption,
     AssumptionStatus,
@@ -33,9 +34,15 @@ from services.workspace.raid.models import (
     RiskKind,
     RiskStatus,
 )
-from services.workspace.raid.rules import responses_for, risk_score, risk_trend
+from services.workspace.raid.rules import (
+    DependencyLinks,
+    dependency_rag,
+    responses_for,
+    risk_score,
+    risk_trend,
+)
 from services.workspace.registers import RegisterService, between, equal, invalid
-from services.workspace.structure.models import Milestone
+from services.workspace.structure.models import Milestone, Project, ProjectState
 
 # --- risks --------------------------------------------------------------------------------------
 
@@ -409,3 +416,51 @@ class DependencyService(RegisterService[Dependency]):
                 "closes a loop: from_milestone_id already needs this milestone through other "
                 "dependencies",
             )
+
+
+async def dependency_links(
+    session: AsyncSession, dependencies: Sequence[Dependency]
+) -> dict[uuid.UUID, DependencyLinks]:
+    """What the RAG of each of ``dependencies`` reads beyond its row (two queries, whatever
+    their number): the milestones they name, and the projects on their sides."""
+    milestone_ids = {
+        m for d in dependencies for m in (d.from_milestone_id, d.to_milestone_id) if m is not None
+    }
+    owners: dict[uuid.UUID, uuid.UUID | None] = {}
+    if milestone_ids:
+        found = await session.execute(
+            select(Milestone.id, Milestone.project_id).where(Milestone.id.in_(milestone_ids))
+        )
+        owners = {m.id: m.project_id for m in found.all()}
+
+    def sides(d: Dependency) -> set[uuid.UUID]:
+        named = {d.from_project_id, d.to_project_id}
+        named |= {owners.get(m) for m in (d.from_milestone_id, d.to_milestone_id) if m}
+        return {p for p in named if p is not None}
+
+    project_ids = {p for d in dependencies for p in sides(d)}
+    cancelled: set[uuid.UUID] = set()
+    if project_ids:
+        cancelled = set(
+            (
+                await session.scalars(
+                    select(Project.id).where(
+                        Project.id.in_(project_ids), Project.state == ProjectState.CANCELLED
+                    )
+                )
+            ).all()
+        )
+    return {d.id: DependencyLinks(side_cancelled=bool(sides(d) & cancelled)) for d in dependencies}
+
+
+async def dependency_rags(
+    session: AsyncSession, dependencies: Sequence[Dependency]
+) -> dict[uuid.UUID, Rag | None]:
+    """Each dependency's RAG (:func:`~services.workspace.raid.rules.dependency_rag`) as of the
+    workspace's today, in a fixed number of queries."""
+    today = clock.today(session)
+    links = await dependency_links(session, dependencies)
+    return {
+        d.id: dependency_rag(d.status, d.need_by_date, d.committed_date, today, links[d.id])
+        for d in dependencies
+    }

@@ -44,6 +44,7 @@ from services.workspace.structure.models import (
     Project,
     ProjectState,
 )
+from services.workspace.structure.service import not_of_an_ended_project
 
 
 def rags_of(report: StatusReport) -> dict[RagDimension, Rag | None]:
@@ -188,7 +189,9 @@ class StatusReportService(RegisterService[StatusReport]):
     async def evidence(self, report: StatusReport) -> ReportEvidence:
         """The facts behind the suggested RAG (a fixed number of queries)."""
         settings = await configuration.configuration(self.session)
-        scope = Milestone.programme_id == report.programme_id
+        # A programme's schedule leaves out its closed and cancelled projects' milestones (a
+        # project's own report counts all of its own).
+        scope = and_(Milestone.programme_id == report.programme_id, not_of_an_ended_project())
         if report.project_id is not None:
             scope = Milestone.project_id == report.project_id
         # The schedule is judged as of the period's end, or today for a period still running:

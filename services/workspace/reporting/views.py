@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workspace import clock, money
@@ -19,7 +19,7 @@ from services.workspace.gates.models import GateDecision, GateState, StageGate, 
 from services.workspace.governance.models import Action, Decision
 from services.workspace.governance.service import OPEN_ACTIONS
 from services.workspace.raid.models import Dependency, Risk, RiskKind, RiskStatus
-from services.workspace.raid.rules import dependency_rag
+from services.workspace.raid.service import dependency_rags
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.reporting.schemas import (
     BoardPack,
@@ -39,7 +39,7 @@ from services.workspace.reporting.schemas import (
 from services.workspace.reporting.service import cost_position, rags_of
 from services.workspace.schemas import read_of
 from services.workspace.structure.models import Milestone, MilestoneState, Project
-from services.workspace.structure.service import ProgrammeService
+from services.workspace.structure.service import ProgrammeService, not_of_an_ended_project
 
 DUE_LIST_LIMIT = 50
 """The most milestones and gates the dashboard lists as due (each); it counts them all."""
@@ -135,7 +135,8 @@ async def dashboard(
     # What is due by the horizon, overdue first: a milestone still to be achieved (planned, or
     # recorded as missed) whose day has passed is listed (its forecast, or its baseline without
     # one), an undecided gate whose planned day has passed is still to be decided, and so is
-    # one put on hold or sent back to recycle (it is reviewed again). Each list
+    # one put on hold or sent back to recycle (it is reviewed again). A closed or cancelled
+    # project's milestones are not due: they will not come, or no longer matter. Each list
     # stops at DUE_LIST_LIMIT; the window counts them all before LIMIT, so a client knows.
     milestone_due = func.coalesce(Milestone.forecast_date, Milestone.baseline_date)
     milestones = (
@@ -145,6 +146,7 @@ async def dashboard(
                 Milestone.programme_id == programme_id,
                 Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED]),
                 milestone_due <= horizon,
+                not_of_an_ended_project(),
             )
             .order_by(milestone_due, Milestone.id)
             .limit(DUE_LIST_LIMIT)
@@ -228,8 +230,8 @@ async def dashboard(
 
 async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) -> DependencyMap:
     """Projects and milestones joined by dependencies (a programme's, or the whole workspace's),
-    each edge coloured by its RAG. Three queries, and one more to find the programme: an
-    unknown one (or another workspace's) is not found, as for the dashboard."""
+    each edge coloured by its RAG. Five queries (two of them for the RAGs), and one more to find
+    the programme: an unknown one (or another workspace's) is not found, as for the dashboard."""
     query = select(Dependency).order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
     if programme_id is not None:
         await ProgrammeService(session, None).get(programme_id)
@@ -281,7 +283,7 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
             nodes[key] = MapNode(uuid.uuid5(uuid.NAMESPACE_URL, key), "external", party, None)
         return key
 
-    today = clock.today(session)
+    rags = await dependency_rags(session, dependencies)
     edges = []
     for d in dependencies:
         source = d.from_milestone_id or d.from_project_id
@@ -302,7 +304,7 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
                 d.need_by_date,
                 d.committed_date,
                 d.status,
-                dependency_rag(d.status, d.need_by_date, d.committed_date, today),
+                rags[d.id],
             )
         )
     return DependencyMap(nodes=list(nodes.values()), edges=edges)
@@ -361,7 +363,7 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
     from services.workspace.reporting.service import StatusReportService
 
     milestone_scope = (
-        Milestone.programme_id == report.programme_id
+        and_(Milestone.programme_id == report.programme_id, not_of_an_ended_project())
         if report.project_id is None
         else Milestone.project_id == report.project_id
     )

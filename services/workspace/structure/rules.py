@@ -9,10 +9,13 @@ from datetime import date
 
 from services.workspace.clock import kept_not_after_today, not_after_today
 from services.workspace.gates.models import GateBoundary, GateDecision
-from services.workspace.structure.models import MilestoneState, TrancheState
+from services.workspace.structure.models import MilestoneState, ProjectState, TrancheState
 
 # A tranche in one of these states has gone through the gates on its way in.
 UNDER_WAY = frozenset({TrancheState.STARTED, TrancheState.CLOSED})
+# A project in one of these states drives nothing any more: its milestones still to come are
+# not due, overdue or slipping in the programme's views and reports.
+ENDED_PROJECTS = frozenset({ProjectState.CLOSED, ProjectState.CANCELLED})
 
 
 def actual_date_problem(

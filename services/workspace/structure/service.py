@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, delete, func, select
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -24,6 +24,7 @@ from services.workspace.governance.models import (
     ChangeRequestState,
     MilestoneRebaseline,
 )
+from services.workspace.raid.models import Dependency
 from services.workspace.registers import RegisterService, between, equal, invalid, move_versions_on
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.structure.models import (
@@ -38,6 +39,7 @@ from services.workspace.structure.models import (
     TrancheState,
 )
 from services.workspace.structure.rules import (
+    ENDED_PROJECTS,
     UNDER_WAY,
     Gate,
     actual_date_in_step,
@@ -361,6 +363,16 @@ class ProjectService(RegisterService[Project]):
             await self.check_milestones_follow(row)
         check_dates(row.start_date, row.end_date)
 
+    async def update(self, row: Project, changes: dict[str, Any]) -> Project:
+        was_cancelled = row.state is ProjectState.CANCELLED
+        updated = await super().update(row, changes)
+        if was_cancelled != (updated.state is ProjectState.CANCELLED):
+            # The RAG of a dependency with the project on a side reads whether it is cancelled.
+            await move_versions_on(
+                self.session, Dependency, dependencies_naming(project_id=row.id), self.actor_id
+            )
+        return updated
+
     async def check_milestones_follow(self, row: Project) -> None:
         """A project moves to another tranche only while none of its milestones names a
         different one: they would disagree with it (a milestone naming no tranche follows its
@@ -412,6 +424,25 @@ class ProjectService(RegisterService[Project]):
         await super().delete(row)
 
 
+def dependencies_naming(
+    *, project_id: uuid.UUID | None = None, milestone_id: uuid.UUID | None = None
+) -> ColumnElement[bool]:
+    """Dependencies with ``milestone_id``, or ``project_id`` (itself or one of its milestones),
+    on a side."""
+    if milestone_id is not None:
+        return or_(
+            Dependency.from_milestone_id == milestone_id,
+            Dependency.to_milestone_id == milestone_id,
+        )
+    milestones = select(Milestone.id).where(Milestone.project_id == project_id)
+    return or_(
+        Dependency.from_project_id == project_id,
+        Dependency.to_project_id == project_id,
+        Dependency.from_milestone_id.in_(milestones),
+        Dependency.to_milestone_id.in_(milestones),
+    )
+
+
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
@@ -452,6 +483,16 @@ class MilestoneFilter:
         return orders[self.sort]
 
 
+def not_of_an_ended_project() -> ColumnElement[bool]:
+    """Milestones of no project, or of one neither closed nor cancelled: those a programme's
+    dashboard, schedule slip and key milestones count (a cancelled project's milestones will
+    not come, a closed one's no longer matter)."""
+    return or_(
+        Milestone.project_id.is_(None),
+        ~exists().where(Project.id == Milestone.project_id, Project.state.in_(ENDED_PROJECTS)),
+    )
+
+
 def slip_days(milestone: Milestone, today: date) -> int | None:
     """Days the milestone is (or was) late against its baseline; negative when early.
 
@@ -484,6 +525,8 @@ class MilestoneService(RegisterService[Milestone]):
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
         if before is None or "project_id" in before:
             await self.require_project(row.project_id, row.programme_id)
+            if before is None or before["project_id"] != row.project_id:
+                await self.refuse_cancelled_project(row)
         if before is None or "project_id" in before or "tranche_id" in before:
             await self.check_tranche_of_project(row)
         rebaselined = before is not None and before.get("baseline_date", row.baseline_date)
@@ -503,6 +546,14 @@ class MilestoneService(RegisterService[Milestone]):
         problem = actual_date_problem(row.state, row.actual_date, today, kept=kept)
         if problem is not None:
             raise invalid("actual_date", problem)
+
+    async def refuse_cancelled_project(self, row: Milestone) -> None:
+        """A cancelled project takes no milestones (new or moved in): it will deliver none."""
+        if row.project_id is None:
+            return
+        state = await self.session.scalar(select(Project.state).where(Project.id == row.project_id))
+        if state is ProjectState.CANCELLED:
+            raise invalid("project_id", "the project is cancelled: it takes no milestones")
 
     async def check_tranche_of_project(self, row: Milestone) -> None:
         """A milestone of a project in a tranche names that tranche, or none."""

@@ -1,0 +1,90 @@
+"""How projects, milestones, dependencies and gates hold together across a programme: a
+cancelled project, a slipping milestone, a milestone moved, the filters and views that follow
+links."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.conftest import MakeWorkspace, Workspace
+from tests.workspace_api import Client, change, day, make, programme, url
+
+
+async def read(client: Client, ws: Workspace, path: str, **params: Any) -> Any:
+    response = await client.get(url(ws, path), params=params, headers=ws.headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_a_cancelled_project_drives_no_schedule_and_its_dependencies_read_red(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    core, migration = [
+        await make(
+            client,
+            ws,
+            "projects",
+            {"programme_id": prog["id"], "name": name, "state": "active"},
+        )
+        for name in ("Core", "Migration")
+    ]
+    for project, title, offset in ((core, "Go-live", 10), (migration, "Data migrated", -60)):
+        await make(
+            client,
+            ws,
+            "milestones",
+            {
+                "programme_id": prog["id"],
+                "project_id": project["id"],
+                "title": title,
+                "baseline_date": day(offset),
+                "forecast_date": day(offset),
+            },
+        )
+    dependency = await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Migrated data for go-live",
+            "from_project_id": migration["id"],
+            "to_project_id": core["id"],
+            "need_by_date": day(40),
+            "committed_date": day(10),
+            "status": "agreed",
+        },
+    )
+    assert dependency["rag"] == "green"
+    draft = await make(
+        client,
+        ws,
+        "status-reports",
+        {"programme_id": prog["id"], "period_start": day(-20), "period_end": day(5)},
+    )
+    suggestion = f"status-reports/{draft['id']}/suggestion"
+    assert (await read(client, ws, suggestion))["rags"]["schedule"] == "red"  # 60 days late
+
+    cancelled = await change(client, ws, "projects", migration, {"state": "cancelled"})
+    assert cancelled.status_code == 200, cancelled.text
+
+    board = await read(client, ws, f"programmes/{prog['id']}/dashboard", horizon_days=60)
+    assert [m["title"] for m in board["milestones_due"]] == ["Go-live"]
+    assert board["milestones_due_count"] == 1
+    suggested = await read(client, ws, suggestion)
+    assert suggested["evidence"]["schedule_slip_weeks"] == 0.0
+    assert suggested["rags"]["schedule"] == "green"
+    shown = await read(client, ws, f"dependencies/{dependency['id']}")
+    assert shown["rag"] == "red"
+    assert shown["version"] > dependency["version"]  # its ETag moved on with its RAG
+    graph = await read(client, ws, "dependency-map", programme_id=prog["id"])
+    assert [e["rag"] for e in graph["edges"]] == ["red"]
+    refused = await client.post(
+        url(ws, "milestones"),
+        json={"programme_id": prog["id"], "project_id": migration["id"], "title": "Cutover"},
+        headers=ws.headers,
+    )
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["project_id"]
