@@ -125,6 +125,7 @@ async def get_user_by_email(session: AsyncSession, email: str) -> User | None:
 async def require_user(session: AsyncSession, email: str) -> User:
     user = await get_user_by_email(session, email)
     if user is None:
+        normalise_email(email)  # a mistyped address is told so, rather than "no user"
         raise NotFound(f"No user {email}.")
     return user
 
