@@ -88,3 +88,70 @@ async def test_a_cancelled_project_drives_no_schedule_and_its_dependencies_read_
     )
     assert refused.status_code == 422, refused.text
     assert [e["field"] for e in refused.json()["errors"]] == ["project_id"]
+
+
+async def test_a_dependency_reads_the_milestones_it_links(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    core, interfaces = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Core", "Interfaces")
+    ]
+
+    async def milestone(project: dict[str, Any], title: str, offset: int) -> dict[str, Any]:
+        body = {"baseline_date": day(offset), "forecast_date": day(offset)}
+        return await make(
+            client,
+            ws,
+            "milestones",
+            {"programme_id": prog["id"], "project_id": project["id"], "title": title} | body,
+        )
+
+    ready = await milestone(interfaces, "Interfaces ready", 20)
+    go_live = await milestone(core, "Go-live", 25)
+    sides = {
+        "programme_id": prog["id"],
+        "from_project_id": interfaces["id"],
+        "from_milestone_id": ready["id"],
+        "to_project_id": core["id"],
+        "status": "agreed",
+    }
+    typed = await make(
+        client,
+        ws,
+        "dependencies",
+        sides | {"title": "Typed need-by", "need_by_date": day(30), "committed_date": day(20)},
+    )
+    assert typed["rag"] == "green"
+    # No need-by date: the needing milestone's date (day 25) is the need.
+    needing = await make(
+        client,
+        ws,
+        "dependencies",
+        sides | {"title": "Go-live needs it", "to_milestone_id": go_live["id"]},
+    )
+    assert needing["rag"] == "amber"  # five days to spare
+
+    slipped = await change(client, ws, "milestones", ready, {"forecast_date": day(45)})
+    assert slipped.status_code == 200, slipped.text
+    shown = await read(client, ws, f"dependencies/{typed['id']}")
+    assert (shown["rag"], shown["committed_date"]) == ("red", day(20))  # the milestone commits
+    assert shown["version"] > typed["version"]
+    page = await read(client, ws, "dependencies", programme_id=prog["id"])
+    assert {d["title"]: d["rag"] for d in page["items"]} == {
+        "Typed need-by": "red",
+        "Go-live needs it": "red",
+    }
+    graph = await read(client, ws, "dependency-map", programme_id=prog["id"])
+    assert [e["rag"] for e in graph["edges"]] == ["red", "red"]
+
+    achieved = await change(client, ws, "milestones", slipped.json(), {"state": "achieved"})
+    assert achieved.status_code == 200, achieved.text
+    page = await read(client, ws, "dependencies", programme_id=prog["id"])
+    assert [d["rag"] for d in page["items"]] == ["green", "green"]  # delivered today
+
+    document = (await client.get("/schema/openapi.json")).json()
+    described = document["components"]["schemas"]["DependencyRead"]["properties"]["rag"]
+    assert "from_milestone_id" in str(described)

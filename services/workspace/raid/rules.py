@@ -8,6 +8,7 @@ from datetime import date
 from services.workspace.configuration.models import RiskResponseModel
 from services.workspace.models import Rag
 from services.workspace.raid.models import DependencyStatus, RiskKind, RiskResponse, RiskTrend
+from services.workspace.structure.models import MilestoneState
 
 THREAT_RESPONSES = frozenset(
     {
@@ -59,10 +60,28 @@ def risk_trend(previous_score: int, score: int, kind: RiskKind = RiskKind.THREAT
 
 
 @dataclass(frozen=True, slots=True)
-class DependencyLinks:
-    """What a dependency's RAG reads beyond its own row: how the projects on its sides stand
-    (a side's project is the one it names, or its milestone's)."""
+class LinkedMilestone:
+    """A milestone a dependency names, as its RAG reads it."""
 
+    state: MilestoneState
+    baseline: date | None = None
+    forecast: date | None = None
+    actual: date | None = None
+
+    @property
+    def planned(self) -> date | None:
+        """When it is expected: its forecast, else its baseline."""
+        return self.forecast or self.baseline
+
+
+@dataclass(frozen=True, slots=True)
+class DependencyLinks:
+    """What a dependency's RAG reads beyond its own row: the milestones it names (``delivering``
+    on the from side, ``needing`` on the to side) and how the projects on its sides stand (a
+    side's project is the one it names, or its milestone's)."""
+
+    delivering: LinkedMilestone | None = None
+    needing: LinkedMilestone | None = None
     side_cancelled: bool = False
 
 
@@ -83,15 +102,33 @@ def dependency_rag(
 
     Red, whatever the dates, while a project on either side is cancelled and the dependency is
     neither delivered nor cancelled: nothing will deliver it, or nothing needs it any more;
-    either way it is re-planned or cancelled, not left green."""
+    either way it is re-planned or cancelled, not left green.
+
+    A delivering milestone is the commitment: achieved on or before the need-by date, the
+    dependency is delivered (green); achieved after it, or cancelled, it missed (red); still to
+    come, its forecast (else baseline, and not before today) stands in for ``committed``, which
+    is read only when the milestone has no date. Without a need-by date, the needing
+    milestone's (actual, else forecast, else baseline) is the need."""
     if status is DependencyStatus.CANCELLED:
         return None
     if status is DependencyStatus.DELIVERED:
         return Rag.GREEN
     if links.side_cancelled:
         return Rag.RED
+    needing = links.needing
+    if need_by is None and needing is not None and needing.state is not MilestoneState.CANCELLED:
+        need_by = needing.actual or needing.planned
     if need_by is None:
         return None
+    delivering = links.delivering
+    if delivering is not None:
+        if delivering.state is MilestoneState.CANCELLED:
+            return Rag.RED
+        if delivering.state is MilestoneState.ACHIEVED:
+            done = delivering.actual or delivering.planned
+            return Rag.GREEN if done is None or done <= need_by else Rag.RED
+        if delivering.planned is not None:
+            committed = max(delivering.planned, today)
     if today > need_by:
         return Rag.RED
     if committed is None:

@@ -207,6 +207,23 @@ class IssueRead(msgspec.Struct):
     updated_by: uuid.UUID | None
 
 
+DependencyRag = Annotated[
+    Rag | None,
+    Meta(
+        description=(
+            "Worked out on each read, as of the workspace's today. None: cancelled, or nothing "
+            "is needed by a date. Green: delivered, or committed at least 7 days before the "
+            "need-by date; amber: no commitment, under 7 days to spare, or still proposed; red: "
+            "the commitment misses the need-by date, the need-by date passed undelivered, or a "
+            "project on either side (named, or through its milestone) is cancelled. When "
+            "from_milestone_id is named, that milestone is the commitment: achieved on or "
+            "before the need-by date it is green, achieved later or cancelled red; still to "
+            "come, its forecast (else baseline, and not before today) is read in place of "
+            "committed_date. Without need_by_date, to_milestone_id's date (actual, else "
+            "forecast, else baseline) is the need."
+        )
+    ),
+]
 Statement = Annotated[str, Meta(min_length=1, max_length=20_000, pattern=r"^[^\x00]*$")]
 
 
@@ -325,7 +342,7 @@ class DependencyRead(msgspec.Struct):
     from_owner_id: uuid.UUID | None
     to_owner_id: uuid.UUID | None
     status: DependencyStatus
-    rag: Rag | None
+    rag: DependencyRag
     custom_fields: dict[str, Any]
     source_pack: str | None
     source_version: str | None

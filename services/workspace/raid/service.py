@@ -36,6 +36,7 @@ from services.workspace.raid.models import (
 )
 from services.workspace.raid.rules import (
     DependencyLinks,
+    LinkedMilestone,
     dependency_rag,
     responses_for,
     risk_score,
@@ -426,17 +427,36 @@ async def dependency_links(
     milestone_ids = {
         m for d in dependencies for m in (d.from_milestone_id, d.to_milestone_id) if m is not None
     }
-    owners: dict[uuid.UUID, uuid.UUID | None] = {}
+    milestones: dict[uuid.UUID, tuple[uuid.UUID | None, LinkedMilestone]] = {}
     if milestone_ids:
         found = await session.execute(
-            select(Milestone.id, Milestone.project_id).where(Milestone.id.in_(milestone_ids))
+            select(
+                Milestone.id,
+                Milestone.project_id,
+                Milestone.state,
+                Milestone.baseline_date,
+                Milestone.forecast_date,
+                Milestone.actual_date,
+            ).where(Milestone.id.in_(milestone_ids))
         )
-        owners = {m.id: m.project_id for m in found.all()}
+        milestones = {
+            m.id: (
+                m.project_id,
+                LinkedMilestone(m.state, m.baseline_date, m.forecast_date, m.actual_date),
+            )
+            for m in found.all()
+        }
 
     def sides(d: Dependency) -> set[uuid.UUID]:
         named = {d.from_project_id, d.to_project_id}
-        named |= {owners.get(m) for m in (d.from_milestone_id, d.to_milestone_id) if m}
+        named |= {
+            milestones[m][0] for m in (d.from_milestone_id, d.to_milestone_id) if m in milestones
+        }
         return {p for p in named if p is not None}
+
+    def linked(milestone_id: uuid.UUID | None) -> LinkedMilestone | None:
+        found = milestones.get(milestone_id) if milestone_id is not None else None
+        return None if found is None else found[1]
 
     project_ids = {p for d in dependencies for p in sides(d)}
     cancelled: set[uuid.UUID] = set()
@@ -450,7 +470,14 @@ async def dependency_links(
                 )
             ).all()
         )
-    return {d.id: DependencyLinks(side_cancelled=bool(sides(d) & cancelled)) for d in dependencies}
+    return {
+        d.id: DependencyLinks(
+            delivering=linked(d.from_milestone_id),
+            needing=linked(d.to_milestone_id),
+            side_cancelled=bool(sides(d) & cancelled),
+        )
+        for d in dependencies
+    }
 
 
 async def dependency_rags(

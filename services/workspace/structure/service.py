@@ -513,6 +513,10 @@ def slip_days(milestone: Milestone, today: date) -> int | None:
     return None if latest is None else (latest - baseline).days
 
 
+# What a dependency's RAG reads of the milestones it names (and of their projects).
+READ_BY_DEPENDENCIES = ("state", "baseline_date", "forecast_date", "actual_date", "project_id")
+
+
 class MilestoneService(RegisterService[Milestone]):
     model = Milestone
     noun = "milestone"
@@ -546,6 +550,16 @@ class MilestoneService(RegisterService[Milestone]):
         problem = actual_date_problem(row.state, row.actual_date, today, kept=kept)
         if problem is not None:
             raise invalid("actual_date", problem)
+
+    async def update(self, row: Milestone, changes: dict[str, Any]) -> Milestone:
+        was = {name: getattr(row, name) for name in READ_BY_DEPENDENCIES}
+        updated = await super().update(row, changes)
+        if any(getattr(updated, name) != value for name, value in was.items()):
+            # A dependency naming the milestone reads its dates and state for its RAG.
+            await move_versions_on(
+                self.session, Dependency, dependencies_naming(milestone_id=row.id), self.actor_id
+            )
+        return updated
 
     async def refuse_cancelled_project(self, row: Milestone) -> None:
         """A cancelled project takes no milestones (new or moved in): it will deliver none."""
@@ -624,4 +638,11 @@ class MilestoneService(RegisterService[Milestone]):
         milestone.baseline_date = new_baseline
         milestone.updated_by = self.actor_id
         await self.session.flush()
+        if previous != new_baseline:
+            await move_versions_on(
+                self.session,
+                Dependency,
+                dependencies_naming(milestone_id=milestone.id),
+                self.actor_id,
+            )
         return previous
