@@ -72,6 +72,7 @@ from services.workspace.registers import (
 from services.workspace.structure.service import lock_programme
 from services.workspace.templates import service as pins
 from services.workspace.templates.models import TemplatePin
+from services.workspace.templates.schemas import UpgradeConflict
 from templates_library import upgrade as merge
 from templates_library.reading import WorkspaceItems, read_pack_items
 from templates_library.rows import (
@@ -623,7 +624,8 @@ async def _apply(
     if move_pin:
         pin = await pins.require(session)
         new = _still_due(prepared, theirs, pin.held_items)
-        await pins.move(session, pin, prepared.target.version, actor_id, held=new)
+        left = _left_to_client(_saying_why(prepared.plan, prepared.behind))
+        await pins.move(session, pin, prepared.target.version, actor_id, held=new, conflicts=left)
     forget_configuration(session)
 
 
@@ -683,6 +685,22 @@ def _still_due(
             ref = item_ref(*entry.item_id)
             held[ref] = recorded.get(ref, prepared.target.version)
     return held
+
+
+def _left_to_client(plan: UpgradePlan) -> list[UpgradeConflict]:
+    """The plan's conflicts, for the pin's record of the upgrade (`_settle` settles them, so no
+    later plan shows them): each with the fields whose change in the target version was not
+    applied, and the plan's reason."""
+    unapplied = {merge.ChangedBy.PACK, merge.ChangedBy.BOTH}
+    return [
+        UpgradeConflict(
+            kind=entry.kind,
+            key=entry.key,
+            fields=[f.field for f in entry.fields if f.changed_by in unapplied],
+            reason=entry.reason,
+        )
+        for entry in plan.with_action(Action.CONFLICT)
+    ]
 
 
 async def _settle(

@@ -112,6 +112,80 @@ async def test_applying_moves_the_pin_once_per_idempotency_key(
     assert after == pin
 
 
+def third_version(data: dict[str, Any]) -> None:
+    """1.2.0: `second_version`, and the board meets weekly."""
+    second_version(data)
+    data["version"] = "1.2.0"
+    data["boards"][0]["cadence"] = "weekly"
+
+
+async def test_the_pin_keeps_the_conflicts_an_applied_upgrade_left_to_the_client(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(None, second_version, third_version)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    seeded = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    risk_id = stable_id(ws.tenant_id, pack, "risk", "threat")
+    risk = (await client.get(url(ws, f"risks/{risk_id}"), headers=ws.headers)).json()
+    assert (await change(client, ws, "risks", risk, {"title": "Ours"})).status_code == 200
+
+    applied = await _upgrade(client, ws, {"version": "1.1.0", "apply": True})
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+
+    assert seeded["last_upgrade"] is None
+    assert [(e["kind"], e["key"]) for e in applied["entries"] if e["action"] == "conflict"] == [
+        ("risk", "threat")
+    ]
+    assert pin["last_upgrade"] == {
+        "applied_by": str(ws.user_id),
+        "applied_at": pin["upgraded_at"],
+        "from_version": "1.0.0",
+        "to_version": "1.1.0",
+        "conflicts": [
+            {
+                "kind": "risk",
+                "key": "threat",
+                # Both changed the title, the pack alone the probability: neither is applied.
+                "fields": ["title", "probability"],
+                "reason": "changed by the client and by the target version",
+            }
+        ],
+    }
+    # Settled: a dry run to the same version shows the client's change as kept, no longer as
+    # a conflict; it leaves the record as it was, and so does applying the pinned version.
+    dry = await _upgrade(client, ws, {"version": "1.1.0"})
+    assert _entries(dry)[("risk", "threat")]["action"] == "kept"
+    await _upgrade(client, ws, {"version": "1.1.0", "apply": True})
+    after = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+    assert after == pin
+
+
+async def test_a_later_upgrade_replaces_the_pins_record_of_the_last_one(
+    client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace(Role.ADMIN)
+    pack = await publish_pack(None, second_version, third_version)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    risk_id = stable_id(ws.tenant_id, pack, "risk", "threat")
+    risk = (await client.get(url(ws, f"risks/{risk_id}"), headers=ws.headers)).json()
+    assert (await change(client, ws, "risks", risk, {"title": "Ours"})).status_code == 200
+    await _upgrade(client, ws, {"version": "1.1.0", "apply": True})
+
+    # Applied from the command line's path: no user.
+    (done,) = await upgrade_all(database, pack, "1.2.0", apply=True)
+    pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
+
+    assert done.error is None and done.counts["update"] == 1  # the board's cadence
+    assert pin["last_upgrade"] == {
+        "applied_by": None,
+        "applied_at": pin["upgraded_at"],
+        "from_version": "1.1.0",
+        "to_version": "1.2.0",
+        "conflicts": [],
+    }
+
+
 async def test_only_admins_apply_and_bad_targets_are_problems(
     client: Client, database: Database, make_workspace: MakeWorkspace, publish_pack: PublishPack
 ) -> None:
@@ -269,6 +343,9 @@ async def test_an_upgrade_holds_back_rows_the_workspaces_rules_refuse(
     assert (await get("boards", "board", "board"))["cadence"] == "fortnightly"
     pin = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert pin["pack_version"] == "1.1.0"
+    # The rules' refusals, found while writing, are on record as the conflicts left.
+    recorded = {(c["kind"], c["key"]): c["reason"] for c in pin["last_upgrade"]["conflicts"]}
+    assert recorded == conflicts
 
 
 def with_a_rating(data: dict[str, Any]) -> None:

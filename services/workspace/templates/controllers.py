@@ -54,7 +54,8 @@ class TemplateController(Controller):
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
     ) -> TemplatePinRead:
-        return read_of(TemplatePinRead, await pins.require(session))
+        pin = await pins.require(session)
+        return read_of(TemplatePinRead, pin, last_upgrade=pins.last_upgrade(pin))
 
     @post(
         "/template-upgrades",

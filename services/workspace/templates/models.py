@@ -22,7 +22,11 @@ class TemplatePin(WorkspaceModel):
     (`kind:key` → the version that first brought them): new items, which have no row to say so
     (the next upgrade plans them as adds again instead of taking them for deleted by the
     client), and updates and removals a rule held back. `pmo templates upgrade --all` plans a
-    workspace with any, even one already on the target version."""
+    workspace with any, even one already on the target version.
+
+    ``last_upgrade`` is the last upgrade that moved the pin (`schemas.LastUpgrade`: who, when,
+    from → to, the conflicts it left to the client); None before any. Applying settles those
+    conflicts, so no later plan shows them again: this is where they stay on record."""
 
     __tablename__ = "template_pins"
     __workspace_table_args__ = (UniqueConstraint("tenant_id"),)
@@ -33,3 +37,4 @@ class TemplatePin(WorkspaceModel):
     held_items: Mapped[dict[str, str]] = mapped_column(JSONB, default=dict, server_default="{}")
     seeded_at: Mapped[datetime] = mapped_column(default=utcnow)
     upgraded_at: Mapped[datetime | None]
+    last_upgrade: Mapped[dict[str, Any] | None] = mapped_column(JSONB)

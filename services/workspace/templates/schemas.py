@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -21,12 +22,46 @@ VersionNumber = Annotated[
 Action = Literal["unchanged", "update", "add", "remove", "conflict", "kept"]
 
 
+class UpgradeConflict(msgspec.Struct):
+    """A conflict an applied upgrade left to the client: the item stays as the client has it
+    and the target version's change to it is not applied."""
+
+    kind: str
+    key: str
+    fields: Annotated[
+        list[str],
+        Meta(
+            description="The fields whose change in the target version was not applied "
+            "(changed by the pack, or by both the pack and the client)."
+        ),
+    ]
+    reason: Annotated[str, Meta(description="Why, as the upgrade's plan gave it.")]
+
+
+class LastUpgrade(msgspec.Struct):
+    """The last upgrade that moved the pin, kept because applying settles its conflicts: no
+    later dry run shows them again."""
+
+    applied_by: Annotated[
+        uuid.UUID | None,
+        Meta(description="The user who applied it; null when applied from the command line."),
+    ]
+    applied_at: datetime
+    from_version: str
+    to_version: str
+    conflicts: Annotated[
+        list[UpgradeConflict],
+        Meta(description="What the upgrade left to the client to resolve by hand."),
+    ]
+
+
 class TemplatePinRead(msgspec.Struct):
     """The pack version the workspace follows and the parameters it was seeded with.
     ``held_items``: the pack's changes an upgrade held back that are still due (``kind:key`` →
     the version that first brought them): new items, and updates and removals a rule held back
     (rows still use what the pack removes, the change would break a register's rule …). The
-    next upgrade plans them again."""
+    next upgrade plans them again. ``last_upgrade``: the last applied upgrade that moved the
+    pin, with the conflicts it left to the client (null before any upgrade)."""
 
     pack: str
     pack_version: str
@@ -34,6 +69,13 @@ class TemplatePinRead(msgspec.Struct):
     seeded_at: datetime
     upgraded_at: datetime | None
     held_items: dict[str, str] = {}
+    last_upgrade: Annotated[
+        LastUpgrade | None,
+        Meta(
+            description="The last applied upgrade that moved the pin, with the conflicts it "
+            "left to the client; null before any upgrade."
+        ),
+    ] = None
 
 
 class TemplateUpgradeCreate(msgspec.Struct, forbid_unknown_fields=True):

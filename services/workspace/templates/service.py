@@ -23,6 +23,7 @@ from services.db.base import utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import NotFound
 from services.workspace.templates.models import TemplatePin
+from services.workspace.templates.schemas import LastUpgrade, UpgradeConflict
 
 
 async def current(session: AsyncSession, *, for_update: bool = False) -> TemplatePin | None:
@@ -80,19 +81,39 @@ async def move(
     actor_id: uuid.UUID | None = None,
     *,
     held: Mapping[str, str] | None = None,
+    conflicts: Sequence[UpgradeConflict] = (),
 ) -> TemplatePin:
     """Record that the workspace now follows ``version`` of its pack, with the new items the
-    upgrade held back (``held``, see `TemplatePin.held_items`; None: as they were). Nothing to
-    record when neither changes: an "upgrade" to the pinned version that adds nothing."""
+    upgrade held back (``held``, see `TemplatePin.held_items`; None: as they were), and the
+    upgrade itself as the pin's ``last_upgrade``: who, when, from → to, and the ``conflicts``
+    it left to the client. Nothing to record when neither version nor held items change: an
+    "upgrade" to the pinned version that adds nothing leaves the last record as it was."""
     held_items = dict(pin.held_items if held is None else held)
     if pin.pack_version == version and held_items == pin.held_items:
         return pin
+    now = utcnow()
+    pin.last_upgrade = msgspec.to_builtins(
+        LastUpgrade(
+            applied_by=actor_id,
+            applied_at=now,
+            from_version=pin.pack_version,
+            to_version=version,
+            conflicts=list(conflicts),
+        )
+    )
     pin.pack_version = version
     pin.held_items = held_items
-    pin.upgraded_at = utcnow()
+    pin.upgraded_at = now
     pin.updated_by = actor_id
     await session.flush()
     return pin
+
+
+def last_upgrade(pin: TemplatePin) -> LastUpgrade | None:
+    """The pin's record of its last upgrade, typed (None before any)."""
+    if pin.last_upgrade is None:
+        return None
+    return msgspec.convert(pin.last_upgrade, LastUpgrade)
 
 
 async def tenants_on(session: AsyncSession, pack: str) -> Sequence[tuple[uuid.UUID, str, bool]]:
