@@ -155,3 +155,60 @@ async def test_a_dependency_reads_the_milestones_it_links(
     document = (await client.get("/schema/openapi.json")).json()
     described = document["components"]["schemas"]["DependencyRead"]["properties"]["rag"]
     assert "from_milestone_id" in str(described)
+
+
+async def test_a_milestone_named_with_its_project_by_a_dependency_does_not_move_project(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    interfaces, core, portal = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Interfaces", "Core", "Portal")
+    ]
+    ready = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "project_id": interfaces["id"], "title": "Ready"},
+    )
+    dependency = await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Interfaces for go-live",
+            "from_project_id": interfaces["id"],
+            "from_milestone_id": ready["id"],
+            "to_project_id": core["id"],
+        },
+    )
+    moved = await change(client, ws, "milestones", ready, {"project_id": portal["id"]})
+    assert moved.status_code == 409, moved.text
+    assert "'Interfaces for go-live'" in moved.json()["detail"]
+    assert [e["field"] for e in moved.json()["errors"]] == ["project_id"]
+    assert (await read(client, ws, f"milestones/{ready['id']}"))["project_id"] == interfaces["id"]
+    renamed = await change(client, ws, "dependencies", dependency, {"title": "Renamed"})
+    assert renamed.status_code == 200, renamed.text
+
+    # Named by the milestone alone, the side follows it wherever it goes.
+    launch = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "project_id": core["id"], "title": "Launch"},
+    )
+    await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Interfaces for launch",
+            "from_project_id": interfaces["id"],
+            "to_milestone_id": launch["id"],
+        },
+    )
+    moved = await change(client, ws, "milestones", launch, {"project_id": portal["id"]})
+    assert moved.status_code == 200, moved.text

@@ -11,7 +11,7 @@ from datetime import date
 from typing import Any
 
 from advanced_alchemy.repository import SQLAlchemyAsyncRepository
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
@@ -531,6 +531,8 @@ class MilestoneService(RegisterService[Milestone]):
             await self.require_project(row.project_id, row.programme_id)
             if before is None or before["project_id"] != row.project_id:
                 await self.refuse_cancelled_project(row)
+            if before is not None and before["project_id"] != row.project_id:
+                await self.refuse_move_from_dependencies(row)
         if before is None or "project_id" in before or "tranche_id" in before:
             await self.check_tranche_of_project(row)
         rebaselined = before is not None and before.get("baseline_date", row.baseline_date)
@@ -560,6 +562,39 @@ class MilestoneService(RegisterService[Milestone]):
                 self.session, Dependency, dependencies_naming(milestone_id=row.id), self.actor_id
             )
         return updated
+
+    async def refuse_move_from_dependencies(self, row: Milestone) -> None:
+        """A milestone moves to another project only while no dependency names it with its
+        project on the same side: the dependency would name a project the milestone is no
+        longer of (and refuse its every later edit). Such dependencies are named, to be changed
+        first (their side's project, or the milestone)."""
+        found = await self.session.execute(
+            select(Dependency.reference, Dependency.title)
+            .where(
+                or_(
+                    and_(
+                        Dependency.from_milestone_id == row.id,
+                        Dependency.from_project_id.is_not(None),
+                        Dependency.from_project_id.is_distinct_from(row.project_id),
+                    ),
+                    and_(
+                        Dependency.to_milestone_id == row.id,
+                        Dependency.to_project_id.is_not(None),
+                        Dependency.to_project_id.is_distinct_from(row.project_id),
+                    ),
+                )
+            )
+            .order_by(Dependency.created_at, Dependency.id)
+        )
+        named = [f"{ref} '{title}'" if ref else f"'{title}'" for ref, title in found.all()]
+        if named:
+            which = "a dependency names" if len(named) == 1 else f"{len(named)} dependencies name"
+            raise Conflict(
+                f"The milestone cannot move to another project: {which} it with its current "
+                f"project on the same side ({', '.join(named)}). Change their project (or "
+                "milestone) first.",
+                errors=[field_error("project_id", "dependencies name the milestone's project")],
+            )
 
     async def refuse_cancelled_project(self, row: Milestone) -> None:
         """A cancelled project takes no milestones (new or moved in): it will deliver none."""
