@@ -212,3 +212,69 @@ async def test_a_milestone_named_with_its_project_by_a_dependency_does_not_move_
     )
     moved = await change(client, ws, "milestones", launch, {"project_id": portal["id"]})
     assert moved.status_code == 200, moved.text
+
+
+async def test_filters_follow_a_milestone_to_its_project_and_tranche(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    first, second = [
+        await make(
+            client,
+            ws,
+            "tranches",
+            {"programme_id": prog["id"], "name": name, "position": position},
+        )
+        for position, name in enumerate(("Tranche 1", "Tranche 2"), start=1)
+    ]
+    migration, portal = [
+        await make(
+            client,
+            ws,
+            "projects",
+            {"programme_id": prog["id"], "name": name, "tranche_id": tranche["id"]},
+        )
+        for name, tranche in (("Migration", first), ("Portal", second))
+    ]
+    named = await make(
+        client,
+        ws,
+        "milestones",
+        {
+            "programme_id": prog["id"],
+            "project_id": portal["id"],
+            "tranche_id": second["id"],
+            "title": "Portal live",
+        },
+    )
+    following = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "project_id": portal["id"], "title": "Portal beta"},
+    )
+    await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "project_id": migration["id"], "title": "Data migrated"},
+    )
+    in_second = await read(client, ws, "milestones", tranche_id=second["id"])
+    assert {m["title"] for m in in_second["items"]} == {named["title"], following["title"]}
+    assert in_second["total"] == 2
+
+    await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Migrated data for the beta",
+            "from_project_id": migration["id"],
+            "to_milestone_id": following["id"],
+        },
+    )
+    for project in (portal, migration):
+        found = await read(client, ws, "dependencies", project_id=project["id"])
+        assert [d["title"] for d in found["items"]] == ["Migrated data for the beta"]

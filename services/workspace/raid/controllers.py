@@ -140,7 +140,10 @@ def assumption_filter(
 def dependency_filter(
     programme_id: FromQuery[uuid.UUID | None] = None,
     project_id: Annotated[
-        uuid.UUID | None, QueryParameter(description="A project on either side")
+        uuid.UUID | None,
+        QueryParameter(
+            description="A project on either side: named, or owning the side's milestone"
+        ),
     ] = None,
     status: FromQuery[DependencyStatus | None] = None,
     kind: FromQuery[DependencyKind | None] = None,

@@ -289,7 +289,7 @@ class AssumptionService(RegisterService[Assumption]):
 @dataclass(frozen=True, slots=True)
 class DependencyFilter:
     programme_id: uuid.UUID | None = None
-    # Either side.
+    # Either side, named or through its milestone.
     project_id: uuid.UUID | None = None
     status: DependencyStatus | None = None
     kind: DependencyKind | None = None
@@ -305,10 +305,15 @@ class DependencyFilter:
             ]
         ) + between(Dependency.need_by_date, self.due_after, self.due_before)
         if self.project_id is not None:
+            # A side is the project's when it names the project or one of its milestones (a
+            # side may name only its milestone).
+            milestones = select(Milestone.id).where(Milestone.project_id == self.project_id)
             conditions.append(
                 or_(
                     Dependency.from_project_id == self.project_id,
                     Dependency.to_project_id == self.project_id,
+                    Dependency.from_milestone_id.in_(milestones),
+                    Dependency.to_milestone_id.in_(milestones),
                 )
             )
         return conditions

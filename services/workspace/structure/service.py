@@ -467,12 +467,25 @@ class MilestoneFilter:
     def conditions(self) -> list[ColumnElement[bool]]:
         pairs = [
             (Milestone.programme_id, self.programme_id),
-            (Milestone.tranche_id, self.tranche_id),
             (Milestone.project_id, self.project_id),
             (Milestone.state, self.state),
             (Milestone.owner_id, self.owner_id),
         ]
-        return equal(pairs) + between(Milestone.forecast_date, self.due_after, self.due_before)
+        conditions = equal(pairs)
+        if self.tranche_id is not None:
+            # A milestone naming no tranche follows its project's: it is in that one too.
+            conditions.append(
+                or_(
+                    Milestone.tranche_id == self.tranche_id,
+                    and_(
+                        Milestone.tranche_id.is_(None),
+                        Milestone.project_id.in_(
+                            select(Project.id).where(Project.tranche_id == self.tranche_id)
+                        ),
+                    ),
+                )
+            )
+        return conditions + between(Milestone.forecast_date, self.due_after, self.due_before)
 
     def order(self) -> list[Any]:
         orders: dict[Any, list[Any]] = {
