@@ -278,3 +278,74 @@ async def test_filters_follow_a_milestone_to_its_project_and_tranche(
     for project in (portal, migration):
         found = await read(client, ws, "dependencies", project_id=project["id"])
         assert [d["title"] for d in found["items"]] == ["Migrated data for the beta"]
+
+
+async def test_a_tranche_is_held_by_its_own_gates_and_a_project_gate_stays_in_its_tranche(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    first, second = [
+        await make(
+            client,
+            ws,
+            "tranches",
+            {"programme_id": prog["id"], "name": name, "position": position},
+        )
+        for position, name in enumerate(("Tranche 1", "Tranche 2"), start=1)
+    ]
+    core, portal = [
+        await make(
+            client,
+            ws,
+            "projects",
+            {"programme_id": prog["id"], "name": name, "tranche_id": tranche["id"]},
+        )
+        for name, tranche in (("Core", first), ("Portal", second))
+    ]
+    started = await change(client, ws, "tranches", first, {"state": "started"})
+    assert started.status_code == 200, started.text
+
+    def gate(tranche: dict[str, Any], title: str, boundary: str, **more: Any) -> dict[str, Any]:
+        body = {"programme_id": prog["id"], "tranche_id": tranche["id"], "boundary": boundary}
+        return body | {"title": title} | more
+
+    mismatched = await client.post(
+        url(ws, "stage-gates"),
+        json=gate(first, "Portal in tranche 1", "exit", project_id=portal["id"]),
+        headers=ws.headers,
+    )
+    assert mismatched.status_code == 422, mismatched.text
+    assert [e["field"] for e in mismatched.json()["errors"]] == ["project_id"]
+    review = await make(client, ws, "stage-gates", gate(first, "End of tranche 1", "exit"))
+    await make(
+        client, ws, "stage-gates", gate(second, "Portal start", "entry", project_id=portal["id"])
+    )
+    # A project's gate on a tranche under way holds nothing: it may be planned there.
+    await make(
+        client, ws, "stage-gates", gate(first, "Core closure", "exit", project_id=core["id"])
+    )
+
+    held = await change(client, ws, "tranches", second, {"state": "started"})
+    assert held.status_code == 409, held.text
+    assert "'End of tranche 1' (undecided)" in held.json()["detail"]
+    assert "Portal start" not in held.json()["detail"]
+
+    current = await client.get(url(ws, f"stage-gates/{review['id']}"), headers=ws.headers)
+    decided = await client.post(
+        url(ws, f"stage-gates/{review['id']}/decisions"),
+        json={"decision": "go", "decided_by_id": str(ws.user_id)},
+        headers={**ws.headers, "If-Match": current.headers["etag"]},
+    )
+    assert decided.status_code == 201, decided.text
+    # The project gates are the projects' business: neither holds its tranche.
+    started = await change(client, ws, "tranches", second, {"state": "started"})
+    assert started.status_code == 200, started.text
+    closed = await change(
+        client,
+        ws,
+        "tranches",
+        await read(client, ws, f"tranches/{first['id']}"),
+        {"state": "closed"},
+    )
+    assert closed.status_code == 200, closed.text

@@ -39,7 +39,7 @@ from services.workspace.governance.models import BoardMember
 from services.workspace.governance.rules import decision_date_problem
 from services.workspace.governance.service import require_board
 from services.workspace.registers import RegisterService, between, invalid
-from services.workspace.structure.models import Tranche
+from services.workspace.structure.models import Project, Tranche
 from services.workspace.structure.rules import UNDER_WAY, Gate
 from services.workspace.structure.service import lock_programme
 
@@ -127,6 +127,8 @@ class GateService(RegisterService[StageGate]):
                     "under way; a gate is planned before its tranche goes in.",
                     errors=[field_error("tranche_id", "a tranche behind it is under way")],
                 )
+        if before is None or before.keys() & {"tranche_id", "project_id"}:
+            await self.require_project_in_tranche(row)
         if before is not None and before.keys() & {"tranche_id", "boundary"}:
             # The API does not move a gate; a template upgrade may, and not in front of a
             # tranche under way either.
@@ -200,12 +202,27 @@ class GateService(RegisterService[StageGate]):
             )
         await super().delete(row)
 
+    async def require_project_in_tranche(self, row: StageGate) -> None:
+        """A gate on a project and a tranche is on a project of that tranche."""
+        if row.project_id is None or row.tranche_id is None:
+            return
+        tranche = await self.session.scalar(
+            select(Project.tranche_id).where(Project.id == row.project_id)
+        )
+        if tranche is not None and tranche != row.tranche_id:
+            raise invalid(
+                "project_id",
+                "the project is in another tranche: name its tranche, or a project of this one",
+                "A project's gate is on the project's tranche.",
+            )
+
     async def under_way_behind(self, row: StageGate) -> list[str]:
-        """The tranches under way that ``row`` stands on the way into, as ``name (state)``.
+        """The tranches under way that ``row`` stands on the way into, as ``name (state)``:
+        none for a gate on a project, which is the project's (it holds no tranche's start).
 
         Called with the programme locked (:func:`lock_programme`): what it reads holds until
         the write that relies on it commits."""
-        if row.tranche_id is None:
+        if row.tranche_id is None or row.project_id is not None:
             return []
         tranches = (
             await self.session.execute(

@@ -48,11 +48,13 @@ def actual_date_in_step(state: MilestoneState, actual: date | None, today: date)
 
 @dataclass(frozen=True, slots=True)
 class Gate:
-    """A stage gate on a tranche's boundary, as the start rule sees it."""
+    """A stage gate on a tranche's boundary, as the start rule sees it: the tranche's own (one
+    on a project of the tranche is the project's, and stands on no tranche's way in or out)."""
 
     tranche_id: uuid.UUID
     boundary: GateBoundary
     decision: GateDecision | None
+    title: str = ""
 
 
 Layout = Mapping[uuid.UUID, int]
@@ -79,14 +81,12 @@ def reordered(before: Layout, after: Layout) -> frozenset[uuid.UUID]:
     )
 
 
-def gates_on_the_way_in(
-    layout: Layout, tranche_id: uuid.UUID, gates: Iterable[Gate]
-) -> list[GateDecision | None]:
-    """Decisions of the gates on the way into a tranche: its own entry gates and the exit gates
-    of the tranches right before it."""
+def gates_on_the_way_in(layout: Layout, tranche_id: uuid.UUID, gates: Iterable[Gate]) -> list[Gate]:
+    """The gates on the way into a tranche: its own entry gates and the exit gates of the
+    tranches right before it."""
     before = tranches_before(layout, tranche_id)
     return [
-        g.decision
+        g
         for g in gates
         if (g.tranche_id == tranche_id and g.boundary is GateBoundary.ENTRY)
         or (g.tranche_id in before and g.boundary is GateBoundary.EXIT)

@@ -109,8 +109,10 @@ class TrancheUpdate(Patch):
     it goes; a tranche under way never moves behind such a gate, nor is one put in front of it.
     A planned tranche does not move out from behind the exit gate of a tranche under way before
     that gate says go or conditional go (409), as no reordering takes it out from there.
-    Moving to ``closed`` needs its own exit gates (on the tranche, not on one of its projects)
-    to have said go, conditional go or stop (409 while undecided, on hold or recycled)."""
+    Moving to ``closed`` needs its own exit gates to have said go, conditional go or stop (409
+    while undecided, on hold or recycled). Either way only the tranches' own gates count (those
+    with no ``project_id``): a gate on one of a tranche's projects is the project's, and holds
+    neither its start nor its close. The 409 names the gates in the way."""
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET

@@ -262,21 +262,38 @@ class TrancheService(RegisterService[Tranche]):
         requeued = (reordered(old, new) & old.keys() & new.keys()) - under_way
         if not starting and not moved_in_front and not requeued:
             return
+        # The tranches' own gates: a gate on one of a tranche's projects is the project's
+        # business, and holds neither the tranche's start nor its close (see check_way_out).
         found = await self.session.execute(
-            select(StageGate.tranche_id, StageGate.boundary, StageGate.decision).where(
-                StageGate.tranche_id.in_([*old, *new])
-            )
+            select(StageGate.tranche_id, StageGate.boundary, StageGate.decision, StageGate.title)
+            .where(StageGate.tranche_id.in_([*old, *new]), StageGate.project_id.is_(None))
+            .order_by(StageGate.position, StageGate.title)
         )
-        gates = [Gate(t, b, d) for t, b, d in found.all() if t is not None]
+        gates = [Gate(t, b, d, title) for t, b, d, title in found.all() if t is not None]
+
+        def in_the_way(layout: dict[uuid.UUID, int], tranche_id: uuid.UUID) -> list[Gate]:
+            return [
+                g
+                for g in gates_on_the_way_in(layout, tranche_id, gates)
+                if not tranche_may_start([g.decision])
+            ]
 
         def closed(layout: dict[uuid.UUID, int], tranche_id: uuid.UUID) -> bool:
-            return not tranche_may_start(gates_on_the_way_in(layout, tranche_id, gates))
+            return bool(in_the_way(layout, tranche_id))
 
-        if starting and (closed(new, row.id) or (old_position is not None and closed(old, row.id))):
-            raise Conflict(
-                "The tranche cannot start before its entry gate says go or conditional go.",
-                errors=[field_error("state", "entry gate not passed")],
-            )
+        if starting:
+            blocking = in_the_way(new, row.id)
+            if old_position is not None:
+                blocking += [g for g in in_the_way(old, row.id) if g not in blocking]
+            if blocking:
+                named = ", ".join(f"'{g.title}' ({g.decision or 'undecided'})" for g in blocking)
+                raise Conflict(
+                    "The tranche starts once the gates on its way in (its own entry gates and "
+                    "the exit gates of the tranches right before it; not its projects' gates) "
+                    f"say go or conditional go: {named} "
+                    f"{'has' if len(blocking) == 1 else 'have'} not.",
+                    errors=[field_error("state", "a gate on the way in has not said go")],
+                )
         if row.id in moved_in_front and closed(new, row.id):
             raise Conflict(
                 f"The tranche is {row.state}: it cannot move behind a gate that has not said go "
