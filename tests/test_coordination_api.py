@@ -349,3 +349,58 @@ async def test_a_tranche_is_held_by_its_own_gates_and_a_project_gate_stays_in_it
         {"state": "closed"},
     )
     assert closed.status_code == 200, closed.text
+
+
+async def test_the_dependency_map_draws_the_projects_of_its_nodes_and_ends(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    core, migration, portal, training = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Core", "Migration", "Portal", "Training")
+    ]
+    go_live, beta = [
+        await make(
+            client,
+            ws,
+            "milestones",
+            {"programme_id": prog["id"], "project_id": project["id"], "title": title},
+        )
+        for project, title in ((core, "Go-live"), (portal, "Beta"))
+    ]
+    await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Data for go-live",
+            "from_project_id": migration["id"],
+            "to_project_id": core["id"],
+            "to_milestone_id": go_live["id"],
+        },
+    )
+    # The to side names only the milestone: its project is drawn as the milestone's owner.
+    await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Trained staff for the beta",
+            "from_project_id": training["id"],
+            "to_milestone_id": beta["id"],
+        },
+    )
+    graph = await read(client, ws, "dependency-map", programme_id=prog["id"])
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    projects = {n["label"] for n in graph["nodes"] if n["kind"] == "project"}
+    assert projects == {"Core", "Migration", "Portal", "Training"}
+    for edge in graph["edges"]:
+        for end in (edge["source"], edge["target"]):
+            node = nodes[end]
+            assert node["kind"] == "project" or node["project_id"] in nodes
+    ends = {end for e in graph["edges"] for end in (e["source"], e["target"])}
+    owners = {n["project_id"] for n in graph["nodes"] if n["kind"] == "milestone"}
+    assert set(nodes) == ends | owners

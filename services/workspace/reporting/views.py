@@ -249,30 +249,43 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
             )
         )
     dependencies = list((await session.scalars(query.limit(2000))).all())
-    project_ids = {
-        p for d in dependencies for p in (d.from_project_id, d.to_project_id) if p is not None
-    }
+    # Nodes: the milestones on the edges' ends, and the projects that are an end themselves (a
+    # side without a milestone) or own a milestone node; a project named beside its milestone
+    # is drawn as the milestone's owner, not as an end of its own.
     milestone_ids = {
         m for d in dependencies for m in (d.from_milestone_id, d.to_milestone_id) if m is not None
     }
+    linked: list[Milestone] = []
+    if milestone_ids:
+        found = await session.scalars(select(Milestone).where(Milestone.id.in_(milestone_ids)))
+        linked = list(found.all())
+    project_ids = {
+        project
+        for d in dependencies
+        for project, milestone in (
+            (d.from_project_id, d.from_milestone_id),
+            (d.to_project_id, d.to_milestone_id),
+        )
+        if project is not None and milestone is None
+    } | {m.project_id for m in linked if m.project_id is not None}
     nodes: dict[str, MapNode] = {}
     if project_ids:
         for project in (
-            await session.scalars(select(Project).where(Project.id.in_(project_ids)))
+            await session.scalars(
+                select(Project).where(Project.id.in_(project_ids)).order_by(Project.name)
+            )
         ).all():
             nodes[str(project.id)] = MapNode(
                 project.id, "project", project.name, project.programme_id
             )
-    if milestone_ids:
-        found = await session.scalars(select(Milestone).where(Milestone.id.in_(milestone_ids)))
-        for milestone in found.all():
-            nodes[str(milestone.id)] = MapNode(
-                milestone.id,
-                "milestone",
-                milestone.title,
-                milestone.programme_id,
-                milestone.project_id,
-            )
+    for milestone in linked:
+        nodes[str(milestone.id)] = MapNode(
+            milestone.id,
+            "milestone",
+            milestone.title,
+            milestone.programme_id,
+            milestone.project_id,
+        )
 
     def end(node: uuid.UUID | None, party: str) -> str:
         """A side's node: its milestone or project, else the external party."""
