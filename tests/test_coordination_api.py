@@ -404,3 +404,18 @@ async def test_the_dependency_map_draws_the_projects_of_its_nodes_and_ends(
     ends = {end for e in graph["edges"] for end in (e["source"], e["target"])}
     owners = {n["project_id"] for n in graph["nodes"] if n["kind"] == "milestone"}
     assert set(nodes) == ends | owners
+
+
+async def test_issues_filter_by_the_board_they_are_escalated_to(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    board = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    body = {"programme_id": prog["id"]}
+    await make(
+        client, ws, "issues", body | {"title": "Escalated", "escalated_to_board_id": board["id"]}
+    )
+    await make(client, ws, "issues", body | {"title": "Handled in the project"})
+    found = await read(client, ws, "issues", escalated_to_board_id=board["id"])
+    assert [i["title"] for i in found["items"]] == ["Escalated"]

@@ -117,9 +117,21 @@ def issue_filter(
     due_after: DueAfter = None,
     due_before: DueBefore = None,
     sort: FromQuery[IssueSort] = IssueSort.PRIORITY,
+    escalated_to_board_id: Annotated[
+        uuid.UUID | None, QueryParameter(description="Escalated to this board")
+    ] = None,
 ) -> IssueFilter:
     return IssueFilter(
-        programme_id, project_id, status, priority, type, owner_id, due_after, due_before, sort
+        programme_id,
+        project_id,
+        status,
+        priority,
+        type,
+        owner_id,
+        due_after,
+        due_before,
+        sort,
+        escalated_to_board_id,
     )
 
 

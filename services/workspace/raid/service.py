@@ -187,6 +187,7 @@ class IssueFilter:
     due_after: date | None = None
     due_before: date | None = None
     sort: IssueSort = IssueSort.PRIORITY
+    escalated_to_board_id: uuid.UUID | None = None
 
     def conditions(self) -> list[ColumnElement[bool]]:
         return equal(
@@ -197,6 +198,7 @@ class IssueFilter:
                 (Issue.priority, self.priority),
                 (Issue.type, self.type),
                 (Issue.owner_id, self.owner_id),
+                (Issue.escalated_to_board_id, self.escalated_to_board_id),
             ]
         ) + between(Issue.target_date, self.due_after, self.due_before)
 
