@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.conftest import MakeWorkspace, Workspace
+from services.db.engine import Database
+from tests.conftest import MakeWorkspace, Workspace, join
 from tests.workspace_api import Client, change, day, make, programme, url
 
 
@@ -419,3 +420,79 @@ async def test_issues_filter_by_the_board_they_are_escalated_to(
     await make(client, ws, "issues", body | {"title": "Handled in the project"})
     found = await read(client, ws, "issues", escalated_to_board_id=board["id"])
     assert [i["title"] for i in found["items"]] == ["Escalated"]
+
+
+async def test_the_board_pack_shows_what_a_board_coordinates(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    approver = await join(database, ws)
+    prog = await programme(client, ws)
+    board = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    core, portal = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Core", "Portal")
+    ]
+    request = await make(
+        client,
+        ws,
+        "change-requests",
+        {"programme_id": prog["id"], "title": "Vendor delay", "cost_impact": 150000},
+    )
+    submitted = await change(client, ws, "change-requests", request, {"state": "submitted"})
+    decided = await client.post(
+        url(ws, f"change-requests/{request['id']}/decision"),
+        json={"decision": "rejected"},
+        headers={**approver.headers, "If-Match": submitted.headers["etag"]},
+    )
+    assert decided.status_code == 200, decided.text
+    await make(
+        client,
+        ws,
+        "issues",
+        {"programme_id": prog["id"], "title": "Escalated", "escalated_to_board_id": board["id"]},
+    )
+    await make(client, ws, "issues", {"programme_id": prog["id"], "title": "Not escalated"})
+    await make(
+        client, ws, "actions", {"programme_id": prog["id"], "title": "Late", "due_date": day(-3)}
+    )
+    await make(
+        client, ws, "actions", {"programme_id": prog["id"], "title": "Not yet", "due_date": day(3)}
+    )
+    sides = {
+        "programme_id": prog["id"],
+        "from_project_id": core["id"],
+        "to_project_id": portal["id"],
+    }
+    for title, committed in (("Tight", 35), ("Late", 45), ("Fine", 10)):
+        await make(
+            client,
+            ws,
+            "dependencies",
+            sides
+            | {
+                "title": title,
+                "need_by_date": day(40),
+                "committed_date": day(committed),
+                "status": "agreed",
+            },
+        )
+
+    pack = await read(
+        client,
+        ws,
+        f"programmes/{prog['id']}/board-pack",
+        period_start=day(-10),
+        period_end=day(0),
+    )
+    assert [(c["title"], c["state"], c["cost_impact"]) for c in pack["change_requests"]] == [
+        ("Vendor delay", "rejected", 150000)
+    ]
+    assert [i["title"] for i in pack["escalated_issues"]] == ["Escalated"]
+    assert [a["title"] for a in pack["overdue_actions"]] == ["Late"]
+    assert [(d["title"], d["rag"]) for d in pack["dependencies_at_risk"]] == [
+        ("Late", "red"),
+        ("Tight", "amber"),
+    ]
+    board_view = await read(client, ws, f"programmes/{prog['id']}/dashboard")
+    assert [d["title"] for d in board_view["dependencies_at_risk"]] == ["Late", "Tight"]

@@ -200,6 +200,8 @@ class Dashboard(msgspec.Struct):
     gates_due_count: int
     overdue_actions: list[DueItem]
     overdue_action_count: int
+    # Red or amber now, red first (at most 50): the programme's, or with an end in it.
+    dependencies_at_risk: list[DependencyLine]
 
 
 class MapNode(msgspec.Struct):
@@ -247,7 +249,54 @@ class DecisionLine(msgspec.Struct):
     board_id: uuid.UUID | None
 
 
+class ChangeLine(msgspec.Struct):
+    """A change request decided in the period, with what it changes."""
+
+    id: uuid.UUID
+    reference: str | None
+    title: str
+    project_id: uuid.UUID | None
+    state: str
+    decided_on: date | None
+    decided_by_id: uuid.UUID | None
+    schedule_impact_days: int | None
+    cost_impact: float | None
+
+
+class IssueLine(msgspec.Struct):
+    """An open issue escalated to a board."""
+
+    id: uuid.UUID
+    reference: str | None
+    title: str
+    project_id: uuid.UUID | None
+    severity: int
+    status: str
+    escalated_to_board_id: uuid.UUID | None
+    owner_id: uuid.UUID | None
+    target_date: date | None
+
+
+class DependencyLine(msgspec.Struct):
+    """A dependency at risk: red or amber now (its ``rag`` as the register shows it)."""
+
+    id: uuid.UUID
+    reference: str | None
+    title: str
+    from_project_id: uuid.UUID | None
+    from_milestone_id: uuid.UUID | None
+    to_project_id: uuid.UUID | None
+    to_milestone_id: uuid.UUID | None
+    external_party: str
+    need_by_date: date | None
+    committed_date: date | None
+    status: str
+    rag: Rag | None
+
+
 class BoardPack(msgspec.Struct):
+    """What a board reads for a period. Each list stops at 50 (``top_risks`` at ``top``)."""
+
     programme_id: uuid.UUID
     period_start: date
     period_end: date
@@ -255,6 +304,15 @@ class BoardPack(msgspec.Struct):
     decisions: list[DecisionLine]
     top_risks: list[RiskLine]
     gate_outcomes: list[GateOutcome]
+    # Approved, rejected (or otherwise decided) with a decision date in the period.
+    change_requests: list[ChangeLine]
+    # Open or in progress and escalated to a board (the programme's or one above it).
+    escalated_issues: list[IssueLine]
+    # Still open, due in or before the period and before today.
+    overdue_actions: list[DueItem]
+    # The programme's dependencies (recorded in it or with an end in it) red or amber now,
+    # red first.
+    dependencies_at_risk: list[DependencyLine]
 
 
 class ReportSectionRead(msgspec.Struct):

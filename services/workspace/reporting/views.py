@@ -9,26 +9,38 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workspace import clock, money
 from services.workspace.benefits.service import BenefitService
 from services.workspace.configuration import service as configuration
 from services.workspace.gates.models import GateDecision, GateState, StageGate, StageGateReview
-from services.workspace.governance.models import Action, Decision
+from services.workspace.governance.models import Action, ChangeRequest, Decision
 from services.workspace.governance.service import OPEN_ACTIONS
-from services.workspace.raid.models import Dependency, Risk, RiskKind, RiskStatus
+from services.workspace.models import Rag
+from services.workspace.raid.models import (
+    Dependency,
+    DependencyStatus,
+    Issue,
+    IssueStatus,
+    Risk,
+    RiskKind,
+    RiskStatus,
+)
 from services.workspace.raid.service import dependency_rags
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.reporting.schemas import (
     BoardPack,
+    ChangeLine,
     CostView,
     Dashboard,
     DecisionLine,
+    DependencyLine,
     DependencyMap,
     DueItem,
     GateOutcome,
+    IssueLine,
     MapEdge,
     MapNode,
     RagPoint,
@@ -43,6 +55,9 @@ from services.workspace.structure.service import ProgrammeService, not_of_an_end
 
 DUE_LIST_LIMIT = 50
 """The most milestones and gates the dashboard lists as due (each); it counts them all."""
+BOARD_LIST_LIMIT = 50
+"""The most change requests, escalated issues, overdue actions and dependencies at risk a board
+pack lists (each)."""
 
 
 def rag_point(report: StatusReport) -> RagPoint:
@@ -225,6 +240,21 @@ async def dashboard(
             for a, _ in overdue_rows
         ],
         overdue_action_count=int(overdue_count or 0),
+        dependencies_at_risk=await dependencies_at_risk(session, programme_id),
+    )
+
+
+def dependencies_of(programme_id: uuid.UUID) -> ColumnElement[bool]:
+    """The programme's own dependencies, and any other programme's with an end in it: the side
+    that must deliver sees it as well as the side that recorded it."""
+    projects = select(Project.id).where(Project.programme_id == programme_id)
+    milestones = select(Milestone.id).where(Milestone.programme_id == programme_id)
+    return or_(
+        Dependency.programme_id == programme_id,
+        Dependency.from_project_id.in_(projects),
+        Dependency.to_project_id.in_(projects),
+        Dependency.from_milestone_id.in_(milestones),
+        Dependency.to_milestone_id.in_(milestones),
     )
 
 
@@ -235,19 +265,7 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
     query = select(Dependency).order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
     if programme_id is not None:
         await ProgrammeService(session, None).get(programme_id)
-        # The programme's own dependencies, and any other programme's with an end in it: the
-        # side that must deliver sees it as well as the side that recorded it.
-        projects = select(Project.id).where(Project.programme_id == programme_id)
-        milestones = select(Milestone.id).where(Milestone.programme_id == programme_id)
-        query = query.where(
-            or_(
-                Dependency.programme_id == programme_id,
-                Dependency.from_project_id.in_(projects),
-                Dependency.to_project_id.in_(projects),
-                Dependency.from_milestone_id.in_(milestones),
-                Dependency.to_milestone_id.in_(milestones),
-            )
-        )
+        query = query.where(dependencies_of(programme_id))
     dependencies = list((await session.scalars(query.limit(2000))).all())
     # Nodes: the milestones on the edges' ends, and the projects that are an end themselves (a
     # side without a milestone) or own a milestone node; a project named beside its milestone
@@ -323,11 +341,57 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
     return DependencyMap(nodes=list(nodes.values()), edges=edges)
 
 
+async def dependencies_at_risk(
+    session: AsyncSession, programme_id: uuid.UUID, limit: int = BOARD_LIST_LIMIT
+) -> list[DependencyLine]:
+    """The programme's dependencies (recorded in it, or with an end in it) that are red or
+    amber now, red first, then by need-by date (three queries)."""
+    rows = list(
+        (
+            await session.scalars(
+                select(Dependency)
+                .where(
+                    dependencies_of(programme_id),
+                    Dependency.status.not_in(
+                        [DependencyStatus.DELIVERED, DependencyStatus.CANCELLED]
+                    ),
+                )
+                .order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
+                .limit(2000)
+            )
+        ).all()
+    )
+    rags = await dependency_rags(session, rows)
+    at_risk = sorted(
+        (d for d in rows if rags[d.id] in (Rag.RED, Rag.AMBER)),
+        key=lambda d: rags[d.id] is not Rag.RED,
+    )
+    return [
+        DependencyLine(
+            d.id,
+            d.reference,
+            d.title,
+            d.from_project_id,
+            d.from_milestone_id,
+            d.to_project_id,
+            d.to_milestone_id,
+            d.external_party,
+            d.need_by_date,
+            d.committed_date,
+            d.status,
+            rags[d.id],
+        )
+        for d in at_risk[:limit]
+    ]
+
+
 async def board_pack(
     session: AsyncSession, programme_id: uuid.UUID, start: date, end: date, top: int = 10
 ) -> BoardPack:
     """What a board reads for a period: the reports published for it (the programme's and its
-    projects'), decisions taken in it, the top risks now, and the gate outcomes in it."""
+    projects'), decisions and change requests decided in it, the gate outcomes in it, and what
+    stands now: the top risks, issues escalated to a board, actions overdue from the period,
+    dependencies at risk. A fixed number of queries."""
     await ProgrammeService(session, None).get(programme_id)
     reports = await session.scalars(
         select(StatusReport)
@@ -352,6 +416,37 @@ async def board_pack(
         )
         .order_by(StageGateReview.decided_on, StageGateReview.created_at)
     )
+    changes = await session.scalars(
+        select(ChangeRequest)
+        .where(
+            ChangeRequest.programme_id == programme_id,
+            ChangeRequest.decided_on.between(start, end),
+        )
+        .order_by(ChangeRequest.decided_on, ChangeRequest.id)
+        .limit(BOARD_LIST_LIMIT)
+    )
+    issues = await session.scalars(
+        select(Issue)
+        .where(
+            Issue.programme_id == programme_id,
+            Issue.escalated_to_board_id.is_not(None),
+            Issue.status.in_([IssueStatus.OPEN, IssueStatus.IN_PROGRESS]),
+        )
+        .order_by(Issue.severity, Issue.target_date.asc().nulls_last(), Issue.id)
+        .limit(BOARD_LIST_LIMIT)
+    )
+    today = clock.today(session)
+    actions = await session.scalars(
+        select(Action)
+        .where(
+            Action.programme_id == programme_id,
+            Action.state.in_(OPEN_ACTIONS),
+            Action.due_date <= end,
+            Action.due_date < today,
+        )
+        .order_by(Action.due_date, Action.id)
+        .limit(BOARD_LIST_LIMIT)
+    )
     return BoardPack(
         programme_id=programme_id,
         period_start=start,
@@ -366,13 +461,45 @@ async def board_pack(
             GateOutcome(r.gate_id, title, r.decision, r.conditions, r.decided_on, r.decided_by_id)
             for r, title in outcomes.all()
         ],
+        change_requests=[
+            ChangeLine(
+                c.id,
+                c.reference,
+                c.title,
+                c.project_id,
+                c.state,
+                c.decided_on,
+                c.decided_by_id,
+                c.schedule_impact_days,
+                None if c.cost_impact is None else money.number(c.cost_impact),
+            )
+            for c in changes.all()
+        ],
+        escalated_issues=[
+            IssueLine(
+                i.id,
+                i.reference,
+                i.title,
+                i.project_id,
+                i.severity,
+                i.status,
+                i.escalated_to_board_id,
+                i.owner_id,
+                i.target_date,
+            )
+            for i in issues.all()
+        ],
+        overdue_actions=[
+            DueItem(a.id, a.title, a.due_date, a.state, a.owner_id, overdue=True)
+            for a in actions.all()
+        ],
+        dependencies_at_risk=await dependencies_at_risk(session, programme_id),
     )
 
 
 async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[str, Any]:
     """The data a published report keeps: key milestones, top risks, open issues, the period's
     decisions and, for a programme, benefits and the project reports it rolls up."""
-    from services.workspace.raid.models import Issue, IssueStatus
     from services.workspace.reporting.service import StatusReportService
 
     milestone_scope = (
