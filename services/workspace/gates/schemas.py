@@ -66,6 +66,9 @@ class CriterionRead(msgspec.Struct):
 class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A gate on a tranche's (or project's) boundary; ``entry`` gates open what they guard.
 
+    A tranche's own gates (no ``project_id``) hold its start and close; a project's gate is the
+    project's business and holds neither, and its project must be in the gate's tranche.
+
     With a ``board_id`` (a board of the gate's programme, or one across the workspace) only its
     chair or a member decides the gate, and the gate keeps a board from then on; without one
     any workspace member records its decision.

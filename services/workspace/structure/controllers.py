@@ -285,7 +285,13 @@ def project_filter(
 
 def milestone_filter(
     programme_id: FromQuery[uuid.UUID | None] = None,
-    tranche_id: FromQuery[uuid.UUID | None] = None,
+    tranche_id: Annotated[
+        uuid.UUID | None,
+        QueryParameter(
+            description="Milestones of this tranche: those naming it, and those naming none "
+            "whose project is in it"
+        ),
+    ] = None,
     project_id: FromQuery[uuid.UUID | None] = None,
     lifecycle: Annotated[MilestoneState | None, QueryParameter(name="state")] = None,
     owner_id: FromQuery[uuid.UUID | None] = None,
