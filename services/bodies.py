@@ -132,6 +132,8 @@ def _read_again(body: bytes, numbers: bool) -> list[tuple[str, str]]:
         )
     except ValueError:  # what msgspec read, this reads too; but nothing is found if not
         return []
+    except RecursionError:  # msgspec stopped at a number before it reached the nesting
+        raise _too_deep() from None
     # Walked only when something was found, or may have been.
     return list(_misread(value)) if twice or numbers else []
 

@@ -21,6 +21,15 @@ async def test_a_number_out_of_range_is_a_422_naming_its_field(
         [error] = response.json()["errors"]
         assert (error["field"], error["source"]) == ("budget", "body")
         assert "out of range" in error["message"].lower()
+    # A number msgspec stops at before it reaches nesting too deep is still a 400, not a 500.
+    deep = "[" * 5000 + "]" * 5000
+    nested = await client.post(
+        url(ws, "programmes"),
+        content=f'{{"budget": 1e400, "name": {deep}}}',
+        headers={**ws.headers, "Content-Type": "application/json"},
+    )
+    assert nested.status_code == 400, nested.text
+    assert "nested too deeply" in nested.json()["detail"]
 
 
 async def test_a_key_given_twice_in_a_body_is_refused_naming_it(
