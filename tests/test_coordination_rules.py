@@ -77,3 +77,11 @@ def test_without_a_need_by_date_the_needing_milestone_sets_it() -> None:
     assert dependency_rag(AGREED, None, committed, TODAY, gone) is None
     # A need-by date typed on the dependency is the need.
     assert dependency_rag(AGREED, NEED_BY, committed, TODAY, soon) is Rag.GREEN
+
+
+def test_a_cancelled_delivering_milestone_is_red_needed_by_a_date_or_not() -> None:
+    """Nothing will deliver it: red, as a cancelled project on a side is, whether or not any
+    date says when it is needed."""
+    gone = delivering(MilestoneState.CANCELLED, date(2027, 3, 15))
+    assert dependency_rag(AGREED, None, None, TODAY, gone) is Rag.RED
+    assert dependency_rag(AGREED, NEED_BY, None, TODAY, gone) is Rag.RED

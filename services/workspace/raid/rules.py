@@ -115,15 +115,15 @@ def dependency_rag(
         return Rag.GREEN
     if links.side_cancelled:
         return Rag.RED
+    delivering = links.delivering
+    if delivering is not None and delivering.state is MilestoneState.CANCELLED:
+        return Rag.RED  # nothing will deliver it, needed by a date or not
     needing = links.needing
     if need_by is None and needing is not None and needing.state is not MilestoneState.CANCELLED:
         need_by = needing.actual or needing.planned
     if need_by is None:
         return None
-    delivering = links.delivering
     if delivering is not None:
-        if delivering.state is MilestoneState.CANCELLED:
-            return Rag.RED
         if delivering.state is MilestoneState.ACHIEVED:
             done = delivering.actual or delivering.planned
             return Rag.GREEN if done is None or done <= need_by else Rag.RED
