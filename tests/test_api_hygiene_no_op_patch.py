@@ -51,6 +51,11 @@ async def test_a_patch_that_changes_nothing_leaves_the_row_as_it_was(
         read = await client.get(url(ws, f"issues/{issue['id']}"), headers=ws.headers)
         assert read.json() == issue
 
+    # A programme too (its own service), by someone other than its last editor.
+    for body in ({}, {"name": prog["name"]}):
+        same = await patch(client, ws, "programmes", prog, body, **other.headers)
+        assert stamps(same) == stamps(prog), body
+
     renamed = await patch(client, ws, "issues", issue, {"title": "Supplier later"}, **other.headers)
     assert renamed["version"] == issue["version"] + 1
     assert renamed["updated_by"] == str(other.user_id)

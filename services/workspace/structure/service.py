@@ -126,7 +126,8 @@ class ProgrammeService:
         for field, value in changes.items():
             setattr(programme, field, value)
         check_dates(programme.start_date, programme.end_date)
-        programme.updated_by = self.actor_id
+        if self.session.is_modified(programme):  # a PATCH changing nothing leaves it as it was
+            programme.updated_by = self.actor_id
         await self.session.flush()
         await self.session.refresh(programme)
         return programme
@@ -636,12 +637,7 @@ class MilestoneService(RegisterService[Milestone]):
 
     async def check_tranche_of_project(self, row: Milestone) -> None:
         """A milestone of a project in a tranche names that tranche, or none."""
-        if row.tranche_id is None or row.project_id is None:
-            return
-        project_tranche = await self.session.scalar(
-            select(Project.tranche_id).where(Project.id == row.project_id)
-        )
-        if project_tranche is not None and project_tranche != row.tranche_id:
+        if await self.in_another_tranche(row.project_id, row.tranche_id):
             raise invalid(
                 "tranche_id",
                 "the milestone's project is in another tranche: name that one, or none",
