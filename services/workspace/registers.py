@@ -543,6 +543,18 @@ class RegisterService(Generic[M]):
         if programme_id is not None and owner != programme_id:
             raise invalid(field, "the project belongs to another programme")
 
+    async def in_another_tranche(
+        self, project_id: uuid.UUID | None, tranche_id: uuid.UUID | None
+    ) -> bool:
+        """Whether the project sits in a tranche other than ``tranche_id`` (False when either is
+        None, or the project is in no tranche): what a row naming both must not say."""
+        if project_id is None or tranche_id is None:
+            return False
+        tranche = await self.session.scalar(
+            select(Project.tranche_id).where(Project.id == project_id)
+        )
+        return tranche is not None and tranche != tranche_id
+
     async def require_roles(self, row: WorkspaceModel, before: dict[str, Any] | None) -> None:
         """The programme roles ``row`` names (``*_role_id`` columns) exist here."""
         for column in row.__table__.c:

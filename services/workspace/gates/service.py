@@ -39,7 +39,7 @@ from services.workspace.governance.models import BoardMember
 from services.workspace.governance.rules import decision_date_problem
 from services.workspace.governance.service import require_board
 from services.workspace.registers import RegisterService, between, invalid
-from services.workspace.structure.models import Project, Tranche
+from services.workspace.structure.models import Tranche
 from services.workspace.structure.rules import UNDER_WAY, Gate
 from services.workspace.structure.service import lock_programme
 
@@ -204,12 +204,7 @@ class GateService(RegisterService[StageGate]):
 
     async def require_project_in_tranche(self, row: StageGate) -> None:
         """A gate on a project and a tranche is on a project of that tranche."""
-        if row.project_id is None or row.tranche_id is None:
-            return
-        tranche = await self.session.scalar(
-            select(Project.tranche_id).where(Project.id == row.project_id)
-        )
-        if tranche is not None and tranche != row.tranche_id:
+        if await self.in_another_tranche(row.project_id, row.tranche_id):
             raise invalid(
                 "project_id",
                 "the project is in another tranche: name its tranche, or a project of this one",
