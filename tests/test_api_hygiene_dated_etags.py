@@ -81,3 +81,26 @@ async def test_a_row_without_dated_fields_keeps_its_version_as_its_etag(
     issue = await make(client, ws, "issues", {"programme_id": prog["id"], "title": "Late"})
     read = await client.get(url(ws, f"issues/{issue['id']}"), headers=ws.headers)
     assert read.headers["etag"] == f'"{issue["version"]}"'
+
+
+async def test_a_replayed_create_of_a_dated_row_gives_no_tag_for_its_old_body(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """A replay answers the body as first worked out, on a day it does not know: a tag of
+    today's would let a later conditional read take that body for the current one."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    body = {"programme_id": prog["id"], "title": "Chase", "due_date": "2026-01-05"}
+    headers = {**ws.headers, "Idempotency-Key": "chase-once"}
+    first = await client.post(url(ws, "actions"), json=body, headers=headers)
+    assert first.status_code == 201 and "@" in first.headers["etag"]
+    replay = await client.post(url(ws, "actions"), json=body, headers=headers)
+    assert replay.status_code == 201 and replay.headers["idempotent-replayed"] == "true"
+    assert "etag" not in replay.headers
+    assert replay.json() == first.json()
+    # A row whose read is not dated keeps its tag on a replay.
+    issue = {"programme_id": prog["id"], "title": "Late"}
+    keyed = {**ws.headers, "Idempotency-Key": "late-once"}
+    made = await client.post(url(ws, "issues"), json=issue, headers=keyed)
+    again = await client.post(url(ws, "issues"), json=issue, headers=keyed)
+    assert again.headers["etag"] == made.headers["etag"] == f'"{made.json()["version"]}"'

@@ -132,9 +132,13 @@ async def create_once(
     )
     body: Any = msgspec.convert(outcome.body, read)
     base = location or request.url.path.rstrip("/")
-    headers = {"ETag": etag(body.version, as_of), "Location": f"{base}/{body.id}"}
+    headers = {"Location": f"{base}/{body.id}"}
     if outcome.replayed:
         headers["Idempotent-Replayed"] = "true"
+    # A replay answers the body as first worked out; if that was from the workspace's today,
+    # the day it was is not known, so no tag is given rather than a wrong one.
+    if not (outcome.replayed and as_of is not None):
+        headers["ETag"] = etag(body.version, as_of)
     return Response(body, status_code=outcome.status_code, headers=headers)
 
 
