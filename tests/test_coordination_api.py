@@ -4,10 +4,15 @@ links."""
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Any
 
 from services.db.engine import Database
-from tests.conftest import MakeWorkspace, Workspace, join
+from services.workspace.registers import update_seeded
+from services.workspace.structure.models import Milestone
+from services.workspace.structure.service import MilestoneService
+from tests.conftest import MakeWorkspace, Workspace, in_workspace, join
 from tests.workspace_api import Client, change, day, make, programme, url
 
 
@@ -496,3 +501,55 @@ async def test_the_board_pack_shows_what_a_board_coordinates(
     ]
     board_view = await read(client, ws, f"programmes/{prog['id']}/dashboard")
     assert [d["title"] for d in board_view["dependencies_at_risk"]] == ["Late", "Tight"]
+
+
+async def test_a_template_upgrade_moving_a_milestone_moves_its_dependencies_etags_on(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """An upgrade writes seeded rows past the API (``update_seeded``, with the register's
+    rules): a milestone's forecast it moves (it follows a moved baseline) changes the RAG of the
+    dependencies naming it, so their version moves on as through the API."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    core, interfaces = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Core", "Interfaces")
+    ]
+    ready = await make(
+        client,
+        ws,
+        "milestones",
+        {
+            "programme_id": prog["id"],
+            "project_id": interfaces["id"],
+            "title": "Interfaces ready",
+            "baseline_date": day(20),
+            "forecast_date": day(20),
+        },
+    )
+    dependency = await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Core needs interfaces",
+            "from_project_id": interfaces["id"],
+            "from_milestone_id": ready["id"],
+            "to_project_id": core["id"],
+            "need_by_date": day(30),
+            "status": "agreed",
+        },
+    )
+    assert dependency["rag"] == "green"
+    async with in_workspace(database, ws.tenant_id) as session:
+        await update_seeded(
+            session,
+            Milestone,
+            uuid.UUID(ready["id"]),
+            {"forecast_date": date.fromisoformat(day(45))},
+            rules=MilestoneService,
+        )
+    shown = await read(client, ws, f"dependencies/{dependency['id']}")
+    assert shown["rag"] == "red"
+    assert shown["version"] == dependency["version"] + 1

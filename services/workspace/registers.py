@@ -190,6 +190,8 @@ async def update_seeded(
         .values(**values, version=model.version + 1, updated_at=utcnow(), updated_by=actor_id)
         .execution_options(synchronize_session=False)
     )
+    if rules is not None and current is not None:
+        await rules(session, actor_id).seeded_written(dict(current._mapping), values)
     if model.__tablename__ in _CONFIGURATION_TABLES:
         # The rules of the rows written next read the workspace's configuration as it now is.
         configuration.forget_configuration(session)
@@ -393,6 +395,11 @@ class RegisterService(Generic[M]):
     async def custom_field_register(self, row: M) -> str | None:
         """The register whose custom field definitions ``row``'s custom fields follow."""
         return self.register
+
+    async def seeded_written(self, current: dict[str, Any], written: dict[str, Any]) -> None:
+        """After a template upgrade wrote ``written`` onto a row that held ``current``: what
+        moves with it, as :meth:`update` moves it for the API (nothing, unless a register
+        says)."""
 
     async def check_seeded(self, current: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
         """What :meth:`update` checks, for a template upgrade writing ``values`` onto a row

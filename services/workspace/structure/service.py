@@ -588,11 +588,19 @@ class MilestoneService(RegisterService[Milestone]):
         was = {name: getattr(row, name) for name in READ_BY_DEPENDENCIES}
         updated = await super().update(row, changes)
         if any(getattr(updated, name) != value for name, value in was.items()):
-            # A dependency naming the milestone reads its dates and state for its RAG.
-            await move_versions_on(
-                self.session, Dependency, dependencies_naming(milestone_id=row.id), self.actor_id
-            )
+            await self._move_dependencies_on(row.id)
         return updated
+
+    async def seeded_written(self, current: dict[str, Any], written: dict[str, Any]) -> None:
+        if any(n in written and written[n] != current[n] for n in READ_BY_DEPENDENCIES):
+            await self._move_dependencies_on(current["id"])
+
+    async def _move_dependencies_on(self, milestone_id: uuid.UUID) -> None:
+        # A dependency naming the milestone reads its dates and state for its RAG: its ETag
+        # moves on with them.
+        await move_versions_on(
+            self.session, Dependency, dependencies_naming(milestone_id=milestone_id), self.actor_id
+        )
 
     async def refuse_move_from_dependencies(self, row: Milestone) -> None:
         """A milestone moves to another project only while no dependency names it with its
@@ -700,10 +708,5 @@ class MilestoneService(RegisterService[Milestone]):
         milestone.updated_by = self.actor_id
         await self.session.flush()
         if previous != new_baseline:
-            await move_versions_on(
-                self.session,
-                Dependency,
-                dependencies_naming(milestone_id=milestone.id),
-                self.actor_id,
-            )
+            await self._move_dependencies_on(milestone.id)
         return previous
