@@ -220,29 +220,37 @@ async def test_a_milestone_named_with_its_project_by_a_dependency_does_not_move_
     assert moved.status_code == 200, moved.text
 
 
-async def test_filters_follow_a_milestone_to_its_project_and_tranche(
-    client: Client, make_workspace: MakeWorkspace
-) -> None:
-    ws = await make_workspace()
-    prog = await programme(client, ws)
-    first, second = [
+async def two_tranches(
+    client: Client, ws: Workspace, prog: dict[str, Any], *projects: str
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Tranches 1 and 2 of ``prog``, and a project named in ``projects`` in each, in order."""
+    tranches = [
         await make(
             client,
             ws,
             "tranches",
-            {"programme_id": prog["id"], "name": name, "position": position},
+            {"programme_id": prog["id"], "name": f"Tranche {position}", "position": position},
         )
-        for position, name in enumerate(("Tranche 1", "Tranche 2"), start=1)
+        for position in (1, 2)
     ]
-    migration, portal = [
+    made = [
         await make(
             client,
             ws,
             "projects",
             {"programme_id": prog["id"], "name": name, "tranche_id": tranche["id"]},
         )
-        for name, tranche in (("Migration", first), ("Portal", second))
+        for name, tranche in zip(projects, tranches, strict=True)
     ]
+    return tranches, made
+
+
+async def test_filters_follow_a_milestone_to_its_project_and_tranche(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    (_, second), (migration, portal) = await two_tranches(client, ws, prog, "Migration", "Portal")
     named = await make(
         client,
         ws,
@@ -291,24 +299,7 @@ async def test_a_tranche_is_held_by_its_own_gates_and_a_project_gate_stays_in_it
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
-    first, second = [
-        await make(
-            client,
-            ws,
-            "tranches",
-            {"programme_id": prog["id"], "name": name, "position": position},
-        )
-        for position, name in enumerate(("Tranche 1", "Tranche 2"), start=1)
-    ]
-    core, portal = [
-        await make(
-            client,
-            ws,
-            "projects",
-            {"programme_id": prog["id"], "name": name, "tranche_id": tranche["id"]},
-        )
-        for name, tranche in (("Core", first), ("Portal", second))
-    ]
+    (first, second), (core, portal) = await two_tranches(client, ws, prog, "Core", "Portal")
     started = await change(client, ws, "tranches", first, {"state": "started"})
     assert started.status_code == 200, started.text
 
