@@ -41,6 +41,7 @@ from services.provisioning_runs.schemas import (
     SignupCreate,
 )
 from services.rate_limit import RATE_LIMITED
+from services.storage.service import Storage
 from services.tenancy import service as tenancy
 from services.text import NO_NUL
 
@@ -50,6 +51,14 @@ def job_queue(state: State) -> JobQueue:
     if not isinstance(queue, JobQueue):
         raise RuntimeError("the application has no job queue")
     return queue
+
+
+def storage_of(state: State) -> Storage:
+    """The documents bucket, made on first use (its boto3 client is kept for every request)."""
+    storage = state.get("storage")
+    if not isinstance(storage, Storage):
+        storage = state["storage"] = Storage(settings_of(state))
+    return storage
 
 
 def settings_of(state: State) -> Settings:
@@ -180,11 +189,15 @@ class ProvisioningRunController(Controller):
         summary="A run: state, steps and progress",
         description=(
             "Public for whoever holds the run id (the signup page polls it); platform admins "
-            "also see what each step made."
+            "also see what each step made. A succeeded offboarding run carries `export`: links "
+            "to the files of the workspace's export, valid until `expires_at` (read the run "
+            "again for fresh ones) — the requester's tokens are revoked by the run, so the run "
+            "id they were given is what hands them the export."
         ),
     )
     async def get_run(
         self,
+        state: State,
         run_id: FromPath[uuid.UUID],
         control_session: NamedDependency[AsyncSession],
         caller: NamedDependency[Principal | None],
@@ -192,7 +205,8 @@ class ProvisioningRunController(Controller):
         run = await runs.get_run(control_session, run_id)
         staff = operates_runs(caller)
         emails = await runs.requesters(control_session, [run]) if staff else {}
-        return RunRead.of(run, runs.progress(run.steps), staff=staff, emails=emails)
+        export = runs.export_links(storage_of(state), run)
+        return RunRead.of(run, runs.progress(run.steps), staff=staff, emails=emails, export=export)
 
     @get(
         "/",

@@ -129,6 +129,14 @@ class Requester(msgspec.Struct, kw_only=True):
         return cls(user_id=run.requested_by, email=emails.get(run.requested_by))
 
 
+class ExportRead(msgspec.Struct, kw_only=True):
+    """A finished offboarding's export: file name → a link that downloads it until
+    ``expires_at`` (each read of the run's status gives fresh links)."""
+
+    expires_at: datetime
+    files: dict[str, str]
+
+
 class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     id: uuid.UUID
     kind: RunKind
@@ -146,6 +154,8 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     requested_by: Requester | None = None
     # An offboarding run an operator abandoned (it stays failed; the workspace reopened).
     cancelled_at: datetime | None = None
+    # A succeeded offboarding run: where the client downloads its workspace's export.
+    export: ExportRead | None = None
 
     @classmethod
     def of(
@@ -155,9 +165,11 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
         *,
         staff: bool,
         emails: Mapping[uuid.UUID, str | None] | None = None,
+        export: ExportRead | None = None,
     ) -> RunRead:
         """The run; ``staff`` also see what each step made, the errors as they are, and who
-        asked for it (``emails``: see ``service.requesters``)."""
+        asked for it (``emails``: see ``service.requesters``); ``export``: see
+        ``service.export_links``."""
         return cls(
             id=run.id,
             kind=run.kind,
@@ -173,6 +185,7 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
             status_url=f"{RUNS_PATH}/{run.id}",
             requested_by=Requester.of(run, emails or {}) if staff else None,
             cancelled_at=run.cancelled_at,
+            export=export,
         )
 
 

@@ -13,7 +13,7 @@ import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import msgspec
@@ -37,7 +37,8 @@ from services.provisioning_runs.models import (
     RunState,
     StepState,
 )
-from services.provisioning_runs.schemas import RUNS_PATH, Progress, SignupCreate
+from services.provisioning_runs.schemas import RUNS_PATH, ExportRead, Progress, SignupCreate
+from services.storage.service import Storage
 from services.tenancy import service as tenancy
 from services.tenancy.models import Tenant, TenantState
 from services.workspace.templates import service as templates
@@ -333,6 +334,28 @@ async def latest_run_of(
     )
 
 
+EXPORT_STEP = "export_workspace"
+EXPORT_LINK_SECONDS = 3600
+
+
+def export_links(storage: Storage, run: ProvisioningRun) -> ExportRead | None:
+    """Links to the files of a succeeded offboarding's export, valid for an hour from now; None
+    for any other run. The run's id is what grants them, as it grants reading the run: the
+    requester's tokens are revoked by the run itself, so this is how the export reaches them."""
+    if run.kind is not RunKind.DEPROVISION or run.state is not RunState.SUCCEEDED:
+        return None
+    export = next((s.result for s in run.steps if s.name == EXPORT_STEP), None)
+    if not export:
+        return None
+    expires_at = utcnow() + timedelta(seconds=EXPORT_LINK_SECONDS)
+    location = str(export["location"])
+    files = {
+        str(name): storage.download_link(location + str(name), EXPORT_LINK_SECONDS)
+        for name in export["files"]
+    }
+    return ExportRead(expires_at=expires_at, files=files)
+
+
 async def requesters(
     session: AsyncSession, rows: Sequence[ProvisioningRun]
 ) -> dict[uuid.UUID, str | None]:
@@ -416,7 +439,7 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun
 # The offboarding steps that remove nothing: an export only adds files to the workspace's own
 # storage. Once any other step has begun (tokens and memberships revoked, rows purged, the
 # workspace deleted), the offboarding can only go forward.
-_UNDONE_BY_CANCELLING = frozenset({"export_workspace"})
+_UNDONE_BY_CANCELLING = frozenset({EXPORT_STEP})
 
 
 def irreversible_step_begun(steps: Sequence[ProvisioningStep]) -> str | None:

@@ -224,6 +224,13 @@ class Storage:
         got = await self._call(f"read {key}", self._client.get_object, Bucket=self.bucket, Key=key)
         return bytes(await asyncio.to_thread(got["Body"].read))
 
+    def download_link(self, key: str, seconds: int) -> str:
+        """A link that reads ``key`` without credentials for ``seconds`` (a presigned GET: signed
+        here, with no call to S3)."""
+        return self._client.generate_presigned_url(
+            "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=seconds
+        )
+
     async def keys(self, prefix: str) -> list[str]:
         """Every key under ``prefix`` (for operators and checks)."""
         paginator = self._client.get_paginator("list_objects_v2")

@@ -1,0 +1,88 @@
+"""What a leaving client gets back after its workspace is gone: the export, through the run's
+status (time-limited links to its files), and the first answer to a retried request."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+from services.db.engine import Database
+from tests.provisioning.conftest import (
+    SIGNUP,
+    Env,
+    owner_headers,
+    platform_admin_headers,
+    signup_body,
+    succeeded,
+    wait_for_run,
+)
+
+Client = AsyncTestClient[Litestar]
+pytestmark = pytest.mark.usefixtures("worker")
+
+
+async def provisioned(client: Client, database: Database, env: Env) -> tuple[str, dict[str, str]]:
+    body = signup_body()
+    answer = await client.post(SIGNUP, json=body)
+    await wait_for_run(database, answer.json()["run_id"], succeeded)
+    return body["slug"], await owner_headers(env.settings, answer.json()["run_id"])
+
+
+async def test_the_completed_offboarding_hands_the_export_to_whoever_reads_its_status(
+    shared_client: Client, shared_database: Database, shared: Env
+) -> None:
+    slug, owner = await provisioned(shared_client, shared_database, shared)
+    made = await shared_client.post(
+        f"/api/v1/w/{slug}/programmes", json={"name": "Take me along"}, headers=owner
+    )
+    assert made.status_code == 201, made.text
+    answer = await shared_client.post(f"/api/v1/w/{slug}/offboarding", headers=owner)
+    assert answer.status_code == 202, answer.text
+    status_url = answer.json()["status_url"]
+    # No export to hand over until the run has finished.
+    early = (await shared_client.get(status_url)).json()
+    assert "export" not in early or early["state"] == "succeeded"
+    await wait_for_run(shared_database, answer.json()["run_id"], succeeded)
+
+    # The owner's token is revoked by now: the status is read as the signup page reads it.
+    status = (await shared_client.get(status_url)).json()
+    export = status["export"]
+    expires = datetime.fromisoformat(export["expires_at"])
+    now = datetime.now(UTC)
+    assert now < expires <= now + timedelta(hours=1, minutes=1)
+    files = export["files"]
+    # Signed links (moto does not check signatures; S3 does), valid for an hour.
+    link = httpx.URL(files["workspace.json"])
+    assert link.path.endswith(f"/exports/{answer.json()['run_id']}/workspace.json")
+    assert link.params["X-Amz-Expires"] == "3600" and link.params["X-Amz-Signature"]
+    assert {"workspace.json", "members.csv", "programmes.csv"} <= set(files)
+    async with httpx.AsyncClient() as s3:
+        document = await s3.get(files["workspace.json"])
+        assert document.status_code == 200, document.text
+        programmes = await s3.get(files["programmes.csv"])
+        assert programmes.status_code == 200
+    parsed = json.loads(document.content)
+    assert parsed["format"] == "pmo-workspace-export/1"
+    assert parsed["tenant"]["slug"] == slug
+    names = {p["name"] for p in parsed["tables"]["programmes"]}
+    assert "Take me along" in names
+    rows = list(csv.DictReader(io.StringIO(programmes.content.decode("utf-8-sig"))))
+    assert {r["name"] for r in rows} == names
+
+    # Staff see the same links.
+    staff = await platform_admin_headers(shared_database)
+    as_staff = (await shared_client.get(status_url, headers=staff)).json()
+    assert set(as_staff["export"]["files"]) == set(files)
+
+
+async def test_a_signup_run_has_no_export(shared_client: Client, shared_database: Database) -> None:
+    answer = await shared_client.post(SIGNUP, json=signup_body())
+    await wait_for_run(shared_database, answer.json()["run_id"], succeeded)
+    assert "export" not in (await shared_client.get(answer.json()["status_url"])).json()
