@@ -25,10 +25,20 @@ async def decide_gate(
     body: dict[str, Any],
     headers: dict[str, str] | None = None,
 ) -> Any:
-    """Decide ``gate`` as it stands now: read its ETag, send it in If-Match."""
+    """Decide ``gate`` as it stands now: read its ETag, send it in If-Match. A gate still
+    planned is put in review first (as whoever decides), as a gate is before its decision."""
     headers = headers or ws.headers
-    current = await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=headers)
+    gate_url = url(ws, f"stage-gates/{gate['id']}")
+    current = await client.get(gate_url, headers=headers)
     assert current.status_code == 200, current.text
+    if current.json()["state"] == "planned":
+        reviewing = await client.patch(
+            gate_url,
+            json={"state": "in_review"},
+            headers={**headers, "If-Match": current.headers["etag"]},
+        )
+        assert reviewing.status_code == 200, reviewing.text
+        current = reviewing
     return await client.post(
         url(ws, f"stage-gates/{gate['id']}/decisions"),
         json=body,
@@ -111,7 +121,18 @@ async def test_a_gate_is_decided_only_on_its_current_etag_and_a_replay_answers_t
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
-    gate = await make(client, ws, "stage-gates", {"programme_id": prog["id"], "title": "Go live"})
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {
+            "programme_id": prog["id"],
+            "title": "Go live",
+            "criteria": [{"text": "Security sign-off", "mandatory": False}],
+        },
+    )
+    reviewing = await change(client, ws, "stage-gates", gate, {"state": "in_review"})
+    assert reviewing.status_code == 200, reviewing.text
     decisions = url(ws, f"stage-gates/{gate['id']}/decisions")
     go = {"decision": "go", "decided_by_id": str(ws.user_id)}
     read = await read_gate(client, ws, gate)
@@ -119,13 +140,14 @@ async def test_a_gate_is_decided_only_on_its_current_etag_and_a_replay_answers_t
 
     # Without If-Match: 428, and the key stays free for the real attempt.
     unasked = await client.post(decisions, json=go, headers={**ws.headers, **key})
-    # A criterion added since the read: the board would decide on what it did not see.
-    added = await client.post(
-        url(ws, f"stage-gates/{gate['id']}/criteria"),
-        json={"text": "Security sign-off"},
-        headers=ws.headers,
+    # A criterion assessed since the read: the board would decide on what it did not see.
+    criterion = gate["criteria"][0]
+    assessed = await client.patch(
+        url(ws, f"stage-gates/{gate['id']}/criteria/{criterion['id']}"),
+        json={"status": "not_met", "note": "Pen test findings open"},
+        headers={**ws.headers, "If-Match": f'"{criterion["version"]}"'},
     )
-    assert added.status_code == 201, added.text
+    assert assessed.status_code == 200, assessed.text
     stale = await client.post(
         decisions, json=go, headers={**ws.headers, **key, "If-Match": read.headers["etag"]}
     )
@@ -136,7 +158,7 @@ async def test_a_gate_is_decided_only_on_its_current_etag_and_a_replay_answers_t
     assert stale.headers["content-type"].startswith("application/problem+json")
     unchanged = await read_gate(client, ws, gate)
     assert stale.json()["current_etag"] == unchanged.headers["etag"] != read.headers["etag"]
-    assert unchanged.json()["state"] == "planned" and unchanged.json()["decision"] is None
+    assert unchanged.json()["state"] == "in_review" and unchanged.json()["decision"] is None
     listed = await client.get(decisions, headers=ws.headers)
     assert listed.json()["total"] == 0
 
@@ -326,7 +348,7 @@ async def test_only_the_chair_or_a_member_of_the_board_decides_and_the_secretari
         assert [e["field"] for e in refused.json()["errors"]] == ["decided_by_id"]
         assert "chair or a member" in refused.json()["errors"][0]["message"]
     undecided = await read_gate(client, ws, gate)
-    assert undecided.json()["state"] == "planned"
+    assert undecided.json()["decision"] is None
 
     recorded = await decide_gate(
         client, ws, gate, {"decision": "go", "decided_by_id": str(chair.user_id)}
@@ -398,10 +420,11 @@ async def test_a_member_does_not_seat_themselves_on_a_gates_board_or_change_its_
     )
     assert by_member.status_code == 422, by_member.text
     # The member still plans the gate, sending its board back unchanged.
+    reviewing = await read_gate(client, ws, gate)
     planned = await client.patch(
         url(ws, f"stage-gates/{gate['id']}"),
         json={"title": "Funding release review", "board_id": board["id"]},
-        headers=as_member,
+        headers={**member.headers, "If-Match": reviewing.headers["etag"]},
     )
     assert planned.status_code == 200, planned.text
 

@@ -11,10 +11,11 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.concurrency import IfMatch, check_if_match
+from services.concurrency import IfMatch, check_if_match, etag
 from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.errors import IdempotencyKeyReused, PreconditionRequired, VersionMismatch
 from services.idempotency import IdempotencyKey
+from services.identity import service as identity
 from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
 from services.problems import problem_responses
@@ -27,6 +28,7 @@ from services.workspace.gates.schemas import (
     CriterionUpdate,
     GateCreate,
     GateDecisionCreate,
+    GateDecisionTaken,
     GateRead,
     GateReviewRead,
     GateUpdate,
@@ -202,9 +204,14 @@ class GateCriteriaController(Controller):
         status_code=201,
         responses=DECISION_RESPONSES,
         summary="Decide the gate: go, conditional go, hold, stop or recycle (needs If-Match)",
-        description="If-Match carries the gate's ETag: its criteria move it on, so a decision "
-        "taken on a stale read of the gate is a 412 (428 without If-Match). A retry with the "
-        "same Idempotency-Key answers the first answer, though the decision moved the ETag on.",
+        description="The gate is decided in review: a gate still planned is put in review first "
+        "(PATCH it with state in_review), else 409. Its board's chair or a member decides it; "
+        "a workspace admin or owner when it has no board (403 for anyone else recording it). "
+        "If-Match carries the gate's ETag: its criteria move it on, so a decision taken on a "
+        "stale read of the gate is a 412 (428 without If-Match). The 201 describes the "
+        "decision at Location, with the decision's ETag; the decision moved the gate's ETag "
+        "on, to the body's gate_etag (send that to change the gate next). A retry with the "
+        "same Idempotency-Key answers the first answer, though the gate may have moved on.",
     )
     async def decide_gate(
         self,
@@ -217,10 +224,10 @@ class GateCriteriaController(Controller):
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,
-    ) -> Response[GateReviewRead]:
+    ) -> Response[GateDecisionTaken]:
         service = GateService(session, workspace.actor_id, workspace.role)
 
-        async def make() -> GateReviewRead:
+        async def make() -> GateDecisionTaken:
             # Checked only when the decision is taken, not on a replay of its key: the
             # decision itself moved the gate's ETag on.
             gate = await service.get(gate_id)
@@ -229,12 +236,17 @@ class GateCriteriaController(Controller):
                 control_session, workspace, {"decided_by_id": data.decided_by_id}, ["decided_by_id"]
             )
             review = await service.decide(
-                gate, data.decision, data.decided_by_id, data.conditions, data.decided_on
+                gate,
+                data.decision,
+                data.decided_by_id,
+                data.conditions,
+                data.decided_on,
+                await identity.role_in(control_session, data.decided_by_id, workspace.tenant_id),
             )
-            return read_of(GateReviewRead, review)
+            return read_of(GateDecisionTaken, review, gate_etag=etag(gate.version))
 
         return await create_once(
-            request, session, workspace, idempotency_key, data, GateReviewRead, make
+            request, session, workspace, idempotency_key, data, GateDecisionTaken, make
         )
 
 

@@ -59,7 +59,9 @@ def criteria_settled(state: GateState) -> bool:
     """Whether the gate's criteria are settled: none added, and what each tests
     (:data:`CRITERION_TEST`) fixed. So they are from the moment its review starts: in review,
     and decided (a hold, recycle or conditional go is reviewed again on the same criteria).
-    Their assessment (status, evidence, note) stays open until the decision is final."""
+    Their assessment (status, evidence, note) stays open until the decision is final.
+
+    A gate is decided only on settled criteria: a planned gate is put in review first."""
     return state is not GateState.PLANNED
 
 

@@ -71,7 +71,8 @@ class GateCreate(msgspec.Struct, forbid_unknown_fields=True):
 
     With a ``board_id`` (a board of the gate's programme, or one across the workspace) only its
     chair or a member decides the gate, and the gate keeps a board from then on; without one
-    any workspace member records its decision.
+    a workspace admin or owner decides it. Either way the gate is put in review
+    (``state: in_review``) before it is decided.
     """
 
     programme_id: uuid.UUID
@@ -143,8 +144,10 @@ class GateRead(msgspec.Struct):
 
 class GateDecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
     """``decided_by_id`` took the decision: the chair or a member of the gate's board (an
-    adviser, observer or the secretariat does not decide; any workspace member when the gate
-    has no board). Whoever sends it records it, as the decision's ``created_by``.
+    adviser, observer or the secretariat does not decide); a workspace admin or owner when the
+    gate has no board. Whoever sends it records it, as the decision's ``created_by``: the
+    decider, someone with a seat on the gate's board, or a workspace admin or owner (only an
+    admin or owner records the decision of a gate without a board).
     ``decided_on`` (default today) is not in the future nor before the gate's last decision."""
 
     decision: GateDecision
@@ -167,6 +170,20 @@ class GateReviewRead(msgspec.Struct):
     created_at: datetime
     # Who recorded the decision (the secretariat, say), beside who took it (decided_by_id).
     created_by: uuid.UUID | None
+
+
+class GateDecisionTaken(GateReviewRead):
+    """A decision as its 201 answers it: the decision (its ETag, at its Location) and the
+    ETag the decision moved the gate on to."""
+
+    gate_etag: Annotated[
+        str,
+        Meta(
+            description="The gate's ETag right after this decision: send it in If-Match to "
+            "change the gate next. A replay answers it as it was then (412 if the gate has "
+            "moved on since)."
+        ),
+    ]
 
 
 class ChecklistEntryRead(msgspec.Struct):

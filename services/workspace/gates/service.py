@@ -344,15 +344,38 @@ class GateService(RegisterService[StageGate]):
         decided_by: uuid.UUID,
         conditions: str,
         decided_on: date | None,
+        decided_by_role: Role | None,
     ) -> StageGateReview:
         """Record the board's decision, taken by ``decided_by`` (a voting member of the gate's
         board, when it has one). Whoever records it (the actor, in the service's ``role``) is the
         one who took it, holds a seat on that board (the secretariat records for the chair),
-        or is a workspace admin or owner: a member off the board does not speak for it."""
+        or is a workspace admin or owner: a member off the board does not speak for it.
+
+        A gate without a board is decided by a workspace admin or owner (``decided_by_role``:
+        the decider's role in the workspace) and recorded by one. A gate is decided in review,
+        not straight from planning (409)."""
+        if not criteria_settled(gate.state):
+            raise Conflict(
+                "The gate is planned: its review has not started. Put it in review first "
+                "(PATCH the gate with state in_review, its criteria then fixed), assess its "
+                "criteria, then record the decision."
+            )
         if not may_decide(gate.state, gate.decision):
             raise Conflict(f"The gate is decided ({gate.decision}) for good.")
+        if gate.board_id is None and not self.role.at_least(Role.ADMIN):
+            raise Forbidden(
+                "A gate without a board is decided by a workspace admin or owner; an admin "
+                "names a board for it to have that board's chair or members decide it."
+            )
         if decision not in gate.outcomes:
             raise invalid("decision", f"this gate decides one of: {', '.join(gate.outcomes)}")
+        if gate.board_id is None and not (
+            decided_by_role is not None and decided_by_role.at_least(Role.ADMIN)
+        ):
+            raise invalid(
+                "decided_by_id",
+                "a gate without a board is decided by a workspace admin or owner",
+            )
         if gate.board_id is not None and not await self.sits_on(
             gate.board_id, decided_by, voting=True
         ):
