@@ -290,6 +290,10 @@ class Stored:
     not_work: frozenset[str] = frozenset()
     # The client's work on the row's parts (the people named in a board's seats).
     parts_worked_on: Callable[[Any, Reading], list[str]] = _no_work
+    # Seed-only columns worked out from another item (a gate's planned date from its tranche's
+    # end): no upgrade rewrites them when that item changes, so they hold what the version
+    # that seeded the row derived, which need not be the pinned version's (`worked_on`).
+    derived: frozenset[str] = frozenset()
 
     def columns(self, key: str, values: ItemValues, writing: Writing) -> Row:
         row = {f.to: f.write(values[f.name], writing) for f in self.fields}
@@ -756,6 +760,7 @@ STORED: dict[str, Stored] = {
             more_values=_gate_after,
             in_programme=True,
             seed_only=frozenset({"planned_date"}),
+            derived=frozenset({"planned_date"}),
             rules=GateService,
         ),
         Stored(
@@ -918,6 +923,7 @@ STORED: dict[str, Stored] = {
             more_columns=_issue_escalation,
             in_programme=True,
             seed_only=frozenset({"escalated_to"}),
+            derived=frozenset({"escalated_to"}),
             rules=IssueService,
         ),
         Stored(

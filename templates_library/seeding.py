@@ -61,6 +61,7 @@ class PackVersions:
 
     loaded: dict[tuple[str, str], PackVersion] = field(default_factory=dict)
     _fields: dict[tuple[str, str], dict[ItemId, ItemValues]] = field(default_factory=dict)
+    listed: dict[str, list[str]] = field(default_factory=dict)
 
     async def get(self, session: AsyncSession, pack: str, version: str | None) -> PackVersion:
         """A published version (None: the latest, looked up each time). A published version
@@ -74,6 +75,15 @@ class PackVersions:
             _, _, found = await published_version(session, pack, version)
             self.loaded[(pack, version)] = found
         return self.loaded[(pack, version)]
+
+    async def names(self, session: AsyncSession, pack: str, including: str) -> list[str]:
+        """The versions `pack` has published, read again unless a listing already read holds
+        `including` (`upgrade_all` reads it once on the control plane for every cell)."""
+        known = self.listed.get(pack)
+        if known is None or including not in known:
+            _, listed = await catalogue.get_pack(session, pack)
+            known = self.listed[pack] = [row.version for row in listed]
+        return known
 
     def fields(self, pack: str, version: PackVersion) -> dict[ItemId, ItemValues]:
         key = (pack, version.version)

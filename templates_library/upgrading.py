@@ -211,7 +211,9 @@ async def _prepare(
     plan = merge.plan_upgrade(base, theirs.values, ours)
     # A removal of a row the client worked on (closed it, assessed it, named its owner …)
     # keeps it, as for an item whose pack fields the client changed.
-    worked = _worked_on(plan, theirs, Writing(tenant_id, pin.pack, pin.pack_version, base))
+    worked = await _worked_on(
+        plan, theirs, Writing(tenant_id, pin.pack, pin.pack_version, base), source, versions, pin
+    )
     plan = merge.hold_back(plan, worked)
     # What the merge leaves to the client (a conflict, an item the client changed) is settled
     # once applied; what the steps below hold back stays due.
@@ -241,12 +243,22 @@ async def _prepare(
     )
 
 
-def _worked_on(plan: UpgradePlan, theirs: WorkspaceItems, writing: Writing) -> dict[ItemId, str]:
+async def _worked_on(
+    plan: UpgradePlan,
+    theirs: WorkspaceItems,
+    writing: Writing,
+    source: AsyncSession,
+    versions: PackVersions,
+    pin: TemplatePin,
+) -> dict[ItemId, str]:
     """Removals of rows whose client-held columns (`rows.Stored.worked_on`) are no longer what
     seeding put there, with what the client changed: the pack's fields may be as seeded, but
     the row records the client's work (a risk closed, a milestone achieved), so it stays.
-    `writing` writes base."""
+    `writing` writes base. A derived column (`rows.Stored.derived`) is the client's work only
+    if no version up to the pinned one derives what it holds: an earlier upgrade that moved
+    its source (a tranche's end) did not rewrite it."""
     held: dict[ItemId, str] = {}
+    earlier: list[dict[ItemId, ItemValues]] | None = None
     for entry in plan.with_action(Action.REMOVE):
         row = theirs.rows.get(entry.item_id)
         if row is None or entry.base is None or entry.item_id in {SCALES, SETTINGS_ROW}:
@@ -254,11 +266,54 @@ def _worked_on(plan: UpgradePlan, theirs: WorkspaceItems, writing: Writing) -> d
         stored = STORED[entry.kind]
         seeded = stored.columns(entry.key, entry.base, writing)
         changed = stored.worked_on(row, seeded, theirs.reading)
+        if set(changed) & stored.derived:
+            if earlier is None:
+                earlier = await _earlier_values(source, versions, pin)
+            changed = [
+                name
+                for name in changed
+                if name not in stored.derived
+                or not _derived_by_any(row, name, entry.item_id, earlier, writing)
+            ]
         if changed:
             held[entry.item_id] = (
                 f"changed by the client ({', '.join(changed)}); the target version removes it"
             )
     return held
+
+
+async def _earlier_values(
+    source: AsyncSession, versions: PackVersions, pin: TemplatePin
+) -> list[dict[ItemId, ItemValues]]:
+    """The seed values of every published version of the pin's pack up to the pinned one: a
+    row may have been seeded (or added by an upgrade) from any of them."""
+    pinned = version_key(pin.pack_version)
+    found = []
+    for name in await versions.names(source, pin.pack, pin.pack_version):
+        if version_key(name) <= pinned:
+            values = await _values_of(source, versions, pin, name)
+            if values is not None:
+                found.append(values)
+    return found
+
+
+def _derived_by_any(
+    row: Any,
+    name: str,
+    item_id: ItemId,
+    earlier: list[dict[ItemId, ItemValues]],
+    writing: Writing,
+) -> bool:
+    """Whether column `name` of `row` holds what one of the `earlier` versions derives."""
+    kind, key = item_id
+    for values in earlier:
+        if item_id not in values:
+            continue
+        then = Writing(writing.tenant_id, writing.pack, writing.version, values)
+        column = STORED[kind].columns(key, values[item_id], then).get(name)
+        if plain(getattr(row, name)) == plain(column):
+            return True
+    return False
 
 
 def _adds_as_conflicts(
@@ -916,6 +971,12 @@ async def upgrade_all(
     versions = PUBLISHED
     async with database.session() as control:
         target = (await versions.get(control, pack, to_version)).version
+        # Read here, as a cell's session may not reach the catalogue: the versions a row may
+        # come from (`_bases`, `_earlier_values`).
+        versions.listed.pop(pack, None)
+        for name in await versions.names(control, pack, target):
+            if version_key(name) <= version_key(target):
+                await versions.get(control, pack, name)
         tenants = await _live_tenants(control)
     on_pack, unread = await _tenants_on(database, tenants, pack)
     todo = [(tenants[t], v) for t, v, held in on_pack if v != target or held]
