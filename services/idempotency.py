@@ -1,9 +1,9 @@
-"""``Idempotency-Key`` on creating POSTs, Stripe-style.
+"""``Idempotency-Key`` on POSTs (creates and actions such as publish or decide), Stripe-style.
 
-The key and the answer are written in the same transaction as the create, so a retry after any
-failure either replays the stored answer or runs the create exactly once. A concurrent request
-with the same key waits on the key's row, then replays. The same key with a different request is
-refused.
+The key and the answer are written in the same transaction as the create (or action), so a retry
+after any failure either replays the stored answer or runs the create exactly once. A concurrent
+request with the same key waits on the key's row, then replays. The same key with a different
+request is refused.
 
 Keys live in a *ledger*: a workspace's own records (tenant-scoped, the default) or, for creates
 that have no workspace yet (signups, offboarding requests), a control-plane scope.
@@ -34,7 +34,8 @@ IdempotencyKey = Annotated[
     str | None,
     HeaderParameter(
         name="Idempotency-Key",
-        description="Retry-safe creates: the same key returns the first answer.",
+        description="Retry-safe POSTs: the same key with the same request answers the first "
+        "answer (`Idempotent-Replayed: true`); with another request, a 422.",
     ),
 ]
 

@@ -56,7 +56,10 @@ WRITE_ERRORS = (*READ_ERRORS, TenantSuspended, ValidationFailed, Conflict)
 CREATE_RESPONSES = problem_responses(*WRITE_ERRORS, IdempotencyKeyReused)
 UPDATE_RESPONSES = problem_responses(*WRITE_ERRORS, VersionMismatch, PreconditionRequired)
 READ_RESPONSES = problem_responses(*READ_ERRORS)
-ACTION_RESPONSES = problem_responses(*WRITE_ERRORS, VersionMismatch, PreconditionRequired)
+# Actions (decide, publish) take an Idempotency-Key and If-Match: :func:`act_once`.
+ACTION_RESPONSES = problem_responses(
+    *WRITE_ERRORS, VersionMismatch, PreconditionRequired, IdempotencyKeyReused
+)
 
 CustomFilter = Annotated[
     list[str] | None,
@@ -107,6 +110,32 @@ def with_etag(
     return Response(body, status_code=status_code, headers={"ETag": etag(version, as_of)})
 
 
+async def _answer_once(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    workspace: WorkspaceAccess,
+    key: str | None,
+    data: object,
+    read: type[msgspec.Struct],
+    status_code: int,
+    make: Callable[[], Awaitable[msgspec.Struct]],
+) -> tuple[Any, idempotency.Outcome, dict[str, str]]:
+    """Run ``make`` once per ``Idempotency-Key`` (in the request's transaction): the answer's
+    body, the outcome and its headers so far (``Idempotent-Replayed`` on a replay)."""
+
+    async def answer() -> tuple[int, Any]:
+        return status_code, msgspec.to_builtins(await make())
+
+    outcome = await idempotency.run_once(
+        session,
+        key,
+        idempotency.fingerprint("POST", request.url.path, workspace.actor_id, data),
+        answer,
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return msgspec.convert(outcome.body, read), outcome, headers
+
+
 async def create_once(
     request: Request[Any, Any, Any],
     session: AsyncSession,
@@ -120,25 +149,37 @@ async def create_once(
 ) -> Response[Any]:
     """Run ``make`` once per ``Idempotency-Key``; answer 201 with ETag and Location (``as_of``:
     the workspace's today, for a read that shows fields worked out from it)."""
-
-    async def create() -> tuple[int, Any]:
-        return 201, msgspec.to_builtins(await make())
-
-    outcome = await idempotency.run_once(
-        session,
-        key,
-        idempotency.fingerprint("POST", request.url.path, workspace.actor_id, data),
-        create,
+    body, outcome, headers = await _answer_once(
+        request, session, workspace, key, data, read, 201, make
     )
-    body: Any = msgspec.convert(outcome.body, read)
     base = location or request.url.path.rstrip("/")
-    headers = {"Location": f"{base}/{body.id}"}
-    if outcome.replayed:
-        headers["Idempotent-Replayed"] = "true"
+    headers["Location"] = f"{base}/{body.id}"
     # A replay answers the body as first worked out; if that was from the workspace's today,
     # the day it was is not known, so no tag is given rather than a wrong one.
     if not (outcome.replayed and as_of is not None):
         headers["ETag"] = etag(body.version, as_of)
+    return Response(body, status_code=outcome.status_code, headers=headers)
+
+
+async def act_once(
+    request: Request[Any, Any, Any],
+    session: AsyncSession,
+    workspace: WorkspaceAccess,
+    key: str | None,
+    data: object,
+    read: type[msgspec.Struct],
+    act: Callable[[], Awaitable[msgspec.Struct]],
+) -> Response[Any]:
+    """An action on a resource (decide, publish): ``act`` runs once per ``Idempotency-Key`` and
+    answers 200 with the resource and its ETag, a replay the first answer.
+
+    Check ``If-Match`` inside ``act``: the action itself moved the ETag on, so a replay would
+    otherwise be refused as stale (a refused attempt leaves the key free).
+    """
+    body, outcome, headers = await _answer_once(
+        request, session, workspace, key, data, read, 200, act
+    )
+    headers["ETag"] = etag(body.version)
     return Response(body, status_code=outcome.status_code, headers=headers)
 
 

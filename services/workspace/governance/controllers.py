@@ -6,13 +6,14 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
-from litestar import Controller, Response, post
+from litestar import Controller, Request, Response, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.concurrency import IfMatch, check_if_match
 from services.dependencies import WorkspaceAccess, workspace_dependencies
+from services.idempotency import IdempotencyKey
 from services.identity.models import Role
 from services.workspace import clock
 from services.workspace.governance.models import (
@@ -61,8 +62,8 @@ from services.workspace.governance.service import (
 from services.workspace.http import (
     ACTION_RESPONSES,
     RegisterSpec,
+    act_once,
     register_controller,
-    with_etag,
 )
 from services.workspace.schemas import read_of
 
@@ -236,23 +237,34 @@ class ChangeRequestDecisionController(Controller):
         status_code=200,
         responses=ACTION_RESPONSES,
         summary="Approve or reject a submitted change request (needs If-Match)",
+        description="A retry with the same Idempotency-Key answers the first answer, though the "
+        "decision moved the ETag on.",
     )
     async def decide_change(
         self,
+        request: Request[Any, Any, Any],
         slug: FromPath[str],
         change_id: FromPath[uuid.UUID],
         data: JSONBody[ChangeDecision],
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
+        idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,
     ) -> Response[ChangeRequestRead]:
         service = ChangeRequestService(session, workspace.actor_id, workspace.role)
-        change = await service.get(change_id)
-        check_if_match(if_match, change.version)
-        change = await service.decide(
-            change, data.decision == "approved", data.note, data.decided_on
+
+        async def decide() -> ChangeRequestRead:
+            change = await service.get(change_id)
+            check_if_match(if_match, change.version)
+            change = await service.decide(
+                change, data.decision == "approved", data.note, data.decided_on
+            )
+            shown: ChangeRequestRead = (await present_change_requests(session, [change]))[0]
+            return shown
+
+        return await act_once(
+            request, session, workspace, idempotency_key, data, ChangeRequestRead, decide
         )
-        return with_etag((await present_change_requests(session, [change]))[0], change.version)
 
 
 def document_filter(programme_id: FromQuery[uuid.UUID | None] = None) -> DocumentFilter:

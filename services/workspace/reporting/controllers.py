@@ -20,9 +20,9 @@ from services.workspace.http import (
     CREATE_RESPONSES,
     READ_RESPONSES,
     RegisterSpec,
+    act_once,
     create_once,
     register_controller,
-    with_etag,
 )
 from services.workspace.reporting import views
 from services.workspace.reporting.models import ReportState
@@ -115,25 +115,34 @@ class StatusReportActionController(Controller):
         responses=ACTION_RESPONSES,
         summary="Publish (freeze) a draft; corrections supersede what they correct (If-Match)",
         description="No body, or an empty object: a draft is published as it stands (edit it "
-        "first); any field is a 422.",
+        "first); any field is a 422. A retry with the same Idempotency-Key answers the first "
+        "answer, though publishing moved the ETag on.",
     )
     async def publish_report(
         self,
+        request: Request[Any, Any, Any],
         slug: FromPath[str],
         report_id: FromPath[uuid.UUID],
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
+        idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,
         # Read only so that a field sent is refused (422), not ignored: publishing takes none.
         # No body is the empty object; JSON null is not an object (422), as on every route.
         data: JSONBody[StatusReportPublish] = AS_IT_STANDS,
     ) -> Response[StatusReportRead]:
         service = StatusReportService(session, workspace.actor_id)
-        report = await service.get(report_id)
-        check_if_match(if_match, report.version)
-        snapshot = await views.report_snapshot(session, report)
-        report = await service.publish(report, snapshot)
-        return with_etag(read_of(StatusReportRead, report), report.version)
+
+        async def publish() -> StatusReportRead:
+            report = await service.get(report_id)
+            check_if_match(if_match, report.version)
+            snapshot = await views.report_snapshot(session, report)
+            report = await service.publish(report, snapshot)
+            return read_of(StatusReportRead, report)
+
+        return await act_once(
+            request, session, workspace, idempotency_key, data, StatusReportRead, publish
+        )
 
     @post(
         "/corrections",
