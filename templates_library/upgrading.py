@@ -671,6 +671,7 @@ async def _apply(
         ids = [theirs.rows[entry.item_id].id for entry in entries if entry.item_id not in held]
         await delete_seeded(session, model, ids)
     prepared.plan = merge.hold_back(prepared.plan, in_use)
+    await _criteria_in_places_of_their_own(session, prepared.plan, writing, actor_id)
     await _touch_parents(session, prepared.plan, theirs, actor_id)
     if any(e.kind == "score_band" for e in prepared.plan.writes):
         # A risk's read shows its bands, worked out from the workspace's: every ETag moves on.
@@ -713,6 +714,44 @@ async def _placed_after_the_clients(
         last = max(positions[gate_id])
         for n, row in enumerate(sorted(rows, key=lambda row: row["position"])):
             row["position"] = last + 1 + n
+
+
+async def _criteria_in_places_of_their_own(
+    session: AsyncSession, plan: UpgradePlan, writing: Writing, actor_id: uuid.UUID | None
+) -> None:
+    """Give each criterion of a gate whose criteria the plan wrote a position of its own.
+
+    A criterion the upgrade leaves as the client has it (a conflict, a kept change, the
+    client's own) stays where it is; one the upgrade added or moved can land on its place.
+    In the order the gate lists them — by position, what the upgrade did not write first —
+    each that would share or go before the one in front of it moves one place after it, so
+    nothing changes places with anything else and the client's order stands."""
+    written: dict[uuid.UUID, set[uuid.UUID]] = {}
+    for entry in plan.with_action(Action.ADD, Action.UPDATE, Action.REMOVE):
+        if entry.kind == "gate_criterion":
+            values = entry.ours or entry.theirs or {}
+            gate_id = writing.id("gate", str(values.get("gate")))
+            written.setdefault(gate_id, set()).add(writing.id(*entry.item_id))
+    if not written:
+        return
+    found = await session.execute(
+        select(GateCriterion.id, GateCriterion.gate_id, GateCriterion.position)
+        .where(GateCriterion.gate_id.in_(list(written)))
+        .order_by(GateCriterion.gate_id, GateCriterion.position, GateCriterion.created_at)
+    )
+    by_gate: dict[uuid.UUID, list[tuple[int, bool, uuid.UUID]]] = {}
+    for row_id, gate_id, position in found.all():
+        moved = row_id in written[gate_id]
+        by_gate.setdefault(gate_id, []).append((position, moved, row_id))
+    for criteria in by_gate.values():
+        last = -1
+        for position, _, row_id in sorted(criteria, key=lambda c: (c[0], c[1])):
+            if position <= last:
+                position = last + 1
+                await update_seeded(
+                    session, GateCriterion, row_id, {"position": position}, actor_id
+                )
+            last = position
 
 
 # What a plan writes; any other action on an item the pack changes leaves that change due.
