@@ -289,7 +289,8 @@ def rework_the_gate(data: dict[str, Any]) -> None:
 
 
 async def decide_as_chair(seeded: Seeded, decision: str) -> None:
-    """Seat the workspace's user in the chair of the pack's board, then decide its gate."""
+    """Seat the workspace's user in the chair of the pack's board, start the gate's review,
+    then decide it."""
     client, ws = seeded.client, seeded.ws
     board = await seeded.get("boards", "board", "board")
     seats = [
@@ -298,6 +299,10 @@ async def decide_as_chair(seeded: Seeded, decision: str) -> None:
     ]
     seats[0]["user_id"] = str(ws.user_id)
     assert (await change(client, ws, "boards", board, {"members": seats})).status_code == 200
+    # A gate is decided in review.
+    gate = await seeded.get("stage-gates", "gate", "gate")
+    started = await change(client, ws, "stage-gates", gate, {"state": "in_review"})
+    assert started.status_code == 200, started.text
     decided = await client.post(
         url(ws, f"stage-gates/{seeded.id('gate', 'gate')}/decisions"),
         json={"decision": decision, "decided_by_id": str(ws.user_id)},
