@@ -28,6 +28,8 @@ from services.workspace.raid.rules import (
     OPPORTUNITY_RESPONSES,
     ROAM_RESPONSES,
     THREAT_RESPONSES,
+    RiskLevels,
+    residual_problems,
     responses_for,
     risk_trend,
 )
@@ -52,6 +54,40 @@ def test_an_opportunity_improves_as_its_score_rises_and_a_threat_as_it_falls() -
     assert risk_trend(6, 6, RiskKind.OPPORTUNITY) is RiskTrend.STABLE
     assert risk_trend(12, 6, RiskKind.THREAT) is RiskTrend.IMPROVING
     assert risk_trend(6, 12, RiskKind.THREAT) is RiskTrend.WORSENING
+
+
+# --- inherent and residual scores ---------------------------------------------------------------
+
+
+def test_a_threats_residual_levels_do_not_exceed_its_inherent_ones() -> None:
+    # inherent 4 x 3; the response lowers probability and leaves impact
+    assert residual_problems(RiskKind.THREAT, RiskLevels(4, 3, 2, 3)) == []
+    assert residual_problems(RiskKind.THREAT, RiskLevels(4, 3, 4, 3)) == []
+    raised = residual_problems(RiskKind.THREAT, RiskLevels(4, 3, 5, 4))
+    assert [field for field, _ in raised] == ["residual_probability", "residual_impact"]
+    assert "inherent probability (4)" in raised[0][1]
+    # The score would fall (2 x 5 = 10 < 12) but impact rises: still refused, by its field.
+    assert [f for f, _ in residual_problems(RiskKind.THREAT, RiskLevels(4, 3, 2, 5))] == [
+        "residual_impact"
+    ]
+
+
+def test_the_field_named_is_the_one_written() -> None:
+    levels = RiskLevels(2, 3, 4, 3)  # inherent probability lowered below the residual
+    lowered = residual_problems(RiskKind.THREAT, levels, {"inherent_probability"})
+    both = residual_problems(
+        RiskKind.THREAT, levels, {"inherent_probability", "residual_probability"}
+    )
+    turned = residual_problems(RiskKind.THREAT, levels, {"kind"})
+
+    assert [f for f, _ in lowered] == ["inherent_probability"]
+    assert "residual probability (4)" in lowered[0][1]
+    assert [f for f, _ in both] == [f for f, _ in turned] == ["residual_probability"]
+
+
+def test_an_opportunitys_residual_may_rise_above_or_fall_below_its_inherent_score() -> None:
+    assert residual_problems(RiskKind.OPPORTUNITY, RiskLevels(2, 3, 4, 5)) == []  # enhanced
+    assert residual_problems(RiskKind.OPPORTUNITY, RiskLevels(4, 5, 4, 2)) == []  # shared
 
 
 # --- the decision log ---------------------------------------------------------------------------

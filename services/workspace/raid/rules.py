@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 
@@ -35,6 +36,55 @@ def risk_score(probability: int, impact: int) -> int:
     if probability < 1 or impact < 1:
         raise ValueError("probability and impact start at 1")
     return probability * impact
+
+
+@dataclass(frozen=True, slots=True)
+class RiskLevels:
+    """A risk's probability and impact before its response (inherent) and after (residual)."""
+
+    inherent_probability: int
+    inherent_impact: int
+    residual_probability: int
+    residual_impact: int
+
+
+# Each residual level and the inherent one it is held to, as the API names them.
+RESIDUAL_BOUNDS = (
+    ("residual_probability", "inherent_probability", "probability"),
+    ("residual_impact", "inherent_impact", "impact"),
+)
+
+
+def residual_problems(
+    kind: RiskKind, levels: RiskLevels, written: AbstractSet[str] | None = None
+) -> list[tuple[str, str]]:
+    """Why ``levels`` cannot stand, as ``(field, message)`` pairs: a threat's response lowers
+    its probability or impact or leaves them, so neither residual level exceeds its inherent one
+    (nor, then, the residual score the inherent score). Each pair names the residual field,
+    or the inherent one when only that was ``written`` (None: all of them, a new risk).
+
+    An opportunity is not held either way: exploiting or enhancing it raises its residual
+    score above the inherent one (more likely, a larger gain), and sharing or rejecting it
+    may lower it.
+    """
+    if kind is RiskKind.OPPORTUNITY:
+        return []
+    problems: list[tuple[str, str]] = []
+    for residual, inherent, level in RESIDUAL_BOUNDS:
+        after, before = getattr(levels, residual), getattr(levels, inherent)
+        if after <= before:
+            continue
+        if written is not None and inherent in written and residual not in written:
+            problems.append((inherent, f"at least the residual {level} ({after}) of a threat"))
+        else:
+            problems.append(
+                (
+                    residual,
+                    f"at most the inherent {level} ({before}): a threat's response "
+                    "does not raise it",
+                )
+            )
+    return problems
 
 
 def responses_for(kind: RiskKind, model: RiskResponseModel) -> frozenset[RiskResponse]:
