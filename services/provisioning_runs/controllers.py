@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 import msgspec
@@ -25,7 +26,7 @@ from services.errors import (
 )
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
-from services.identity.models import Role, StaffRole
+from services.identity.models import ApiToken, Role, StaffRole
 from services.identity.service import Principal
 from services.jobs import JobQueue
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
@@ -87,6 +88,44 @@ async def provide_optional_principal(
         raise Unauthenticated("The API token is unknown, expired or revoked.")
     parameters.reject_unknown(request)
     return principal
+
+
+@dataclass(frozen=True, slots=True)
+class OffboardingCaller:
+    """Who sends an offboarding request: the principal while their token is good; once the
+    offboarding revoked it, its token only (``revoked``), to replay their own first answer."""
+
+    principal: Principal | None
+    revoked: ApiToken | None
+
+    @property
+    def user_id(self) -> uuid.UUID:
+        if self.principal is not None:
+            return self.principal.user_id
+        assert self.revoked is not None
+        return self.revoked.user_id
+
+    def require(self) -> Principal:
+        if self.principal is None:
+            raise Unauthenticated("The API token is unknown, expired or revoked.")
+        return self.principal
+
+
+@parameters.authenticates
+async def provide_offboarding_caller(
+    request: Request[Any, Any, Any], control_session: NamedDependency[AsyncSession]
+) -> OffboardingCaller:
+    """As ``provide_principal``, but a revoked token is let through, to :class:`OffboardingCaller`
+    (a retry of the request whose offboarding revoked it)."""
+    scheme, _, secret = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not secret.strip():
+        raise Unauthenticated("Send an API token as 'Authorization: Bearer <token>'.")
+    principal = await identity.authenticate(control_session, secret.strip())
+    revoked = None if principal else await runs.revoked_token(control_session, secret.strip())
+    if principal is None and revoked is None:
+        raise Unauthenticated("The API token is unknown, expired or revoked.")
+    parameters.reject_unknown(request)
+    return OffboardingCaller(principal, revoked)
 
 
 def operates_runs(principal: Principal | None) -> bool:
@@ -302,6 +341,7 @@ class OffboardingController(Controller):
     @post(
         "/",
         status_code=202,
+        dependencies={"caller": Provide(provide_offboarding_caller)},
         responses=problem_responses(
             Unauthenticated, Forbidden, NotFound, Conflict, IdempotencyKeyReused
         ),
@@ -310,7 +350,9 @@ class OffboardingController(Controller):
             "The workspace is unavailable at once (409 tenant-unavailable, reads too); a run "
             "exports every table (JSON, and CSV per table) to the workspace's storage, revokes "
             "tokens and memberships, purges the workspace's rows and marks it deleted. Owners, "
-            "or platform admins."
+            "or platform admins. A request retried with its `Idempotency-Key` gets the first "
+            "answer even after the run has deleted the workspace and revoked the token it was "
+            "sent with (that token does nothing else)."
         ),
     )
     async def offboard(
@@ -319,9 +361,24 @@ class OffboardingController(Controller):
         state: State,
         slug: FromPath[str],
         control_session: NamedDependency[AsyncSession],
-        principal: NamedDependency[Principal],
+        caller: NamedDependency[OffboardingCaller],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OffboardingAccepted]:
+        request_fingerprint = idempotency.fingerprint("POST", request.url.path, caller.user_id)
+        found = await tenancy.get_by_slug(control_session, slug)
+        if found is not None and idempotency_key is not None:
+            # A retry of a request whose run has since deleted the workspace and revoked the
+            # requester's token gets the first answer, not the 404 or 401 those would give.
+            replay = await runs.offboarding_replay(
+                control_session,
+                found.id,
+                idempotency_key,
+                request_fingerprint,
+                revoked_at=caller.revoked.revoked_at if caller.revoked else None,
+            )
+            if replay is not None:
+                return _offboarding_response(replay)
+        principal = caller.require()
         tenant = await tenancy.require_by_slug(control_session, slug)
         role = await identity.role_in(control_session, principal.user_id, tenant.id)
         staff = principal.staff_role is StaffRole.PLATFORM_ADMIN
@@ -345,16 +402,20 @@ class OffboardingController(Controller):
         outcome = await idempotency.run_once(
             control_session,
             idempotency_key,
-            idempotency.fingerprint("POST", request.url.path, principal.user_id),
+            request_fingerprint,
             create,
-            idempotency.control_ledger(f"offboarding:{tenant.id}"),
+            runs.offboarding_ledger(tenant.id),
         )
         await control_session.commit()
         for run_id, tenant_id in made:
             await job_queue(state).nudge(run_id, tenant_id)
-        body = msgspec.convert(outcome.body, OffboardingAccepted)
-        return Response(
-            body,
-            status_code=outcome.status_code,
-            headers=_accepted_headers(body.run_id, outcome.replayed),
-        )
+        return _offboarding_response(outcome)
+
+
+def _offboarding_response(outcome: idempotency.Outcome) -> Response[OffboardingAccepted]:
+    body = msgspec.convert(outcome.body, OffboardingAccepted)
+    return Response(
+        body,
+        status_code=outcome.status_code,
+        headers=_accepted_headers(body.run_id, outcome.replayed),
+    )

@@ -13,7 +13,7 @@ import unicodedata
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -23,11 +23,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from services import idempotency
 from services.catalogue import service as catalogue
 from services.config import Settings
 from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.identity import service as identity
+from services.identity.models import ApiToken
 from services.provisioning_runs.models import (
     ACTIVE_RUN_STATES,
     CANCELLED,
@@ -293,6 +295,51 @@ async def request_offboarding(
             raise
         raise _busy(tenant.slug, active) from None
     return run
+
+
+def offboarding_ledger(tenant_id: uuid.UUID) -> idempotency.Ledger:
+    """Where the ``Idempotency-Key`` of a workspace's offboarding requests are kept."""
+    return idempotency.control_ledger(f"offboarding:{tenant_id}")
+
+
+async def revoked_token(session: AsyncSession, secret: str) -> ApiToken | None:
+    """The revoked token behind a bearer secret (offboarding revokes the requester's): it
+    identifies its user for one thing only, see :func:`offboarding_replay`."""
+    if not secret.startswith(identity.TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    return await session.scalar(
+        select(ApiToken).where(
+            # identity's own digest of a secret: one way to find a token.
+            ApiToken.secret_hash == identity._hash_secret(secret),
+            ApiToken.revoked_at.is_not(None),
+        )
+    )
+
+
+async def offboarding_replay(
+    session: AsyncSession,
+    tenant_id: uuid.UUID,
+    key: str,
+    request_fingerprint: str,
+    *,
+    revoked_at: datetime | None = None,
+) -> idempotency.Outcome | None:
+    """The first answer to a retried offboarding request, found before the checks that refuse
+    the retry once the run has done its work (the workspace deleted, the requester's token
+    revoked): None unless ``key`` answered this very request (the fingerprint names the user).
+    A token revoked at ``revoked_at`` replays only an answer given while it was still good."""
+    scope = offboarding_ledger(tenant_id).owner["scope"]
+    record = await session.scalar(
+        select(idempotency.ControlIdempotencyRecord).where(
+            idempotency.ControlIdempotencyRecord.scope == scope,
+            idempotency.ControlIdempotencyRecord.key == key,
+        )
+    )
+    if record is None or record.status_code == 0 or record.fingerprint != request_fingerprint:
+        return None
+    if revoked_at is not None and revoked_at < record.created_at:
+        return None
+    return idempotency.Outcome(record.status_code, record.response_body, replayed=True)
 
 
 # ------------------------------------------------------------------------------- reading runs

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
@@ -14,6 +15,8 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from services.db.engine import Database
+from services.identity import service as identity
+from services.tenancy import service as tenancy
 from tests.provisioning.conftest import (
     SIGNUP,
     Env,
@@ -86,3 +89,58 @@ async def test_a_signup_run_has_no_export(shared_client: Client, shared_database
     answer = await shared_client.post(SIGNUP, json=signup_body())
     await wait_for_run(shared_database, answer.json()["run_id"], succeeded)
     assert "export" not in (await shared_client.get(answer.json()["status_url"])).json()
+
+
+async def test_a_retried_offboarding_request_gets_its_first_answer_after_the_workspace_is_gone(
+    shared_client: Client, shared_database: Database, shared: Env
+) -> None:
+    slug, owner = await provisioned(shared_client, shared_database, shared)
+    async with shared_database.transaction() as session:
+        # The owner's token revoked before the request: it was no good when it was answered.
+        tenant = await tenancy.require_by_slug(session, slug)
+        [member] = await identity.members_of(session, tenant.id)
+        old, old_secret = await identity.issue_token(
+            session, uuid.UUID(member["user_id"]), name="old", tenant_id=tenant.id
+        )
+        await identity.revoke_token(session, old.id)
+    path = f"/api/v1/w/{slug}/offboarding"
+    first = await shared_client.post(path, headers={**owner, "Idempotency-Key": "leave-1"})
+    assert first.status_code == 202, first.text
+    await wait_for_run(shared_database, first.json()["run_id"], succeeded)
+
+    # The owner's token is revoked and the workspace deleted: the retry still gets the answer.
+    replay = await shared_client.post(path, headers={**owner, "Idempotency-Key": "leave-1"})
+    assert replay.status_code == 202, replay.text
+    assert replay.json() == first.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.headers["Location"] == first.headers["Location"]
+    # … for that request only: the revoked token does nothing else.
+    other_key = await shared_client.post(path, headers={**owner, "Idempotency-Key": "leave-2"})
+    assert other_key.status_code == 401
+    assert (await shared_client.post(path, headers=owner)).status_code == 401
+    # Nobody else reads it with the key: no token, another user's, an unknown one.
+    staff = await platform_admin_headers(shared_database)
+    for stranger, refused in (
+        ({}, 401),
+        (staff, 404),
+        ({"Authorization": "Bearer pmo_not-a-token"}, 401),
+        ({"Authorization": f"Bearer {old_secret}"}, 401),
+    ):
+        answer = await shared_client.post(path, headers={**stranger, "Idempotency-Key": "leave-1"})
+        assert answer.status_code == refused, (stranger, answer.text)
+        assert "run_id" not in answer.text
+
+
+async def test_a_platform_admin_retrying_an_offboarding_request_gets_its_first_answer(
+    shared_client: Client, shared_database: Database, shared: Env
+) -> None:
+    slug, _ = await provisioned(shared_client, shared_database, shared)
+    staff = {**await platform_admin_headers(shared_database), "Idempotency-Key": "ops-leave"}
+    path = f"/api/v1/w/{slug}/offboarding"
+    first = await shared_client.post(path, headers=staff)
+    assert first.status_code == 202, first.text
+    await wait_for_run(shared_database, first.json()["run_id"], succeeded)
+    replay = await shared_client.post(path, headers=staff)
+    assert replay.status_code == 202, replay.text
+    assert replay.json() == first.json()
+    assert replay.headers["Idempotent-Replayed"] == "true"
