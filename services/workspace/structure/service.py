@@ -377,6 +377,8 @@ class ProjectService(RegisterService[Project]):
         if before is None or "tranche_id" in before:
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
         moved = before is not None and before.get("tranche_id", row.tranche_id) != row.tranche_id
+        if before is None or moved:
+            await refuse_closed_tranche(self.session, row.tranche_id, None, "tranche_id", "project")
         if moved and row.tranche_id is not None:
             await self.check_milestones_follow(row)
         check_dates(row.start_date, row.end_date)
@@ -440,6 +442,37 @@ class ProjectService(RegisterService[Project]):
         enabled = select(BenefitEnabler.benefit_id).where(BenefitEnabler.project_id == row.id)
         await move_versions_on(self.session, Benefit, Benefit.id.in_(enabled), self.actor_id)
         await super().delete(row)
+
+
+async def tranche_of(
+    session: AsyncSession, tranche_id: uuid.UUID | None, project_id: uuid.UUID | None
+) -> Tranche | None:
+    """The tranche a row is in: the one it names, else its project's (None: in none)."""
+    if tranche_id is None and project_id is not None:
+        tranche_id = await session.scalar(
+            select(Project.tranche_id).where(Project.id == project_id)
+        )
+    if tranche_id is None:
+        return None
+    return await session.scalar(select(Tranche).where(Tranche.id == tranche_id))
+
+
+async def refuse_closed_tranche(
+    session: AsyncSession,
+    tranche_id: uuid.UUID | None,
+    project_id: uuid.UUID | None,
+    field: str,
+    what: str,
+) -> None:
+    """409 on ``field`` when the tranche a row would be in (:func:`tranche_of`) is closed: a
+    closed tranche is history, and takes no new or re-dated ``what``."""
+    tranche = await tranche_of(session, tranche_id, project_id)
+    if tranche is not None and tranche.state is TrancheState.CLOSED:
+        raise Conflict(
+            f"The tranche '{tranche.name}' is {tranche.state}: it takes no new or re-dated "
+            f"{what}s (one still to deliver moves to a tranche still open).",
+            errors=[field_error(field, f"the tranche '{tranche.name}' is closed")],
+        )
 
 
 def dependencies_naming(
@@ -566,6 +599,7 @@ class MilestoneService(RegisterService[Milestone]):
                 await self.refuse_move_from_dependencies(row)
         if before is None or "project_id" in before or "tranche_id" in before:
             await self.check_tranche_of_project(row)
+        await self.refuse_closed_tranche(row, before)
         rebaselined = before is not None and before.get("baseline_date", row.baseline_date)
         if rebaselined and rebaselined != row.baseline_date:
             raise Conflict(
@@ -635,6 +669,24 @@ class MilestoneService(RegisterService[Milestone]):
                 errors=[field_error("project_id", "dependencies name the milestone's project")],
             )
 
+    async def refuse_closed_tranche(self, row: Milestone, before: dict[str, Any] | None) -> None:
+        """A closed tranche takes no milestone (new, or moved in by its tranche or project)
+        and none of its milestones is re-dated (forecast or baseline): its plan is history. One
+        still to deliver is carried over to a tranche still open, and re-dated there."""
+        if before is None:
+            field = "tranche_id" if row.tranche_id is not None else "project_id"
+        else:
+            moved = [f for f in ("tranche_id", "project_id") if f in before]
+            moved = [f for f in moved if before[f] != getattr(row, f)]
+            re_dated = [f for f in ("forecast_date", "baseline_date") if f in before]
+            re_dated = [f for f in re_dated if before[f] != getattr(row, f)]
+            if not moved and not re_dated:
+                return
+            field = (moved or re_dated)[0]
+        await refuse_closed_tranche(
+            self.session, row.tranche_id, row.project_id, field, "milestone"
+        )
+
     async def refuse_cancelled_project(self, row: Milestone) -> None:
         """A cancelled project takes no milestones (new or moved in): it will deliver none."""
         if row.project_id is None:
@@ -693,7 +745,9 @@ class MilestoneService(RegisterService[Milestone]):
         await super().delete(row)
 
     async def rebaseline(self, milestone: Milestone, new_baseline: date) -> date | None:
-        """Apply an approved change's new baseline; returns the old one (for the record).
+        """Apply an approved change's new baseline; returns the old one (for the record). A
+        forecast that equalled the old baseline moves with it (the milestone is on plan, not
+        early); one set to another date is kept.
 
         An achieved milestone is not re-baselined (409): what it was planned against, and how
         late it came, is history."""
@@ -705,6 +759,9 @@ class MilestoneService(RegisterService[Milestone]):
             )
         previous = milestone.baseline_date
         milestone.baseline_date = new_baseline
+        if previous is not None and milestone.forecast_date == previous:
+            # A forecast that was the plan follows it; one the client set apart is theirs.
+            milestone.forecast_date = new_baseline
         milestone.updated_by = self.actor_id
         await self.session.flush()
         if previous != new_baseline:

@@ -1,0 +1,128 @@
+"""The plan keeps to its boundaries: a closed tranche takes no new or re-dated milestones, a
+change request re-baselines within its tranche and programme and within the schedule impact it
+states, a forecast follows its baseline, and the board pack lists every dependency at risk."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from services.db.engine import Database
+from services.identity.models import Role
+from tests.conftest import MakeWorkspace, Member, Workspace, join
+from tests.test_coordination_api import read, two_tranches
+from tests.workspace_api import Client, change, day, make, programme, url
+
+
+async def milestone(
+    client: Client, ws: Workspace, prog: dict[str, Any], title: str, **fields: Any
+) -> dict[str, Any]:
+    return await make(
+        client, ws, "milestones", {"programme_id": prog["id"], "title": title, **fields}
+    )
+
+
+async def raised(
+    client: Client,
+    ws: Workspace,
+    prog: dict[str, Any],
+    lines: list[tuple[dict[str, Any], int]],
+    **fields: Any,
+) -> dict[str, Any]:
+    """A draft change request re-baselining each milestone to ``day(offset)``."""
+    rebaselines = [{"milestone_id": m["id"], "new_baseline_date": day(o)} for m, o in lines]
+    body = {"programme_id": prog["id"], "title": "Re-plan", "rebaselines": rebaselines}
+    return await make(client, ws, "change-requests", body | fields)
+
+
+async def approve(client: Client, ws: Workspace, approver: Member, row: dict[str, Any]) -> Any:
+    current = await client.get(url(ws, f"change-requests/{row['id']}"), headers=ws.headers)
+    return await client.post(
+        url(ws, f"change-requests/{row['id']}/decision"),
+        json={"decision": "approved"},
+        headers={**approver.headers, "If-Match": current.headers["etag"]},
+    )
+
+
+async def submit(client: Client, ws: Workspace, row: dict[str, Any]) -> Any:
+    return await change(client, ws, "change-requests", row, {"state": "submitted"})
+
+
+async def test_a_closed_tranche_takes_no_new_moved_in_or_re_dated_milestones(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    (first, second), (core, portal) = await two_tranches(client, ws, prog, "Core", "Portal")
+    kept = await milestone(
+        client, ws, prog, "Core live", project_id=core["id"], forecast_date=day(5)
+    )
+    loose = await milestone(client, ws, prog, "Tranche 2 review", tranche_id=second["id"])
+    closed = await change(client, ws, "tranches", first, {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+
+    for body, field in (
+        ({"tranche_id": first["id"]}, "tranche_id"),
+        ({"project_id": core["id"]}, "project_id"),
+    ):
+        refused = await client.post(
+            url(ws, "milestones"),
+            json={"programme_id": prog["id"], "title": "Late addition", **body},
+            headers=ws.headers,
+        )
+        assert refused.status_code == 409, refused.text
+        assert "'Tranche 1'" in refused.json()["detail"] and "closed" in refused.json()["detail"]
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+    moved_in = await change(client, ws, "milestones", loose, {"tranche_id": first["id"]})
+    assert moved_in.status_code == 409, moved_in.text
+    assert [e["field"] for e in moved_in.json()["errors"]] == ["tranche_id"]
+    re_dated = await change(client, ws, "milestones", kept, {"forecast_date": day(9)})
+    assert re_dated.status_code == 409, re_dated.text
+    assert [e["field"] for e in re_dated.json()["errors"]] == ["forecast_date"]
+    assert (await read(client, ws, f"milestones/{kept['id']}"))["forecast_date"] == day(5)
+    renamed = await change(client, ws, "milestones", kept, {"title": "Core went live"})
+    assert renamed.status_code == 200, renamed.text
+    # Carried over to a tranche still open, it is re-dated there.
+    carried = await change(
+        client,
+        ws,
+        "milestones",
+        renamed.json(),
+        {"project_id": portal["id"], "forecast_date": day(30)},
+    )
+    assert carried.status_code == 200, carried.text
+
+    # A project does not join a closed tranche either (its milestones would follow it in).
+    refused = await client.post(
+        url(ws, "projects"),
+        json={"programme_id": prog["id"], "name": "Late", "tranche_id": first["id"]},
+        headers=ws.headers,
+    )
+    assert refused.status_code == 409, refused.text
+    assert "'Tranche 1'" in refused.json()["detail"]
+    moved = await change(client, ws, "projects", portal, {"tranche_id": first["id"]})
+    assert moved.status_code == 409, moved.text
+    assert [e["field"] for e in moved.json()["errors"]] == ["tranche_id"]
+
+
+async def test_a_forecast_that_equalled_the_baseline_moves_with_it(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    approver = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    on_plan = await milestone(
+        client, ws, prog, "On plan", baseline_date=day(100), forecast_date=day(100)
+    )
+    own_forecast = await milestone(
+        client, ws, prog, "Own forecast", baseline_date=day(100), forecast_date=day(110)
+    )
+    request = await raised(client, ws, prog, [(on_plan, 120), (own_forecast, 120)])
+    assert (await submit(client, ws, request)).status_code == 200
+    approved = await approve(client, ws, approver, request)
+    assert approved.status_code == 200, approved.text
+
+    moved = await read(client, ws, f"milestones/{on_plan['id']}")
+    assert (moved["baseline_date"], moved["forecast_date"]) == (day(120), day(120))
+    assert moved["slip_days"] == 0
+    kept = await read(client, ws, f"milestones/{own_forecast['id']}")
+    assert (kept["baseline_date"], kept["forecast_date"]) == (day(120), day(110))
