@@ -1,5 +1,5 @@
-"""The shipped template packs against the risk scoring rules: every pack version seeds threats
-whose residual levels do not exceed their inherent ones (real PostgreSQL, real seeding)."""
+"""A threat's residual levels do not exceed its inherent ones: over HTTP (a 422 naming the
+fields, nothing written) and in every shipped template pack (real PostgreSQL, real seeding)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from templates_library.schema import PackVersion
 from templates_library.seeding import seed
 from tests.conftest import MakeWorkspace, in_workspace
 from tests.tiny_pack import PARAMS
+from tests.workspace_api import Client, change, make, programme, url
 
 SHIPPED = [
     pytest.param(pack.key, loaded.version, id=f"{pack.key}@{loaded.version.version}")
@@ -56,3 +57,58 @@ async def test_no_shipped_pack_seeds_a_threat_scored_worse_after_its_response_or
     assert offenders == {}
     # A seeded gate is planned: its board puts it in review before deciding it.
     assert {gate.state for gate in gates} <= {GateState.PLANNED}
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="RiskService.check (raid/service.py, another helper's) is still to call "
+    "raid.rules.residual_problems; remove this marker when it does",
+)
+async def test_a_threats_residual_levels_are_refused_above_its_inherent_ones(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    base = {
+        "programme_id": prog["id"],
+        "title": "Supplier fails",
+        "inherent_probability": 3,
+        "inherent_impact": 4,
+    }
+
+    raised = await client.post(
+        url(ws, "risks"),
+        json={**base, "residual_probability": 4, "residual_impact": 5},
+        headers=ws.headers,
+    )
+    threat = await make(client, ws, "risks", {**base, "residual_probability": 2})
+    worse = await change(client, ws, "risks", threat, {"residual_impact": 5})
+    lowered = await change(client, ws, "risks", threat, {"inherent_probability": 1})
+    # Exploited, an opportunity's residual score rises above its inherent one ...
+    chance = await make(
+        client,
+        ws,
+        "risks",
+        {**base, "kind": "opportunity", "response": "exploit", "residual_probability": 5},
+    )
+    # ... and it does not turn into a threat scored worse after its response.
+    turned = await change(client, ws, "risks", chance, {"kind": "threat", "response": None})
+
+    for answer, fields in (
+        (raised, ["residual_probability", "residual_impact"]),
+        (worse, ["residual_impact"]),
+        (lowered, ["inherent_probability"]),
+        (turned, ["residual_probability"]),
+    ):
+        assert answer.status_code == 422, answer.text
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert [e["field"] for e in answer.json()["errors"]] == fields
+    kept = (await client.get(url(ws, f"risks/{threat['id']}"), headers=ws.headers)).json()
+    assert (kept["version"], kept["inherent_score"], kept["residual_score"]) == (
+        threat["version"],
+        12,
+        8,
+    )
+    listed = await client.get(url(ws, "risks"), headers=ws.headers)
+    assert listed.json()["total"] == 2
+    assert chance["residual_score"] == 20 > chance["inherent_score"]
