@@ -1,4 +1,5 @@
-"""The coordination rules as pure functions: a dependency's RAG read with what it links."""
+"""The coordination rules as pure functions: a dependency's RAG read with what it links, and
+what bounds a change request's re-baselines."""
 
 from __future__ import annotations
 
@@ -7,6 +8,11 @@ from typing import Any
 
 import pytest
 
+from services.workspace.governance.rules import (
+    Rebaselining,
+    rebaseline_problem,
+    schedule_impact_problem,
+)
 from services.workspace.models import Rag
 from services.workspace.raid.models import DependencyStatus
 from services.workspace.raid.rules import DependencyLinks, LinkedMilestone, dependency_rag
@@ -85,3 +91,33 @@ def test_a_cancelled_delivering_milestone_is_red_needed_by_a_date_or_not() -> No
     gone = delivering(MilestoneState.CANCELLED, date(2027, 3, 15))
     assert dependency_rag(AGREED, None, None, TODAY, gone) is Rag.RED
     assert dependency_rag(AGREED, NEED_BY, None, TODAY, gone) is Rag.RED
+
+
+def test_a_re_baseline_stays_within_its_tranche_and_programme() -> None:
+    line = Rebaselining("Go live", date(2027, 5, 1), date(2027, 6, 1), "T2", date(2027, 6, 1))
+    assert rebaseline_problem(line) is None  # on the tranche's last day
+    late = Rebaselining("Go live", None, date(2027, 6, 2), "T2", date(2027, 6, 1))
+    assert rebaseline_problem(late) == (
+        "'Go live' on 2027-06-02 would be after its tranche 'T2' ends (2027-06-01)"
+    )
+    past_programme = Rebaselining("Go live", None, date(2028, 1, 2), programme_end=date(2028, 1, 1))
+    assert "the programme's planned end (2028-01-01)" in str(rebaseline_problem(past_programme))
+    closed = Rebaselining("Go live", None, date(2027, 1, 1), "T1", tranche_closed=True)
+    assert "'T1', which is closed" in str(rebaseline_problem(closed))
+
+
+def test_no_re_baseline_slips_more_than_the_stated_schedule_impact() -> None:
+    lines = [
+        Rebaselining("Cutover", date(2027, 5, 1), date(2027, 5, 11)),
+        Rebaselining("Go live", date(2027, 5, 1), date(2027, 5, 31)),
+        Rebaselining("New", None, date(2027, 9, 1)),  # no baseline to slip from
+    ]
+    assert schedule_impact_problem(30, lines) is None
+    assert schedule_impact_problem(None, lines) is None
+    assert schedule_impact_problem(29, lines) == (
+        "re-baselining 'Go live' slips it 30 days, more than the 29 days of schedule impact "
+        "the change request states"
+    )
+    pulled_in = [Rebaselining("Go live", date(2027, 5, 31), date(2027, 5, 21))]
+    assert schedule_impact_problem(-10, pulled_in) is None
+    assert schedule_impact_problem(-11, pulled_in) is not None

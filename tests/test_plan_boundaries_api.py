@@ -104,6 +104,97 @@ async def test_a_closed_tranche_takes_no_new_moved_in_or_re_dated_milestones(
     assert [e["field"] for e in moved.json()["errors"]] == ["tranche_id"]
 
 
+async def test_a_change_request_re_baselines_within_its_tranche_and_programme(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    approver = await join(database, ws, Role.ADMIN)
+    prog = await make(client, ws, "programmes", {"name": "Net Zero", "end_date": day(300)})
+    (first, second), (core, portal) = await two_tranches(client, ws, prog, "Core", "Portal")
+    ending = await change(client, ws, "tranches", second, {"end_date": day(200)})
+    assert ending.status_code == 200, ending.text
+    second = ending.json()
+    portal_live = await milestone(
+        client, ws, prog, "Portal live", project_id=portal["id"], baseline_date=day(100)
+    )
+    benefits = await milestone(client, ws, prog, "Benefits review", baseline_date=day(250))
+
+    past_tranche = await raised(client, ws, prog, [(portal_live, 220)])
+    refused = await submit(client, ws, past_tranche)
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "'Portal live'" in detail and day(220) in detail
+    assert "'Tranche 2'" in detail and day(200) in detail
+    assert [e["field"] for e in refused.json()["errors"]] == ["rebaselines"]
+    past_programme = await raised(client, ws, prog, [(benefits, 310)])
+    refused = await submit(client, ws, past_programme)
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "'Benefits review'" in detail and day(310) in detail and day(300) in detail
+
+    # Submitted within bounds, then the tranche is shortened: the approval checks again.
+    within = await raised(client, ws, prog, [(portal_live, 150)])
+    submitted = await submit(client, ws, within)
+    assert submitted.status_code == 200, submitted.text
+    shortened = await change(client, ws, "tranches", second, {"end_date": day(120)})
+    assert shortened.status_code == 200, shortened.text
+    refused = await approve(client, ws, approver, within)
+    assert refused.status_code == 409, refused.text
+    assert "'Portal live'" in refused.json()["detail"] and day(120) in refused.json()["detail"]
+    assert (await read(client, ws, f"milestones/{portal_live['id']}"))["baseline_date"] == day(100)
+    assert (await read(client, ws, f"change-requests/{within['id']}"))["state"] == "submitted"
+
+    # A milestone of a closed tranche keeps its baseline: the tranche is history.
+    core_live = await milestone(
+        client, ws, prog, "Core live", project_id=core["id"], baseline_date=day(10)
+    )
+    closed = await change(client, ws, "tranches", first, {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+    refused = await submit(client, ws, await raised(client, ws, prog, [(core_live, 20)]))
+    assert refused.status_code == 409, refused.text
+    assert "'Core live'" in refused.json()["detail"] and "'Tranche 1'" in refused.json()["detail"]
+
+
+async def test_a_change_request_slips_no_more_than_its_stated_schedule_impact(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    approver = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    go_live = await milestone(client, ws, prog, "Go live", baseline_date=day(100))
+    cutover = await milestone(client, ws, prog, "Cutover", baseline_date=day(90))
+
+    understated = await raised(
+        client, ws, prog, [(go_live, 130), (cutover, 95)], schedule_impact_days=10
+    )
+    refused = await submit(client, ws, understated)
+    assert refused.status_code == 409, refused.text
+    assert "'Go live'" in refused.json()["detail"] and "30 days" in refused.json()["detail"]
+    assert [e["field"] for e in refused.json()["errors"]] == ["schedule_impact_days"]
+
+    # Left out, the impact is the largest slip its re-baselines bring.
+    unstated = await raised(client, ws, prog, [(go_live, 130), (cutover, 95)])
+    submitted = await submit(client, ws, unstated)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["schedule_impact_days"] == 30
+
+    # Another change approved meanwhile moves the baseline back: the slip grows past what the
+    # first one states, and its approval is refused.
+    earlier = await raised(client, ws, prog, [(go_live, 80)], schedule_impact_days=-20)
+    assert (await submit(client, ws, earlier)).status_code == 200
+    approved = await approve(client, ws, approver, earlier)
+    assert approved.status_code == 200, approved.text
+    refused = await approve(client, ws, approver, unstated)
+    assert refused.status_code == 409, refused.text
+    assert "50 days" in refused.json()["detail"]
+    assert (await read(client, ws, f"milestones/{go_live['id']}"))["baseline_date"] == day(80)
+
+    document = (await client.get("/schema/openapi.json")).json()
+    described = document["components"]["schemas"]["ChangeRequestCreate"]["properties"]
+    assert "largest slip" in str(described["schedule_impact_days"])
+    assert "tranche" in str(described["rebaselines"])
+
+
 async def test_a_forecast_that_equalled_the_baseline_moves_with_it(
     client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:

@@ -274,3 +274,64 @@ def change_people_problems(
     if "approver_id" in changed and after.approver_id is not None and after.approver_id == actor_id:
         problems.append(("approver_id", "not yourself: a member does not name themselves approver"))
     return problems
+
+
+@dataclass(frozen=True, slots=True)
+class Rebaselining:
+    """One of a change request's re-baselines, with what bounds it: the milestone's title and
+    baseline now, the tranche it is in (its name, end date, whether it is closed) and the
+    programme's planned end."""
+
+    title: str
+    baseline: date | None
+    new_baseline: date
+    tranche: str | None = None
+    tranche_end: date | None = None
+    tranche_closed: bool = False
+    programme_end: date | None = None
+
+    @property
+    def slip_days(self) -> int | None:
+        """Days the new baseline is after the one it replaces (negative: earlier); None for a
+        milestone with no baseline yet."""
+        return None if self.baseline is None else (self.new_baseline - self.baseline).days
+
+
+def rebaseline_problem(line: Rebaselining) -> str | None:
+    """Why a change request may not re-baseline ``line``'s milestone, or None: a closed
+    tranche's plan is history, and a new baseline stays within the milestone's tranche and the
+    programme (a change request moves no tranche's or programme's end)."""
+    new = line.new_baseline.isoformat()
+    if line.tranche_closed:
+        return f"'{line.title}' is in the tranche '{line.tranche}', which is closed"
+    if line.tranche_end is not None and line.new_baseline > line.tranche_end:
+        return (
+            f"'{line.title}' on {new} would be after its tranche '{line.tranche}' ends "
+            f"({line.tranche_end.isoformat()})"
+        )
+    if line.programme_end is not None and line.new_baseline > line.programme_end:
+        return (
+            f"'{line.title}' on {new} would be after the programme's planned end "
+            f"({line.programme_end.isoformat()})"
+        )
+    return None
+
+
+def largest_slip(lines: list[Rebaselining]) -> Rebaselining | None:
+    """The re-baseline that moves its milestone latest against the baseline it replaces (None
+    when no line has a baseline to compare with)."""
+    compared = [line for line in lines if line.slip_days is not None]
+    return max(compared, key=lambda line: line.slip_days or 0, default=None)
+
+
+def schedule_impact_problem(stated: int | None, lines: list[Rebaselining]) -> str | None:
+    """Why the re-baselines do not fit the schedule impact a change request states, or None:
+    none of them slips its milestone more days than stated (the board approves the impact it
+    was told). Nothing stated, nothing to compare."""
+    largest = largest_slip(lines)
+    if stated is None or largest is None or (largest.slip_days or 0) <= stated:
+        return None
+    return (
+        f"re-baselining '{largest.title}' slips it {largest.slip_days} days, more than the "
+        f"{stated} days of schedule impact the change request states"
+    )

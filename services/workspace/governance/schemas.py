@@ -280,7 +280,33 @@ class RebaselineRead(msgspec.Struct):
     applied_at: datetime | None
 
 
-Rebaselines = Annotated[list[RebaselineIn], Meta(max_length=100)]
+Rebaselines = Annotated[
+    list[RebaselineIn],
+    Meta(
+        max_length=100,
+        description=(
+            "Milestones whose baseline moves when the change is approved. Checked when the "
+            "change is submitted (or its re-baselines change after) and again at approval "
+            "(409): a new baseline stays on or before the end of the milestone's tranche (its "
+            "own, else its project's) and the programme's planned end, and a milestone of a "
+            "closed tranche is not re-baselined. An approved re-baseline moves a forecast that "
+            "equalled the old baseline with it; a forecast set to another date is kept."
+        ),
+    ),
+]
+ScheduleImpact = Annotated[
+    int,
+    Meta(
+        ge=-3650,
+        le=3650,
+        description=(
+            "Days the change moves the schedule (negative: earlier). No re-baseline may slip "
+            "its milestone more days than this (409 on schedule_impact_days, at submission "
+            "and at approval, against the baselines then). Left out (null) when the change is "
+            "submitted, it is the largest slip its re-baselines bring."
+        ),
+    ),
+]
 
 
 class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -296,7 +322,7 @@ class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
     description: Description = ""
     reason: Description = ""
     scope_impact: Description = ""
-    schedule_impact_days: Annotated[int, Meta(ge=-3650, le=3650)] | None = None
+    schedule_impact_days: ScheduleImpact | None = None
     cost_impact: Money | None = None
     benefits_impact: Description = ""
     risk_impact: Description = ""
@@ -318,7 +344,7 @@ class ChangeRequestUpdate(Patch):
     description: Description | UnsetType = UNSET
     reason: Description | UnsetType = UNSET
     scope_impact: Description | UnsetType = UNSET
-    schedule_impact_days: Annotated[int, Meta(ge=-3650, le=3650)] | UnsetType | None = UNSET
+    schedule_impact_days: ScheduleImpact | UnsetType | None = UNSET
     cost_impact: Money | UnsetType | None = UNSET
     benefits_impact: Description | UnsetType = UNSET
     risk_impact: Description | UnsetType = UNSET

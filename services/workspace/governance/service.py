@@ -36,6 +36,7 @@ from services.workspace.governance.models import (
 )
 from services.workspace.governance.rules import (
     ChangePeople,
+    Rebaselining,
     RecordedDate,
     board_reach_problem,
     change_approver_problem,
@@ -47,11 +48,14 @@ from services.workspace.governance.rules import (
     decision_problems,
     fixed_decision_fields,
     kept_decision_problem,
+    largest_slip,
+    rebaseline_problem,
     replacement_problem,
+    schedule_impact_problem,
 )
 from services.workspace.organisation.models import ProgrammeRole
 from services.workspace.registers import RegisterService, between, equal, invalid
-from services.workspace.structure.models import Milestone
+from services.workspace.structure.models import Milestone, Programme, Project, Tranche, TrancheState
 from services.workspace.structure.service import MilestoneService
 
 OPEN_ACTIONS = (ActionState.OPEN, ActionState.IN_PROGRESS)
@@ -565,6 +569,8 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
     model = ChangeRequest
     noun = "change request"
     register = "change_requests"
+    # Whether the write being checked replaced the re-baselines (set by :meth:`update`).
+    _rebaselines_sent = False
 
     def values_of(self, data: msgspec.Struct) -> dict[str, Any]:
         values = super().values_of(data)
@@ -620,6 +626,7 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         lines = changes.pop("rebaselines", None)
         if lines is not None:
             await self.set_rebaselines(row, msgspec.to_builtins(lines))
+        self._rebaselines_sent = lines is not None
         return await super().update(row, changes)
 
     def refuse_people(self, before: ChangePeople, after: ChangePeople, *, submitted: bool) -> None:
@@ -683,6 +690,74 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             problem = change_approver_problem(row.requested_by_id, row.approver_id)
             if problem is not None:
                 raise invalid("approver_id", problem, f"approver_id: {problem}")
+        # Submitted, or its re-baselines or impact changed once submitted: checked as decided.
+        rechecked = before is not None and (
+            {"state", "schedule_impact_days"} & before.keys() or self._rebaselines_sent
+        )
+        if row.state == ChangeRequestState.SUBMITTED and rechecked:
+            await self.check_rebaselines(row, derive=True)
+
+    async def rebaselinings(self, change: ChangeRequest) -> list[Rebaselining]:
+        """The change's re-baselines as the rules read them, with the milestones' baselines now
+        and their bounds: the tranche each is in (its own, else its project's) and the
+        programme's planned end. One query."""
+        found = await self.session.execute(
+            select(
+                Milestone.title,
+                Milestone.baseline_date,
+                MilestoneRebaseline.new_baseline_date,
+                Tranche.name,
+                Tranche.end_date,
+                Tranche.state,
+                Programme.end_date,
+            )
+            .join(Milestone, Milestone.id == MilestoneRebaseline.milestone_id)
+            .join(Programme, Programme.id == Milestone.programme_id)
+            .outerjoin(Project, Project.id == Milestone.project_id)
+            .outerjoin(
+                Tranche, Tranche.id == func.coalesce(Milestone.tranche_id, Project.tranche_id)
+            )
+            .where(MilestoneRebaseline.change_request_id == change.id)
+            .order_by(MilestoneRebaseline.new_baseline_date, Milestone.title)
+        )
+        return [
+            Rebaselining(
+                title,
+                baseline,
+                new,
+                tranche,
+                tranche_end,
+                tranche_state is TrancheState.CLOSED,
+                programme_end,
+            )
+            for title, baseline, new, tranche, tranche_end, tranche_state, programme_end in found
+        ]
+
+    async def check_rebaselines(self, change: ChangeRequest, *, derive: bool) -> None:
+        """409 when a re-baseline leaves its bounds (:func:`rebaseline_problem`) or slips its
+        milestone more than the change states (:func:`schedule_impact_problem`); checked when
+        the change is submitted (or its re-baselines or impact change after) and again when it
+        is approved, as tranches, the programme and baselines may have moved meanwhile.
+        ``derive``: a change stating no schedule impact is given its largest slip."""
+        lines = await self.rebaselinings(change)
+        problems = [p for line in lines if (p := rebaseline_problem(line)) is not None]
+        if problems:
+            raise Conflict(
+                f"The change request cannot re-baseline {'; '.join(problems)}. A change request "
+                "moves milestones within their tranche and programme: move the milestone to a "
+                "tranche still open, or the tranche's (programme's) end, first.",
+                errors=[field_error("rebaselines", "a new baseline is outside its bounds")],
+            )
+        largest = largest_slip(lines)
+        if derive and change.schedule_impact_days is None and largest is not None:
+            change.schedule_impact_days = largest.slip_days
+        problem = schedule_impact_problem(change.schedule_impact_days, lines)
+        if problem is not None:
+            raise Conflict(
+                f"The change request understates its schedule impact: {problem}. State the "
+                "impact its re-baselines bring (or leave it out to have it worked out).",
+                errors=[field_error("schedule_impact_days", "less than its largest slip")],
+            )
 
     async def delete(self, row: ChangeRequest) -> None:
         """A decided change is kept: an approval has moved baselines its record explains."""
@@ -729,6 +804,8 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         late = decision_date_problem(day, today, raised, "the request was raised")
         if late is not None:
             raise invalid("decided_on", late, f"The change request cannot be decided on {day}.")
+        if approved:
+            await self.check_rebaselines(change, derive=False)
         change.state = ChangeRequestState.APPROVED if approved else ChangeRequestState.REJECTED
         change.decided_by_id = self.actor_id
         change.decided_on = day
