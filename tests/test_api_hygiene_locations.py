@@ -8,7 +8,7 @@ from typing import Any
 from services.db.engine import Database
 from services.identity.models import Role
 from tests.conftest import MakeWorkspace, Workspace, join
-from tests.workspace_api import Client, make, programme, url
+from tests.workspace_api import Client, change, make, programme, url
 
 
 async def created_and_read_back(
@@ -66,7 +66,10 @@ async def test_a_sub_resources_location_is_where_it_is_read(
     await created_and_read_back(
         client, ws, f"stage-gates/{gate['id']}/criteria", {"text": "Rehearsed"}, viewer
     )
-    current = await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)
+    # A gate is decided in review.
+    read = await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)
+    current = await change(client, ws, "stage-gates", read.json(), {"state": "in_review"})
+    assert current.status_code == 200, current.text
     await created_and_read_back(
         client,
         ws,
