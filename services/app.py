@@ -11,13 +11,17 @@ import msgspec
 from litestar import Litestar
 from litestar.config.cors import CORSConfig
 from litestar.datastructures import State
-from litestar.enums import ScopeType
+from litestar.enums import ParamType, ScopeType
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin
 from litestar.openapi.spec import (
     Components,
+    OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
+    OpenAPIType,
+    Operation,
+    Parameter,
     Reference,
     Schema,
     SecurityScheme,
@@ -31,7 +35,7 @@ from services.catalogue.controllers import TemplateCatalogueController
 from services.conditional import answer_not_modified
 from services.config import Settings
 from services.db.engine import Database
-from services.errors import UnsupportedMediaType
+from services.errors import PayloadTooLarge, ProblemError, UnsupportedMediaType, VersionMismatch
 from services.jobs import JobQueue
 from services.logging import access_log_middleware, configure_logging
 from services.problems import PROBLEM_MEDIA_TYPE, allow_value, exception_handlers
@@ -187,6 +191,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     )
     _declare_closed_request_bodies(app)
     _declare_json_bodies_only(app)
+    _declare_response_headers(app)
     parameters.index(app)
     # Around the whole application rather than each route's handler, so that requests no route
     # matches (404, 405) are logged and carry a request id too.
@@ -285,17 +290,113 @@ def _declare_closed_request_bodies(app: Litestar) -> None:
             component.additional_properties = False
 
 
-def _declare_json_bodies_only(app: Litestar) -> None:
-    """Operations that take a body document the 415 a body in another type gets (``bodies``)."""
-    problem = OpenAPIResponse(
-        description=f"Problem: {UnsupportedMediaType.code}",
+def _problem(error: type[ProblemError]) -> OpenAPIResponse:
+    return OpenAPIResponse(
+        description=f"Problem: {error.code}",
         content={
             PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference("#/components/schemas/Problem"))
         },
     )
-    for path_item in (app.openapi_schema.paths or {}).values():
-        for operation in (path_item.post, path_item.put, path_item.patch, path_item.delete):
-            if operation is not None and operation.request_body is not None:
-                responses = operation.responses if operation.responses is not None else {}
-                responses.setdefault(str(UnsupportedMediaType.status), problem)
-                operation.responses = responses
+
+
+def _operations(app: Litestar) -> list[tuple[str, str, Operation]]:
+    """Every operation of the schema: (path, method, operation)."""
+    found = []
+    for path, item in (app.openapi_schema.paths or {}).items():
+        for method in ("get", "put", "post", "patch", "delete"):
+            operation = getattr(item, method)
+            if operation is not None:
+                found.append((path, method, operation))
+    return found
+
+
+def _declare_json_bodies_only(app: Litestar) -> None:
+    """Writes document the 415 a body in another type gets (``bodies``), and the 413 of one too
+    large: those taking a body read it as JSON, those taking none refuse any but ``{}``."""
+    for path, method, operation in _operations(app):
+        if method == "get" or not path.startswith(parameters.API_PREFIX):
+            continue
+        responses = operation.responses if operation.responses is not None else {}
+        responses.setdefault(str(UnsupportedMediaType.status), _problem(UnsupportedMediaType))
+        responses.setdefault(str(PayloadTooLarge.status), _problem(PayloadTooLarge))
+        operation.responses = responses
+
+
+def _header(description: str) -> OpenAPIHeader:
+    return OpenAPIHeader(schema=Schema(type=OpenAPIType.STRING), description=description)
+
+
+ETAG = _header(
+    "The entity tag of the resource as answered: send it in `If-Match` to change it (a 412 if "
+    "it changed since) or in `If-None-Match` to read it again (a 304 if it did not). A "
+    "replayed create of a row whose read is worked out from the workspace's day answers none."
+)
+LOCATION = {
+    "201": _header("The URL of what was created."),
+    "202": _header("The URL at which to follow what was accepted."),
+}
+IDEMPOTENT_REPLAYED = _header(
+    "`true` when this answer replays the first answer to the request's `Idempotency-Key` (the "
+    "request was not run again); absent otherwise."
+)
+IF_NONE_MATCH = Parameter(
+    name="If-None-Match",
+    param_in=ParamType.HEADER,
+    schema=Schema(type=OpenAPIType.STRING),
+    required=False,
+    description="The ETag of a read you hold: while it is current, the answer is a 304, "
+    "without a body.",
+)
+
+
+def _versioned(app: Litestar, response: OpenAPIResponse | Reference) -> bool:
+    """Whether an answer is a resource with a version, which is what its ETag names
+    (:func:`services.concurrency.etag`)."""
+    if not isinstance(response, OpenAPIResponse):
+        return False
+    for media in (response.content or {}).values():
+        schema = media.schema
+        if isinstance(schema, Reference):
+            schema = (app.openapi_schema.components.schemas or {}).get(schema.ref.split("/")[-1])
+        if isinstance(schema, Schema) and "version" in (schema.required or []):
+            version = (schema.properties or {}).get("version")
+            return isinstance(version, Schema) and version.type == OpenAPIType.INTEGER
+    return False
+
+
+def _declare_response_headers(app: Litestar) -> None:
+    """The headers answers carry, documented once for every operation rather than route by route.
+
+    * ``ETag`` on an answer that is a versioned resource (its tag is its version) and on a write
+      checking ``If-Match`` (its answer's tag is what the next one sends); a GET answering one
+      takes ``If-None-Match`` and may answer 304 (:mod:`services.conditional`);
+    * ``Location`` on 201 (what was created) and 202 (where to follow what was accepted);
+    * ``Idempotent-Replayed`` on the answers of operations taking an ``Idempotency-Key``;
+    * a 412 wherever ``If-Match`` is read.
+    """
+    for _path, method, operation in _operations(app):
+        headers = {p.name for p in operation.parameters or [] if isinstance(p, Parameter)}
+        responses = operation.responses if operation.responses is not None else {}
+        for status, response in list(responses.items()):
+            if not status.startswith("2") or not isinstance(response, OpenAPIResponse):
+                continue
+            declared = response.headers if response.headers is not None else {}
+            if _versioned(app, response) or ("If-Match" in headers and status != "204"):
+                declared.setdefault("ETag", ETAG)
+            if status in LOCATION:
+                declared.setdefault("Location", LOCATION[status])
+            if "Idempotency-Key" in headers:
+                declared.setdefault("Idempotent-Replayed", IDEMPOTENT_REPLAYED)
+            response.headers = declared
+            if method == "get" and status == "200" and "ETag" in declared:
+                responses.setdefault(
+                    "304",
+                    OpenAPIResponse(
+                        description="Not Modified: `If-None-Match` names the current ETag.",
+                        headers={"ETag": ETAG},
+                    ),
+                )
+                operation.parameters = [*(operation.parameters or []), IF_NONE_MATCH]
+        if "If-Match" in headers:
+            responses.setdefault(str(VersionMismatch.status), _problem(VersionMismatch))
+        operation.responses = responses
