@@ -252,7 +252,7 @@ class ProvisioningRunController(Controller):
         responses=problem_responses(Unauthenticated, Forbidden),
         summary="List runs (platform admins); filter failed ones with state=failed",
         description="Newest first. `slug` gives one workspace's runs: its signup's and its "
-        "offboarding's.",
+        "offboarding's. Offboardings an operator abandoned are `cancelled`, not `failed`.",
         security=[{"bearer": []}],
     )
     async def list_runs(
@@ -313,7 +313,7 @@ class ProvisioningRunController(Controller):
         description=(
             "For an offboarding run that failed before any step that cannot be undone began "
             "(only the export ran): the workspace is what it was before again (`active`, say) "
-            "and the run stays `failed` with `cancelled_at` set; it cannot be retried. Refused "
+            "and the run is `cancelled` (`cancelled_at`: when); it cannot be retried. Refused "
             "(409) for a run that is not a failed offboarding, or once revoking access or "
             "purging has begun."
         ),

@@ -35,7 +35,8 @@ class RunState(enum.StrEnum):
     RETRYING = "retrying"  # a step failed transiently; the next attempt is scheduled
     SUCCEEDED = "succeeded"
     FAILED = "failed"  # permanent error or attempts exhausted; an operator may retry (or
-    # cancel an offboarding that removed nothing: it stays failed, see `cancelled_at`)
+    # cancel an offboarding that removed nothing)
+    CANCELLED = "cancelled"  # a failed offboarding an operator abandoned; never retried
 
     @property
     def is_active(self) -> bool:
@@ -46,7 +47,8 @@ _ACTIVE = frozenset({RunState.QUEUED, RunState.RUNNING, RunState.RETRYING})
 ACTIVE_RUN_STATES = tuple(s.value for s in _ACTIVE)
 
 
-# The key of ``request`` recording an abandoned offboarding: {"at": ISO time, "by": user id}.
+# The key of ``request`` recording who abandoned an offboarding, and when: {"at": ISO time,
+# "by": user id} (a ``cancelled`` run; before migration 0032, a ``failed`` one).
 CANCELLED = "cancelled"
 
 
@@ -106,8 +108,7 @@ class ProvisioningRun(ControlModel):
 
     @property
     def cancelled_at(self) -> datetime | None:
-        """When an operator abandoned this failed offboarding run (it stays ``failed``: the
-        state column's CHECK has no ``cancelled``; ``request["cancelled"]`` records it)."""
+        """When an operator abandoned this offboarding run (``request["cancelled"]``)."""
         cancelled = (self.request or {}).get(CANCELLED)
         return datetime.fromisoformat(cancelled["at"]) if cancelled else None
 

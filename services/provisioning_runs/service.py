@@ -448,15 +448,15 @@ async def retry_run(session: AsyncSession, run_id: uuid.UUID) -> ProvisioningRun
     resumes at its first unfinished step. A provisioning run of a workspace that is offboarded,
     or being offboarded, is not retried: it would put back what offboarding removed."""
     run = await get_run(session, run_id, for_update=True)
-    if run.state is not RunState.FAILED:
-        now = "has succeeded" if run.state is RunState.SUCCEEDED else f"is still {run.state}"
-        raise Conflict(f"Only a failed run can be retried; this one {now}.")
     if run.cancelled_at is not None:
         raise Conflict(
             f"This offboarding run was cancelled at {run.cancelled_at:%Y-%m-%d %H:%M:%S} UTC and "
             f"the workspace {run.slug!r} reopened; to offboard it, ask again: POST "
             f"/api/v1/w/{run.slug}/offboarding."
         )
+    if run.state is not RunState.FAILED:
+        now = "has succeeded" if run.state is RunState.SUCCEEDED else f"is still {run.state}"
+        raise Conflict(f"Only a failed run can be retried; this one {now}.")
     if await active_run_of(session, run.tenant_id) is not None:
         raise Conflict("Another run of this workspace is in progress.")
     tenant = await tenancy.get_by_id(session, run.tenant_id)
@@ -507,8 +507,8 @@ async def cancel_offboarding(
 ) -> ProvisioningRun:
     """An operator abandons a failed offboarding run before anything irreversible began (over
     HTTP and ``pmo provisioning cancel``): the workspace is what it was before (``active``,
-    or ``suspended``/``failed``) and open again; the run stays ``failed``, marked cancelled
-    (``cancelled_at``), and cannot be retried."""
+    or ``suspended``/``failed``) and open again; the run is ``cancelled`` (``cancelled_at``:
+    when), and cannot be retried."""
     run = await get_run(session, run_id, for_update=True)
     if run.kind is not RunKind.DEPROVISION:
         raise Conflict(
@@ -543,6 +543,7 @@ async def cancel_offboarding(
     await tenancy.reopen_after_offboarding(session, tenant, before)
     by = None if cancelled_by is None else str(cancelled_by)
     run.request = {**run.request, CANCELLED: {"at": utcnow().isoformat(), "by": by}}
+    run.state = RunState.CANCELLED
     run.error = f"cancelled; the workspace is {before} again (it had failed: {run.error})"
     await session.flush()
     return run

@@ -99,13 +99,20 @@ async def test_a_failed_offboarding_that_removed_nothing_is_cancelled_and_the_wo
     cancelled = await isolated_client.post(cancel, headers=staff)
     assert cancelled.status_code == 200, cancelled.text
     body = cancelled.json()
-    assert body["state"] == "failed" and body["cancelled_at"] is not None
+    assert body["state"] == "cancelled" and body["cancelled_at"] is not None
     assert body["error"].startswith("cancelled; the workspace is active again (it had failed: ")
     assert await tenant_state(isolated_database, tenant) is TenantState.ACTIVE
     # Open again, with the owner's token as it was.
     assert (await isolated_client.get(settings, headers=owner)).status_code == 200
     public = (await isolated_client.get(f"{RUNS}/{run_id}")).json()
     assert public["error"] == "cancelled by our staff; nothing was removed"
+    assert public["state"] == "cancelled"
+    # Listed as cancelled, no longer among the failed runs waiting for an operator.
+    for state, listed in (("cancelled", True), ("failed", False)):
+        page = await isolated_client.get(RUNS, params={"state": state}, headers=staff)
+        assert page.status_code == 200, page.text
+        assert (run_id in {r["id"] for r in page.json()["items"]}) is listed, state
+        assert all(r["state"] == state for r in page.json()["items"])
 
     again = await isolated_client.post(cancel, headers=staff)
     assert again.status_code == 409
@@ -125,6 +132,15 @@ async def test_a_failed_offboarding_that_removed_nothing_is_cancelled_and_the_wo
         in by_cli.stdout
     )
     assert await tenant_state(isolated_database, suspended) is TenantState.SUSPENDED
+    listed = await asyncio.to_thread(
+        runner.invoke, cli, ["provisioning", "list", "--state", "cancelled"]
+    )
+    assert listed.exit_code == 0, listed.output
+    assert {line.split()[0] for line in listed.stdout.splitlines()} == {run_id, suspended_run}
+    assert all(" cancelled " in line for line in listed.stdout.splitlines())
+    shown = await asyncio.to_thread(runner.invoke, cli, ["provisioning", "show", run_id])
+    assert shown.exit_code == 0, shown.output
+    assert f"{run_id}  deprovision cancelled " in shown.stdout
 
     # Offboarding can be asked for again, and then goes through.
     async with worker_in_process(isolated.settings, concurrency=2):
