@@ -339,6 +339,15 @@ def _upgrade_every(key: str, version: str | None, apply: bool) -> None:
         lambda database: upgrade_all(database, key, version, apply=apply)
     )
     actions = [action.value for action in Action]
+    # On the target already, with nothing new to do: what it holds back was held back before.
+    settled = [
+        o
+        for o in outcomes
+        if o.error is None
+        and o.from_version == o.to_version
+        and not any(n for a, n in o.counts.items() if a != Action.UNCHANGED.value)
+    ]
+    outcomes = [o for o in outcomes if o not in settled]
     rows = [
         [
             o.slug,
@@ -348,6 +357,12 @@ def _upgrade_every(key: str, version: str | None, apply: bool) -> None:
         ]
         for o in outcomes
     ]
+    held = [o for o in settled if o.held_before]
+    if held:
+        click.echo(
+            f"{len(held)} workspace(s) on the target hold back only what was held back before "
+            "(nothing new): " + "; ".join(f"{o.slug}: {', '.join(o.held_before)}" for o in held)
+        )
     if not rows:
         click.echo(f"no live workspace on {key} needs upgrading")
         return
@@ -358,6 +373,11 @@ def _upgrade_every(key: str, version: str | None, apply: bool) -> None:
         click.echo("\nconflicts (left as each client has them):")
         for outcome in conflicted:
             click.echo(f"  {outcome.slug}: {', '.join(outcome.conflicts)}")
+    held_too = [o for o in outcomes if o.held_before]
+    if held_too:
+        click.echo("\nheld back before, still held (not counted):")
+        for outcome in held_too:
+            click.echo(f"  {outcome.slug}: {', '.join(outcome.held_before)}")
     failed = sum(o.error is not None for o in outcomes)
     done = "applied to" if apply else "planned for"
     click.echo(

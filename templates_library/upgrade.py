@@ -94,6 +94,9 @@ class PlanEntry(msgspec.Struct, frozen=True, kw_only=True):
     # The client and the target changed different fields: an update merges them (`written`).
     # Held back, it is a conflict like any other.
     mergeable: bool = False
+    # Held back again by a run to the version an earlier upgrade already held it back at (the
+    # version it was first held at): on record, not new work.
+    held_before: str | None = None
 
     @property
     def item_id(self) -> ItemId:
@@ -451,7 +454,8 @@ def render_plan(plan: UpgradePlan, *, title: str = "", width: int = 40) -> str:
             continue
         lines += ["", f"{action.value} ({len(entries)}):"]
         for entry in entries:
-            lines.append(f"  {_SIGNS[action]} {entry.kind} {entry.key}: {entry.reason}")
+            again = f" (held back before, at {entry.held_before})" if entry.held_before else ""
+            lines.append(f"  {_SIGNS[action]} {entry.kind} {entry.key}: {entry.reason}{again}")
             if action is Action.CONFLICT:
                 rows = [
                     [field.field, field.changed_by.value, *show_sides(field, width)]

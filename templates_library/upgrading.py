@@ -121,6 +121,8 @@ class _Prepared:
     decided: set[ItemId]
     # Items of decided gates, whose record stands: held back for good, not due.
     standing: set[ItemId]
+    # The pin's record of what earlier upgrades held back (`TemplatePin.held_items`).
+    held_items: dict[str, str]
 
 
 async def plan_upgrade(
@@ -176,8 +178,25 @@ def _result(tenant_id: uuid.UUID, prepared: _Prepared, *, applied: bool) -> Work
         pack=prepared.pack,
         from_version=prepared.pin_version,
         to_version=prepared.target.version,
-        plan=_saying_why(prepared.plan, prepared.behind),
+        plan=_held_before(_saying_why(prepared.plan, prepared.behind), prepared),
         applied=applied,
+    )
+
+
+def _held_before(plan: UpgradePlan, prepared: _Prepared) -> UpgradePlan:
+    """The plan, marking what it holds back again that the pin records as held back when the
+    workspace moved to this same target: a later run (`upgrade --all`, a dry run) shows it as
+    held before, not as new work. To a later version, the pack's change is new again."""
+    if prepared.pin_version != prepared.target.version or not prepared.held_items:
+        return plan
+    return UpgradePlan(
+        entries=[
+            msgspec.structs.replace(entry, held_before=since)
+            if entry.action not in _WRITTEN
+            and (since := prepared.held_items.get(item_ref(*entry.item_id))) is not None
+            else entry
+            for entry in plan.entries
+        ]
     )
 
 
@@ -239,7 +258,16 @@ async def _prepare(
     plan = _adds_as_conflicts(plan, in_front, theirs, programme)
     plan = _reassessing(plan, theirs)
     return _Prepared(
-        pin.pack, pin.pack_version, target, ours, theirs, plan, behind, decided, set(standing)
+        pin.pack,
+        pin.pack_version,
+        target,
+        ours,
+        theirs,
+        plan,
+        behind,
+        decided,
+        set(standing),
+        dict(pin.held_items),
     )
 
 
@@ -986,8 +1014,11 @@ class TenantOutcome(msgspec.Struct, frozen=True, kw_only=True):
     slug: str
     from_version: str
     to_version: str = ""
+    # Of what is new: a change held back before at this target (`PlanEntry.held_before`) is
+    # left out of both, and listed in `held_before`.
     counts: dict[str, int] = {}
     conflicts: list[str] = []
+    held_before: list[str] = []
     applied: bool = False
     error: str | None = None
 
@@ -1105,13 +1136,15 @@ async def _upgrade_one(
         return TenantOutcome(
             tenant_id=tenant.id, slug=tenant.slug, from_version=pinned, error=reason
         )
+    new = UpgradePlan(entries=[e for e in done.plan.entries if e.held_before is None])
     return TenantOutcome(
         tenant_id=tenant.id,
         slug=tenant.slug,
         from_version=done.from_version,
         to_version=done.to_version,
-        counts={action.value: n for action, n in done.plan.counts().items()},
-        conflicts=[f"{e.kind} {e.key}" for e in done.plan.with_action(Action.CONFLICT)],
+        counts={action.value: n for action, n in new.counts().items()},
+        conflicts=[f"{e.kind} {e.key}" for e in new.with_action(Action.CONFLICT)],
+        held_before=[f"{e.kind} {e.key}" for e in done.plan.entries if e.held_before],
         applied=done.applied,
     )
 
@@ -1135,6 +1168,7 @@ def plan_document(upgrade: WorkspaceUpgrade) -> dict[str, Any]:
                 "action": entry.action.value,
                 "reason": entry.reason,
                 "mergeable": entry.mergeable,
+                "held_before": entry.held_before,
                 "fields": msgspec.to_builtins(entry.fields),
             }
             for entry in upgrade.plan.entries

@@ -744,10 +744,16 @@ async def test_upgrading_every_workspace_plans_one_on_the_target_while_it_holds_
     held = {"custom_field:risks/rating", "custom_field:risks/note", "proximity:imminent"}
     assert (pin["pack_version"], pin["held_items"]) == ("1.1.0", dict.fromkeys(held, "1.1.0"))
 
-    # On the target already, but not done: planned again, the same conflict while rows use it.
+    # On the target already, but not done: planned again, and held back again while rows use
+    # it, which is on record already: listed as held before, not as new conflicts.
     (again,) = await upgrade_all(database, pack, "1.1.0", apply=True)
     assert (again.from_version, again.to_version) == ("1.1.0", "1.1.0")
-    assert again.conflicts == ["custom_field risks/rating"] and again.counts["kept"] == 2
+    assert again.conflicts == [] and again.counts["kept"] == again.counts["conflict"] == 0
+    assert again.held_before == [
+        "proximity imminent",
+        "custom_field risks/note",
+        "custom_field risks/rating",
+    ]
 
     await _stop_using_it(client, ws, risk)
     (done,) = await upgrade_all(database, pack, "1.1.0", apply=True)

@@ -107,6 +107,14 @@ class PlannedItem(msgspec.Struct):
     # A conflict whose two sides changed different fields.
     mergeable: bool
     fields: list[FieldComparison]
+    held_before: Annotated[
+        str | None,
+        Meta(
+            description="Held back again by a run to the version an earlier upgrade already "
+            "held this change back at (the pin's `held_items`): the version it was first held "
+            "at. On record, not new work; null otherwise."
+        ),
+    ] = None
 
 
 class TemplateUpgradeRead(msgspec.Struct):
