@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.concurrency import IfMatch, check_if_match, etag
+from services.concurrency import IfMatch, check_if_match
 from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.errors import IdempotencyKeyReused, PreconditionRequired, VersionMismatch
 from services.idempotency import IdempotencyKey
@@ -28,7 +28,6 @@ from services.workspace.gates.schemas import (
     CriterionUpdate,
     GateCreate,
     GateDecisionCreate,
-    GateDecisionTaken,
     GateRead,
     GateReviewRead,
     GateUpdate,
@@ -208,10 +207,12 @@ class GateCriteriaController(Controller):
         "(PATCH it with state in_review), else 409. Its board's chair or a member decides it; "
         "a workspace admin or owner when it has no board (403 for anyone else recording it). "
         "If-Match carries the gate's ETag: its criteria move it on, so a decision taken on a "
-        "stale read of the gate is a 412 (428 without If-Match). The 201 describes the "
-        "decision at Location, with the decision's ETag; the decision moved the gate's ETag "
-        "on, to the body's gate_etag (send that to change the gate next). A retry with the "
-        "same Idempotency-Key answers the first answer, though the gate may have moved on.",
+        "stale read of the gate is a 412 (428 without If-Match). The 201 is the decision, "
+        "as read at its Location, with the decision's ETag. The decision moved the gate's "
+        "ETag on too: read the gate (GET the stage gate) for its new ETag before changing it "
+        "(If-Match with the decision's ETag is a 412 there), as after adding or assessing a "
+        "criterion. A retry with the same Idempotency-Key answers the first answer, though "
+        "the decision moved the gate's ETag on.",
     )
     async def decide_gate(
         self,
@@ -224,10 +225,10 @@ class GateCriteriaController(Controller):
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
         if_match: IfMatch = None,
-    ) -> Response[GateDecisionTaken]:
+    ) -> Response[GateReviewRead]:
         service = GateService(session, workspace.actor_id, workspace.role)
 
-        async def make() -> GateDecisionTaken:
+        async def make() -> GateReviewRead:
             # Checked only when the decision is taken, not on a replay of its key: the
             # decision itself moved the gate's ETag on.
             gate = await service.get(gate_id)
@@ -243,10 +244,10 @@ class GateCriteriaController(Controller):
                 data.decided_on,
                 await identity.role_in(control_session, data.decided_by_id, workspace.tenant_id),
             )
-            return read_of(GateDecisionTaken, review, gate_etag=etag(gate.version))
+            return read_of(GateReviewRead, review)
 
         return await create_once(
-            request, session, workspace, idempotency_key, data, GateDecisionTaken, make
+            request, session, workspace, idempotency_key, data, GateReviewRead, make
         )
 
 

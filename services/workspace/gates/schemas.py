@@ -172,20 +172,6 @@ class GateReviewRead(msgspec.Struct):
     created_by: uuid.UUID | None
 
 
-class GateDecisionTaken(GateReviewRead):
-    """A decision as its 201 answers it: the decision (its ETag, at its Location) and the
-    ETag the decision moved the gate on to."""
-
-    gate_etag: Annotated[
-        str,
-        Meta(
-            description="The gate's ETag right after this decision: send it in If-Match to "
-            "change the gate next. A replay answers it as it was then (412 if the gate has "
-            "moved on since)."
-        ),
-    ]
-
-
 class ChecklistEntryRead(msgspec.Struct):
     id: uuid.UUID
     position: int
