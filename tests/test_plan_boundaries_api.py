@@ -4,11 +4,16 @@ states, a forecast follows its baseline, and the board pack lists every dependen
 
 from __future__ import annotations
 
+import uuid
+from datetime import date
 from typing import Any
+
+from sqlalchemy import insert
 
 from services.db.engine import Database
 from services.identity.models import Role
-from tests.conftest import MakeWorkspace, Member, Workspace, join
+from services.workspace.raid.models import Dependency, DependencyStatus
+from tests.conftest import MakeWorkspace, Member, Workspace, in_workspace, join
 from tests.test_coordination_api import read, two_tranches
 from tests.workspace_api import Client, change, day, make, programme, url
 
@@ -217,3 +222,72 @@ async def test_a_forecast_that_equalled_the_baseline_moves_with_it(
     assert moved["slip_days"] == 0
     kept = await read(client, ws, f"milestones/{own_forecast['id']}")
     assert (kept["baseline_date"], kept["forecast_date"]) == (day(120), day(110))
+
+
+async def test_the_board_pack_lists_dependencies_at_risk_past_many_on_track(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    core, portal = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Core", "Portal")
+    ]
+    sides = {"programme_id": prog["id"], "from_project_id": core["id"]}
+    # Needed by the portal's milestone (no need-by date typed): its date is the need.
+    portal_beta = await milestone(
+        client, ws, prog, "Beta", project_id=portal["id"], forecast_date=day(20)
+    )
+    await make(
+        client,
+        ws,
+        "dependencies",
+        sides | {"title": "Beta needs", "to_milestone_id": portal_beta["id"], "status": "agreed"},
+    )
+    for title, need_by in (("Tight", 60), ("Later tight", 90)):
+        await make(
+            client,
+            ws,
+            "dependencies",
+            sides
+            | {
+                "title": title,
+                "to_project_id": portal["id"],
+                "need_by_date": day(need_by),
+                "committed_date": day(need_by - 2),
+                "status": "agreed",
+            },
+        )
+    # More dependencies on track, needed sooner, than the pack once read before filtering.
+    async with in_workspace(database, ws.tenant_id) as session:
+        await session.execute(
+            insert(Dependency),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": ws.tenant_id,
+                    "programme_id": uuid.UUID(prog["id"]),
+                    "title": f"On track {n}",
+                    "from_project_id": uuid.UUID(core["id"]),
+                    "to_project_id": uuid.UUID(portal["id"]),
+                    "need_by_date": date.fromisoformat(day(50)),
+                    "committed_date": date.fromisoformat(day(10)),
+                    "status": DependencyStatus.AGREED,
+                }
+                for n in range(2001)
+            ],
+        )
+
+    pack = await read(
+        client,
+        ws,
+        f"programmes/{prog['id']}/board-pack",
+        period_start=day(-10),
+        period_end=day(0),
+    )
+    # All amber (no slack), by the date each is needed: the milestone's 20, then 60 and 90.
+    assert [(d["title"], d["rag"]) for d in pack["dependencies_at_risk"]] == [
+        ("Beta needs", "amber"),
+        ("Tight", "amber"),
+        ("Later tight", "amber"),
+    ]

@@ -43,7 +43,7 @@ from services.workspace.raid.rules import (
     risk_trend,
 )
 from services.workspace.registers import RegisterService, between, equal, invalid
-from services.workspace.structure.models import Milestone, Project, ProjectState
+from services.workspace.structure.models import Milestone, MilestoneState, Project, ProjectState
 
 # --- risks --------------------------------------------------------------------------------------
 
@@ -498,3 +498,31 @@ async def dependency_rags(
         d.id: dependency_rag(d.status, d.need_by_date, d.committed_date, today, links[d.id])
         for d in dependencies
     }
+
+
+def needed_by(dependency: Dependency, links: DependencyLinks) -> date | None:
+    """The date ``dependency`` is needed by, as its RAG reads it: its need-by date, else the
+    needing milestone's (actual, else forecast, else baseline) unless that one is cancelled."""
+    if dependency.need_by_date is not None:
+        return dependency.need_by_date
+    needing = links.needing
+    if needing is None or needing.state is MilestoneState.CANCELLED:
+        return None
+    return needing.actual or needing.planned
+
+
+async def dependencies_rated(
+    session: AsyncSession, dependencies: Sequence[Dependency]
+) -> list[tuple[Dependency, Rag | None, date | None]]:
+    """Each dependency with its RAG (as :func:`dependency_rags`) and the date it is needed by
+    (:func:`needed_by`), in a fixed number of queries."""
+    today = clock.today(session)
+    links = await dependency_links(session, dependencies)
+    return [
+        (
+            d,
+            dependency_rag(d.status, d.need_by_date, d.committed_date, today, links[d.id]),
+            needed_by(d, links[d.id]),
+        )
+        for d in dependencies
+    ]

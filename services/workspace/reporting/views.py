@@ -28,7 +28,7 @@ from services.workspace.raid.models import (
     RiskKind,
     RiskStatus,
 )
-from services.workspace.raid.service import dependency_rags
+from services.workspace.raid.service import dependencies_rated, dependency_rags
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.reporting.schemas import (
     BoardPack,
@@ -345,7 +345,12 @@ async def dependencies_at_risk(
     session: AsyncSession, programme_id: uuid.UUID, limit: int = BOARD_LIST_LIMIT
 ) -> list[DependencyLine]:
     """The programme's dependencies (recorded in it, or with an end in it) that are red or
-    amber now, red first, then by need-by date (three queries)."""
+    amber now, red first, then by the date each is needed by (its need-by date, else its
+    needing milestone's), the first ``limit`` of them (three queries).
+
+    Every open dependency is rated before any is left out: a RAG is worked out from the
+    milestones it links, not stored, and a cap on the rows read would drop those at risk behind
+    the ones on track."""
     rows = list(
         (
             await session.scalars(
@@ -356,15 +361,17 @@ async def dependencies_at_risk(
                         [DependencyStatus.DELIVERED, DependencyStatus.CANCELLED]
                     ),
                 )
-                .order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
-                .limit(2000)
+                .order_by(Dependency.id)
             )
         ).all()
     )
-    rags = await dependency_rags(session, rows)
     at_risk = sorted(
-        (d for d in rows if rags[d.id] in (Rag.RED, Rag.AMBER)),
-        key=lambda d: rags[d.id] is not Rag.RED,
+        (
+            (d, rag, need)
+            for d, rag, need in await dependencies_rated(session, rows)
+            if rag in (Rag.RED, Rag.AMBER)
+        ),
+        key=lambda found: (found[1] is not Rag.RED, found[2] is None, found[2] or date.min),
     )
     return [
         DependencyLine(
@@ -379,9 +386,9 @@ async def dependencies_at_risk(
             d.need_by_date,
             d.committed_date,
             d.status,
-            rags[d.id],
+            rag,
         )
-        for d in at_risk[:limit]
+        for d, rag, _ in at_risk[:limit]
     ]
 
 
