@@ -13,6 +13,7 @@ from services.workspace.registers import update_seeded
 from services.workspace.structure.models import Milestone
 from services.workspace.structure.service import MilestoneService
 from tests.conftest import MakeWorkspace, Workspace, in_workspace, join
+from tests.test_gates_api import decide_gate
 from tests.workspace_api import Client, change, day, make, programme, url
 
 
@@ -328,11 +329,8 @@ async def test_a_tranche_is_held_by_its_own_gates_and_a_project_gate_stays_in_it
     assert "'End of tranche 1' (undecided)" in held.json()["detail"]
     assert "Portal start" not in held.json()["detail"]
 
-    current = await client.get(url(ws, f"stage-gates/{review['id']}"), headers=ws.headers)
-    decided = await client.post(
-        url(ws, f"stage-gates/{review['id']}/decisions"),
-        json={"decision": "go", "decided_by_id": str(ws.user_id)},
-        headers={**ws.headers, "If-Match": current.headers["etag"]},
+    decided = await decide_gate(
+        client, ws, review, {"decision": "go", "decided_by_id": str(ws.user_id)}
     )
     assert decided.status_code == 201, decided.text
     # The project gates are the projects' business: neither holds its tranche.

@@ -9,6 +9,7 @@ from typing import Any
 from services.db.engine import Database
 from services.identity.models import Role
 from tests.conftest import MakeWorkspace, join
+from tests.test_gates_api import decide_gate
 from tests.workspace_api import (
     Client,
     change,
@@ -326,11 +327,8 @@ async def test_a_planned_tranche_cannot_be_moved_out_from_behind_the_review_of_o
     )
     assert [(t["name"], t["position"]) for t in listed.json()["items"]] == [("T0", 0), ("T1", 5)]
 
-    decided = await client.get(url(ws, f"stage-gates/{review['id']}"), headers=ws.headers)
-    went = await client.post(
-        url(ws, f"stage-gates/{review['id']}/decisions"),
-        json={"decision": "go", "decided_by_id": str(ws.user_id)},
-        headers={**ws.headers, "If-Match": decided.headers["etag"]},
+    went = await decide_gate(
+        client, ws, review, {"decision": "go", "decided_by_id": str(ws.user_id)}
     )
     assert went.status_code == 201, went.text
     free = await change(client, ws, "tranches", back.json(), {"position": 0})
@@ -356,18 +354,14 @@ async def test_a_tranche_closes_only_through_its_end_of_tranche_review(
     )
     started = await change(client, ws, "tranches", tranche, {"state": "started"})
     assert started.status_code == 200, started.text
-    gate_url = url(ws, f"stage-gates/{review['id']}")
 
     async def close() -> Any:
         current = await client.get(url(ws, f"tranches/{tranche['id']}"), headers=ws.headers)
         return await change(client, ws, "tranches", current.json(), {"state": "closed"})
 
     async def decide(decision: str) -> None:
-        current = await client.get(gate_url, headers=ws.headers)
-        taken = await client.post(
-            f"{gate_url}/decisions",
-            json={"decision": decision, "decided_by_id": str(ws.user_id)},
-            headers={**ws.headers, "If-Match": current.headers["etag"]},
+        taken = await decide_gate(
+            client, ws, review, {"decision": decision, "decided_by_id": str(ws.user_id)}
         )
         assert taken.status_code == 201, taken.text
 
