@@ -298,15 +298,27 @@ def _in_database(work: Callable[[Database], Awaitable[R]]) -> R:
 @click.option("--all", "every", is_flag=True, help="Every live workspace on the pack.")
 @click.option("--to", "target", required=True, metavar="KEY@VERSION", help="KEY alone: latest.")
 @click.option("--apply", "apply", is_flag=True, help="Apply the plan (default: a dry run).")
-def upgrade_command(slug: str | None, every: bool, target: str, apply: bool) -> None:
+@click.option(
+    "--take-pack",
+    "take",
+    multiple=True,
+    metavar="KIND:KEY",
+    help="Settle this conflict by taking the new version's values (repeatable; --tenant only).",
+)
+def upgrade_command(
+    slug: str | None, every: bool, target: str, apply: bool, take: tuple[str, ...]
+) -> None:
     """Upgrade a workspace (or every workspace on a pack) to another version of its pack.
 
     Items the client never changed follow the new version; items the client changed are kept,
-    and listed as conflicts where the pack changed them too. Without --apply nothing changes.
-    Each workspace is upgraded in one transaction.
+    and listed as conflicts where the pack changed them too. --take-pack KIND:KEY settles such
+    a conflict by taking the new version's values instead (the dry run shows it as an update).
+    Without --apply nothing changes. Each workspace is upgraded in one transaction.
     """
     if every == (slug is not None):
         raise click.UsageError("give either --tenant SLUG or --all")
+    if every and take:
+        raise click.UsageError("--take-pack names one workspace's conflicts: use it with --tenant")
     key, version = parse_reference(target)
     if every:
         _upgrade_every(key, version, apply)
@@ -323,7 +335,7 @@ def upgrade_command(slug: str | None, every: bool, target: str, apply: bool) -> 
             scope = TenantScope.single(tenant.id)
             async with database.transaction(tenant.cell, scope) as session:
                 upgrade = apply_upgrade if apply else plan_upgrade
-                done = await upgrade(session, tenant.id, key, version, catalogue=control)
+                done = await upgrade(session, tenant.id, key, version, catalogue=control, take=take)
         verb = "applied" if done.applied else "plan (dry run; --apply to apply)"
         title = f"{tenant.slug}: {done.pack} {done.from_version} → {done.to_version}, {verb}"
         return render_plan(done.plan, title=title)

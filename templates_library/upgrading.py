@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -133,14 +133,19 @@ async def plan_upgrade(
     *,
     catalogue: AsyncSession | None = None,
     versions: PackVersions | None = None,
+    take: Collection[str] = (),
 ) -> WorkspaceUpgrade:
     """What upgrading the workspace to `to_version` (None: the latest) would do; writes nothing.
 
     `session` is scoped to the workspace; `catalogue` reads published versions (default: the
     same session, which works on the control plane's cell). `pack`, if given, must be the pack
-    the workspace follows. Raises `NotFound` (no pin, no such version) or `Conflict`.
+    the workspace follows. `take` names conflicts (`kind:key`) settled by taking the target
+    version's values (`_taking_the_target`). Raises `NotFound` (no pin, no such version),
+    `Conflict`, or `ValidationFailed` (`take` names what is not such a conflict).
     """
-    prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, False)
+    prepared = await _prepare(
+        session, tenant_id, pack, to_version, catalogue, versions, False, take
+    )
     # The rules a row must pass read the workspace as the upgrade leaves it so far (a gate
     # moving to a board the upgrade adds …): rehearse the writes, then take them back.
     savepoint = await session.begin_nested()
@@ -161,13 +166,14 @@ async def apply_upgrade(
     catalogue: AsyncSession | None = None,
     versions: PackVersions | None = None,
     actor_id: uuid.UUID | None = None,
+    take: Collection[str] = (),
 ) -> WorkspaceUpgrade:
     """Plan and apply the upgrade in the caller's transaction, and pin the target version.
 
     The pin is locked first, so two upgrades of one workspace run one after the other. Roll
     the transaction back on any error and the workspace is as it was.
     """
-    prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, True)
+    prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, True, take)
     await _apply(session, tenant_id, prepared, actor_id, move_pin=True)
     return _result(tenant_id, prepared, applied=True)
 
@@ -208,6 +214,7 @@ async def _prepare(
     catalogue: AsyncSession | None,
     versions: PackVersions | None,
     lock: bool,
+    take: Collection[str] = (),
 ) -> _Prepared:
     scope = scope_of(session.sync_session)
     if scope is None or scope.tenant_ids != (tenant_id,):
@@ -227,7 +234,7 @@ async def _prepare(
     ours = versions.values(pin.pack, target, _declared(target, pin.params))
     theirs = await read_pack_items(session, pin.pack)
     base, behind = await _bases(source, versions, pin, pinned, theirs)
-    plan = merge.plan_upgrade(base, theirs.values, ours)
+    plan = _taking_the_target(merge.plan_upgrade(base, theirs.values, ours), take)
     # A removal of a row the client worked on (closed it, assessed it, named its owner …)
     # keeps it, as for an item whose pack fields the client changed.
     worked = await _worked_on(
@@ -342,6 +349,50 @@ def _derived_by_any(
         if plain(getattr(row, name)) == plain(column):
             return True
     return False
+
+
+TAKEN = (
+    "a conflict settled by taking the target version's values, as asked: the client's are replaced"
+)
+
+
+def _taking_the_target(plan: UpgradePlan, take: Collection[str]) -> UpgradePlan:
+    """The plan with the conflicts named in `take` (`kind:key`, as the pin records items)
+    settled by taking the target version's item: an update (an add again, where the client
+    deleted it). What follows still applies to them (references kept whole, a decided gate,
+    the register's rules …). Names of anything else are a `ValidationFailed` naming them."""
+    if not take:
+        return plan
+    conflicts = {item_ref(*entry.item_id): entry for entry in plan.with_action(Action.CONFLICT)}
+    unknown = [ref for ref in dict.fromkeys(take) if ref not in conflicts]
+    if unknown:
+        raise ValidationFailed(
+            "Only a conflict between the client's and the target version's values can be "
+            f"settled by taking the target's: {', '.join(unknown)} "
+            f"{'is' if len(unknown) == 1 else 'are'} not one.",
+            errors=[
+                field_error(
+                    "take_pack",
+                    f"{ref}: not such a conflict of this upgrade"
+                    + (f" (conflicts: {', '.join(conflicts)})" if conflicts else " (it has none)"),
+                )
+                for ref in unknown
+            ],
+        )
+    taken = {conflicts[ref].item_id for ref in take}
+    return UpgradePlan(
+        entries=[
+            msgspec.structs.replace(
+                entry,
+                action=Action.UPDATE if entry.theirs is not None else Action.ADD,
+                reason=TAKEN,
+                mergeable=False,
+            )
+            if entry.item_id in taken
+            else entry
+            for entry in plan.entries
+        ]
+    )
 
 
 def _adds_as_conflicts(
@@ -1184,6 +1235,7 @@ async def upgrade_for_api(
     version: str | None,
     apply: bool,
     actor_id: uuid.UUID | None,
+    take: Collection[str] = (),
 ) -> dict[str, Any]:
     """`POST /api/v1/w/{slug}/template-upgrades`: plan, or apply, in the request's transaction
     (wired through the `pmo.workspace` entry point, so `services` does not import this).
@@ -1203,8 +1255,8 @@ async def upgrade_for_api(
             )
     if apply:
         done = await apply_upgrade(
-            session, tenant_id, None, version, catalogue=control, actor_id=actor_id
+            session, tenant_id, None, version, catalogue=control, actor_id=actor_id, take=take
         )
     else:
-        done = await plan_upgrade(session, tenant_id, None, version, catalogue=control)
+        done = await plan_upgrade(session, tenant_id, None, version, catalogue=control, take=take)
     return plan_document(done)

@@ -97,6 +97,7 @@ class TemplateController(Controller):
                     data.version,
                     False,
                     workspace.actor_id,
+                    data.take_pack,
                 )
                 if not matches(if_match, pins.plan_tag(now)):
                     raise VersionMismatch(
@@ -111,6 +112,7 @@ class TemplateController(Controller):
                 data.version,
                 data.apply,
                 workspace.actor_id,
+                data.take_pack,
             )
             return 200, planned
 

@@ -80,10 +80,21 @@ class TemplatePinRead(msgspec.Struct):
 
 class TemplateUpgradeCreate(msgspec.Struct, forbid_unknown_fields=True):
     """Upgrade to ``version`` (the pack's latest when left out). Without ``apply`` this is a
-    dry run: the plan, with nothing changed."""
+    dry run: the plan, with nothing changed. ``take_pack`` settles conflicts by taking the
+    target version's values."""
 
     version: VersionNumber | None = None
     apply: bool = False
+    take_pack: Annotated[
+        list[Annotated[str, Meta(max_length=300)]],
+        Meta(
+            max_length=1000,
+            description="Conflicts to settle by taking the target version's values instead "
+            "of leaving them to the client, each as `kind:key` (an entry's `kind` and `key`). "
+            "The plan shows each as an update (an add, where the client deleted the item); "
+            "anything that is not a conflict of this upgrade is a 422 naming it.",
+        ),
+    ] = []
 
 
 class FieldComparison(msgspec.Struct, omit_defaults=True):

@@ -138,8 +138,9 @@ UPGRADER_NAME = "template_upgrades"
 
 
 class TemplateUpgrader(Protocol):
-    """Plan (or apply) the upgrade of the session's workspace to `version` (None: the latest);
-    returns the plan as JSON-able data (see `schemas.TemplateUpgradeRead`)."""
+    """Plan (or apply) the upgrade of the session's workspace to `version` (None: the latest),
+    taking the target's values for the conflicts named in `take` (`kind:key`); returns the
+    plan as JSON-able data (see `schemas.TemplateUpgradeRead`)."""
 
     async def __call__(
         self,
@@ -149,6 +150,7 @@ class TemplateUpgrader(Protocol):
         version: str | None,
         apply: bool,
         actor_id: uuid.UUID | None,
+        take: Sequence[str] = (),
     ) -> dict[str, Any]: ...
 
 
