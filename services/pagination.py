@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Generic, TypeVar
+import re
+from collections.abc import Sequence
+from enum import Enum
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 from litestar.params import QueryParameter
+from sqlalchemy import ColumnElement
+from sqlalchemy.dialects import postgresql
 
 T = TypeVar("T")
 
@@ -16,6 +21,20 @@ Limit = Annotated[
     int, QueryParameter(ge=1, le=MAX_LIMIT, description=f"Page size, at most {MAX_LIMIT}.")
 ]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip.")]
+
+# A column's schema and table, as SQL names it (``workspace.risks.``).
+_QUALIFIED = re.compile(r"\b\w+\.\w+\.(?=\w)")
+
+
+def stated_order(columns: Sequence[ColumnElement[Any]], sort: Enum | None = None) -> str:
+    """A list's description of its default order, written from the ``ORDER BY`` it runs (so the
+    two cannot drift apart); ``sort``: the default of the list's ``sort`` parameter, if any."""
+    dialect = postgresql.dialect()
+    written = ", ".join(_QUALIFIED.sub("", str(c.compile(dialect=dialect))) for c in columns)
+    stated = f"Default order: `{written}`"
+    if sort is not None:
+        stated += f" (`sort={sort.value}`, the default; `sort` chooses another)"
+    return stated + "."
 
 
 class Page(msgspec.Struct, Generic[T]):

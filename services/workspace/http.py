@@ -8,11 +8,13 @@ a concept adds its own routes (publish, decide, approve …) in its ``controller
 # No `from __future__ import annotations` here: the generated handlers carry real types in their
 # annotations, which is what Litestar reads to validate requests and write the OpenAPI schema.
 
+import dataclasses
+import inspect
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, get_type_hints
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
@@ -40,7 +42,7 @@ from services.errors import (
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.identity.models import Role
-from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
 from services.workspace import clock, exports
 from services.workspace.registers import RegisterService
@@ -226,6 +228,17 @@ class RegisterSpec:
     dated: bool = False
 
 
+def default_order(spec: RegisterSpec) -> str:
+    """What a register's list says of its order: its filter's, with no query parameters (the
+    ``sort`` parameter at its default), then the id that :meth:`RegisterService.page` adds."""
+    filters: Any = get_type_hints(spec.filters)["return"]()
+    sort = inspect.signature(spec.filters).parameters.get("sort")
+    if sort is not None:
+        filters = dataclasses.replace(filters, sort=sort.default)
+    model: Any = getattr(spec.service, "model")  # noqa: B009 (a service class, typed as a callable)
+    return stated_order([*filters.order(), model.id], sort.default if sort else None)
+
+
 def register_controller(spec: RegisterSpec) -> type[Controller]:
     plural = spec.path.replace("-", " ")
 
@@ -374,7 +387,12 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
     item = "/{item_id:uuid}"
     writes = {MIN_ROLE: spec.write_role} if spec.write_role else {}
     handlers: dict[str, Any] = {
-        "list_items": get("/", summary=f"List {plural}", responses=READ_RESPONSES)(list_items),
+        "list_items": get(
+            "/",
+            summary=f"List {plural}",
+            description=default_order(spec),
+            responses=READ_RESPONSES,
+        )(list_items),
         "export_csv": get(
             "/export.csv",
             summary=f"Export {plural} as CSV (filtered like the list)",

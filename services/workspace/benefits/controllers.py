@@ -13,8 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.dependencies import WorkspaceAccess, workspace_dependencies
 from services.idempotency import IdempotencyKey
-from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
-from services.workspace.benefits.models import BenefitClassification, BenefitState
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
+from services.workspace.benefits.models import (
+    BenefitClassification,
+    BenefitMeasurement,
+    BenefitState,
+)
 from services.workspace.benefits.rules import realisation_pct
 from services.workspace.benefits.schemas import (
     BenefitCreate,
@@ -108,7 +112,15 @@ class BenefitMeasurementController(Controller):
     dependencies = workspace_dependencies
     security = [{"bearer": []}]
 
-    @get("/", responses=READ_RESPONSES, summary="List a benefit's measurements (newest first)")
+    @get(
+        "/",
+        responses=READ_RESPONSES,
+        summary="List a benefit's measurements (newest first)",
+        # As BenefitService.measurements orders them.
+        description=stated_order(
+            [BenefitMeasurement.measured_on.desc(), BenefitMeasurement.created_at.desc()]
+        ),
+    )
     async def list_measurements(
         self,
         slug: FromPath[str],

@@ -30,7 +30,7 @@ from services.errors import (
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.identity.models import Role
-from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
 from services.workspace import clock, exports
 from services.workspace.http import RegisterSpec, register_controller
@@ -69,6 +69,7 @@ from services.workspace.structure.service import (
     ProjectSort,
     TrancheFilter,
     TrancheService,
+    _order,
     slip_days,
 )
 
@@ -106,7 +107,12 @@ class ProgrammeController(Controller):
     }
     security = [{"bearer": []}]
 
-    @get("/", responses=problem_responses(*_COMMON_ERRORS), summary="List programmes")
+    @get(
+        "/",
+        responses=problem_responses(*_COMMON_ERRORS),
+        summary="List programmes",
+        description=stated_order(_order(ProgrammeSort.NEWEST), ProgrammeSort.NEWEST),
+    )
     async def list_programmes(
         self,
         slug: FromPath[str],
