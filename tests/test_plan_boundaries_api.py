@@ -291,3 +291,37 @@ async def test_the_board_pack_lists_dependencies_at_risk_past_many_on_track(
         ("Tight", "amber"),
         ("Later tight", "amber"),
     ]
+
+
+async def test_a_milestone_named_alone_moves_into_the_project_on_the_other_side(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """The side follows the milestone, and what it leaves is a dependency its create accepts:
+    a milestone of a project may need something from that project as a whole (only the project
+    as a whole does not depend on itself), so the move is not refused."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    core, portal = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Core", "Portal")
+    ]
+    launch = await milestone(client, ws, prog, "Launch", project_id=portal["id"])
+    dependency = await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Core for launch",
+            "from_project_id": core["id"],
+            "to_milestone_id": launch["id"],
+        },
+    )
+    moved = await change(client, ws, "milestones", launch, {"project_id": core["id"]})
+    assert moved.status_code == 200, moved.text
+    current = await read(client, ws, f"dependencies/{dependency['id']}")
+    assert current["version"] > dependency["version"]  # its sides moved with the milestone
+    edited = await change(client, ws, "dependencies", current, {"title": "Core for its launch"})
+    assert edited.status_code == 200, edited.text
+    listed = await read(client, ws, "dependencies", project_id=portal["id"])
+    assert listed["total"] == 0  # the side went with the milestone

@@ -640,7 +640,9 @@ class MilestoneService(RegisterService[Milestone]):
         """A milestone moves to another project only while no dependency names it with its
         project on the same side: the dependency would name a project the milestone is no
         longer of (and refuse its every later edit). Such dependencies are named, to be changed
-        first (their side's project, or the milestone)."""
+        first (their side's project, or the milestone). A side naming the milestone alone
+        follows it: moved even into the project on the other side, it leaves a dependency its
+        create accepts (a milestone may need something from its own project as a whole)."""
         found = await self.session.execute(
             select(Dependency.reference, Dependency.title)
             .where(
