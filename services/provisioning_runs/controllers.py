@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -278,58 +279,106 @@ class ProvisioningRunController(Controller):
     @post(
         "/{run_id:uuid}/retry",
         status_code=202,
-        responses=problem_responses(Unauthenticated, Forbidden, NotFound, Conflict),
+        responses=problem_responses(
+            Unauthenticated, Forbidden, NotFound, Conflict, IdempotencyKeyReused
+        ),
         summary="Retry a failed run from its first unfinished step (platform admins)",
         description=(
             "Answers 202 with the run, and its status URL in `Location`. A provisioning run of a "
-            "workspace that is offboarded, or being offboarded, is not retried (409)."
+            "workspace that is offboarded, or being offboarded, is not retried (409). The same "
+            "`Idempotency-Key` answers the first answer again (each operator's keys are their "
+            "own)."
         ),
         security=[{"bearer": []}],
     )
     async def retry_run(
         self,
+        request: Request[Any, Any, Any],
         state: State,
         run_id: FromPath[uuid.UUID],
         control_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
     ) -> Response[RunRead]:
         require_platform_admin(principal)
         require_writing(principal)
-        run = await runs.retry_run(control_session, run_id)
-        emails = await runs.requesters(control_session, [run])
+        queued: list[tuple[uuid.UUID, uuid.UUID]] = []
+
+        async def retry() -> tuple[int, Any]:
+            run = await runs.retry_run(control_session, run_id)
+            queued.append((run.id, run.tenant_id))
+            emails = await runs.requesters(control_session, [run])
+            read = RunRead.of(run, runs.progress(run.steps), staff=True, emails=emails)
+            return 202, msgspec.to_builtins(read)
+
+        outcome = await _operated_once(request, control_session, principal, idempotency_key, retry)
         await control_session.commit()
-        await job_queue(state).nudge(run.id, run.tenant_id)
+        for queued_id, tenant_id in queued:
+            await job_queue(state).nudge(queued_id, tenant_id)
         return Response(
-            RunRead.of(run, runs.progress(run.steps), staff=True, emails=emails),
-            status_code=202,
-            headers=_accepted_headers(run.id, replayed=False),
+            msgspec.convert(outcome.body, RunRead),
+            status_code=outcome.status_code,
+            headers=_accepted_headers(run_id, outcome.replayed),
         )
 
     @post(
         "/{run_id:uuid}/cancel",
         status_code=200,
-        responses=problem_responses(Unauthenticated, Forbidden, NotFound, Conflict),
+        responses=problem_responses(
+            Unauthenticated, Forbidden, NotFound, Conflict, IdempotencyKeyReused
+        ),
         summary="Cancel a failed offboarding run before it removed anything (platform admins)",
         description=(
             "For an offboarding run that failed before any step that cannot be undone began "
             "(only the export ran): the workspace is what it was before again (`active`, say) "
             "and the run is `cancelled` (`cancelled_at`: when); it cannot be retried. Refused "
             "(409) for a run that is not a failed offboarding, or once revoking access or "
-            "purging has begun."
+            "purging has begun. The same `Idempotency-Key` answers the first answer again."
         ),
         security=[{"bearer": []}],
     )
     async def cancel_run(
         self,
+        request: Request[Any, Any, Any],
         run_id: FromPath[uuid.UUID],
         control_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
-    ) -> RunRead:
+        idempotency_key: IdempotencyKey = None,
+    ) -> Response[RunRead]:
         require_platform_admin(principal)
         require_writing(principal)
-        run = await runs.cancel_offboarding(control_session, run_id, principal.user_id)
-        emails = await runs.requesters(control_session, [run])
-        return RunRead.of(run, runs.progress(run.steps), staff=True, emails=emails)
+
+        async def cancel() -> tuple[int, Any]:
+            run = await runs.cancel_offboarding(control_session, run_id, principal.user_id)
+            emails = await runs.requesters(control_session, [run])
+            read = RunRead.of(run, runs.progress(run.steps), staff=True, emails=emails)
+            return 200, msgspec.to_builtins(read)
+
+        outcome = await _operated_once(request, control_session, principal, idempotency_key, cancel)
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return Response(
+            msgspec.convert(outcome.body, RunRead),
+            status_code=outcome.status_code,
+            headers=headers,
+        )
+
+
+async def _operated_once(
+    request: Request[Any, Any, Any],
+    control_session: AsyncSession,
+    principal: Principal,
+    key: str | None,
+    operate: Callable[[], Awaitable[tuple[int, Any]]],
+) -> idempotency.Outcome:
+    """An operator's action on a run, once per ``Idempotency-Key``: each operator's keys are
+    their own (another's key is not their answer, nor refused as reused)."""
+    return await idempotency.run_once(
+        control_session,
+        key,
+        idempotency.fingerprint("POST", request.url.path, principal.user_id),
+        operate,
+        idempotency.control_ledger(f"provisioning-runs:{principal.user_id}"),
+    )
 
 
 class OffboardingController(Controller):
