@@ -305,8 +305,20 @@ def _in_database(work: Callable[[Database], Awaitable[R]]) -> R:
     metavar="KIND:KEY",
     help="Settle this conflict by taking the new version's values (repeatable; --tenant only).",
 )
+@click.option(
+    "--by",
+    "by",
+    metavar="EMAIL",
+    help="Who applies it: an existing user's email, recorded on each workspace's pin "
+    "(without it, the pin records the command line and no user).",
+)
 def upgrade_command(
-    slug: str | None, every: bool, target: str, apply: bool, take: tuple[str, ...]
+    slug: str | None,
+    every: bool,
+    target: str,
+    apply: bool,
+    take: tuple[str, ...],
+    by: str | None,
 ) -> None:
     """Upgrade a workspace (or every workspace on a pack) to another version of its pack.
 
@@ -321,7 +333,7 @@ def upgrade_command(
         raise click.UsageError("--take-pack names one workspace's conflicts: use it with --tenant")
     key, version = parse_reference(target)
     if every:
-        _upgrade_every(key, version, apply)
+        _upgrade_every(key, version, apply, by)
         return
 
     from services.db.tenant_scope import TenantScope
@@ -331,11 +343,25 @@ def upgrade_command(
 
     async def work(database: Database) -> str:
         async with database.session() as control:
+            actor_id = await _operator(control, by)
             tenant = await tenancy.require_by_slug(control, slug or "")
             scope = TenantScope.single(tenant.id)
             async with database.transaction(tenant.cell, scope) as session:
-                upgrade = apply_upgrade if apply else plan_upgrade
-                done = await upgrade(session, tenant.id, key, version, catalogue=control, take=take)
+                if apply:
+                    done = await apply_upgrade(
+                        session,
+                        tenant.id,
+                        key,
+                        version,
+                        catalogue=control,
+                        take=take,
+                        actor_id=actor_id,
+                        via="cli",
+                    )
+                else:
+                    done = await plan_upgrade(
+                        session, tenant.id, key, version, catalogue=control, take=take
+                    )
         verb = "applied" if done.applied else "plan (dry run; --apply to apply)"
         title = f"{tenant.slug}: {done.pack} {done.from_version} → {done.to_version}, {verb}"
         return render_plan(done.plan, title=title)
@@ -343,13 +369,29 @@ def upgrade_command(
     click.echo(_in_database(work))
 
 
-def _upgrade_every(key: str, version: str | None, apply: bool) -> None:
+async def _operator(control: AsyncSession, email: str | None) -> uuid.UUID | None:
+    """The id of the user `--by` names (None without it); an unknown one is refused."""
+    if email is None:
+        return None
+    from services.errors import NotFound
+    from services.identity.service import get_user_by_email
+
+    user = await get_user_by_email(control, email)
+    if user is None:
+        raise NotFound(f"No user has the email {email.strip()!r} (--by names who applies it).")
+    return user.id
+
+
+def _upgrade_every(key: str, version: str | None, apply: bool, by: str | None) -> None:
     from templates_library.upgrade import Action
     from templates_library.upgrading import TenantOutcome, upgrade_all
 
-    outcomes: list[TenantOutcome] = _in_database(
-        lambda database: upgrade_all(database, key, version, apply=apply)
-    )
+    async def work(database: Database) -> list[TenantOutcome]:
+        async with database.session() as control:
+            actor_id = await _operator(control, by)
+        return await upgrade_all(database, key, version, apply=apply, actor_id=actor_id)
+
+    outcomes: list[TenantOutcome] = _in_database(work)
     actions = [action.value for action in Action]
     # On the target already, with nothing new to do: what it holds back was held back before.
     settled = [

@@ -72,7 +72,7 @@ from services.workspace.registers import (
 from services.workspace.structure.service import lock_programme
 from services.workspace.templates import service as pins
 from services.workspace.templates.models import TemplatePin
-from services.workspace.templates.schemas import UpgradeConflict
+from services.workspace.templates.schemas import AppliedVia, UpgradeConflict
 from templates_library import upgrade as merge
 from templates_library.reading import WorkspaceItems, read_pack_items
 from templates_library.rows import (
@@ -167,14 +167,16 @@ async def apply_upgrade(
     versions: PackVersions | None = None,
     actor_id: uuid.UUID | None = None,
     take: Collection[str] = (),
+    via: AppliedVia | None = None,
 ) -> WorkspaceUpgrade:
-    """Plan and apply the upgrade in the caller's transaction, and pin the target version.
+    """Plan and apply the upgrade in the caller's transaction, and pin the target version,
+    recording who applied it (`actor_id`) and how (`via`) on the pin.
 
     The pin is locked first, so two upgrades of one workspace run one after the other. Roll
     the transaction back on any error and the workspace is as it was.
     """
     prepared = await _prepare(session, tenant_id, pack, to_version, catalogue, versions, True, take)
-    await _apply(session, tenant_id, prepared, actor_id, move_pin=True)
+    await _apply(session, tenant_id, prepared, actor_id, move_pin=True, via=via)
     return _result(tenant_id, prepared, applied=True)
 
 
@@ -694,6 +696,7 @@ async def _apply(
     actor_id: uuid.UUID | None,
     *,
     move_pin: bool,
+    via: AppliedVia | None = None,
 ) -> None:
     """Write the plan; an update whose row would break its register's rules is not written
     but becomes a conflict in `prepared.plan`, with the rule's message."""
@@ -760,7 +763,9 @@ async def _apply(
         pin = await pins.require(session)
         new = _still_due(prepared, theirs, pin.held_items)
         left = _left_to_client(_saying_why(prepared.plan, prepared.behind))
-        await pins.move(session, pin, prepared.target.version, actor_id, held=new, conflicts=left)
+        await pins.move(
+            session, pin, prepared.target.version, actor_id, held=new, conflicts=left, via=via
+        )
     forget_configuration(session)
 
 
@@ -1173,7 +1178,13 @@ async def _upgrade_one(
             # The catalogue versions are already loaded (`versions`), so no control session.
             if apply:
                 done = await apply_upgrade(
-                    session, tenant.id, pack, target, versions=versions, actor_id=actor_id
+                    session,
+                    tenant.id,
+                    pack,
+                    target,
+                    versions=versions,
+                    actor_id=actor_id,
+                    via="cli",
                 )
             else:
                 done = await plan_upgrade(session, tenant.id, pack, target, versions=versions)
@@ -1255,7 +1266,14 @@ async def upgrade_for_api(
             )
     if apply:
         done = await apply_upgrade(
-            session, tenant_id, None, version, catalogue=control, actor_id=actor_id, take=take
+            session,
+            tenant_id,
+            None,
+            version,
+            catalogue=control,
+            actor_id=actor_id,
+            take=take,
+            via="api",
         )
     else:
         done = await plan_upgrade(session, tenant_id, None, version, catalogue=control, take=take)

@@ -151,6 +151,7 @@ async def test_the_pin_keeps_the_conflicts_an_applied_upgrade_left_to_the_client
                 "reason": "changed by the client and by the target version",
             }
         ],
+        "via": "api",
     }
     # Settled: a dry run to the same version shows the client's change as kept, no longer as
     # a conflict; it leaves the record as it was, and so does applying the pinned version.
@@ -183,6 +184,7 @@ async def test_a_later_upgrade_replaces_the_pins_record_of_the_last_one(
         "from_version": "1.1.0",
         "to_version": "1.2.0",
         "conflicts": [],
+        "via": "cli",
     }
 
 

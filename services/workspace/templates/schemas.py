@@ -20,6 +20,7 @@ VersionNumber = Annotated[
     ),
 ]
 Action = Literal["unchanged", "update", "add", "remove", "conflict", "kept"]
+AppliedVia = Literal["api", "cli"]
 
 
 class UpgradeConflict(msgspec.Struct):
@@ -44,7 +45,10 @@ class LastUpgrade(msgspec.Struct):
 
     applied_by: Annotated[
         uuid.UUID | None,
-        Meta(description="The user who applied it; null when applied from the command line."),
+        Meta(
+            description="The user who applied it; null when an operator applied it from the "
+            "command line without saying who they are (`--by`)."
+        ),
     ]
     applied_at: datetime
     from_version: str
@@ -53,6 +57,13 @@ class LastUpgrade(msgspec.Struct):
         list[UpgradeConflict],
         Meta(description="What the upgrade left to the client to resolve by hand."),
     ]
+    via: Annotated[
+        AppliedVia | None,
+        Meta(
+            description="How it was applied: through the API, or by an operator with "
+            "`pmo templates upgrade`; null for upgrades recorded before this was kept."
+        ),
+    ] = None
 
 
 class TemplatePinRead(msgspec.Struct):

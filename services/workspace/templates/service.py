@@ -23,7 +23,7 @@ from services.db.base import utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
 from services.errors import NotFound
 from services.workspace.templates.models import TemplatePin
-from services.workspace.templates.schemas import LastUpgrade, UpgradeConflict
+from services.workspace.templates.schemas import AppliedVia, LastUpgrade, UpgradeConflict
 
 
 async def current(session: AsyncSession, *, for_update: bool = False) -> TemplatePin | None:
@@ -82,12 +82,14 @@ async def move(
     *,
     held: Mapping[str, str] | None = None,
     conflicts: Sequence[UpgradeConflict] = (),
+    via: AppliedVia | None = None,
 ) -> TemplatePin:
     """Record that the workspace now follows ``version`` of its pack, with the new items the
     upgrade held back (``held``, see `TemplatePin.held_items`; None: as they were), and the
-    upgrade itself as the pin's ``last_upgrade``: who, when, from → to, and the ``conflicts``
-    it left to the client. Nothing to record when neither version nor held items change: an
-    "upgrade" to the pinned version that adds nothing leaves the last record as it was."""
+    upgrade itself as the pin's ``last_upgrade``: who, when, how (``via``: the API or the
+    command line), from → to, and the ``conflicts`` it left to the client. Nothing to record
+    when neither version nor held items change: an "upgrade" to the pinned version that adds
+    nothing leaves the last record as it was."""
     held_items = dict(pin.held_items if held is None else held)
     if pin.pack_version == version and held_items == pin.held_items:
         return pin
@@ -99,6 +101,7 @@ async def move(
             from_version=pin.pack_version,
             to_version=version,
             conflicts=list(conflicts),
+            via=via,
         )
     )
     pin.pack_version = version
