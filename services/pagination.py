@@ -10,7 +10,6 @@ from typing import Annotated, Any, Generic, TypeVar
 import msgspec
 from litestar.params import QueryParameter
 from sqlalchemy import ColumnElement
-from sqlalchemy.dialects import postgresql
 
 T = TypeVar("T")
 
@@ -22,15 +21,14 @@ Limit = Annotated[
 ]
 Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to skip.")]
 
-# A column's schema and table, as SQL names it (``workspace.risks.``).
-_QUALIFIED = re.compile(r"\b\w+\.\w+\.(?=\w)")
+# A column's table, and schema, as SQL names it (``workspace.risks.``).
+_QUALIFIED = re.compile(r"\b(?:\w+\.){1,2}(?=\w)")
 
 
 def stated_order(columns: Sequence[ColumnElement[Any]], sort: Enum | None = None) -> str:
     """A list's description of its default order, written from the ``ORDER BY`` it runs (so the
     two cannot drift apart); ``sort``: the default of the list's ``sort`` parameter, if any."""
-    dialect = postgresql.dialect()
-    written = ", ".join(_QUALIFIED.sub("", str(c.compile(dialect=dialect))) for c in columns)
+    written = ", ".join(_QUALIFIED.sub("", str(column)) for column in columns)
     stated = f"Default order: `{written}`"
     if sort is not None:
         stated += f" (`sort={sort.value}`, the default; `sort` chooses another)"

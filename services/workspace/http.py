@@ -236,7 +236,7 @@ def default_order(spec: RegisterSpec) -> str:
     if sort is not None:
         filters = dataclasses.replace(filters, sort=sort.default)
     model: Any = getattr(spec.service, "model")  # noqa: B009 (a service class, typed as a callable)
-    return stated_order([*filters.order(), model.id], sort.default if sort else None)
+    return stated_order([*filters.order(), model.__table__.c.id], sort.default if sort else None)
 
 
 def register_controller(spec: RegisterSpec) -> type[Controller]:
