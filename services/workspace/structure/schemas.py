@@ -224,7 +224,9 @@ class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MilestoneUpdate(Patch):
-    """A baseline date, once set, moves only through an approved change request.
+    """A baseline date, once set, moves only through an approved change request. A milestone
+    of a closed tranche (its own, else its project's) is not re-dated, and none is created in or
+    moved into one (409); one still to deliver is moved to an open tranche and re-dated there.
 
     An achieved milestone has an ``actual_date`` that is not in the future (today when none is
     sent); one that is not achieved has none (leaving ``achieved`` clears it)."""
