@@ -74,18 +74,18 @@ def settings_of(state: State) -> Settings:
 async def provide_optional_principal(
     request: Request[Any, Any, Any], control_session: NamedDependency[AsyncSession]
 ) -> Principal | None:
-    """The caller if a bearer token is sent (a bad one is refused), else anonymous."""
+    """The caller if a bearer token is sent (a bad one is refused), else anonymous. A revoked
+    token reads as anonymous: the offboarding the client polls revokes the token it polls with."""
     header = request.headers.get("authorization", "")
     if not header:
         parameters.reject_unknown(request)
         return None
     scheme, _, secret = header.partition(" ")
-    principal = (
-        await identity.authenticate(control_session, secret.strip())
-        if scheme.lower() == "bearer"
-        else None
-    )
-    if principal is None:
+    bearer = scheme.lower() == "bearer"
+    principal = await identity.authenticate(control_session, secret.strip()) if bearer else None
+    if principal is None and not (
+        bearer and await runs.revoked_token(control_session, secret.strip())
+    ):
         raise Unauthenticated("The API token is unknown, expired or revoked.")
     parameters.reject_unknown(request)
     return principal

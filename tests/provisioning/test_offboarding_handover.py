@@ -54,8 +54,14 @@ async def test_the_completed_offboarding_hands_the_export_to_whoever_reads_its_s
     assert "export" not in early or early["state"] == "succeeded"
     await wait_for_run(shared_database, answer.json()["run_id"], succeeded)
 
-    # The owner's token is revoked by now: the status is read as the signup page reads it.
+    # The owner's token is revoked by now: the status is read as the signup page reads it,
+    # with the token the client polled with too (it reads as anonymous, not as a 401).
     status = (await shared_client.get(status_url)).json()
+    polled = await shared_client.get(status_url, headers=owner)
+    assert polled.status_code == 200, polled.text
+    assert set(polled.json()["export"]["files"]) == set(status["export"]["files"])
+    unknown = await shared_client.get(status_url, headers={"Authorization": "Bearer pmo_x"})
+    assert unknown.status_code == 401
     export = status["export"]
     expires = datetime.fromisoformat(export["expires_at"])
     now = datetime.now(UTC)
