@@ -95,3 +95,10 @@ class RateLimited(ProblemError):
 
 def field_error(field: str, message: str, source: str = "body") -> dict[str, str]:
     return {"field": field, "message": message, "source": source}
+
+
+class NotSeeded(NotFound):
+    """The workspace follows no template pack (it was created without one): its template pin
+    and upgrades are not there, though the workspace is."""
+
+    status, code, title = 404, "workspace-not-seeded", "The workspace follows no template pack"

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services import idempotency
 from services.concurrency import matches
 from services.dependencies import PREVIEW, WorkspaceAccess, workspace_dependencies
-from services.errors import IdempotencyKeyReused, VersionMismatch
+from services.errors import IdempotencyKeyReused, NotSeeded, VersionMismatch
 from services.idempotency import IdempotencyKey
 from services.identity.models import Role
 from services.problems import problem_responses
-from services.workspace.http import READ_RESPONSES, WRITE_ERRORS
+from services.workspace.http import READ_ERRORS, WRITE_ERRORS
 from services.workspace.schemas import read_of
 from services.workspace.templates import service as pins
 from services.workspace.templates.schemas import (
@@ -46,7 +46,10 @@ class TemplateController(Controller):
     @get(
         "/template-pin",
         summary="The template pack version the workspace follows",
-        responses=READ_RESPONSES,
+        description="A workspace created without a template pack follows none: 404 with the "
+        "problem code `workspace-not-seeded` (the workspace is there; it has no pin), unlike "
+        "`not-found` for a workspace that is not.",
+        responses=problem_responses(*READ_ERRORS, NotSeeded),
     )
     async def template_pin(
         self,
@@ -67,9 +70,12 @@ class TemplateController(Controller):
         "the workspace, read-only tokens included; applying needs the admin role and a token "
         "that writes. Applying is atomic and moves the workspace's pin; send an "
         "`Idempotency-Key` to retry it safely. The answer's `ETag` names the plan: applying "
-        "with it in `If-Match` applies that plan or nothing (412 when it changed).",
+        "with it in `If-Match` applies that plan or nothing (412 when it changed). A "
+        "workspace created without a pack has nothing to upgrade: 404 `workspace-not-seeded`.",
         status_code=200,
-        responses=problem_responses(*WRITE_ERRORS, IdempotencyKeyReused, VersionMismatch),
+        responses=problem_responses(
+            *WRITE_ERRORS, IdempotencyKeyReused, VersionMismatch, NotSeeded
+        ),
         opt={PREVIEW: True},
     )
     async def upgrade(

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
-from services.errors import NotFound
+from services.errors import NotSeeded
 from services.workspace.templates.models import TemplatePin
 from services.workspace.templates.schemas import AppliedVia, LastUpgrade, UpgradeConflict
 
@@ -37,7 +37,10 @@ async def current(session: AsyncSession, *, for_update: bool = False) -> Templat
 async def require(session: AsyncSession, *, for_update: bool = False) -> TemplatePin:
     pin = await current(session, for_update=for_update)
     if pin is None:
-        raise NotFound("This workspace was not seeded from a template pack.")
+        raise NotSeeded(
+            "This workspace was not seeded from a template pack, so it has no template pin and "
+            "nothing to upgrade."
+        )
     return pin
 
 
