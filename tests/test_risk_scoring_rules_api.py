@@ -59,11 +59,6 @@ async def test_no_shipped_pack_seeds_a_threat_scored_worse_after_its_response_or
     assert {gate.state for gate in gates} <= {GateState.PLANNED}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="RiskService.check (raid/service.py, another helper's) is still to call "
-    "raid.rules.residual_problems; remove this marker when it does",
-)
 async def test_a_threats_residual_levels_are_refused_above_its_inherent_ones(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

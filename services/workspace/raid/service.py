@@ -35,9 +35,12 @@ from services.workspace.raid.models import (
     RiskStatus,
 )
 from services.workspace.raid.rules import (
+    RESIDUAL_BOUNDS,
     DependencyLinks,
     LinkedMilestone,
+    RiskLevels,
     dependency_rag,
+    residual_problems,
     responses_for,
     risk_score,
     risk_trend,
@@ -146,11 +149,35 @@ class RiskService(RegisterService[Risk]):
         ):
             known = ", ".join(p.key for p in settings.proximity)
             raise invalid("proximity", f"one of the workspace's proximities: {known}")
+        _check_residual(row, written)
         previous = row.residual_score
         row.inherent_score = risk_score(row.inherent_probability, row.inherent_impact)
         row.residual_score = risk_score(row.residual_probability, row.residual_impact)
         if before is not None and "trend" not in before and previous != row.residual_score:
             row.trend = risk_trend(previous, row.residual_score, row.kind)
+
+
+def _check_residual(row: Risk, written: Collection[str] | None) -> None:
+    """A threat's residual levels are at most its inherent ones, when a write touches them (or
+    the kind): a row stored before the rule is not refused a write of other fields."""
+    levels = {name for bound in RESIDUAL_BOUNDS for name in bound[:2]}
+    if written is not None and not ({"kind"} | levels) & set(written):
+        return
+    problems = residual_problems(
+        row.kind,
+        RiskLevels(
+            row.inherent_probability,
+            row.inherent_impact,
+            row.residual_probability,
+            row.residual_impact,
+        ),
+        None if written is None else set(written),
+    )
+    if problems:
+        raise ValidationFailed(
+            "A threat's residual probability and impact are at most its inherent ones.",
+            errors=[field_error(name, message) for name, message in problems],
+        )
 
 
 def _check_scale(
