@@ -853,7 +853,7 @@ async def test_an_undecided_gate_before_a_tranche_under_way_is_kept(
         assert again.status_code == 200 and again.json()["state"] == "planned"
 
 
-async def test_a_gate_with_a_board_keeps_one_and_one_without_is_decided_by_any_member(
+async def test_a_gate_with_a_board_keeps_one_and_one_without_is_decided_by_an_admin_or_owner(
     client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
     ws = await make_workspace()
@@ -874,27 +874,34 @@ async def test_a_gate_with_a_board_keeps_one_and_one_without_is_decided_by_any_m
     assert [e["field"] for e in cleared.json()["errors"]] == ["board_id"]
     assert "another board" in cleared.json()["errors"][0]["message"]
     kept = (await client.get(url(ws, f"stage-gates/{gate['id']}"), headers=ws.headers)).json()
-    assert (kept["board_id"], kept["version"]) == (board["id"], gate["version"])
+    # Put in review by decide_gate; neither refused write changed it.
+    assert (kept["board_id"], kept["version"]) == (board["id"], gate["version"] + 1)
     assert by_outsider.status_code == 422, by_outsider.text
     assert by_outsider.json()["errors"][0]["field"] == "decided_by_id"
     moved = await change(client, ws, "stage-gates", kept, {"board_id": other["id"]})
     assert moved.status_code == 200, moved.text
     assert moved.json()["board_id"] == other["id"]
 
-    # A gate planned without a board stays that way: any member records its decision.
+    # A gate planned without a board stays that way: a workspace admin or owner decides it,
+    # not any member.
     boardless = await make(
         client, ws, "stage-gates", {"programme_id": kept["programme_id"], "title": "Go live"}
     )
     unchanged = await change(client, ws, "stage-gates", boardless, {"board_id": None})
-    decided = await decide_gate(
+    by_member = await decide_gate(
         client,
         ws,
         boardless,
         {"decision": "go", "decided_by_id": str(outsider.user_id)},
         outsider.headers,
     )
+    by_owner = await decide_gate(
+        client, ws, boardless, {"decision": "go", "decided_by_id": str(ws.user_id)}
+    )
     assert unchanged.status_code == 200, unchanged.text
-    assert decided.status_code == 201, decided.text
+    assert by_member.status_code == 403, by_member.text
+    assert "admin or owner" in by_member.json()["detail"]
+    assert by_owner.status_code == 201, by_owner.text
 
 
 # --- the decision log ---------------------------------------------------------------------------
