@@ -168,6 +168,13 @@ def follow_business_rules(
     ):
         if isinstance(body.get(name), int | float):
             body[name] = min(body[name], 5)
+    for residual, inherent in (
+        ("residual_probability", "inherent_probability"),
+        ("residual_impact", "inherent_impact"),
+    ):
+        # A threat's response does not raise its levels (tested on its own).
+        if isinstance(body.get(residual), int | float) and isinstance(body.get(inherent), int):
+            body[residual] = min(body[residual], body[inherent])
     if "response" in body:
         body["response"] = None  # threat and opportunity responses differ
     for name in ("proximity", "confidence"):
