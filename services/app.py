@@ -23,6 +23,7 @@ from litestar.openapi.spec import (
     Operation,
     Parameter,
     Reference,
+    RequestBody,
     Schema,
     SecurityScheme,
 )
@@ -192,6 +193,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
     _declare_closed_request_bodies(app)
     _declare_json_bodies_only(app)
     _declare_response_headers(app)
+    _declare_optional_bodies(app)
     parameters.index(app)
     # Around the whole application rather than each route's handler, so that requests no route
     # matches (404, 405) are logged and carry a request id too.
@@ -400,3 +402,29 @@ def _declare_response_headers(app: Litestar) -> None:
         if "If-Match" in headers:
             responses.setdefault(str(VersionMismatch.status), _problem(VersionMismatch))
         operation.responses = responses
+
+
+def _declare_optional_bodies(app: Litestar) -> None:
+    """A body with a default (publishing's ``{}``) is optional: Litestar marks every body required,
+    and writes the default's Python repr as the schema's ``default``."""
+    paths = app.openapi_schema.paths or {}
+    components = app.openapi_schema.components.schemas or {}
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or route.path_format not in paths:
+            continue
+        for handler in route.route_handlers:
+            data = handler.parsed_fn_signature.parameters.get("data")
+            if data is None or not data.has_default:
+                continue
+            for method in handler.http_methods:
+                operation = getattr(paths[route.path_format], method.lower(), None)
+                body = operation.request_body if operation is not None else None
+                if not isinstance(body, RequestBody):
+                    continue
+                body.required = False
+                for media in body.content.values():
+                    schema = media.schema
+                    if isinstance(schema, Reference):
+                        schema = components.get(schema.ref.split("/")[-1])
+                    if isinstance(schema, Schema):
+                        schema.default = None

@@ -85,6 +85,8 @@ StatusReportController = register_controller(
 
 AS_IT_STANDS = StatusReportPublish()
 """Publishing without a body: the empty object (a frozen default, shared safely)."""
+AS_PUBLISHED = StatusReportCorrection()
+"""Correcting without a body: no changes (a frozen default, shared safely)."""
 
 
 class StatusReportActionController(Controller):
@@ -162,10 +164,11 @@ class StatusReportActionController(Controller):
         session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
         idempotency_key: IdempotencyKey = None,
-        data: JSONBody[StatusReportCorrection | None] = None,
+        # No body is the empty object; JSON null is not an object (422), as on every route.
+        data: JSONBody[StatusReportCorrection] = AS_PUBLISHED,
     ) -> Response[StatusReportRead]:
         service = StatusReportService(session, workspace.actor_id)
-        changes = {} if data is None else data.changes()
+        changes = data.changes()
 
         async def make() -> StatusReportRead:
             correction = await service.correct(await service.get(report_id))

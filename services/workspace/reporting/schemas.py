@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
 from msgspec import UNSET, UnsetType
@@ -69,10 +69,24 @@ class StatusReportUpdate(Patch):
     path_to_green: Description | UnsetType = UNSET
 
 
-class StatusReportCorrection(StatusReportUpdate):
+# Frozen: the route's default (no body) is one shared instance. msgspec allows a frozen struct
+# of a mutable base; mypy's dataclass rule does not know it.
+class StatusReportCorrection(StatusReportUpdate, frozen=True):  # type: ignore[misc]
     """What the correction changes in its copy of the report, as an update of the new draft
     would: the fields sent replace the copied ones. The period stays the corrected report's
     (another ``period_end`` is a 422); the draft may be edited further before it is published."""
+
+    # Taken so that a report read can be sent back as it is; it changes nothing.
+    period_end: (
+        Annotated[
+            date,
+            msgspec.Meta(
+                description="The corrected report's own period_end, if sent: the period stays "
+                "(another date is a 422)."
+            ),
+        ]
+        | UnsetType
+    ) = UNSET
 
 
 class StatusReportPublish(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
