@@ -14,6 +14,11 @@ The table is ``UNLOGGED``: a count is worth nothing after a crash, so it is not 
 WAL, and a crash merely forgets the current window. Windows that have ended are deleted by the
 worker's periodic ``rate_limits.forget`` task (:func:`forget_ended`).
 
+What counts: every request to the route, refused ones (400, 409, 422 …) too, as Stripe counts
+them: the limit guards the door, and a 409 says whether a name is taken. But not an
+``Idempotency-Key`` replay (answered ``Idempotent-Replayed: true``): it made nothing, and retrying
+safely must not cost the budget, so its hit is given back.
+
 This is a business limit (signups per address), not flood protection: a refused request still
 costs one small upsert. Floods are for the load balancer in front.
 """
@@ -28,7 +33,7 @@ from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.types.asgi_types import Message
-from sqlalchemy import Integer, String, case, cast, delete, func
+from sqlalchemy import Integer, String, case, cast, delete, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -59,8 +64,11 @@ def _window_start(seconds: int) -> Any:
     return func.to_timestamp(func.floor(func.extract("epoch", func.now()) / seconds) * seconds)
 
 
-async def hit(connection: AsyncConnection, key: str, window_seconds: int) -> tuple[int, int]:
-    """Count one request for ``key``: (hits in the current window, seconds until it ends)."""
+async def hit(
+    connection: AsyncConnection, key: str, window_seconds: int
+) -> tuple[int, int, datetime]:
+    """Count one request for ``key``: (hits in the current window, seconds until it ends, when
+    it started)."""
     row = insert(RateLimitWindow).values(
         key=key, window_started_at=_window_start(window_seconds), hits=1
     )
@@ -73,9 +81,24 @@ async def hit(connection: AsyncConnection, key: str, window_seconds: int) -> tup
             "hits": case((same_window, stored.hits + 1), else_=1),
             "window_started_at": row.excluded.window_started_at,
         },
-    ).returning(stored.hits, cast(func.ceil(window_seconds - elapsed), Integer))
-    hits, resets_in = (await connection.execute(counted)).one()
-    return hits, max(1, resets_in)
+    ).returning(
+        stored.hits, cast(func.ceil(window_seconds - elapsed), Integer), stored.window_started_at
+    )
+    hits, resets_in, started = (await connection.execute(counted)).one()
+    return hits, max(1, resets_in), started
+
+
+async def give_back(connection: AsyncConnection, key: str, started: datetime) -> None:
+    """Uncount one request for ``key`` in the window that ``started`` then (if it still runs)."""
+    await connection.execute(
+        update(RateLimitWindow)
+        .where(
+            RateLimitWindow.key == key,
+            RateLimitWindow.window_started_at == started,
+            RateLimitWindow.hits > 0,
+        )
+        .values(hits=RateLimitWindow.hits - 1)
+    )
 
 
 async def forget_ended(session: AsyncSession, window_seconds: int) -> int:
@@ -109,10 +132,9 @@ class RateLimitMiddleware(ASGIMiddleware):
         if not bucket:
             await next_app(scope, receive, send)
             return
+        key = f"{bucket}:{_client_address(scope)}"
         async with self.database.engine().begin() as connection:
-            hits, resets_in = await hit(
-                connection, f"{bucket}:{_client_address(scope)}", self.window_seconds
-            )
+            hits, resets_in, started = await hit(connection, key, self.window_seconds)
         headers = {
             "RateLimit-Policy": f"{self.limit}; w={self.window_seconds}",
             "RateLimit-Limit": str(self.limit),
@@ -130,6 +152,11 @@ class RateLimitMiddleware(ASGIMiddleware):
             if message["type"] == "http.response.start":
                 message.setdefault("headers", [])
                 found = MutableScopeHeaders(message)
+                if found.get("Idempotent-Replayed") == "true":
+                    # A replay made nothing: its hit is given back before it is answered.
+                    async with self.database.engine().begin() as connection:
+                        await give_back(connection, key, started)
+                    headers["RateLimit-Remaining"] = str(max(0, self.limit - hits + 1))
                 for name, value in headers.items():
                     found[name] = value
             await send(message)
