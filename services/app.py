@@ -97,6 +97,18 @@ from services.workspace.structure.controllers import (
 )
 from services.workspace.templates.controllers import TemplateController
 
+API_DESCRIPTION = """Managed programme management offices: workspaces, registers, governance.
+
+**Retries.** POSTs take an `Idempotency-Key` (creates; actions such as publishing a report or
+deciding a change; signups and offboarding): the same key with the same request answers the
+first answer (`Idempotent-Replayed: true`), a different request under it is a 422. PATCH and
+DELETE need no key, being idempotent here: a PATCH names the version it changes (`If-Match`),
+so a retry after it succeeded is a 412 rather than a second change (a PATCH changing nothing
+moves no version), and a retried DELETE is a 404.
+
+**Lists** say their default order in their description; `limit` and `offset` page them.
+"""
+
 
 def create_app(settings: Settings, database: Database | None = None) -> Litestar:
     """Build the application. ``database`` lets a caller share its engines (tests, demo)."""
@@ -175,7 +187,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Litestar
         openapi_config=OpenAPIConfig(
             title="PMO Cloud API",
             version="1",
-            description="Managed programme management offices: workspaces, registers, governance.",
+            description=API_DESCRIPTION,
             path="/schema",
             render_plugins=[ScalarRenderPlugin()],
             components=Components(
