@@ -342,6 +342,18 @@ async def revoke_tokens_of_tenant(session: AsyncSession, tenant_id: uuid.UUID) -
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def revoked_token(session: AsyncSession, secret: str) -> ApiToken | None:
+    """The revoked token behind a bearer secret, or None (unknown, or not revoked). Such a token
+    authenticates nothing; offboarding uses it to recognise a retry from the user it revoked."""
+    if not secret.startswith(TOKEN_PREFIX) or len(secret) > 100:
+        return None
+    return await session.scalar(
+        select(ApiToken).where(
+            ApiToken.secret_hash == _hash_secret(secret), ApiToken.revoked_at.is_not(None)
+        )
+    )
+
+
 async def authenticate(
     session: AsyncSession, secret: str, now: datetime | None = None
 ) -> Principal | None:

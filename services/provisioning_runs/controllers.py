@@ -84,7 +84,7 @@ async def provide_optional_principal(
     bearer = scheme.lower() == "bearer"
     principal = await identity.authenticate(control_session, secret.strip()) if bearer else None
     if principal is None and not (
-        bearer and await runs.revoked_token(control_session, secret.strip())
+        bearer and await identity.revoked_token(control_session, secret.strip())
     ):
         raise Unauthenticated("The API token is unknown, expired or revoked.")
     parameters.reject_unknown(request)
@@ -122,7 +122,7 @@ async def provide_offboarding_caller(
     if scheme.lower() != "bearer" or not secret.strip():
         raise Unauthenticated("Send an API token as 'Authorization: Bearer <token>'.")
     principal = await identity.authenticate(control_session, secret.strip())
-    revoked = None if principal else await runs.revoked_token(control_session, secret.strip())
+    revoked = None if principal else await identity.revoked_token(control_session, secret.strip())
     if principal is None and revoked is None:
         raise Unauthenticated("The API token is unknown, expired or revoked.")
     parameters.reject_unknown(request)

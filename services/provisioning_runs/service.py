@@ -29,7 +29,6 @@ from services.config import Settings
 from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.identity import service as identity
-from services.identity.models import ApiToken
 from services.provisioning_runs.models import (
     ACTIVE_RUN_STATES,
     CANCELLED,
@@ -300,20 +299,6 @@ async def request_offboarding(
 def offboarding_ledger(tenant_id: uuid.UUID) -> idempotency.Ledger:
     """Where the ``Idempotency-Key`` of a workspace's offboarding requests are kept."""
     return idempotency.control_ledger(f"offboarding:{tenant_id}")
-
-
-async def revoked_token(session: AsyncSession, secret: str) -> ApiToken | None:
-    """The revoked token behind a bearer secret (offboarding revokes the requester's): it
-    identifies its user for one thing only, see :func:`offboarding_replay`."""
-    if not secret.startswith(identity.TOKEN_PREFIX) or len(secret) > 100:
-        return None
-    return await session.scalar(
-        select(ApiToken).where(
-            # identity's own digest of a secret: one way to find a token.
-            ApiToken.secret_hash == identity._hash_secret(secret),
-            ApiToken.revoked_at.is_not(None),
-        )
-    )
 
 
 async def offboarding_replay(
