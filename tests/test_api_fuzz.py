@@ -177,6 +177,8 @@ def follow_business_rules(
             body[residual] = min(body[residual], body[inherent])
     if "response" in body:
         body["response"] = None  # threat and opportunity responses differ
+    if body.get("take_pack"):
+        body["take_pack"] = []  # names only conflicts a plan found: the fuzz pin has none
     for name in ("proximity", "confidence"):
         if isinstance(body.get(name), str):
             body[name] = None if name == "proximity" else "medium"
