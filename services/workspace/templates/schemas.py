@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from services.text import VERSION_PATTERN
+from services.text import NO_NUL, VERSION_PATTERN
+from services.workspace.schemas import listed_text
 
 VersionNumber = Annotated[
     str,
@@ -97,9 +98,10 @@ class TemplateUpgradeCreate(msgspec.Struct, forbid_unknown_fields=True):
     version: VersionNumber | None = None
     apply: bool = False
     take_pack: Annotated[
-        list[Annotated[str, Meta(max_length=300)]],
+        list[Annotated[str, Meta(max_length=300, pattern=NO_NUL)]],
         Meta(
             max_length=1000,
+            extra_json_schema=listed_text(300, min_length=0),
             description="Conflicts to settle by taking the target version's values instead "
             "of leaving them to the client, each as `kind:key` (an entry's `kind` and `key`). "
             "The plan shows each as an update (an add, where the client deleted the item); "
