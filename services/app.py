@@ -395,6 +395,11 @@ def _declare_response_headers(app: Litestar) -> None:
             if not status.startswith("2") or not isinstance(response, OpenAPIResponse):
                 continue
             declared = response.headers if response.headers is not None else {}
+            for header in declared.values():
+                # A route's own ResponseHeader is documented without a schema, which a header,
+                # like a parameter, needs: every header answered here is text.
+                if isinstance(header, OpenAPIHeader) and header.schema is None:
+                    header.schema = Schema(type=OpenAPIType.STRING)
             if _versioned(app, response) or ("If-Match" in headers and status != "204"):
                 declared.setdefault("ETag", ETAG)
             if status in LOCATION:

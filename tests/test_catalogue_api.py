@@ -88,6 +88,22 @@ async def test_version_has_parameters_item_counts_and_full_content(
     assert response.headers["etag"] == f'"{body["content_hash"]}"'
 
 
+async def test_a_version_is_read_again_conditionally_as_its_openapi_says(
+    client: AsyncTestClient[Litestar],
+) -> None:
+    path = f"{TEMPLATES}/msp-governance/versions/1.0.0"
+    first = await client.get(path)
+    again = await client.get(path, headers={"If-None-Match": first.headers["etag"]})
+    document = (await client.get("/schema/openapi.json")).json()
+
+    assert again.status_code == 304
+    assert again.headers["etag"] == first.headers["etag"]
+    operation = document["paths"]["/api/v1/templates/{key}/versions/{version}"]["get"]
+    assert operation["responses"]["200"]["headers"]["ETag"]["schema"] == {"type": "string"}
+    assert "304" in operation["responses"]
+    assert "If-None-Match" in {p["name"] for p in operation["parameters"]}
+
+
 @pytest.mark.parametrize(
     ("path", "detail"),
     [

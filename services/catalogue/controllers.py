@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from litestar import Controller, Response, get
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.params import PathParameter
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -61,6 +62,14 @@ class TemplateCatalogueController(Controller):
         "/{key:str}/versions/{version:str}",
         responses=problem_responses(NotFound),
         summary="One published version: parameters, item counts and full content",
+        response_headers=[
+            ResponseHeader(
+                name="ETag",
+                documentation_only=True,
+                description="The version's content hash (a published version never changes): "
+                "send it in `If-None-Match` to read it again (a 304 if it did not).",
+            )
+        ],
     )
     async def get_template_version(
         self,
