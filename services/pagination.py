@@ -10,6 +10,7 @@ from typing import Annotated, Any, Generic, TypeVar
 import msgspec
 from litestar.params import QueryParameter
 from sqlalchemy import ColumnElement
+from sqlalchemy.orm import QueryableAttribute
 
 T = TypeVar("T")
 
@@ -25,7 +26,9 @@ Offset = Annotated[int, QueryParameter(ge=0, le=1_000_000, description="Items to
 _QUALIFIED = re.compile(r"\b(?:\w+\.){1,2}(?=\w)")
 
 
-def stated_order(columns: Sequence[ColumnElement[Any]], sort: Enum | None = None) -> str:
+def stated_order(
+    columns: Sequence[ColumnElement[Any] | QueryableAttribute[Any]], sort: Enum | None = None
+) -> str:
     """A list's description of its default order, written from the ``ORDER BY`` it runs (so the
     two cannot drift apart); ``sort``: the default of the list's ``sort`` parameter, if any."""
     written = ", ".join(_QUALIFIED.sub("", str(column)) for column in columns)

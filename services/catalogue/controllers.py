@@ -14,7 +14,7 @@ from services.catalogue import service as catalogue
 from services.catalogue.schemas import TemplatePackSummary, TemplateVersionRead
 from services.dependencies import provide_control_session
 from services.errors import NotFound
-from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
 
 PackKeyPath = Annotated[
@@ -38,7 +38,12 @@ class TemplateCatalogueController(Controller):
     tags = ["template catalogue"]
     dependencies = {"control_session": Provide(provide_control_session)}
 
-    @get("/", responses=problem_responses(), summary="List template packs and their versions")
+    @get(
+        "/",
+        responses=problem_responses(),
+        summary="List template packs and their versions",
+        description=stated_order(catalogue.PACK_ORDER),
+    )
     async def list_templates(
         self,
         control_session: NamedDependency[AsyncSession],

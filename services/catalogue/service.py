@@ -195,6 +195,10 @@ def _refusal(key: str, offered: VersionToPublish, row: TemplateVersion) -> str:
 # --- reading -------------------------------------------------------------------------------------
 
 
+# The catalogue's order (its OpenAPI description is written from it).
+PACK_ORDER = (TemplatePack.key,)
+
+
 async def list_packs(
     session: AsyncSession, limit: int, offset: int
 ) -> tuple[list[tuple[TemplatePack, list[TemplateVersion]]], int]:
@@ -202,7 +206,7 @@ async def list_packs(
     total = await session.scalar(select(func.count()).select_from(TemplatePack))
     packs = list(
         await session.scalars(
-            select(TemplatePack).order_by(TemplatePack.key).limit(limit).offset(offset)
+            select(TemplatePack).order_by(*PACK_ORDER).limit(limit).offset(offset)
         )
     )
     versions = await _versions_of(session, [pack.id for pack in packs])

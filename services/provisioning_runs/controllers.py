@@ -30,7 +30,7 @@ from services.identity import service as identity
 from services.identity.models import ApiToken, Role, StaffRole
 from services.identity.service import Principal
 from services.jobs import JobQueue
-from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.models import RunKind, RunState
@@ -252,7 +252,8 @@ class ProvisioningRunController(Controller):
         "/",
         responses=problem_responses(Unauthenticated, Forbidden),
         summary="List runs (platform admins); filter failed ones with state=failed",
-        description="Newest first. `slug` gives one workspace's runs: its signup's and its "
+        description=stated_order(runs.RUN_ORDER)
+        + " `slug` gives one workspace's runs: its signup's and its "
         "offboarding's. Offboardings an operator abandoned are `cancelled`, not `failed`.",
         security=[{"bearer": []}],
     )

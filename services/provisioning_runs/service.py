@@ -397,6 +397,10 @@ async def requesters(
     return {user_id: emails.get(user_id) for user_id in ids}
 
 
+# The runs list's order (its OpenAPI description is written from it).
+RUN_ORDER = (ProvisioningRun.created_at.desc(), ProvisioningRun.id.desc())
+
+
 async def list_runs(
     session: AsyncSession,
     *,
@@ -419,11 +423,7 @@ async def list_runs(
         select(func.count()).select_from(ProvisioningRun).where(*conditions)
     )
     rows = await session.scalars(
-        select(ProvisioningRun)
-        .where(*conditions)
-        .order_by(ProvisioningRun.created_at.desc(), ProvisioningRun.id.desc())
-        .limit(limit)
-        .offset(offset)
+        select(ProvisioningRun).where(*conditions).order_by(*RUN_ORDER).limit(limit).offset(offset)
     )
     return list(rows), int(total or 0)
 

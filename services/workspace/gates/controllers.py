@@ -17,7 +17,7 @@ from services.errors import IdempotencyKeyReused, PreconditionRequired, VersionM
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
 from services.identity.models import Role
-from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page
+from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
 from services.workspace.gates.models import CriterionStatus, GateBoundary, GateState
 from services.workspace.gates.schemas import (
@@ -33,6 +33,7 @@ from services.workspace.gates.schemas import (
     GateUpdate,
 )
 from services.workspace.gates.service import (
+    REVIEW_ORDER,
     ChecklistFilter,
     ChecklistService,
     GateFilter,
@@ -171,7 +172,12 @@ class GateCriteriaController(Controller):
         criterion = await service.assess(gate, criterion, data.changes())
         return with_etag(read_of(CriterionRead, criterion), criterion.version)
 
-    @get("/decisions", responses=READ_RESPONSES, summary="The gate's decisions, oldest first")
+    @get(
+        "/decisions",
+        responses=READ_RESPONSES,
+        summary="The gate's decisions, oldest first",
+        description=stated_order(REVIEW_ORDER),
+    )
     async def list_decisions(
         self,
         slug: FromPath[str],

@@ -72,6 +72,10 @@ class GateFilter:
         return [StageGate.planned_date.asc().nulls_last(), StageGate.created_at]
 
 
+# A gate's decisions, oldest first (the list's OpenAPI description is written from it).
+REVIEW_ORDER = (StageGateReview.decided_on, StageGateReview.created_at, StageGateReview.id)
+
+
 class GateService(RegisterService[StageGate]):
     model = StageGate
     noun = "stage gate"
@@ -469,11 +473,7 @@ class GateService(RegisterService[StageGate]):
             select(func.count()).select_from(StageGateReview).where(where)
         )
         rows = await self.session.scalars(
-            select(StageGateReview)
-            .where(where)
-            .order_by(StageGateReview.decided_on, StageGateReview.created_at, StageGateReview.id)
-            .limit(limit)
-            .offset(offset)
+            select(StageGateReview).where(where).order_by(*REVIEW_ORDER).limit(limit).offset(offset)
         )
         return list(rows.all()), int(total or 0)
 
