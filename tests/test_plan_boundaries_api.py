@@ -325,3 +325,54 @@ async def test_a_milestone_named_alone_moves_into_the_project_on_the_other_side(
     assert edited.status_code == 200, edited.text
     listed = await read(client, ws, "dependencies", project_id=portal["id"])
     assert listed["total"] == 0  # the side went with the milestone
+
+
+async def test_a_closed_tranche_is_reopened_only_by_an_admin_or_owner(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """A tranche closes through its end-of-tranche review; a close made by mistake is put
+    right by someone accountable for the workspace, not by any member stepping around what
+    a closed tranche refuses."""
+    ws = await make_workspace()
+    member = await join(database, ws, Role.MEMBER)
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    (first, _), (core, _) = await two_tranches(client, ws, prog, "Core", "Portal")
+    closed = await change(client, ws, "tranches", first, {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+
+    async def reopen(who: dict[str, str], state: str) -> Any:
+        current = await read(client, ws, f"tranches/{first['id']}")
+        return await client.patch(
+            url(ws, f"tranches/{first['id']}"),
+            json={"state": state},
+            headers={**who, "If-Match": f'"{current["version"]}"'},
+        )
+
+    for state in ("planned", "started"):
+        refused = await reopen(member.headers, state)
+        assert refused.status_code == 403, refused.text
+        assert "'Tranche 1'" in refused.json()["detail"]
+        assert [e["field"] for e in refused.json()["errors"]] == ["state"]
+    assert (await read(client, ws, f"tranches/{first['id']}"))["state"] == "closed"
+    # Still closed: it still takes no milestone.
+    late = await client.post(
+        url(ws, "milestones"),
+        json={"programme_id": prog["id"], "title": "Late", "project_id": core["id"]},
+        headers=member.headers,
+    )
+    assert late.status_code == 409, late.text
+    # A member's other edits of the closed tranche are not reopening it.
+    renamed = await client.patch(
+        url(ws, f"tranches/{first['id']}"),
+        json={"purpose": "Foundations"},
+        headers={**member.headers, "If-Match": f'"{closed.json()["version"]}"'},
+    )
+    assert renamed.status_code == 200, renamed.text
+
+    for who in (admin.headers, ws.headers):  # an admin, then the owner
+        reopened = await reopen(who, "started")
+        assert reopened.status_code == 200, reopened.text
+        assert reopened.json()["state"] == "started"
+        again = await change(client, ws, "tranches", reopened.json(), {"state": "closed"})
+        assert again.status_code == 200, again.text

@@ -112,7 +112,9 @@ class TrancheUpdate(Patch):
     Moving to ``closed`` needs its own exit gates to have said go, conditional go or stop (409
     while undecided, on hold or recycled). Either way only the tranches' own gates count (those
     with no ``project_id``): a gate on one of a tranche's projects is the project's, and holds
-    neither its start nor its close. The 409 names the gates in the way."""
+    neither its start nor its close. The 409 names the gates in the way. A closed tranche is
+    reopened (``started`` or ``planned`` again, to correct a mistaken close) only by a workspace
+    admin or owner (403 for anyone else): while closed it takes no new or re-dated milestones."""
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET

@@ -14,7 +14,8 @@ from advanced_alchemy.repository import SQLAlchemyAsyncRepository
 from sqlalchemy import ColumnElement, and_, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
+from services.identity.models import Role
 from services.workspace import clock
 from services.workspace.benefits.models import Benefit, BenefitEnabler, BenefitMeasurement
 from services.workspace.gates.models import GateBoundary, StageGate
@@ -199,6 +200,20 @@ class TrancheService(RegisterService[Tranche]):
         was_closed = before is not None and before.get("state", row.state) == TrancheState.CLOSED
         if before is not None and row.state == TrancheState.CLOSED and not was_closed:
             await self.check_way_out(row)
+        if was_closed and row.state != TrancheState.CLOSED:
+            self.check_reopening(row)
+
+    def check_reopening(self, row: Tranche) -> None:
+        """A closed tranche is reopened (to correct a mistaken close) by a workspace admin or
+        owner: it closed through its end-of-tranche review, and while closed it takes no new or
+        re-dated milestones; any member reopening it would step around both."""
+        if not self.role.at_least(Role.ADMIN):
+            raise Forbidden(
+                f"The tranche '{row.name}' is closed: it closed through its end-of-tranche "
+                "review, and only a workspace admin or owner reopens it (to correct a mistaken "
+                "close).",
+                errors=[field_error("state", "a closed tranche is reopened by an admin or owner")],
+            )
 
     async def check_way_out(self, row: Tranche) -> None:
         """A tranche closes through its end-of-tranche review: its exit gates (those on the
