@@ -376,3 +376,59 @@ async def test_a_closed_tranche_is_reopened_only_by_an_admin_or_owner(
         assert reopened.json()["state"] == "started"
         again = await change(client, ws, "tranches", reopened.json(), {"state": "closed"})
         assert again.status_code == 200, again.text
+
+
+async def test_a_milestone_is_planned_within_its_tranche_and_programme(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """The baseline is the plan: it falls on or before the end of the milestone's tranche (its
+    own, else its project's) and the programme's planned end, as a change request's re-baseline
+    does. The forecast may slip past either: that is what slip reporting shows."""
+    ws = await make_workspace()
+    prog = await make(client, ws, "programmes", {"name": "Net Zero", "end_date": day(300)})
+    (first, _), (core, portal) = await two_tranches(client, ws, prog, "Core", "Portal")
+    ending = await change(client, ws, "tranches", first, {"end_date": day(100)})
+    assert ending.status_code == 200, ending.text
+
+    for fields, boundary, field in (
+        ({"project_id": core["id"], "baseline_date": day(120)}, day(100), "baseline_date"),
+        ({"tranche_id": first["id"], "baseline_date": day(101)}, day(100), "baseline_date"),
+        ({"baseline_date": day(301)}, day(300), "baseline_date"),
+        ({"project_id": portal["id"], "baseline_date": day(310)}, day(300), "baseline_date"),
+    ):
+        refused = await client.post(
+            url(ws, "milestones"),
+            json={"programme_id": prog["id"], "title": "Core live", **fields},
+            headers=ws.headers,
+        )
+        assert refused.status_code == 409, (fields, refused.text)
+        detail = refused.json()["detail"]
+        assert "'Core live'" in detail and fields["baseline_date"] in detail, detail
+        assert boundary in detail, detail
+        assert [e["field"] for e in refused.json()["errors"]] == [field]
+
+    on_the_end = await milestone(
+        client, ws, prog, "Core live", project_id=core["id"], baseline_date=day(100)
+    )
+    # The forecast slips past the tranche's end and the programme's: reported, not refused.
+    slipping = await change(client, ws, "milestones", on_the_end, {"forecast_date": day(320)})
+    assert slipping.status_code == 200, slipping.text
+    assert slipping.json()["slip_days"] == 220
+    unplanned = await milestone(client, ws, prog, "Portal live", project_id=portal["id"])
+    # A baseline set later is checked as one given at creation.
+    late = await change(client, ws, "milestones", unplanned, {"baseline_date": day(305)})
+    assert late.status_code == 409, late.text
+    assert [e["field"] for e in late.json()["errors"]] == ["baseline_date"]
+    planned = await change(client, ws, "milestones", unplanned, {"baseline_date": day(200)})
+    assert planned.status_code == 200, planned.text
+    # Moved into a tranche ending before its baseline, it would be planned outside it.
+    moved = await change(client, ws, "milestones", planned.json(), {"project_id": core["id"]})
+    assert moved.status_code == 409, moved.text
+    assert day(200) in moved.json()["detail"] and day(100) in moved.json()["detail"]
+    assert [e["field"] for e in moved.json()["errors"]] == ["project_id"]
+    assert (await read(client, ws, f"milestones/{unplanned['id']}"))["project_id"] == portal["id"]
+
+    document = (await client.get("/schema/openapi.json")).json()
+    for shape in ("MilestoneCreate", "MilestoneUpdate"):
+        described = document["components"]["schemas"][shape]["properties"]
+        assert "tranche" in str(described["baseline_date"]), shape

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 import msgspec
-from msgspec import UNSET, UnsetType
+from msgspec import UNSET, Meta, UnsetType
 
 from services.workspace.schemas import (
     Cost,
@@ -210,6 +210,30 @@ class ProjectRead(msgspec.Struct):
 # --- milestones ---------------------------------------------------------------------------------
 
 
+Baseline = Annotated[
+    date,
+    Meta(
+        description=(
+            "The date the milestone is planned for: on or before the end of its tranche (its "
+            "own, else its project's) and the programme's planned end (409 on baseline_date "
+            "naming the boundary; on tranche_id or project_id when a move would leave it "
+            "outside its new tranche). Once set, it moves only through an approved change "
+            "request, which keeps to the same bounds."
+        )
+    ),
+]
+Forecast = Annotated[
+    date,
+    Meta(
+        description=(
+            "The date the milestone is now expected: it may slip past its tranche's end or the "
+            "programme's (slip_days reports by how much against the baseline), though a "
+            "milestone of a closed tranche is not re-dated."
+        )
+    ),
+]
+
+
 class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
     programme_id: uuid.UUID
     title: Name
@@ -217,8 +241,8 @@ class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
     project_id: uuid.UUID | None = None
     description: Description = ""
     kind: MilestoneKind = MilestoneKind.DELIVERY
-    baseline_date: date | None = None
-    forecast_date: date | None = None
+    baseline_date: Baseline | None = None
+    forecast_date: Forecast | None = None
     actual_date: date | None = None
     owner_id: uuid.UUID | None = None
     state: MilestoneState = MilestoneState.PLANNED
@@ -226,9 +250,11 @@ class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MilestoneUpdate(Patch):
-    """A baseline date, once set, moves only through an approved change request. A milestone
-    of a closed tranche (its own, else its project's) is not re-dated, and none is created in or
-    moved into one (409); one still to deliver is moved to an open tranche and re-dated there.
+    """A baseline date, once set, moves only through an approved change request; it is on or
+    before its tranche's end and the programme's planned end (its forecast may slip past
+    them). A milestone of a closed tranche (its own, else its project's) is not re-dated, and
+    none is created in or moved into one (409); one still to deliver is moved to an open
+    tranche and re-dated there.
 
     An achieved milestone has an ``actual_date`` that is not in the future (today when none is
     sent); one that is not achieved has none (leaving ``achieved`` clears it)."""
@@ -238,8 +264,8 @@ class MilestoneUpdate(Patch):
     project_id: uuid.UUID | UnsetType | None = UNSET
     description: Description | UnsetType = UNSET
     kind: MilestoneKind | UnsetType = UNSET
-    baseline_date: date | UnsetType | None = UNSET
-    forecast_date: date | UnsetType | None = UNSET
+    baseline_date: Baseline | UnsetType | None = UNSET
+    forecast_date: Forecast | UnsetType | None = UNSET
     actual_date: date | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
     state: MilestoneState | UnsetType = UNSET

@@ -25,6 +25,7 @@ from services.workspace.governance.models import (
     ChangeRequestState,
     MilestoneRebaseline,
 )
+from services.workspace.governance.rules import Rebaselining, rebaseline_problem
 from services.workspace.raid.models import Dependency
 from services.workspace.registers import RegisterService, between, equal, invalid, move_versions_on
 from services.workspace.reporting.models import ReportState, StatusReport
@@ -621,6 +622,7 @@ class MilestoneService(RegisterService[Milestone]):
                 "A milestone's baseline moves only through an approved change request.",
                 errors=[field_error("baseline_date", "re-baseline through a change request")],
             )
+        await self.check_baseline_within_bounds(row, before)
         # A write that leaves the actual date out keeps it in step with the state; one that
         # sends an actual date the state contradicts is refused.
         today = clock.today(self.session)
@@ -703,6 +705,46 @@ class MilestoneService(RegisterService[Milestone]):
         await refuse_closed_tranche(
             self.session, row.tranche_id, row.project_id, field, "milestone"
         )
+
+    async def check_baseline_within_bounds(
+        self, row: Milestone, before: dict[str, Any] | None
+    ) -> None:
+        """The baseline is the plan: on or before the end of the milestone's tranche (its own,
+        else its project's) and the programme's planned end, as a change request's re-baseline
+        is (:func:`~services.workspace.governance.rules.rebaseline_problem`). 409 when a write
+        sets a baseline outside them (on ``baseline_date``), or moves the milestone into a
+        tranche ending before it (on the field that moves it). The forecast is not bounded: it
+        may slip past either end, which is what slip reporting shows."""
+        if row.baseline_date is None:
+            return
+        fields = ("baseline_date", "tranche_id", "project_id")
+        if before is None:
+            changed = ["baseline_date"]
+        else:
+            changed = [f for f in fields if f in before and before[f] != getattr(row, f)]
+        if not changed:
+            return
+        tranche = await tranche_of(self.session, row.tranche_id, row.project_id)
+        programme_end = await self.session.scalar(
+            select(Programme.end_date).where(Programme.id == row.programme_id)
+        )
+        problem = rebaseline_problem(
+            Rebaselining(
+                row.title,
+                None,
+                row.baseline_date,
+                tranche=None if tranche is None else tranche.name,
+                tranche_end=None if tranche is None else tranche.end_date,
+                programme_end=programme_end,
+            )
+        )
+        if problem is not None:
+            raise Conflict(
+                f"The milestone would be planned outside its bounds: {problem}. A milestone's "
+                "baseline falls within its tranche and the programme (its forecast may slip "
+                "past them).",
+                errors=[field_error(changed[0], "the baseline would be outside its bounds")],
+            )
 
     async def refuse_cancelled_project(self, row: Milestone) -> None:
         """A cancelled project takes no milestones (new or moved in): it will deliver none."""
