@@ -12,9 +12,10 @@ may need an item the workspace lacks, and nothing still named — by a kept item
 client's own rows — is removed (`upgrade.keep_references_whole`, `_named_by_client_rows`).
 `apply_upgrade` writes adds, updates and removals, and moves the pin, in the caller's
 transaction: if anything fails, nothing changes. Conflicts and kept items stay as the client
-has them. Each update passes its register's rules (those of the API's update) or is not written
-and becomes a conflict with the rule's message; `plan_upgrade` rehearses the writes in a
-savepoint it rolls back, so a dry run reports the same conflicts.
+has them. Each update passes its register's rules (those of the API's update), and each add
+those of the API's create, or is not written and becomes a conflict with the rule's message;
+`plan_upgrade` rehearses the writes in a savepoint it rolls back, so a dry run reports the same
+conflicts.
 """
 
 from __future__ import annotations
@@ -665,6 +666,16 @@ def _table(model: type[WorkspaceModel]) -> Table:
     return metadata.tables[f"{WORKSPACE_SCHEMA}.{model.__tablename__}"]
 
 
+def _keyed(model: type[WorkspaceModel]) -> bool:
+    """Whether the model's table has a unique key of its own (a custom field's register and
+    key …), beside its id and its provenance."""
+    return any(
+        isinstance(constraint, UniqueConstraint)
+        and any(column.name != "tenant_id" for column in constraint.columns)
+        for constraint in _table(model).constraints
+    )
+
+
 def _not_from(table: Table, pack: str) -> ColumnElement[bool]:
     """Rows that are not one of the pack's items: the client's, and the parts of items."""
     return table.c.source_item.is_(None) | table.c.source_pack.is_distinct_from(pack)
@@ -698,24 +709,14 @@ async def _apply(
     move_pin: bool,
     via: AppliedVia | None = None,
 ) -> None:
-    """Write the plan; an update whose row would break its register's rules is not written
-    but becomes a conflict in `prepared.plan`, with the rule's message."""
-    plan, theirs, ours, pack = prepared.plan, prepared.theirs, prepared.ours, prepared.pack
+    """Write the plan; an add or update whose row would break its register's rules is not
+    written but becomes a conflict in `prepared.plan`, with the rule's message."""
+    theirs, ours, pack = prepared.theirs, prepared.ours, prepared.pack
     writing = Writing(tenant_id, pack, prepared.target.version, ours)
+    # New rows first (updates may name them), parents before children.
+    await _add(session, prepared, writing, actor_id)
+    plan = prepared.plan
     adds = {entry.item_id for entry in plan.with_action(Action.ADD)}
-    # New rows first (updates may name them), parents before children. A new item whose unique
-    # key the client's own row has is a conflict already (`_taken_by_client_rows`); a clash
-    # still met here (a row made since the plan was read) stops the upgrade.
-    new_rows = rows_for(ours, writing, only=adds).in_order()
-    await _placed_after_the_clients(session, new_rows, pack)
-    written = await insert_seeded_tables(session, new_rows, actor_id)
-    for model, rows in new_rows:
-        if written[model] != len(rows):
-            raise Conflict(
-                f"{len(rows) - written[model]} new {model.__tablename__} of {pack} "
-                f"{prepared.target.version} clash with rows the workspace already has."
-            )
-    forget_configuration(session)
     if SCALES in adds and theirs.rows.get(("rag_rules", "rag_rules")) is not None:
         plan = _as_update(plan, SCALES)
     # A refused update writes nothing, so it may be tried again once the others are written:
@@ -767,6 +768,86 @@ async def _apply(
             session, pin, prepared.target.version, actor_id, held=new, conflicts=left, via=via
         )
     forget_configuration(session)
+
+
+async def _add(
+    session: AsyncSession, prepared: _Prepared, writing: Writing, actor_id: uuid.UUID | None
+) -> None:
+    """Write the plan's adds. Each new row must pass its register's rules as the API's create
+    would (`rows.Stored.rules`: a milestone of a project the client cancelled, or in a tranche
+    the client closed, is refused), checked once every new row is in, so the rules find what
+    the upgrade adds beside it. A refused row is not written: its entry becomes a conflict with
+    the rule's message, what needs it is held back in turn (`_adds_as_conflicts`), and the
+    others are written again without them.
+
+    A new item whose unique key the client's own row has is a conflict already
+    (`_taken_by_client_rows`); a clash still met here (a row made since the plan was read)
+    stops the upgrade."""
+    programme = writing.first_programme
+    while True:
+        adds = {entry.item_id for entry in prepared.plan.with_action(Action.ADD)}
+        if not adds:
+            return
+        new_rows = rows_for(prepared.ours, writing, only=adds).in_order()
+        await _placed_after_the_clients(session, new_rows, prepared.pack)
+        savepoint = await session.begin_nested()
+        try:
+            written = await insert_seeded_tables(session, new_rows, actor_id)
+            for model, rows in new_rows:
+                if written[model] != len(rows):
+                    raise Conflict(
+                        f"{len(rows) - written[model]} new {model.__tablename__} of "
+                        f"{prepared.pack} {prepared.target.version} clash with rows the "
+                        "workspace already has."
+                    )
+            forget_configuration(session)
+            refused = await _refused_adds(session, new_rows, writing, adds, actor_id)
+        except BaseException:
+            await savepoint.rollback()
+            raise
+        if not refused:
+            await savepoint.commit()
+            return
+        await savepoint.rollback()
+        forget_configuration(session)
+        prepared.plan = _adds_as_conflicts(prepared.plan, refused, prepared.theirs, programme)
+
+
+async def _refused_adds(
+    session: AsyncSession,
+    new_rows: list[tuple[type[WorkspaceModel], list[Row]]],
+    writing: Writing,
+    adds: Collection[ItemId],
+    actor_id: uuid.UUID | None,
+) -> dict[ItemId, str]:
+    """The new items whose rows, as written, their register's rules refuse (what the API's
+    create checks: `RegisterService.check` with no old values), with the rule's message."""
+    item_of = {writing.id(*item_id): item_id for item_id in adds}
+    refused: dict[ItemId, str] = {}
+    for model, rows in new_rows:
+        if _keyed(model):
+            # Its create rule refusing a second row with the key would find the row itself;
+            # a clash with the client's own row is a conflict already (`_taken_by_client_rows`).
+            continue
+        # A table's rows of kinds with rules (a board's seats are parts of the board).
+        ids = [row["id"] for row in rows if row["id"] in item_of]
+        ruled = [i for i in ids if STORED[item_of[i][0]].rules is not None]
+        if not ruled:
+            continue
+        table = _table(model)
+        found = await session.execute(select(table).where(table.c.id.in_(ruled)))
+        for current in found.mappings().all():
+            item_id = item_of[current["id"]]
+            rules = STORED[item_id[0]].rules
+            assert rules is not None
+            # A copy outside the session: the rules may derive values onto it.
+            row = model(**dict(current))
+            try:
+                with session.no_autoflush:
+                    await rules(session, actor_id).check(row, None)
+            except (ValidationFailed, Conflict) as error:
+                refused[item_id] = refusal(error)
+    return refused
 
 
 async def _placed_after_the_clients(
