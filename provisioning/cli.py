@@ -1,5 +1,5 @@
-"""``pmo worker`` and ``pmo provisioning list|show|retry|cancel`` (wired in through
-``pmo.commands``)."""
+"""``pmo worker`` and ``pmo provisioning list|show|retry|cancel|purge-exports`` (wired in
+through ``pmo.commands``)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import timedelta
 from typing import TypeVar
 
 import click
@@ -17,8 +18,11 @@ from services.config import Settings
 from services.db.engine import Database
 from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, JobQueue
 from services.logging import configure_logging
+from services.provisioning_runs import export_retention
 from services.provisioning_runs import service as runs
+from services.provisioning_runs.export_retention import PurgedExport
 from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
+from services.storage.service import Storage, StorageError
 from services.tenancy import service as tenancy
 
 R = TypeVar("R")
@@ -56,7 +60,7 @@ def worker_command(concurrency: int | None, name: str | None, queues: tuple[str,
 
 @click.group(name="provisioning")
 def provisioning_group() -> None:
-    """Provisioning runs: list, inspect, retry, cancel a failed offboarding."""
+    """Provisioning runs: list, inspect, retry, cancel a failed offboarding, delete exports."""
 
 
 async def _in_control(settings: Settings, work: Callable[[AsyncSession], Awaitable[R]]) -> R:
@@ -176,9 +180,54 @@ def retry_command(run_id: uuid.UUID) -> None:
 def cancel_command(run_id: uuid.UUID) -> None:
     """Cancel a failed offboarding run that has removed nothing: the workspace reopens."""
 
+    settings = settings_from_env()
+
     async def work(session: AsyncSession) -> str:
         run = await runs.cancel_offboarding(session, run_id, cancelled_by=None)
         tenant = await tenancy.require(session, run.tenant_id)
         return f"cancelled offboarding run {run.id}; {run.slug} is {tenant.state} again"
 
-    click.echo(asyncio.run(_in_control(settings_from_env(), work)))
+    async def delete_export() -> str:
+        # After the cancellation committed (should S3 fail, the workers' purge deletes it).
+        try:
+            deleted = await _purge(settings, dry_run=False, run_ids=[run_id])
+        except StorageError as exc:
+            return f"its export is deleted later (S3: {exc})"
+        files = sum(export.files for export in deleted)
+        return f"deleted what its export had written ({files} file(s))"
+
+    click.echo(asyncio.run(_in_control(settings, work)))
+    click.echo(asyncio.run(delete_export()))
+
+
+async def _purge(
+    settings: Settings, *, dry_run: bool, run_ids: list[uuid.UUID] | None = None
+) -> list[PurgedExport]:
+    database = Database(settings)
+    try:
+        return await export_retention.purge_exports(
+            database,
+            Storage(settings),
+            timedelta(days=settings.export_retention_days),
+            dry_run=dry_run,
+            run_ids=run_ids,
+        )
+    finally:
+        await database.dispose()
+
+
+@provisioning_group.command("purge-exports")
+@click.option("--dry-run", is_flag=True, help="List the exports that are due; delete nothing.")
+@handles_errors
+def purge_exports_command(dry_run: bool) -> None:
+    """Delete offboarding exports kept PMO_EXPORT_RETENTION_DAYS, and cancelled offboardings'
+    (the workers do it every hour)."""
+    settings = settings_from_env()
+    purged = asyncio.run(_purge(settings, dry_run=dry_run))
+    for export in purged:
+        click.echo(
+            f"{export.run_id}  {export.state.value:<9} {export.slug:<30} "
+            f"{export.files} file(s)  {export.location}"
+        )
+    done = "to delete" if dry_run else "deleted"
+    click.echo(f"{len(purged)} export(s) {done}", err=True)

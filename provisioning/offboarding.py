@@ -24,7 +24,7 @@ from provisioning.workflow import DEPROVISION, StepContext
 from services.db import tenant_data
 from services.db.tenant_scope import TenantScope
 from services.identity import service as identity
-from services.storage.service import tenant_prefix
+from services.storage.service import export_prefix
 from services.tenancy import service as tenancy
 from services.tenancy.models import TenantState
 from services.tenancy.schemas import WorkspaceSettingsRead
@@ -98,7 +98,7 @@ async def export_workspace(ctx: StepContext) -> dict[str, Any]:
         "settings": msgspec.to_builtins(WorkspaceSettingsRead.of(tenant)),
         "members": await identity.members_of(ctx.control, tenant.id),
     }
-    prefix = f"{tenant_prefix(tenant.id)}exports/{ctx.run.id}/"
+    prefix = export_prefix(tenant.id, ctx.run.id)
     storage = ctx.platform.storage
     columns = {t.name: [c.name for c in t.columns] for t in tenant_data.client_tables()}
     for name, (body, media_type) in export_files(meta, dump, columns).items():

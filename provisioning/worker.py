@@ -6,6 +6,9 @@ Registered on the app of :mod:`services.jobs`:
   Transient failures come back with exponential backoff, up to ``PMO_PROVISIONING_MAX_ATTEMPTS``.
 * ``provisioning.sweep`` — periodic: re-queues the jobs of workers whose heartbeat stopped (a
   killed worker's run resumes elsewhere) and nudges runs whose job went missing.
+* ``provisioning.purge_exports`` — periodic, every hour: deletes offboarding exports kept for
+  ``PMO_EXPORT_RETENTION_DAYS``, and cancelled offboardings' (:mod:`services.provisioning_runs.
+  export_retention`).
 * ``rate_limits.forget`` — periodic, every minute: deletes the API's rate-limit counts of
   windows that have ended (:mod:`services.rate_limit`).
 """
@@ -30,13 +33,14 @@ from services.config import Settings
 from services.db.base import utcnow
 from services.db.engine import Database
 from services.jobs import MAINTENANCE_QUEUE, PROVISIONING_QUEUE, RUN_TASK, JobQueue
-from services.provisioning_runs import execution
+from services.provisioning_runs import execution, export_retention
 from services.provisioning_runs.service import retry_delay
 from services.storage.service import StorageError
 from services.tenancy import service as tenancy
 from templates_library.seeding import PUBLISHED
 
 SWEEP_TASK = "provisioning.sweep"
+PURGE_EXPORTS_TASK = "provisioning.purge_exports"
 FORGET_RATE_LIMITS_TASK = "rate_limits.forget"
 QUEUES = (PROVISIONING_QUEUE, MAINTENANCE_QUEUE)
 
@@ -105,6 +109,12 @@ def register_tasks(queue: JobQueue, platform: Platform) -> None:
         for run_id, tenant_id in stranded:
             if await queue.defer_run(run_id, tenant_id):
                 log.warning("provisioning.run.nudged", run_id=str(run_id))
+
+    @app.periodic(cron="17 * * * *", periodic_id="purge-exports")
+    @app.task(name=PURGE_EXPORTS_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_EXPORTS_TASK)
+    async def purge_exports(timestamp: int) -> None:
+        retention = timedelta(days=settings.export_retention_days)
+        await export_retention.purge_exports(platform.database, platform.storage, retention)
 
     @app.periodic(cron="* * * * *", periodic_id="forget-rate-limits")
     @app.task(

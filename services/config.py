@@ -128,6 +128,9 @@ class Settings(BaseSettings):
     provisioning_max_attempts: int = Field(default=6, ge=1, le=50)
     # The first retry waits this long; each later one twice as long as the one before.
     provisioning_retry_seconds: float = Field(default=1.0, ge=0)
+    # An offboarded workspace's export is kept this long after its offboarding finished, then
+    # deleted by the workers (``provisioning.purge_exports``; ``pmo provisioning purge-exports``).
+    export_retention_days: int = Field(default=30, ge=1, le=3650)
     # Fault injection for the reliability tests, "<step>:<before|after>:<crash|fail|transient>".
     provisioning_fault: str | None = None
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Annotated, Any
 
 import msgspec
+import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
@@ -16,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency, parameters
 from services.config import Settings
-from services.dependencies import control_dependencies, provide_control_session
+from services.dependencies import control_dependencies, database, provide_control_session
 from services.errors import (
     Conflict,
     Forbidden,
@@ -32,6 +34,7 @@ from services.identity.service import Principal
 from services.jobs import JobQueue
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
+from services.provisioning_runs import export_retention
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.models import RunKind, RunState
 from services.provisioning_runs.schemas import (
@@ -43,9 +46,11 @@ from services.provisioning_runs.schemas import (
     SignupCreate,
 )
 from services.rate_limit import RATE_LIMITED
-from services.storage.service import Storage
+from services.storage.service import Storage, StorageError
 from services.tenancy import service as tenancy
 from services.text import NO_NUL
+
+log = structlog.get_logger("pmo.provisioning")
 
 
 def job_queue(state: State) -> JobQueue:
@@ -61,6 +66,11 @@ def storage_of(state: State) -> Storage:
     if not isinstance(storage, Storage):
         storage = state["storage"] = Storage(settings_of(state))
     return storage
+
+
+def retention_of(state: State) -> timedelta:
+    """How long an offboarding's export is kept (``PMO_EXPORT_RETENTION_DAYS``)."""
+    return timedelta(days=settings_of(state).export_retention_days)
 
 
 def settings_of(state: State) -> Settings:
@@ -232,7 +242,10 @@ class ProvisioningRunController(Controller):
             "also see what each step made. A succeeded offboarding run carries `export`: links "
             "to the files of the workspace's export, valid until `expires_at` (read the run "
             "again for fresh ones) — the requester's tokens are revoked by the run, so the run "
-            "id they were given is what hands them the export."
+            "id they were given is what hands them the export. The export is deleted at "
+            "`retained_until` (`PMO_EXPORT_RETENTION_DAYS` after the run finished); then the "
+            "run carries `export_deleted_at` instead, as a cancelled offboarding does once what "
+            "its export wrote is deleted."
         ),
     )
     async def get_run(
@@ -245,7 +258,7 @@ class ProvisioningRunController(Controller):
         run = await runs.get_run(control_session, run_id)
         staff = operates_runs(caller)
         emails = await runs.requesters(control_session, [run]) if staff else {}
-        export = runs.export_links(storage_of(state), run)
+        export = runs.export_links(storage_of(state), run, retention_of(state))
         return RunRead.of(run, runs.progress(run.steps), staff=staff, emails=emails, export=export)
 
     @get(
@@ -332,15 +345,17 @@ class ProvisioningRunController(Controller):
         description=(
             "For an offboarding run that failed before any step that cannot be undone began "
             "(only the export ran): the workspace is what it was before again (`active`, say) "
-            "and the run is `cancelled` (`cancelled_at`: when); it cannot be retried. Refused "
-            "(409) for a run that is not a failed offboarding, or once revoking access or "
-            "purging has begun. The same `Idempotency-Key` answers the first answer again."
+            "and the run is `cancelled` (`cancelled_at`: when); it cannot be retried. What "
+            "its export had written is deleted (the run's `export_deleted_at` says when). "
+            "Refused (409) for a run that is not a failed offboarding, or once revoking access "
+            "or purging has begun. The same `Idempotency-Key` answers the first answer again."
         ),
         security=[{"bearer": []}],
     )
     async def cancel_run(
         self,
         request: Request[Any, Any, Any],
+        state: State,
         run_id: FromPath[uuid.UUID],
         control_session: NamedDependency[AsyncSession],
         principal: NamedDependency[Principal],
@@ -356,12 +371,26 @@ class ProvisioningRunController(Controller):
             return 200, msgspec.to_builtins(read)
 
         outcome = await _operated_once(request, control_session, principal, idempotency_key, cancel)
+        # The cancellation stands once committed; its export is deleted after it (should S3
+        # fail now, the workers' hourly purge deletes it).
+        await control_session.commit()
+        if not outcome.replayed and outcome.status_code == 200:
+            await _delete_cancelled_export(state, run_id)
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return Response(
             msgspec.convert(outcome.body, RunRead),
             status_code=outcome.status_code,
             headers=headers,
         )
+
+
+async def _delete_cancelled_export(state: State, run_id: uuid.UUID) -> None:
+    try:
+        await export_retention.purge_exports(
+            database(state), storage_of(state), retention_of(state), run_ids=[run_id]
+        )
+    except StorageError as exc:
+        log.warning("provisioning.export.delete_postponed", run_id=str(run_id), error=str(exc))
 
 
 async def _operated_once(

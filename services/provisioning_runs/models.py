@@ -98,6 +98,9 @@ class ProvisioningRun(ControlModel):
     lease_expires_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    # An offboarding's export (what of it was written, for a cancelled one) is deleted from S3:
+    # when (after ``PMO_EXPORT_RETENTION_DAYS``, or once the offboarding was cancelled).
+    export_deleted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=text("now()")
     )

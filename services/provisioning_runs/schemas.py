@@ -131,9 +131,11 @@ class Requester(msgspec.Struct, kw_only=True):
 
 class ExportRead(msgspec.Struct, kw_only=True):
     """A finished offboarding's export: file name → a link that downloads it until
-    ``expires_at`` (each read of the run's status gives fresh links)."""
+    ``expires_at`` (each read of the run's status gives fresh links). The export itself is
+    deleted at ``retained_until``."""
 
     expires_at: datetime
+    retained_until: datetime
     files: dict[str, str]
 
 
@@ -156,6 +158,8 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     cancelled_at: datetime | None = None
     # A succeeded offboarding run: where the client downloads its workspace's export.
     export: ExportRead | None = None
+    # An offboarding run whose export was deleted (its retention ended, or it was cancelled).
+    export_deleted_at: datetime | None = None
 
     @classmethod
     def of(
@@ -186,6 +190,7 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
             requested_by=Requester.of(run, emails or {}) if staff else None,
             cancelled_at=run.cancelled_at,
             export=export,
+            export_deleted_at=run.export_deleted_at,
         )
 
 
@@ -214,6 +219,7 @@ class RunSummary(msgspec.Struct, kw_only=True):
     finished_at: datetime | None
     requested_by: Requester | None
     cancelled_at: datetime | None
+    export_deleted_at: datetime | None
 
     @classmethod
     def of(cls, run: ProvisioningRun, emails: Mapping[uuid.UUID, str | None]) -> RunSummary:

@@ -29,6 +29,7 @@ from services.config import Settings
 from services.db.base import utcnow
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.identity import service as identity
+from services.provisioning_runs import export_retention
 from services.provisioning_runs.models import (
     ACTIVE_RUN_STATES,
     CANCELLED,
@@ -370,22 +371,24 @@ EXPORT_STEP = "export_workspace"
 EXPORT_LINK_SECONDS = 3600
 
 
-def export_links(storage: Storage, run: ProvisioningRun) -> ExportRead | None:
-    """Links to the files of a succeeded offboarding's export, valid for an hour from now; None
-    for any other run. The run's id is what grants them, as it grants reading the run: the
-    requester's tokens are revoked by the run itself, so this is how the export reaches them."""
-    if run.kind is not RunKind.DEPROVISION or run.state is not RunState.SUCCEEDED:
-        return None
+def export_links(storage: Storage, run: ProvisioningRun, retention: timedelta) -> ExportRead | None:
+    """Links to the files of a succeeded offboarding's export, valid for an hour from now (or
+    until the export is deleted, ``retention`` after the run finished, if sooner); None for any
+    other run, and once the export is due for deletion or deleted. The run's id is what grants
+    them, as it grants reading the run: the requester's tokens are revoked by the run itself,
+    so this is how the export reaches them."""
+    until = export_retention.retained_until(run, retention)
     export = next((s.result for s in run.steps if s.name == EXPORT_STEP), None)
-    if not export:
+    now = utcnow()
+    if until is None or not export or run.export_deleted_at is not None or until <= now:
         return None
-    expires_at = utcnow() + timedelta(seconds=EXPORT_LINK_SECONDS)
+    expires_at = min(now + timedelta(seconds=EXPORT_LINK_SECONDS), until)
+    seconds = max(1, int((expires_at - now).total_seconds()))
     location = str(export["location"])
     files = {
-        str(name): storage.download_link(location + str(name), EXPORT_LINK_SECONDS)
-        for name in export["files"]
+        str(name): storage.download_link(location + str(name), seconds) for name in export["files"]
     }
-    return ExportRead(expires_at=expires_at, files=files)
+    return ExportRead(expires_at=expires_at, retained_until=until, files=files)
 
 
 async def requesters(

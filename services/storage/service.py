@@ -48,6 +48,11 @@ def tenant_prefix(tenant_id: uuid.UUID) -> str:
     return f"{TENANTS_PREFIX}{tenant_id}/"
 
 
+def export_prefix(tenant_id: uuid.UUID, run_id: uuid.UUID) -> str:
+    """Where the offboarding run ``run_id`` writes the tenant's export."""
+    return f"{tenant_prefix(tenant_id)}exports/{run_id}/"
+
+
 @dataclass(frozen=True, slots=True)
 class StoredObject:
     bucket: str
@@ -245,6 +250,28 @@ class Storage:
             return await asyncio.to_thread(collect)
         except (ClientError, BotoCoreError) as exc:
             raise _classify(exc, f"list {prefix}") from exc
+
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under ``prefix``; how many there were. Deleting what is gone
+        already is no error, so a repeated (or concurrent) deletion is safe."""
+        keys = await self.keys(prefix)
+        for start in range(0, len(keys), 1000):  # S3 deletes at most 1,000 keys a request
+            batch = keys[start : start + 1000]
+            deleted = await self._call(
+                f"delete under {prefix}",
+                self._client.delete_objects,
+                Bucket=self.bucket,
+                Delete={"Objects": [{"Key": key} for key in batch], "Quiet": True},
+            )
+            if errors := deleted.get("Errors"):
+                first = errors[0]
+                code = str(first.get("Code", "?"))
+                failure = StorageUnavailable if code in _TRANSIENT_CODES else StorageRefused
+                raise failure(
+                    f"S3 refused to delete {first.get('Key')}: {code} ({first.get('Message', '')})"
+                    + (f" and {len(errors) - 1} more" if len(errors) > 1 else "")
+                )
+        return len(keys)
 
     async def tags(self, key: str) -> dict[str, str]:
         got = await self._call(

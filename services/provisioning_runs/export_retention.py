@@ -1,0 +1,109 @@
+"""How long an offboarded workspace's export is kept, and its deletion.
+
+A succeeded offboarding's export is kept for ``PMO_EXPORT_RETENTION_DAYS`` after the run
+finished (its status hands out links to it until then, and says until when); a cancelled
+offboarding's export — what the export step wrote before the run failed — is not kept at all.
+:func:`purge_exports` deletes both from S3 and records it on the run (``export_deleted_at``).
+The workers run it every hour (``provisioning.purge_exports``), a cancellation at once, and
+operators with ``pmo provisioning purge-exports``.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import structlog
+from sqlalchemy import ColumnElement, and_, or_, select
+
+from services.db.base import utcnow
+from services.db.engine import Database
+from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
+from services.storage.service import Storage, export_prefix
+
+log = structlog.get_logger("pmo.provisioning")
+
+
+@dataclass(frozen=True, slots=True)
+class PurgedExport:
+    """An export deleted (or, in a dry run, to be deleted): ``files`` objects under
+    ``location``."""
+
+    run_id: uuid.UUID
+    slug: str
+    state: RunState
+    location: str
+    files: int
+
+
+def retained_until(run: ProvisioningRun, retention: timedelta) -> datetime | None:
+    """When a succeeded offboarding's export is deleted; None for any other run."""
+    if run.kind is not RunKind.DEPROVISION or run.state is not RunState.SUCCEEDED:
+        return None
+    return None if run.finished_at is None else run.finished_at + retention
+
+
+def _due(now: datetime, retention: timedelta) -> ColumnElement[bool]:
+    """Offboarding runs whose export is still kept and should not be: cancelled ones, and
+    succeeded ones that finished ``retention`` ago. A failed run keeps its export: it is
+    retried (and reuses it) or cancelled."""
+    run = ProvisioningRun
+    return and_(
+        run.kind == RunKind.DEPROVISION,
+        run.export_deleted_at.is_(None),
+        or_(
+            run.state == RunState.CANCELLED,
+            and_(run.state == RunState.SUCCEEDED, run.finished_at <= now - retention),
+        ),
+    )
+
+
+async def purge_exports(
+    database: Database,
+    storage: Storage,
+    retention: timedelta,
+    *,
+    now: datetime | None = None,
+    dry_run: bool = False,
+    run_ids: Collection[uuid.UUID] | None = None,
+) -> list[PurgedExport]:
+    """Delete the exports that are due (as of ``now``; only those of ``run_ids`` if given),
+    oldest first, each in a transaction of its own that records it on the run.
+
+    Safe to repeat and to run beside itself: a run another purge is deleting is skipped (its
+    row is locked), one already deleted is no longer due, and deleting objects that are gone is
+    no error. A failure of S3 records nothing for that run, and ends the purge (the next one
+    takes it up again). ``dry_run``: what would be deleted; nothing is."""
+    now = now or utcnow()
+    due = select(ProvisioningRun.id).where(_due(now, retention))
+    if run_ids is not None:
+        due = due.where(ProvisioningRun.id.in_(list(run_ids)))
+    async with database.transaction() as session:
+        found = list(await session.scalars(due.order_by(ProvisioningRun.finished_at)))
+    purged: list[PurgedExport] = []
+    for run_id in found:
+        async with database.transaction() as session:
+            run = await session.scalar(
+                select(ProvisioningRun)
+                .where(ProvisioningRun.id == run_id, _due(now, retention))
+                .with_for_update(skip_locked=True)
+            )
+            if run is None:  # another purge has it, or has deleted it already
+                continue
+            location = export_prefix(run.tenant_id, run.id)
+            if dry_run:
+                files = len(await storage.keys(location))
+            else:
+                files = await storage.delete_prefix(location)
+                run.export_deleted_at = utcnow()
+                log.info(
+                    "provisioning.export.deleted",
+                    run_id=str(run.id),
+                    tenant=run.slug,
+                    state=run.state.value,
+                    files=files,
+                )
+            purged.append(PurgedExport(run.id, run.slug, run.state, location, files))
+    return purged
