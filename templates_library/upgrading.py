@@ -195,18 +195,27 @@ def _result(tenant_id: uuid.UUID, prepared: _Prepared, *, applied: bool) -> Work
 def _held_before(plan: UpgradePlan, prepared: _Prepared) -> UpgradePlan:
     """The plan, marking what it holds back again that the pin records as held back when the
     workspace moved to this same target: a later run (`upgrade --all`, a dry run) shows it as
-    held before, not as new work. To a later version, the pack's change is new again."""
-    if prepared.pin_version != prepared.target.version or not prepared.held_items:
+    held before, not as new work. So is what a decided gate's record (or the settled criteria
+    of a gate under review) holds back: a gate's review never goes back to planning, so the
+    move to this version held it back already, and the pin need not record it (it never
+    becomes due). To a later version, the pack's change is new again."""
+    if prepared.pin_version != prepared.target.version:
         return plan
     return UpgradePlan(
         entries=[
             msgspec.structs.replace(entry, held_before=since)
-            if entry.action not in _WRITTEN
-            and (since := prepared.held_items.get(item_ref(*entry.item_id))) is not None
+            if entry.action not in _WRITTEN and (since := _held_at(entry, prepared)) is not None
             else entry
             for entry in plan.entries
         ]
     )
+
+
+def _held_at(entry: merge.PlanEntry, prepared: _Prepared) -> str | None:
+    recorded = prepared.held_items.get(item_ref(*entry.item_id))
+    if recorded is None and entry.item_id in prepared.standing:
+        return prepared.pin_version
+    return recorded
 
 
 async def _prepare(

@@ -11,7 +11,10 @@ from services.config import Settings
 from services.db.engine import Database
 from services.identity.models import Role
 from templates_library.seeding import seed
+from templates_library.upgrade import Action
+from templates_library.upgrading import upgrade_all
 from tests.conftest import MakeWorkspace, PublishPack
+from tests.templates_library.test_upgrading import Seeded, decide_as_chair, entry, rework_the_gate
 from tests.templates_library.test_workspace_cli import run
 from tests.tiny_pack import PARAMS, second_version
 from tests.workspace_api import Client, url
@@ -63,3 +66,27 @@ async def test_a_change_held_back_at_a_version_is_not_new_work_on_later_runs_to_
     after = (await client.get(url(ws, "template-pin"), headers=ws.headers)).json()
     assert after["last_upgrade"] == pin["last_upgrade"]
     assert after["held_items"] == pin["held_items"]
+
+
+async def test_what_a_decided_gate_holds_back_is_held_before_on_later_runs_to_its_version(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace()
+    pack = await publish_pack(None, rework_the_gate)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    seeded = Seeded(database, client, ws, pack)
+    await decide_as_chair(seeded, "stop")
+    reworked = ("gate/criterion-1", "gate/criterion-5", "gate/criterion-6")
+
+    first = await seeded.apply()
+    again = await seeded.plan()
+
+    for key in reworked:
+        held = entry(first, "gate_criterion", key)
+        assert (held.action, held.held_before) == (Action.KEPT, None), key  # new then
+        later = entry(again, "gate_criterion", key)
+        assert later.action is Action.KEPT and "final" in later.reason, key
+        # The board's decision stands for good: on record, not new work.
+        assert later.held_before == "1.1.0", key
+    # Nothing due, so a run over every workspace leaves it out.
+    assert await upgrade_all(database, pack, "1.1.0", apply=False) == []

@@ -136,7 +136,9 @@ class PlannedItem(msgspec.Struct):
         Meta(
             description="Held back again by a run to the version an earlier upgrade already "
             "held this change back at (the pin's `held_items`): the version it was first held "
-            "at. On record, not new work; null otherwise."
+            "at. Also a change a decided gate's record, or the settled criteria of a gate "
+            "under review, holds back for good (the version the workspace moved to holding "
+            "it back). On record, not new work; null otherwise."
         ),
     ] = None
 
