@@ -1,8 +1,9 @@
 """How long an offboarded workspace's export is kept, and its deletion.
 
 A succeeded offboarding's export is kept for ``PMO_EXPORT_RETENTION_DAYS`` after the run
-finished (its status hands out links to it until then, and says until when); a cancelled
-offboarding's export — what the export step wrote before the run failed — is not kept at all.
+finished (its status hands out links to it until then, and says until when), then deleted with
+everything else left under the deleted workspace's prefix; a cancelled offboarding's export —
+what the export step wrote before the run failed — is not kept at all.
 :func:`purge_exports` deletes both from S3 and records it on the run (``export_deleted_at``).
 The workers run it every hour (``provisioning.purge_exports``), a cancellation at once, and
 operators with ``pmo provisioning purge-exports``.
@@ -21,7 +22,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from services.db.base import utcnow
 from services.db.engine import Database
 from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
-from services.storage.service import Storage, export_prefix
+from services.storage.service import Storage, export_prefix, tenant_prefix
 
 log = structlog.get_logger("pmo.provisioning")
 
@@ -43,6 +44,14 @@ def retained_until(run: ProvisioningRun, retention: timedelta) -> datetime | Non
     if run.kind is not RunKind.DEPROVISION or run.state is not RunState.SUCCEEDED:
         return None
     return None if run.finished_at is None else run.finished_at + retention
+
+
+def _kept_under(run: ProvisioningRun) -> str:
+    """What to delete: a cancelled offboarding's export; after a succeeded one, everything the
+    deleted workspace still has in S3 (its prefix's marker, which names its slug, too)."""
+    if run.state is RunState.SUCCEEDED:
+        return tenant_prefix(run.tenant_id)
+    return export_prefix(run.tenant_id, run.id)
 
 
 def _due(now: datetime, retention: timedelta) -> ColumnElement[bool]:
@@ -92,7 +101,7 @@ async def purge_exports(
             )
             if run is None:  # another purge has it, or has deleted it already
                 continue
-            location = export_prefix(run.tenant_id, run.id)
+            location = _kept_under(run)
             if dry_run:
                 files = len(await storage.keys(location))
             else:

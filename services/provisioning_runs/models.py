@@ -99,7 +99,8 @@ class ProvisioningRun(ControlModel):
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     # An offboarding's export (what of it was written, for a cancelled one) is deleted from S3:
-    # when (after ``PMO_EXPORT_RETENTION_DAYS``, or once the offboarding was cancelled).
+    # when (after ``PMO_EXPORT_RETENTION_DAYS``, with all the deleted workspace had left there;
+    # or once the offboarding was cancelled).
     export_deleted_at: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(
         default=utcnow, onupdate=utcnow, server_default=text("now()")

@@ -154,7 +154,7 @@ class RunRead(msgspec.Struct, kw_only=True, omit_defaults=True):
     status_url: str
     # Staff only: who asked for an offboarding run.
     requested_by: Requester | None = None
-    # An offboarding run an operator abandoned (it stays failed; the workspace reopened).
+    # An offboarding run an operator abandoned (it is cancelled; the workspace reopened).
     cancelled_at: datetime | None = None
     # A succeeded offboarding run: where the client downloads its workspace's export.
     export: ExportRead | None = None

@@ -20,7 +20,7 @@ from services.jobs import MAINTENANCE_QUEUE, JobQueue
 from services.provisioning_runs import service as runs
 from services.provisioning_runs.export_retention import purge_exports
 from services.provisioning_runs.models import ProvisioningRun, RunState
-from services.storage.service import Storage, export_prefix
+from services.storage.service import Storage, export_prefix, tenant_prefix
 from tests.provisioning.conftest import (
     SIGNUP,
     Env,
@@ -97,8 +97,10 @@ async def test_an_export_is_deleted_once_its_retention_ends_and_the_run_says_so(
         purge_exports(shared_database, storage, RETENTION),
     )
     deleted = [p for p in first + second if p.run_id == old.id]
-    assert len(deleted) == 1 and deleted[0].files == len(files)
-    assert await stored(storage, old) == []
+    # The export, and the prefix's marker (tagged with the slug): nothing of the client is left.
+    assert len(deleted) == 1 and deleted[0].files == len(files) + 1
+    assert await storage.keys(tenant_prefix(old.tenant_id)) == []
+    assert await storage.keys(tenant_prefix(young.tenant_id)) != []
     assert await stored(storage, young) != []
     async with shared_database.transaction() as session:
         run = await runs.get_run(session, old.id)
@@ -151,7 +153,8 @@ async def test_operators_purge_exports_from_the_command_line(
 
     dry = await asyncio.to_thread(runner.invoke, cli, [*command, "--dry-run"])
     assert dry.exit_code == 0, dry.output
-    assert f"{old.id}  succeeded" in dry.stdout and f"{len(files)} file(s)" in dry.stdout
+    assert f"{old.id}  succeeded" in dry.stdout
+    assert f"{len(files) + 1} file(s)  {tenant_prefix(old.tenant_id)}" in dry.stdout
     assert "export(s) to delete" in dry.stderr
     assert await stored(storage, old) == files
     async with shared_database.transaction() as session:
@@ -160,7 +163,7 @@ async def test_operators_purge_exports_from_the_command_line(
     purged = await asyncio.to_thread(runner.invoke, cli, command)
     assert purged.exit_code == 0, purged.output
     assert f"{old.id}  succeeded" in purged.stdout
-    assert await stored(storage, old) == []
+    assert await storage.keys(tenant_prefix(old.tenant_id)) == []
     again = await asyncio.to_thread(runner.invoke, cli, command)
     assert again.exit_code == 0, again.output
     assert str(old.id) not in again.stdout
