@@ -935,13 +935,13 @@ _WRITTEN = frozenset({Action.ADD, Action.UPDATE, Action.REMOVE, Action.UNCHANGED
 def _still_due(
     prepared: _Prepared, theirs: WorkspaceItems, recorded: Mapping[str, str]
 ) -> dict[str, str]:
-    """The pack's changes the plan holds back (item reference → the version that first brought
-    them), for the pin: new items (no row says they are due) and the updates and removals a
-    rule held back (their rows keep an older `source_version`). What the client decided (a
-    conflict, a change of theirs the merge keeps) is settled, not due, and so is a decided
-    gate's record, which no later upgrade rewrites. An item leaves the record once its change
-    goes through or the pack drops it; while the record is not empty, `upgrade_all` plans the
-    workspace even when it is on the target version."""
+    """The pack's changes the plan holds back (item reference → the version the upgrade that
+    first held them back moved to), for the pin: new items (no row says they are due) and the
+    updates and removals a rule held back (their rows keep an older `source_version`). What the
+    client decided (a conflict, a change of theirs the merge keeps) is settled, not due, and so
+    is a decided gate's record, which no later upgrade rewrites. An item leaves the record once
+    its change goes through or the pack drops it; while the record is not empty, `upgrade_all`
+    plans the workspace even when it is on the target version."""
     held = {}
     for entry in prepared.plan.entries:
         if entry.action in _WRITTEN or entry.item_id in prepared.standing:

@@ -946,3 +946,15 @@ async def test_an_upgrade_changing_the_bands_moves_every_risks_etag_on(
     assert again.status_code == 200, again.text
     assert again.json()["inherent_band"] == "amber"
     assert again.headers["etag"] != etag
+
+
+async def test_the_api_says_which_version_a_held_item_and_the_pin_name(client: Client) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    pin = schema["components"]["schemas"]["TemplatePinRead"]["properties"]
+
+    # The upgrade that first held the change back, not the version that brought it.
+    held = pin["held_items"]["description"]
+    assert "first held it back moved the workspace to" in held
+    assert "not necessarily the version that brought the change" in held
+    # The pin's version is not every seeded row's: a held-back row keeps an older one.
+    assert "rows whose own `source_version` is older" in pin["pack_version"]["description"]

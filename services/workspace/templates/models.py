@@ -14,14 +14,15 @@ from services.db.base import WorkspaceModel, utcnow
 
 
 class TemplatePin(WorkspaceModel):
-    """The workspace's pack, the version its seeded rows come from, and the parameters it was
+    """The workspace's pack, the version it was seeded at or last upgraded to (a row whose
+    change an upgrade held back keeps an older ``source_version``), and the parameters it was
     seeded with (as supplied, dates in ISO form: an upgrade re-resolves them against the target
     version, so a default changed by the pack shows up as a change).
 
     ``held_items`` are the pack's changes an applied upgrade held back and that are still due
-    (`kind:key` → the version that first brought them): new items, which have no row to say so
-    (the next upgrade plans them as adds again instead of taking them for deleted by the
-    client), and updates and removals a rule held back. `pmo templates upgrade --all` plans a
+    (`kind:key` → the version the upgrade that first held it back moved to): new items, which have
+    no row to say so (the next upgrade plans them as adds again instead of taking them for deleted
+    by the client), and updates and removals a rule held back. `pmo templates upgrade --all` plans a
     workspace with any, even one already on the target version.
 
     ``last_upgrade`` is the last upgrade that moved the pin (`schemas.LastUpgrade`: who, when,

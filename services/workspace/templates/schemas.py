@@ -70,17 +70,37 @@ class LastUpgrade(msgspec.Struct):
 class TemplatePinRead(msgspec.Struct):
     """The pack version the workspace follows and the parameters it was seeded with.
     ``held_items``: the pack's changes an upgrade held back that are still due (``kind:key`` →
-    the version that first brought them): new items, and updates and removals a rule held back
-    (rows still use what the pack removes, the change would break a register's rule …). The
-    next upgrade plans them again. ``last_upgrade``: the last applied upgrade that moved the
-    pin, with the conflicts it left to the client (null before any upgrade)."""
+    the version the upgrade that first held it back moved to): new items, and updates and
+    removals a rule held back (rows still use what the pack removes, the change would break a
+    register's rule …). The next upgrade plans them again. ``last_upgrade``: the last applied
+    upgrade that moved the pin, with the conflicts it left to the client (null before any
+    upgrade).
+
+    A seeded row's own ``source_version`` is the version whose values it was last written
+    from or settled at, not a copy of ``pack_version``: a row whose change an upgrade held back
+    keeps the older version until the change goes through."""
 
     pack: str
-    pack_version: str
+    pack_version: Annotated[
+        str,
+        Meta(
+            description="The version the workspace was seeded at or last upgraded to. Changes "
+            "of it an upgrade held back (`held_items`, and rows whose own `source_version` is "
+            "older) are still due."
+        ),
+    ]
     params: dict[str, Any]
     seeded_at: datetime
     upgraded_at: datetime | None
-    held_items: dict[str, str] = {}
+    held_items: Annotated[
+        dict[str, str],
+        Meta(
+            description="The pack's changes an upgrade held back that are still due, as "
+            "`kind:key` → the version the upgrade that first held it back moved the workspace "
+            "to (not necessarily the version that brought the change). The next upgrade, "
+            "even to the same version, plans them again."
+        ),
+    ] = {}
     last_upgrade: Annotated[
         LastUpgrade | None,
         Meta(
