@@ -428,8 +428,10 @@ class OffboardingController(Controller):
         description=(
             "The workspace is unavailable at once (409 tenant-unavailable, reads too); a run "
             "exports every table (JSON, and CSV per table) to the workspace's storage, revokes "
-            "tokens and memberships, purges the workspace's rows and marks it deleted. Owners, "
-            "or platform admins. A request retried with its `Idempotency-Key` gets the first "
+            "tokens and memberships, purges the workspace's rows and marks it deleted. The run's "
+            "status hands out the export until its `export.retained_until` (30 days after the "
+            "run finished, unless the platform says otherwise); then it is deleted. Owners, or "
+            "platform admins. A request retried with its `Idempotency-Key` gets the first "
             "answer even after the run has deleted the workspace and revoked the token it was "
             "sent with (that token does nothing else)."
         ),
