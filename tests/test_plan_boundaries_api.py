@@ -8,11 +8,14 @@ import uuid
 from datetime import date
 from typing import Any
 
+import psycopg
 from sqlalchemy import insert
 
+from services.config import Settings
 from services.db.engine import Database
 from services.identity.models import Role
 from services.workspace.raid.models import Dependency, DependencyStatus
+from services.workspace.structure.models import Milestone
 from tests.conftest import MakeWorkspace, Member, Workspace, in_workspace, join
 from tests.test_coordination_api import read, two_tranches
 from tests.workspace_api import Client, change, day, make, programme, url
@@ -432,3 +435,74 @@ async def test_a_milestone_is_planned_within_its_tranche_and_programme(
     for shape in ("MilestoneCreate", "MilestoneUpdate"):
         described = document["components"]["schemas"][shape]["properties"]
         assert "tranche" in str(described["baseline_date"]), shape
+
+
+async def test_the_dependency_map_draws_every_dependency_of_a_big_programme(
+    client: Client, make_workspace: MakeWorkspace, database: Database, settings: Settings
+) -> None:
+    """No edge is left off: the map once read the 2000 needed soonest. More milestone ends than
+    one query may name (PostgreSQL takes 32767 parameters) are read too."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    core, portal = [
+        await make(client, ws, "projects", {"programme_id": prog["id"], "name": name})
+        for name in ("Core", "Portal")
+    ]
+    go_live = await milestone(client, ws, prog, "Go live", project_id=portal["id"])
+    needed_last = await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Needed last",
+            "from_project_id": core["id"],
+            "to_milestone_id": go_live["id"],
+            "need_by_date": day(90),
+        },
+    )
+    # Each needed sooner, between two milestones of their own: more ends than one IN list.
+    many = 16_400
+    ends = [uuid.uuid4() for _ in range(2 * many)]
+    async with in_workspace(database, ws.tenant_id) as session:
+        await session.execute(
+            insert(Milestone),
+            [
+                {
+                    "id": m,
+                    "tenant_id": ws.tenant_id,
+                    "programme_id": uuid.UUID(prog["id"]),
+                    "project_id": uuid.UUID(core["id"] if n % 2 else portal["id"]),
+                    "title": f"M{n}",
+                }
+                for n, m in enumerate(ends)
+            ],
+        )
+        await session.execute(
+            insert(Dependency),
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "tenant_id": ws.tenant_id,
+                    "programme_id": uuid.UUID(prog["id"]),
+                    "title": f"Sooner {n}",
+                    "from_milestone_id": ends[2 * n + 1],
+                    "to_milestone_id": ends[2 * n],
+                    "need_by_date": date.fromisoformat(day(50)),
+                    "status": DependencyStatus.AGREED,
+                }
+                for n in range(many)
+            ],
+        )
+
+    # As autovacuum would after such a load: the planner reads the tables as they now are.
+    async with await psycopg.AsyncConnection.connect(
+        str(settings.database_owner_url).replace("+psycopg", ""), autocommit=True
+    ) as owner:
+        await owner.execute("ANALYZE workspace.milestones, workspace.dependencies")
+    graph = await read(client, ws, "dependency-map", programme_id=prog["id"])
+    assert len(graph["edges"]) == many + 1
+    last = [e for e in graph["edges"] if e["dependency_id"] == needed_last["id"]]
+    assert [(e["source"], e["target"]) for e in last] == [(core["id"], go_live["id"])]
+    kinds = [n["kind"] for n in graph["nodes"]]
+    assert (kinds.count("milestone"), kinds.count("project")) == (2 * many + 1, 2)

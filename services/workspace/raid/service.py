@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -453,16 +453,29 @@ class DependencyService(RegisterService[Dependency]):
             )
 
 
+# PostgreSQL takes at most 32767 parameters in a statement: a list of ids is read in parts of
+# this many, so a programme with more dependency ends than that is read whole.
+IDS_PER_QUERY = 10_000
+
+
+def in_parts(ids: Iterable[uuid.UUID]) -> Iterator[list[uuid.UUID]]:
+    """``ids`` in sorted lists of at most :data:`IDS_PER_QUERY`, one for each ``IN`` query."""
+    ordered = sorted(ids)
+    for start in range(0, len(ordered), IDS_PER_QUERY):
+        yield ordered[start : start + IDS_PER_QUERY]
+
+
 async def dependency_links(
     session: AsyncSession, dependencies: Sequence[Dependency]
 ) -> dict[uuid.UUID, DependencyLinks]:
     """What the RAG of each of ``dependencies`` reads beyond its row (two queries, whatever
-    their number): the milestones they name, and the projects on their sides."""
+    their number, but for one more for every :data:`IDS_PER_QUERY` ids): the milestones they
+    name, and the projects on their sides."""
     milestone_ids = {
         m for d in dependencies for m in (d.from_milestone_id, d.to_milestone_id) if m is not None
     }
     milestones: dict[uuid.UUID, tuple[uuid.UUID | None, LinkedMilestone]] = {}
-    if milestone_ids:
+    for part in in_parts(milestone_ids):
         found = await session.execute(
             select(
                 Milestone.id,
@@ -471,9 +484,9 @@ async def dependency_links(
                 Milestone.baseline_date,
                 Milestone.forecast_date,
                 Milestone.actual_date,
-            ).where(Milestone.id.in_(milestone_ids))
+            ).where(Milestone.id.in_(part))
         )
-        milestones = {
+        milestones |= {
             m.id: (
                 m.project_id,
                 LinkedMilestone(m.state, m.baseline_date, m.forecast_date, m.actual_date),
@@ -494,12 +507,12 @@ async def dependency_links(
 
     project_ids = {p for d in dependencies for p in sides(d)}
     cancelled: set[uuid.UUID] = set()
-    if project_ids:
-        cancelled = set(
+    for part in in_parts(project_ids):
+        cancelled |= set(
             (
                 await session.scalars(
                     select(Project.id).where(
-                        Project.id.in_(project_ids), Project.state == ProjectState.CANCELLED
+                        Project.id.in_(part), Project.state == ProjectState.CANCELLED
                     )
                 )
             ).all()

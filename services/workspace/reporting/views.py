@@ -28,7 +28,7 @@ from services.workspace.raid.models import (
     RiskKind,
     RiskStatus,
 )
-from services.workspace.raid.service import dependencies_rated, dependency_rags
+from services.workspace.raid.service import dependencies_rated, dependency_rags, in_parts
 from services.workspace.reporting.models import ReportState, StatusReport
 from services.workspace.reporting.schemas import (
     BoardPack,
@@ -260,13 +260,16 @@ def dependencies_of(programme_id: uuid.UUID) -> ColumnElement[bool]:
 
 async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) -> DependencyMap:
     """Projects and milestones joined by dependencies (a programme's, or the whole workspace's),
-    each edge coloured by its RAG. Five queries (two of them for the RAGs), and one more to find
-    the programme: an unknown one (or another workspace's) is not found, as for the dashboard."""
+    each edge coloured by its RAG. Every dependency is drawn, however many: a map leaving some
+    out would show a programme with fewer links than it has. Five queries (two of them for the
+    RAGs; one more for every 10,000 milestones or projects, :func:`in_parts`), and one more to
+    find the programme: an unknown one (or another workspace's) is not found, as for the
+    dashboard."""
     query = select(Dependency).order_by(Dependency.need_by_date.asc().nulls_last(), Dependency.id)
     if programme_id is not None:
         await ProgrammeService(session, None).get(programme_id)
         query = query.where(dependencies_of(programme_id))
-    dependencies = list((await session.scalars(query.limit(2000))).all())
+    dependencies = list((await session.scalars(query)).all())
     # Nodes: the milestones on the edges' ends, and the projects that are an end themselves (a
     # side without a milestone) or own a milestone node; a project named beside its milestone
     # is drawn as the milestone's owner, not as an end of its own.
@@ -274,9 +277,8 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
         m for d in dependencies for m in (d.from_milestone_id, d.to_milestone_id) if m is not None
     }
     linked: list[Milestone] = []
-    if milestone_ids:
-        found = await session.scalars(select(Milestone).where(Milestone.id.in_(milestone_ids)))
-        linked = list(found.all())
+    for part in in_parts(milestone_ids):
+        linked += (await session.scalars(select(Milestone).where(Milestone.id.in_(part)))).all()
     project_ids = {
         project
         for d in dependencies
@@ -287,10 +289,10 @@ async def dependency_map(session: AsyncSession, programme_id: uuid.UUID | None) 
         if project is not None and milestone is None
     } | {m.project_id for m in linked if m.project_id is not None}
     nodes: dict[str, MapNode] = {}
-    if project_ids:
+    for part in in_parts(project_ids):
         for project in (
             await session.scalars(
-                select(Project).where(Project.id.in_(project_ids)).order_by(Project.name)
+                select(Project).where(Project.id.in_(part)).order_by(Project.name)
             )
         ).all():
             nodes[str(project.id)] = MapNode(
