@@ -38,6 +38,16 @@ from services.workspace.benefits.rules import (
 from services.workspace.configuration import service as configuration
 from services.workspace.registers import RegisterService, between, invalid
 
+# A benefit's measurements, newest first: by the day measured, then when recorded, then by id
+# (measurements recorded in one transaction share their created_at), so no two swap places
+# between pages. The list runs it (its route states it: pagination.stated_order), and the
+# benefit's latest measurement is the list's first.
+MEASUREMENT_ORDER = (
+    BenefitMeasurement.measured_on.desc(),
+    BenefitMeasurement.created_at.desc(),
+    BenefitMeasurement.id,
+)
+
 
 class BenefitSort(enum.StrEnum):
     TARGET = "target_date"
@@ -221,9 +231,7 @@ class BenefitService(RegisterService[Benefit]):
         if not benefit_ids:
             return {}
         m = BenefitMeasurement
-        latest = func.array_agg(
-            aggregate_order_by(m.value, m.measured_on.desc(), m.created_at.desc())
-        )
+        latest = func.array_agg(aggregate_order_by(m.value, *MEASUREMENT_ORDER))
         rows = await self.session.execute(
             select(m.benefit_id, func.count(), func.max(m.measured_on), latest[1])
             .where(m.benefit_id.in_(benefit_ids))
@@ -302,7 +310,7 @@ class BenefitService(RegisterService[Benefit]):
         rows = await self.session.scalars(
             select(BenefitMeasurement)
             .where(where)
-            .order_by(BenefitMeasurement.measured_on.desc(), BenefitMeasurement.created_at.desc())
+            .order_by(*MEASUREMENT_ORDER)
             .limit(limit)
             .offset(offset)
         )
