@@ -82,7 +82,10 @@ class Progress(msgspec.Struct, kw_only=True):
 # (endpoints, buckets, tenant ids, database messages): platform staff only.
 RETRYING_MESSAGE = "a temporary problem; retrying"
 FAILED_MESSAGE = "failed; our staff have been told"
-CANCELLED_MESSAGE = "cancelled by our staff; nothing was removed"
+CANCELLED_MESSAGE = (
+    "cancelled by our staff: the workspace and its data are as they were; the partial export "
+    "was deleted"
+)
 
 
 def public_error(error: str | None, *, failed: bool) -> str | None:

@@ -105,7 +105,10 @@ async def test_a_failed_offboarding_that_removed_nothing_is_cancelled_and_the_wo
     # Open again, with the owner's token as it was.
     assert (await isolated_client.get(settings, headers=owner)).status_code == 200
     public = (await isolated_client.get(f"{RUNS}/{run_id}")).json()
-    assert public["error"] == "cancelled by our staff; nothing was removed"
+    assert public["error"] == (
+        "cancelled by our staff: the workspace and its data are as they were; the partial "
+        "export was deleted"
+    )
     assert public["state"] == "cancelled"
     # Listed as cancelled, no longer among the failed runs waiting for an operator.
     for state, listed in (("cancelled", True), ("failed", False)):
