@@ -4,6 +4,7 @@ states, a forecast follows its baseline, and the board pack lists every dependen
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import date
 from typing import Any
@@ -13,9 +14,12 @@ from sqlalchemy import insert
 
 from services.config import Settings
 from services.db.engine import Database
+from services.errors import Conflict
 from services.identity.models import Role
 from services.workspace.raid.models import Dependency, DependencyStatus
-from services.workspace.structure.models import Milestone
+from services.workspace.structure.models import Milestone, TrancheState
+from services.workspace.structure.schemas import MilestoneCreate
+from services.workspace.structure.service import MilestoneService, TrancheService
 from tests.conftest import MakeWorkspace, Member, Workspace, in_workspace, join
 from tests.test_coordination_api import read, two_tranches
 from tests.workspace_api import Client, change, day, make, programme, url
@@ -506,3 +510,38 @@ async def test_the_dependency_map_draws_every_dependency_of_a_big_programme(
     assert [(e["source"], e["target"]) for e in last] == [(core["id"], go_live["id"])]
     kinds = [n["kind"] for n in graph["nodes"]]
     assert (kinds.count("milestone"), kinds.count("project")) == (2 * many + 1, 2)
+
+
+async def test_a_milestone_added_as_its_tranche_closes_waits_and_is_refused(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """The milestone's check holds the tranche's row (FOR SHARE) while it reads whether the
+    tranche is closed: one added while the close is written waits for it, and is then refused,
+    rather than getting into the tranche the close has just made history."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    (first, _), (core, _) = await two_tranches(client, ws, prog, "Core", "Portal")
+
+    async with in_workspace(database, ws.tenant_id) as closing:
+        tranches = TrancheService(closing, ws.user_id, Role.OWNER)
+        tranche = await tranches.get(uuid.UUID(first["id"]))
+        await tranches.update(tranche, {"state": TrancheState.CLOSED})  # written, uncommitted
+
+        async def add(field: str, value: str) -> Any:
+            async with in_workspace(database, ws.tenant_id) as adding:
+                body = MilestoneCreate(prog_id, f"Late by {field}", **{field: uuid.UUID(value)})
+                return await MilestoneService(adding, ws.user_id).create(body)
+
+        prog_id = uuid.UUID(prog["id"])
+        adding = [
+            asyncio.ensure_future(add("tranche_id", first["id"])),
+            asyncio.ensure_future(add("project_id", core["id"])),
+        ]
+        await asyncio.sleep(1)
+        assert not any(task.done() for task in adding)  # waiting for the close
+    outcomes = await asyncio.gather(*adding, return_exceptions=True)
+    for outcome in outcomes:
+        assert isinstance(outcome, Conflict), outcome
+        assert "'Tranche 1'" in outcome.detail
+    listed = await read(client, ws, "milestones", programme_id=prog["id"])
+    assert listed["total"] == 0

@@ -461,16 +461,28 @@ class ProjectService(RegisterService[Project]):
 
 
 async def tranche_of(
-    session: AsyncSession, tranche_id: uuid.UUID | None, project_id: uuid.UUID | None
+    session: AsyncSession,
+    tranche_id: uuid.UUID | None,
+    project_id: uuid.UUID | None,
+    *,
+    share: bool = False,
 ) -> Tranche | None:
-    """The tranche a row is in: the one it names, else its project's (None: in none)."""
+    """The tranche a row is in: the one it names, else its project's (None: in none).
+
+    ``share``: hold the tranche's row ``FOR SHARE`` until the transaction ends, so a write that
+    rests on how the tranche stands (open, not closed) and the tranche's own update (its close)
+    run one after the other: a close written meanwhile is waited for and read once committed,
+    and one written after waits for this write to commit."""
     if tranche_id is None and project_id is not None:
         tranche_id = await session.scalar(
             select(Project.tranche_id).where(Project.id == project_id)
         )
     if tranche_id is None:
         return None
-    return await session.scalar(select(Tranche).where(Tranche.id == tranche_id))
+    query = select(Tranche).where(Tranche.id == tranche_id)
+    if share:
+        query = query.with_for_update(read=True).execution_options(populate_existing=True)
+    return await session.scalar(query)
 
 
 async def refuse_closed_tranche(
@@ -481,8 +493,9 @@ async def refuse_closed_tranche(
     what: str,
 ) -> None:
     """409 on ``field`` when the tranche a row would be in (:func:`tranche_of`) is closed: a
-    closed tranche is history, and takes no new or re-dated ``what``."""
-    tranche = await tranche_of(session, tranche_id, project_id)
+    closed tranche is history, and takes no new or re-dated ``what``. The tranche's row is held
+    until the write commits, so it cannot close in between (:func:`tranche_of`)."""
+    tranche = await tranche_of(session, tranche_id, project_id, share=True)
     if tranche is not None and tranche.state is TrancheState.CLOSED:
         raise Conflict(
             f"The tranche '{tranche.name}' is {tranche.state}: it takes no new or re-dated "
