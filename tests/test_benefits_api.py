@@ -358,11 +358,6 @@ async def test_measurements_recorded_together_keep_their_place_between_pages(
     assert read["latest_measurement"]["value"] == paged[0]["value"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="benefits/controllers.py states the order by hand; it is to pass "
-    "benefits.service.MEASUREMENT_ORDER to stated_order",
-)
 async def test_the_measurements_list_states_the_order_it_runs(client: Client) -> None:
     document = (await client.get("/schema/openapi.json")).json()
     listed = document["paths"]["/api/v1/w/{slug}/benefits/{benefit_id}/measurements"]["get"]

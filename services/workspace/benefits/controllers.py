@@ -16,7 +16,6 @@ from services.idempotency import IdempotencyKey
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.workspace.benefits.models import (
     BenefitClassification,
-    BenefitMeasurement,
     BenefitState,
 )
 from services.workspace.benefits.rules import realisation_pct
@@ -29,6 +28,7 @@ from services.workspace.benefits.schemas import (
     MeasurementRead,
 )
 from services.workspace.benefits.service import (
+    MEASUREMENT_ORDER,
     BenefitFilter,
     BenefitService,
     BenefitSort,
@@ -116,10 +116,7 @@ class BenefitMeasurementController(Controller):
         "/",
         responses=READ_RESPONSES,
         summary="List a benefit's measurements (newest first)",
-        # As BenefitService.measurements orders them.
-        description=stated_order(
-            [BenefitMeasurement.measured_on.desc(), BenefitMeasurement.created_at.desc()]
-        ),
+        description=stated_order(MEASUREMENT_ORDER),
     )
     async def list_measurements(
         self,
