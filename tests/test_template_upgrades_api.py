@@ -958,3 +958,16 @@ async def test_the_api_says_which_version_a_held_item_and_the_pin_name(client: C
     assert "not necessarily the version that brought the change" in held
     # The pin's version is not every seeded row's: a held-back row keeps an older one.
     assert "rows whose own `source_version` is older" in pin["pack_version"]["description"]
+
+
+async def test_every_seeded_rows_source_version_says_what_it_names(client: Client) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    described = {
+        name: properties["source_version"].get("description", "")
+        for name, component in schema["components"]["schemas"].items()
+        if "source_version" in (properties := component.get("properties", {}))
+    }
+
+    assert len(described) > 20
+    for name, description in described.items():
+        assert "Not a copy of the pin's version" in description, name

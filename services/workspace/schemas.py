@@ -24,6 +24,16 @@ Reference = Annotated[
     str, Meta(min_length=1, max_length=32, pattern=NOT_BLANK, description="The register's own id.")
 ]
 Key = Annotated[str, Meta(min_length=1, max_length=64, pattern=KEY_PATTERN)]
+
+SourceVersion = Annotated[
+    str | None,
+    Meta(
+        description="The template pack version whose values this row was last written from or "
+        "settled at (null for the client's own rows). Not a copy of the pin's version: a row "
+        "whose change an upgrade held back keeps the older version until the change goes "
+        "through."
+    ),
+]
 # Money is a JSON number with at most two decimal places (more is refused, not rounded): the
 # services hold it as an exact Decimal (`money.exact`), and read shapes show it as a number
 # again (`read_of`). msgspec checks the bounds; the description states the cents, not a

@@ -28,6 +28,7 @@ from services.workspace.schemas import (
     Percent,
     Reference,
     Short,
+    SourceVersion,
 )
 
 Projects = Annotated[list[uuid.UUID], Meta(max_length=50)]
@@ -153,7 +154,7 @@ class BenefitRead(msgspec.Struct):
     forecast_pct: float | None
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

@@ -12,7 +12,15 @@ from msgspec import UNSET, Meta, UnsetType
 from services.text import NO_NUL
 from services.workspace.configuration.models import CustomFieldType, RiskResponseModel
 from services.workspace.models import Rag
-from services.workspace.schemas import Description, Key, Name, Patch, Position, listed_text
+from services.workspace.schemas import (
+    Description,
+    Key,
+    Name,
+    Patch,
+    Position,
+    SourceVersion,
+    listed_text,
+)
 
 Choices = Annotated[
     list[Annotated[str, Meta(min_length=1, max_length=200, pattern=NO_NUL)]],
@@ -56,7 +64,7 @@ class CustomFieldRead(msgspec.Struct):
     help: str
     position: int
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

@@ -8,6 +8,8 @@ from typing import Any
 
 import msgspec
 
+from services.workspace.schemas import SourceVersion
+
 
 class CustomRegisterRead(msgspec.Struct):
     """A register of the workspace's own; its fields are the custom fields whose ``register``
@@ -19,7 +21,7 @@ class CustomRegisterRead(msgspec.Struct):
     purpose: str
     position: int
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -32,7 +34,7 @@ class CustomRegisterEntryRead(msgspec.Struct):
     position: int
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

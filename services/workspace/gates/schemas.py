@@ -15,7 +15,7 @@ from services.workspace.gates.models import (
     GateDecision,
     GateState,
 )
-from services.workspace.schemas import Description, Name, Patch, Position
+from services.workspace.schemas import Description, Name, Patch, Position, SourceVersion
 
 Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")]
 Link = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00]*$")]
@@ -58,7 +58,7 @@ class CriterionRead(msgspec.Struct):
     assessed_by: uuid.UUID | None
     assessed_at: datetime | None
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
 
@@ -133,7 +133,7 @@ class GateRead(msgspec.Struct):
     criteria: list[CriterionRead]
     criteria_met: int
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -196,7 +196,7 @@ class ChecklistRead(msgspec.Struct):
     purpose: str
     entries: list[ChecklistEntryRead]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

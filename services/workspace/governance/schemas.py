@@ -25,6 +25,7 @@ from services.workspace.schemas import (
     Name,
     Patch,
     Reference,
+    SourceVersion,
 )
 
 
@@ -97,7 +98,7 @@ class BoardRead(msgspec.Struct):
     reports_to_id: uuid.UUID | None
     members: list[BoardMemberRead]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -259,7 +260,7 @@ class DecisionRead(msgspec.Struct):
     superseded_by_id: uuid.UUID | None
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -409,7 +410,7 @@ class ProgrammeDocumentRead(msgspec.Struct):
     review_cadence: Cadence | None
     link: str
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

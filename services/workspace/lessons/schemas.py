@@ -11,7 +11,14 @@ from msgspec import UNSET, Meta, UnsetType
 
 from services.text import NO_NUL
 from services.workspace.lessons.models import LessonKind, LessonState
-from services.workspace.schemas import CustomValues, Description, Name, Patch, Reference
+from services.workspace.schemas import (
+    CustomValues,
+    Description,
+    Name,
+    Patch,
+    Reference,
+    SourceVersion,
+)
 
 Category = Annotated[
     str,
@@ -79,7 +86,7 @@ class LessonRead(msgspec.Struct):
     state: LessonState
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

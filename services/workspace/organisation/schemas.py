@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from services.workspace.organisation.models import Level
+from services.workspace.schemas import SourceVersion
 
 
 class ProgrammeRoleRead(msgspec.Struct):
@@ -19,7 +20,7 @@ class ProgrammeRoleRead(msgspec.Struct):
     description: str
     responsibilities: list[str]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -38,7 +39,7 @@ class RaciEntryRead(msgspec.Struct):
     informed_role_ids: list[uuid.UUID]
     position: int
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -57,7 +58,7 @@ class StakeholderRead(msgspec.Struct):
     owner_id: uuid.UUID | None
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

@@ -31,6 +31,7 @@ from services.workspace.schemas import (
     Patch,
     Reference,
     Short,
+    SourceVersion,
 )
 
 # Bounded by the workspace's scale when written (5 on the default 5×5).
@@ -126,7 +127,7 @@ class RiskRead(msgspec.Struct):
     trend: RiskTrend
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -198,7 +199,7 @@ class IssueRead(msgspec.Struct):
     resolution: str
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -271,7 +272,7 @@ class AssumptionRead(msgspec.Struct):
     risk_id: uuid.UUID | None
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -345,7 +346,7 @@ class DependencyRead(msgspec.Struct):
     rag: DependencyRag
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

@@ -11,7 +11,7 @@ from msgspec import UNSET, UnsetType
 
 from services.workspace.models import Rag
 from services.workspace.reporting.models import ReportState
-from services.workspace.schemas import Description, Patch
+from services.workspace.schemas import Description, Patch, SourceVersion
 
 
 class StatusReportCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -351,7 +351,7 @@ class ReportFormatRead(msgspec.Struct):
     top_decisions: int
     sections: list[ReportSectionRead]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime

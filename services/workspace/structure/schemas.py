@@ -17,6 +17,7 @@ from services.workspace.schemas import (
     Name,
     Patch,
     Position,
+    SourceVersion,
     read_of,
 )
 from services.workspace.structure.models import (
@@ -76,7 +77,7 @@ class ProgrammeRead(msgspec.Struct):
     budget: float | None
     forecast_cost: float | None
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -136,7 +137,7 @@ class TrancheRead(msgspec.Struct):
     end_date: date | None
     state: TrancheState
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -198,7 +199,7 @@ class ProjectRead(msgspec.Struct):
     forecast_cost: float | None
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
@@ -288,7 +289,7 @@ class MilestoneRead(msgspec.Struct):
     state: MilestoneState
     custom_fields: dict[str, Any]
     source_pack: str | None
-    source_version: str | None
+    source_version: SourceVersion
     source_item: str | None
     version: int
     created_at: datetime
