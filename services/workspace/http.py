@@ -11,20 +11,23 @@ a concept adds its own routes (publish, decide, approve …) in its ``controller
 import dataclasses
 import inspect
 import uuid
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any, get_type_hints
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
 from services.concurrency import IfMatch, check_if_match, etag
-from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
+from services.db.tenant_scope import TenantScope
+from services.dependencies import MIN_ROLE, WorkspaceAccess, database, workspace_dependencies
 from services.errors import (
     Conflict,
     Forbidden,
@@ -58,6 +61,8 @@ WRITE_ERRORS = (*READ_ERRORS, TenantSuspended, ValidationFailed, Conflict)
 CREATE_RESPONSES = problem_responses(*WRITE_ERRORS, IdempotencyKeyReused)
 UPDATE_RESPONSES = problem_responses(*WRITE_ERRORS, VersionMismatch, PreconditionRequired)
 READ_RESPONSES = problem_responses(*READ_ERRORS)
+# An export's filters are the list's; an XLSX export over its cap is refused too.
+EXPORT_RESPONSES = problem_responses(*READ_ERRORS, ValidationFailed)
 # Actions (decide, publish) take an Idempotency-Key and If-Match: :func:`act_once`.
 ACTION_RESPONSES = problem_responses(
     *WRITE_ERRORS, VersionMismatch, PreconditionRequired, IdempotencyKeyReused
@@ -228,6 +233,11 @@ class RegisterSpec:
     dated: bool = False
 
 
+def _described(size: str, columns: str | None) -> str:
+    """An export's description: what it holds, then (a register's own) what its columns are."""
+    return f"{size}\n\n{columns}" if columns else size
+
+
 def default_order(spec: RegisterSpec) -> str:
     """What a register's list says of its order: its filter's, with no query parameters (the
     ``sort`` parameter at its default), then the id that :meth:`RegisterService.page` adds."""
@@ -266,24 +276,7 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
 
     list_items.__annotations__["return"] = Page[spec.read]  # type: ignore[name-defined]
 
-    async def export(
-        session: AsyncSession, workspace: WorkspaceAccess, where: Any, custom: list[str] | None
-    ) -> tuple[list[str], list[list[Any]]]:
-        service = spec.service(session, workspace.actor_id, workspace.role)
-        rows = await service.export_rows(where, custom)
-        shown = [msgspec.to_builtins(item) for item in await present(session, rows)]
-        return await service.export_table(where, list(spec.read.__struct_fields__), shown)
-
-    async def export_csv(
-        self: Controller,
-        slug: FromPath[str],
-        session: NamedDependency[AsyncSession],
-        workspace: NamedDependency[WorkspaceAccess],
-        where: NamedDependency[Any],
-        custom: CustomFilter = None,
-    ) -> Response[bytes]:
-        header, rows = await export(session, workspace, where, custom)
-        return exports.csv_response(f"{spec.path}.csv", header, rows)
+    fields = list(spec.read.__struct_fields__)
 
     async def export_xlsx(
         self: Controller,
@@ -293,8 +286,41 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         where: NamedDependency[Any],
         custom: CustomFilter = None,
     ) -> Response[bytes]:
-        header, rows = await export(session, workspace, where, custom)
-        return exports.xlsx_response(f"{spec.path}.xlsx", spec.path, header, rows)
+        service = spec.service(session, workspace.actor_id, workspace.role)
+        rows = await service.export_rows(where, custom)
+        shown = [msgspec.to_builtins(item) for item in await present(session, rows)]
+        header, table = await service.export_table(where, fields, shown)
+        return exports.xlsx_response(f"{spec.path}.xlsx", spec.path, header, table)
+
+    async def csv_tables(
+        state: State, workspace: WorkspaceAccess, where: Any, query: Any
+    ) -> AsyncIterator[tuple[list[str], list[list[Any]]]]:
+        # The request's session ends when the handler returns, before the body is sent: the
+        # rows are read in a transaction of the export's own, scoped as the request's.
+        scope = TenantScope.single(workspace.tenant_id)
+        async with database(state).transaction(workspace.cell, scope) as session:
+            clock.use_zone(session, workspace.timezone)
+            service = spec.service(session, workspace.actor_id, workspace.role)
+            # The header even when no row matches.
+            yield await service.export_table(where, fields, [])
+            async for rows in service.export_batches(query):
+                shown = [msgspec.to_builtins(item) for item in await present(session, rows)]
+                yield await service.export_table(where, fields, shown)
+
+    async def export_csv(
+        self: Controller,
+        state: State,
+        slug: FromPath[str],
+        session: NamedDependency[AsyncSession],
+        workspace: NamedDependency[WorkspaceAccess],
+        where: NamedDependency[Any],
+        custom: CustomFilter = None,
+    ) -> Stream:
+        service = spec.service(session, workspace.actor_id, workspace.role)
+        # Filters are checked here, so a bad one is a problem before the file starts.
+        query = await service.export_query(where, custom)
+        tables = csv_tables(state, workspace, where, query)
+        return exports.csv_stream(f"{spec.path}.csv", tables)
 
     async def create_item(
         self: Controller,
@@ -396,16 +422,16 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         "export_csv": get(
             "/export.csv",
             summary=f"Export {plural} as CSV (filtered like the list)",
-            description=spec.export_description,
+            description=_described(exports.CSV_EXPORT, spec.export_description),
             media_type="text/csv",
-            responses=READ_RESPONSES,
+            responses=EXPORT_RESPONSES,
         )(export_csv),
         "export_xlsx": get(
             "/export.xlsx",
             summary=f"Export {plural} as XLSX (filtered like the list)",
-            description=spec.export_description,
+            description=_described(exports.XLSX_EXPORT, spec.export_description),
             media_type=exports.XLSX_MEDIA_TYPE,
-            responses=READ_RESPONSES,
+            responses=EXPORT_RESPONSES,
         )(export_xlsx),
         "get_item": get(item, summary=f"Get a {spec.noun}", responses=READ_RESPONSES)(get_item),
     }

@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -49,8 +49,6 @@ from services.workspace.structure.models import Programme, Project
 M = TypeVar("M", bound=WorkspaceModel)
 # PostgreSQL's detail of a foreign key refusing a delete names the table that still refers.
 _REFERRED_FROM = re.compile(r'is still referenced from table "(\w+)"')
-# Exports are for spreadsheets: a register larger than this is filtered first.
-EXPORT_LIMIT = 10_000
 # Tables the workspace's configuration (`configuration.configuration`) is read from.
 _CONFIGURATION_TABLES = frozenset(
     {"scale_levels", "risk_bands", "register_settings", "custom_field_definitions"}
@@ -375,8 +373,27 @@ class RegisterService(Generic[M]):
         return rows, int(total or 0)
 
     async def export_rows(self, where: RegisterFilter, custom: list[str] | None) -> list[M]:
-        rows, _ = await self.page(where, custom, EXPORT_LIMIT, 0)
+        """Every row of an XLSX export; a 422 when there are more than
+        :data:`exports.XLSX_EXPORT_LIMIT` (never the first that many)."""
+        # One row beyond the cap, in the same statement: a count read apart could be stale.
+        rows, _ = await self.page(where, custom, exports.XLSX_EXPORT_LIMIT + 1, 0)
+        exports.refuse_large_xlsx(len(rows))
         return rows
+
+    async def export_query(self, where: RegisterFilter, custom: list[str] | None) -> Select[Any]:
+        """A CSV export's rows in the list's order, its filters checked (raises as
+        :meth:`page` does): run it with :meth:`export_batches`, in a session of its own."""
+        conditions = await self._filtered(where, custom)
+        return select(self.model).where(*conditions).order_by(*where.order(), self.model.id)
+
+    async def export_batches(self, query: Select[Any]) -> AsyncIterator[list[M]]:
+        """The rows of :meth:`export_query`, :data:`exports.EXPORT_BATCH` at a time from a
+        server-side cursor: one snapshot, and memory flat whatever the register's size."""
+        result = await self.session.stream_scalars(
+            query.execution_options(yield_per=exports.EXPORT_BATCH)
+        )
+        async for batch in result.partitions():
+            yield list(batch)
 
     async def export_table(
         self, where: RegisterFilter, fields: Sequence[str], shown: Sequence[dict[str, Any]]

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
 from datetime import date
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
 from services.concurrency import IfMatch, check_if_match, etag
-from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
+from services.db.tenant_scope import TenantScope
+from services.dependencies import MIN_ROLE, WorkspaceAccess, database, workspace_dependencies
 from services.errors import (
     Forbidden,
     IdempotencyKeyReused,
@@ -34,7 +38,6 @@ from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
 from services.workspace import clock, exports
 from services.workspace.http import RegisterSpec, register_controller
-from services.workspace.registers import EXPORT_LIMIT
 from services.workspace.schemas import read_of
 from services.workspace.structure.models import (
     MilestoneState,
@@ -98,6 +101,30 @@ def programme_filter(
     return ProgrammeFilter(lifecycle, owner_id, sort)
 
 
+def _programme_table(rows: list[Any]) -> tuple[list[str], list[list[Any]]]:
+    shown = [msgspec.to_builtins(ProgrammeRead.of(r)) for r in rows]
+    # Programmes have no custom fields: the columns are the list's fields.
+    return exports.table(list(ProgrammeRead.__struct_fields__), shown, [])
+
+
+async def _programme_tables(
+    state: State, workspace: WorkspaceAccess, where: ProgrammeFilter
+) -> AsyncIterator[tuple[list[str], list[list[Any]]]]:
+    """Every programme the filters match, a batch at a time, for the CSV export."""
+    # The request's session ends when the handler returns, before the body is sent: the rows
+    # are read in a transaction of the export's own, scoped as the request's, and in one
+    # snapshot, so a programme added part way cannot shift the pages read after it.
+    scope = TenantScope.single(workspace.tenant_id)
+    async with database(state).transaction(workspace.cell, scope) as session:
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        service = ProgrammeService(session, None)
+        yield _programme_table([])
+        offset, batch = 0, exports.EXPORT_BATCH
+        while rows := (await service.list(where, batch, offset))[0]:
+            yield _programme_table(rows)
+            offset += batch
+
+
 class ProgrammeController(Controller):
     path = "/api/v1/w/{slug:str}/programmes"
     tags = ["programmes"]
@@ -126,34 +153,27 @@ class ProgrammeController(Controller):
         rows, total = await service.list(where, limit, offset)
         return Page.of([ProgrammeRead.of(r) for r in rows], total, limit, offset)
 
-    async def _export(
-        self, session: AsyncSession, where: ProgrammeFilter
-    ) -> tuple[list[str], list[list[Any]]]:
-        rows, _ = await ProgrammeService(session, None).list(where, EXPORT_LIMIT, 0)
-        shown = [msgspec.to_builtins(ProgrammeRead.of(r)) for r in rows]
-        # Programmes have no custom fields: the columns are the list's fields.
-        return exports.table(list(ProgrammeRead.__struct_fields__), shown, [])
-
     @get(
         "/export.csv",
-        responses=problem_responses(*_COMMON_ERRORS),
+        responses=problem_responses(*_COMMON_ERRORS, ValidationFailed),
         summary="Export programmes as CSV (filtered like the list)",
+        description=exports.CSV_EXPORT,
         media_type="text/csv",
     )
     async def export_programmes_csv(
         self,
+        state: State,
         slug: FromPath[str],
-        session: NamedDependency[AsyncSession],
         workspace: NamedDependency[WorkspaceAccess],
         where: NamedDependency[ProgrammeFilter],
-    ) -> Response[bytes]:
-        header, rows = await self._export(session, where)
-        return exports.csv_response("programmes.csv", header, rows)
+    ) -> Stream:
+        return exports.csv_stream("programmes.csv", _programme_tables(state, workspace, where))
 
     @get(
         "/export.xlsx",
-        responses=problem_responses(*_COMMON_ERRORS),
+        responses=problem_responses(*_COMMON_ERRORS, ValidationFailed),
         summary="Export programmes as XLSX (filtered like the list)",
+        description=exports.XLSX_EXPORT,
         media_type=exports.XLSX_MEDIA_TYPE,
     )
     async def export_programmes_xlsx(
@@ -163,8 +183,12 @@ class ProgrammeController(Controller):
         workspace: NamedDependency[WorkspaceAccess],
         where: NamedDependency[ProgrammeFilter],
     ) -> Response[bytes]:
-        header, rows = await self._export(session, where)
-        return exports.xlsx_response("programmes.xlsx", "programmes", header, rows)
+        # One row beyond the cap: more is refused, never cut short.
+        limit = exports.XLSX_EXPORT_LIMIT + 1
+        rows, _ = await ProgrammeService(session, None).list(where, limit, 0)
+        exports.refuse_large_xlsx(len(rows))
+        header, table = _programme_table(rows)
+        return exports.xlsx_response("programmes.xlsx", "programmes", header, table)
 
     @post(
         "/",
