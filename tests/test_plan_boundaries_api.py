@@ -545,3 +545,78 @@ async def test_a_milestone_added_as_its_tranche_closes_waits_and_is_refused(
         assert "'Tranche 1'" in outcome.detail
     listed = await read(client, ws, "milestones", programme_id=prog["id"])
     assert listed["total"] == 0
+
+
+async def test_a_closed_tranche_is_kept_on_record_and_not_deleted(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """A closed tranche is history: deleting it would erase its close (and free what it held to
+    be carried anywhere), so it is refused for anyone, owner included (409 saying why). A close
+    made by mistake is reopened by an admin or owner first; the reopened tranche is deleted as
+    any other, once nothing refers to it."""
+    ws = await make_workspace()
+    member = await join(database, ws, Role.MEMBER)
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    first = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "Tranche 1"})
+    closed = await change(client, ws, "tranches", first, {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+
+    for who in (member.headers, admin.headers, ws.headers):
+        refused = await client.delete(url(ws, f"tranches/{first['id']}"), headers=who)
+        assert refused.status_code == 409, refused.text
+        detail = refused.json()["detail"]
+        assert "'Tranche 1'" in detail and "closed" in detail and "reopen" in detail, detail
+    assert (await read(client, ws, f"tranches/{first['id']}"))["state"] == "closed"
+
+    current = await read(client, ws, f"tranches/{first['id']}")
+    reopened = await client.patch(
+        url(ws, f"tranches/{first['id']}"),
+        json={"state": "started"},
+        headers={**admin.headers, "If-Match": f'"{current["version"]}"'},
+    )
+    assert reopened.status_code == 200, reopened.text
+    deleted = await client.delete(url(ws, f"tranches/{first['id']}"), headers=member.headers)
+    assert deleted.status_code == 204, deleted.text
+
+
+async def test_a_started_tranche_is_put_back_to_planned_only_by_an_admin_or_owner(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """A tranche starts through the gates on its way in; un-starting it is correcting a mistaken
+    start, which (as reopening a closed one) is for someone accountable for the workspace."""
+    ws = await make_workspace()
+    member = await join(database, ws, Role.MEMBER)
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    (first, _), _ = await two_tranches(client, ws, prog, "Core", "Portal")
+    started = await client.patch(
+        url(ws, f"tranches/{first['id']}"),
+        json={"state": "started"},
+        headers={**member.headers, "If-Match": f'"{first["version"]}"'},
+    )
+    assert started.status_code == 200, started.text  # starting is any member's
+
+    async def unstart(who: dict[str, str]) -> Any:
+        current = await read(client, ws, f"tranches/{first['id']}")
+        return await client.patch(
+            url(ws, f"tranches/{first['id']}"),
+            json={"state": "planned"},
+            headers={**who, "If-Match": f'"{current["version"]}"'},
+        )
+
+    refused = await unstart(member.headers)
+    assert refused.status_code == 403, refused.text
+    assert "'Tranche 1'" in refused.json()["detail"]
+    assert [e["field"] for e in refused.json()["errors"]] == ["state"]
+    assert (await read(client, ws, f"tranches/{first['id']}"))["state"] == "started"
+    for who in (admin.headers, ws.headers):  # an admin, then the owner
+        put_back = await unstart(who)
+        assert put_back.status_code == 200, put_back.text
+        assert put_back.json()["state"] == "planned"
+        again = await change(client, ws, "tranches", put_back.json(), {"state": "started"})
+        assert again.status_code == 200, again.text
+
+    document = (await client.get("/schema/openapi.json")).json()
+    described = document["components"]["schemas"]["TrancheUpdate"]["properties"]["state"]
+    assert "put back to" in str(described) and "deleted" in str(described), described

@@ -104,6 +104,21 @@ class TrancheCreate(msgspec.Struct, forbid_unknown_fields=True):
     state: TrancheState = TrancheState.PLANNED
 
 
+TrancheStep = Annotated[
+    TrancheState,
+    Meta(
+        description=(
+            "planned → started (once the gates on its way in say go or conditional go) → closed "
+            "(once its exit gates have said go, conditional go or stop): 409 naming the gates "
+            "in the way. Going back (a closed tranche reopened, a started one put back to "
+            "planned) corrects a mistaken close or start, and is a workspace admin's or owner's "
+            "(403 for anyone else). A closed tranche is kept on record: it is not deleted (409) "
+            "unless reopened first."
+        )
+    ),
+]
+
+
 class TrancheUpdate(Patch):
     """Moving to ``started`` needs every gate on the way in (the tranche's entry gates, the exit
     gates of the tranche before it) to say go or conditional go, where the tranche is and where
@@ -113,9 +128,11 @@ class TrancheUpdate(Patch):
     Moving to ``closed`` needs its own exit gates to have said go, conditional go or stop (409
     while undecided, on hold or recycled). Either way only the tranches' own gates count (those
     with no ``project_id``): a gate on one of a tranche's projects is the project's, and holds
-    neither its start nor its close. The 409 names the gates in the way. A closed tranche is
-    reopened (``started`` or ``planned`` again, to correct a mistaken close) only by a workspace
-    admin or owner (403 for anyone else): while closed it takes no new or re-dated milestones."""
+    neither its start nor its close. The 409 names the gates in the way. A tranche goes back
+    (a closed one reopened, ``started`` or ``planned`` again; a started one put back to
+    ``planned``), to correct a mistaken close or start, only by a workspace admin or owner (403
+    for anyone else): while closed it takes no new or re-dated milestones. A closed tranche is
+    not deleted (409): it is kept on record, and reopened first to correct a mistaken close."""
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET
@@ -123,7 +140,7 @@ class TrancheUpdate(Patch):
     position: Position | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: date | UnsetType | None = UNSET
-    state: TrancheState | UnsetType = UNSET
+    state: TrancheStep | UnsetType = UNSET
 
 
 class TrancheRead(msgspec.Struct):

@@ -203,6 +203,8 @@ class TrancheService(RegisterService[Tranche]):
             await self.check_way_out(row)
         if was_closed and row.state != TrancheState.CLOSED:
             self.check_reopening(row)
+        elif was_under_way and row.state not in UNDER_WAY:
+            self.check_unstarting(row)
 
     def check_reopening(self, row: Tranche) -> None:
         """A closed tranche is reopened (to correct a mistaken close) by a workspace admin or
@@ -214,6 +216,20 @@ class TrancheService(RegisterService[Tranche]):
                 "review, and only a workspace admin or owner reopens it (to correct a mistaken "
                 "close).",
                 errors=[field_error("state", "a closed tranche is reopened by an admin or owner")],
+            )
+
+    def check_unstarting(self, row: Tranche) -> None:
+        """A started tranche is put back to planned (to correct a mistaken start) by a workspace
+        admin or owner, as a closed one is reopened: it went in past the gates on its way in,
+        and a member un-starting it would take it out from under that record unreviewed."""
+        if not self.role.at_least(Role.ADMIN):
+            raise Forbidden(
+                f"The tranche '{row.name}' is started: it went in through the gates on its way "
+                "in, and only a workspace admin or owner puts it back to planned (to correct a "
+                "mistaken start).",
+                errors=[
+                    field_error("state", "a started tranche is un-started by an admin or owner")
+                ],
             )
 
     async def check_way_out(self, row: Tranche) -> None:
@@ -242,6 +258,16 @@ class TrancheService(RegisterService[Tranche]):
             )
 
     async def delete(self, row: Tranche) -> None:
+        """A closed tranche is kept on record (409, for anyone): it closed through its
+        end-of-tranche review, and deleting it would erase that close. One closed by mistake is
+        reopened first, by an admin or owner (:meth:`check_reopening`)."""
+        if row.state is TrancheState.CLOSED:
+            raise Conflict(
+                f"The tranche '{row.name}' is closed: it closed through its end-of-tranche "
+                "review and is kept on record with what it delivered. A close made by mistake "
+                "is corrected first: a workspace admin or owner reopens the tranche, which is "
+                "then deleted as any other."
+            )
         await lock_programme(self.session, row.programme_id)
         await self.check_ways_in(row, row.position, None, starting=False)
         await super().delete(row)
