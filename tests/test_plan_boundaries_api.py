@@ -19,7 +19,11 @@ from services.identity.models import Role
 from services.workspace.raid.models import Dependency, DependencyStatus
 from services.workspace.structure.models import Milestone, TrancheState
 from services.workspace.structure.schemas import MilestoneCreate
-from services.workspace.structure.service import MilestoneService, TrancheService
+from services.workspace.structure.service import (
+    MilestoneService,
+    ProgrammeService,
+    TrancheService,
+)
 from tests.conftest import MakeWorkspace, Member, Workspace, in_workspace, join
 from tests.test_coordination_api import read, two_tranches
 from tests.workspace_api import Client, change, day, make, programme, url
@@ -620,3 +624,102 @@ async def test_a_started_tranche_is_put_back_to_planned_only_by_an_admin_or_owne
     document = (await client.get("/schema/openapi.json")).json()
     described = document["components"]["schemas"]["TrancheUpdate"]["properties"]["state"]
     assert "put back to" in str(described) and "deleted" in str(described), described
+
+
+async def test_an_end_moved_before_a_milestone_baseline_is_refused(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """The baseline is the plan, and falls within its tranche and the programme: neither end
+    moves earlier than a milestone planned before it (409 counting them and naming the first),
+    which is re-baselined through a change request first. Moving the end later, or to a day
+    every baseline keeps within, goes through."""
+    ws = await make_workspace()
+    prog = await make(client, ws, "programmes", {"name": "Net Zero", "end_date": day(300)})
+    (first, second), (core, portal) = await two_tranches(client, ws, prog, "Core", "Portal")
+    ending = await change(client, ws, "tranches", first, {"end_date": day(100)})
+    assert ending.status_code == 200, ending.text
+    first = ending.json()
+    # In the tranche through its project, naming it, and in the other tranche.
+    for title, fields in (
+        ("Core live", {"project_id": core["id"], "baseline_date": day(90)}),
+        ("Core review", {"tranche_id": first["id"], "baseline_date": day(80)}),
+        ("Core kick-off", {"project_id": core["id"], "baseline_date": day(10)}),
+        ("Portal live", {"project_id": portal["id"], "baseline_date": day(250)}),
+        ("Unplanned", {"project_id": core["id"]}),
+    ):
+        await milestone(client, ws, prog, title, **fields)
+
+    refused = await change(client, ws, "tranches", first, {"end_date": day(50)})
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "2 milestones" in detail and "'Core review'" in detail and "'Core live'" in detail
+    assert "kick-off" not in detail and "Portal" not in detail and "Unplanned" not in detail
+    assert "change request" in detail, detail
+    assert [e["field"] for e in refused.json()["errors"]] == ["end_date"]
+    assert (await read(client, ws, f"tranches/{first['id']}"))["end_date"] == day(100)
+    for end in (day(90), day(120)):  # on the latest baseline, then later
+        moved = await change(client, ws, "tranches", first, {"end_date": end})
+        assert moved.status_code == 200, moved.text
+        first = moved.json()
+    # The other tranche's milestone is not this tranche's concern; ending it at all is.
+    unbounded = await change(client, ws, "tranches", second, {"end_date": day(200)})
+    assert unbounded.status_code == 409, unbounded.text
+    assert "1 milestone " in unbounded.json()["detail"], unbounded.text
+    assert "'Portal live'" in unbounded.json()["detail"]
+
+    current = await read(client, ws, f"programmes/{prog['id']}")
+    refused = await change(client, ws, "programmes", current, {"end_date": day(85)})
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "2 milestones" in detail and "'Core live'" in detail, detail
+    assert "'Portal live'" in detail and "'Core review'" not in detail, detail
+    assert [e["field"] for e in refused.json()["errors"]] == ["end_date"]
+    assert (await read(client, ws, f"programmes/{prog['id']}"))["end_date"] == day(300)
+    moved = await change(client, ws, "programmes", current, {"end_date": day(250)})
+    assert moved.status_code == 200, moved.text
+
+    document = (await client.get("/schema/openapi.json")).json()
+    for shape in ("TrancheUpdate", "ProgrammeUpdate"):
+        described = document["components"]["schemas"][shape]["properties"]["end_date"]
+        assert "baseline" in str(described), shape
+
+
+async def test_an_end_moved_as_a_milestone_is_planned_waits_and_counts_it(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """A milestone's write holds its tranche's row and its programme's (FOR SHARE) while it
+    reads their ends; the end moving earlier meanwhile waits for it, then counts it, rather
+    than leaving the baseline outside the new end."""
+    ws = await make_workspace()
+
+    async def tranche_end(prog: dict[str, Any], tranche: dict[str, Any]) -> Any:
+        async with in_workspace(database, ws.tenant_id) as moving:
+            tranches = TrancheService(moving, ws.user_id, Role.OWNER)
+            row = await tranches.get(uuid.UUID(tranche["id"]))
+            return await tranches.update(row, {"end_date": date.fromisoformat(day(50))})
+
+    async def programme_end(prog: dict[str, Any], tranche: dict[str, Any]) -> Any:
+        async with in_workspace(database, ws.tenant_id) as moving:
+            programmes = ProgrammeService(moving, ws.user_id)
+            row = await programmes.get(uuid.UUID(prog["id"]))
+            return await programmes.update(row, {"end_date": date.fromisoformat(day(50))})
+
+    for move in (tranche_end, programme_end):
+        prog = await make(client, ws, "programmes", {"name": "Net Zero", "end_date": day(300)})
+        (first, _), (core, _) = await two_tranches(client, ws, prog, "Core", "Portal")
+        async with in_workspace(database, ws.tenant_id) as adding:
+            body = MilestoneCreate(
+                uuid.UUID(prog["id"]),
+                "Core live",
+                project_id=uuid.UUID(core["id"]),
+                baseline_date=date.fromisoformat(day(90)),
+            )
+            await MilestoneService(adding, ws.user_id).create(body)  # written, uncommitted
+            moving = asyncio.ensure_future(move(prog, first))
+            await asyncio.sleep(1)
+            assert not moving.done(), move  # waiting for the milestone
+        (outcome,) = await asyncio.gather(moving, return_exceptions=True)
+        assert isinstance(outcome, Conflict), (move, outcome)
+        assert "1 milestone " in outcome.detail and "'Core live'" in outcome.detail
+        assert (await read(client, ws, f"tranches/{first['id']}"))["end_date"] is None
+        assert (await read(client, ws, f"programmes/{prog['id']}"))["end_date"] == day(300)

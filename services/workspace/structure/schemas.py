@@ -46,8 +46,21 @@ class ProgrammeCreate(msgspec.Struct, forbid_unknown_fields=True):
     forecast_cost: Cost | None = None
 
 
+ProgrammeEnd = Annotated[
+    date,
+    Meta(
+        description=(
+            "The programme's planned end. Every milestone's baseline falls on or before it: it "
+            "does not move earlier than one (409 on end_date counting them and naming the "
+            "first); re-baseline those through a change request first."
+        )
+    ),
+]
+
+
 class ProgrammeUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True):
-    """Only the fields sent are changed; send ``null`` to clear a date or the owner."""
+    """Only the fields sent are changed; send ``null`` to clear a date or the owner. The planned
+    end does not move before a milestone's baseline (409)."""
 
     name: Name | UnsetType = UNSET
     description: Description | UnsetType = UNSET
@@ -55,7 +68,7 @@ class ProgrammeUpdate(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=
     vision: Description | UnsetType = UNSET
     state: ProgrammeState | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
-    end_date: date | UnsetType | None = UNSET
+    end_date: ProgrammeEnd | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
     budget: Cost | UnsetType | None = UNSET
     forecast_cost: Cost | UnsetType | None = UNSET
@@ -104,6 +117,17 @@ class TrancheCreate(msgspec.Struct, forbid_unknown_fields=True):
     state: TrancheState = TrancheState.PLANNED
 
 
+TrancheEnd = Annotated[
+    date,
+    Meta(
+        description=(
+            "The tranche's end. Its milestones' baselines (those naming it, and those of its "
+            "projects naming none) fall on or before it: it does not move earlier than one (409 "
+            "on end_date counting them and naming the first); re-baseline those through a change "
+            "request first."
+        )
+    ),
+]
 TrancheStep = Annotated[
     TrancheState,
     Meta(
@@ -132,14 +156,15 @@ class TrancheUpdate(Patch):
     (a closed one reopened, ``started`` or ``planned`` again; a started one put back to
     ``planned``), to correct a mistaken close or start, only by a workspace admin or owner (403
     for anyone else): while closed it takes no new or re-dated milestones. A closed tranche is
-    not deleted (409): it is kept on record, and reopened first to correct a mistaken close."""
+    not deleted (409): it is kept on record, and reopened first to correct a mistaken close. The
+    end does not move before a baseline of the tranche's milestones (409)."""
 
     name: Name | UnsetType = UNSET
     purpose: Description | UnsetType = UNSET
     capabilities: Lines | UnsetType = UNSET
     position: Position | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
-    end_date: date | UnsetType | None = UNSET
+    end_date: TrancheEnd | UnsetType | None = UNSET
     state: TrancheStep | UnsetType = UNSET
 
 

@@ -125,9 +125,20 @@ class ProgrammeService:
         return await self.repository.add(programme, auto_refresh=True)
 
     async def update(self, programme: Programme, changes: dict[str, object]) -> Programme:
+        old_end = programme.end_date
         for field, value in changes.items():
             setattr(programme, field, value)
         check_dates(programme.start_date, programme.end_date)
+        end = programme.end_date
+        if end is not None and (old_end is None or end < old_end):
+            # The programme's planned end does not move before a milestone's baseline (the
+            # plan falls within it). Its row is held first, so a milestone written meanwhile
+            # (which reads the end FOR SHARE) is counted.
+            with self.session.no_autoflush:
+                await lock_programme(self.session, programme.id)
+                await refuse_baselines_past(
+                    self.session, MilestoneFilter(programme_id=programme.id), end, "programme"
+                )
         if self.session.is_modified(programme):  # a PATCH changing nothing leaves it as it was
             programme.updated_by = self.actor_id
         await self.session.flush()
@@ -205,6 +216,8 @@ class TrancheService(RegisterService[Tranche]):
             self.check_reopening(row)
         elif was_under_way and row.state not in UNDER_WAY:
             self.check_unstarting(row)
+        if before is not None and "end_date" in before:
+            await self.check_end_after_baselines(row, before["end_date"])
 
     def check_reopening(self, row: Tranche) -> None:
         """A closed tranche is reopened (to correct a mistaken close) by a workspace admin or
@@ -231,6 +244,20 @@ class TrancheService(RegisterService[Tranche]):
                     field_error("state", "a started tranche is un-started by an admin or owner")
                 ],
             )
+
+    async def check_end_after_baselines(self, row: Tranche, old_end: date | None) -> None:
+        """The tranche's end does not move before a baseline of its milestones (those naming
+        it, and those naming none of its projects): the baseline is the plan and falls within
+        the tranche (:meth:`MilestoneService.check_baseline_within_bounds`). Its row is held
+        first, so a milestone written meanwhile (which holds it ``FOR SHARE``) is counted."""
+        if row.end_date is None or (old_end is not None and row.end_date >= old_end):
+            return
+        await self.session.execute(
+            select(Tranche.id).where(Tranche.id == row.id).with_for_update(key_share=True)
+        )
+        await refuse_baselines_past(
+            self.session, MilestoneFilter(tranche_id=row.id), row.end_date, "tranche"
+        )
 
     async def check_way_out(self, row: Tranche) -> None:
         """A tranche closes through its end-of-tranche review: its exit gates (those on the
@@ -530,6 +557,33 @@ async def refuse_closed_tranche(
         )
 
 
+async def refuse_baselines_past(
+    session: AsyncSession, milestones: MilestoneFilter, end: date, what: str
+) -> None:
+    """409 on ``end_date`` when ``milestones`` has some baselined after ``end``, the new end of
+    the ``what`` (tranche or programme) they are planned within: counted and the first few
+    named, in one query, to be re-baselined through a change request first."""
+    found = (
+        await session.execute(
+            select(Milestone.title, Milestone.baseline_date, func.count().over())
+            .where(*milestones.conditions(), Milestone.baseline_date > end)
+            .order_by(Milestone.baseline_date, Milestone.title, Milestone.id)
+            .limit(3)
+        )
+    ).all()
+    if not found:
+        return
+    total = int(found[0][2])
+    named = ", ".join(f"'{title}' ({baseline})" for title, baseline, _ in found)
+    more = f" and {total - len(found)} more" if total > len(found) else ""
+    raise Conflict(
+        f"{plural(total, 'milestone')} of the {what} would be planned after its end ({end}): "
+        f"{named}{more}. A milestone's baseline falls within its tranche and the programme: "
+        "re-baseline them through a change request first, then move the end.",
+        errors=[field_error("end_date", f"milestones are baselined after this {what} end")],
+    )
+
+
 def dependencies_naming(
     *, project_id: uuid.UUID | None = None, milestone_id: uuid.UUID | None = None
 ) -> ColumnElement[bool]:
@@ -764,8 +818,12 @@ class MilestoneService(RegisterService[Milestone]):
         if not changed:
             return
         tranche = await tranche_of(self.session, row.tranche_id, row.project_id)
+        # Held FOR SHARE until the write commits, as the tranche is (refuse_closed_tranche):
+        # the programme's end moving earlier meanwhile waits, then counts this baseline.
         programme_end = await self.session.scalar(
-            select(Programme.end_date).where(Programme.id == row.programme_id)
+            select(Programme.end_date)
+            .where(Programme.id == row.programme_id)
+            .with_for_update(read=True)
         )
         problem = rebaseline_problem(
             Rebaselining(
