@@ -723,3 +723,48 @@ async def test_an_end_moved_as_a_milestone_is_planned_waits_and_counts_it(
         assert "1 milestone " in outcome.detail and "'Core live'" in outcome.detail
         assert (await read(client, ws, f"tranches/{first['id']}"))["end_date"] is None
         assert (await read(client, ws, f"programmes/{prog['id']}"))["end_date"] == day(300)
+
+
+async def test_a_closed_tranches_record_stays_in_it(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """What was achieved or dropped in a closed tranche, and when it ran, is its record: only a
+    milestone still to deliver is carried out of it, and its dates are corrected by reopening
+    it (an admin's or owner's), not by editing a closed tranche."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    (first, _), (core, portal) = await two_tranches(client, ws, prog, "Core", "Portal")
+    dated = await change(
+        client, ws, "tranches", first, {"start_date": day(-60), "end_date": day(-1)}
+    )
+    assert dated.status_code == 200, dated.text
+    done = await milestone(client, ws, prog, "Core designed", project_id=core["id"])
+    done = (await change(client, ws, "milestones", done, {"state": "achieved"})).json()
+    dropped = await milestone(client, ws, prog, "Core pilot", project_id=core["id"])
+    dropped = (await change(client, ws, "milestones", dropped, {"state": "cancelled"})).json()
+    still = await milestone(client, ws, prog, "Core live", project_id=core["id"])
+    closed = await change(client, ws, "tranches", dated.json(), {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+
+    for row in (done, dropped):
+        for body, field in (
+            ({"project_id": portal["id"]}, "project_id"),
+            ({"project_id": None}, "project_id"),
+        ):
+            moved = await change(client, ws, "milestones", row, body)
+            assert moved.status_code == 409, moved.text
+            assert "'Tranche 1'" in moved.json()["detail"], moved.text
+            assert [e["field"] for e in moved.json()["errors"]] == [field]
+        kept = await read(client, ws, f"milestones/{row['id']}")
+        assert (kept["project_id"], kept["version"]) == (core["id"], row["version"])
+    carried = await change(client, ws, "milestones", still, {"project_id": portal["id"]})
+    assert carried.status_code == 200, carried.text
+
+    for field, value in (("start_date", day(-90)), ("end_date", day(-2))):
+        re_dated = await change(client, ws, "tranches", closed.json(), {field: value})
+        assert re_dated.status_code == 409, re_dated.text
+        assert [e["field"] for e in re_dated.json()["errors"]] == [field]
+    tranche = await read(client, ws, f"tranches/{first['id']}")
+    assert (tranche["start_date"], tranche["end_date"]) == (day(-60), day(-1))
+    renamed = await change(client, ws, "tranches", closed.json(), {"name": "Foundations"})
+    assert renamed.status_code == 200, renamed.text

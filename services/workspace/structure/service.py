@@ -212,12 +212,25 @@ class TrancheService(RegisterService[Tranche]):
         was_closed = before is not None and before.get("state", row.state) == TrancheState.CLOSED
         if before is not None and row.state == TrancheState.CLOSED and not was_closed:
             await self.check_way_out(row)
+        if was_closed and row.state == TrancheState.CLOSED:
+            self.refuse_re_dating(row, before)
         if was_closed and row.state != TrancheState.CLOSED:
             self.check_reopening(row)
         elif was_under_way and row.state not in UNDER_WAY:
             self.check_unstarting(row)
         if before is not None and "end_date" in before:
             await self.check_end_after_baselines(row, before["end_date"])
+
+    def refuse_re_dating(self, row: Tranche, before: dict[str, Any] | None) -> None:
+        """A closed tranche's dates are history, as its milestones' are (409): an admin or owner
+        reopens it to correct them, and it closes again through its end-of-tranche review."""
+        for field in ("start_date", "end_date"):
+            if before is not None and field in before and before[field] != getattr(row, field):
+                raise Conflict(
+                    f"The tranche '{row.name}' is closed: its dates are history. An admin or "
+                    "owner reopens it to correct them.",
+                    errors=[field_error(field, f"the tranche '{row.name}' is closed")],
+                )
 
     def check_reopening(self, row: Tranche) -> None:
         """A closed tranche is reopened (to correct a mistaken close) by a workspace admin or
@@ -795,9 +808,34 @@ class MilestoneService(RegisterService[Milestone]):
             if not moved and not re_dated:
                 return
             field = (moved or re_dated)[0]
+            if moved:
+                await self.refuse_leaving_closed_tranche(row, before, field)
         await refuse_closed_tranche(
             self.session, row.tranche_id, row.project_id, field, "milestone"
         )
+
+    async def refuse_leaving_closed_tranche(
+        self, row: Milestone, before: dict[str, Any], field: str
+    ) -> None:
+        """Only a milestone still to deliver (planned or missed) is carried out of a closed
+        tranche: one achieved or cancelled there is its record, and moving it out would empty
+        the closed tranche's history (409 on the field that moves it)."""
+        state = MilestoneState(before.get("state", row.state))
+        if state in (MilestoneState.PLANNED, MilestoneState.MISSED):
+            return
+        tranche = await tranche_of(
+            self.session,
+            before.get("tranche_id", row.tranche_id),
+            before.get("project_id", row.project_id),
+            share=True,
+        )
+        if tranche is not None and tranche.state is TrancheState.CLOSED:
+            raise Conflict(
+                f"The milestone '{row.title}' was {state} in the tranche '{tranche.name}', "
+                "which is closed: it stays there on record (only a milestone still to deliver "
+                "is carried over to a tranche still open).",
+                errors=[field_error(field, f"the tranche '{tranche.name}' is closed")],
+            )
 
     async def check_baseline_within_bounds(
         self, row: Milestone, before: dict[str, Any] | None
