@@ -6,8 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from sqlalchemy import update
 
 from services.db.engine import Database
+from services.workspace.structure.models import Tranche, TrancheState
 from services.workspace.templates import service as pins
 from templates_library.seeding import seed
 from templates_library.upgrade import Action
@@ -143,3 +145,37 @@ async def test_a_new_milestone_of_a_project_still_on_is_added(handover: Seeded) 
     assert planned.action is Action.ADD
     added = await seeded.get("milestones", "milestone", "handover")
     assert added["title"] == "Handover"
+
+
+def first_tranche_later(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, the first tranche starting five days later."""
+    second_version(data)
+    data["tranches"][0]["start_day"] = 5
+
+
+async def test_a_closed_tranches_dates_are_held_as_the_api_refuses_re_dating_it(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    ws = await make_workspace()
+    pack = await publish_pack(None, first_tranche_later)
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+    seeded = Seeded(database, client, ws, pack)
+    before = await seeded.get("tranches", "tranche", "first")
+    # The client closed the first tranche (its review passed; set here directly).
+    async with in_workspace(database, ws.tenant_id) as session:
+        await session.execute(
+            update(Tranche)
+            .where(Tranche.id == seeded.id("tranche", "first"))
+            .values(state=TrancheState.CLOSED)
+        )
+
+    planned = entry(await seeded.plan(), "tranche", "first")
+    applied = await seeded.apply()
+
+    assert planned.action is Action.CONFLICT
+    assert "closed: its dates are history" in planned.reason
+    assert entry(applied, "tranche", "first") == planned
+    after = await seeded.get("tranches", "tranche", "first")
+    assert after["start_date"] == before["start_date"]
+    # The rest of the upgrade went on.
+    assert (await seeded.get("boards", "board", "board"))["cadence"] == "fortnightly"
