@@ -218,6 +218,17 @@ async def owner_headers(settings: Settings, run_id: uuid.UUID | str) -> dict[str
     return {"Authorization": f"Bearer {invitation_secret(settings, run)}"}
 
 
+async def provisioned(
+    client: AsyncTestClient[Litestar], database: Database, env: Env, **signup: Any
+) -> tuple[str, dict[str, str]]:
+    """A workspace made by a real signup (``signup`` changes its body); its slug and its
+    owner's headers."""
+    body = signup_body(**signup)
+    answer = await client.post(SIGNUP, json=body)
+    await wait_for_run(database, answer.json()["run_id"], succeeded)
+    return body["slug"], await owner_headers(env.settings, answer.json()["run_id"])
+
+
 async def platform_admin_headers(database: Database) -> dict[str, str]:
     async with database.transaction() as session:
         user = await identity.create_user(

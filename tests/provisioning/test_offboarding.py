@@ -23,11 +23,9 @@ from services.storage.service import Storage
 from services.tenancy import service as tenancy
 from services.tenancy.models import Tenant, TenantState
 from tests.provisioning.conftest import (
-    SIGNUP,
     Env,
-    owner_headers,
     platform_admin_headers,
-    signup_body,
+    provisioned,
     succeeded,
     superuser_count,
     wait_for_run,
@@ -36,14 +34,6 @@ from tests.provisioning.conftest import (
 
 Client = AsyncTestClient[Litestar]
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-async def provisioned(client: Client, database: Database, env: Env) -> tuple[str, dict[str, str]]:
-    """A workspace made by a real signup; returns its slug and its owner's headers."""
-    body = signup_body()
-    answer = await client.post(SIGNUP, json=body)
-    await wait_for_run(database, answer.json()["run_id"], succeeded)
-    return body["slug"], await owner_headers(env.settings, answer.json()["run_id"])
 
 
 async def test_an_owner_offboards_and_the_workspace_is_exported_then_purged(

@@ -7,7 +7,6 @@ import csv
 import io
 import json
 import uuid
-from typing import Any
 
 import pytest
 from litestar import Litestar
@@ -20,10 +19,8 @@ from services.identity.models import Membership, Role, User
 from services.storage.service import Storage
 from services.tenancy import service as tenancy
 from tests.provisioning.conftest import (
-    SIGNUP,
     Env,
-    owner_headers,
-    signup_body,
+    provisioned,
     succeeded,
     wait_for_run,
 )
@@ -33,15 +30,6 @@ pytestmark = pytest.mark.usefixtures("worker")
 
 BOM = b"\xef\xbb\xbf"
 FORMULA = '=HYPERLINK("http://x.example")'
-
-
-async def provisioned(
-    client: Client, database: Database, env: Env, **signup: Any
-) -> tuple[str, dict[str, str]]:
-    body = signup_body(**signup)
-    answer = await client.post(SIGNUP, json=body)
-    await wait_for_run(database, answer.json()["run_id"], succeeded)
-    return body["slug"], await owner_headers(env.settings, answer.json()["run_id"])
 
 
 async def offboarded(

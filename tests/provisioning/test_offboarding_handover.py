@@ -20,8 +20,8 @@ from services.tenancy import service as tenancy
 from tests.provisioning.conftest import (
     SIGNUP,
     Env,
-    owner_headers,
     platform_admin_headers,
+    provisioned,
     signup_body,
     succeeded,
     wait_for_run,
@@ -29,13 +29,6 @@ from tests.provisioning.conftest import (
 
 Client = AsyncTestClient[Litestar]
 pytestmark = pytest.mark.usefixtures("worker")
-
-
-async def provisioned(client: Client, database: Database, env: Env) -> tuple[str, dict[str, str]]:
-    body = signup_body()
-    answer = await client.post(SIGNUP, json=body)
-    await wait_for_run(database, answer.json()["run_id"], succeeded)
-    return body["slug"], await owner_headers(env.settings, answer.json()["run_id"])
 
 
 async def test_the_completed_offboarding_hands_the_export_to_whoever_reads_its_status(
