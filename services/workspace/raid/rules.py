@@ -138,6 +138,17 @@ class DependencyLinks:
 NO_LINKS = DependencyLinks()
 
 
+def need_date(need_by: date | None, links: DependencyLinks) -> date | None:
+    """The date a dependency is needed by: its typed need-by date, else the needing milestone's
+    (actual, else forecast, else baseline) unless that milestone is cancelled."""
+    if need_by is not None:
+        return need_by
+    needing = links.needing
+    if needing is None or needing.state is MilestoneState.CANCELLED:
+        return None
+    return needing.actual or needing.planned
+
+
 def dependency_rag(
     status: DependencyStatus,
     need_by: date | None,
@@ -168,9 +179,7 @@ def dependency_rag(
     delivering = links.delivering
     if delivering is not None and delivering.state is MilestoneState.CANCELLED:
         return Rag.RED  # nothing will deliver it, needed by a date or not
-    needing = links.needing
-    if need_by is None and needing is not None and needing.state is not MilestoneState.CANCELLED:
-        need_by = needing.actual or needing.planned
+    need_by = need_date(need_by, links)
     if need_by is None:
         return None
     if delivering is not None:

@@ -40,13 +40,14 @@ from services.workspace.raid.rules import (
     LinkedMilestone,
     RiskLevels,
     dependency_rag,
+    need_date,
     residual_problems,
     responses_for,
     risk_score,
     risk_trend,
 )
 from services.workspace.registers import RegisterService, between, equal, invalid
-from services.workspace.structure.models import Milestone, MilestoneState, Project, ProjectState
+from services.workspace.structure.models import Milestone, Project, ProjectState
 
 # --- risks --------------------------------------------------------------------------------------
 
@@ -540,29 +541,18 @@ async def dependency_rags(
     }
 
 
-def needed_by(dependency: Dependency, links: DependencyLinks) -> date | None:
-    """The date ``dependency`` is needed by, as its RAG reads it: its need-by date, else the
-    needing milestone's (actual, else forecast, else baseline) unless that one is cancelled."""
-    if dependency.need_by_date is not None:
-        return dependency.need_by_date
-    needing = links.needing
-    if needing is None or needing.state is MilestoneState.CANCELLED:
-        return None
-    return needing.actual or needing.planned
-
-
 async def dependencies_rated(
     session: AsyncSession, dependencies: Sequence[Dependency]
 ) -> list[tuple[Dependency, Rag | None, date | None]]:
     """Each dependency with its RAG (as :func:`dependency_rags`) and the date it is needed by
-    (:func:`needed_by`), in a fixed number of queries."""
+    (:func:`~services.workspace.raid.rules.need_date`), in a fixed number of queries."""
     today = clock.today(session)
     links = await dependency_links(session, dependencies)
     return [
         (
             d,
             dependency_rag(d.status, d.need_by_date, d.committed_date, today, links[d.id]),
-            needed_by(d, links[d.id]),
+            need_date(d.need_by_date, links[d.id]),
         )
         for d in dependencies
     ]
