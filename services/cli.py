@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from datetime import timedelta
 from functools import wraps
 from importlib.metadata import entry_points
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, NoReturn, ParamSpec, TypeVar
 
 import click
 from click.core import ParameterSource
@@ -29,7 +29,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     click.echo(f"error: {message}", err=True)
     sys.exit(code)
 
@@ -187,6 +187,76 @@ def db_downgrade(revision: str) -> None:
     for cell, url in settings.cell_urls().items():
         migrate.downgrade(settings.owner_url(url), revision)
         click.echo(f"{cell}: at {migrate.current_revision(settings.owner_url(url))}")
+
+
+@db.command("check")
+@click.option("--tenant", "slugs", multiple=True, metavar="SLUG", help="Only this workspace.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per row found.")
+@click.option(
+    "--validate",
+    is_flag=True,
+    help="When no row is found, also validate the constraints added NOT VALID.",
+)
+@handles_errors
+def db_check(slugs: tuple[str, ...], as_json: bool, validate: bool) -> None:
+    """List stored rows that break a rule added after they were written.
+
+    Nothing is changed: put each row right through the API, where every rule applies. Exits 1
+    when a row is found, so a scheduled run can raise an alert. With --validate and no row found,
+    the database's NOT VALID constraints are validated (on every workspace, so not with --tenant).
+    """
+    import dataclasses
+    import json
+
+    from services import dbcheck
+    from services.db.engine import Database
+
+    if validate and slugs:
+        raise click.UsageError("--validate checks every workspace: leave out --tenant")
+    settings = settings_from_env()
+
+    async def work() -> list[dbcheck.Finding]:
+        database = Database(settings)
+        try:
+            return await dbcheck.find(database, slugs)
+        finally:
+            await database.dispose()
+
+    try:
+        findings = run_async(work())
+    except LookupError as error:
+        _fail(str(error), 2)
+    for found in findings:
+        if as_json:
+            click.echo(json.dumps(dataclasses.asdict(found), default=str))
+        else:
+            where = f"{found.tenant} {found.table} {found.row_id} {found.label!r}"
+            click.echo(f"{where}: {found.rule}: {found.message}")
+    if findings:
+        _fail(f"{len(findings)} row(s) break a rule; put them right through the API", 1)
+    if not as_json:
+        click.echo("no row breaks a rule")
+    if validate:
+        _validate_constraints(settings)
+
+
+def _validate_constraints(settings: Settings) -> None:
+    from sqlalchemy import create_engine
+    from sqlalchemy.pool import NullPool
+
+    from services.dbcheck import validate_constraints
+
+    for cell, url in settings.cell_urls().items():
+        engine = create_engine(settings.owner_url(url), poolclass=NullPool)
+        try:
+            with engine.connect() as connection:
+                done = validate_constraints(connection)
+        finally:
+            engine.dispose()
+        for table, name in done:
+            click.echo(f"{cell}: validated {name} on {table}")
+        if not done:
+            click.echo(f"{cell}: every constraint is valid")
 
 
 @db.command("current")
