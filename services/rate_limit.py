@@ -17,7 +17,11 @@ worker's periodic ``rate_limits.forget`` task (:func:`forget_ended`).
 What counts: every request to the route, refused ones (400, 409, 422 …) too, as Stripe counts
 them: the limit guards the door, and a 409 says whether a name is taken. But not an
 ``Idempotency-Key`` replay (answered ``Idempotent-Replayed: true``): it made nothing, and retrying
-safely must not cost the budget, so its hit is given back.
+safely must not cost the budget, so its hit is given back. Over the limit, a request whose
+``Idempotency-Key`` already has a stored answer in the route's control ledger
+(``opt={RATE_LIMIT_REPLAYS: "<ledger scope>"}``) is let through rather than refused: the handler
+replays that answer (and the hit is given back) or, the key having answered another request,
+refuses it (and the hit stays counted), before reading anything else of the request.
 
 This is a business limit (signups per address), not flood protection: a refused request still
 costs one small upsert. Floods are for the load balancer in front.
@@ -28,12 +32,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from litestar.datastructures import MutableScopeHeaders
+from litestar.datastructures import Headers, MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 from litestar.types import ASGIApp, Receive, Scope, Send
 from litestar.types.asgi_types import Message
-from sqlalchemy import Integer, String, case, cast, delete, func, update
+from sqlalchemy import Integer, String, case, cast, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,9 +45,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from services.db.base import CONTROL_SCHEMA, Base
 from services.db.engine import Database
 from services.errors import RateLimited
+from services.idempotency import ControlIdempotencyRecord
 
 # Route option: the name of the bucket the route's requests count against.
 RATE_LIMITED = "rate_limited"
+# Route option: the control ledger scope (``idempotency.control_ledger``) of the route's
+# ``Idempotency-Key``s; a key with a stored answer there is let through over the limit.
+RATE_LIMIT_REPLAYS = "rate_limit_replays"
 WINDOW_SECONDS = 60
 
 
@@ -141,7 +149,7 @@ class RateLimitMiddleware(ASGIMiddleware):
             "RateLimit-Remaining": str(max(0, self.limit - hits)),
             "RateLimit-Reset": str(resets_in),
         }
-        if hits > self.limit:
+        if hits > self.limit and not await self._answered_before(scope):
             raise RateLimited(
                 f"At most {self.limit} requests a {self._window()} from one address; "
                 f"try again in {resets_in} s.",
@@ -162,6 +170,22 @@ class RateLimitMiddleware(ASGIMiddleware):
             await send(message)
 
         await next_app(scope, receive, send_with_headers)
+
+    async def _answered_before(self, scope: Scope) -> bool:
+        """Whether the request's ``Idempotency-Key`` has a stored answer in the route's ledger:
+        it may be a replay, which is answered whatever the limit."""
+        ledger = scope["route_handler"].opt.get(RATE_LIMIT_REPLAYS)
+        key = Headers.from_scope(scope).get("idempotency-key")
+        if not ledger or not key:
+            return False
+        record = ControlIdempotencyRecord
+        answered = (
+            select(record.id)
+            .where(record.scope == ledger, record.key == key, record.status_code != 0)
+            .limit(1)
+        )
+        async with self.database.engine().connect() as connection:
+            return await connection.scalar(answered) is not None
 
     def _window(self) -> str:
         return "minute" if self.window_seconds == 60 else f"{self.window_seconds} s"

@@ -1,5 +1,6 @@
 """The signup rate limit counts every request but an ``Idempotency-Key`` replay: retrying safely
-does not cost the budget; a typo's 422 does (the limit guards the door, as Stripe's does)."""
+does not cost the budget, and is answered even over the limit; a typo's 422 does (the limit
+guards the door, as Stripe's does)."""
 
 from __future__ import annotations
 
@@ -68,8 +69,24 @@ async def test_replays_do_not_use_up_the_limit_and_refused_requests_do(
         second = await client.post(SIGNUPS, json=signup())
         assert second.status_code == 202, second.text
         assert (await client.post(SIGNUPS, json=signup())).status_code == 429
-        # Over the limit, a replay is refused too: the limit is checked before it is read.
-        assert (await client.post(SIGNUPS, json=body, headers=key)).status_code == 429
+        assert await hits(database) == 4
+        # Over the limit, a replay is answered all the same, and costs nothing.
+        late = await client.post(SIGNUPS, json=body, headers=key)
+        assert late.status_code == 202, late.text
+        assert late.headers["Idempotent-Replayed"] == "true"
+        assert late.json() == first.json()
+        assert late.headers["RateLimit-Remaining"] == "0"
+        assert await hits(database) == 4
+        # Its key on another request is refused without a word about that request, and counts.
+        other = {**signup(), "slug": first.json()["slug"]}
+        reused = await client.post(SIGNUPS, json=other, headers=key)
+        assert reused.status_code == 422, reused.text
+        assert reused.json()["code"] == "idempotency-key-reused"
+        assert await hits(database) == 5
+        # A key that has answered nothing is no way past the limit.
+        fresh = {"Idempotency-Key": str(uuid.uuid4())}
+        assert (await client.post(SIGNUPS, json=signup(), headers=fresh)).status_code == 429
+        assert await hits(database) == 6
     async with database.transaction() as session:
         await session.execute(
             text("DELETE FROM control.rate_limit_windows WHERE key = :k"), {"k": KEY}

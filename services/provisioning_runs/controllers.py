@@ -45,7 +45,7 @@ from services.provisioning_runs.schemas import (
     SignupAccepted,
     SignupCreate,
 )
-from services.rate_limit import RATE_LIMITED
+from services.rate_limit import RATE_LIMIT_REPLAYS, RATE_LIMITED
 from services.storage.service import Storage, StorageError
 from services.tenancy import service as tenancy
 from services.text import NO_NUL
@@ -179,14 +179,16 @@ class SignupController(Controller):
     @post(
         "/",
         status_code=202,
-        opt={RATE_LIMITED: "signups"},
+        opt={RATE_LIMITED: "signups", RATE_LIMIT_REPLAYS: runs.SIGNUP_LEDGER},
         responses=problem_responses(Conflict, IdempotencyKeyReused, RateLimited),
         summary="Sign up: a new client workspace, provisioned in seconds",
         description=(
             "Public. Checks everything up front, reserves the slug and answers at once; the "
             "workspace is made by a provisioning run — poll `status_url` for its progress. "
             "`plan` is one of the configured plan keys (billing comes later). Rate-limited per "
-            "client address."
+            "client address; a retry with the `Idempotency-Key` of a signup already answered is "
+            "answered that first answer (`Idempotent-Replayed: true`), even over the limit, and "
+            "does not count against it."
         ),
     )
     async def sign_up(
@@ -197,6 +199,11 @@ class SignupController(Controller):
         control_session: NamedDependency[AsyncSession],
         idempotency_key: IdempotencyKey = None,
     ) -> Response[SignupAccepted]:
+        request_fingerprint = idempotency.fingerprint("POST", request.url.path, data)
+        if idempotency_key is not None:
+            replay = await runs.signup_replay(control_session, idempotency_key, request_fingerprint)
+            if replay is not None:
+                return _signup_response(replay)
         plan = await runs.check_signup(control_session, settings_of(state), data)
         made: list[tuple[uuid.UUID, uuid.UUID]] = []
 
@@ -209,22 +216,22 @@ class SignupController(Controller):
             return 202, msgspec.to_builtins(accepted)
 
         outcome = await idempotency.run_once(
-            control_session,
-            idempotency_key,
-            idempotency.fingerprint("POST", request.url.path, data),
-            create,
-            idempotency.control_ledger("signups"),
+            control_session, idempotency_key, request_fingerprint, create, runs.signup_ledger()
         )
         # The run must be visible before a worker looks for it: commit, then hand it over.
         await control_session.commit()
         for run_id, tenant_id in made:
             await job_queue(state).nudge(run_id, tenant_id)
-        body = msgspec.convert(outcome.body, SignupAccepted)
-        return Response(
-            body,
-            status_code=outcome.status_code,
-            headers=_accepted_headers(body.run_id, outcome.replayed),
-        )
+        return _signup_response(outcome)
+
+
+def _signup_response(outcome: idempotency.Outcome) -> Response[SignupAccepted]:
+    body = msgspec.convert(outcome.body, SignupAccepted)
+    return Response(
+        body,
+        status_code=outcome.status_code,
+        headers=_accepted_headers(body.run_id, outcome.replayed),
+    )
 
 
 class ProvisioningRunController(Controller):

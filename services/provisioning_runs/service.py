@@ -27,7 +27,13 @@ from services import idempotency
 from services.catalogue import service as catalogue
 from services.config import Settings
 from services.db.base import utcnow
-from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.errors import (
+    Conflict,
+    IdempotencyKeyReused,
+    NotFound,
+    ValidationFailed,
+    field_error,
+)
 from services.identity import service as identity
 from services.provisioning_runs import export_retention
 from services.provisioning_runs.models import (
@@ -234,6 +240,33 @@ async def start_signup(session: AsyncSession, plan: SignupPlan) -> ProvisioningR
     )
 
 
+SIGNUP_LEDGER = "signups"
+"""The control ledger of signups' ``Idempotency-Key``s (the signup rate limit reads it too:
+a replay is answered over the limit)."""
+
+
+def signup_ledger() -> idempotency.Ledger:
+    return idempotency.control_ledger(SIGNUP_LEDGER)
+
+
+async def signup_replay(
+    session: AsyncSession, key: str, request_fingerprint: str
+) -> idempotency.Outcome | None:
+    """The first answer to a signup retried with its ``Idempotency-Key``, looked up before the
+    signup is checked: a replay makes nothing, so it is answered whatever has changed since
+    (the slug now taken by its own run, a plan withdrawn) and whatever the rate limit says.
+    None if the key has no answer yet; the key used for another request is refused (422)
+    before anything about this one is said."""
+    record = await _answered(session, signup_ledger(), key)
+    if record is None:
+        return None
+    if record.fingerprint != request_fingerprint:
+        raise IdempotencyKeyReused(
+            "This Idempotency-Key was used for a different request; use a new key."
+        )
+    return idempotency.Outcome(record.status_code, record.response_body, replayed=True)
+
+
 # ------------------------------------------------------------------------------- offboarding
 
 
@@ -314,18 +347,25 @@ async def offboarding_replay(
     the retry once the run has done its work (the workspace deleted, the requester's token
     revoked): None unless ``key`` answered this very request (the fingerprint names the user).
     A token revoked at ``revoked_at`` replays only an answer given while it was still good."""
-    scope = offboarding_ledger(tenant_id).owner["scope"]
-    record = await session.scalar(
-        select(idempotency.ControlIdempotencyRecord).where(
-            idempotency.ControlIdempotencyRecord.scope == scope,
-            idempotency.ControlIdempotencyRecord.key == key,
-        )
-    )
-    if record is None or record.status_code == 0 or record.fingerprint != request_fingerprint:
+    record = await _answered(session, offboarding_ledger(tenant_id), key)
+    if record is None or record.fingerprint != request_fingerprint:
         return None
     if revoked_at is not None and revoked_at < record.created_at:
         return None
     return idempotency.Outcome(record.status_code, record.response_body, replayed=True)
+
+
+async def _answered(
+    session: AsyncSession, ledger: idempotency.Ledger, key: str
+) -> idempotency.ControlIdempotencyRecord | None:
+    """The stored answer to ``key`` in a control ``ledger``; None if there is none (yet)."""
+    record = await session.scalar(
+        select(idempotency.ControlIdempotencyRecord).where(
+            idempotency.ControlIdempotencyRecord.scope == ledger.owner["scope"],
+            idempotency.ControlIdempotencyRecord.key == key,
+        )
+    )
+    return None if record is None or record.status_code == 0 else record
 
 
 # ------------------------------------------------------------------------------- reading runs
