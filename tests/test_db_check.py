@@ -14,7 +14,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import update
 
 from services import dbcheck
-from services.cli import cli
+from services.cli import _sync_cells, cli
 from services.config import Settings, load_settings
 from services.db.engine import Database
 from services.db.tenant_scope import TenantScope
@@ -180,16 +180,7 @@ def own_database(
         cells={},
         log_level="WARNING",
     )
-
-    async def record_cells() -> None:
-        db = Database(settings)
-        try:
-            async with db.transaction() as session:
-                await tenancy.sync_cells(session, settings)
-        finally:
-            await db.dispose()
-
-    asyncio.run(record_cells())
+    asyncio.run(_sync_cells(settings))  # as `pmo db upgrade` records them
     return settings
 
 
