@@ -353,7 +353,9 @@ class ProvisioningRunController(Controller):
             "For an offboarding run that failed before any step that cannot be undone began "
             "(only the export ran): the workspace is what it was before again (`active`, say) "
             "and the run is `cancelled` (`cancelled_at`: when); it cannot be retried. What "
-            "its export had written is deleted (the run's `export_deleted_at` says when). "
+            "its export had written is deleted (the run's `export_deleted_at` says when; the "
+            "answer is the run as its status reads, so it says so unless S3 failed and the "
+            "hourly purge deletes it later). "
             "Refused (409) for a run that is not a failed offboarding, or once revoking access "
             "or purging has begun. The same `Idempotency-Key` answers the first answer again."
         ),
@@ -381,23 +383,42 @@ class ProvisioningRunController(Controller):
         # The cancellation stands once committed; its export is deleted after it (should S3
         # fail now, the workers' hourly purge deletes it).
         await control_session.commit()
-        if not outcome.replayed and outcome.status_code == 200:
-            await _delete_cancelled_export(state, run_id)
+        body = outcome.body
+        if not outcome.replayed and await _delete_cancelled_export(state, run_id):
+            # The answer is the run as it reads now (GET): the deletion's `export_deleted_at`
+            # too, and so is the answer a retry with the same key replays.
+            run = await runs.get_run(control_session, run_id)
+            emails = await runs.requesters(control_session, [run])
+            read = RunRead.of(run, runs.progress(run.steps), staff=True, emails=emails)
+            body = msgspec.to_builtins(read)
+            if idempotency_key is not None:
+                await runs.restate_answer(
+                    control_session, _operator_ledger(principal), idempotency_key, body
+                )
+            await control_session.commit()
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return Response(
-            msgspec.convert(outcome.body, RunRead),
+            msgspec.convert(body, RunRead),
             status_code=outcome.status_code,
             headers=headers,
         )
 
 
-async def _delete_cancelled_export(state: State, run_id: uuid.UUID) -> None:
+async def _delete_cancelled_export(state: State, run_id: uuid.UUID) -> bool:
+    """Delete a cancelled run's partial export now; whether it was (and recorded on the run)."""
     try:
-        await export_retention.purge_exports(
+        purged = await export_retention.purge_exports(
             database(state), storage_of(state), retention_of(state), run_ids=[run_id]
         )
     except StorageError as exc:
         log.warning("provisioning.export.delete_postponed", run_id=str(run_id), error=str(exc))
+        return False
+    return bool(purged)
+
+
+def _operator_ledger(principal: Principal) -> idempotency.Ledger:
+    """Each operator's ``Idempotency-Key``s of run actions are their own."""
+    return idempotency.control_ledger(f"provisioning-runs:{principal.user_id}")
 
 
 async def _operated_once(
@@ -414,7 +435,7 @@ async def _operated_once(
         key,
         idempotency.fingerprint("POST", request.url.path, principal.user_id),
         operate,
-        idempotency.control_ledger(f"provisioning-runs:{principal.user_id}"),
+        _operator_ledger(principal),
     )
 
 

@@ -17,7 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, func, select, text
+from sqlalchemy import ColumnElement, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -353,6 +353,20 @@ async def offboarding_replay(
     if revoked_at is not None and revoked_at < record.created_at:
         return None
     return idempotency.Outcome(record.status_code, record.response_body, replayed=True)
+
+
+async def restate_answer(
+    session: AsyncSession, ledger: idempotency.Ledger, key: str, body: Any
+) -> None:
+    """Store ``body`` as the answer a retry with ``key`` replays: the first answer, completed
+    once the work that follows the commit (deleting a cancelled run's export) is done."""
+    record = idempotency.ControlIdempotencyRecord
+    await session.execute(
+        update(record)
+        .where(record.scope == ledger.owner["scope"], record.key == key, record.status_code != 0)
+        .values(response_body=body)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def _answered(

@@ -96,11 +96,19 @@ async def test_a_failed_offboarding_that_removed_nothing_is_cancelled_and_the_wo
     ).status_code == 403
     assert await tenant_state(isolated_database, tenant) is TenantState.OFFBOARDING
 
-    cancelled = await isolated_client.post(cancel, headers=staff)
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    cancelled = await isolated_client.post(cancel, headers={**staff, **key})
     assert cancelled.status_code == 200, cancelled.text
     body = cancelled.json()
     assert body["state"] == "cancelled" and body["cancelled_at"] is not None
     assert body["error"].startswith("cancelled; the workspace is active again (it had failed: ")
+    # The answer is the run as its status reads: the partial export's deletion included.
+    assert body["export_deleted_at"] is not None
+    assert body == (await isolated_client.get(f"{RUNS}/{run_id}", headers=staff)).json()
+    replayed = await isolated_client.post(cancel, headers={**staff, **key})
+    assert replayed.status_code == 200, replayed.text
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.json() == body
     assert await tenant_state(isolated_database, tenant) is TenantState.ACTIVE
     # Open again, with the owner's token as it was.
     assert (await isolated_client.get(settings, headers=owner)).status_code == 200
