@@ -51,6 +51,9 @@ class StatusReport(WorkspaceModel):
         # the programme's deletion takes both in one statement.
         workspace_foreign_key(["project_id"], "projects"),
         workspace_foreign_key(["supersedes_id"], "status_reports"),
+        # No cascade: a format a report follows is not deleted (a template upgrade removing it
+        # holds it back, as it does any row the client's data still names).
+        workspace_foreign_key(["format_id"], "report_formats"),
         UniqueConstraint(
             "tenant_id",
             "programme_id",
@@ -69,6 +72,8 @@ class StatusReport(WorkspaceModel):
     period_end: Mapped[date]
     revision: Mapped[int] = mapped_column(SmallInteger, default=1)
     supersedes_id: Mapped[uuid.UUID | None]
+    # The report format it follows (its RAG dimensions, top-N counts and sections), if any.
+    format_id: Mapped[uuid.UUID | None]
     state: Mapped[ReportState] = mapped_column(text_enum(ReportState), default=ReportState.DRAFT)
     summary: Mapped[str] = _comment()
     achievements: Mapped[str] = _comment()
