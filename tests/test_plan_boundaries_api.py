@@ -22,6 +22,7 @@ from services.workspace.structure.schemas import MilestoneCreate
 from services.workspace.structure.service import (
     MilestoneService,
     ProgrammeService,
+    ProjectService,
     TrancheService,
 )
 from tests.conftest import MakeWorkspace, Member, Workspace, in_workspace, join
@@ -768,3 +769,139 @@ async def test_a_closed_tranches_record_stays_in_it(
     assert (tranche["start_date"], tranche["end_date"]) == (day(-60), day(-1))
     renamed = await change(client, ws, "tranches", closed.json(), {"name": "Foundations"})
     assert renamed.status_code == 200, renamed.text
+
+
+async def test_a_project_leaves_a_closed_tranche_only_while_still_delivering(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """A project carried out of a closed tranche takes with it its milestones naming no tranche
+    of their own: it goes (to another tranche, or none) while none of them was achieved or
+    cancelled there and it is not closed or cancelled itself, as a milestone still to deliver
+    is carried over. Otherwise it is the closed tranche's record and stays (409 naming it)."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    (first, second), (core, _) = await two_tranches(client, ws, prog, "Core", "Portal")
+    pilot = await make(
+        client,
+        ws,
+        "projects",
+        {"programme_id": prog["id"], "name": "Pilot", "tranche_id": first["id"]},
+    )
+    ended = await make(
+        client,
+        ws,
+        "projects",
+        {"programme_id": prog["id"], "name": "Spike", "tranche_id": first["id"]},
+    )
+    ended = (await change(client, ws, "projects", ended, {"state": "closed"})).json()
+    done = await milestone(client, ws, prog, "Core designed", project_id=core["id"])
+    done = (await change(client, ws, "milestones", done, {"state": "achieved"})).json()
+    dropped = await milestone(client, ws, prog, "Core pilot", project_id=core["id"])
+    dropped = (await change(client, ws, "milestones", dropped, {"state": "cancelled"})).json()
+    await milestone(client, ws, prog, "Core live", project_id=core["id"])
+    still = await milestone(client, ws, prog, "Pilot live", project_id=pilot["id"])
+    missed = await milestone(client, ws, prog, "Pilot review", project_id=pilot["id"])
+    missed = (await change(client, ws, "milestones", missed, {"state": "missed"})).json()
+    loose = await make(
+        client,
+        ws,
+        "projects",
+        {"programme_id": prog["id"], "name": "Loose", "tranche_id": first["id"]},
+    )
+    signed_off = await milestone(
+        client, ws, prog, "Loose signed off", project_id=loose["id"], tranche_id=first["id"]
+    )
+    signed_off = (await change(client, ws, "milestones", signed_off, {"state": "achieved"})).json()
+    closed = await change(client, ws, "tranches", first, {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+
+    for row, named in ((core, ("'Core designed'", "'Core pilot'")), (ended, ("closed",))):
+        for target in (second["id"], None):
+            refused = await change(client, ws, "projects", row, {"tranche_id": target})
+            assert refused.status_code == 409, refused.text
+            detail = refused.json()["detail"]
+            assert "'Tranche 1'" in detail and all(n in detail for n in named), detail
+            assert [e["field"] for e in refused.json()["errors"]] == ["tranche_id"]
+        kept = await read(client, ws, f"projects/{row['id']}")
+        assert (kept["tranche_id"], kept["version"]) == (first["id"], row["version"])
+    for row in (done, dropped):
+        kept = await read(client, ws, f"milestones/{row['id']}")
+        assert kept["version"] == row["version"]
+    in_first = await read(client, ws, "milestones", tranche_id=first["id"])
+    assert {m["title"] for m in in_first["items"]} >= {"Core designed", "Core pilot"}
+
+    # Still delivering (planned and missed milestones), it is carried on with them.
+    carried = await change(client, ws, "projects", pilot, {"tranche_id": second["id"]})
+    assert carried.status_code == 200, carried.text
+    in_second = await read(client, ws, "milestones", tranche_id=second["id"])
+    assert {still["id"], missed["id"]} <= {m["id"] for m in in_second["items"]}
+    # One whose milestone on record names the tranche itself leaves it that milestone, and goes
+    # (to no tranche: moving to another, the milestone would have to agree with it).
+    left = await change(client, ws, "projects", loose, {"tranche_id": None})
+    assert left.status_code == 200, left.text
+    kept = await read(client, ws, f"milestones/{signed_off['id']}")
+    assert (kept["tranche_id"], kept["version"]) == (first["id"], signed_off["version"])
+
+
+async def test_a_project_moved_out_as_its_tranche_closes_waits_and_is_refused(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """The project's check holds the tranche's row (FOR SHARE) while it reads whether the
+    tranche is closed: a project moved out while the close is written waits for it, and is
+    then refused, its achieved milestone staying in the tranche the close made history."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    (first, second), (core, _) = await two_tranches(client, ws, prog, "Core", "Portal")
+    done = await milestone(client, ws, prog, "Core designed", project_id=core["id"])
+    assert (await change(client, ws, "milestones", done, {"state": "achieved"})).status_code == 200
+
+    async def move(target: uuid.UUID | None) -> Any:
+        async with in_workspace(database, ws.tenant_id) as moving:
+            projects = ProjectService(moving, ws.user_id, Role.OWNER)
+            project = await projects.get(uuid.UUID(core["id"]))
+            return await projects.update(project, {"tranche_id": target})
+
+    async with in_workspace(database, ws.tenant_id) as closing:
+        tranches = TrancheService(closing, ws.user_id, Role.OWNER)
+        tranche = await tranches.get(uuid.UUID(first["id"]))
+        await tranches.update(tranche, {"state": TrancheState.CLOSED})  # written, uncommitted
+        moving = [
+            asyncio.ensure_future(move(uuid.UUID(second["id"]))),
+            asyncio.ensure_future(move(None)),
+        ]
+        await asyncio.sleep(1)
+        assert not any(task.done() for task in moving)  # waiting for the close
+    outcomes = await asyncio.gather(*moving, return_exceptions=True)
+    for outcome in outcomes:
+        assert isinstance(outcome, Conflict), outcome
+        assert "'Tranche 1'" in outcome.detail and "'Core designed'" in outcome.detail
+    assert (await read(client, ws, f"projects/{core['id']}"))["tranche_id"] == first["id"]
+
+
+async def test_a_closed_tranches_wording_is_still_corrected(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """Fixing a typo in history is normal: a closed tranche's name, purpose and capabilities are
+    still changed (by a member too), and the API says so; its dates and contents are what is
+    fixed (test_a_closed_tranches_record_stays_in_it)."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    first = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "Tranch 1"})
+    closed = await change(client, ws, "tranches", first, {"state": "closed"})
+    assert closed.status_code == 200, closed.text
+    body = {"name": "Tranche 1", "purpose": "Core systems", "capabilities": ["Billing live"]}
+    corrected = await change(client, ws, "tranches", closed.json(), body)
+    assert corrected.status_code == 200, corrected.text
+    tranche = await read(client, ws, f"tranches/{first['id']}")
+    assert {k: tranche[k] for k in (*body, "state")} == {**body, "state": "closed"}
+
+    schemas = (await client.get("/schema/openapi.json")).json()["components"]["schemas"]
+    fields = schemas["TrancheUpdate"]["properties"]
+    for field in body:
+        described = " ".join(
+            s.get("description", "") for s in [fields[field], *fields[field].get("oneOf", [])]
+        )
+        assert "closed" in described, (field, fields[field])
+    project = schemas["ProjectUpdate"]["properties"]["tranche_id"]
+    described = " ".join(s.get("description", "") for s in [project, *project.get("oneOf", [])])
+    assert "leaves a closed one" in described, project

@@ -142,6 +142,16 @@ TrancheStep = Annotated[
     ),
 ]
 
+ClosedTrancheText = Meta(
+    description=(
+        "Still changed once the tranche is closed, as are its name, purpose and capabilities: "
+        "correcting the wording of its record is normal. What a closed tranche did is fixed: "
+        "its dates (409; an admin or owner reopens it to correct them) and what is in it (409: "
+        "no milestone or project joins it, none achieved, cancelled or closed there leaves, "
+        "none of its milestones is re-dated)."
+    )
+)
+
 
 class TrancheUpdate(Patch):
     """Moving to ``started`` needs every gate on the way in (the tranche's entry gates, the exit
@@ -156,12 +166,14 @@ class TrancheUpdate(Patch):
     (a closed one reopened, ``started`` or ``planned`` again; a started one put back to
     ``planned``), to correct a mistaken close or start, only by a workspace admin or owner (403
     for anyone else): while closed it takes no new or re-dated milestones. A closed tranche is
-    not deleted (409): it is kept on record, and reopened first to correct a mistaken close. The
-    end does not move before a baseline of the tranche's milestones (409)."""
+    not deleted (409): it is kept on record, and reopened first to correct a mistaken close.
+    While closed it still takes a corrected name, purpose or capabilities (and a position, under
+    the gate rules above); its dates, and what is in it, are fixed (409). The end does not move
+    before a baseline of the tranche's milestones (409)."""
 
-    name: Name | UnsetType = UNSET
-    purpose: Description | UnsetType = UNSET
-    capabilities: Lines | UnsetType = UNSET
+    name: Annotated[Name, ClosedTrancheText] | UnsetType = UNSET
+    purpose: Annotated[Description, ClosedTrancheText] | UnsetType = UNSET
+    capabilities: Annotated[Lines, ClosedTrancheText] | UnsetType = UNSET
     position: Position | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: TrancheEnd | UnsetType | None = UNSET
@@ -208,9 +220,24 @@ class ProjectCreate(msgspec.Struct, forbid_unknown_fields=True):
     custom_fields: CustomValues = {}
 
 
+ProjectTranche = Annotated[
+    uuid.UUID,
+    Meta(
+        description=(
+            "The tranche the project is in; its milestones naming no tranche follow it. It does "
+            "not join a closed tranche (409). It leaves a closed one (for another, or none) only "
+            "while still delivering: not closed or cancelled itself, and none of its milestones "
+            "that follow it achieved or cancelled (409 naming the tranche and them: they are the "
+            "closed tranche's record). Carry its milestones still to deliver over one at a time "
+            "instead, or have an admin or owner reopen the tranche."
+        )
+    ),
+]
+
+
 class ProjectUpdate(Patch):
     name: Name | UnsetType = UNSET
-    tranche_id: uuid.UUID | UnsetType | None = UNSET
+    tranche_id: ProjectTranche | UnsetType | None = UNSET
     description: Description | UnsetType = UNSET
     kind: ProjectKind | UnsetType = UNSET
     approach: ProjectApproach | UnsetType = UNSET

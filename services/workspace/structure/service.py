@@ -459,6 +459,8 @@ class ProjectService(RegisterService[Project]):
         if before is None or "tranche_id" in before:
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
         moved = before is not None and before.get("tranche_id", row.tranche_id) != row.tranche_id
+        if before is not None and moved:
+            await self.refuse_leaving_closed_tranche(row, before)
         if before is None or moved:
             await refuse_closed_tranche(self.session, row.tranche_id, None, "tranche_id", "project")
         if moved and row.tranche_id is not None:
@@ -474,6 +476,48 @@ class ProjectService(RegisterService[Project]):
                 self.session, Dependency, dependencies_naming(project_id=row.id), self.actor_id
             )
         return updated
+
+    async def refuse_leaving_closed_tranche(self, row: Project, before: dict[str, Any]) -> None:
+        """A project is carried out of a closed tranche (to another, or to none) only while it
+        is still delivering, as a milestone is: neither closed nor cancelled itself, and none
+        of its milestones that take the tranche from it (naming none of their own) achieved or
+        cancelled. Those are the closed tranche's record, and would leave it with the project
+        (409 on ``tranche_id`` naming the tranche and the first few). What is still to deliver
+        is carried on: the milestones one at a time to a project of a tranche still open, or
+        the project once nothing it moves is on record; an admin or owner reopens the tranche
+        to correct it otherwise. The tranche's row, and those milestones', are held ``FOR
+        SHARE`` until the write commits: a close, or a milestone achieved, written meanwhile
+        is waited for and read once committed, and one written after waits for the move."""
+        tranche = await tranche_of(self.session, before["tranche_id"], None, share=True)
+        if tranche is None or tranche.state is not TrancheState.CLOSED:
+            return
+        state = ProjectState(before.get("state", row.state))
+        found = await self.session.execute(
+            select(Milestone.title, Milestone.state)
+            .where(Milestone.project_id == row.id, Milestone.tranche_id.is_(None))
+            .order_by(Milestone.title, Milestone.id)
+            .with_for_update(read=True)
+        )
+        done = MilestoneState.ACHIEVED, MilestoneState.CANCELLED
+        on_record = [f"'{title}' ({s})" for title, s in found.all() if s in done]
+        if state not in ENDED_PROJECTS and not on_record:
+            return
+        if state in ENDED_PROJECTS:
+            why = f"the project was {state} there"
+        else:
+            more = f" and {len(on_record) - 3} more" if len(on_record) > 3 else ""
+            why = (
+                f"{plural(len(on_record), 'milestone')} of the project "
+                f"{'was' if len(on_record) == 1 else 'were'} achieved or cancelled there and "
+                f"would leave with it: {', '.join(on_record[:3])}{more}"
+            )
+        raise Conflict(
+            f"The project '{row.name}' cannot leave the tranche '{tranche.name}', which is "
+            f"closed: {why}. A closed tranche keeps its record; carry the milestones still to "
+            "deliver over one at a time to a project in a tranche still open (or have an admin "
+            "or owner reopen the tranche to correct it).",
+            errors=[field_error("tranche_id", f"the tranche '{tranche.name}' is closed")],
+        )
 
     async def check_milestones_follow(self, row: Project) -> None:
         """A project moves to another tranche only while none of its milestones names a
