@@ -119,10 +119,8 @@ async def _programme_tables(
         await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
         service = ProgrammeService(session, None)
         yield _programme_table([])
-        offset, batch = 0, exports.EXPORT_BATCH
-        while rows := (await service.list(where, batch, offset))[0]:
+        async for rows in service.export_batches(where):
             yield _programme_table(rows)
-            offset += batch
 
 
 class ProgrammeController(Controller):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.errors import Conflict, Forbidden, NotFound, ValidationFailed, field_error
 from services.identity.models import Role
-from services.workspace import clock
+from services.workspace import clock, exports
 from services.workspace.benefits.models import Benefit, BenefitEnabler, BenefitMeasurement
 from services.workspace.gates.models import GateBoundary, StageGate
 from services.workspace.gates.rules import slipped_past, tranche_may_close, tranche_may_start
@@ -77,6 +77,15 @@ def check_dates(start: date | None, end: date | None) -> None:
         )
 
 
+def _conditions(where: ProgrammeFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.state is not None:
+        conditions.append(Programme.state == where.state)
+    if where.owner_id is not None:
+        conditions.append(Programme.owner_id == where.owner_id)
+    return conditions
+
+
 def _order(sort: ProgrammeSort) -> Sequence[ColumnElement[object]]:
     columns = {
         ProgrammeSort.NEWEST: [Programme.created_at.desc(), Programme.id.desc()],
@@ -93,14 +102,21 @@ class ProgrammeService:
         self.actor_id = actor_id
         self.repository = ProgrammeRepository(session=session, auto_expunge=False)
 
+    async def export_batches(self, where: ProgrammeFilter) -> AsyncIterator[list[Programme]]:
+        """Every programme :meth:`list` would page through, in its order, in one pass: a
+        server-side cursor read :data:`exports.EXPORT_BATCH` rows at a time (one statement, so
+        one snapshot, no count and no offset re-read per batch), for the CSV export."""
+        query = select(Programme).where(*_conditions(where)).order_by(*_order(where.sort))
+        result = await self.session.stream_scalars(
+            query.execution_options(yield_per=exports.EXPORT_BATCH)
+        )
+        async for batch in result.partitions():
+            yield list(batch)
+
     async def list(
         self, where: ProgrammeFilter, limit: int, offset: int
     ) -> tuple[list[Programme], int]:
-        conditions: list[ColumnElement[bool]] = []
-        if where.state is not None:
-            conditions.append(Programme.state == where.state)
-        if where.owner_id is not None:
-            conditions.append(Programme.owner_id == where.owner_id)
+        conditions = _conditions(where)
         total = await self.session.scalar(
             select(func.count()).select_from(Programme).where(*conditions)
         )
