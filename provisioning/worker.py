@@ -7,8 +7,8 @@ Registered on the app of :mod:`services.jobs`:
 * ``provisioning.sweep`` — periodic: re-queues the jobs of workers whose heartbeat stopped (a
   killed worker's run resumes elsewhere) and nudges runs whose job went missing.
 * ``provisioning.purge_exports`` — periodic, every hour: deletes offboarding exports kept for
-  ``PMO_EXPORT_RETENTION_DAYS``, and cancelled offboardings' (:mod:`services.provisioning_runs.
-  export_retention`).
+  ``PMO_EXPORT_RETENTION_DAYS``, and cancelled offboardings', at most ``PURGE_BATCH`` a run
+  (:mod:`services.provisioning_runs.export_retention`).
 * ``rate_limits.forget`` — periodic, every minute: deletes the API's rate-limit counts of
   windows that have ended (:mod:`services.rate_limit`).
 """
@@ -114,7 +114,10 @@ def register_tasks(queue: JobQueue, platform: Platform) -> None:
     @app.task(name=PURGE_EXPORTS_TASK, queue=MAINTENANCE_QUEUE, queueing_lock=PURGE_EXPORTS_TASK)
     async def purge_exports(timestamp: int) -> None:
         retention = timedelta(days=settings.export_retention_days)
-        await export_retention.purge_exports(platform.database, platform.storage, retention)
+        # Bounded: after a deploy every old export is due at once; the rest go next hour.
+        await export_retention.purge_exports(
+            platform.database, platform.storage, retention, limit=export_retention.PURGE_BATCH
+        )
 
     @app.periodic(cron="* * * * *", periodic_id="forget-rate-limits")
     @app.task(

@@ -7,6 +7,11 @@ what the export step wrote before the run failed — is not kept at all.
 :func:`purge_exports` deletes both from S3 and records it on the run (``export_deleted_at``).
 The workers run it every hour (``provisioning.purge_exports``), a cancellation at once, and
 operators with ``pmo provisioning purge-exports``.
+
+The hourly purge deletes at most :data:`PURGE_BATCH` exports a run, oldest first, and the rest
+the next hour: after a deploy (or a long outage of the workers) every export past its retention
+is due at once, and one run deleting them all would hold the maintenance queue for as long as
+S3 takes. Each run logs what it deleted (``provisioning.exports.purged``) and whether more wait.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ from services.provisioning_runs.models import ProvisioningRun, RunKind, RunState
 from services.storage.service import Storage, export_prefix, tenant_prefix
 
 log = structlog.get_logger("pmo.provisioning")
+
+# The most exports the workers' hourly purge deletes in one run.
+PURGE_BATCH = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +85,11 @@ async def purge_exports(
     now: datetime | None = None,
     dry_run: bool = False,
     run_ids: Collection[uuid.UUID] | None = None,
+    limit: int | None = None,
 ) -> list[PurgedExport]:
     """Delete the exports that are due (as of ``now``; only those of ``run_ids`` if given),
-    oldest first, each in a transaction of its own that records it on the run.
+    oldest first, each in a transaction of its own that records it on the run; at most
+    ``limit`` of them (the rest are left for the next purge).
 
     Safe to repeat and to run beside itself: a run another purge is deleting is skipped (its
     row is locked), one already deleted is no longer due, and deleting objects that are gone is
@@ -89,8 +99,13 @@ async def purge_exports(
     due = select(ProvisioningRun.id).where(_due(now, retention))
     if run_ids is not None:
         due = due.where(ProvisioningRun.id.in_(list(run_ids)))
+    due = due.order_by(ProvisioningRun.finished_at, ProvisioningRun.id)
+    if limit is not None:
+        due = due.limit(limit + 1)  # one more: whether any are left for the next purge
     async with database.transaction() as session:
-        found = list(await session.scalars(due.order_by(ProvisioningRun.finished_at)))
+        found = list(await session.scalars(due))
+    more_due = limit is not None and len(found) > limit
+    found = found[:limit] if limit is not None else found
     purged: list[PurgedExport] = []
     for run_id in found:
         async with database.transaction() as session:
@@ -115,4 +130,12 @@ async def purge_exports(
                     files=files,
                 )
             purged.append(PurgedExport(run.id, run.slug, run.state, location, files))
+    if not dry_run and (purged or more_due):
+        log.info(
+            "provisioning.exports.purged",
+            exports=len(purged),
+            files=sum(p.files for p in purged),
+            runs=[str(p.run_id) for p in purged],
+            more_due=more_due,
+        )
     return purged
