@@ -26,8 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
 from services.concurrency import IfMatch, check_if_match, etag
-from services.db.tenant_scope import TenantScope
-from services.dependencies import MIN_ROLE, WorkspaceAccess, database, workspace_dependencies
+from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
 from services.errors import (
     Conflict,
     Forbidden,
@@ -295,11 +294,9 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
     async def csv_tables(
         state: State, workspace: WorkspaceAccess, where: Any, query: Any
     ) -> AsyncIterator[tuple[list[str], list[list[Any]]]]:
-        # The request's session ends when the handler returns, before the body is sent: the
-        # rows are read in a transaction of the export's own, scoped as the request's.
-        scope = TenantScope.single(workspace.tenant_id)
-        async with database(state).transaction(workspace.cell, scope) as session:
-            clock.use_zone(session, workspace.timezone)
+        # The request's session ends when the handler returns, before the rows are read: they
+        # are read in a transaction of the export's own, in one snapshot.
+        async with exports.export_session(state, workspace) as session:
             service = spec.service(session, workspace.actor_id, workspace.role)
             # The header even when no row matches.
             yield await service.export_table(where, fields, [])
