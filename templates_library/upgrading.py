@@ -46,11 +46,21 @@ from services.catalogue.service import version_key
 from services.db.base import WORKSPACE_SCHEMA, WorkspaceModel, metadata
 from services.db.engine import Database, UnknownCellError
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
-from services.errors import Conflict, NotFound, ProblemError, ValidationFailed, field_error
+from services.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ProblemError,
+    ValidationFailed,
+    field_error,
+)
 from services.tenancy.models import Tenant, TenantState
 from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
-from services.workspace.configuration.service import forget_configuration
+from services.workspace.configuration.service import (
+    forget_configuration,
+    validate_custom_fields,
+)
 from services.workspace.gates.models import (
     CriterionStatus,
     GateBoundary,
@@ -61,6 +71,7 @@ from services.workspace.gates.models import (
 from services.workspace.gates.rules import criteria_settled, may_decide
 from services.workspace.gates.service import GateService
 from services.workspace.governance.models import Board, BoardMember
+from services.workspace.models import CarriesCustomFields
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry
 from services.workspace.raid.models import Risk
 from services.workspace.registers import (
@@ -791,12 +802,17 @@ async def _add(
 
     A new item whose unique key the client's own row has is a conflict already
     (`_taken_by_client_rows`); a clash still met here (a row made since the plan was read)
-    stops the upgrade."""
+    stops the upgrade. So is one whose text would not fit its column (`_too_long`), before
+    anything is written."""
     programme = writing.first_programme
     while True:
         adds = {entry.item_id for entry in prepared.plan.with_action(Action.ADD)}
         if not adds:
             return
+        unfit = _adds_too_long(prepared.ours, writing, adds)
+        if unfit:
+            prepared.plan = _adds_as_conflicts(prepared.plan, unfit, prepared.theirs, programme)
+            continue
         new_rows = rows_for(prepared.ours, writing, only=adds).in_order()
         await _placed_after_the_clients(session, new_rows, prepared.pack)
         savepoint = await session.begin_nested()
@@ -822,6 +838,36 @@ async def _add(
         prepared.plan = _adds_as_conflicts(prepared.plan, refused, prepared.theirs, programme)
 
 
+def _adds_too_long(
+    ours: Mapping[ItemId, ItemValues], writing: Writing, adds: Collection[ItemId]
+) -> dict[ItemId, str]:
+    """The new items a row of which (the item's, or one of its parts') would not fit its table
+    (`_too_long`), with why."""
+    found: dict[ItemId, str] = {}
+    for item_id in adds:
+        kind, key = item_id
+        stored, values = STORED[kind], ours[item_id]
+        rows = [
+            (stored.model, stored.columns(key, values, writing)),
+            *(
+                (model, row)
+                for model, part_rows in stored.parts(key, values, writing).items()
+                for row in part_rows
+            ),
+        ]
+        for model, row in rows:
+            why = _too_long(model, row)
+            if why is not None:
+                found[item_id] = why
+                break
+    return found
+
+
+# A key no item has (keys have no colon): what a new keyed row's copy is checked under, so its
+# create rule's "already has one with this key" does not find the row itself.
+_CHECKED_KEY = "upgrade-check:"
+
+
 async def _refused_adds(
     session: AsyncSession,
     new_rows: list[tuple[type[WorkspaceModel], list[Row]]],
@@ -829,15 +875,18 @@ async def _refused_adds(
     adds: Collection[ItemId],
     actor_id: uuid.UUID | None,
 ) -> dict[ItemId, str]:
-    """The new items whose rows, as written, their register's rules refuse (what the API's
-    create checks: `RegisterService.check` with no old values), with the rule's message."""
+    """The new items whose rows, as written, the API's create would refuse, with the rule's
+    message: custom fields that do not fit the register's definitions (unknown, ill-typed, a
+    choice not listed, a required one missing), then the register's rules
+    (`RegisterService.check` with no old values; 422, 409, or 403: `REFUSALS`).
+
+    A row with a unique key of its own (a role, a custom register, a custom field) is checked
+    under a key nothing has: its create rule's "already has one" would find the row itself,
+    and a clash with the client's own row is a conflict already (`_taken_by_client_rows`)."""
     item_of = {writing.id(*item_id): item_id for item_id in adds}
     refused: dict[ItemId, str] = {}
     for model, rows in new_rows:
-        if _keyed(model):
-            # Its create rule refusing a second row with the key would find the row itself;
-            # a clash with the client's own row is a conflict already (`_taken_by_client_rows`).
-            continue
+        keyed = _keyed(model)
         # A table's rows of kinds with rules (a board's seats are parts of the board).
         ids = [row["id"] for row in rows if row["id"] in item_of]
         ruled = [i for i in ids if STORED[item_of[i][0]].rules is not None]
@@ -851,10 +900,17 @@ async def _refused_adds(
             assert rules is not None
             # A copy outside the session: the rules may derive values onto it.
             row = model(**dict(current))
+            if keyed and "key" in current:
+                row.key = f"{_CHECKED_KEY}{row.id}"  # type: ignore[attr-defined]
+            service = rules(session, actor_id)
             try:
                 with session.no_autoflush:
-                    await rules(session, actor_id).check(row, None)
-            except (ValidationFailed, Conflict) as error:
+                    if isinstance(row, CarriesCustomFields):
+                        register = await service.custom_field_register(row)
+                        if register is not None:
+                            await validate_custom_fields(session, register, row.custom_fields or {})
+                    await service.check(row, None)
+            except REFUSALS as error:
                 refused[item_id] = refusal(error)
     return refused
 
@@ -1092,9 +1148,12 @@ async def _update(
     }
     columns = stored.follow(row, values, columns)
     columns["source_version"] = writing.version
+    too_long = _too_long(stored.model, columns)
+    if too_long is not None:
+        return too_long
     try:
         await update_seeded(session, stored.model, row.id, columns, actor_id, rules=stored.rules)
-    except (ValidationFailed, Conflict) as refused:
+    except REFUSALS as refused:
         return refusal(refused)
     if kind == "board" and not _same_field("members", values, theirs.values[item_id]):
         # The pack changed the seats (a merge keeps the client's seats as they are, so the
@@ -1137,8 +1196,17 @@ def _seats_kept(seats: list[Row], board_id: uuid.UUID, theirs: WorkspaceItems) -
     return seats
 
 
-def refusal(error: ValidationFailed | Conflict) -> str:
-    """A rule's refusal as a plan entry's reason: its message and the fields it names."""
+# What a register's rules answer when they refuse a row: 422, 409, and 403 where the rule
+# wants a workspace admin or owner (reopening a closed tranche …). An upgrade runs the rules
+# as a member: it has no workspace role of its own (an operator's `pmo templates upgrade` has
+# none at all), and a pack's change is not the deliberate correction those rules leave to an
+# admin. So a 403 is held back as a conflict, as the others are, for an admin to make.
+REFUSALS = (ValidationFailed, Conflict, Forbidden)
+
+
+def refusal(error: ValidationFailed | Conflict | Forbidden) -> str:
+    """A rule's refusal as a plan entry's reason: its message and the fields it names (and,
+    for a 403, that it is an admin's or owner's to make)."""
     named = [(found.get("field"), found.get("message")) for found in error.errors or []]
     fields = "; ".join(f"{field}: {message}" for field, message in named if field and message)
     if not fields:
@@ -1147,7 +1215,24 @@ def refusal(error: ValidationFailed | Conflict) -> str:
         detail = fields  # the message alone would leave the field unnamed
     else:
         detail = f"{error.detail} ({fields})"
+    if isinstance(error, Forbidden):
+        return f"the target version's values need a workspace admin or owner: {detail}"
     return f"the target version's values break a rule of the workspace: {detail}"
+
+
+def _too_long(model: type[WorkspaceModel], columns: Mapping[str, Any]) -> str | None:
+    """Why a row's `columns` do not fit its table (a text longer than its column: a parameter
+    the workspace was seeded with, longer than the target version's texts allow), or None.
+    The database would refuse the row and fail the whole upgrade."""
+    table = _table(model)
+    for name, value in columns.items():
+        limit = getattr(table.c[name].type, "length", None) if name in table.c else None
+        if isinstance(value, str) and limit is not None and len(value) > limit:
+            return (
+                f"the target version's {name} is {len(value)} characters long with the "
+                f"workspace's parameters, but {model.__tablename__}.{name} holds at most {limit}"
+            )
+    return None
 
 
 # --- every workspace on a pack -------------------------------------------------------------------
