@@ -242,8 +242,14 @@ async def _prepare(
     scope = scope_of(session.sync_session)
     if scope is None or scope.tenant_ids != (tenant_id,):
         raise TenantScopeError("an upgrade needs a session scoped to exactly that workspace")
-    versions = versions or PUBLISHED
     pin = await pins.require(session, for_update=lock)
+    if versions is None:
+        # Which versions the pack has is read again for each workspace's upgrade: one
+        # published since this process listed them (a patch to an older line, 1.2.1 after
+        # 1.3.0) is one its rows may come from (`_earlier_values`). `upgrade_all` reads the
+        # listing itself, once, on the control plane (a cell may not reach the catalogue).
+        versions = PUBLISHED
+        versions.listed.pop(pin.pack, None)
     if pack is not None and pack != pin.pack:
         raise Conflict(f"The workspace follows the pack {pin.pack!r}, not {pack!r}.")
     source = catalogue or session
