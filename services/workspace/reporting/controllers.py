@@ -45,6 +45,7 @@ from services.workspace.reporting.service import (
     ReportFormatService,
     StatusReportService,
     evidence_json,
+    present_reports,
 )
 from services.workspace.schemas import read_of
 
@@ -78,6 +79,7 @@ StatusReportController = register_controller(
         read=StatusReportRead,
         filters=report_filter,
         people=(),
+        present=present_reports,
         tag="status reports",
     )
 )
@@ -117,8 +119,11 @@ class StatusReportActionController(Controller):
         responses=ACTION_RESPONSES,
         summary="Publish (freeze) a draft; corrections supersede what they correct (If-Match)",
         description="No body, or an empty object: a draft is published as it stands (edit it "
-        "first); any field is a 422. A retry with the same Idempotency-Key answers the first "
-        "answer, though publishing moved the ETag on.",
+        "first); any field is a 422. A report that follows a format needs a RAG for each of the "
+        "format's rag_dimensions (a 422 naming every one missing), and its snapshot keeps the "
+        "format's top_risks, top_issues and top_decisions, and the format itself. A retry "
+        "with the same Idempotency-Key answers the first answer, though publishing moved the "
+        "ETag on.",
     )
     async def publish_report(
         self,
@@ -140,7 +145,7 @@ class StatusReportActionController(Controller):
             check_if_match(if_match, report.version)
             snapshot = await views.report_snapshot(session, report)
             report = await service.publish(report, snapshot)
-            return read_of(StatusReportRead, report)
+            return (await present_reports(session, [report]))[0]
 
         return await act_once(
             request, session, workspace, idempotency_key, data, StatusReportRead, publish
@@ -153,8 +158,9 @@ class StatusReportActionController(Controller):
         summary="Start a correction: a new draft revision of a published report",
         description="The correction copies the report, period included, then applies the "
         "fields sent (none, or the fields of an update: summary, RAGs, comments …) to the new "
-        "draft, which may be edited further before it is published. The period stays that of "
-        "the report it corrects (changing its period_end is a 422); unknown fields are a 422.",
+        "draft, which may be edited further before it is published. The period and the format "
+        "stay those of the report it corrects (changing its period_end or format_id is a 422); "
+        "unknown fields are a 422.",
     )
     async def correct_report(
         self,
@@ -175,7 +181,7 @@ class StatusReportActionController(Controller):
             if changes:
                 # The draft's own rules apply, as to an update: its period stays (422).
                 correction = await service.update(correction, dict(changes))
-            return read_of(StatusReportRead, correction)
+            return (await present_reports(session, [correction]))[0]
 
         location = f"/api/v1/w/{slug}/status-reports"
         return await create_once(

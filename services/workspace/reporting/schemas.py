@@ -13,6 +13,17 @@ from services.workspace.models import Rag
 from services.workspace.reporting.models import ReportState
 from services.workspace.schemas import Description, Patch, SourceVersion
 
+FormatId = Annotated[
+    uuid.UUID,
+    msgspec.Meta(
+        description="The report format (GET report-formats) the report follows; null or left "
+        "out: none, as before. With one, publishing needs a RAG for each of the format's "
+        "rag_dimensions, the snapshot keeps the format's top_risks, top_issues and "
+        "top_decisions, and the report's read lists the format's sections. An unknown format "
+        "is a 422. A correction keeps its report's format (another one is a 422)."
+    ),
+]
+
 
 class StatusReportCreate(msgspec.Struct, forbid_unknown_fields=True):
     """A draft for one period of a programme (or one of its projects). The periods of a
@@ -22,6 +33,7 @@ class StatusReportCreate(msgspec.Struct, forbid_unknown_fields=True):
     period_start: date
     period_end: date
     project_id: uuid.UUID | None = None
+    format_id: FormatId | None = None
     summary: Description = ""
     achievements: Description = ""
     next_period: Description = ""
@@ -45,9 +57,11 @@ class StatusReportCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class StatusReportUpdate(Patch):
     """Drafts only: a published report is frozen (correct it with a new revision). A
-    correction keeps the period of the report it corrects: a new ``period_end`` is refused."""
+    correction keeps the period and the format of the report it corrects: a new
+    ``period_end`` or ``format_id`` is refused (422)."""
 
     period_end: date | UnsetType = UNSET
+    format_id: FormatId | UnsetType | None = UNSET
     summary: Description | UnsetType = UNSET
     achievements: Description | UnsetType = UNSET
     next_period: Description | UnsetType = UNSET
@@ -73,8 +87,9 @@ class StatusReportUpdate(Patch):
 # of a mutable base; mypy's dataclass rule does not know it.
 class StatusReportCorrection(StatusReportUpdate, frozen=True):  # type: ignore[misc]
     """What the correction changes in its copy of the report, as an update of the new draft
-    would: the fields sent replace the copied ones. The period stays the corrected report's
-    (another ``period_end`` is a 422); the draft may be edited further before it is published."""
+    would: the fields sent replace the copied ones. The period and the format stay the
+    corrected report's (another ``period_end`` or ``format_id`` is a 422); the draft may be
+    edited further before it is published."""
 
     # Taken so that a report read can be sent back as it is; it changes nothing.
     period_end: (
@@ -94,6 +109,14 @@ class StatusReportPublish(msgspec.Struct, forbid_unknown_fields=True, frozen=Tru
     ``{}``; any field is a 422, so nothing sent is silently ignored)."""
 
 
+class FormatSection(msgspec.Struct):
+    """A section of the report's format, in order: what the report should cover."""
+
+    position: int
+    title: str
+    guidance: str
+
+
 class StatusReportRead(msgspec.Struct):
     id: uuid.UUID
     programme_id: uuid.UUID
@@ -102,6 +125,18 @@ class StatusReportRead(msgspec.Struct):
     period_end: date
     revision: int
     supersedes_id: uuid.UUID | None
+    format_id: Annotated[
+        uuid.UUID | None,
+        msgspec.Meta(description="The report format it follows (null: none)."),
+    ]
+    sections: Annotated[
+        list[FormatSection],
+        msgspec.Meta(
+            description="Its format's sections in order, with their guidance, as the format "
+            "has them now (a published report's snapshot keeps them as they were at "
+            "publication, under format); empty without a format."
+        ),
+    ]
     state: ReportState
     summary: str
     achievements: str

@@ -37,6 +37,8 @@ from services.workspace.reporting.rules import (
     shown_pct,
     suggest,
 )
+from services.workspace.reporting.schemas import FormatSection, StatusReportRead
+from services.workspace.schemas import read_of
 from services.workspace.structure.models import (
     Milestone,
     MilestoneState,
@@ -124,6 +126,8 @@ class StatusReportService(RegisterService[StatusReport]):
                 "A period must end on or after its start.",
                 errors=[field_error("period_end", "on or after period_start")],
             )
+        if before is None or before.get("format_id", row.format_id) != row.format_id:
+            await self._check_format(row, before)
         if before is None:
             await self.require_programme(row.programme_id)
             await self.require_project(row.project_id, row.programme_id)
@@ -135,6 +139,20 @@ class StatusReportService(RegisterService[StatusReport]):
                 errors=[field_error("period_end", "a correction keeps its report's period")],
             )
         await self._require_free_period(row, exclude=None if before is None else row.id)
+
+    async def _check_format(self, row: StatusReport, before: dict[str, Any] | None) -> None:
+        """A correction follows the format of the report it corrects; a format named is one
+        of the workspace's."""
+        if before is not None and row.supersedes_id is not None:
+            raise ValidationFailed(
+                "A correction keeps the format of the report it corrects.",
+                errors=[field_error("format_id", "a correction keeps its report's format")],
+            )
+        if row.format_id is not None and await report_format(self.session, row.format_id) is None:
+            raise ValidationFailed(
+                "No such report format.",
+                errors=[field_error("format_id", f"no report format {row.format_id}")],
+            )
 
     async def _require_free_period(self, row: StatusReport, exclude: uuid.UUID | None) -> None:
         """No other live (not superseded) report of the same programme, or the same project,
@@ -313,6 +331,7 @@ class StatusReportService(RegisterService[StatusReport]):
             report.path_to_green,
             settings.rag_rules,
         )
+        problems += await self._format_problems(report)
         if report.period_start > (today := clock.today(self.session)):
             # A highlight report is a snapshot of a period under way or past; published ahead,
             # it would stand as the programme's current position before its period began.
@@ -347,6 +366,22 @@ class StatusReportService(RegisterService[StatusReport]):
         await self.session.refresh(report)
         return report
 
+    async def _format_problems(self, report: StatusReport) -> list[tuple[str, str]]:
+        """The RAGs the report's format asks for and the report leaves empty (overall, which
+        every report needs, is the rules' already)."""
+        if report.format_id is None:
+            return []
+        found = await report_format(self.session, report.format_id)
+        if found is None:
+            return []
+        return [
+            (f"{dimension}_rag", f"the report format {found.title!r} reports {dimension}: set it")
+            for dimension in DIMENSIONS
+            if dimension in found.rag_dimensions
+            and dimension is not RagDimension.OVERALL
+            and getattr(report, f"{dimension}_rag") is None
+        ]
+
     async def correct(self, report: StatusReport) -> StatusReport:
         """A new draft revision of a published report, to be published in its place."""
         if report.state is not ReportState.PUBLISHED:
@@ -365,6 +400,7 @@ class StatusReportService(RegisterService[StatusReport]):
                 "project_id",
                 "period_start",
                 "period_end",
+                "format_id",
                 "summary",
                 "achievements",
                 "next_period",
@@ -412,6 +448,32 @@ def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
 
 
 # --- report formats -------------------------------------------------------------------------------
+
+
+async def report_format(session: AsyncSession, format_id: uuid.UUID) -> ReportFormat | None:
+    found: ReportFormat | None = await session.scalar(
+        select(ReportFormat).where(ReportFormat.id == format_id)
+    )
+    return found
+
+
+async def present_reports(
+    session: AsyncSession, rows: list[StatusReport]
+) -> list[StatusReportRead]:
+    """Reports as the API shows them: each with its format's sections (one query)."""
+    format_ids = list({r.format_id for r in rows if r.format_id is not None})
+    sections = await ReportFormatService(session, None).sections(format_ids)
+    return [
+        read_of(
+            StatusReportRead,
+            row,
+            sections=[
+                FormatSection(s.position, s.title, s.guidance)
+                for s in ([] if row.format_id is None else sections.get(row.format_id, []))
+            ],
+        )
+        for row in rows
+    ]
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,15 +46,16 @@ from services.workspace.reporting.schemas import (
     RagPoint,
     RealisationView,
     RiskLine,
-    StatusReportRead,
 )
-from services.workspace.reporting.service import cost_position, rags_of
-from services.workspace.schemas import read_of
+from services.workspace.reporting.service import cost_position, present_reports, rags_of
 from services.workspace.structure.models import Milestone, MilestoneState, Project
 from services.workspace.structure.service import ProgrammeService, not_of_an_ended_project
 
 DUE_LIST_LIMIT = 50
 """The most milestones and gates the dashboard lists as due (each); it counts them all."""
+SNAPSHOT_COUNTS = (5, 5, 20)
+"""The top risks, open issues and decisions of the period a published report keeps when it
+follows no format (a format's top_risks, top_issues and top_decisions replace them)."""
 BOARD_LIST_LIMIT = 50
 """The most change requests, escalated issues, overdue actions and dependencies at risk a board
 pack lists (each)."""
@@ -460,7 +461,7 @@ async def board_pack(
         programme_id=programme_id,
         period_start=start,
         period_end=end,
-        reports=[read_of(StatusReportRead, r) for r in reports.all()],
+        reports=await present_reports(session, list(reports.all())),
         decisions=[
             DecisionLine(d.id, d.title, d.decision, d.status, d.decided_on, d.board_id)
             for d in decisions.all()
@@ -509,8 +510,19 @@ async def board_pack(
 async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[str, Any]:
     """The data a published report keeps: key milestones, top risks, open issues, the period's
     decisions and, for a programme, benefits and the project reports it rolls up."""
-    from services.workspace.reporting.service import StatusReportService
+    from services.workspace.reporting.service import (
+        ReportFormatService,
+        StatusReportService,
+        report_format,
+    )
 
+    # The report's format sizes the lists it keeps; without one, the defaults.
+    found = None if report.format_id is None else await report_format(session, report.format_id)
+    risk_count, issue_count, decision_count = (
+        SNAPSHOT_COUNTS
+        if found is None
+        else (found.top_risks, found.top_issues, found.top_decisions)
+    )
     milestone_scope = (
         and_(Milestone.programme_id == report.programme_id, not_of_an_ended_project())
         if report.project_id is None
@@ -533,7 +545,7 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
         select(Issue)
         .where(issue_scope, Issue.status.in_([IssueStatus.OPEN, IssueStatus.IN_PROGRESS]))
         .order_by(Issue.severity, Issue.target_date.asc().nulls_last())
-        .limit(5)
+        .limit(issue_count)
     )
     decision_scope = [
         Decision.programme_id == report.programme_id,
@@ -542,7 +554,7 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
     if report.project_id is not None:
         decision_scope.append(Decision.project_id == report.project_id)
     decisions = await session.scalars(
-        select(Decision).where(*decision_scope).order_by(Decision.decided_on).limit(20)
+        select(Decision).where(*decision_scope).order_by(Decision.decided_on).limit(decision_count)
     )
     snapshot: dict[str, Any] = {
         "milestones": [
@@ -556,7 +568,7 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
             for m in milestones.all()
         ],
         "top_risks": msgspec.to_builtins(
-            await top_risks(session, report.programme_id, 5, report.project_id)
+            await top_risks(session, report.programme_id, risk_count, report.project_id)
         ),
         "issues": [
             {"id": str(i.id), "title": i.title, "severity": i.severity, "status": i.status}
@@ -567,6 +579,20 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
             for d in decisions.all()
         ],
     }
+    if found is not None:
+        # The format as it stood at publication: what the report was written against.
+        sections = (await ReportFormatService(session, None).sections([found.id])).get(found.id, [])
+        snapshot["format"] = {
+            "id": str(found.id),
+            "title": found.title,
+            "rag_dimensions": found.rag_dimensions,
+            "top_risks": found.top_risks,
+            "top_issues": found.top_issues,
+            "top_decisions": found.top_decisions,
+            "sections": [
+                {"position": s.position, "title": s.title, "guidance": s.guidance} for s in sections
+            ],
+        }
     if report.project_id is None:
         realised, forecast, by_state = await BenefitService(session, None).programme_roll_up(
             report.programme_id
