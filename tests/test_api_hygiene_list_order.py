@@ -4,9 +4,16 @@ written from the query it runs."""
 from __future__ import annotations
 
 import json
+import uuid
+from datetime import UTC, datetime
 from typing import Any
 
-from tests.conftest import MakeWorkspace
+from sqlalchemy import update
+
+from services.db.engine import Database
+from services.workspace.raid.models import Risk
+from tests.conftest import MakeWorkspace, in_workspace
+from tests.test_register_exports_api import risks
 from tests.workspace_api import Client, make, programme, url
 
 
@@ -52,3 +59,30 @@ async def test_a_list_answers_in_the_order_it_states(
     later = await programme(client, ws)
     listed = (await client.get(ws.programmes, headers=ws.headers)).json()["items"]
     assert [p["id"] for p in listed] == [later["id"], prog["id"]]
+
+
+async def test_pages_through_ties_on_a_descending_sort_give_every_row_once(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    # The register's id breaks ties, ascending whichever way the sort runs: offset paging over
+    # that total order gives every row exactly once, and in the order the list states.
+    stated = (await lists(client))["/api/v1/w/{slug}/risks"]["description"]
+    assert stated.startswith("Default order: `residual_score DESC, ") and "id`" in stated
+    ws = await make_workspace()
+    await risks(client, database, ws, 25)  # one score for all
+    async with in_workspace(database, ws.tenant_id) as session:
+        await session.execute(update(Risk).values(created_at=datetime(2026, 1, 1, tzinfo=UTC)))
+    for sort in ("-residual_score", "-created_at"):
+        listed = await client.get(url(ws, "risks"), params={"sort": sort}, headers=ws.headers)
+        whole = [r["id"] for r in listed.json()["items"]]
+        paged: list[str] = []
+        for offset in range(0, 28, 4):
+            page = await client.get(
+                url(ws, "risks"),
+                params={"sort": sort, "limit": 4, "offset": offset},
+                headers=ws.headers,
+            )
+            paged += [r["id"] for r in page.json()["items"]]
+        assert paged == whole
+        assert len(set(paged)) == 25
+        assert whole == sorted(whole, key=uuid.UUID), sort
