@@ -237,6 +237,7 @@ class CsvExport(Stream):
             self.tables,
             background=self.background or background,
             cookies=self.cookies if cookies is None else itertools.chain(self.cookies, cookies),
+            encoded_headers=encoded_headers,
             headers={**headers, **self.headers} if headers is not None else self.headers,
             is_head_response=is_head_response,
             media_type="text/csv",
