@@ -17,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency
 from services.concurrency import IfMatch, check_if_match, etag
-from services.db.tenant_scope import TenantScope
-from services.dependencies import MIN_ROLE, WorkspaceAccess, database, workspace_dependencies
+from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
 from services.errors import (
     Forbidden,
     IdempotencyKeyReused,
@@ -111,12 +110,7 @@ async def _programme_tables(
     state: State, workspace: WorkspaceAccess, where: ProgrammeFilter
 ) -> AsyncIterator[tuple[list[str], list[list[Any]]]]:
     """Every programme the filters match, a batch at a time, for the CSV export."""
-    # The request's session ends when the handler returns, before the body is sent: the rows
-    # are read in a transaction of the export's own, scoped as the request's, and in one
-    # snapshot, so a programme added part way cannot shift the pages read after it.
-    scope = TenantScope.single(workspace.tenant_id)
-    async with database(state).transaction(workspace.cell, scope) as session:
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+    async with exports.export_session(state, workspace) as session:
         service = ProgrammeService(session, None)
         yield _programme_table([])
         async for rows in service.export_batches(where):
