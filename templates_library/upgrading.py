@@ -293,6 +293,7 @@ async def _prepare(
     in_front = await _gates_in_front_of_started_tranches(session, plan, theirs, lock)
     plan = _adds_as_conflicts(plan, in_front, theirs, programme)
     plan = _reassessing(plan, theirs)
+    plan = await _placed_by_an_upgrade(session, plan, theirs, writing)
     return _Prepared(
         pin.pack,
         pin.pack_version,
@@ -780,7 +781,8 @@ async def _apply(
         ids = [theirs.rows[entry.item_id].id for entry in entries if entry.item_id not in held]
         await delete_seeded(session, model, ids)
     prepared.plan = merge.hold_back(prepared.plan, in_use)
-    await _criteria_in_places_of_their_own(session, prepared.plan, writing, actor_id)
+    moved = await _criteria_in_places_of_their_own(session, prepared.plan, writing, actor_id)
+    prepared.plan = _saying_where(prepared.plan, moved, writing)
     await _touch_parents(session, prepared.plan, theirs, actor_id)
     if any(e.kind == "score_band" for e in prepared.plan.writes):
         # A risk's read shows its bands, worked out from the workspace's: every ETag moves on.
@@ -954,8 +956,9 @@ async def _placed_after_the_clients(
 
 async def _criteria_in_places_of_their_own(
     session: AsyncSession, plan: UpgradePlan, writing: Writing, actor_id: uuid.UUID | None
-) -> None:
-    """Give each criterion of a gate whose criteria the plan wrote a position of its own.
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Give each criterion of a gate whose criteria the plan wrote a position of its own, and
+    return those renumbered (row id → (position before, position now)).
 
     A criterion the upgrade leaves as the client has it (a conflict, a kept change, the
     client's own) stays where it is; one the upgrade added or moved can land on its place.
@@ -969,7 +972,21 @@ async def _criteria_in_places_of_their_own(
             gate_id = writing.id("gate", str(values.get("gate")))
             written.setdefault(gate_id, set()).add(writing.id(*entry.item_id))
     if not written:
-        return
+        return {}
+    by_gate = await _criteria_of(session, written)
+    renumbered: dict[uuid.UUID, tuple[int, int]] = {}
+    for criteria in by_gate.values():
+        for row_id, (before, position) in _own_places(criteria).items():
+            await update_seeded(session, GateCriterion, row_id, {"position": position}, actor_id)
+            renumbered[row_id] = (before, position)
+    return renumbered
+
+
+async def _criteria_of(
+    session: AsyncSession, written: Mapping[uuid.UUID, Collection[uuid.UUID]]
+) -> dict[uuid.UUID, list[tuple[int, bool, uuid.UUID]]]:
+    """The criteria of each gate in `written` (gate → the criteria an upgrade writes) as
+    (position, written, id), in the order the gate lists them."""
     found = await session.execute(
         select(GateCriterion.id, GateCriterion.gate_id, GateCriterion.position)
         .where(GateCriterion.gate_id.in_(list(written)))
@@ -977,17 +994,87 @@ async def _criteria_in_places_of_their_own(
     )
     by_gate: dict[uuid.UUID, list[tuple[int, bool, uuid.UUID]]] = {}
     for row_id, gate_id, position in found.all():
-        moved = row_id in written[gate_id]
-        by_gate.setdefault(gate_id, []).append((position, moved, row_id))
-    for criteria in by_gate.values():
-        last = -1
-        for position, _, row_id in sorted(criteria, key=lambda c: (c[0], c[1])):
-            if position <= last:
-                position = last + 1
-                await update_seeded(
-                    session, GateCriterion, row_id, {"position": position}, actor_id
+        by_gate.setdefault(gate_id, []).append((position, row_id in written[gate_id], row_id))
+    return by_gate
+
+
+def _own_places(criteria: list[tuple[int, bool, uuid.UUID]]) -> dict[uuid.UUID, tuple[int, int]]:
+    """The criteria of one gate (position, written by the upgrade, id) that must move to stand
+    at a position of their own: id → (position, the position it moves to)."""
+    moves: dict[uuid.UUID, tuple[int, int]] = {}
+    last = -1
+    for position, _, row_id in sorted(criteria, key=lambda c: (c[0], c[1])):
+        if position <= last:
+            moves[row_id] = (position, last + 1)
+            position = last + 1
+        last = position
+    return moves
+
+
+_RENUMBERED = (
+    "the gate's criteria keep positions of their own, each after those the upgrade leaves as "
+    "the client has them"
+)
+
+
+def _saying_where(
+    plan: UpgradePlan, renumbered: Mapping[uuid.UUID, tuple[int, int]], writing: Writing
+) -> UpgradePlan:
+    """The plan, listing the criteria the upgrade renumbered (`_criteria_in_places_of_their_own`)
+    with where they went: an add or update placed elsewhere than the target version says, and
+    a criterion otherwise left alone that moved along (an update of its position)."""
+    if not renumbered:
+        return plan
+    entries = []
+    for entry in plan.entries:
+        moved = (
+            renumbered.get(writing.id(*entry.item_id)) if entry.kind == "gate_criterion" else None
+        )
+        if moved is not None:
+            before, now = moved
+            where = f"renumbered {before} → {now}: {_RENUMBERED}"
+            if entry.action is Action.UNCHANGED:
+                entry = msgspec.structs.replace(entry, action=Action.UPDATE, reason=where)
+            else:
+                entry = msgspec.structs.replace(entry, reason=f"{entry.reason}; {where}")
+        entries.append(entry)
+    return UpgradePlan(entries=entries)
+
+
+async def _placed_by_an_upgrade(
+    session: AsyncSession, plan: UpgradePlan, theirs: WorkspaceItems, writing: Writing
+) -> UpgradePlan:
+    """The plan, with a criterion whose only difference from its version is a position an
+    upgrade renumbered it to (`_own_places`: where the target's position would be renumbered
+    to now) unchanged, saying so, not kept as the client's change: the client did nothing."""
+    candidates: dict[uuid.UUID, dict[uuid.UUID, merge.PlanEntry]] = {}
+    for entry in plan.with_action(Action.KEPT):
+        changed = {f.field for f in entry.fields if f.changed_by is merge.ChangedBy.CLIENT}
+        row = theirs.rows.get(entry.item_id)
+        if entry.kind != "gate_criterion" or changed != {"position"} or row is None:
+            continue
+        if not isinstance((entry.ours or {}).get("position"), int):
+            continue
+        candidates.setdefault(row.gate_id, {})[row.id] = entry
+    if not candidates:
+        return plan
+    placed: dict[ItemId, merge.PlanEntry] = {}
+    by_gate = await _criteria_of(session, dict.fromkeys(candidates, ()))
+    for gate_id, entries in candidates.items():
+        criteria = by_gate.get(gate_id, [])
+        for row_id, entry in entries.items():
+            target = int((entry.ours or {})["position"])
+            now = next((p for p, _, i in criteria if i == row_id), None)
+            others = [c for c in criteria if c[2] != row_id]
+            moves = _own_places([*others, (target, True, row_id)])
+            if now is not None and now != target and moves.get(row_id, (0, target))[1] == now:
+                placed[entry.item_id] = msgspec.structs.replace(
+                    entry,
+                    action=Action.UNCHANGED,
+                    reason=f"at position {now}, not the target version's {target}, where an "
+                    f"upgrade renumbered it: {_RENUMBERED}",
                 )
-            last = position
+    return UpgradePlan(entries=[placed.get(e.item_id, e) for e in plan.entries])
 
 
 # What a plan writes; any other action on an item the pack changes leaves that change due.

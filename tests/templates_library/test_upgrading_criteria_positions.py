@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import update
+
 from services.db.engine import Database
+from services.workspace.gates.models import GateCriterion
 from templates_library.upgrade import Action
-from tests.conftest import MakeWorkspace, PublishPack
+from tests.conftest import MakeWorkspace, PublishPack, in_workspace
 from tests.templates_library.test_upgrading import entry
 from tests.templates_library.test_upgrading_client_work import seeded_with
 from tests.tiny_pack import second_version
@@ -88,3 +91,46 @@ async def test_a_criterion_the_pack_moves_does_not_land_on_one_left_as_the_clien
         "Criterion 4 is met.",
         "Criterion 5 is met.",
     ]
+
+
+async def test_the_dry_run_lists_a_criterion_renumbered_and_a_later_plan_says_so_not_kept(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    seeded = await seeded_with(database, client, make_workspace, publish_pack, one_inserted)
+    await seeded.edit(
+        f"stage-gates/{seeded.id('gate', 'gate')}/criteria",
+        "gate_criterion",
+        "gate/criterion-2",
+        {"text": "Criterion 2, as we word it."},
+    )
+
+    planned = entry(await seeded.plan(), "gate_criterion", "gate/new")
+    applied = entry(await seeded.apply(), "gate_criterion", "gate/new")
+    again = entry(await seeded.plan(), "gate_criterion", "gate/new")
+
+    # The pack puts the new criterion at 1, where criterion 2 stays as the client has it.
+    assert planned.action is Action.ADD
+    assert "renumbered 1 → 2: the gate's criteria keep positions of their own" in planned.reason
+    assert applied == planned
+    # Where the upgrade put it is not the client's change.
+    assert again.action is Action.UNCHANGED, again.reason
+    assert again.reason.startswith("at position 2, not the target version's 1, where an upgrade")
+    assert await seeded.pinned() == "1.1.0"
+
+
+async def test_a_criterion_the_client_moved_is_still_kept(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    seeded = await seeded_with(database, client, make_workspace, publish_pack, second_version)
+    # The client moved criterion 3 to the end (set here directly).
+    async with in_workspace(database, seeded.ws.tenant_id) as session:
+        await session.execute(
+            update(GateCriterion)
+            .where(GateCriterion.id == seeded.id("gate_criterion", "gate/criterion-3"))
+            .values(position=9)
+        )
+
+    found = entry(await seeded.plan(), "gate_criterion", "gate/criterion-3")
+
+    assert found.action is Action.KEPT
+    assert "client" in found.reason
