@@ -96,8 +96,9 @@ class StatusReportCorrection(StatusReportUpdate, frozen=True):  # type: ignore[m
         Annotated[
             date,
             msgspec.Meta(
-                description="The corrected report's own period_end, if sent: the period stays "
-                "(another date is a 422)."
+                description="Accepted only unchanged: the corrected report's own period_end "
+                "(so a report read can be sent back as it is). A correction keeps its report's "
+                "period; another date is a 422."
             ),
         ]
         | UnsetType
