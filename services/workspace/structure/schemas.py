@@ -146,11 +146,24 @@ ClosedTrancheText = Meta(
     description=(
         "Still changed once the tranche is closed, as are its name, purpose and capabilities: "
         "correcting the wording of its record is normal. What a closed tranche did is fixed: "
-        "its dates (409; an admin or owner reopens it to correct them) and what is in it (409: "
-        "no milestone or project joins it, none achieved, cancelled or closed there leaves, "
-        "none of its milestones is re-dated)."
+        "its dates and its place in the sequence (409; an admin or owner reopens it to correct "
+        "them) and what is in it (409: no milestone or project joins it, none achieved, "
+        "cancelled or closed there leaves, changes state or is deleted, none of its milestones "
+        "is re-dated)."
     )
 )
+TranchePosition = Annotated[
+    Position,
+    Meta(
+        description=(
+            "Display and sequence order: a tranche at a lower position runs before one at a "
+            "higher (tranches sharing one run alongside). A closed tranche keeps its place "
+            "(409; an admin or owner reopens it to move it), and no tranche is moved or added "
+            "before a closed one (409 naming it): which tranches ran before it is its record. "
+            "Sharing a closed tranche's position, or moving after it, goes through."
+        ),
+    ),
+]
 
 
 class TrancheUpdate(Patch):
@@ -167,14 +180,14 @@ class TrancheUpdate(Patch):
     ``planned``), to correct a mistaken close or start, only by a workspace admin or owner (403
     for anyone else): while closed it takes no new or re-dated milestones. A closed tranche is
     not deleted (409): it is kept on record, and reopened first to correct a mistaken close.
-    While closed it still takes a corrected name, purpose or capabilities (and a position, under
-    the gate rules above); its dates, and what is in it, are fixed (409). The end does not move
-    before a baseline of the tranche's milestones (409)."""
+    While closed it still takes a corrected name, purpose or capabilities; its dates, its place
+    in the sequence (no tranche moves or is added before it either) and what is in it are fixed
+    (409). The end does not move before a baseline of the tranche's milestones (409)."""
 
     name: Annotated[Name, ClosedTrancheText] | UnsetType = UNSET
     purpose: Annotated[Description, ClosedTrancheText] | UnsetType = UNSET
     capabilities: Annotated[Lines, ClosedTrancheText] | UnsetType = UNSET
-    position: Position | UnsetType = UNSET
+    position: TranchePosition | UnsetType = UNSET
     start_date: date | UnsetType | None = UNSET
     end_date: TrancheEnd | UnsetType | None = UNSET
     state: TrancheStep | UnsetType = UNSET
@@ -235,13 +248,27 @@ ProjectTranche = Annotated[
 ]
 
 
+ProjectStep = Annotated[
+    ProjectState,
+    Meta(
+        description=(
+            "A project closed or cancelled in a closed tranche is part of its record: its "
+            "state does not change while the tranche is closed (409 naming the tranche; an "
+            "admin or owner reopens it to correct the record), and it is not deleted (409), nor "
+            "is a project with milestones achieved or cancelled in a closed tranche. One still "
+            "delivering in a closed tranche still changes state."
+        )
+    ),
+]
+
+
 class ProjectUpdate(Patch):
     name: Name | UnsetType = UNSET
     tranche_id: ProjectTranche | UnsetType | None = UNSET
     description: Description | UnsetType = UNSET
     kind: ProjectKind | UnsetType = UNSET
     approach: ProjectApproach | UnsetType = UNSET
-    state: ProjectState | UnsetType = UNSET
+    state: ProjectStep | UnsetType = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
     lead_role_id: uuid.UUID | UnsetType | None = UNSET
     start_date: date | UnsetType | None = UNSET
@@ -304,6 +331,31 @@ Forecast = Annotated[
 ]
 
 
+MilestoneStep = Annotated[
+    MilestoneState,
+    Meta(
+        description=(
+            "In a closed tranche (its own, else its project's) a milestone's state is the "
+            "tranche's record: one achieved or cancelled there keeps its state and actual date "
+            "(409 naming the tranche), and is not deleted (409); one still to deliver (planned "
+            "or missed) goes between those two, and is achieved or cancelled only once carried "
+            "over to a tranche still open (in the same change, or first), where it is re-dated "
+            "too. An admin or owner reopens the tranche to correct its record."
+        )
+    ),
+]
+ActualDate = Annotated[
+    date,
+    Meta(
+        description=(
+            "The day an achieved milestone was achieved: not in the future (today when none is "
+            "sent); none for one not achieved. It does not change for a milestone achieved in "
+            "a closed tranche (409: the closed tranche's record)."
+        )
+    ),
+]
+
+
 class MilestoneCreate(msgspec.Struct, forbid_unknown_fields=True):
     programme_id: uuid.UUID
     title: Name
@@ -324,7 +376,8 @@ class MilestoneUpdate(Patch):
     before its tranche's end and the programme's planned end (its forecast may slip past
     them). A milestone of a closed tranche (its own, else its project's) is not re-dated, and
     none is created in or moved into one (409); one still to deliver is moved to an open
-    tranche and re-dated there.
+    tranche and re-dated there (and achieved or cancelled there: one achieved or cancelled in a
+    closed tranche keeps its state and actual date, 409, and is not deleted).
 
     An achieved milestone has an ``actual_date`` that is not in the future (today when none is
     sent); one that is not achieved has none (leaving ``achieved`` clears it)."""
@@ -336,9 +389,9 @@ class MilestoneUpdate(Patch):
     kind: MilestoneKind | UnsetType = UNSET
     baseline_date: Baseline | UnsetType | None = UNSET
     forecast_date: Forecast | UnsetType | None = UNSET
-    actual_date: date | UnsetType | None = UNSET
+    actual_date: ActualDate | UnsetType | None = UNSET
     owner_id: uuid.UUID | UnsetType | None = UNSET
-    state: MilestoneState | UnsetType = UNSET
+    state: MilestoneStep | UnsetType = UNSET
     custom_fields: CustomValues | UnsetType = UNSET
 
 

@@ -223,9 +223,11 @@ class TrancheService(RegisterService[Tranche]):
         old_position = None if before is None else before.get("position", row.position)
         was_under_way = before is not None and before.get("state", row.state) in UNDER_WAY
         starting = row.state in UNDER_WAY and not was_under_way
+        was_closed = before is not None and before.get("state", row.state) == TrancheState.CLOSED
+        if old_position != row.position:
+            await self.refuse_re_ordering_history(row, old_position, was_closed)
         if starting or old_position != row.position:
             await self.check_ways_in(row, old_position, row.position, starting)
-        was_closed = before is not None and before.get("state", row.state) == TrancheState.CLOSED
         if before is not None and row.state == TrancheState.CLOSED and not was_closed:
             await self.check_way_out(row)
         if was_closed and row.state == TrancheState.CLOSED:
@@ -236,6 +238,45 @@ class TrancheService(RegisterService[Tranche]):
             self.check_unstarting(row)
         if before is not None and "end_date" in before:
             await self.check_end_after_baselines(row, before["end_date"])
+
+    async def refuse_re_ordering_history(
+        self, row: Tranche, old_position: int | None, was_closed: bool
+    ) -> None:
+        """A closed tranche keeps its place in the sequence, and no tranche is moved (or added)
+        before one (409 on ``position`` naming it): which tranches ran before a closed one is
+        its record. An admin or owner reopens it to correct that. A tranche may still share a
+        closed one's position (as tranches created without one do), or move after it. The
+        programme's row is held (:func:`lock_programme`, taken by :meth:`check` for any write
+        moving or adding a tranche, as for any close), so a close racing the move is read."""
+        if was_closed and row.state is TrancheState.CLOSED:
+            raise Conflict(
+                f"The tranche '{row.name}' is closed: its place in the sequence is its record "
+                "and does not move. A workspace admin or owner reopens it to correct it.",
+                errors=[field_error("position", f"the tranche '{row.name}' is closed")],
+            )
+        found = await self.session.execute(
+            select(Tranche.name, Tranche.position)
+            .where(
+                Tranche.programme_id == row.programme_id,
+                Tranche.id != row.id,
+                Tranche.state == TrancheState.CLOSED,
+                Tranche.position > row.position,
+            )
+            .order_by(Tranche.position, Tranche.name)
+        )
+        passed = [
+            name
+            for name, position in found.all()
+            if old_position is None or old_position >= position
+        ]
+        if passed:
+            named = ", ".join(f"'{name}'" for name in passed)
+            raise Conflict(
+                f"The tranche '{row.name}' would come before {named}, closed: which tranches "
+                "ran before a closed one is its record, and none is moved or added before it. "
+                "A workspace admin or owner reopens it to correct it.",
+                errors=[field_error("position", "a closed tranche would get a new predecessor")],
+            )
 
     def refuse_re_dating(self, row: Tranche, before: dict[str, Any] | None) -> None:
         """A closed tranche's dates are history, as its milestones' are (409): an admin or owner
@@ -477,6 +518,8 @@ class ProjectService(RegisterService[Project]):
         moved = before is not None and before.get("tranche_id", row.tranche_id) != row.tranche_id
         if before is not None and moved:
             await self.refuse_leaving_closed_tranche(row, before)
+        if before is not None and before.get("state", row.state) != row.state:
+            await self.refuse_reopening_in_closed_tranche(row, before)
         if before is None or moved:
             await refuse_closed_tranche(self.session, row.tranche_id, None, "tranche_id", "project")
         if moved and row.tranche_id is not None:
@@ -535,6 +578,87 @@ class ProjectService(RegisterService[Project]):
             errors=[field_error("tranche_id", f"the tranche '{tranche.name}' is closed")],
         )
 
+    async def refuse_reopening_in_closed_tranche(
+        self, row: Project, before: dict[str, Any]
+    ) -> None:
+        """A project closed or cancelled in a closed tranche is part of its record: its state
+        does not change while the tranche is closed (409 on ``state`` naming the tranche; an
+        admin or owner reopens the tranche to correct it). The tranche's row is held ``FOR
+        SHARE`` (:func:`tranche_of`), so a close racing the change is waited for and read."""
+        was = ProjectState(before["state"])
+        if was not in ENDED_PROJECTS:
+            return
+        tranche = await tranche_of(
+            self.session, before.get("tranche_id", row.tranche_id), None, share=True
+        )
+        if tranche is not None and tranche.state is TrancheState.CLOSED:
+            raise Conflict(
+                f"The project '{row.name}' was {was} in the tranche '{tranche.name}', which is "
+                "closed: its state is the tranche's record and stays as it is. A workspace "
+                "admin or owner reopens the tranche to correct its record.",
+                errors=[field_error("state", f"the tranche '{tranche.name}' is closed")],
+            )
+
+    async def refuse_erasing_closed_record(self, row: Project) -> None:
+        """A project is not deleted while it is part of a closed tranche's record (409 naming
+        the tranche): closed or cancelled there itself, or with milestones achieved or
+        cancelled in a closed tranche (their own, else the project's), the first three named.
+        The tranches' rows, then the milestones', are held ``FOR SHARE`` (as
+        :meth:`refuse_leaving_closed_tranche` holds them): a close or an achievement written
+        meanwhile is waited for and counted."""
+        milestones = (
+            await self.session.execute(
+                select(Milestone.tranche_id).where(Milestone.project_id == row.id)
+            )
+        ).all()
+        ids = {row.tranche_id, *(t for (t,) in milestones)} - {None}
+        if not ids:
+            return
+        closed = {
+            t.id: t
+            for t in await self.session.scalars(
+                select(Tranche)
+                .where(Tranche.id.in_(ids))
+                .order_by(Tranche.position, Tranche.name)
+                .with_for_update(read=True)
+                .execution_options(populate_existing=True)
+            )
+            if t.state is TrancheState.CLOSED
+        }
+        if not closed:
+            return
+        state = await self.session.scalar(
+            select(Project.state).where(Project.id == row.id).with_for_update(read=True)
+        )
+        found = await self.session.execute(
+            select(Milestone.title, Milestone.state, Milestone.tranche_id)
+            .where(Milestone.project_id == row.id)
+            .order_by(Milestone.title, Milestone.id)
+            .with_for_update(read=True)
+        )
+        done = MilestoneState.ACHIEVED, MilestoneState.CANCELLED
+        on_record: dict[uuid.UUID, list[str]] = {}
+        for title, milestone_state, tranche_id in found.all():
+            in_tranche = tranche_id or row.tranche_id
+            if milestone_state in done and in_tranche in closed:
+                on_record.setdefault(in_tranche, []).append(f"'{title}' ({milestone_state})")
+        reasons = []
+        if row.tranche_id in closed and state in ENDED_PROJECTS:
+            reasons.append(f"it was {state} in the tranche '{closed[row.tranche_id].name}'")
+        for tranche_id, named in on_record.items():
+            more = f" and {len(named) - 3} more" if len(named) > 3 else ""
+            reasons.append(
+                f"{plural(len(named), 'milestone')} of it {'was' if len(named) == 1 else 'were'} "
+                f"achieved or cancelled in the tranche '{closed[tranche_id].name}': "
+                f"{', '.join(named[:3])}{more}"
+            )
+        if reasons:
+            raise Conflict(
+                f"The project '{row.name}' is part of a closed tranche's record and is not "
+                f"deleted: {'; '.join(reasons)}. A workspace admin or owner reopens the "
+                "tranche to correct its record."
+            )
+
     async def check_milestones_follow(self, row: Project) -> None:
         """A project moves to another tranche only while none of its milestones names a
         different one: they would disagree with it (a milestone naming no tranche follows its
@@ -559,7 +683,10 @@ class ProjectService(RegisterService[Project]):
     async def delete(self, row: Project) -> None:
         """A project with status reports is kept: a published (or superseded) report is frozen,
         the programme's record of the period, and the project stays with it (close or cancel it
-        instead). Drafts are deleted first, by whoever means to delete the project."""
+        instead). Drafts are deleted first, by whoever means to delete the project. Nor is a
+        project deleted while it is part of a closed tranche's record
+        (:meth:`refuse_erasing_closed_record`)."""
+        await self.refuse_erasing_closed_record(row)
         found = await self.session.execute(
             select(StatusReport.state, func.count())
             .where(StatusReport.project_id == row.id)
@@ -782,6 +909,7 @@ class MilestoneService(RegisterService[Milestone]):
         if before is None or "project_id" in before or "tranche_id" in before:
             await self.check_tranche_of_project(row)
         await self.refuse_closed_tranche(row, before)
+        await self.refuse_changing_closed_state(row, before)
         rebaselined = before is not None and before.get("baseline_date", row.baseline_date)
         if rebaselined and rebaselined != row.baseline_date:
             raise Conflict(
@@ -897,6 +1025,59 @@ class MilestoneService(RegisterService[Milestone]):
                 errors=[field_error(field, f"the tranche '{tranche.name}' is closed")],
             )
 
+    async def refuse_changing_closed_state(
+        self, row: Milestone, before: dict[str, Any] | None
+    ) -> None:
+        """What a milestone came to in a closed tranche (its own, else its project's) is the
+        tranche's record, settled by its end-of-tranche review: 409 on ``state`` (or
+        ``actual_date``) naming the tranche when a write would change it there.
+
+        One achieved or cancelled there keeps its state and its actual date: put back to
+        planned, it could then be carried out or deleted, emptying the record round the side.
+        One still to deliver (planned or missed) may go between those two (it is still to
+        deliver either way), but it is achieved or cancelled only where it is carried over to,
+        a tranche still open (in the same write, or first), as it is re-dated only there. An
+        admin or owner reopens the tranche to correct its record. The tranche's row is held
+        ``FOR SHARE`` (:func:`tranche_of`): a close racing the change is waited for and read."""
+        if before is None:
+            return
+        changed = [f for f in ("state", "actual_date") if f in before]
+        changed = [f for f in changed if before[f] != getattr(row, f)]
+        if not changed:
+            return
+        was = MilestoneState(before.get("state", row.state))
+        to_deliver = (MilestoneState.PLANNED, MilestoneState.MISSED)
+        if was in to_deliver and row.state in to_deliver:
+            return
+        tranche = await tranche_of(
+            self.session,
+            before.get("tranche_id", row.tranche_id),
+            before.get("project_id", row.project_id),
+            share=True,
+        )
+        if tranche is None or tranche.state is not TrancheState.CLOSED:
+            return
+        if was in to_deliver:
+            now_in = await tranche_of(self.session, row.tranche_id, row.project_id)
+            if now_in is None or now_in.id != tranche.id:
+                return  # carried over in the same write (the move's own checks apply)
+            why = (
+                f"is still to deliver in the tranche '{tranche.name}', which is closed: it is "
+                f"not {row.state} there after the tranche's end-of-tranche review. Carry it "
+                "over to a tranche still open (in the same change, or first) and change its "
+                "state there"
+            )
+        else:
+            why = (
+                f"was {was} in the tranche '{tranche.name}', which is closed: its state and "
+                "actual date are the tranche's record and stay as they are"
+            )
+        raise Conflict(
+            f"The milestone '{row.title}' {why}. A workspace admin or owner reopens the "
+            "tranche to correct its record.",
+            errors=[field_error(changed[0], f"the tranche '{tranche.name}' is closed")],
+        )
+
     async def check_baseline_within_bounds(
         self, row: Milestone, before: dict[str, Any] | None
     ) -> None:
@@ -959,8 +1140,13 @@ class MilestoneService(RegisterService[Milestone]):
             )
 
     async def delete(self, row: Milestone) -> None:
-        """A milestone a change request names is kept while the change names it: an applied
-        re-baseline is the record of why its baseline moved; an open change is edited first."""
+        """A milestone achieved or cancelled in a closed tranche is that tranche's record and
+        is kept (409 naming the tranche; an admin or owner reopens it to correct it). One still
+        to deliver there is deleted as any other: it could be carried out of the tranche first
+        anyway. A milestone a change request names is kept while the change names it: an
+        applied re-baseline is the record of why its baseline moved; an open change is edited
+        first."""
+        await self.refuse_erasing_closed_record(row)
         found = await self.session.execute(
             select(
                 ChangeRequest.reference,
@@ -997,6 +1183,23 @@ class MilestoneService(RegisterService[Milestone]):
         if reasons:
             raise Conflict(f"The milestone cannot be deleted: {'; '.join(reasons)}.")
         await super().delete(row)
+
+    async def refuse_erasing_closed_record(self, row: Milestone) -> None:
+        """409 when ``row`` was achieved or cancelled in a closed tranche (its own, else its
+        project's). The tranche's row and the milestone's are held ``FOR SHARE``: a close or an
+        achievement written meanwhile is waited for and read once committed."""
+        tranche = await tranche_of(self.session, row.tranche_id, row.project_id, share=True)
+        if tranche is None or tranche.state is not TrancheState.CLOSED:
+            return
+        state = await self.session.scalar(
+            select(Milestone.state).where(Milestone.id == row.id).with_for_update(read=True)
+        )
+        if state in (MilestoneState.ACHIEVED, MilestoneState.CANCELLED):
+            raise Conflict(
+                f"The milestone '{row.title}' was {state} in the tranche '{tranche.name}', "
+                "which is closed: it is the tranche's record and is not deleted. A workspace "
+                "admin or owner reopens the tranche to correct its record."
+            )
 
     async def rebaseline(self, milestone: Milestone, new_baseline: date) -> date | None:
         """Apply an approved change's new baseline; returns the old one (for the record). A
