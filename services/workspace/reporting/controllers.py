@@ -6,6 +6,7 @@ import uuid
 from datetime import date
 from typing import Annotated, Any
 
+import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
@@ -44,8 +45,8 @@ from services.workspace.reporting.service import (
     ReportFormatFilter,
     ReportFormatService,
     StatusReportService,
-    evidence_json,
     present_reports,
+    suggestion_json,
 )
 from services.workspace.schemas import read_of
 
@@ -111,7 +112,7 @@ class StatusReportActionController(Controller):
     ) -> Suggestion:
         service = StatusReportService(session, workspace.actor_id)
         suggested, evidence = await service.suggestion(await service.get(report_id))
-        return Suggestion({str(d): r for d, r in suggested.items()}, evidence_json(evidence))
+        return msgspec.convert(suggestion_json(suggested, evidence), Suggestion)
 
     @post(
         "/publish",

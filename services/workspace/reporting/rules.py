@@ -50,7 +50,8 @@ class ReportEvidence:
     """The facts a suggestion is made from (None: no data for that dimension), exact: the rules
     compare these, and only what shows them (``evidence_json``) rounds."""
 
-    # The worst slip of a milestone, in weeks, as of ``schedule_as_of``.
+    # The worst slip of a milestone, in weeks, as of ``schedule_as_of``: the report's as-of
+    # day (its period's end, or today while the period runs).
     schedule_slip_weeks: float | None = None
     schedule_as_of: date | None = None
     cost_variance_pct: Decimal | float | None = None
@@ -58,6 +59,9 @@ class ReportEvidence:
     current_budget: Decimal | None = None
     forecast_cost: Decimal | None = None
     benefits_forecast_pct: float | None = None
+    # The realisation of the programme's benefits as of ``schedule_as_of``: each from its
+    # latest measurement on or before that day (shown, not compared by a rule).
+    benefits_realisation_pct: float | None = None
     # The RAG of each open risk's residual band.
     open_risk_rags: tuple[Rag, ...] = ()
     # Latest published reports of the projects this report rolls up: dimension → RAGs.
@@ -66,13 +70,31 @@ class ReportEvidence:
     projects_unreported: tuple[uuid.UUID, ...] = ()
     # The report's own RAG per dimension, taken where the data cannot assess a dimension.
     reported_rags: Mapping[RagDimension, Rag | None] = field(default_factory=dict)
+    # The dimensions judged on today's data rather than as of ``schedule_as_of``: no history
+    # of it is kept (:func:`read_today`).
+    read_today: tuple[RagDimension, ...] = ()
+
+
+def read_today(as_of: date, today: date, programme_level: bool) -> tuple[RagDimension, ...]:
+    """The dimensions a report as of ``as_of`` judges on today's data, for no history of it is
+    kept: cost (budgets, forecasts at completion and approved changes are as they stand), risk
+    (open threats and their residual scores now) and, for a programme, benefits (the owners'
+    forecasts now; the realisation shown is as of ``as_of``, from dated measurements). None
+    while the period runs: its as-of day is today. Schedule is judged as of ``as_of`` (a
+    milestone achieved later was not achieved then), scope and resources from the period's
+    project reports."""
+    if as_of >= today:
+        return ()
+    current = (RagDimension.COST, RagDimension.BENEFITS, RagDimension.RISK)
+    return tuple(d for d in current if programme_level or d is not RagDimension.BENEFITS)
 
 
 def suggest(evidence: ReportEvidence, rules: RagRules) -> dict[RagDimension, Rag | None]:
     """Suggested RAG per dimension; overall is the worst dimension.
 
     Schedule: the worst milestone slip against the rules' weeks (a milestone not achieved by
-    the report's as-of day slips at least until that day). Cost: variance at completion.
+    the report's as-of day slips at least until that day; one achieved after it, until that
+    day). Cost: variance at completion.
     Each is compared exact; the evidence shown rounds.
     Benefits: the value-weighted forecast of target. Risk: red if an open risk sits in a red
     band, amber if in an amber band. Scope and resources come only from rolled-up projects.

@@ -158,7 +158,14 @@ class StatusReportRead(msgspec.Struct):
     risk_comment: str
     override_reason: str
     path_to_green: str
-    suggested: dict[str, Any] | None
+    suggested: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="The suggestion as it stood at publication (null for a draft), shaped "
+            "as GET …/suggestion answers it: rags, as_of, read_today and evidence (as_of and "
+            "read_today are missing from reports published before they were recorded)."
+        ),
+    ]
     snapshot: dict[str, Any] | None
     published_at: datetime | None
     published_by: uuid.UUID | None
@@ -170,10 +177,45 @@ class StatusReportRead(msgspec.Struct):
 
 
 class Suggestion(msgspec.Struct):
-    """RAG suggested from the data and the workspace's rules, with the evidence behind it."""
+    """RAG suggested from the data and the workspace's rules, with the evidence behind it. A
+    report is judged as of its period's end (``as_of``), as far as the data keeps a history;
+    ``read_today`` names the dimensions it judges on today's data instead."""
 
-    rags: dict[str, Rag | None]
-    evidence: dict[str, Any]
+    rags: Annotated[
+        dict[str, Rag | None],
+        msgspec.Meta(description="The suggested RAG per dimension; overall is the worst."),
+    ]
+    as_of: Annotated[
+        date | None,
+        msgspec.Meta(
+            description="The day the report is judged as of: its period's end, or today while "
+            "the period runs (or is still to come). Milestones count as achieved only if "
+            "achieved by then (one achieved later slips until this day), and benefits "
+            "realisation reads each benefit's latest measurement measured on or before it. "
+            "Null only in a suggestion stored before it was recorded."
+        ),
+    ] = None
+    read_today: Annotated[
+        list[str],
+        msgspec.Meta(
+            description="The dimensions judged on today's data, not as of as_of, because no "
+            "history of it is kept: cost (budgets, forecasts at completion, approved changes), "
+            "risk (today's open threats and residual scores) and, for a programme, benefits "
+            "(the owners' current forecasts; evidence.benefits_realisation_pct is as of "
+            "as_of). Empty while the period runs (as_of is today). Schedule is as of as_of "
+            "for achievements, though milestones' baseline and forecast dates are as they "
+            "stand; scope and resources come from the period's project reports."
+        ),
+    ] = msgspec.field(default_factory=list)
+    evidence: Annotated[
+        dict[str, Any],
+        msgspec.Meta(
+            description="The figures behind the RAGs, rounded for showing (the rules compare "
+            "them exact): schedule_slip_weeks and schedule_as_of, cost_variance_pct, "
+            "current_budget, forecast_cost, benefits_forecast_pct, benefits_realisation_pct, "
+            "open_risk_rags (count per RAG), project_rags, projects_unreported, reported_rags."
+        ),
+    ] = msgspec.field(default_factory=dict)
 
 
 # --- views --------------------------------------------------------------------------------------

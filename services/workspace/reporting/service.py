@@ -3,19 +3,27 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, and_, func, or_, select, type_coerce
+from sqlalchemy import ColumnElement, Integer, and_, case, func, or_, select, type_coerce
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.base import utcnow
 from services.errors import Conflict, ValidationFailed, field_error
 from services.workspace import clock, money
-from services.workspace.benefits.service import BenefitService
+from services.workspace.benefits.models import Benefit, BenefitMeasurement, BenefitState
+from services.workspace.benefits.rules import (
+    BenefitProgress,
+    RealisationRollUp,
+    realisation_pct,
+    roll_up,
+)
+from services.workspace.benefits.service import MEASUREMENT_ORDER, BenefitService
 from services.workspace.configuration import service as configuration
 from services.workspace.governance.models import ChangeRequest, ChangeRequestState
 from services.workspace.models import Rag
@@ -34,6 +42,7 @@ from services.workspace.reporting.rules import (
     CostPosition,
     ReportEvidence,
     publication_problems,
+    read_today,
     shown_pct,
     suggest,
 )
@@ -85,6 +94,39 @@ async def cost_position(
         budget=None if found is None else found.budget,
         approved_changes=approved if approved is not None else Decimal("0.00"),
         forecast_cost=None if found is None else found.forecast_cost,
+    )
+
+
+async def realisation_as_of(
+    session: AsyncSession, programme_id: uuid.UUID, as_of: date
+) -> RealisationRollUp:
+    """A programme's benefits realisation as it stood on ``as_of``: each benefit (withdrawn
+    ones left out, as in :meth:`BenefitService.programme_roll_up`) from its latest measurement
+    measured on or before that day, not a later one (two queries)."""
+    benefits = (
+        await session.scalars(
+            select(Benefit).where(
+                Benefit.programme_id == programme_id, Benefit.state != BenefitState.WITHDRAWN
+            )
+        )
+    ).all()
+    m = BenefitMeasurement
+    latest: dict[uuid.UUID, float] = {}
+    if benefits:
+        rows = await session.execute(
+            select(m.benefit_id, m.value)
+            .where(m.benefit_id.in_([b.id for b in benefits]), m.measured_on <= as_of)
+            .order_by(m.benefit_id, *MEASUREMENT_ORDER)
+            .ext(distinct_on(m.benefit_id))
+        )
+        latest = {row.benefit_id: row.value for row in rows}
+    return roll_up(
+        BenefitProgress(
+            realisation_pct(b.baseline_value, b.target_value, latest.get(b.id), exact=True),
+            b.value_per_year,
+            b.dis_benefit,
+        )
+        for b in benefits
     )
 
 
@@ -216,9 +258,18 @@ class StatusReportService(RegisterService[StatusReport]):
         # a report of October does not count November's days. A milestone not achieved by then
         # is late at least until then, whatever its forecast (or, without one, its baseline)
         # says; one achieved after the period's end was not achieved yet at its end.
-        as_of = schedule_as_of(report, clock.today(self.session))
-        expected = func.greatest(
-            func.coalesce(Milestone.forecast_date, Milestone.baseline_date), as_of
+        today = clock.today(self.session)
+        as_of = schedule_as_of(report, today)
+        # One achieved after that day slips until it, not until its forecast: what it says now
+        # was not known then (forecasts keep no history), and its achievement came later.
+        achieved_later = and_(
+            Milestone.state == MilestoneState.ACHIEVED, Milestone.actual_date > as_of
+        )
+        expected = case(
+            (achieved_later, as_of),
+            else_=func.greatest(
+                func.coalesce(Milestone.forecast_date, Milestone.baseline_date), as_of
+            ),
         )
         slip_days = await self.session.scalar(
             select(func.max(type_coerce(expected - Milestone.baseline_date, Integer))).where(
@@ -226,10 +277,7 @@ class StatusReportService(RegisterService[StatusReport]):
                 Milestone.baseline_date.is_not(None),
                 or_(
                     Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED]),
-                    and_(
-                        Milestone.state == MilestoneState.ACHIEVED,
-                        Milestone.actual_date > as_of,
-                    ),
+                    achieved_later,
                 ),
             )
         )
@@ -248,7 +296,7 @@ class StatusReportService(RegisterService[StatusReport]):
         risk_rags = tuple(
             band.rag for score in scores.all() if (band := settings.band_for(score)) is not None
         )
-        benefits_pct = None
+        benefits_pct = realised_pct = None
         project_rags: dict[RagDimension, tuple[Rag | None, ...]] = {}
         unreported: tuple[uuid.UUID, ...] = ()
         if report.project_id is None:
@@ -256,6 +304,8 @@ class StatusReportService(RegisterService[StatusReport]):
                 report.programme_id
             )
             benefits_pct = forecast.exact_pct
+            realised = await realisation_as_of(self.session, report.programme_id, as_of)
+            realised_pct = realised.exact_pct
             rolled_up = await self.latest_project_reports(report)
             for project_report in rolled_up:
                 for dimension, rag in rags_of(project_report).items():
@@ -278,10 +328,12 @@ class StatusReportService(RegisterService[StatusReport]):
             current_budget=cost.current_budget,
             forecast_cost=cost.forecast_cost,
             benefits_forecast_pct=benefits_pct,
+            benefits_realisation_pct=realised_pct,
             open_risk_rags=risk_rags,
             project_rags=project_rags,
             projects_unreported=unreported,
             reported_rags={d: r for d, r in rags_of(report).items() if d in ASSESSED},
+            read_today=read_today(as_of, today, programme_level=report.project_id is None),
         )
 
     async def suggestion(
@@ -349,10 +401,7 @@ class StatusReportService(RegisterService[StatusReport]):
                 "The report is not ready to publish: update the fields named, then publish.",
                 errors=[field_error(f, m, source="report") for f, m in problems],
             )
-        report.suggested = {
-            "rags": {str(d): r for d, r in suggested.items()},
-            "evidence": evidence_json(evidence),
-        }
+        report.suggested = suggestion_json(suggested, evidence)
         report.snapshot = snapshot
         report.state = ReportState.PUBLISHED
         report.published_at = utcnow()
@@ -424,6 +473,20 @@ class StatusReportService(RegisterService[StatusReport]):
         return correction
 
 
+def suggestion_json(
+    suggested: Mapping[RagDimension, Rag | None], evidence: ReportEvidence
+) -> dict[str, Any]:
+    """A suggestion as the API shows it (:class:`Suggestion`) and a published report keeps it
+    (``suggested``): the RAGs, the day they are judged as of, the dimensions judged on today's
+    data instead, and the evidence."""
+    return {
+        "rags": {str(d): r for d, r in suggested.items()},
+        "as_of": None if evidence.schedule_as_of is None else evidence.schedule_as_of.isoformat(),
+        "read_today": [str(d) for d in evidence.read_today],
+        "evidence": evidence_json(evidence),
+    }
+
+
 def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
     """The evidence as the API shows it (and a published report keeps it): the slip, the
     variance and the benefits forecast rounded to two decimals, which the suggestion itself did
@@ -431,10 +494,12 @@ def evidence_json(evidence: ReportEvidence) -> dict[str, Any]:
     values = {
         name: money.number(value) if isinstance(value, Decimal) else value
         for name, value in asdict(evidence).items()
+        if name != "read_today"  # beside the evidence: see suggestion_json
     }
     values["schedule_slip_weeks"] = shown_pct(evidence.schedule_slip_weeks)
     values["cost_variance_pct"] = shown_pct(evidence.cost_variance_pct)
     values["benefits_forecast_pct"] = shown_pct(evidence.benefits_forecast_pct)
+    values["benefits_realisation_pct"] = shown_pct(evidence.benefits_realisation_pct)
     values["schedule_as_of"] = (
         None if evidence.schedule_as_of is None else evidence.schedule_as_of.isoformat()
     )

@@ -47,7 +47,13 @@ from services.workspace.reporting.schemas import (
     RealisationView,
     RiskLine,
 )
-from services.workspace.reporting.service import cost_position, present_reports, rags_of
+from services.workspace.reporting.service import (
+    cost_position,
+    present_reports,
+    rags_of,
+    realisation_as_of,
+    schedule_as_of,
+)
 from services.workspace.structure.models import Milestone, MilestoneState, Project
 from services.workspace.structure.service import ProgrammeService, not_of_an_ended_project
 
@@ -509,7 +515,8 @@ async def board_pack(
 
 async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[str, Any]:
     """The data a published report keeps: key milestones, top risks, open issues, the period's
-    decisions and, for a programme, benefits and the project reports it rolls up."""
+    decisions and, for a programme, benefits (realisation as of the report's as-of day, as the
+    suggestion reads it) and the project reports it rolls up."""
     from services.workspace.reporting.service import (
         ReportFormatService,
         StatusReportService,
@@ -594,9 +601,12 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
             ],
         }
     if report.project_id is None:
-        realised, forecast, by_state = await BenefitService(session, None).programme_roll_up(
+        _, forecast, by_state = await BenefitService(session, None).programme_roll_up(
             report.programme_id
         )
+        # Realisation as the suggestion reads it: from what was measured by the period's end.
+        as_of = schedule_as_of(report, clock.today(session))
+        realised = await realisation_as_of(session, report.programme_id, as_of)
         snapshot["benefits"] = {
             "realisation_pct": realised.pct,
             "forecast_pct": forecast.pct,
