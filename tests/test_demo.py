@@ -173,7 +173,11 @@ def test_demo_serves_stops_on_sigterm_and_reuses_its_data() -> None:
         assert created.status_code == 201
         # One client is offboarded, as anyone trying the API may do.
         contoso = {"Authorization": f"Bearer {started.tokens['contoso-rail']}"}
-        offboarding = httpx.post(f"{base}/api/v1/w/contoso-rail/offboarding", headers=contoso)
+        offboarding = httpx.post(
+            f"{base}/api/v1/w/contoso-rail/offboarding",
+            json={"confirm": "contoso-rail"},
+            headers=contoso,
+        )
         assert offboarding.status_code == 202, offboarding.text
         status_url = base + offboarding.json()["status_url"]
         run_id = offboarding.json()["run_id"]

@@ -13,7 +13,7 @@ import structlog
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import State
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import Body, FromPath, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services import idempotency, parameters
@@ -26,6 +26,8 @@ from services.errors import (
     NotFound,
     RateLimited,
     Unauthenticated,
+    ValidationFailed,
+    field_error,
 )
 from services.idempotency import IdempotencyKey
 from services.identity import service as identity
@@ -40,6 +42,7 @@ from services.provisioning_runs.models import RunKind, RunState
 from services.provisioning_runs.schemas import (
     RUNS_PATH,
     OffboardingAccepted,
+    OffboardingConfirm,
     RunRead,
     RunSummary,
     SignupAccepted,
@@ -450,7 +453,7 @@ class OffboardingController(Controller):
         status_code=202,
         dependencies={"caller": Provide(provide_offboarding_caller)},
         responses=problem_responses(
-            Unauthenticated, Forbidden, NotFound, Conflict, IdempotencyKeyReused
+            Unauthenticated, Forbidden, NotFound, Conflict, IdempotencyKeyReused, ValidationFailed
         ),
         summary="Offboard the workspace: export it, revoke access, delete its data (owners)",
         description=(
@@ -459,9 +462,11 @@ class OffboardingController(Controller):
             "tokens and memberships, purges the workspace's rows and marks it deleted. The run's "
             "status hands out the export until its `export.retained_until` (30 days after the "
             "run finished, unless the platform says otherwise); then it is deleted. Owners, or "
-            "platform admins. A request retried with its `Idempotency-Key` gets the first "
-            "answer even after the run has deleted the workspace and revoked the token it was "
-            "sent with (that token does nothing else)."
+            'platform admins. The body names the workspace: `{"confirm": "<slug>"}`; '
+            "without it, or naming another, the request is refused (422, a `confirm` field "
+            "error) and nothing is done. A request retried with its `Idempotency-Key` gets the "
+            "first answer even after the run has deleted the workspace and revoked the token it "
+            "was sent with (that token does nothing else)."
         ),
     )
     async def offboard(
@@ -471,8 +476,25 @@ class OffboardingController(Controller):
         slug: FromPath[str],
         control_session: NamedDependency[AsyncSession],
         caller: NamedDependency[OffboardingCaller],
+        data: Annotated[
+            OffboardingConfirm | None,
+            Body(
+                description=(
+                    'Needed: `{"confirm": "<slug>"}`. A request without it (offboarding took no '
+                    "body before) is refused with a `confirm` field error, as one naming another "
+                    "workspace is."
+                )
+            ),
+        ] = None,
         idempotency_key: IdempotencyKey = None,
     ) -> Response[OffboardingAccepted]:
+        if data is None or data.confirm != slug:
+            # A body-less request (as offboarding took before) is told what to send.
+            said = "required" if data is None else "must be the workspace's slug, as in the URL"
+            raise ValidationFailed(
+                f'To offboard the workspace, send its slug: {{"confirm": "{slug}"}}.',
+                errors=[field_error("confirm", said)],
+            )
         request_fingerprint = idempotency.fingerprint("POST", request.url.path, caller.user_id)
         found = await tenancy.get_by_slug(control_session, slug)
         if found is not None and idempotency_key is not None:

@@ -230,6 +230,25 @@ class RunSummary(msgspec.Struct, kw_only=True):
         return cls(**fields, requested_by=Requester.of(run, emails))
 
 
+class OffboardingConfirm(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
+    """The caller names the workspace they mean to offboard: a whole client workspace is
+    deleted, so a request sent to the wrong slug (or by mistake) is refused, not acted on."""
+
+    confirm: Annotated[
+        str,
+        Meta(
+            min_length=1,
+            max_length=63,
+            pattern=NO_NUL,
+            examples=["northwind"],
+            description=(
+                "The slug of the workspace to offboard, exactly as in the URL; anything else "
+                "is refused (422) and nothing is done."
+            ),
+        ),
+    ]
+
+
 class OffboardingAccepted(msgspec.Struct, kw_only=True):
     """The workspace is read-only from now on; poll ``status_url`` for the export and deletion."""
 

@@ -43,7 +43,9 @@ async def test_a_platform_admins_workspace_bound_token_cannot_offboard_or_operat
     await wait_for_run(shared_database, run_id, lambda r: bool(r.steps))
 
     # Another workspace: not found, as every workspace route answers a token bound elsewhere.
-    elsewhere = await shared_client.post(f"/api/v1/w/{other.slug}/offboarding", headers=bound)
+    elsewhere = await shared_client.post(
+        f"/api/v1/w/{other.slug}/offboarding", json={"confirm": other.slug}, headers=bound
+    )
     assert elsewhere.status_code == 404, elsewhere.text
     assert elsewhere.json()["detail"] == f"No workspace {other.slug!r}."
     async with shared_database.transaction() as session:
@@ -62,5 +64,7 @@ async def test_a_platform_admins_workspace_bound_token_cannot_offboard_or_operat
     assert all("result" not in s for s in seen["steps"])
 
     # Its own workspace it may still offboard (the operator bound it there for that).
-    own = await shared_client.post(f"/api/v1/w/{home.slug}/offboarding", headers=bound)
+    own = await shared_client.post(
+        f"/api/v1/w/{home.slug}/offboarding", json={"confirm": home.slug}, headers=bound
+    )
     assert own.status_code == 202, own.text

@@ -61,7 +61,9 @@ async def test_an_owner_offboards_and_the_workspace_is_exported_then_purged(
     assert before["idempotency_records"] == 2
     assert sum(1 for n in before.values() if n) > 10, before
 
-    answer = await shared_client.post(f"/api/v1/w/{slug}/offboarding", headers=headers)
+    answer = await shared_client.post(
+        f"/api/v1/w/{slug}/offboarding", json={"confirm": slug}, headers=headers
+    )
     assert answer.status_code == 202, answer.text
     accepted = answer.json()
     assert accepted["slug"] == slug
@@ -135,7 +137,7 @@ async def test_only_owners_and_platform_admins_may_offboard(
 ) -> None:
     slug, owner = await provisioned(shared_client, shared_database, shared)
     path = f"/api/v1/w/{slug}/offboarding"
-    assert (await shared_client.post(path)).status_code == 401
+    assert (await shared_client.post(path, json={"confirm": slug})).status_code == 401
     async with shared_database.transaction() as session:
         tenant = (await session.scalars(select(Tenant).where(Tenant.slug == slug))).one()
         member = await identity.create_user(session, f"{uuid.uuid4().hex[:8]}@example.org")
@@ -144,27 +146,27 @@ async def test_only_owners_and_platform_admins_may_offboard(
         stranger = await identity.create_user(session, f"{uuid.uuid4().hex[:8]}@example.org")
         _, stranger_secret = await identity.issue_token(session, stranger.id, name="t")
     admin_only = await shared_client.post(
-        path, headers={"Authorization": f"Bearer {member_secret}"}
+        path, json={"confirm": slug}, headers={"Authorization": f"Bearer {member_secret}"}
     )
     assert admin_only.status_code == 403
     assert admin_only.json()["detail"] == (
         "Only the workspace's owners, or platform admins, can offboard it."
     )
     not_member = await shared_client.post(
-        path, headers={"Authorization": f"Bearer {stranger_secret}"}
+        path, json={"confirm": slug}, headers={"Authorization": f"Bearer {stranger_secret}"}
     )
     assert not_member.status_code == 404
 
     staff = await platform_admin_headers(shared_database)
     key = {"Idempotency-Key": uuid.uuid4().hex}
-    first = await shared_client.post(path, headers={**staff, **key})
+    first = await shared_client.post(path, json={"confirm": slug}, headers={**staff, **key})
     assert first.status_code == 202, first.text
-    replayed = await shared_client.post(path, headers={**staff, **key})
+    replayed = await shared_client.post(path, json={"confirm": slug}, headers={**staff, **key})
     assert replayed.json() == first.json()
-    twice = await shared_client.post(path, headers=owner)
+    twice = await shared_client.post(path, json={"confirm": slug}, headers=owner)
     assert twice.status_code in {401, 409}
     await wait_for_run(shared_database, first.json()["run_id"], succeeded)
-    gone = await shared_client.post(path, headers=staff)
+    gone = await shared_client.post(path, json={"confirm": slug}, headers=staff)
     assert gone.status_code == 404
 
 
@@ -176,7 +178,9 @@ async def test_a_workspace_still_being_provisioned_cannot_be_offboarded(
         tenant = Tenant(slug=slug, name="Half made", state=TenantState.PROVISIONING, cell="default")
         session.add(tenant)
     staff = await platform_admin_headers(shared_database)
-    answer = await shared_client.post(f"/api/v1/w/{slug}/offboarding", headers=staff)
+    answer = await shared_client.post(
+        f"/api/v1/w/{slug}/offboarding", json={"confirm": slug}, headers=staff
+    )
     assert answer.status_code == 409
     assert "provisioning" in answer.json()["detail"]
 
@@ -194,10 +198,10 @@ async def test_a_workspace_being_offboarded_says_so_and_names_its_run(
     path = f"/api/v1/w/{slug}/offboarding"
 
     # No worker yet: the run waits in the queue.
-    first = await isolated_client.post(path, headers=staff)
+    first = await isolated_client.post(path, json={"confirm": slug}, headers=staff)
     assert first.status_code == 202, first.text
     run_id = first.json()["run_id"]
-    waiting = await isolated_client.post(path, headers=staff)
+    waiting = await isolated_client.post(path, json={"confirm": slug}, headers=staff)
     assert waiting.status_code == 409
     assert waiting.json()["detail"] == (
         f"The workspace {slug!r} is already being offboarded (run {run_id})."
@@ -207,7 +211,7 @@ async def test_a_workspace_being_offboarded_says_so_and_names_its_run(
     async with worker_in_process(failing, concurrency=2):
         run = await wait_for_run(isolated_database, run_id)
     assert run.state is RunState.FAILED
-    stuck = await isolated_client.post(path, headers=staff)
+    stuck = await isolated_client.post(path, json={"confirm": slug}, headers=staff)
     assert stuck.status_code == 409
     assert stuck.json()["detail"] == (
         f"The workspace {slug!r} is already being offboarded (run {run_id} failed; a platform "

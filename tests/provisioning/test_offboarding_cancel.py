@@ -47,7 +47,9 @@ async def workspace_with_owner(
 async def failed_offboarding(
     client: Client, database: Database, tenant: Tenant, staff: dict[str, str]
 ) -> str:
-    answer = await client.post(f"/api/v1/w/{tenant.slug}/offboarding", headers=staff)
+    answer = await client.post(
+        f"/api/v1/w/{tenant.slug}/offboarding", json={"confirm": tenant.slug}, headers=staff
+    )
     assert answer.status_code == 202, answer.text
     run = await wait_for_run(database, answer.json()["run_id"])
     assert run.state is RunState.FAILED
@@ -155,7 +157,9 @@ async def test_a_failed_offboarding_that_removed_nothing_is_cancelled_and_the_wo
 
     # Offboarding can be asked for again, and then goes through.
     async with worker_in_process(isolated.settings, concurrency=2):
-        answer = await isolated_client.post(f"/api/v1/w/{tenant.slug}/offboarding", headers=owner)
+        answer = await isolated_client.post(
+            f"/api/v1/w/{tenant.slug}/offboarding", json={"confirm": tenant.slug}, headers=owner
+        )
         assert answer.status_code == 202, answer.text
         done = await wait_for_run(isolated_database, answer.json()["run_id"], succeeded)
     assert done.id != uuid.UUID(run_id)

@@ -36,7 +36,9 @@ async def offboarded(
     client: Client, database: Database, env: Env, slug: str, headers: dict[str, str]
 ) -> tuple[Storage, str]:
     """Offboard the workspace; its storage and the export's prefix."""
-    answer = await client.post(f"/api/v1/w/{slug}/offboarding", headers=headers)
+    answer = await client.post(
+        f"/api/v1/w/{slug}/offboarding", json={"confirm": slug}, headers=headers
+    )
     assert answer.status_code == 202, answer.text
     run = await wait_for_run(database, answer.json()["run_id"], succeeded)
     export = next(s.result for s in run.steps if s.name == "export_workspace")

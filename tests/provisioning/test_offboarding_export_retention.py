@@ -44,7 +44,9 @@ async def offboarded(client: Client, database: Database, env: Env) -> Provisioni
     await wait_for_run(database, signup.json()["run_id"], succeeded)
     owner = await owner_headers(env.settings, signup.json()["run_id"])
     slug = signup.json()["slug"]
-    answer = await client.post(f"/api/v1/w/{slug}/offboarding", headers=owner)
+    answer = await client.post(
+        f"/api/v1/w/{slug}/offboarding", json={"confirm": slug}, headers=owner
+    )
     assert answer.status_code == 202, answer.text
     return await wait_for_run(database, answer.json()["run_id"], succeeded)
 

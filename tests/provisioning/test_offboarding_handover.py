@@ -39,7 +39,9 @@ async def test_the_completed_offboarding_hands_the_export_to_whoever_reads_its_s
         f"/api/v1/w/{slug}/programmes", json={"name": "Take me along"}, headers=owner
     )
     assert made.status_code == 201, made.text
-    answer = await shared_client.post(f"/api/v1/w/{slug}/offboarding", headers=owner)
+    answer = await shared_client.post(
+        f"/api/v1/w/{slug}/offboarding", json={"confirm": slug}, headers=owner
+    )
     assert answer.status_code == 202, answer.text
     status_url = answer.json()["status_url"]
     # No export to hand over until the run has finished.
@@ -103,20 +105,28 @@ async def test_a_retried_offboarding_request_gets_its_first_answer_after_the_wor
         )
         await identity.revoke_token(session, old.id)
     path = f"/api/v1/w/{slug}/offboarding"
-    first = await shared_client.post(path, headers={**owner, "Idempotency-Key": "leave-1"})
+    first = await shared_client.post(
+        path, json={"confirm": slug}, headers={**owner, "Idempotency-Key": "leave-1"}
+    )
     assert first.status_code == 202, first.text
     await wait_for_run(shared_database, first.json()["run_id"], succeeded)
 
     # The owner's token is revoked and the workspace deleted: the retry still gets the answer.
-    replay = await shared_client.post(path, headers={**owner, "Idempotency-Key": "leave-1"})
+    replay = await shared_client.post(
+        path, json={"confirm": slug}, headers={**owner, "Idempotency-Key": "leave-1"}
+    )
     assert replay.status_code == 202, replay.text
     assert replay.json() == first.json()
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.headers["Location"] == first.headers["Location"]
     # … for that request only: the revoked token does nothing else.
-    other_key = await shared_client.post(path, headers={**owner, "Idempotency-Key": "leave-2"})
+    other_key = await shared_client.post(
+        path, json={"confirm": slug}, headers={**owner, "Idempotency-Key": "leave-2"}
+    )
     assert other_key.status_code == 401
-    assert (await shared_client.post(path, headers=owner)).status_code == 401
+    assert (
+        await shared_client.post(path, json={"confirm": slug}, headers=owner)
+    ).status_code == 401
     # Nobody else reads it with the key: no token, another user's, an unknown one.
     staff = await platform_admin_headers(shared_database)
     for stranger, refused in (
@@ -125,7 +135,9 @@ async def test_a_retried_offboarding_request_gets_its_first_answer_after_the_wor
         ({"Authorization": "Bearer pmo_not-a-token"}, 401),
         ({"Authorization": f"Bearer {old_secret}"}, 401),
     ):
-        answer = await shared_client.post(path, headers={**stranger, "Idempotency-Key": "leave-1"})
+        answer = await shared_client.post(
+            path, json={"confirm": slug}, headers={**stranger, "Idempotency-Key": "leave-1"}
+        )
         assert answer.status_code == refused, (stranger, answer.text)
         assert "run_id" not in answer.text
 
@@ -136,10 +148,10 @@ async def test_a_platform_admin_retrying_an_offboarding_request_gets_its_first_a
     slug, _ = await provisioned(shared_client, shared_database, shared)
     staff = {**await platform_admin_headers(shared_database), "Idempotency-Key": "ops-leave"}
     path = f"/api/v1/w/{slug}/offboarding"
-    first = await shared_client.post(path, headers=staff)
+    first = await shared_client.post(path, json={"confirm": slug}, headers=staff)
     assert first.status_code == 202, first.text
     await wait_for_run(shared_database, first.json()["run_id"], succeeded)
-    replay = await shared_client.post(path, headers=staff)
+    replay = await shared_client.post(path, json={"confirm": slug}, headers=staff)
     assert replay.status_code == 202, replay.text
     assert replay.json() == first.json()
     assert replay.headers["Idempotent-Replayed"] == "true"

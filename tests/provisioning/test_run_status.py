@@ -81,7 +81,9 @@ async def test_staff_see_who_asked_for_an_offboarding_and_nobody_else_does(
     signup = (await shared_client.post(SIGNUP, json=body)).json()
     await wait_for_run(shared_database, signup["run_id"], succeeded)
     owner = await owner_headers(shared.settings, signup["run_id"])
-    answer = await shared_client.post(f"/api/v1/w/{body['slug']}/offboarding", headers=owner)
+    answer = await shared_client.post(
+        f"/api/v1/w/{body['slug']}/offboarding", json={"confirm": body["slug"]}, headers=owner
+    )
     assert answer.status_code == 202, answer.text
     run = await wait_for_run(shared_database, answer.json()["run_id"], succeeded)
     assert run.requested_by is not None

@@ -213,7 +213,9 @@ async def offboarded_after_failed_signup(
         run_id = (await client.post(SIGNUP, json=body)).json()["run_id"]
         run = await wait_for_run(database, run_id)
         assert run.state is RunState.FAILED, run.error
-        offboarding = await client.post(f"/api/v1/w/{body['slug']}/offboarding", headers=staff)
+        offboarding = await client.post(
+            f"/api/v1/w/{body['slug']}/offboarding", json={"confirm": body["slug"]}, headers=staff
+        )
         assert offboarding.status_code == 202, offboarding.text
         deprovision_id = offboarding.json()["run_id"]
         await wait_for_run(database, deprovision_id, succeeded)
