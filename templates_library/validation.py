@@ -446,10 +446,23 @@ def _choice_problems(choices: list[object], location: str) -> Iterator[Finding]:
         seen.add(choice)
 
 
+# What a signup gives the pack it seeds (`signups.seeding_problems`, the provisioning run), the
+# only way a workspace is seeded: every other parameter takes its default.
+SIGNUP_PARAMETERS = ("programme_name", START_DATE_PARAMETER)
+
+
 def check_parameters(version: PackVersion) -> Iterator[Finding]:
-    """Defaults match their parameter's type; choice parameters list their choices."""
+    """Defaults match their parameter's type; choice parameters list their choices; every
+    parameter a signup does not give (`SIGNUP_PARAMETERS`) has a default, or no workspace
+    could be seeded from the version."""
     for i, parameter in enumerate(version.parameters):
         location = f"parameters[{i}]"
+        if parameter.default is None and parameter.key not in SIGNUP_PARAMETERS:
+            yield Finding(
+                join_location(location, "default"),
+                f"parameter `{parameter.key}` has no default, and a signup gives only "
+                f"{' and '.join(f'`{name}`' for name in SIGNUP_PARAMETERS)}: give it a default",
+            )
         if parameter.type == "choice" and len(parameter.choices or []) < 2:
             yield Finding(join_location(location, "choices"), "a choice parameter needs ≥2 choices")
         if parameter.type != "choice" and parameter.choices is not None:
@@ -497,7 +510,8 @@ def check_parameters_across_versions(
             for declared in other.parameters
             if declared.key == parameter.key
         ]
-        if parameter.default is None:
+        # A default every parameter but a signup's has already (`check_parameters`).
+        if parameter.default is None and parameter.key in SIGNUP_PARAMETERS:
             declared_in = {number for number, _ in before}
             lacking = next((o.version for o in latest_first if o.version not in declared_in), None)
             defaulted = next((n for n, d in before if d.default is not None), None)

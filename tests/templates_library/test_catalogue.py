@@ -153,10 +153,10 @@ def test_invalid_versions_are_left_out_and_reported(
     assert [version for version, _ in _published(settings, pack_key)] == ["1.0.0"]
 
 
-def _needs_a_new_parameter(data: PackData) -> None:
-    """1.1.0, wanting a parameter without a default that workspaces on 1.0.0 do not have."""
+def _drops_a_choice(data: PackData) -> None:
+    """1.1.0, dropping a choice of a parameter that workspaces on 1.0.0 may have chosen."""
     _bump(data)
-    data["parameters"].append({"key": "regulator_name", "type": "text", "description": "Who."})
+    data["parameters"][2]["choices"] = ["monthly", "quarterly"]
 
 
 @pytest.mark.parametrize("earlier", ["in the folder", "published, its file gone"])
@@ -167,12 +167,15 @@ def test_a_version_workspaces_on_an_earlier_one_could_not_move_to_is_not_publish
     if earlier != "in the folder":
         assert run(settings, "sync", "--path", str(path.parent.parent)).exit_code == 0
         path.unlink()  # released: its file may leave the folder, the version stays published
-    write(_needs_a_new_parameter, file_name="1.1.0.yaml")
+    write(_drops_a_choice, file_name="1.1.0.yaml")
 
     result = run(settings, "sync", "--path", str(path.parent.parent))
 
     assert result.exit_code == 1, result.output
-    assert "1.1.0.yaml" in result.output and "`regulator_name` is new since 1.0.0" in result.output
+    assert (
+        "1.1.0.yaml" in result.output
+        and "`reporting_cadence` drops `weekly`, a choice in 1.0.0" in result.output
+    )
     assert [version for version, _ in _published(settings, pack_key)] == ["1.0.0"]
 
 

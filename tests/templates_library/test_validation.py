@@ -15,6 +15,7 @@ from templates_library.source import Problem
 from templates_library.validation import (
     InvalidPackError,
     check_board_references,
+    check_parameters,
     require_valid_version,
     validate_pack,
     validate_version,
@@ -509,16 +510,34 @@ def _add_parameter(
 REGULATOR = {"key": "regulator_name", "type": "text", "description": "Who regulates."}
 
 
+def _without_default(index: int) -> Callable[[PackData], None]:
+    """1.1.0 of the tiny pack, parameter `index` without its default."""
+
+    def change(data: PackData) -> None:
+        _release()(data)
+        data["parameters"][index].pop("default")
+
+    return change
+
+
 @pytest.mark.parametrize(
     ("change", "location", "message", "line_pattern"),
     [
         pytest.param(
             _add_parameter(REGULATOR),
             "parameters[3].default",
-            "parameter `regulator_name` is new since 1.0.0, so workspaces on 1.0.0 have no "
-            "value for it: give it a default",
+            "parameter `regulator_name` has no default, and a signup gives only "
+            "`programme_name` and `start_date`: give it a default",
             r"key: regulator_name",
             id="new parameter without a default",
+        ),
+        pytest.param(
+            _without_default(0),
+            "parameters[0].default",
+            "parameter `programme_name` has a default in 1.0.0, so workspaces on 1.0.0 may "
+            "have no value for it: keep a default",
+            r"key: programme_name",
+            id="a signup's parameter loses its default",
         ),
         pytest.param(
             _release(("parameters.0.type", "number"), ("parameters.0.default", 3)),
@@ -619,3 +638,21 @@ def test_a_text_parameter_refuses_a_value_longer_than_its_max_length() -> None:
 
     assert raised.value.problems == {"programme_name": "at most 5 characters"}
     assert resolve_parameters(version.parameters, {"programme_name": "Quay", "start_date": START})
+
+
+def test_every_parameter_a_signup_does_not_give_has_a_default() -> None:
+    # A signup gives the programme's name and start date: a version wanting any other value
+    # could seed no workspace, so validation refuses it rather than every signup.
+    def wanting(data: PackData) -> None:
+        data["parameters"][0].pop("default")  # programme_name: a signup gives it
+        data["parameters"].append({"key": "sponsor", "type": "text", "description": "Who."})
+
+    findings = list(check_parameters(tiny_version(wanting)))
+
+    assert findings and [(f.location, f.message) for f in findings] == [
+        (
+            "parameters[3].default",
+            "parameter `sponsor` has no default, and a signup gives only `programme_name` and "
+            "`start_date`: give it a default",
+        )
+    ]
