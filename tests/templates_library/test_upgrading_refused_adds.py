@@ -317,3 +317,35 @@ async def test_a_new_project_a_rule_refuses_holds_back_the_new_dependency_on_it(
     assert entry(applied, "dependency", "needs-pilot") == dependency
     assert await _count(seeded, Project, Project.id == seeded.id("project", "pilot")) == 0
     assert (await seeded.get("boards", "board", "board"))["cadence"] == "fortnightly"
+
+
+def sponsor_named_after_the_programme(data: dict[str, Any]) -> None:
+    """1.1.0 as usual, the sponsor's title naming the programme."""
+    second_version(data)
+    data["roles"][0]["title"] = "{programme_name} sponsor"
+
+
+async def test_an_update_too_long_for_its_column_is_held_back_not_a_failed_upgrade(
+    database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
+) -> None:
+    seeded = await _seeded(
+        database,
+        client,
+        make_workspace,
+        publish_pack,
+        sponsor_named_after_the_programme,
+        {**PARAMS, "programme_name": "N" * 195},
+    )
+
+    planned = entry(await seeded.plan(), "role", "sponsor")
+    applied = await seeded.apply()
+
+    assert planned.action is Action.CONFLICT
+    assert "programme_roles.title holds at most 200" in planned.reason
+    assert entry(applied, "role", "sponsor") == planned
+    async with in_workspace(database, seeded.ws.tenant_id) as session:
+        title = await session.scalar(
+            select(ProgrammeRole.title).where(ProgrammeRole.id == seeded.id("role", "sponsor"))
+        )
+    assert title == "Sponsor"
+    assert (await seeded.get("boards", "board", "board"))["cadence"] == "fortnightly"
