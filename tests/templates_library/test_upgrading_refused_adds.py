@@ -68,8 +68,8 @@ class AdminReDatesClosedTranches(TrancheService):
     is (`check_reopening`): no rule an upgrade meets answers 403 today, as an upgrade writes no
     tranche's state, so the test gives one that would."""
 
-    def refuse_re_dating(self, row: Tranche, before: dict[str, Any]) -> None:
-        if any(name in before for name in ("start_date", "end_date")):
+    def refuse_re_dating(self, row: Tranche, before: dict[str, Any] | None) -> None:
+        if before is not None and any(name in before for name in ("start_date", "end_date")):
             self.check_reopening(row)
 
 
