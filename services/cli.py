@@ -506,15 +506,6 @@ def load_plugin_commands() -> None:
 
 
 def main() -> None:
-    if sys.argv[1:2] == ["demo"]:
-        # The demo stops on Ctrl-C or SIGTERM (its own handler comes first thing once loaded).
-        # Loading takes seconds, and a demo a script starts in the background inherits SIGINT
-        # ignored: until then, a stop ends it at once (nothing is started yet), exit code 0.
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, _stop_while_loading)
+    """The ``pmo`` command, once loaded (:mod:`services.entry` is its light entry point)."""
     load_plugin_commands()
     cli()
-
-
-def _stop_while_loading(_signum: int, _frame: object) -> None:
-    raise SystemExit(0)

@@ -320,11 +320,6 @@ def _left_in_session(pid: int) -> list[str]:
     return left
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the demo's stop handler installed before services.cli (seconds of imports) "
-    "is imported: in services/__main__.py, and a light entry point for the pmo script",
-)
 def test_ctrl_c_in_the_first_second_of_the_demo_ends_it_quietly() -> None:
     """As someone who starts `pmo demo` and thinks better of it at once: loading the platform's
     modules takes a second or more before `main()` runs, and a Ctrl-C then must end it as
