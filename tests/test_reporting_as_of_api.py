@@ -4,8 +4,12 @@ today's data because no history is kept — over HTTP, on real PostgreSQL."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from sqlalchemy import event
+
+from services.db.engine import Database
 from tests.conftest import MakeWorkspace, Workspace
 from tests.workspace_api import Client, change, day, make, programme, url
 
@@ -35,6 +39,16 @@ async def measure(
         headers=ws.headers,
     )
     assert measured.status_code == 201, measured.text
+
+
+async def publish(client: Client, ws: Workspace, draft: dict[str, Any], **fields: Any) -> Any:
+    """Set ``fields`` on the draft, then publish it (the answer)."""
+    ready = await change(client, ws, "status-reports", draft, fields)
+    assert ready.status_code == 200, ready.text
+    return await client.post(
+        url(ws, f"status-reports/{draft['id']}/publish"),
+        headers={**ws.headers, "If-Match": f'"{ready.json()["version"]}"'},
+    )
 
 
 async def march_and_after(client: Client, ws: Workspace) -> dict[str, Any]:
@@ -156,3 +170,41 @@ async def test_the_openapi_says_what_a_suggestion_reads_and_that_a_correction_ke
     assert "no history" in suggestion_fields["read_today"]["description"]
     correction = schemas["StatusReportCorrection"]["properties"]["period_end"]
     assert correction["description"].startswith("Accepted only unchanged")
+
+
+async def test_publishing_reads_the_benefits_once_for_the_suggestion_and_once_for_the_snapshot(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await march_and_after(client, ws)
+    past = await report(client, ws, prog, -50, -30)
+    ready = await change(
+        client,
+        ws,
+        "status-reports",
+        past,
+        {"overall_rag": "amber", "schedule_rag": "amber", "path_to_green": "Catch up"},
+    )
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    engine = database.engine(ws.cell).sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        published = await client.post(
+            url(ws, f"status-reports/{past['id']}/publish"),
+            headers={**ws.headers, "If-Match": f'"{ready.json()["version"]}"'},
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    assert published.status_code == 200, published.text
+    # The realisation as of the period's end is worked out, and today's is not: each read
+    # takes the benefits and their measurements in one query each.
+    benefits = [s for s in statements if re.search(r"FROM \S*\bbenefits\b", s)]
+    measurements = [s for s in statements if "benefit_measurements" in s]
+    assert (len(benefits), len(measurements)) == (2, 2), statements
+    assert all("measured_on <=" in s for s in measurements), measurements
+    assert published.json()["snapshot"]["benefits"]["realisation_pct"] == 25.0

@@ -23,7 +23,7 @@ from services.workspace.benefits.rules import (
     realisation_pct,
     roll_up,
 )
-from services.workspace.benefits.service import MEASUREMENT_ORDER, BenefitService
+from services.workspace.benefits.service import MEASUREMENT_ORDER, forecast_pct
 from services.workspace.configuration import service as configuration
 from services.workspace.governance.models import ChangeRequest, ChangeRequestState
 from services.workspace.models import Rag
@@ -97,19 +97,27 @@ async def cost_position(
     )
 
 
-async def realisation_as_of(
+def achieved_after(as_of: date) -> ColumnElement[bool]:
+    """A milestone achieved after ``as_of``: still to deliver on that day, as the suggestion
+    and the snapshot of a report judged as of it read it."""
+    return and_(Milestone.state == MilestoneState.ACHIEVED, Milestone.actual_date > as_of)
+
+
+async def benefits_as_of(
     session: AsyncSession, programme_id: uuid.UUID, as_of: date
-) -> RealisationRollUp:
-    """A programme's benefits realisation as it stood on ``as_of``: each benefit (withdrawn
-    ones left out, as in :meth:`BenefitService.programme_roll_up`) from its latest measurement
-    measured on or before that day, not a later one (two queries)."""
-    benefits = (
-        await session.scalars(
-            select(Benefit).where(
-                Benefit.programme_id == programme_id, Benefit.state != BenefitState.WITHDRAWN
-            )
-        )
+) -> tuple[RealisationRollUp, RealisationRollUp, dict[str, int]]:
+    """A programme's benefits as a report as of ``as_of`` reads them (two queries): the
+    realisation as it stood that day, each benefit from its latest measurement measured on or
+    before it, not a later one; the owners' forecasts, as they stand (they keep no history);
+    and the benefits by state. Withdrawn ones are out of the roll-ups, not out of the count, as
+    in :meth:`BenefitService.programme_roll_up` (whose realisation is today's)."""
+    every = (
+        await session.scalars(select(Benefit).where(Benefit.programme_id == programme_id))
     ).all()
+    by_state: dict[str, int] = {}
+    for b in every:
+        by_state[b.state] = by_state.get(b.state, 0) + 1
+    benefits = [b for b in every if b.state != BenefitState.WITHDRAWN]
     m = BenefitMeasurement
     latest: dict[uuid.UUID, float] = {}
     if benefits:
@@ -120,7 +128,7 @@ async def realisation_as_of(
             .ext(distinct_on(m.benefit_id))
         )
         latest = {row.benefit_id: row.value for row in rows}
-    return roll_up(
+    realised = roll_up(
         BenefitProgress(
             realisation_pct(b.baseline_value, b.target_value, latest.get(b.id), exact=True),
             b.value_per_year,
@@ -128,6 +136,11 @@ async def realisation_as_of(
         )
         for b in benefits
     )
+    forecast = roll_up(
+        BenefitProgress(forecast_pct(b, exact=True), b.value_per_year, b.dis_benefit)
+        for b in benefits
+    )
+    return realised, forecast, by_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,9 +275,7 @@ class StatusReportService(RegisterService[StatusReport]):
         as_of = schedule_as_of(report, today)
         # One achieved after that day slips until it, not until its forecast: what it says now
         # was not known then (forecasts keep no history), and its achievement came later.
-        achieved_later = and_(
-            Milestone.state == MilestoneState.ACHIEVED, Milestone.actual_date > as_of
-        )
+        achieved_later = achieved_after(as_of)
         expected = case(
             (achieved_later, as_of),
             else_=func.greatest(
@@ -300,11 +311,8 @@ class StatusReportService(RegisterService[StatusReport]):
         project_rags: dict[RagDimension, tuple[Rag | None, ...]] = {}
         unreported: tuple[uuid.UUID, ...] = ()
         if report.project_id is None:
-            _, forecast, _ = await BenefitService(self.session, None).programme_roll_up(
-                report.programme_id
-            )
+            realised, forecast, _ = await benefits_as_of(self.session, report.programme_id, as_of)
             benefits_pct = forecast.exact_pct
-            realised = await realisation_as_of(self.session, report.programme_id, as_of)
             realised_pct = realised.exact_pct
             rolled_up = await self.latest_project_reports(report)
             for project_report in rolled_up:

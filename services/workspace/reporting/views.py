@@ -48,10 +48,10 @@ from services.workspace.reporting.schemas import (
     RiskLine,
 )
 from services.workspace.reporting.service import (
+    benefits_as_of,
     cost_position,
     present_reports,
     rags_of,
-    realisation_as_of,
     schedule_as_of,
 )
 from services.workspace.structure.models import Milestone, MilestoneState, Project
@@ -601,12 +601,9 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
             ],
         }
     if report.project_id is None:
-        _, forecast, by_state = await BenefitService(session, None).programme_roll_up(
-            report.programme_id
-        )
         # Realisation as the suggestion reads it: from what was measured by the period's end.
         as_of = schedule_as_of(report, clock.today(session))
-        realised = await realisation_as_of(session, report.programme_id, as_of)
+        realised, forecast, by_state = await benefits_as_of(session, report.programme_id, as_of)
         snapshot["benefits"] = {
             "realisation_pct": realised.pct,
             "forecast_pct": forecast.pct,
