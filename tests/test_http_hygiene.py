@@ -291,7 +291,7 @@ NOT_JSON = (("text/plain", b"x"), ("application/x-www-form-urlencoded", b"a=1"),
 NOT_EMPTY = (b'{"foo": 1}', b"null", b"[]", b"{} {}", b"not json")
 
 
-async def test_offboarding_takes_no_body_and_a_body_sent_does_not_offboard(
+async def test_offboarding_takes_only_its_confirmation_and_anything_else_does_not_offboard(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
     ws = await make_workspace()
@@ -299,18 +299,31 @@ async def test_offboarding_takes_no_body_and_a_body_sent_does_not_offboard(
     for content_type, body in NOT_JSON:
         sent = {"Content-Type": content_type} if content_type else {}
         response = await client.post(offboarding, content=body, headers={**ws.headers, **sent})
-        assert_refused_as_not_json(response, "POST")
-    for body in NOT_EMPTY:
+        assert response.status_code == 415, response.text
+        assert response.json()["errors"][0]["field"] == "Content-Type"
+    # The body names the workspace: without it, or naming another, nothing is started.
+    for body in (b"", b"null", b"{}", b'{"confirm": "another-workspace"}'):
         response = await client.post(offboarding, content=body, headers={**ws.headers, **JSON})
-        assert_refused_as_a_body(response)
+        assert response.status_code == 422, (body, response.text)
+        assert [e["field"] for e in response.json()["errors"]] == ["confirm"], body
+    bare = await client.post(offboarding, headers=ws.headers)
+    assert bare.status_code == 422 and bare.json()["errors"][0]["field"] == "confirm", bare.text
+    unknown = await client.post(
+        offboarding, json={"confirm": ws.slug, "foo": 1}, headers=ws.headers
+    )
+    assert unknown.status_code == 422, unknown.text
+    assert unknown.json()["errors"][0]["field"] == "foo"
+    for body in (b"{} {}", b"not json"):
+        response = await client.post(offboarding, content=body, headers={**ws.headers, **JSON})
+        assert response.status_code == 400, (body, response.text)
     # Refused before authentication, as a bad body is on a route that takes one.
     anonymous = await client.post(offboarding, content=b"x", headers={"Content-Type": "text/plain"})
     assert anonymous.status_code == 415, anonymous.text
     # Nothing was started: the workspace is still open, and offboarding it is accepted once.
     assert (await client.post(ws.programmes, json={"name": "Open"}, headers=ws.headers)).is_success
-    accepted = await client.post(offboarding, content=b" {\n} ", headers={**ws.headers, **JSON})
+    accepted = await client.post(offboarding, json={"confirm": ws.slug}, headers=ws.headers)
     assert accepted.status_code == 202, accepted.text
-    again = await client.post(offboarding, headers=ws.headers)
+    again = await client.post(offboarding, json={"confirm": ws.slug}, headers=ws.headers)
     assert again.status_code == 409, again.text
 
 
