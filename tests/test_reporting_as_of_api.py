@@ -172,6 +172,62 @@ async def test_the_openapi_says_what_a_suggestion_reads_and_that_a_correction_ke
     assert correction["description"].startswith("Accepted only unchanged")
 
 
+async def test_a_past_periods_snapshot_lists_the_milestones_still_to_deliver_at_its_end(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await march_and_after(client, ws)  # "Training done": achieved 20 days after the end
+    on_time = {"programme_id": prog["id"], "state": "achieved"}
+    await make(
+        client,
+        ws,
+        "milestones",
+        {**on_time, "title": "Kick-off", "baseline_date": day(-45), "actual_date": day(-40)},
+    )
+    await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "forecast_date": day(40)},
+    )
+    past = await report(client, ws, prog, -50, -30)
+
+    published = await publish(
+        client, ws, past, overall_rag="amber", schedule_rag="amber", path_to_green="Catch up"
+    )
+
+    assert published.status_code == 200, published.text
+    kept = published.json()
+    # Still to deliver at the period's end, as it stood then: not achieved, 28 days late on
+    # that day (the slip the suggestion counts), not on the forecast it has now. The one
+    # achieved within the period was delivered: not listed, as before.
+    listed = kept["snapshot"]["milestones"]
+    assert [m["title"] for m in listed] == ["Training done", "Go live"]
+    assert listed == [
+        {
+            "id": listed[0]["id"],
+            "title": "Training done",
+            "baseline_date": day(-58),
+            "forecast_date": day(-30),
+            "state": "planned",
+        },
+        {
+            "id": listed[1]["id"],
+            "title": "Go live",
+            "baseline_date": None,
+            "forecast_date": day(40),
+            "state": "planned",
+        },
+    ]
+    assert kept["suggested"]["evidence"]["schedule_slip_weeks"] == 4.0
+
+    # A report of the period running now finds it achieved: delivered, not listed.
+    current = await report(client, ws, prog, -5, 20)
+    now = await publish(client, ws, current, overall_rag="green", override_reason="On track")
+    assert now.status_code == 200, now.text
+    assert [m["title"] for m in now.json()["snapshot"]["milestones"]] == ["Go live"]
+
+
 async def test_publishing_reads_the_benefits_once_for_the_suggestion_and_once_for_the_snapshot(
     client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:

@@ -166,7 +166,18 @@ class StatusReportRead(msgspec.Struct):
             "read_today are missing from reports published before they were recorded)."
         ),
     ]
-    snapshot: dict[str, Any] | None
+    snapshot: Annotated[
+        dict[str, Any] | None,
+        msgspec.Meta(
+            description="The data kept at publication (null for a draft): milestones, "
+            "top_risks, issues, decisions, and for a programme benefits and project_reports "
+            "(with a format, format too). milestones are the first ten still to deliver on the "
+            "suggestion's as_of day, by forecast: planned or missed, and one achieved after "
+            "that day, listed as it stood then (state planned, forecast_date that day: the "
+            "slip the suggestion counts); one achieved by then is not listed. "
+            "benefits.realisation_pct is as of that day too."
+        ),
+    ]
     published_at: datetime | None
     published_by: uuid.UUID | None
     version: int

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.workspace import clock, money
@@ -48,6 +48,7 @@ from services.workspace.reporting.schemas import (
     RiskLine,
 )
 from services.workspace.reporting.service import (
+    achieved_after,
     benefits_as_of,
     cost_position,
     present_reports,
@@ -514,7 +515,8 @@ async def board_pack(
 
 
 async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[str, Any]:
-    """The data a published report keeps: key milestones, top risks, open issues, the period's
+    """The data a published report keeps: key milestones (the first ten still to deliver on
+    the report's as-of day, as the suggestion reads them), top risks, open issues, the period's
     decisions and, for a programme, benefits (realisation as of the report's as-of day, as the
     suggestion reads it) and the project reports it rolls up."""
     from services.workspace.reporting.service import (
@@ -535,12 +537,24 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
         if report.project_id is None
         else Milestone.project_id == report.project_id
     )
+    # The milestones still to deliver on the report's as-of day (its period's end, or today
+    # while it runs), as the suggestion reads them: planned or missed, and those achieved after
+    # that day, which were not achieved yet then. Such a one is listed as it stood: planned,
+    # expected no sooner than that day (the slip the suggestion counts), not as achieved nor
+    # on the forecast it has now. One achieved by then is delivered: not listed.
+    as_of = schedule_as_of(report, clock.today(session))
+    achieved_later = achieved_after(as_of)
+    expected = case((achieved_later, as_of), else_=Milestone.forecast_date)
     milestones = await session.scalars(
         select(Milestone)
         .where(
-            milestone_scope, Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED])
+            milestone_scope,
+            or_(
+                Milestone.state.in_([MilestoneState.PLANNED, MilestoneState.MISSED]),
+                achieved_later,
+            ),
         )
-        .order_by(Milestone.forecast_date.asc().nulls_last())
+        .order_by(expected.asc().nulls_last(), Milestone.id)
         .limit(10)
     )
     issue_scope = (
@@ -569,10 +583,12 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
                 "id": str(m.id),
                 "title": m.title,
                 "baseline_date": m.baseline_date,
-                "forecast_date": m.forecast_date,
-                "state": m.state,
+                "forecast_date": as_of if later else m.forecast_date,
+                "state": MilestoneState.PLANNED if later else m.state,
             }
             for m in milestones.all()
+            # Listed achieved only if achieved after the as-of day (the query's condition).
+            for later in [m.state is MilestoneState.ACHIEVED]
         ],
         "top_risks": msgspec.to_builtins(
             await top_risks(session, report.programme_id, risk_count, report.project_id)
@@ -602,7 +618,6 @@ async def report_snapshot(session: AsyncSession, report: StatusReport) -> dict[s
         }
     if report.project_id is None:
         # Realisation as the suggestion reads it: from what was measured by the period's end.
-        as_of = schedule_as_of(report, clock.today(session))
         realised, forecast, by_state = await benefits_as_of(session, report.programme_id, as_of)
         snapshot["benefits"] = {
             "realisation_pct": realised.pct,
