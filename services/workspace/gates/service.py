@@ -270,14 +270,15 @@ class GateService(RegisterService[StageGate]):
         mandatory: bool,
         position: int | None,
     ) -> GateCriterion:
+        await self.hold(gate)
         self._open(gate)
         if criteria_settled(gate.state):
             raise Conflict(
                 f"The gate is {self._reviewed(gate)}: its criteria are what it is reviewed on, "
                 "so none is added now."
             )
-        # The gate shows its criteria: its ETag moves on. Touched first, so criteria added at
-        # once queue on the gate and each finds the last position taken.
+        # The gate shows its criteria: its ETag moves on. Held (above) and touched first, so
+        # criteria added at once queue on the gate and each finds the last position taken.
         await self.touch(gate)
         if position is None:
             last = await self.session.scalar(
@@ -301,6 +302,7 @@ class GateService(RegisterService[StageGate]):
     async def assess(
         self, gate: StageGate, criterion: GateCriterion, changes: dict[str, Any]
     ) -> GateCriterion:
+        await self.hold(gate)
         self._open(gate)
         retested = [
             n for n in CRITERION_TEST if n in changes and changes[n] != getattr(criterion, n)
@@ -328,6 +330,14 @@ class GateService(RegisterService[StageGate]):
         await self.session.refresh(criterion)
         await self.touch(gate)  # the gate shows its criteria and how many are met
         return criterion
+
+    async def hold(self, gate: StageGate) -> None:
+        """Lock ``gate``'s row (FOR UPDATE) and read it afresh, before a change to its criteria
+        is checked against its state: a review started or a decision taken meanwhile is waited
+        for and then seen, rather than a criterion added to a gate in review, or assessed on a
+        gate decided for good, on what was read before. (A decision's version-checked write of
+        the gate waits in turn for a criterion's change, and is then stale: 412.)"""
+        await self.session.refresh(gate, with_for_update=True)
 
     def _open(self, gate: StageGate) -> None:
         if gate.state is GateState.DECIDED and not may_decide(gate.state, gate.decision):
