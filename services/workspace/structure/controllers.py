@@ -19,6 +19,7 @@ from services import idempotency
 from services.concurrency import IfMatch, check_if_match, etag
 from services.dependencies import MIN_ROLE, WorkspaceAccess, workspace_dependencies
 from services.errors import (
+    Conflict,
     Forbidden,
     IdempotencyKeyReused,
     NotFound,
@@ -260,12 +261,15 @@ class ProgrammeController(Controller):
 
     @delete(
         "/{programme_id:uuid}",
-        responses=problem_responses(*_WRITE_ERRORS, VersionMismatch),
-        summary="Delete a programme and everything in it (admins and owners)",
+        responses=problem_responses(*_WRITE_ERRORS, VersionMismatch, Conflict),
+        summary="Delete a programme with nothing on record, and all in it (admins and owners)",
         description=(
-            "Deletes the programme's tranches, projects, milestones, benefits and their "
-            "measurements, RAID, boards, gates and reports with it, so it needs the admin role; "
-            "members change programmes but do not delete them."
+            "Deletes the programme's tranches, projects, milestones, benefits, RAID, boards, "
+            "gates and draft reports with it, so it needs the admin role; members change "
+            "programmes but do not delete them. A programme with anything on record (a closed "
+            "tranche, a published status report, a decided stage gate, a benefit measurement, "
+            "an approved or rejected change request, a decision taken in the decision log) is "
+            "kept: 409 naming what it holds. Close it instead (state closed)."
         ),
         opt={MIN_ROLE: Role.ADMIN},
     )

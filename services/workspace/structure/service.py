@@ -18,11 +18,13 @@ from services.errors import Conflict, Forbidden, NotFound, ValidationFailed, fie
 from services.identity.models import Role
 from services.workspace import clock, exports
 from services.workspace.benefits.models import Benefit, BenefitEnabler, BenefitMeasurement
-from services.workspace.gates.models import GateBoundary, StageGate
+from services.workspace.gates.models import GateBoundary, GateState, StageGate, StageGateReview
 from services.workspace.gates.rules import slipped_past, tranche_may_close, tranche_may_start
 from services.workspace.governance.models import (
     ChangeRequest,
     ChangeRequestState,
+    Decision,
+    DecisionStatus,
     MilestoneRebaseline,
 )
 from services.workspace.governance.rules import Rebaselining, rebaseline_problem
@@ -162,21 +164,117 @@ class ProgrammeService:
         return programme
 
     async def delete(self, programme: Programme) -> None:
-        """The programme goes with everything in it, by cascade. What keeps one of its rows
-        from being deleted on its own goes first: benefits' measurements (they hang off no
-        programme) and change requests' re-baseline lines (the cascade would reach a milestone
-        before the change request that names it, depending on the order of the keys' triggers).
-        A project's status reports go in the same statement as the project, which its key
-        (``NO ACTION``, checked at the statement's end) allows."""
-        benefits = select(Benefit.id).where(Benefit.programme_id == programme.id)
+        """A programme with anything on record is kept (409 naming what it holds,
+        :func:`programme_record`): it is the client's record of the work, and its deletion
+        would take that record with it. Close it instead. One with nothing on record (its
+        plan, registers and drafts only) goes with everything in it, by cascade.
+
+        The programme's row is held ``FOR UPDATE`` first (a row added to it meanwhile, which
+        holds it ``FOR KEY SHARE``, waits, then finds it gone), and the rows whose state makes
+        a record are read ``FOR SHARE`` (:func:`programme_record`): a close, publication or
+        decision written meanwhile is waited for and counted. What keeps one of its rows from
+        being deleted on its own goes first: change requests' re-baseline lines (the cascade
+        would reach a milestone before the change request that names it, depending on the
+        order of the keys' triggers). A project's draft status reports go in the same statement
+        as the project, which its key (``NO ACTION``, checked at the statement's end) allows."""
+        await self.session.execute(
+            select(Programme.id).where(Programme.id == programme.id).with_for_update()
+        )
+        held = await programme_record(self.session, programme.id)
+        if held:
+            raise Conflict(
+                f"The programme '{programme.name}' holds a record and is not deleted: "
+                f"{'; '.join(held)}. A programme's record (what its tranches, reports, gates, "
+                "benefits and change control came to) is kept: close it instead (state "
+                "closed; on_hold pauses it). A programme with nothing on record is deleted "
+                "with everything in it."
+            )
         milestones = select(Milestone.id).where(Milestone.programme_id == programme.id)
-        for kept in (
-            delete(BenefitMeasurement).where(BenefitMeasurement.benefit_id.in_(benefits)),
-            delete(MilestoneRebaseline).where(MilestoneRebaseline.milestone_id.in_(milestones)),
-        ):
-            await self.session.execute(kept.execution_options(synchronize_session=False))
+        lines = delete(MilestoneRebaseline).where(MilestoneRebaseline.milestone_id.in_(milestones))
+        await self.session.execute(lines.execution_options(synchronize_session=False))
         await self.session.delete(programme)
         await self.session.flush()
+
+
+def _named(names: list[str]) -> str:
+    more = f" and {len(names) - 3} more" if len(names) > 3 else ""
+    return ", ".join(f"'{name}'" for name in names[:3]) + more
+
+
+async def programme_record(session: AsyncSession, programme_id: uuid.UUID) -> list[str]:
+    """What the programme holds on record, one phrase each (empty: nothing): closed tranches,
+    published (or superseded) status reports, stage gates with a decision, benefits'
+    measurements, decided change requests and decided entries of the decision log. The rows
+    whose state says so are read ``FOR SHARE`` (a change to them written meanwhile is waited
+    for and read once committed, one written after waits), and the benefits ``FOR UPDATE`` (a
+    measurement added meanwhile, which holds its benefit ``FOR KEY SHARE``, is waited for and
+    counted; one added after waits)."""
+    held: list[str] = []
+    tranches = await session.execute(
+        select(Tranche.name, Tranche.state)
+        .where(Tranche.programme_id == programme_id)
+        .order_by(Tranche.position, Tranche.name)
+        .with_for_update(read=True)
+    )
+    closed = [name for name, state in tranches.all() if state is TrancheState.CLOSED]
+    if closed:
+        held.append(f"{plural(len(closed), 'closed tranche')} ({_named(closed)})")
+    reports = await session.scalars(
+        select(StatusReport.state)
+        .where(StatusReport.programme_id == programme_id)
+        .with_for_update(read=True)
+    )
+    published = sum(1 for state in reports.all() if state is not ReportState.DRAFT)
+    if published:
+        held.append(plural(published, "published status report"))
+    gates = await session.execute(
+        select(StageGate.id, StageGate.title, StageGate.state)
+        .where(StageGate.programme_id == programme_id)
+        .order_by(StageGate.position, StageGate.title)
+        .with_for_update(read=True)
+    )
+    reviewed = set(
+        await session.scalars(
+            select(StageGateReview.gate_id).where(
+                StageGateReview.gate_id.in_(
+                    select(StageGate.id).where(StageGate.programme_id == programme_id)
+                )
+            )
+        )
+    )
+    decided = [
+        title for id_, title, state in gates.all() if state is GateState.DECIDED or id_ in reviewed
+    ]
+    if decided:
+        held.append(f"{plural(len(decided), 'decided stage gate')} ({_named(decided)})")
+    benefits = select(Benefit.id).where(Benefit.programme_id == programme_id)
+    await session.execute(benefits.with_for_update())
+    measured = await session.scalar(
+        select(func.count())
+        .select_from(BenefitMeasurement)
+        .where(BenefitMeasurement.benefit_id.in_(benefits))
+    )
+    if measured:
+        held.append(plural(int(measured), "benefit measurement"))
+    changes = await session.scalars(
+        select(ChangeRequest.state)
+        .where(ChangeRequest.programme_id == programme_id)
+        .with_for_update(read=True)
+    )
+    settled = (ChangeRequestState.APPROVED, ChangeRequestState.REJECTED)
+    decided_changes = sum(1 for state in changes.all() if state in settled)
+    if decided_changes:
+        held.append(plural(decided_changes, "approved or rejected change request"))
+    logged = await session.scalars(
+        select(Decision.status)
+        .where(Decision.programme_id == programme_id)
+        .with_for_update(read=True)
+    )
+    open_ = (DecisionStatus.PROPOSED, DecisionStatus.PENDING)
+    taken = sum(1 for status in logged.all() if status not in open_)
+    if taken:
+        held.append(f"{plural(taken, 'decision')} taken in the decision log")
+    return held
 
 
 # --- tranches, projects, milestones -------------------------------------------------------------
