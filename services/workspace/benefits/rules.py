@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
@@ -99,7 +100,8 @@ def realisation_pct(
     baseline: float | None, target: float | None, latest: float | None, *, exact: bool = False
 ) -> float | None:
     """(latest − baseline) / (target − baseline) × 100, to two decimals as shown (``exact``:
-    unrounded, for roll-ups and rules); None when it cannot be known.
+    unrounded, for roll-ups and rules); None when it cannot be known, or is beyond what a
+    number holds (a target a hair's breadth from its baseline).
 
     Works for falling indicators (a target below the baseline) and dis-benefits alike. Worked
     out in decimal on the values as written, so a forecast of exactly 90 % is 90, not the
@@ -110,7 +112,18 @@ def realisation_pct(
         return None
     start = _decimal(baseline)
     pct = (_decimal(latest) - start) / (_decimal(target) - start) * 100
-    return float(pct if exact else pct.quantize(Decimal("0.01"), ROUND_HALF_UP))
+    # Two decimals of a % with more digits than the decimal context holds cannot be had (and
+    # mean nothing beside a float's seventeen significant digits): such a % is shown as it is.
+    if not exact and pct.adjusted() < _ROUNDED_DIGITS:
+        pct = pct.quantize(Decimal("0.01"), ROUND_HALF_UP)
+    # No progress on a falling indicator is 0 / (a negative) = -0: shown as 0.
+    shown = float(pct.copy_abs() if pct.is_zero() else pct)
+    return shown if math.isfinite(shown) else None
+
+
+# The integer digits a % may have and still be rounded to two decimals within the default
+# decimal context's 28 digits.
+_ROUNDED_DIGITS = 25
 
 
 def _decimal(value: float) -> Decimal:
