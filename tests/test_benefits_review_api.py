@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-import pytest
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import date
+from typing import Any
 
-from tests.conftest import MakeWorkspace
+import httpx
+import pytest
+from sqlalchemy import func, select, text, update
+
+from services.db.engine import Database
+from services.workspace.benefits.models import Benefit, BenefitState
+from tests.conftest import MakeWorkspace, in_workspace
 from tests.workspace_api import Client, make, programme, url
 
 
@@ -67,3 +77,94 @@ async def test_no_progress_on_a_falling_indicator_is_0_not_minus_0(
     # -0.0 == 0.0 in Python: the JSON text is what a client reads ("-0.0" before).
     assert '"forecast_pct":0.0' in read.text and '"realisation_pct":0.0' in read.text, read.text
     assert "-0.0" not in read.text
+
+
+@pytest.fixture
+async def served(live_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    # A real server: Litestar's test client runs one request at a time.
+    async with httpx.AsyncClient(base_url=live_server, timeout=30) as served:
+        yield served
+
+
+async def _measure_while_changed(
+    database: Database, tenant_id: uuid.UUID, benefit_id: uuid.UUID, request: Any, **values: Any
+) -> httpx.Response:
+    """Write ``values`` on the benefit in a transaction that stays open until ``request`` waits
+    on the row, then commit: the request read the benefit as it was before."""
+    async with in_workspace(database, tenant_id) as session:
+        await session.execute(
+            update(Benefit)
+            .where(Benefit.id == benefit_id)
+            .values(version=Benefit.version + 1, **values)
+            .execution_options(synchronize_session=False)
+        )
+        task = asyncio.ensure_future(request)
+        waiting = 0
+        for _ in range(500):
+            waiting = await session.scalar(
+                select(func.count()).select_from(text("pg_locks")).where(text("NOT granted"))
+            )
+            if waiting or task.done():
+                break
+            await asyncio.sleep(0.01)
+    response: httpx.Response = await task
+    assert waiting, f"the measurement never waited on the benefit: {response.text}"
+    return response
+
+
+async def _benefit(served: httpx.AsyncClient, slug: str, headers: dict[str, str]) -> str:
+    made = await served.post(f"/api/v1/w/{slug}/programmes", json={"name": "P"}, headers=headers)
+    benefit = await served.post(
+        f"/api/v1/w/{slug}/benefits",
+        json={
+            "programme_id": made.json()["id"],
+            "title": "Less waste",
+            "classification": "non_cash",
+            "baseline_date": "2025-01-01",
+        },
+        headers=headers,
+    )
+    assert benefit.status_code == 201, benefit.text
+    return str(benefit.json()["id"])
+
+
+async def test_a_measurement_racing_a_withdrawal_is_refused(
+    served: httpx.AsyncClient, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    benefit_id = await _benefit(served, ws.slug, ws.headers)
+    one = f"/api/v1/w/{ws.slug}/benefits/{benefit_id}"
+    post = served.post(
+        f"{one}/measurements", json={"measured_on": "2025-03-01", "value": 5}, headers=ws.headers
+    )
+
+    measured = await _measure_while_changed(
+        database, ws.tenant_id, uuid.UUID(benefit_id), post, state=BenefitState.WITHDRAWN
+    )
+
+    assert measured.status_code == 409, measured.text
+    read = (await served.get(one, headers=ws.headers)).json()
+    assert read["state"] == "withdrawn" and read["measurements"] == 0
+
+
+async def test_a_measurement_racing_a_later_baseline_date_is_refused(
+    served: httpx.AsyncClient, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    benefit_id = await _benefit(served, ws.slug, ws.headers)
+    one = f"/api/v1/w/{ws.slug}/benefits/{benefit_id}"
+    post = served.post(
+        f"{one}/measurements", json={"measured_on": "2025-03-01", "value": 5}, headers=ws.headers
+    )
+
+    measured = await _measure_while_changed(
+        database,
+        ws.tenant_id,
+        uuid.UUID(benefit_id),
+        post,
+        baseline_date=date(2025, 6, 1),
+    )
+
+    assert measured.status_code == 422, measured.text
+    assert [e["field"] for e in measured.json()["errors"]] == ["measured_on"]
+    assert (await served.get(one, headers=ws.headers)).json()["measurements"] == 0

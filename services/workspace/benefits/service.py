@@ -320,6 +320,15 @@ class BenefitService(RegisterService[Benefit]):
         self, benefit: Benefit, measured_on: date, value: float, comment: str = ""
     ) -> BenefitMeasurement:
         """Append a measurement (there is no changing one: a correction is a new measurement)."""
+        # The benefit as it stands once no write of it is under way, held until this one is in:
+        # read without the lock, a state (withdrawn) or a baseline date changed meanwhile would
+        # go unseen, and the measurement go in against it.
+        await self.session.scalar(
+            select(Benefit)
+            .where(Benefit.id == benefit.id)
+            .with_for_update(key_share=True)
+            .execution_options(populate_existing=True)
+        )
         if not accepts_measurements(benefit.state):
             raise Conflict(f"A {benefit.state} benefit takes no more measurements.")
         if benefit.baseline_date is not None and measured_on < benefit.baseline_date:
