@@ -294,6 +294,7 @@ async def _prepare(
     plan = _adds_as_conflicts(plan, in_front, theirs, programme)
     plan = _reassessing(plan, theirs)
     plan = await _placed_by_an_upgrade(session, plan, theirs, writing)
+    plan = _parts_stay_with_their_item(plan)
     return _Prepared(
         pin.pack,
         pin.pack_version,
@@ -306,6 +307,28 @@ async def _prepare(
         set(standing),
         dict(pin.held_items),
     )
+
+
+def _parts_stay_with_their_item(plan: UpgradePlan) -> UpgradePlan:
+    """The plan, keeping the parts (a report format's sections, a gate's criteria, a
+    checklist's entries: `_SHOWN_IN_PARENT`) of an item the target version removes whole but
+    the upgrade keeps (reports still follow the format, the client worked on it …): the item
+    stands as it was, not emptied of them."""
+    entries = {entry.item_id: entry for entry in plan.entries}
+    held: dict[ItemId, str] = {}
+    for entry in plan.with_action(Action.REMOVE):
+        parent_field = _SHOWN_IN_PARENT.get(entry.kind)
+        if parent_field is None:
+            continue
+        parent_key = str((entry.theirs or entry.base or {}).get(parent_field))
+        parent = entries.get((parent_field, parent_key))
+        if parent is not None and parent.ours is None and parent.action is not Action.REMOVE:
+            noun = parent_field.replace("_", " ")
+            held[entry.item_id] = (
+                f"removed in the target version with its {noun} {parent_key}, which the "
+                "upgrade keeps: it keeps its parts"
+            )
+    return merge.hold_back(plan, held) if held else plan
 
 
 async def _worked_on(
