@@ -312,7 +312,8 @@ ScheduleImpact = Annotated[
 
 class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
     """``rebaselines``: milestones whose baseline moves when the change is approved. The
-    ``approver_id`` is someone other than ``requested_by_id``. A member's request is their
+    ``approver_id`` is someone other than ``requested_by_id`` (the request's creator when it
+    names none: 422). A member's request is their
     own (``requested_by_id`` is them when left out) and names someone else as its approver; an
     admin or owner may record one for anyone (403 otherwise)."""
 

@@ -687,7 +687,10 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             await self.require_programme(row.programme_id)
         await self.require_project(row.project_id, row.programme_id)
         if before is None or {"requested_by_id", "approver_id"} & before.keys():
-            problem = change_approver_problem(row.requested_by_id, row.approver_id)
+            # A request naming no requester is its creator's (as :meth:`decide` reads it): they
+            # are not named to decide it either.
+            requester = row.requested_by_id or row.created_by
+            problem = change_approver_problem(requester, row.approver_id)
             if problem is not None:
                 raise invalid("approver_id", problem, f"approver_id: {problem}")
         # Submitted, or its re-baselines or impact changed once submitted: checked as decided.
