@@ -125,17 +125,28 @@ class MeetingHeld:
 
 
 async def meeting_of(
-    session: AsyncSession, meeting_id: uuid.UUID, programme_id: uuid.UUID | None, field: str
+    session: AsyncSession,
+    meeting_id: uuid.UUID,
+    programme_id: uuid.UUID | None,
+    field: str,
+    *,
+    share: bool = False,
 ) -> MeetingHeld:
     """The meeting ``meeting_id`` names, if a row of ``programme_id`` may cite it (a meeting of
-    one of the boards it may name); ``programme_id`` None takes any."""
-    found = (
-        await session.execute(
-            select(Meeting.board_id, Board.programme_id, Meeting.state, Meeting.held_on)
-            .join(Board, Board.id == Meeting.board_id)
-            .where(Meeting.id == meeting_id)
-        )
-    ).first()
+    one of the boards it may name); ``programme_id`` None takes any.
+
+    ``share``: hold the meeting's row ``FOR SHARE`` until the transaction ends, for a write
+    resting on how the meeting stands (a decision citing it as taken there): a cancel or move
+    written meanwhile is waited for and read once committed, and one written after waits for
+    this write (:meth:`MeetingService.keep_cited`)."""
+    query = (
+        select(Meeting.board_id, Board.programme_id, Meeting.state, Meeting.held_on)
+        .join(Board, Board.id == Meeting.board_id)
+        .where(Meeting.id == meeting_id)
+    )
+    if share:
+        query = query.with_for_update(read=True, of=Meeting)
+    found = (await session.execute(query)).first()
     if found is None:
         raise invalid(field, "no such meeting in this workspace")
     meeting = MeetingHeld(found.board_id, found.programme_id, found.state, found.held_on)
@@ -302,7 +313,11 @@ class MeetingService(RegisterService[Meeting]):
 
     async def keep_cited(self, row: Meeting) -> None:
         """A meeting that decisions taken cite stays one that took place before them: it is
-        not cancelled, nor moved past one of them (409 naming them)."""
+        not cancelled, nor moved past one of them (409 naming them). Its row is held first, so
+        a decision citing it written meanwhile (which holds it ``FOR SHARE``) is counted."""
+        await self.session.execute(
+            select(Meeting.id).where(Meeting.id == row.id).with_for_update(key_share=True)
+        )
         cited = (
             await self.session.execute(
                 select(Decision.title, Decision.decided_on)
@@ -530,7 +545,9 @@ class DecisionService(RegisterService[Decision]):
         """The meeting is one of the programme's boards' (of the decision's board, when it
         names one), and took place if the decision is taken."""
         assert row.meeting_id is not None
-        meeting = await meeting_of(self.session, row.meeting_id, row.programme_id, "meeting_id")
+        meeting = await meeting_of(
+            self.session, row.meeting_id, row.programme_id, "meeting_id", share=True
+        )
         if row.board_id is not None and meeting.board_id != row.board_id:
             raise invalid("meeting_id", "a meeting of another board than board_id")
         problem = cited_meeting_problem(meeting.state, meeting.held_on, row.decided_on)
