@@ -513,3 +513,37 @@ async def test_a_gate_in_review_keeps_what_its_criteria_test_but_takes_their_ass
     still = await patch(read["criteria"][1], {"mandatory": False})
     assert still.status_code == 409, still.text
     assert "decided (hold)" in still.json()["detail"]
+
+
+async def test_a_gates_outcomes_are_named_once_and_its_recommendation_is_one_of_them(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    repeated = await client.post(
+        url(ws, "stage-gates"),
+        json={"programme_id": prog["id"], "title": "Go live", "outcomes": ["go", "hold", "go"]},
+        headers=ws.headers,
+    )
+    assert repeated.status_code == 422, repeated.text
+    assert [e["field"] for e in repeated.json()["errors"]] == ["outcomes"]
+
+    gate = await make(
+        client,
+        ws,
+        "stage-gates",
+        {"programme_id": prog["id"], "title": "Go live", "outcomes": ["go", "hold"]},
+    )
+    stop = await change(client, ws, "stage-gates", gate, {"recommendation": "stop"})
+    assert stop.status_code == 422, stop.text
+    assert [e["field"] for e in stop.json()["errors"]] == ["recommendation"]
+    hold = await change(client, ws, "stage-gates", gate, {"recommendation": "hold"})
+    assert hold.status_code == 200, hold.text
+    narrowed = await change(client, ws, "stage-gates", hold.json(), {"outcomes": ["go"]})
+    assert narrowed.status_code == 422, narrowed.text
+    assert [e["field"] for e in narrowed.json()["errors"]] == ["outcomes"]
+    both = await change(
+        client, ws, "stage-gates", hold.json(), {"outcomes": ["go"], "recommendation": "go"}
+    )
+    assert both.status_code == 200, both.text
+    assert (both.json()["outcomes"], both.json()["recommendation"]) == (["go"], "go")

@@ -21,7 +21,11 @@ Text = Annotated[str, Meta(min_length=1, max_length=2000, pattern=r"^[^\x00]*$")
 Link = Annotated[str, Meta(max_length=2000, pattern=r"^[^\x00]*$")]
 Outcomes = Annotated[
     list[GateDecision],
-    Meta(min_length=1, max_length=5, description="The decisions this gate may reach."),
+    Meta(
+        min_length=1,
+        max_length=5,
+        description="The decisions this gate may reach, each named once (422).",
+    ),
 ]
 
 
@@ -98,6 +102,9 @@ class GateUpdate(Patch):
     the gate is decided, and only an admin or owner changes it (403). Once decided its board
     and outcomes stay as they were, and its recommendation too once the decision is final (a
     hold, recycle or conditional go is reviewed again).
+
+    A ``recommendation`` is one of the gate's ``outcomes`` (422, on ``outcomes`` when they
+    change under it).
     """
 
     title: Name | UnsetType = UNSET

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -177,6 +178,8 @@ class GateService(RegisterService[StageGate]):
                 "a gate with a board keeps one; name another board to change it",
                 "Only the gate's board decides it, so its board cannot be removed.",
             )
+        if before is None or before.keys() & {"outcomes", "recommendation"}:
+            _check_outcomes(row, None if before is None else before.keys())
         if before is None or "board_id" in before:
             # The one reach rule of the workspace's boards, as a decision or an issue names one.
             await require_board(self.session, row.board_id, row.programme_id, "board_id")
@@ -486,6 +489,26 @@ class GateService(RegisterService[StageGate]):
             select(StageGateReview).where(where).order_by(*REVIEW_ORDER).limit(limit).offset(offset)
         )
         return list(rows.all()), int(total or 0)
+
+
+def _check_outcomes(gate: StageGate, written: AbstractSet[str] | None) -> None:
+    """The gate's outcomes are named once each, and its recommendation is one of them: the
+    board is advised to take a decision the gate can reach. Refused on the field ``written``
+    (``outcomes`` when only they changed under a recommendation)."""
+    repeated = sorted({o for o in gate.outcomes if gate.outcomes.count(o) > 1})
+    if repeated:
+        raise invalid("outcomes", f"each outcome once; repeated: {', '.join(repeated)}")
+    if gate.recommendation is not None and gate.recommendation not in gate.outcomes:
+        field = (
+            "outcomes"
+            if written is not None and "recommendation" not in written
+            else "recommendation"
+        )
+        raise invalid(
+            field,
+            f"the recommendation ({gate.recommendation}) is one of the gate's outcomes: "
+            f"{', '.join(gate.outcomes)}",
+        )
 
 
 # --- checklists ---------------------------------------------------------------------------------
