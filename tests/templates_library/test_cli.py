@@ -8,6 +8,7 @@ from click.testing import CliRunner, Result
 
 from templates_library.cli import templates_group
 from tests.templates_library.conftest import PackWriter, line_matching
+from tests.tiny_pack import PackData
 
 
 def test_validate_shipped_packs_exits_zero() -> None:
@@ -20,14 +21,12 @@ def test_validate_shipped_packs_exits_zero() -> None:
 def test_validate_says_it_does_not_check_against_the_published_versions(
     write_pack: PackWriter,
 ) -> None:
-    # 1.1.0 alone in its folder, with a parameter sync would refuse against a published 1.0.0.
-    path = write_pack(
-        lambda v: v.update(
-            version="1.1.0",
-            parameters=[*v["parameters"], {"key": "sponsor", "type": "text", "description": "x"}],
-        ),
-        file_name="1.1.0.yaml",
-    )
+    # 1.1.0 alone in its folder, dropping a choice sync would refuse against a published 1.0.0.
+    def dropping_weekly(v: PackData) -> None:
+        v["version"] = "1.1.0"
+        v["parameters"][2]["choices"] = ["monthly", "quarterly"]
+
+    path = write_pack(dropping_weekly, file_name="1.1.0.yaml")
 
     result = CliRunner().invoke(templates_group, ["validate", str(path.parent)])
 
