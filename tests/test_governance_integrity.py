@@ -12,13 +12,17 @@ import pytest
 
 from services.db.engine import Database
 from services.errors import Conflict, ValidationFailed
+from services.identity.models import Role
 from services.workspace.governance.models import MeetingState
 from services.workspace.governance.schemas import DecisionCreate
 from services.workspace.governance.service import (
+    ChangeRequestService,
     DecisionService,
     MeetingService,
 )
+from services.workspace.structure.service import TrancheService
 from tests.conftest import MakeWorkspace, in_workspace
+from tests.test_governance_api import submitted_change
 from tests.workspace_api import Client, days_from, make, programme, url, workspace_today
 
 
@@ -112,3 +116,82 @@ async def test_a_decision_does_not_cite_a_meeting_being_cancelled(
         await second
     found = await client.get(url(ws, "decisions"), headers=ws.headers)
     assert found.json()["total"] == 0
+
+
+async def change_in_a_tranche(client: Client, ws: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A tranche ending 30 September 2027 and a submitted change moving its milestone's
+    baseline from 1 June to 1 August 2027."""
+    prog = await programme(client, ws)
+    tranche = await make(
+        client,
+        ws,
+        "tranches",
+        {"programme_id": prog["id"], "name": "T1", "end_date": "2027-09-30"},
+    )
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {
+            "programme_id": prog["id"],
+            "tranche_id": tranche["id"],
+            "title": "Go live",
+            "baseline_date": "2027-06-01",
+        },
+    )
+    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-08-01"}
+    change = await submitted_change(client, ws, {"programme_id": prog["id"], "rebaselines": [line]})
+    return tranche, change
+
+
+async def test_a_change_approved_while_its_tranche_end_moves_earlier_is_checked_against_it(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    approver = uuid.uuid4()
+    tranche, change = await change_in_a_tranche(client, ws)
+
+    async def approve() -> None:
+        async with in_workspace(database, ws.tenant_id) as session:
+            service = ChangeRequestService(session, approver, Role.OWNER)
+            row = await service.get(uuid.UUID(change["id"]))
+            await service.decide(row, True, "", None)
+
+    async with in_workspace(database, ws.tenant_id) as first:
+        service = TrancheService(first, ws.user_id)
+        row = await service.get(uuid.UUID(tranche["id"]))
+        await service.update(row, {"end_date": date(2027, 7, 15)})
+        second = asyncio.create_task(approve())
+        await asyncio.sleep(0.5)
+        # The approval waits for the tranche's new end, then finds its line past it.
+        assert not second.done()
+    with pytest.raises(Conflict, match="after its tranche 'T1' ends"):
+        await second
+    read = (await client.get(url(ws, f"change-requests/{change['id']}"), headers=ws.headers)).json()
+    assert read["state"] == "submitted"
+
+
+async def test_a_tranche_end_does_not_move_before_a_baseline_a_change_is_approving(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    approver = uuid.uuid4()
+    tranche, change = await change_in_a_tranche(client, ws)
+
+    async def move_end() -> None:
+        async with in_workspace(database, ws.tenant_id) as session:
+            service = TrancheService(session, ws.user_id)
+            row = await service.get(uuid.UUID(tranche["id"]))
+            await service.update(row, {"end_date": date(2027, 7, 15)})
+
+    async with in_workspace(database, ws.tenant_id) as first:
+        service = ChangeRequestService(first, approver, Role.OWNER)
+        await service.decide(await service.get(uuid.UUID(change["id"])), True, "", None)
+        second = asyncio.create_task(move_end())
+        await asyncio.sleep(0.5)
+        # The tranche's end waits for the approval, then counts the baseline it moved.
+        assert not second.done()
+    with pytest.raises(Conflict, match="'Go live' \\(2027-08-01\\)"):
+        await second
+    read = (await client.get(url(ws, f"tranches/{tranche['id']}"), headers=ws.headers)).json()
+    assert read["end_date"] == "2027-09-30"

@@ -753,12 +753,38 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             for title, baseline, new, tranche, tranche_end, tranche_state, programme_end in found
         ]
 
+    async def hold_bounds(self, change: ChangeRequest) -> None:
+        """Hold the rows bounding the change's re-baselines ``FOR SHARE`` until the write
+        commits, as a milestone's own write holds them: the tranches its milestones are in and
+        the programme. A tranche closing or its (the programme's) end moving earlier meanwhile
+        is waited for and read once committed; one written after waits, then counts the new
+        baselines."""
+        tranche_ids = (
+            select(func.coalesce(Milestone.tranche_id, Project.tranche_id))
+            .select_from(MilestoneRebaseline)
+            .join(Milestone, Milestone.id == MilestoneRebaseline.milestone_id)
+            .outerjoin(Project, Project.id == Milestone.project_id)
+            .where(MilestoneRebaseline.change_request_id == change.id)
+        )
+        await self.session.execute(
+            select(Tranche.id)
+            .where(Tranche.id.in_(tranche_ids))
+            .order_by(Tranche.id)
+            .with_for_update(read=True)
+        )
+        await self.session.execute(
+            select(Programme.id)
+            .where(Programme.id == change.programme_id)
+            .with_for_update(read=True)
+        )
+
     async def check_rebaselines(self, change: ChangeRequest, *, derive: bool) -> None:
         """409 when a re-baseline leaves its bounds (:func:`rebaseline_problem`) or slips its
         milestone more than the change states (:func:`schedule_impact_problem`); checked when
         the change is submitted (or its re-baselines or impact change after) and again when it
         is approved, as tranches, the programme and baselines may have moved meanwhile.
         ``derive``: a change stating no schedule impact is given its largest slip."""
+        await self.hold_bounds(change)
         lines = await self.rebaselinings(change)
         problems = [p for line in lines if (p := rebaseline_problem(line)) is not None]
         if problems:
