@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from services.db.engine import Database
 from templates_library.items import stable_id
 from templates_library.seeding import seed
@@ -252,11 +250,6 @@ async def test_a_format_a_report_follows_is_not_removed_by_an_upgrade(
     assert kept.status_code == 200, kept.text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs templates_library/upgrading.py to hold back the removal of the sections "
-    "(report_section) of a report format whose removal it holds back",
-)
 async def test_a_format_kept_by_an_upgrade_keeps_its_sections(
     client: Client, make_workspace: MakeWorkspace, database: Database, publish_pack: PublishPack
 ) -> None:
