@@ -167,8 +167,9 @@ def dependency_rag(
 
     A delivering milestone is the commitment: achieved on or before the need-by date, the
     dependency is delivered (green); achieved after it, or cancelled, it missed (red); still to
-    come, its forecast (else baseline, and not before today) stands in for ``committed``, which
-    is read only when the milestone has no date. Without a need-by date, the needing
+    come, its forecast (else baseline) stands in for ``committed``, which is read only when the
+    milestone has no date. Either commitment counts from today at the earliest: one whose day
+    passed undelivered leaves only the slack today leaves. Without a need-by date, the needing
     milestone's (actual, else forecast, else baseline) is the need."""
     if status is DependencyStatus.CANCELLED:
         return None
@@ -187,11 +188,14 @@ def dependency_rag(
             done = delivering.actual or delivering.planned
             return Rag.GREEN if done is None or done <= need_by else Rag.RED
         if delivering.planned is not None:
-            committed = max(delivering.planned, today)
+            committed = delivering.planned
     if today > need_by:
         return Rag.RED
     if committed is None:
         return Rag.AMBER
+    # A commitment whose day has passed undelivered can be met today at the soonest: the
+    # slack left is what today leaves, not what the missed date promised.
+    committed = max(committed, today)
     slack = (need_by - committed).days
     if slack < 0:
         return Rag.RED

@@ -219,9 +219,10 @@ DependencyRag = Annotated[
             "project on either side (named, or through its milestone) is cancelled. When "
             "from_milestone_id is named, that milestone is the commitment: achieved on or "
             "before the need-by date it is green, achieved later or cancelled red; still to "
-            "come, its forecast (else baseline, and not before today) is read in place of "
-            "committed_date. Without need_by_date, to_milestone_id's date (actual, else "
-            "forecast, else baseline) is the need."
+            "come, its forecast (else baseline) is read in place of committed_date. Either "
+            "counts from today at the earliest: a date passed undelivered leaves only the "
+            "slack from today to the need-by date. Without need_by_date, to_milestone_id's "
+            "date (actual, else forecast, else baseline) is the need."
         )
     ),
 ]
