@@ -15,7 +15,7 @@ from sqlalchemy import func, select, text, update
 from services.db.engine import Database
 from services.workspace.benefits.models import Benefit, BenefitState
 from tests.conftest import MakeWorkspace, in_workspace
-from tests.workspace_api import Client, make, programme, url
+from tests.workspace_api import Client, change, make, programme, url
 
 
 async def test_a_target_a_hairs_breadth_from_its_baseline_is_no_500(
@@ -168,3 +168,43 @@ async def test_a_measurement_racing_a_later_baseline_date_is_refused(
     assert measured.status_code == 422, measured.text
     assert [e["field"] for e in measured.json()["errors"]] == ["measured_on"]
     assert (await served.get(one, headers=ws.headers)).json()["measurements"] == 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="needs tests/test_api_fuzz.py follow_business_rules to keep one interim target per "
+    "date (the fuzz sends two for one day, and would then meet a 422) before "
+    "benefits.rules.interim_target_problem refuses them",
+)
+async def test_two_interim_targets_for_one_day_are_refused(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    """An interim target is the value expected by its date: two for one day say two things."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    body = {
+        "programme_id": prog["id"],
+        "title": "Fewer complaints",
+        "classification": "non_cash",
+        "interim_targets": [
+            {"date": "2027-03-31", "value": 30},
+            {"date": "2027-06-30", "value": 20},
+            {"date": "2027-06-30", "value": 25},
+        ],
+    }
+
+    refused = await client.post(url(ws, "benefits"), json=body, headers=ws.headers)
+    made = await make(
+        client, ws, "benefits", {**body, "interim_targets": body["interim_targets"][:2]}
+    )
+    changed = await change(
+        client, ws, "benefits", made, {"interim_targets": body["interim_targets"]}
+    )
+
+    for response in (refused, changed):
+        assert response.status_code == 422, response.text
+        errors = response.json()["errors"]
+        assert [e["field"] for e in errors] == ["interim_targets"]
+        assert "2027-06-30" in errors[0]["message"]
+    kept = await client.get(url(ws, f"benefits/{made['id']}"), headers=ws.headers)
+    assert len(kept.json()["interim_targets"]) == 2
