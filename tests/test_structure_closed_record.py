@@ -298,3 +298,55 @@ async def test_a_milestone_put_back_as_its_tranche_closes_waits_and_is_refused(
     assert isinstance(outcome, Conflict), outcome
     assert "'Tranche 1'" in outcome.detail
     assert (await read(client, ws, f"milestones/{done['id']}"))["state"] == "achieved"
+
+
+async def test_no_tranche_before_a_closed_one_is_deleted_or_moved_out_from_before_it(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """Which tranches came before a closed one is its record, as for moves and adds before it:
+    a tranche placed before a closed one (planned or under way) is not deleted, nor moved out
+    to its position or after it (409 naming it), where the two steps (move out, then delete)
+    would do the same. One after it is deleted as any other; once an admin reopens the closed
+    tranche, the one before it goes."""
+    ws = await make_workspace()
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    tranches = {
+        position: await make(
+            client,
+            ws,
+            "tranches",
+            {"programme_id": prog["id"], "name": f"Tranche {position}", "position": position},
+        )
+        for position in (1, 2, 3, 4)
+    }
+    second = tranches[2]
+    for state in ("started", "closed"):
+        moved = await change(client, ws, "tranches", second, {"state": state})
+        assert moved.status_code == 200, moved.text
+        second = moved.json()
+    first, third, fourth = tranches[1], tranches[3], tranches[4]
+
+    refused = await client.delete(url(ws, f"tranches/{first['id']}"), headers=ws.headers)
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "'Tranche 1'" in detail and "'Tranche 2'" in detail and "reopens" in detail, detail
+    for position in (2, 5):
+        out = await change(client, ws, "tranches", first, {"position": position})
+        assert out.status_code == 409, out.text
+        assert "'Tranche 2'" in out.json()["detail"] and fields_of(out) == ["position"]
+    assert (await read(client, ws, f"tranches/{first['id']}"))["version"] == first["version"]
+    within = await change(client, ws, "tranches", first, {"position": 0})
+    assert within.status_code == 200, within.text
+    gone = await client.delete(url(ws, f"tranches/{fourth['id']}"), headers=ws.headers)
+    assert gone.status_code == 204, gone.text
+    assert (await read(client, ws, f"tranches/{third['id']}"))["position"] == 3
+
+    reopened = await client.patch(
+        url(ws, f"tranches/{second['id']}"),
+        json={"state": "started"},
+        headers={**admin.headers, "If-Match": f'"{second["version"]}"'},
+    )
+    assert reopened.status_code == 200, reopened.text
+    gone = await client.delete(url(ws, f"tranches/{first['id']}"), headers=ws.headers)
+    assert gone.status_code == 204, gone.text

@@ -159,8 +159,10 @@ TranchePosition = Annotated[
             "Display and sequence order: a tranche at a lower position runs before one at a "
             "higher (tranches sharing one run alongside). A closed tranche keeps its place "
             "(409; an admin or owner reopens it to move it), and no tranche is moved or added "
-            "before a closed one (409 naming it): which tranches ran before it is its record. "
-            "Sharing a closed tranche's position, or moving after it, goes through."
+            "before a closed one, or moved out from before one to its position or after it "
+            "(409 naming it): which tranches came before it is its record (nor is one before it "
+            "deleted). Moving among those before it, or sharing its position or moving further "
+            "from after it, goes through."
         ),
     ),
 ]
@@ -181,8 +183,9 @@ class TrancheUpdate(Patch):
     for anyone else): while closed it takes no new or re-dated milestones. A closed tranche is
     not deleted (409): it is kept on record, and reopened first to correct a mistaken close.
     While closed it still takes a corrected name, purpose or capabilities; its dates, its place
-    in the sequence (no tranche moves or is added before it either) and what is in it are fixed
-    (409). The end does not move before a baseline of the tranche's milestones (409)."""
+    in the sequence (no tranche moves or is added before it, or moves out from before it, or
+    is deleted from before it either) and what is in it are fixed (409). The end does not move
+    before a baseline of the tranche's milestones (409)."""
 
     name: Annotated[Name, ClosedTrancheText] | UnsetType = UNSET
     purpose: Annotated[Description, ClosedTrancheText] | UnsetType = UNSET

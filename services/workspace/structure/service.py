@@ -341,31 +341,24 @@ class TrancheService(RegisterService[Tranche]):
         self, row: Tranche, old_position: int | None, was_closed: bool
     ) -> None:
         """A closed tranche keeps its place in the sequence, and no tranche is moved (or added)
-        before one (409 on ``position`` naming it): which tranches ran before a closed one is
-        its record. An admin or owner reopens it to correct that. A tranche may still share a
-        closed one's position (as tranches created without one do), or move after it. The
-        programme's row is held (:func:`lock_programme`, taken by :meth:`check` for any write
-        moving or adding a tranche, as for any close), so a close racing the move is read."""
+        before one, nor moved out from before one to its position or after it (409 on
+        ``position`` naming it): which tranches came before a closed one is its record. An
+        admin or owner reopens it to correct that. A tranche may still move among those before
+        it, and one not before it may share a closed one's position (as tranches created
+        without one do) or move further after it. The programme's row is held
+        (:func:`lock_programme`, taken by :meth:`check` for any write moving or adding a
+        tranche, as for any close), so a close racing the move is read."""
         if was_closed and row.state is TrancheState.CLOSED:
             raise Conflict(
                 f"The tranche '{row.name}' is closed: its place in the sequence is its record "
                 "and does not move. A workspace admin or owner reopens it to correct it.",
                 errors=[field_error("position", f"the tranche '{row.name}' is closed")],
             )
-        found = await self.session.execute(
-            select(Tranche.name, Tranche.position)
-            .where(
-                Tranche.programme_id == row.programme_id,
-                Tranche.id != row.id,
-                Tranche.state == TrancheState.CLOSED,
-                Tranche.position > row.position,
-            )
-            .order_by(Tranche.position, Tranche.name)
-        )
+        closed = await closed_tranches(self.session, row.programme_id, row.id)
         passed = [
             name
-            for name, position in found.all()
-            if old_position is None or old_position >= position
+            for name, position in closed
+            if row.position < position and (old_position is None or old_position >= position)
         ]
         if passed:
             named = ", ".join(f"'{name}'" for name in passed)
@@ -374,6 +367,19 @@ class TrancheService(RegisterService[Tranche]):
                 "ran before a closed one is its record, and none is moved or added before it. "
                 "A workspace admin or owner reopens it to correct it.",
                 errors=[field_error("position", "a closed tranche would get a new predecessor")],
+            )
+        left = [
+            name
+            for name, position in closed
+            if old_position is not None and old_position < position <= row.position
+        ]
+        if left:
+            named = ", ".join(f"'{name}'" for name in left)
+            raise Conflict(
+                f"The tranche '{row.name}' comes before {named}, closed: which tranches came "
+                "before a closed one is its record, and none is moved out from before it (nor "
+                "deleted). A workspace admin or owner reopens it to correct it.",
+                errors=[field_error("position", "a closed tranche would lose a predecessor")],
             )
 
     def refuse_re_dating(self, row: Tranche, before: dict[str, Any] | None) -> None:
@@ -455,7 +461,10 @@ class TrancheService(RegisterService[Tranche]):
     async def delete(self, row: Tranche) -> None:
         """A closed tranche is kept on record (409, for anyone): it closed through its
         end-of-tranche review, and deleting it would erase that close. One closed by mistake is
-        reopened first, by an admin or owner (:meth:`check_reopening`)."""
+        reopened first, by an admin or owner (:meth:`check_reopening`). Nor is a tranche
+        placed before a closed one deleted (409 naming it): which tranches came before a closed
+        one is its record, as for a move or an add (:meth:`refuse_re_ordering_history`). The
+        programme's row is held first, so a close racing the delete is read."""
         if row.state is TrancheState.CLOSED:
             raise Conflict(
                 f"The tranche '{row.name}' is closed: it closed through its end-of-tranche "
@@ -464,6 +473,19 @@ class TrancheService(RegisterService[Tranche]):
                 "then deleted as any other."
             )
         await lock_programme(self.session, row.programme_id)
+        ahead = [
+            name
+            for name, position in await closed_tranches(self.session, row.programme_id, row.id)
+            if row.position < position
+        ]
+        if ahead:
+            named = ", ".join(f"'{name}'" for name in ahead)
+            raise Conflict(
+                f"The tranche '{row.name}' comes before {named}, closed: which tranches came "
+                "before a closed one is its record, and none is deleted from before it (nor "
+                "moved out or added). A workspace admin or owner reopens the closed tranche to "
+                "correct it."
+            )
         await self.check_ways_in(row, row.position, None, starting=False)
         await super().delete(row)
 
@@ -809,6 +831,23 @@ class ProjectService(RegisterService[Project]):
         enabled = select(BenefitEnabler.benefit_id).where(BenefitEnabler.project_id == row.id)
         await move_versions_on(self.session, Benefit, Benefit.id.in_(enabled), self.actor_id)
         await super().delete(row)
+
+
+async def closed_tranches(
+    session: AsyncSession, programme_id: uuid.UUID, but: uuid.UUID
+) -> list[tuple[str, int]]:
+    """The programme's closed tranches other than ``but``, name and position, in order (read
+    under :func:`lock_programme`, which a close takes too)."""
+    found = await session.execute(
+        select(Tranche.name, Tranche.position)
+        .where(
+            Tranche.programme_id == programme_id,
+            Tranche.id != but,
+            Tranche.state == TrancheState.CLOSED,
+        )
+        .order_by(Tranche.position, Tranche.name)
+    )
+    return [(name, position) for name, position in found.all()]
 
 
 async def tranche_of(
