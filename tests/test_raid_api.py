@@ -561,3 +561,42 @@ async def test_a_risk_rescored_with_its_custom_fields_in_one_update_is_scored(
     assert closed.status_code == 200, closed.text
     assert (closed.json()["residual_score"], closed.json()["residual_band"]) == (4, "green")
     assert closed.json()["custom_fields"] == {"raid-type": "risk"}
+
+
+async def test_an_internal_dependency_names_its_from_side_by_a_milestone_alone_as_its_to_side(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    platform = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "Platform"})
+    portal = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "Portal"})
+    api_live, portal_live = [
+        await make(
+            client,
+            ws,
+            "milestones",
+            {"programme_id": prog["id"], "project_id": project["id"], "title": title},
+        )
+        for project, title in ((platform, "API live"), (portal, "Portal live"))
+    ]
+
+    by_milestones = await make(
+        client,
+        ws,
+        "dependencies",
+        {
+            "programme_id": prog["id"],
+            "title": "Portal needs the API",
+            "from_milestone_id": api_live["id"],
+            "to_milestone_id": portal_live["id"],
+        },
+    )
+    assert (by_milestones["from_project_id"], by_milestones["to_project_id"]) == (None, None)
+    listed = await client.get(
+        url(ws, "dependencies"), params={"project_id": platform["id"]}, headers=ws.headers
+    )
+    assert [d["id"] for d in listed.json()["items"]] == [by_milestones["id"]]
+    # Nothing on the from side is still refused, on from_project_id.
+    unnamed = await change(client, ws, "dependencies", by_milestones, {"from_milestone_id": None})
+    assert unnamed.status_code == 422, unnamed.text
+    assert [e["field"] for e in unnamed.json()["errors"]] == ["from_project_id"]

@@ -285,10 +285,11 @@ class AssumptionRead(msgspec.Struct):
 class DependencyCreate(msgspec.Struct, forbid_unknown_fields=True):
     """``to`` needs something from ``from`` by ``need_by_date``; sides may be in any programme.
 
-    A side is a project, optionally one of its milestones. An internal dependency names both
-    sides; an external one names its ``external_party`` in place of one side (no ``from``: the
-    party provides; no ``to``: the party needs it). A milestone may depend on another of its own
-    project, but nothing depends on itself.
+    A side is a project, optionally one of its milestones, or the milestone alone (its project
+    is the side's). An internal dependency names both sides; an external one names its
+    ``external_party`` in place of one side (no ``from``: the party provides; no ``to``: the
+    party needs it). A milestone may depend on another of its own project, but nothing depends
+    on itself.
     """
 
     programme_id: uuid.UUID

@@ -385,18 +385,20 @@ class DependencyService(RegisterService[Dependency]):
             )
         ):
             await self.refuse_milestone_loop(row)
+        # A side is named by its project, its milestone (whose project it is) or both.
         has_target = row.to_project_id is not None or row.to_milestone_id is not None
+        has_source = row.from_project_id is not None or row.from_milestone_id is not None
         if row.kind is DependencyKind.EXTERNAL:
             if not row.external_party.strip():
                 raise invalid("external_party", "an external dependency names the party")
             # The party stands in for one side; the other is ours, or the map has nothing to
             # draw: to (our project needs it from the party) or from (the party needs it).
-            if not has_target and row.from_project_id is None and row.from_milestone_id is None:
+            if not has_target and not has_source:
                 raise invalid(
                     "to_project_id", "name the project that needs it (or from_project_id)"
                 )
         else:
-            if row.from_project_id is None:
+            if not has_source:
                 raise invalid(
                     "from_project_id", "an internal dependency names the project it needs"
                 )
