@@ -9,13 +9,15 @@ from datetime import date
 from typing import Any
 
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.db.engine import Database
-from services.errors import Conflict, ValidationFailed
+from services.errors import Conflict, ValidationFailed, VersionMismatch
 from services.identity.models import Role
 from services.workspace.governance.models import MeetingState
-from services.workspace.governance.schemas import DecisionCreate
+from services.workspace.governance.schemas import BoardMemberIn, DecisionCreate, RebaselineIn
 from services.workspace.governance.service import (
+    BoardService,
     ChangeRequestService,
     DecisionService,
     MeetingService,
@@ -195,3 +197,66 @@ async def test_a_tranche_end_does_not_move_before_a_baseline_a_change_is_approvi
         await second
     read = (await client.get(url(ws, f"tranches/{tranche['id']}"), headers=ws.headers)).json()
     assert read["end_date"] == "2027-09-30"
+
+
+async def test_a_change_approved_meanwhile_keeps_the_rebaselines_it_applied(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    _, change = await change_in_a_tranche(client, ws)
+    line = change["rebaselines"][0]
+    other = RebaselineIn(uuid.UUID(line["milestone_id"]), date(2027, 9, 1))
+
+    async def replace_lines() -> None:
+        # The requester replaces the re-baselines on the version they read, at that moment.
+        async with in_workspace(database, ws.tenant_id) as session:
+            service = ChangeRequestService(session, ws.user_id, Role.OWNER)
+            row = await service.get(uuid.UUID(change["id"]))
+            await service.update(row, {"rebaselines": [other]})
+
+    async with in_workspace(database, ws.tenant_id) as first:
+        service = ChangeRequestService(first, uuid.uuid4(), Role.OWNER)
+        await service.decide(await service.get(uuid.UUID(change["id"])), True, "", None)
+        second = asyncio.create_task(replace_lines())
+        await asyncio.sleep(0.5)
+    with pytest.raises(VersionMismatch):
+        await second
+    read = (await client.get(url(ws, f"change-requests/{change['id']}"), headers=ws.headers)).json()
+    assert read["state"] == "approved"
+    [kept] = read["rebaselines"]
+    assert kept["new_baseline_date"] == "2027-08-01"
+    assert kept["previous_baseline_date"] == "2027-06-01"
+    assert kept["applied_at"] is not None
+
+
+async def test_two_admins_reseating_a_board_at_once_do_not_both_go_in(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    board = await make(
+        client,
+        ws,
+        "boards",
+        {"programme_id": prog["id"], "name": "Board", "members": [{"role_title": "SRO"}]},
+    )
+
+    async def reseat(session: AsyncSession, title: str) -> None:
+        # As the update route does: the board read, its seats replaced, its version moved on.
+        service = BoardService(session, ws.user_id, Role.OWNER)
+        row = await service.get(uuid.UUID(board["id"]))
+        await service.update(row, {"members": [BoardMemberIn(role_title=title)]})
+        await service.touch(row)
+
+    async def the_other() -> None:
+        async with in_workspace(database, ws.tenant_id) as session:
+            await reseat(session, "Sponsor")
+
+    async with in_workspace(database, ws.tenant_id) as first:
+        await reseat(first, "Chair")
+        second = asyncio.create_task(the_other())
+        await asyncio.sleep(0.5)
+    with pytest.raises(VersionMismatch):
+        await second
+    read = (await client.get(url(ws, f"boards/{board['id']}"), headers=ws.headers)).json()
+    assert [m["role_title"] for m in read["members"]] == ["Chair"]
