@@ -208,3 +208,49 @@ async def test_two_interim_targets_for_one_day_are_refused(
         assert "2027-06-30" in errors[0]["message"]
     kept = await client.get(url(ws, f"benefits/{made['id']}"), headers=ws.headers)
     assert len(kept.json()["interim_targets"]) == 2
+
+
+async def test_two_changes_of_enabling_projects_with_one_etag_one_wins_the_other_gets_412(
+    served: httpx.AsyncClient, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """Changing only a benefit's enabling projects writes none of its columns, so the
+    version-checked UPDATE that refuses a stale ETag elsewhere never ran: both went through."""
+    ws = await make_workspace()
+    benefit_id = await _benefit(served, ws.slug, ws.headers)
+    one = f"/api/v1/w/{ws.slug}/benefits/{benefit_id}"
+    programme_id = (await served.get(one, headers=ws.headers)).json()["programme_id"]
+    projects = []
+    for name in ("CRM", "ERP"):
+        made = await served.post(
+            f"/api/v1/w/{ws.slug}/projects",
+            json={"programme_id": programme_id, "name": name},
+            headers=ws.headers,
+        )
+        projects.append(made.json()["id"])
+    headers = {**ws.headers, "If-Match": '"1"'}
+    patches = [
+        served.patch(one, json={"enabling_project_ids": [project]}, headers=headers)
+        for project in projects
+    ]
+
+    async with in_workspace(database, ws.tenant_id) as session:
+        await session.execute(
+            select(Benefit.id).where(Benefit.id == uuid.UUID(benefit_id)).with_for_update()
+        )
+        tasks = [asyncio.ensure_future(patch) for patch in patches]
+        waiting = 0
+        for _ in range(500):
+            waiting = await session.scalar(
+                select(func.count()).select_from(text("pg_locks")).where(text("NOT granted"))
+            )
+            if waiting >= len(tasks) or any(t.done() for t in tasks):
+                break
+            await asyncio.sleep(0.01)
+    answers = await asyncio.gather(*tasks)
+
+    assert waiting >= len(tasks), [a.text for a in answers]
+    assert sorted(a.status_code for a in answers) == [200, 412], [a.text for a in answers]
+    won = next(a for a in answers if a.status_code == 200).json()
+    read = (await served.get(one, headers=ws.headers)).json()
+    assert read["enabling_project_ids"] == won["enabling_project_ids"]
+    assert len(read["enabling_project_ids"]) == 1 and read["version"] == 2
