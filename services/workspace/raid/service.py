@@ -365,9 +365,14 @@ class DependencyService(RegisterService[Dependency]):
             milestone = getattr(row, f"{side}_milestone_id")
             await self.require_project(project, None, f"{side}_project_id")
             if milestone is not None:
+                # Held (FOR SHARE) until the write commits: a move of the milestone to another
+                # project written meanwhile is waited for and then read, so the side does not
+                # name it with a project it has left.
                 found = (
                     await self.session.execute(
-                        select(Milestone.project_id).where(Milestone.id == milestone)
+                        select(Milestone.project_id)
+                        .where(Milestone.id == milestone)
+                        .with_for_update(read=True)
                     )
                 ).first()
                 if found is None:
