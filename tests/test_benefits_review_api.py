@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text, update
 
 from services.db.engine import Database
 from services.workspace.benefits.models import Benefit, BenefitState
+from services.workspace.configuration.models import ScaleKind, ScaleLevel
 from tests.conftest import MakeWorkspace, in_workspace
 from tests.workspace_api import Client, change, make, programme, url
 
@@ -254,3 +255,43 @@ async def test_two_changes_of_enabling_projects_with_one_etag_one_wins_the_other
     read = (await served.get(one, headers=ws.headers)).json()
     assert read["enabling_project_ids"] == won["enabling_project_ids"]
     assert len(read["enabling_project_ids"]) == 1 and read["version"] == 2
+
+
+async def test_a_confidence_the_workspace_no_longer_has_does_not_lock_the_benefit(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """Levels come from template packs: after an upgrade replaced them, a benefit keeps its old
+    confidence until someone sets one, and is withdrawn or retitled meanwhile."""
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    benefit = await make(
+        client,
+        ws,
+        "benefits",
+        {
+            "programme_id": prog["id"],
+            "title": "Shorter queues",
+            "classification": "non_cash",
+            "confidence": "medium",
+        },
+    )
+    async with in_workspace(database, ws.tenant_id) as session:
+        for position, key in enumerate(("likely", "unlikely")):
+            session.add(
+                ScaleLevel(
+                    scale=ScaleKind.BENEFIT_CONFIDENCE,
+                    key=key,
+                    label=key.title(),
+                    position=position,
+                )
+            )
+
+    withdrawn = await change(client, ws, "benefits", benefit, {"state": "withdrawn"})
+    assert withdrawn.status_code == 200, withdrawn.text
+    assert withdrawn.json()["confidence"] == "medium"
+    # Set, a confidence is one of the levels in force.
+    refused = await change(client, ws, "benefits", withdrawn.json(), {"confidence": "medium"})
+    assert refused.status_code == 422, refused.text
+    assert [e["field"] for e in refused.json()["errors"]] == ["confidence"]
+    taken = await change(client, ws, "benefits", withdrawn.json(), {"confidence": "likely"})
+    assert taken.status_code == 200, taken.text

@@ -164,9 +164,15 @@ class BenefitService(RegisterService[Benefit]):
         if before is None:
             await self.require_programme(row.programme_id)
         settings = await configuration.configuration(self.session)
-        if row.confidence is not None and row.confidence not in {
-            level.key for level in settings.benefit_confidence
-        }:
+        # The workspace's confidence levels are checked on the value a write sets: one stored
+        # before the levels changed (a template upgrade) is not what a write of other fields is
+        # about, and refusing it would lock the benefit (its withdrawal, say), as for a risk's
+        # proximity.
+        if (
+            (before is None or "confidence" in before)
+            and row.confidence is not None
+            and row.confidence not in {level.key for level in settings.benefit_confidence}
+        ):
             known = ", ".join(level.key for level in settings.benefit_confidence)
             raise invalid("confidence", f"one of the workspace's confidence levels: {known}")
         if (
