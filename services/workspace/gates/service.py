@@ -305,6 +305,12 @@ class GateService(RegisterService[StageGate]):
     async def assess(
         self, gate: StageGate, criterion: GateCriterion, changes: dict[str, Any]
     ) -> GateCriterion:
+        # The criterion's row before the gate's, as its write then the gate's touch take them
+        # (and a template upgrade's): two writers never hold one each waiting for the other.
+        # Only locked, not read again: its version stays the one If-Match was checked on.
+        await self.session.execute(
+            select(GateCriterion.id).where(GateCriterion.id == criterion.id).with_for_update()
+        )
         await self.hold(gate)
         self._open(gate)
         retested = [
