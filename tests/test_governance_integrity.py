@@ -260,3 +260,37 @@ async def test_two_admins_reseating_a_board_at_once_do_not_both_go_in(
         await second
     read = (await client.get(url(ws, f"boards/{board['id']}"), headers=ws.headers)).json()
     assert [m["role_title"] for m in read["members"]] == ["Chair"]
+
+
+async def test_a_schedule_impact_worked_out_stays_within_what_one_records(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
+    )
+    line = {"milestone_id": milestone["id"], "new_baseline_date": "2045-06-01"}
+    draft = await make(
+        client,
+        ws,
+        "change-requests",
+        {"programme_id": prog["id"], "title": "Defer", "rebaselines": [line]},
+    )
+
+    submitted = await client.patch(
+        url(ws, f"change-requests/{draft['id']}"),
+        json={"state": "submitted"},
+        headers={**ws.headers, "If-Match": f'"{draft["version"]}"'},
+    )
+
+    # 6575 days: more than schedule_impact_days takes (±3650), so not recorded as one, where
+    # a read would show what a write of it back is refused.
+    assert submitted.status_code == 409, submitted.text
+    assert "6575 days" in submitted.json()["detail"]
+    assert submitted.json()["errors"][0]["field"] == "rebaselines"
+    read = (await client.get(url(ws, f"change-requests/{draft['id']}"), headers=ws.headers)).json()
+    assert (read["state"], read["schedule_impact_days"]) == ("draft", None)

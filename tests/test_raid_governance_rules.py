@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
@@ -11,7 +11,9 @@ from services.workspace.configuration.models import RiskResponseModel
 from services.workspace.governance.models import DecisionStatus, MeetingState
 from services.workspace.governance.rules import (
     DECISION_RECORD,
+    SCHEDULE_IMPACT_DAYS,
     ChangePeople,
+    Rebaselining,
     board_reach_problem,
     change_approver_problem,
     change_decider_problem,
@@ -19,6 +21,7 @@ from services.workspace.governance.rules import (
     cited_meeting_problem,
     decision_move_problem,
     decision_problems,
+    derived_impact_problem,
     fixed_decision_fields,
     kept_decision_problem,
     replacement_problem,
@@ -224,6 +227,18 @@ def test_a_member_raises_their_own_changes_and_does_not_pick_their_approver() ->
     ]
     assert fields(drafted, drafted, submitted=True) == []
     assert fields(drafted, ChangePeople(me, admin), submitted=True, stands_in=True) == []
+
+
+def test_a_schedule_impact_worked_out_is_one_a_change_request_records() -> None:
+    def line(days: int) -> Rebaselining:
+        baseline = date(2027, 6, 1)
+        return Rebaselining("Go live", baseline, baseline + timedelta(days=days))
+
+    assert derived_impact_problem(line(SCHEDULE_IMPACT_DAYS)) is None
+    assert derived_impact_problem(line(-SCHEDULE_IMPACT_DAYS)) is None
+    assert "3651 days" in (derived_impact_problem(line(SCHEDULE_IMPACT_DAYS + 1)) or "")
+    assert derived_impact_problem(line(-SCHEDULE_IMPACT_DAYS - 1)) is not None
+    assert derived_impact_problem(Rebaselining("New", None, date(2045, 1, 1))) is None
 
 
 # --- boards and their reach ---------------------------------------------------------------------

@@ -324,6 +324,23 @@ def largest_slip(lines: list[Rebaselining]) -> Rebaselining | None:
     return max(compared, key=lambda line: line.slip_days or 0, default=None)
 
 
+# The most days a change request's schedule impact records, either way (ten years).
+SCHEDULE_IMPACT_DAYS = 3650
+
+
+def derived_impact_problem(largest: Rebaselining) -> str | None:
+    """Why the largest slip of a change's re-baselines cannot be recorded as its schedule
+    impact (one stating none is given it), or None: it is more days, either way, than a
+    schedule impact records (:data:`SCHEDULE_IMPACT_DAYS`)."""
+    days = largest.slip_days
+    if days is None or abs(days) <= SCHEDULE_IMPACT_DAYS:
+        return None
+    return (
+        f"re-baselining '{largest.title}' moves it {days} days, more than the "
+        f"{SCHEDULE_IMPACT_DAYS} days either way a schedule impact records"
+    )
+
+
 def schedule_impact_problem(stated: int | None, lines: list[Rebaselining]) -> str | None:
     """Why the re-baselines do not fit the schedule impact a change request states, or None:
     none of them slips its milestone more days than stated (the board approves the impact it

@@ -17,6 +17,7 @@ from services.workspace.governance.models import (
     MeetingState,
     MemberCapacity,
 )
+from services.workspace.governance.rules import SCHEDULE_IMPACT_DAYS
 from services.workspace.schemas import (
     CustomValues,
     Description,
@@ -298,13 +299,14 @@ Rebaselines = Annotated[
 ScheduleImpact = Annotated[
     int,
     Meta(
-        ge=-3650,
-        le=3650,
+        ge=-SCHEDULE_IMPACT_DAYS,
+        le=SCHEDULE_IMPACT_DAYS,
         description=(
             "Days the change moves the schedule (negative: earlier). No re-baseline may slip "
             "its milestone more days than this (409 on schedule_impact_days, at submission "
             "and at approval, against the baselines then). Left out (null) when the change is "
-            "submitted, it is the largest slip its re-baselines bring."
+            "submitted, it is the largest slip its re-baselines bring (409 on rebaselines "
+            "when that is beyond these bounds)."
         ),
     ),
 ]

@@ -46,6 +46,7 @@ from services.workspace.governance.rules import (
     decision_date_problem,
     decision_move_problem,
     decision_problems,
+    derived_impact_problem,
     fixed_decision_fields,
     kept_decision_problem,
     largest_slip,
@@ -819,6 +820,12 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             )
         largest = largest_slip(lines)
         if derive and change.schedule_impact_days is None and largest is not None:
+            if (beyond := derived_impact_problem(largest)) is not None:
+                raise Conflict(
+                    f"The change request's schedule impact cannot be worked out: {beyond}. "
+                    "Re-baseline its milestones within that.",
+                    errors=[field_error("rebaselines", "a slip beyond a schedule impact")],
+                )
             change.schedule_impact_days = largest.slip_days
         problem = schedule_impact_problem(change.schedule_impact_days, lines)
         if problem is not None:
