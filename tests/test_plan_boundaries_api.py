@@ -558,7 +558,7 @@ async def test_a_closed_tranche_is_kept_on_record_and_not_deleted(
     """A closed tranche is history: deleting it would erase its close (and free what it held to
     be carried anywhere), so it is refused for anyone, owner included (409 saying why). A close
     made by mistake is reopened by an admin or owner first; the reopened tranche is deleted as
-    any other, once nothing refers to it."""
+    any started one (by an admin or owner), once nothing refers to it."""
     ws = await make_workspace()
     member = await join(database, ws, Role.MEMBER)
     admin = await join(database, ws, Role.ADMIN)
@@ -581,7 +581,10 @@ async def test_a_closed_tranche_is_kept_on_record_and_not_deleted(
         headers={**admin.headers, "If-Match": f'"{current["version"]}"'},
     )
     assert reopened.status_code == 200, reopened.text
-    deleted = await client.delete(url(ws, f"tranches/{first['id']}"), headers=member.headers)
+    # Reopened to started, it is deleted as a started tranche is: by an admin or owner.
+    refused = await client.delete(url(ws, f"tranches/{first['id']}"), headers=member.headers)
+    assert refused.status_code == 403, refused.text
+    deleted = await client.delete(url(ws, f"tranches/{first['id']}"), headers=admin.headers)
     assert deleted.status_code == 204, deleted.text
 
 

@@ -350,3 +350,28 @@ async def test_no_tranche_before_a_closed_one_is_deleted_or_moved_out_from_befor
     assert reopened.status_code == 200, reopened.text
     gone = await client.delete(url(ws, f"tranches/{first['id']}"), headers=ws.headers)
     assert gone.status_code == 204, gone.text
+
+
+async def test_a_started_tranche_is_deleted_by_an_admin_or_owner_only(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """Putting a started tranche back to planned is an admin's or owner's (403 for a member):
+    deleting it, which erases its start with it, is too. A planned one a member deletes."""
+    ws = await make_workspace()
+    member = await join(database, ws, Role.MEMBER)
+    admin = await join(database, ws, Role.ADMIN)
+    prog = await programme(client, ws)
+    started = await make(client, ws, "tranches", {"programme_id": prog["id"], "name": "Build"})
+    started = (await change(client, ws, "tranches", started, {"state": "started"})).json()
+    planned = await make(
+        client, ws, "tranches", {"programme_id": prog["id"], "name": "Run", "position": 2}
+    )
+
+    refused = await client.delete(url(ws, f"tranches/{started['id']}"), headers=member.headers)
+    assert refused.status_code == 403, refused.text
+    assert "'Build'" in refused.json()["detail"] and "admin" in refused.json()["detail"]
+    assert (await read(client, ws, f"tranches/{started['id']}"))["state"] == "started"
+    gone = await client.delete(url(ws, f"tranches/{planned['id']}"), headers=member.headers)
+    assert gone.status_code == 204, gone.text
+    gone = await client.delete(url(ws, f"tranches/{started['id']}"), headers=admin.headers)
+    assert gone.status_code == 204, gone.text

@@ -136,8 +136,8 @@ TrancheStep = Annotated[
             "(once its exit gates have said go, conditional go or stop): 409 naming the gates "
             "in the way. Going back (a closed tranche reopened, a started one put back to "
             "planned) corrects a mistaken close or start, and is a workspace admin's or owner's "
-            "(403 for anyone else). A closed tranche is kept on record: it is not deleted (409) "
-            "unless reopened first."
+            "(403 for anyone else), as is deleting a started one. A closed tranche is kept on "
+            "record: it is not deleted (409) unless reopened first."
         )
     ),
 ]

@@ -464,13 +464,21 @@ class TrancheService(RegisterService[Tranche]):
         reopened first, by an admin or owner (:meth:`check_reopening`). Nor is a tranche
         placed before a closed one deleted (409 naming it): which tranches came before a closed
         one is its record, as for a move or an add (:meth:`refuse_re_ordering_history`). The
-        programme's row is held first, so a close racing the delete is read."""
+        programme's row is held first, so a close racing the delete is read. A started tranche
+        is deleted by an admin or owner only (403), as it is put back to planned
+        (:meth:`check_unstarting`): a member deleting it would erase its start unreviewed."""
         if row.state is TrancheState.CLOSED:
             raise Conflict(
                 f"The tranche '{row.name}' is closed: it closed through its end-of-tranche "
                 "review and is kept on record with what it delivered. A close made by mistake "
                 "is corrected first: a workspace admin or owner reopens the tranche, which is "
                 "then deleted as any other."
+            )
+        if row.state is TrancheState.STARTED and not self.role.at_least(Role.ADMIN):
+            raise Forbidden(
+                f"The tranche '{row.name}' is started: it went in through the gates on its way "
+                "in, and only a workspace admin or owner deletes it (or puts it back to "
+                "planned), as its start is then erased from the record."
             )
         await lock_programme(self.session, row.programme_id)
         ahead = [
