@@ -295,3 +295,22 @@ async def test_a_confidence_the_workspace_no_longer_has_does_not_lock_the_benefi
     assert [e["field"] for e in refused.json()["errors"]] == ["confidence"]
     taken = await change(client, ws, "benefits", withdrawn.json(), {"confidence": "likely"})
     assert taken.status_code == 200, taken.text
+
+
+async def test_the_openapi_says_what_a_benefits_figures_and_lifecycle_are(client: Client) -> None:
+    document = (await client.get("/schema/openapi.json")).json()
+    schemas = document["components"]["schemas"]
+    read = next(s for name, s in schemas.items() if name.endswith("BenefitRead"))
+    update = next(s for name, s in schemas.items() if name.endswith("BenefitUpdate"))
+
+    def described(schema: dict[str, object], field: str) -> str:
+        prop = schema["properties"][field]  # type: ignore[index]
+        text = prop.get("description") or next(  # type: ignore[union-attr]
+            (o.get("description") for o in prop.get("oneOf", []) if o.get("description")), ""
+        )
+        return str(text)
+
+    assert "(target_value − baseline_value)" in described(read, "realisation_pct")
+    assert "forecast_value" in described(read, "forecast_pct")
+    assert "withdrawn from any state" in described(update, "state")
+    assert "withdrawn from any state" in described(read, "state")

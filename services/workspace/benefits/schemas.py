@@ -32,7 +32,45 @@ from services.workspace.schemas import (
 )
 
 Projects = Annotated[list[uuid.UUID], Meta(max_length=50)]
-InterimTargets = Annotated[list[DatedValue], Meta(max_length=100)]
+InterimTargets = Annotated[
+    list[DatedValue],
+    Meta(
+        max_length=100,
+        description="Steps on the way to the target: in date order, on or after baseline_date "
+        "and on or before target_date (each when set).",
+    ),
+]
+State = Annotated[
+    BenefitState,
+    Meta(
+        description=(
+            "identified → validated (needs an owner) → planned (a quantitative benefit needs "
+            "baseline_value, target_value and target_date) → realising → realised (a "
+            "quantitative benefit needs a measurement) or not_realised; withdrawn from any "
+            "state before those two. A step back (validated → identified, planned → validated) "
+            "corrects one taken too early. realised, not_realised and withdrawn are final. A "
+            "benefit keeps what its state needs on every later write (422 naming the fields)."
+        )
+    ),
+]
+RealisationPct = Annotated[
+    float | None,
+    Meta(
+        description=(
+            "(latest measurement − baseline_value) / (target_value − baseline_value) × 100, "
+            "to two decimals, worked out on the values as written; falling indicators alike. "
+            "Not capped: over 100 beats the target, under 0 moved away from it. Null without a "
+            "baseline, a target different from it, or a measurement (or beyond what a number "
+            "holds)."
+        )
+    ),
+]
+ForecastPct = Annotated[
+    float | None,
+    Meta(
+        description="forecast_value as realisation_pct reads a measurement; null without one.",
+    ),
+]
 
 
 class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -104,7 +142,7 @@ class BenefitUpdate(Patch):
     realisation_cost: Cost | UnsetType | None = UNSET
     confidence: Key | UnsetType | None = UNSET
     measurement_frequency: Short | UnsetType | None = UNSET
-    state: BenefitState | UnsetType = UNSET
+    state: State | UnsetType = UNSET
     enabling_project_ids: Projects | UnsetType = UNSET
     custom_fields: CustomValues | UnsetType = UNSET
 
@@ -145,13 +183,16 @@ class BenefitRead(msgspec.Struct):
     realisation_cost: float | None
     confidence: str | None
     measurement_frequency: str | None
-    state: BenefitState
+    state: State
     state_changed_at: datetime
     enabling_project_ids: list[uuid.UUID]
-    latest_measurement: LatestMeasurement | None
-    measurements: int
-    realisation_pct: float | None
-    forecast_pct: float | None
+    latest_measurement: Annotated[
+        LatestMeasurement | None,
+        Meta(description="The measurement measured last (the first of the measurements list)."),
+    ]
+    measurements: Annotated[int, Meta(description="How many measurements the benefit has.")]
+    realisation_pct: RealisationPct
+    forecast_pct: ForecastPct
     custom_fields: dict[str, Any]
     source_pack: str | None
     source_version: SourceVersion
@@ -164,7 +205,8 @@ class BenefitRead(msgspec.Struct):
 
 
 class MeasurementCreate(msgspec.Struct, forbid_unknown_fields=True):
-    """``measured_on`` is on or after the benefit's baseline date, and not in the future."""
+    """``measured_on`` is on or after the benefit's baseline date, and not after the
+    workspace's today (422); a withdrawn benefit takes no measurements (409)."""
 
     measured_on: date
     value: Measure
