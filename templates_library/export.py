@@ -54,6 +54,7 @@ LIST_OF_KIND: dict[str, str] = {
     "stakeholder": "stakeholders",
     "document": "documents",
     "checklist": "checklists",
+    "lesson": "lessons",
 }
 SCALE_LIST_OF_KIND: dict[str, str] = {
     "probability_level": "probability",
@@ -94,6 +95,7 @@ DOCUMENT_ORDER: tuple[str, ...] = (
     "stakeholders",
     "documents",
     "checklists",
+    "lessons",
 )
 
 

@@ -48,6 +48,7 @@ KINDS: tuple[str, ...] = (
     "document",
     "checklist",
     "checklist_entry",
+    "lesson",
 )
 """Every kind of item, in the order `seed_items` yields them."""
 
@@ -122,6 +123,7 @@ def _walk(version: PackVersion) -> Iterator[SeedItem]:
     for checklist in _each("checklist", "checklists", version.checklists):
         yield checklist
         yield from _children(checklist, "checklist_entry", "entries")
+    yield from _each("lesson", "lessons", version.lessons)
 
 
 def _children(parent: SeedItem, kind: str, field: str) -> Iterator[SeedItem]:

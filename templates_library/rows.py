@@ -28,6 +28,7 @@ import enum
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from typing import Any
 
 from services.db.base import WorkspaceModel
@@ -62,6 +63,8 @@ from services.workspace.governance.service import (
     DecisionService,
     ProgrammeDocumentService,
 )
+from services.workspace.lessons.models import Lesson
+from services.workspace.lessons.service import LessonService
 from services.workspace.organisation.models import ProgrammeRole, RaciEntry, Stakeholder
 from services.workspace.organisation.service import (
     ProgrammeRoleService,
@@ -115,11 +118,14 @@ class Writing:
         pack: str,
         version: str,
         items: Mapping[ItemId, ItemValues],
+        today: date | None = None,
     ) -> None:
         self.tenant_id = tenant_id
         self.pack = pack
         self.version = version
         self.items = items
+        # The workspace's today (`clock.today`), the day a lesson written now is raised on.
+        self.today = today or datetime.now(UTC).date()
         self._ids: dict[ItemId, uuid.UUID] = {}
         self._ranks: dict[ItemId, int] = {}
         counters: dict[tuple[str, str], int] = {}
@@ -645,6 +651,12 @@ def _benefit_values(row: Benefit, r: Reading) -> ItemValues:
     }
 
 
+def _raised_today(key: str, v: ItemValues, w: Writing) -> Row:
+    # A starter lesson is raised the day it enters the workspace: never after its today, as
+    # the lessons log requires (the programme's start may be months ahead).
+    return {"raised_on": w.today}
+
+
 def _external_party(key: str, v: ItemValues, w: Writing) -> Row:
     return {"external_party": v["external_party"] or ""}
 
@@ -1028,6 +1040,24 @@ STORED: dict[str, Stored] = {
                 F("position"),
             ),
         ),
+        Stored(
+            "lesson",
+            Lesson,
+            (
+                F("title"),
+                F("category"),
+                F("kind"),
+                F("what_happened"),
+                F("recommendation"),
+                OWNER,
+            ),
+            more_columns=_raised_today,
+            in_programme=True,
+            # The day it was raised is the client's once written, and says nothing of work.
+            seed_only=frozenset({"raised_on"}),
+            not_work=frozenset({"raised_on"}),
+            rules=LessonService,
+        ),
     ]
 }
 """Every kind of item (`items.KINDS`) and where it is stored."""
@@ -1063,6 +1093,7 @@ TABLE_ORDER: tuple[type[WorkspaceModel], ...] = (
     ProgrammeDocument,
     Checklist,
     ChecklistEntry,
+    Lesson,
 )
 PART_TABLES: dict[type[WorkspaceModel], tuple[type[WorkspaceModel], str]] = {
     BoardMember: (Board, "board_id"),

@@ -442,6 +442,19 @@ class ChecklistEntry(PackPart, frozen=True):
     evidence: str = ""
 
 
+class Lesson(PackPart, frozen=True):
+    """A lesson from earlier programmes, seeded into the lessons log as a starter library the
+    client then keeps, edits or withdraws: what happened and what to do about it."""
+
+    key: Key
+    title: str
+    what_happened: str
+    recommendation: str
+    category: str = ""
+    kind: Literal["positive", "negative"] = "negative"
+    owner: Key | None = None
+
+
 class Checklist(PackPart, frozen=True):
     key: Key
     title: str
@@ -482,3 +495,4 @@ class PackVersion(PackPart, frozen=True):
     stakeholders: list[Stakeholder] = []
     documents: list[DocumentTemplate] = []
     checklists: list[Checklist] = []
+    lessons: list[Lesson] = []

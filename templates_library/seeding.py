@@ -27,6 +27,7 @@ from services.db.engine import Database
 from services.db.tenant_scope import TenantScope, TenantScopeError, scope_of
 from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.tenancy import service as tenancy
+from services.workspace import clock
 from services.workspace.configuration.service import forget_configuration
 from services.workspace.registers import insert_seeded_tables
 from services.workspace.templates import service as pins
@@ -209,7 +210,8 @@ async def seed_version(
             items=len(values),
             rows=0,
         )
-    rows = rows_for(values, Writing(tenant_id, pack_key, version.version, values))
+    today = clock.today(session)
+    rows = rows_for(values, Writing(tenant_id, pack_key, version.version, values, today))
     written = sum((await insert_seeded_tables(session, rows.in_order(), actor_id)).values())
     forget_configuration(session)
     return SeedResult(

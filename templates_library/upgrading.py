@@ -55,6 +55,7 @@ from services.errors import (
     field_error,
 )
 from services.tenancy.models import Tenant, TenantState
+from services.workspace import clock
 from services.workspace.benefits.models import Benefit, BenefitEnabler
 from services.workspace.configuration.custom_fields import register_rows, values_in_use
 from services.workspace.configuration.service import (
@@ -762,7 +763,7 @@ async def _apply(
     """Write the plan; an add or update whose row would break its register's rules is not
     written but becomes a conflict in `prepared.plan`, with the rule's message."""
     theirs, ours, pack = prepared.theirs, prepared.ours, prepared.pack
-    writing = Writing(tenant_id, pack, prepared.target.version, ours)
+    writing = Writing(tenant_id, pack, prepared.target.version, ours, clock.today(session))
     # New rows first (updates may name them), parents before children.
     await _add(session, prepared, writing, actor_id)
     plan = prepared.plan

@@ -206,6 +206,9 @@ def check_role_references(version: PackVersion) -> Iterator[Finding]:
             (f"checklists[{i}].entries[{j}].owner", entry.owner)
             for j, entry in enumerate(checklist.entries)
         ]
+    references += [
+        (f"lessons[{i}].owner", lesson.owner) for i, lesson in enumerate(version.lessons)
+    ]
     for location, key in references:
         if key is not None and key not in roles:
             yield _unknown(location, "role", key)

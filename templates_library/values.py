@@ -122,6 +122,7 @@ REFERENCES: dict[str, dict[str, str]] = {
     "document": {"owner": "role"},
     "checklist": {"gate": "gate", "tranche": "tranche"},
     "checklist_entry": {"checklist": "checklist", "owner": "role"},
+    "lesson": {"owner": "role"},
 }
 
 # The typed part behind each kind of item.
@@ -157,6 +158,7 @@ PART_OF_KIND: dict[str, type[PackPart]] = {
     "document": schema.DocumentTemplate,
     "checklist": schema.Checklist,
     "checklist_entry": schema.ChecklistEntry,
+    "lesson": schema.Lesson,
 }
 
 _LAST_INDEX = re.compile(r"\[(\d+)\]$")
