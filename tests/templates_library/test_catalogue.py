@@ -275,7 +275,10 @@ def test_diff_compares_versions_of_one_pack_only(settings: Settings) -> None:
     ("args", "message"),
     [
         (["show", "no-such-pack"], "No template pack 'no-such-pack'."),
-        (["show", "project-pmo-light@9.9.9"], "has no version '9.9.9' (it has 1.0.0, 1.1.0)"),
+        (
+            ["show", "project-pmo-light@9.9.9"],
+            "has no version '9.9.9' (it has 1.0.0, 1.1.0, 1.2.0)",
+        ),
         (["diff", "project-pmo-light@1.0.0", "project-pmo-light@2.0.0"], "no version '2.0.0'"),
     ],
 )
@@ -308,7 +311,7 @@ def test_catalogue_version_order_agrees_with_the_loader() -> None:
 
 def test_content_hash_ignores_form_but_not_content() -> None:
     pack = load_pack(PACKS_DIR / "project-pmo-light")
-    first, second = (loaded.version for loaded in pack.versions)
+    first, second = (loaded.version for loaded in pack.versions[:2])
     assert first is not None and second is not None
 
     assert bridge.content_hash(first) != bridge.content_hash(second)

@@ -259,7 +259,8 @@ def test_upgrading_a_shipped_version_to_itself_changes_nothing(version: PackVers
 
 @pytest.mark.parametrize("key", ["msp-governance", "project-pmo-light"])
 def test_untouched_workspace_upgrades_exactly_to_the_target(key: str) -> None:
-    first, second = (loaded.version for loaded in load_pack(PACKS_DIR / key).versions)
+    # The first two versions: a later one may add nothing, update nothing or remove nothing.
+    first, second = (loaded.version for loaded in load_pack(PACKS_DIR / key).versions[:2])
     assert first is not None and second is not None
     base, ours = seed_values(first, PARAMS), seed_values(second, PARAMS)
 
@@ -273,7 +274,7 @@ def test_untouched_workspace_upgrades_exactly_to_the_target(key: str) -> None:
 
 def test_project_pmo_light_upgrade_with_client_changes() -> None:
     first, second = (
-        loaded.version for loaded in load_pack(PACKS_DIR / "project-pmo-light").versions
+        loaded.version for loaded in load_pack(PACKS_DIR / "project-pmo-light").versions[:2]
     )
     assert first is not None and second is not None
     base, ours = seed_values(first, PARAMS), seed_values(second, PARAMS)
