@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import func, select, text, update
 
 from services.db.engine import Database
-from services.workspace.benefits.models import Benefit, BenefitState
+from services.workspace.benefits.models import Benefit, BenefitMeasurement, BenefitState
 from services.workspace.configuration.models import ScaleKind, ScaleLevel
 from tests.conftest import MakeWorkspace, in_workspace
 from tests.workspace_api import Client, change, make, programme, url
@@ -314,3 +314,39 @@ async def test_the_openapi_says_what_a_benefits_figures_and_lifecycle_are(client
     assert "forecast_value" in described(read, "forecast_pct")
     assert "withdrawn from any state" in described(update, "state")
     assert "withdrawn from any state" in described(read, "state")
+
+
+async def test_a_delete_racing_a_measurement_counts_it(
+    served: httpx.AsyncClient, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    """The benefit is kept with its measurement, and the 409 says why (withdraw it), not that
+    the measurements should be removed: they cannot be."""
+    ws = await make_workspace()
+    benefit_id = await _benefit(served, ws.slug, ws.headers)
+    one = f"/api/v1/w/{ws.slug}/benefits/{benefit_id}"
+    async with in_workspace(database, ws.tenant_id) as session:
+        # A measurement on its way in: it holds the benefit until its transaction ends.
+        await session.execute(
+            select(Benefit.id).where(Benefit.id == uuid.UUID(benefit_id)).with_for_update()
+        )
+        session.add(
+            BenefitMeasurement(
+                benefit_id=uuid.UUID(benefit_id), measured_on=date(2025, 3, 1), value=5
+            )
+        )
+        await session.flush()
+        task = asyncio.ensure_future(served.delete(one, headers=ws.headers))
+        waiting = 0
+        for _ in range(500):
+            waiting = await session.scalar(
+                select(func.count()).select_from(text("pg_locks")).where(text("NOT granted"))
+            )
+            if waiting or task.done():
+                break
+            await asyncio.sleep(0.01)
+    deleted = await task
+
+    assert waiting, deleted.text
+    assert deleted.status_code == 409, deleted.text
+    assert "append-only" in deleted.json()["detail"], deleted.text
+    assert (await served.get(one, headers=ws.headers)).json()["measurements"] == 1

@@ -234,6 +234,9 @@ class BenefitService(RegisterService[Benefit]):
     async def delete(self, row: Benefit) -> None:
         """A measured benefit is kept: its measurements are an append-only series, the record of
         what was realised. One that will not be realised changes state instead."""
+        # Held first, so a measurement on its way in is waited for and counted (uncounted, the
+        # database's key refused the delete, saying to remove the measurements).
+        await self.session.execute(select(Benefit.id).where(Benefit.id == row.id).with_for_update())
         measured = (await self.progress([row.id])).get(row.id, Progress()).measurements
         if measured:
             series = f"{measured} measurement{'' if measured == 1 else 's'}"
