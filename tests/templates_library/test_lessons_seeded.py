@@ -201,3 +201,22 @@ async def test_a_lesson_the_client_worked_on_is_kept_by_a_later_upgrade(
     assert uuid.UUID(after["lesson:closed"]["id"]) == stable_id(
         ws.tenant_id, pack, "lesson", "closed"
     )
+
+
+@pytest.mark.usefixtures("shipped_catalogue")
+async def test_transformation_tranches_1_1_0_adds_its_lessons_and_changes_nothing_else(
+    database: Database, client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    pack = "transformation-tranches"
+    await seed(database, ws.tenant_id, pack, "1.0.0", PARAMS)
+
+    upgraded = await upgrade(database, ws, pack, "1.1.0")
+
+    assert upgraded.applied
+    changed = {e.item_id: e.action for e in upgraded.plan.entries if e.action != Action.UNCHANGED}
+    assert set(changed.values()) == {Action.ADD}
+    assert {kind for kind, _ in changed} == {"lesson"} and len(changed) == 5
+    found = await lessons(client, ws)
+    assert {f"lesson:{key}" for _, key in changed} == set(found)
+    assert found["lesson:change-champions"]["kind"] == "positive"
