@@ -1098,7 +1098,13 @@ class MilestoneService(RegisterService[Milestone]):
         longer of (and refuse its every later edit). Such dependencies are named, to be changed
         first (their side's project, or the milestone). A side naming the milestone alone
         follows it: moved even into the project on the other side, it leaves a dependency its
-        create accepts (a milestone may need something from its own project as a whole)."""
+        create accepts (a milestone may need something from its own project as a whole).
+
+        The milestone's row is held first: a dependency being written names it FOR SHARE, so
+        one written at the same moment is waited for and then read here."""
+        await self.session.execute(
+            select(Milestone.id).where(Milestone.id == row.id).with_for_update()
+        )
         found = await self.session.execute(
             select(Dependency.reference, Dependency.title)
             .where(
