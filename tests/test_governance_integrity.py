@@ -22,7 +22,7 @@ from services.workspace.governance.service import (
     DecisionService,
     MeetingService,
 )
-from services.workspace.structure.service import TrancheService
+from services.workspace.structure.service import ProgrammeService, TrancheService
 from tests.conftest import MakeWorkspace, in_workspace
 from tests.test_governance_api import submitted_change
 from tests.workspace_api import Client, days_from, make, programme, url, workspace_today
@@ -294,3 +294,36 @@ async def test_a_schedule_impact_worked_out_stays_within_what_one_records(
     assert submitted.json()["errors"][0]["field"] == "rebaselines"
     read = (await client.get(url(ws, f"change-requests/{draft['id']}"), headers=ws.headers)).json()
     assert (read["state"], read["schedule_impact_days"]) == ("draft", None)
+
+
+async def test_the_programme_end_does_not_move_before_a_baseline_a_change_is_approving(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await make(client, ws, "programmes", {"name": "Net Zero", "end_date": "2027-12-31"})
+    milestone = await make(
+        client,
+        ws,
+        "milestones",
+        {"programme_id": prog["id"], "title": "Go live", "baseline_date": "2027-06-01"},
+    )
+    line = {"milestone_id": milestone["id"], "new_baseline_date": "2027-10-01"}
+    change = await submitted_change(client, ws, {"programme_id": prog["id"], "rebaselines": [line]})
+
+    async def move_end() -> None:
+        async with in_workspace(database, ws.tenant_id) as session:
+            service = ProgrammeService(session, ws.user_id)
+            programme_row = await service.get(uuid.UUID(prog["id"]))
+            await service.update(programme_row, {"end_date": date(2027, 8, 31)})
+
+    async with in_workspace(database, ws.tenant_id) as first:
+        service = ChangeRequestService(first, uuid.uuid4(), Role.OWNER)
+        await service.decide(await service.get(uuid.UUID(change["id"])), True, "", None)
+        second = asyncio.create_task(move_end())
+        await asyncio.sleep(0.5)
+        # The programme's end waits for the approval, then counts the baseline it moved.
+        assert not second.done()
+    with pytest.raises(Conflict, match="'Go live' \\(2027-10-01\\)"):
+        await second
+    read = (await client.get(url(ws, f"programmes/{prog['id']}"), headers=ws.headers)).json()
+    assert read["end_date"] == "2027-12-31"
