@@ -82,7 +82,7 @@ from services.workspace.registers import (
     move_versions_on,
     update_seeded,
 )
-from services.workspace.structure.service import lock_programme
+from services.workspace.structure.service import closed_tranches, lock_programme
 from services.workspace.templates import service as pins
 from services.workspace.templates.models import TemplatePin
 from services.workspace.templates.schemas import AppliedVia, UpgradeConflict
@@ -274,6 +274,9 @@ async def _prepare(
     # What the merge leaves to the client (a conflict, an item the client changed) is settled
     # once applied; what the steps below hold back stays due.
     decided = {entry.item_id for entry in plan.with_action(Action.CONFLICT, Action.KEPT)}
+    # Tranches before a closed one stay (its record), as the API's delete keeps them; due
+    # again once the client reopens it.
+    plan = merge.hold_back(plan, await _before_closed_tranches(session, plan, theirs, lock))
     writing = Writing(tenant_id, pin.pack, target.version, ours)
     programme = writing.first_programme
     plan = merge.keep_references_whole(plan, theirs.values, programme)
@@ -367,6 +370,35 @@ async def _worked_on(
         if changed:
             held[entry.item_id] = (
                 f"changed by the client ({', '.join(changed)}); the target version removes it"
+            )
+    return held
+
+
+async def _before_closed_tranches(
+    session: AsyncSession, plan: UpgradePlan, theirs: WorkspaceItems, lock: bool
+) -> dict[ItemId, str]:
+    """Removals of tranches placed before a closed tranche of their programme (a higher
+    position): which tranches came before a closed one is its record, and the API refuses
+    such a delete (409, `TrancheService.delete`), which `delete_seeded` would go round. With
+    ``lock`` (applying), the programme is held as that delete and a close hold it, so no
+    tranche closes between this look and the removal."""
+    held: dict[ItemId, str] = {}
+    for entry in plan.with_action(Action.REMOVE):
+        row = theirs.rows.get(entry.item_id)
+        if entry.kind != "tranche" or row is None:
+            continue
+        if lock:
+            await lock_programme(session, row.programme_id)
+        ahead = [
+            name
+            for name, position in await closed_tranches(session, row.programme_id, row.id)
+            if row.position < position
+        ]
+        if ahead:
+            named = ", ".join(f"'{name}'" for name in ahead)
+            which = "tranche" if len(ahead) == 1 else "tranches"
+            held[entry.item_id] = (
+                f"removed in the target version, but it stands before the closed {which} {named}"
             )
     return held
 

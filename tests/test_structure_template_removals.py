@@ -1,13 +1,11 @@
 """What a template upgrade's removals (`delete_seeded`, which goes round the register's delete
 rules) may take from a closed tranche's record: a milestone the client achieved there is kept
-(its state is the client's work), and so should the tranche the pack drops from before it be
-(real PostgreSQL, the client's work done through the API)."""
+(its state is the client's work), and so is the tranche the pack drops from before it (real
+PostgreSQL, the client's work done through the API)."""
 
 from __future__ import annotations
 
 from typing import Any
-
-import pytest
 
 from services.db.engine import Database
 from templates_library.seeding import seed
@@ -74,23 +72,19 @@ async def test_a_milestone_achieved_in_a_closed_tranche_stays_when_the_pack_drop
     assert (await seeded.get("milestones", "milestone", "halfway"))["state"] == "achieved"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "needs templates_library/upgrading.py to hold back a tranche removal placed before a "
-        "closed tranche (as TrancheService.delete refuses it) instead of delete_seeded taking it"
-    ),
-)
 async def test_a_tranche_before_a_closed_one_stays_when_the_pack_drops_it(
     database: Database, client: Client, make_workspace: MakeWorkspace, publish_pack: PublishPack
 ) -> None:
     """The pack drops 'Scoping', which the client never touched (still planned; its position
     is not the client's work), but it stands before the closed first tranche: which tranches
-    came before a closed one is its record, and the API refuses its delete (409). The upgrade's
-    removal goes round that rule today and deletes it."""
+    came before a closed one is its record, and the API refuses its delete (409). The upgrade
+    holds the removal back, naming the closed tranche, where `delete_seeded` would go round
+    that rule."""
     seeded = await first_tranche_closed(database, client, make_workspace, publish_pack)
 
     applied = await seeded.apply()
 
-    assert entry(applied, "tranche", "scoping").action is not Action.REMOVE
+    found = entry(applied, "tranche", "scoping")
+    assert found.action is Action.KEPT, found.reason
+    assert "before the closed tranche" in found.reason, found.reason
     assert (await seeded.get("tranches", "tranche", "scoping"))["state"] == "planned"
