@@ -245,7 +245,10 @@ ProjectTranche = Annotated[
             "while still delivering: not closed or cancelled itself, and none of its milestones "
             "that follow it achieved or cancelled (409 naming the tranche and them: they are the "
             "closed tranche's record). Carry its milestones still to deliver over one at a time "
-            "instead, or have an admin or owner reopen the tranche."
+            "instead, or have an admin or owner reopen the tranche. Moving to another tranche "
+            "takes the project's stage gates on other tranches with it (their ETags move on), "
+            "and is refused while one of them is decided (409 naming them: a decided gate stays "
+            "where its board decided it). Moving to none leaves its gates where they are."
         )
     ),
 ]

@@ -644,6 +644,11 @@ class ProjectService(RegisterService[Project]):
         if before is None or "tranche_id" in before:
             await self.require_row(Tranche, row.tranche_id, "tranche_id", row.programme_id)
         moved = before is not None and before.get("tranche_id", row.tranche_id) != row.tranche_id
+        if moved:
+            # Held first, as a gate's create (and an upgrade's move of one) holds it, and before
+            # the tranches' rows (a close holds the programme, then its tranche): a gate planned
+            # on the project meanwhile is waited for and moved, or reads the project moved.
+            await lock_programme(self.session, row.programme_id)
         if before is not None and moved:
             await self.refuse_leaving_closed_tranche(row, before)
         if before is not None and before.get("state", row.state) != row.state:
@@ -652,17 +657,83 @@ class ProjectService(RegisterService[Project]):
             await refuse_closed_tranche(self.session, row.tranche_id, None, "tranche_id", "project")
         if moved and row.tranche_id is not None:
             await self.check_milestones_follow(row)
+            await self.refuse_leaving_decided_gates(row, row.tranche_id)
         check_dates(row.start_date, row.end_date)
 
     async def update(self, row: Project, changes: dict[str, Any]) -> Project:
         was_cancelled = row.state is ProjectState.CANCELLED
+        was_in = row.tranche_id
         updated = await super().update(row, changes)
         if was_cancelled != (updated.state is ProjectState.CANCELLED):
             # The RAG of a dependency with the project on a side reads whether it is cancelled.
             await move_versions_on(
                 self.session, Dependency, dependencies_naming(project_id=row.id), self.actor_id
             )
+        if updated.tranche_id != was_in:
+            await self.move_gates_along(updated.id, updated.tranche_id)
         return updated
+
+    async def seeded_written(self, current: dict[str, Any], written: dict[str, Any]) -> None:
+        if "tranche_id" in written and written["tranche_id"] != current["tranche_id"]:
+            await self.move_gates_along(current["id"], written["tranche_id"])
+
+    @staticmethod
+    def gates_left_behind(project_id: uuid.UUID, tranche_id: uuid.UUID) -> ColumnElement[bool]:
+        """The project's gates naming a tranche other than ``tranche_id`` (its new one)."""
+        return and_(
+            StageGate.project_id == project_id,
+            StageGate.tranche_id.is_not(None),
+            StageGate.tranche_id != tranche_id,
+        )
+
+    async def refuse_leaving_decided_gates(self, row: Project, tranche_id: uuid.UUID) -> None:
+        """A gate on a project is on the project's tranche: a project moving to ``tranche_id``
+        takes its undecided gates with it (:meth:`move_gates_along`), but a decided one
+        is the record of what its board decided there, and does not move (409 on
+        ``tranche_id`` naming the first few; the project stays where its decided gates are).
+
+        The gates' rows are held (``FOR NO KEY UPDATE``, as the move's write holds them) under
+        the programme's (:meth:`check`): a decision taken meanwhile is waited for and read, and
+        one taken after finds the gate moved on (412)."""
+        found = await self.session.execute(
+            select(StageGate.title, StageGate.state, StageGate.decision, Tranche.name)
+            .join(Tranche, Tranche.id == StageGate.tranche_id)
+            .where(self.gates_left_behind(row.id, tranche_id))
+            .order_by(Tranche.position, StageGate.position, StageGate.title, StageGate.id)
+            .with_for_update(key_share=True, of=StageGate)
+        )
+        decided = [
+            f"'{title}' ({decision}, on the tranche '{tranche}')"
+            for title, state, decision, tranche in found.all()
+            if state is GateState.DECIDED
+        ]
+        if decided:
+            more = f" and {len(decided) - 3} more" if len(decided) > 3 else ""
+            raise Conflict(
+                f"The project '{row.name}' cannot move to another tranche: "
+                f"{plural(len(decided), 'decided stage gate')} of it "
+                f"{'stands' if len(decided) == 1 else 'stand'} on its tranche "
+                f"({', '.join(decided[:3])}{more}). A gate on a project is on the project's "
+                "tranche, and a decided gate is kept where its board decided it: the project "
+                "moves with its undecided gates only.",
+                errors=[
+                    field_error("tranche_id", "the project's decided gates stay on its tranche")
+                ],
+            )
+
+    async def move_gates_along(self, project_id: uuid.UUID, tranche_id: uuid.UUID | None) -> None:
+        """The project's gates on another tranche move to ``tranche_id``, its new one (none
+        decided: :meth:`refuse_leaving_decided_gates`), their ETags moving on. A project leaving
+        for no tranche leaves its gates where they are."""
+        if tranche_id is None:
+            return
+        await move_versions_on(
+            self.session,
+            StageGate,
+            self.gates_left_behind(project_id, tranche_id),
+            self.actor_id,
+            tranche_id=tranche_id,
+        )
 
     async def refuse_leaving_closed_tranche(self, row: Project, before: dict[str, Any]) -> None:
         """A project is carried out of a closed tranche (to another, or to none) only while it
