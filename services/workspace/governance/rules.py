@@ -201,6 +201,20 @@ def cited_meeting_problem(
 # --- change requests --------------------------------------------------------------------------
 
 
+def kept_change_problem(state: str) -> str | None:
+    """Why a change request in ``state`` is not deleted, or None (a draft: nobody was asked
+    anything yet). Once submitted it is on record as raised: withdrawn, not deleted; once
+    decided or withdrawn, it is the record of what was asked and how it ended."""
+    if state == "draft":
+        return None
+    if state == "submitted":
+        return (
+            "a submitted change request is kept on record: withdraw it instead (its requester "
+            "or an admin or owner, state withdrawn)"
+        )
+    return "it is kept on record; only a draft is deleted"
+
+
 def change_decider_problem(
     requested_by_id: uuid.UUID | None, decider_id: uuid.UUID | None
 ) -> str | None:

@@ -338,7 +338,10 @@ class ChangeRequestCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 class ChangeRequestUpdate(Patch):
     """Until decided: ``state`` may move draft → submitted, or to withdrawn (a submitted one
-    does not go back to draft). ``requested_by_id`` changes only by an admin or owner, and is
+    does not go back to draft, and is withdrawn only by its requester, or its creator when it
+    names none, or by an admin or owner: 403). Only a draft is deleted: a submitted change is
+    withdrawn instead, and a decided or withdrawn one kept on record (409). ``requested_by_id``
+    changes only by an admin or owner, and is
     not cleared; a member does not name themselves ``approver_id``; once submitted, both change
     only by an admin or owner (403)."""
 

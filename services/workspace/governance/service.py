@@ -48,6 +48,7 @@ from services.workspace.governance.rules import (
     decision_problems,
     derived_impact_problem,
     fixed_decision_fields,
+    kept_change_problem,
     kept_decision_problem,
     largest_slip,
     rebaseline_problem,
@@ -645,6 +646,16 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         if row.state in DECIDED or row.state is ChangeRequestState.WITHDRAWN:
             raise Conflict(f"{a_or_an(row.state, starts=True)} change request cannot be changed.")
         submitted = row.state is ChangeRequestState.SUBMITTED
+        withdrawing = changes.get("state") == ChangeRequestState.WITHDRAWN
+        # A request is its requester's (its creator's when it names none) to take back.
+        requester = row.requested_by_id or row.created_by
+        others = self.actor_id != requester and not self.role.at_least(Role.ADMIN)
+        if submitted and withdrawing and others:
+            raise Forbidden(
+                "A submitted change request is withdrawn by the person who requested it, or by "
+                "a workspace admin or owner.",
+                errors=[field_error("state", "withdrawn by its requester or an admin")],
+            )
         if submitted and changes.get("state") == ChangeRequestState.DRAFT:
             # Back in draft its approver would be open again to whoever edits it.
             raise Conflict(
@@ -717,7 +728,8 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             rows = await self.session.scalars(
                 select(MilestoneRebaseline)
                 .where(MilestoneRebaseline.change_request_id.in_(change_ids))
-                .order_by(MilestoneRebaseline.new_baseline_date)
+                # The milestone breaks ties (each is named once a change): reads stay stable.
+                .order_by(MilestoneRebaseline.new_baseline_date, MilestoneRebaseline.milestone_id)
             )
             for line in rows.all():
                 found.setdefault(line.change_request_id, []).append(line)
@@ -762,7 +774,7 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
                 Tranche, Tranche.id == func.coalesce(Milestone.tranche_id, Project.tranche_id)
             )
             .where(MilestoneRebaseline.change_request_id == change.id)
-            .order_by(MilestoneRebaseline.new_baseline_date, Milestone.title)
+            .order_by(MilestoneRebaseline.new_baseline_date, Milestone.title, Milestone.id)
         )
         return [
             Rebaselining(
@@ -836,9 +848,16 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
             )
 
     async def delete(self, row: ChangeRequest) -> None:
-        """A decided change is kept: an approval has moved baselines its record explains."""
-        if row.state in DECIDED:
-            raise Conflict(f"The change request was {row.state}; it is kept on record.")
+        """Only a draft is deleted. A submitted change is on record as raised (it is withdrawn
+        by its requester or an admin or owner instead); a decided one explains the baselines
+        its approval moved, or why they did not; a withdrawn one, that it was asked for. The
+        row is held first: a submission written meanwhile is a 412, not deleted behind it."""
+        await hold_as_read(self.session, row)
+        if (kept := kept_change_problem(row.state)) is not None:
+            raise Conflict(
+                f"The change request is {row.state}; {kept}.",
+                errors=[field_error("state", kept)],
+            )
         await super().delete(row)
 
     async def decide(
