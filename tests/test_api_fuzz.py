@@ -203,6 +203,9 @@ def follow_business_rules(
             ),
             key=lambda t: t.get("date", ""),
         )
+        # One target per date (tested on its own).
+        by_date = {t.get("date"): t for t in reversed(body["interim_targets"])}
+        body["interim_targets"] = sorted(by_date.values(), key=lambda t: t.get("date", ""))
     if isinstance(body.get("rebaselines"), list):
         body["rebaselines"] = body["rebaselines"][:1]  # each milestone once
     if "register" in body and "type" in body:  # a custom field definition
@@ -255,6 +258,9 @@ def test_api_never_fails_unexpectedly(
             workspace = fuzz_workspace
             if case.path.endswith("/offboarding"):
                 workspace = offboarded_workspace  # offboarding ends the workspace
+                # The body names the workspace (tested on its own), whatever was generated.
+                case.body = {"confirm": workspace.slug}
+                case.media_type = "application/json"
             if case.path_parameters and "slug" in case.path_parameters:
                 # Fuzz inside a real workspace so requests reach the handlers.
                 case.path_parameters["slug"] = workspace.slug

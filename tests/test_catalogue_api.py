@@ -66,7 +66,7 @@ async def test_one_pack(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get(f"{TEMPLATES}/project-pmo-light")
 
     assert response.status_code == 200
-    assert response.json()["latest_version"] == "1.1.0"
+    assert response.json()["latest_version"] == "1.2.0"
 
 
 async def test_version_has_parameters_item_counts_and_full_content(

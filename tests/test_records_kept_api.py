@@ -265,9 +265,12 @@ async def test_a_measured_benefit_is_kept_on_record_and_may_be_withdrawn_instead
 # --- a programme's deletion still takes everything -----------------------------------------------
 
 
-async def test_deleting_a_programme_takes_its_reports_rebaselines_and_measurements(
+async def test_a_programme_holding_reports_rebaselines_and_measurements_is_kept_whole(
     client: Client, make_workspace: MakeWorkspace, database: Database
 ) -> None:
+    """What the project, milestone and benefit rules keep, their programme keeps too: its
+    deletion does not take them by cascade (d109351; a programme with nothing on record is
+    deleted with everything in it: tests/test_delete_refusals_api.py)."""
     ws = await make_workspace(Role.ADMIN)
     prog = await programme(client, ws)
     project = await make(client, ws, "projects", {"programme_id": prog["id"], "name": "CRM"})
@@ -287,20 +290,21 @@ async def test_deleting_a_programme_takes_its_reports_rebaselines_and_measuremen
     approved = await approved_change(client, ws, prog, milestone, owner.headers)
     benefit = await measured_benefit(client, ws, prog)
 
-    gone = await delete(client, ws, "programmes", prog)
-    assert gone.status_code == 204, gone.text
+    kept = await delete(client, ws, "programmes", prog)
+    assert kept.status_code == 409, kept.text
     for path, row in (
+        ("programmes", prog),
         ("projects", project),
         ("status-reports", report),
         ("milestones", milestone),
         ("change-requests", approved),
         ("benefits", benefit),
     ):
-        assert await status(client, ws, path, row) == 404, path
+        assert await status(client, ws, path, row) == 200, path
     async with in_workspace(database, ws.tenant_id) as session:
         for table in ("benefit_measurements", "milestone_rebaselines", "status_reports"):
             left = await session.scalar(text(f"SELECT count(*) FROM workspace.{table}"))
-            assert left == 0, table
+            assert left, table
 
 
 # --- 4. a milestone's tranche agrees with its project's ------------------------------------------
