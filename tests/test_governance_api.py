@@ -1134,8 +1134,12 @@ async def test_governance_rows_name_boards_and_meetings_of_their_own_programme(
 ) -> None:
     ws = await make_workspace()
     ours, theirs = await programme(client, ws), await programme(client, ws, "Other")
+    # The owner chairs both: a board's decision is taken by a seat on it.
+    chair = [{"role_title": "SRO", "user_id": str(ws.user_id), "capacity": "chair"}]
     board, foreign_board = [
-        await make(client, ws, "boards", {"programme_id": p["id"], "name": "Board"})
+        await make(
+            client, ws, "boards", {"programme_id": p["id"], "name": "Board", "members": chair}
+        )
         for p in (ours, theirs)
     ]
     portfolio = await make(client, ws, "boards", {"name": "Portfolio board"})
@@ -1306,7 +1310,10 @@ async def test_a_meeting_decisions_cite_is_not_cancelled_or_moved_past_them(
 ) -> None:
     ws = await make_workspace()
     prog = await programme(client, ws)
-    board = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    chair = [{"role_title": "SRO", "user_id": str(ws.user_id), "capacity": "chair"}]
+    board = await make(
+        client, ws, "boards", {"programme_id": prog["id"], "name": "Board", "members": chair}
+    )
     today = workspace_today()
     held = {"board_id": board["id"], "title": "M", "state": "held"}
     meeting = await make(client, ws, "meetings", {**held, "held_on": days_from(today, -10)})

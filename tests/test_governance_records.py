@@ -9,7 +9,7 @@ from typing import Any
 from services.db.engine import Database
 from services.identity.models import Role
 from tests.conftest import MakeWorkspace, Member, Workspace, join
-from tests.workspace_api import Client, make, programme, url
+from tests.workspace_api import Client, change, days_from, make, programme, url, workspace_today
 
 
 async def post_as(
@@ -84,6 +84,132 @@ async def test_a_submitted_change_is_withdrawn_by_its_requester_or_an_admin_and_
     draft = await make(client, ws, "change-requests", {"programme_id": prog["id"], "title": "Idea"})
     gone = await client.delete(url(ws, f"change-requests/{draft['id']}"), headers=other.headers)
     assert gone.status_code == 204, gone.text
+
+
+# --- decisions: taken by a seat on their board, recorded by a seat or the person --------------
+
+
+async def test_a_boards_decision_is_taken_by_a_seat_on_it_and_recorded_by_one(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()  # its owner sets up the board
+    chair, secretary, outsider = [await join(database, ws) for _ in range(3)]
+    prog = await programme(client, ws)
+    seats = [
+        {"role_title": "SRO", "user_id": str(chair.user_id), "capacity": "chair"},
+        {"role_title": "Secretary", "user_id": str(secretary.user_id), "capacity": "secretariat"},
+    ]
+    board = await make(
+        client, ws, "boards", {"programme_id": prog["id"], "name": "Board", "members": seats}
+    )
+    base = {"programme_id": prog["id"], "title": "Buy the CRM", "board_id": board["id"]}
+
+    def taken(by: Member | Workspace) -> dict[str, Any]:
+        return {**base, "status": "approved", "decided_by_id": str(by.user_id)}
+
+    # Nobody records it in the chair's name from off the board.
+    off_board = await post_as(client, ws, "decisions", taken(chair), outsider)
+    assert off_board.status_code == 403, off_board.text
+    # Taken by its chair or a member: not the secretariat, not someone without a seat.
+    for decider in (secretary, outsider, ws):
+        refused = await post_as(client, ws, "decisions", taken(decider), ws)
+        assert refused.status_code == 422, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["decided_by_id"]
+    for recorder in (secretary, chair, ws):
+        recorded = await post_as(client, ws, "decisions", taken(chair), recorder)
+        assert recorded.status_code == 201, recorded.text
+
+    # A decision on the agenda is anyone's to write; taking it is as above.
+    agenda = await post_as(client, ws, "decisions", {**base, "status": "pending"}, outsider)
+    assert agenda.status_code == 201, agenda.text
+    verdict = {"status": "approved", "decided_by_id": str(chair.user_id)}
+    not_theirs = await patch_as(client, ws, "decisions", agenda.json(), verdict, outsider)
+    assert not_theirs.status_code == 403, not_theirs.text
+    theirs = await patch_as(client, ws, "decisions", agenda.json(), verdict, chair)
+    assert theirs.status_code == 200, theirs.text
+
+    # Naming no board, a decision is its taker's: recorded by them or an admin or owner.
+    own = {"programme_id": prog["id"], "title": "Hire a PMO lead", "status": "approved"}
+    in_name = await post_as(
+        client, ws, "decisions", {**own, "decided_by_id": str(chair.user_id)}, outsider
+    )
+    assert in_name.status_code == 403, in_name.text
+    mine = await post_as(
+        client, ws, "decisions", {**own, "decided_by_id": str(outsider.user_id)}, outsider
+    )
+    assert mine.status_code == 201, mine.text
+    for_chair = await post_as(
+        client, ws, "decisions", {**own, "decided_by_id": str(chair.user_id)}, ws
+    )
+    assert for_chair.status_code == 201, for_chair.text
+    # The board filled in afterwards is one its taker sits on.
+    not_seated = await change(client, ws, "decisions", mine.json(), {"board_id": board["id"]})
+    assert not_seated.status_code == 422, not_seated.text
+    assert [e["field"] for e in not_seated.json()["errors"]] == ["board_id"]
+    seated = await change(client, ws, "decisions", for_chair.json(), {"board_id": board["id"]})
+    assert seated.status_code == 200, seated.text
+
+
+async def test_a_taken_decisions_board_and_meeting_are_filled_in_not_changed(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    chair = [{"role_title": "SRO", "user_id": str(ws.user_id), "capacity": "chair"}]
+    board, other_board = [
+        await make(client, ws, "boards", {"programme_id": prog["id"], "name": n, "members": chair})
+        for n in ("Board", "Design authority")
+    ]
+    last_week = days_from(workspace_today(), -7)
+    first, second = [
+        await make(
+            client,
+            ws,
+            "meetings",
+            {"board_id": board["id"], "title": t, "state": "held", "held_on": last_week},
+        )
+        for t in ("March board", "Extra board")
+    ]
+    decision = await make(
+        client,
+        ws,
+        "decisions",
+        {
+            "programme_id": prog["id"],
+            "title": "Buy the CRM",
+            "status": "approved",
+            "decided_by_id": str(ws.user_id),
+        },
+    )
+
+    with_board = await change(client, ws, "decisions", decision, {"board_id": board["id"]})
+    assert with_board.status_code == 200, with_board.text
+    with_meeting = await change(
+        client, ws, "decisions", with_board.json(), {"meeting_id": first["id"]}
+    )
+    assert with_meeting.status_code == 200, with_meeting.text
+    filled = with_meeting.json()
+    for body in (
+        {"meeting_id": second["id"]},
+        {"meeting_id": None},
+        {"board_id": other_board["id"]},
+        {"board_id": None, "meeting_id": None},
+    ):
+        refused = await change(client, ws, "decisions", filled, body)
+        assert refused.status_code == 409, (body, refused.text)
+        assert {e["field"] for e in refused.json()["errors"]} == set(body), body
+    kept = (await client.get(url(ws, f"decisions/{decision['id']}"), headers=ws.headers)).json()
+    assert (kept["board_id"], kept["meeting_id"]) == (board["id"], first["id"])
+
+    # Until taken, where it is to be taken moves freely.
+    pending = await make(
+        client,
+        ws,
+        "decisions",
+        {"programme_id": prog["id"], "title": "Pick a vendor", "board_id": board["id"]},
+    )
+    moved = await change(client, ws, "decisions", pending, {"board_id": other_board["id"]})
+    assert moved.status_code == 200, moved.text
 
 
 # --- change requests: re-baselines read in a stable order ----------------------------------------

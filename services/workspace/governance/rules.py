@@ -10,7 +10,7 @@ from datetime import date
 
 from services.text import a_or_an
 from services.workspace.clock import kept_not_after_today, not_after_today
-from services.workspace.governance.models import DecisionStatus, MeetingState
+from services.workspace.governance.models import DecisionStatus, MeetingState, MemberCapacity
 
 
 def decision_date_problem(
@@ -93,6 +93,10 @@ DECISION_MOVES: dict[DecisionStatus, frozenset[DecisionStatus]] = {
     DecisionStatus.REJECTED: frozenset(),
     DecisionStatus.SUPERSEDED: frozenset(),
 }
+# The seats on a board that take its decisions (a decision's, a stage gate's). An adviser
+# advises, an observer watches and the secretariat minutes: none of them takes the board's
+# decision (the secretariat may record it).
+VOTING_SEATS = frozenset({MemberCapacity.CHAIR, MemberCapacity.MEMBER})
 # Statuses that need the person who took the decision.
 TAKEN = (DecisionStatus.APPROVED, DecisionStatus.REJECTED)
 # What was decided, among what, why, by whom and when: the record, once the decision is taken.
@@ -125,6 +129,14 @@ def fixed_decision_fields(current: DecisionStatus) -> tuple[str, ...]:
         return (*DECISION_RECORD, "superseded_by_id")
     if current in TAKEN:
         return DECISION_RECORD
+    return ()
+
+
+def cited_decision_fields(current: DecisionStatus) -> tuple[str, ...]:
+    """Where a decision in ``current`` was taken, which it keeps once named (409 on changing
+    or clearing it): its board and meeting, once taken; one left empty may be filled in."""
+    if current in TAKEN or current is DecisionStatus.SUPERSEDED:
+        return ("board_id", "meeting_id")
     return ()
 
 

@@ -200,7 +200,13 @@ class DecisionCreate(msgspec.Struct, forbid_unknown_fields=True):
     """An ``approved`` or ``rejected`` decision names who took it (``decided_by_id``) and has a
     ``decided_on`` not after the workspace's today (today when none is sent); a ``proposed`` or
     ``pending`` one has none. A new decision is not ``superseded``. A meeting it cites took
-    place: not cancelled, and not after ``decided_on``."""
+    place: not cancelled, and not after ``decided_on``.
+
+    Who takes it, as at a stage gate: a decision taken naming a ``board_id`` is taken by the
+    chair or a member of that board (422 on ``decided_by_id`` for anyone else, an adviser,
+    observer or the secretariat too) and recorded by them, someone with a seat on the board or
+    a workspace admin or owner (403); one naming no board is recorded by the person who took it
+    or by an admin or owner (403)."""
 
     programme_id: uuid.UUID
     title: Name
@@ -224,8 +230,11 @@ class DecisionUpdate(Patch):
     either), and approved → ``superseded``, naming the approved decision of the programme that
     replaces it (``superseded_by_id``); rejected and superseded are final (409 otherwise).
     Once approved or rejected, ``decision``, ``options``, ``rationale``, ``decided_by_id`` and
-    ``decided_on`` stay as they were (409). ``decided_on`` as on create; a superseded decision
-    keeps it."""
+    ``decided_on`` stay as they were (409), and so do ``board_id`` and ``meeting_id`` once
+    named (one left empty may be filled in; a board filled in is one whose chair or member
+    took it: 422 on ``board_id``). ``decided_on`` as on create; a superseded decision keeps
+    it. Taking it (the status to approved or rejected) follows who takes and records a
+    decision as on create (403, 422)."""
 
     title: Name | UnsetType = UNSET
     project_id: uuid.UUID | UnsetType | None = UNSET

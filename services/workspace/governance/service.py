@@ -35,6 +35,8 @@ from services.workspace.governance.models import (
     ProgrammeDocument,
 )
 from services.workspace.governance.rules import (
+    TAKEN,
+    VOTING_SEATS,
     ChangePeople,
     Rebaselining,
     RecordedDate,
@@ -42,6 +44,7 @@ from services.workspace.governance.rules import (
     change_approver_problem,
     change_decider_problem,
     change_people_problems,
+    cited_decision_fields,
     cited_meeting_problem,
     decision_date_problem,
     decision_move_problem,
@@ -502,6 +505,8 @@ class DecisionService(RegisterService[Decision]):
                 )
         if row.superseded_by_id is not None and (written is None or "superseded_by_id" in written):
             await self.check_replacement(row)
+        if row.status in TAKEN:
+            await self.check_decision_rights(row, before)
         if row.meeting_id is not None and (
             written is None or {"meeting_id", "board_id", "decided_on", "status"} & written
         ):
@@ -531,15 +536,87 @@ class DecisionService(RegisterService[Decision]):
     def check_record_kept(
         self, row: Decision, current: DecisionStatus, before: dict[str, Any]
     ) -> None:
-        """A decision taken keeps what was decided, among what, why, by whom and when."""
+        """A decision taken keeps what was decided, among what, why, by whom and when, and
+        where (its board and meeting, once named: one left empty may be filled in)."""
         fixed = fixed_decision_fields(current)
         changed = [n for n in fixed if n in before and before[n] != getattr(row, n)]
+        changed += [
+            n
+            for n in cited_decision_fields(current)
+            if before.get(n) is not None and before[n] != getattr(row, n)
+        ]
         if changed:
             raise Conflict(
                 f"The decision was {current}; what was decided stays on record as it was "
                 f"({', '.join(changed)}): record a new decision to change it.",
                 errors=[field_error(n, f"fixed once the decision is {current}") for n in changed],
             )
+
+    async def check_decision_rights(self, row: Decision, before: dict[str, Any] | None) -> None:
+        """Who takes a decision, and who records it as taken, as a stage gate's
+        (:meth:`GateService.decide`): checked when a write takes the decision, or names who
+        took it or its board afterwards (a board filled in later).
+
+        Naming a board, it is that board's: ``decided_by_id`` holds a voting seat on it (its
+        chair or a member; 422), and whoever records it is the one who took it, holds a seat
+        on the board (the secretariat) or is a workspace admin or owner (403). Naming none, it
+        is the decision of the person named: a member records their own, an admin or owner
+        anyone's (403)."""
+        if before is not None:
+            taking = "status" in before and before["status"] not in TAKEN
+            moved = [
+                n
+                for n in ("decided_by_id", "board_id")
+                if n in before and before[n] != getattr(row, n)
+            ]
+            if not taking and not moved:
+                return
+        # A board filled in on a decision taken: its seats do not hold who took it.
+        only_board = before is not None and not {"status", "decided_by_id"} & before.keys()
+        field = "board_id" if only_board else "decided_by_id"
+        stands_in = self.role.at_least(Role.ADMIN)
+        if row.board_id is None:
+            if row.decided_by_id != self.actor_id and not stands_in:
+                raise Forbidden(
+                    "A decision naming no board is recorded as taken by the person who took it, "
+                    "or by a workspace admin or owner; a board's decision names its board.",
+                    errors=[field_error("decided_by_id", "yourself, unless you are an admin")],
+                )
+            return
+        # The board's row is held FOR SHARE: its seats replaced meanwhile are waited for and
+        # read, and a reseating written after waits for this decision.
+        await self.session.execute(
+            select(Board.id).where(Board.id == row.board_id).with_for_update(read=True)
+        )
+        if not await self.sits_on(row.board_id, row.decided_by_id, voting=True):
+            raise invalid(
+                field,
+                "the decision's board is taken by its chair or a member holding a seat on it; "
+                "an adviser, an observer or the secretariat does not take it",
+                f"{field}: decided_by_id holds no chair's or member's seat on the board",
+            )
+        if (
+            row.decided_by_id != self.actor_id
+            and not stands_in
+            and not await self.sits_on(row.board_id, self.actor_id)
+        ):
+            raise Forbidden(
+                "A board's decision is recorded by the person who took it, someone with a seat "
+                "on the board (the secretariat, say) or a workspace admin or owner.",
+                errors=[field_error("decided_by_id", "recorded by a seat on the board")],
+            )
+
+    async def sits_on(
+        self, board_id: uuid.UUID, user_id: uuid.UUID | None, *, voting: bool = False
+    ) -> bool:
+        """Whether ``user_id`` holds a seat on ``board_id`` (a chair's or member's, if
+        ``voting``)."""
+        seat = select(BoardMember.id).where(
+            BoardMember.board_id == board_id, BoardMember.user_id == user_id
+        )
+        if voting:
+            seat = seat.where(BoardMember.capacity.in_(VOTING_SEATS))
+        return await self.session.scalar(seat.limit(1)) is not None
 
     async def check_replacement(self, row: Decision) -> None:
         """The decision replacing ``row`` is an approved one of its programme. Writes of a
