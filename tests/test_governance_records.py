@@ -212,6 +212,42 @@ async def test_a_taken_decisions_board_and_meeting_are_filled_in_not_changed(
     assert moved.status_code == 200, moved.text
 
 
+# --- meetings: a held one stays held --------------------------------------------------------------
+
+
+async def test_a_held_meeting_stays_held(client: Client, make_workspace: MakeWorkspace) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    board = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    yesterday = days_from(workspace_today(), -1)
+    held = await make(
+        client,
+        ws,
+        "meetings",
+        {"board_id": board["id"], "title": "March board", "state": "held", "held_on": yesterday},
+    )
+    for state in ("cancelled", "scheduled"):
+        refused = await change(client, ws, "meetings", held, {"state": state})
+        assert refused.status_code == 409, refused.text
+        assert [e["field"] for e in refused.json()["errors"]] == ["state"]
+    minuted = await change(client, ws, "meetings", held, {"state": "held", "minutes": "Agreed"})
+    assert minuted.status_code == 200, minuted.text
+    assert minuted.json()["state"] == "held"
+
+    planned = await make(
+        client,
+        ws,
+        "meetings",
+        {
+            "board_id": board["id"],
+            "title": "April board",
+            "held_on": days_from(workspace_today(), 30),
+        },
+    )
+    cancelled = await change(client, ws, "meetings", planned, {"state": "cancelled"})
+    assert cancelled.status_code == 200, cancelled.text
+
+
 # --- change requests: re-baselines read in a stable order ----------------------------------------
 
 
@@ -243,3 +279,44 @@ async def test_rebaselines_to_the_same_day_are_read_in_the_order_of_their_milest
         url(ws, "change-requests"), params={"programme_id": prog["id"]}, headers=ws.headers
     )
     assert [line["milestone_id"] for line in listed.json()["items"][0]["rebaselines"]] == ids
+
+
+# --- boards: a deletion refused names the meeting and what cites it ----------------------------
+
+
+async def test_deleting_a_board_whose_meeting_is_cited_names_the_meeting_and_the_citing_row(
+    client: Client, make_workspace: MakeWorkspace
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    board = await make(client, ws, "boards", {"programme_id": prog["id"], "name": "Board"})
+    yesterday = days_from(workspace_today(), -1)
+    meeting = await make(
+        client,
+        ws,
+        "meetings",
+        {"board_id": board["id"], "title": "March board", "state": "held", "held_on": yesterday},
+    )
+    action = await make(
+        client, ws, "actions", {"meeting_id": meeting["id"], "title": "Update the plan"}
+    )
+    await make(
+        client,
+        ws,
+        "decisions",
+        {"programme_id": prog["id"], "title": "Pick a vendor", "meeting_id": meeting["id"]},
+    )
+    board_path = url(ws, f"boards/{board['id']}")
+
+    refused = await client.delete(board_path, headers=ws.headers)
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "'March board'" in detail and "'Update the plan'" in detail, detail
+    assert "referred to by actions" not in detail
+
+    gone = await client.delete(url(ws, f"actions/{action['id']}"), headers=ws.headers)
+    assert gone.status_code == 204, gone.text
+    refused = await client.delete(board_path, headers=ws.headers)
+    assert refused.status_code == 409, refused.text
+    detail = refused.json()["detail"]
+    assert "'March board'" in detail and "decision 'Pick a vendor'" in detail, detail

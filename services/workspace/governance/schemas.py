@@ -124,7 +124,8 @@ class MeetingCreate(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class MeetingUpdate(Patch):
-    """A meeting marked ``held`` while its date is still to come is sent the day it was held."""
+    """A meeting marked ``held`` while its date is still to come is sent the day it was held.
+    A held meeting is a record of what took place: it stays held (409 on ``state``)."""
 
     title: Name | UnsetType = UNSET
     held_on: date | UnsetType = UNSET

@@ -259,6 +259,29 @@ class BoardService(RegisterService[Board]):
         )
         return found is not None
 
+    async def delete(self, row: Board) -> None:
+        """A board goes with its meetings; a meeting an action or a decision cites keeps it
+        (409 naming the meeting and what cites it, rather than the keys' "actions")."""
+        for model, noun in ((Action, "action"), (Decision, "decision")):
+            cited = select(Meeting.title, Meeting.held_on, model.title).join(
+                model, model.meeting_id == Meeting.id
+            )
+            cited = cited.where(Meeting.board_id == row.id)
+            found = (
+                await self.session.execute(
+                    cited.order_by(Meeting.held_on, Meeting.id, model.created_at, model.id)
+                )
+            ).all()
+            if found:
+                meeting, held_on, title = found[0]
+                more = f" (and {len(found) - 1} more)" if len(found) > 1 else ""
+                raise Conflict(
+                    f"The board's meeting '{meeting}' ({held_on.isoformat()}) is cited by the "
+                    f"{noun} '{title}'{more}: a board is deleted with its meetings, so move "
+                    f"those {noun}s off its meetings (or delete them) first."
+                )
+        await super().delete(row)
+
     async def check(self, row: Board, before: dict[str, Any] | None) -> None:
         if before is None and row.programme_id is not None:
             await self.require_programme(row.programme_id)
@@ -336,6 +359,14 @@ class MeetingService(RegisterService[Meeting]):
                 )
         if before is not None and {"held_on", "state"} & before.keys():
             await self.keep_cited(row)
+        held = before is not None and before.get("state") is MeetingState.HELD
+        if held and row.state is not MeetingState.HELD:
+            # Its minutes, attendees and the actions raised at it say what took place.
+            raise Conflict(
+                f"The meeting was held; it is a record of what took place and stays held "
+                f"(not {row.state}). Schedule a new meeting instead.",
+                errors=[field_error("state", "held stays held")],
+            )
 
     async def keep_cited(self, row: Meeting) -> None:
         """A meeting that decisions taken cite stays one that took place before them: it is
