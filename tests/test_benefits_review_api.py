@@ -171,12 +171,6 @@ async def test_a_measurement_racing_a_later_baseline_date_is_refused(
     assert (await served.get(one, headers=ws.headers)).json()["measurements"] == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs tests/test_api_fuzz.py follow_business_rules to keep one interim target per "
-    "date (the fuzz sends two for one day, and would then meet a 422) before "
-    "benefits.rules.interim_target_problem refuses them",
-)
 async def test_two_interim_targets_for_one_day_are_refused(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

@@ -83,7 +83,7 @@ async def present_benefits(session: AsyncSession, rows: list[Any]) -> list[Any]:
                 realisation_pct=realisation_pct(
                     row.baseline_value, row.target_value, p.latest_value
                 ),
-                forecast_pct=forecast_pct(row),
+                forecast_pct=forecast_pct(row, p.latest_value),
             )
         )
     return shown

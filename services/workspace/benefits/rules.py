@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -22,6 +23,29 @@ TRANSITIONS: dict[BenefitState, frozenset[BenefitState]] = {
     S.NOT_REALISED: frozenset(),
     S.WITHDRAWN: frozenset(),
 }
+# What a benefit in a final state is judged on: its measure's definition, baseline, target and
+# the steps on the way. Realised or not, that judgement is on record and the figures stay as
+# they were (there is no step back from a final state); its text and people stay editable.
+FIXED_WHEN_FINAL = frozenset(
+    {
+        "measure",
+        "indicator",
+        "unit",
+        "baseline_value",
+        "baseline_text",
+        "baseline_date",
+        "target_value",
+        "target_text",
+        "target_date",
+        "interim_targets",
+    }
+)
+
+
+def fixed_fields(state: BenefitState, changed: Iterable[str]) -> list[str]:
+    """The fields among ``changed`` a benefit in ``state`` keeps as they are, in name order:
+    in a final state (realised, not_realised, withdrawn) the figures that judge it."""
+    return sorted(set(changed) & FIXED_WHEN_FINAL) if state in TERMINAL else []
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +101,23 @@ def state_problems(state: BenefitState, profile: BenefitProfile) -> list[tuple[s
 
 
 def interim_target_problem(
-    interim: Iterable[date], baseline_date: date | None, target_date: date | None
+    interim: Iterable[date],
+    baseline_date: date | None,
+    target_date: date | None,
+    *,
+    set_now: bool = True,
 ) -> str | None:
     """Why the interim targets' dates do not fit the benefit's; None when they do. They are in
     date order, on or after the baseline date and on or before the target date (each when set):
-    an interim target is a step on the way, not past either end."""
+    an interim target is a step on the way, not past either end. One per date: two for one day
+    would say two things of it. That is checked on targets being set (``set_now``): ones stored
+    before it was refused do not lock the benefit against writes of other fields."""
     dates = list(interim)
     if dates != sorted(dates):
         return "in date order"
+    twice = next((a for a, b in itertools.pairwise(dates) if a == b), None)
+    if set_now and twice is not None:
+        return f"one per date: {twice} has more than one"
     if baseline_date is not None and dates and dates[0] < baseline_date:
         return f"on or after baseline_date ({baseline_date}): {dates[0]} is before it"
     if target_date is not None and dates and dates[-1] > target_date:
@@ -94,6 +127,24 @@ def interim_target_problem(
 
 def accepts_measurements(state: BenefitState) -> bool:
     return state is not S.WITHDRAWN
+
+
+def expected_value(
+    state: BenefitState,
+    forecast: float | None,
+    baseline: float | None,
+    latest: float | None,
+) -> float | None:
+    """The value a benefit is expected to reach, as a forecast roll-up counts it: the owner's
+    forecast while it is open; once closed, what was measured, as the forecast is moot (a
+    realised one at its latest measurement, a not-realised one too, or at its baseline when
+    never measured: nothing was realised). A withdrawn one keeps its forecast (the roll-ups
+    leave it out)."""
+    if state is S.REALISED:
+        return latest
+    if state is S.NOT_REALISED:
+        return baseline if latest is None else latest
+    return forecast
 
 
 def realisation_pct(
@@ -159,6 +210,9 @@ def roll_up(benefits: Iterable[BenefitProgress]) -> RealisationRollUp:
     and benefits without a % are left out. Each benefit counts between 0 and 100 %, so one
     overachieving benefit cannot hide an underachieving one. The money realised is summed
     over the benefits whose money is known, either way.
+    A dis-benefit's ``value_per_year`` is a cost, so negative (or zero); a benefit's is gained,
+    so positive: the flag decides what is counted, and a value's money only counts where it is
+    positive, so a cost never adds to (or weighs in) the value realised.
     Give each benefit's % unrounded (``realisation_pct(…, exact=True)``): only the result's
     ``pct`` is rounded, for showing.
     """

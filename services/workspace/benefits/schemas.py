@@ -32,14 +32,11 @@ from services.workspace.schemas import (
 )
 
 Projects = Annotated[list[uuid.UUID], Meta(max_length=50)]
-InterimTargets = Annotated[
-    list[DatedValue],
-    Meta(
-        max_length=100,
-        description="Steps on the way to the target: in date order, on or after baseline_date "
-        "and on or before target_date (each when set).",
-    ),
-]
+INTERIM_TARGETS = (
+    "Steps on the way to the target: in date order, one per date, on or after baseline_date "
+    "and on or before target_date (each when set); 422 naming the date given twice."
+)
+InterimTargets = Annotated[list[DatedValue], Meta(max_length=100, description=INTERIM_TARGETS)]
 State = Annotated[
     BenefitState,
     Meta(
@@ -48,8 +45,13 @@ State = Annotated[
             "baseline_value, target_value and target_date) → realising → realised (a "
             "quantitative benefit needs a measurement) or not_realised; withdrawn from any "
             "state before those two. A step back (validated → identified, planned → validated) "
-            "corrects one taken too early. realised, not_realised and withdrawn are final. A "
-            "benefit keeps what its state needs on every later write (422 naming the fields)."
+            "corrects one taken too early. realised, not_realised and withdrawn are final: "
+            "there is no step back from them, and what the benefit was judged on (measure, "
+            "indicator, unit, the baseline's and target's values, texts and dates, "
+            "interim_targets) stays as it is (409 on state); its title, description, people "
+            "and other fields still change, and measurements are still recorded (but not on a "
+            "withdrawn one). A benefit keeps what its state needs on every later write (422 "
+            "naming the fields)."
         )
     ),
 ]
@@ -68,9 +70,25 @@ RealisationPct = Annotated[
 ForecastPct = Annotated[
     float | None,
     Meta(
-        description="forecast_value as realisation_pct reads a measurement; null without one.",
+        description=(
+            "The value the benefit is expected to reach, as realisation_pct reads a "
+            "measurement: forecast_value while the benefit is open (null without one); once "
+            "realised, its latest measurement (null without one); once not_realised, its "
+            "latest measurement, or baseline_value (0) when never measured. The programme's "
+            "benefits forecast rolls these up."
+        ),
     ),
 ]
+
+
+VALUE_PER_YEAR = (
+    "The benefit's money per year: gained by a benefit (positive), a cost for a "
+    "dis-benefit (dis_benefit true: negative, or zero). The programme's money "
+    "realised counts positive values only; dis-benefits are left out of the "
+    "realisation and forecast roll-ups by their flag. An amount of money, to the cent: at "
+    "most two decimal places (more is refused, not rounded)."
+)
+ValuePerYear = Annotated[Money, Meta(description=VALUE_PER_YEAR)]
 
 
 class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
@@ -101,7 +119,7 @@ class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
     target_date: date | None = None
     forecast_value: Measure | None = None
     interim_targets: InterimTargets = []
-    value_per_year: Money | None = None
+    value_per_year: ValuePerYear | None = None
     realisation_cost: Cost | None = None
     confidence: Key | None = None
     measurement_frequency: Short | None = None
@@ -112,7 +130,8 @@ class BenefitCreate(msgspec.Struct, forbid_unknown_fields=True):
 class BenefitUpdate(Patch):
     """``state`` follows identified → validated → planned → realising → realised | not_realised,
     or withdrawn; each step needs what the step means (owner, measurable plan, evidence), and the
-    benefit keeps it on every later write. ``target_date`` is on or after ``baseline_date``."""
+    benefit keeps it on every later write. ``target_date`` is on or after ``baseline_date``. A
+    realised, not_realised or withdrawn benefit keeps the figures it was judged on (409)."""
 
     title: Name | UnsetType = UNSET
     classification: BenefitClassification | UnsetType = UNSET
@@ -138,7 +157,7 @@ class BenefitUpdate(Patch):
     target_date: date | UnsetType | None = UNSET
     forecast_value: Measure | UnsetType | None = UNSET
     interim_targets: InterimTargets | UnsetType = UNSET
-    value_per_year: Money | UnsetType | None = UNSET
+    value_per_year: ValuePerYear | UnsetType | None = UNSET
     realisation_cost: Cost | UnsetType | None = UNSET
     confidence: Key | UnsetType | None = UNSET
     measurement_frequency: Short | UnsetType | None = UNSET
@@ -178,8 +197,8 @@ class BenefitRead(msgspec.Struct):
     target_text: str
     target_date: date | None
     forecast_value: float | None
-    interim_targets: list[DatedValue]
-    value_per_year: float | None
+    interim_targets: Annotated[list[DatedValue], Meta(description=INTERIM_TARGETS)]
+    value_per_year: Annotated[float | None, Meta(description=VALUE_PER_YEAR)]
     realisation_cost: float | None
     confidence: str | None
     measurement_frequency: str | None

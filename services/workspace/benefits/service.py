@@ -29,6 +29,8 @@ from services.workspace.benefits.rules import (
     BenefitProgress,
     RealisationRollUp,
     accepts_measurements,
+    expected_value,
+    fixed_fields,
     interim_target_problem,
     realisation_pct,
     roll_up,
@@ -98,11 +100,16 @@ class Progress:
     latest_value: float | None = None
 
 
-def forecast_pct(benefit: Benefit, *, exact: bool = False) -> float | None:
-    """The owner's forecast as a % of the way from baseline to target."""
-    return realisation_pct(
-        benefit.baseline_value, benefit.target_value, benefit.forecast_value, exact=exact
-    )
+def forecast_pct(
+    benefit: Benefit, latest: float | None = None, *, exact: bool = False
+) -> float | None:
+    """The value the benefit is expected to reach as a % of the way from baseline to target:
+    the owner's forecast while it is open; a realised or not-realised one's ``latest``
+    measurement's value (a not-realised one's baseline when it has none), as
+    :func:`~services.workspace.benefits.rules.expected_value` says. Give ``latest`` for a
+    closed benefit, or it counts as never measured."""
+    expected = expected_value(benefit.state, benefit.forecast_value, benefit.baseline_value, latest)
+    return realisation_pct(benefit.baseline_value, benefit.target_value, expected, exact=exact)
 
 
 class BenefitService(RegisterService[Benefit]):
@@ -163,6 +170,25 @@ class BenefitService(RegisterService[Benefit]):
         await self.require_roles(row, before)
         if before is None:
             await self.require_programme(row.programme_id)
+        # What the state was before this write: a benefit closed by it may still have its
+        # figures set along the way, one closed before keeps them.
+        previous = row.state if before is None else before.get("state", row.state)
+        # ``before`` names every field a PATCH sent: one sent back as it is changes nothing.
+        changed = [name for name, old in (before or {}).items() if getattr(row, name) != old]
+        fixed = fixed_fields(previous, changed)
+        if fixed:
+            raise Conflict(
+                f"A {previous} benefit is on record: what it was judged on ({', '.join(fixed)}) "
+                "stays as it is (realised, not_realised and withdrawn are final). Its title, "
+                "description and people may still change; later measurements are recorded as "
+                "measurements.",
+                errors=[
+                    field_error(
+                        "state",
+                        f"{previous} is final: its {', '.join(fixed)} cannot change",
+                    )
+                ],
+            )
         settings = await configuration.configuration(self.session)
         # The workspace's confidence levels are checked on the value a write sets: one stored
         # before the levels changed (a template upgrade) is not what a write of other fields is
@@ -185,6 +211,7 @@ class BenefitService(RegisterService[Benefit]):
             (date.fromisoformat(str(t["date"])) for t in row.interim_targets),
             row.baseline_date,
             row.target_date,
+            set_now=before is None or "interim_targets" in changed,
         )
         if interim is not None:
             raise invalid("interim_targets", interim, f"Interim targets must be {interim}.")
@@ -202,7 +229,6 @@ class BenefitService(RegisterService[Benefit]):
                     "dated before their baseline",
                 )
         # What the state needs holds on every write, not only on the way into the state.
-        previous = row.state if before is None else before.get("state", row.state)
         measurements = 0
         if row.state is BenefitState.REALISED:
             measurements = (await self.progress([row.id])).get(row.id, Progress()).measurements
@@ -303,8 +329,13 @@ class BenefitService(RegisterService[Benefit]):
             )
             for b in benefits
         )
+        # A closed benefit counts at what was measured, not at the owner's last forecast.
         forecast = roll_up(
-            BenefitProgress(forecast_pct(b, exact=True), b.value_per_year, b.dis_benefit)
+            BenefitProgress(
+                forecast_pct(b, progress.get(b.id, Progress()).latest_value, exact=True),
+                b.value_per_year,
+                b.dis_benefit,
+            )
             for b in benefits
         )
         return realised, forecast, by_state
