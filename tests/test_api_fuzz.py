@@ -152,6 +152,9 @@ def follow_business_rules(
     for name in MONEY:
         if isinstance(body.get(name), float):
             body[name] = round(body[name], 2)
+    if isinstance(value := body.get("value_per_year"), int | float):
+        # A dis-benefit's value is a cost, a benefit's a gain (tested on its own).
+        body["value_per_year"] = -abs(value) if body.get("dis_benefit") is True else abs(value)
     for name in PAST_DATES:
         if isinstance(body.get(name), str) and body[name] > "2025-01-01":
             body[name] = "2025-01-01"

@@ -187,11 +187,6 @@ async def test_the_forecast_reads_a_closed_benefit_at_what_was_measured(
     assert dashboard.json()["benefits"]["forecast_pct"] == 40.0  # (0 + 50 + 70) / 3
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs services/workspace/reporting/service.py benefits_as_of to give each benefit's "
-    "latest measurement to forecast_pct: forecast_pct(b, latest.get(b.id), exact=True)",
-)
 async def test_a_reports_benefits_forecast_reads_a_closed_benefit_at_what_was_measured(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:
@@ -252,12 +247,6 @@ def test_a_dis_benefits_cost_never_weighs_in_the_value_realised() -> None:
     assert rolled.value_realised_per_year == Decimal("3500.00")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs tests/test_api_fuzz.py follow_business_rules to keep value_per_year's sign "
-    "with dis_benefit (a dis-benefit's not positive, a benefit's not negative: the fuzz sends "
-    "any pair, and would then meet a 422) before benefits.service refuses the other",
-)
 async def test_a_value_per_year_signed_against_its_dis_benefit_flag_is_refused(
     client: Client, make_workspace: MakeWorkspace
 ) -> None:

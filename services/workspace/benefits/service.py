@@ -207,6 +207,19 @@ class BenefitService(RegisterService[Benefit]):
             and row.target_date < row.baseline_date
         ):
             raise invalid("target_date", "on or after baseline_date")
+        # A dis-benefit's value is a cost (negative or zero), a benefit's a gain (zero or more):
+        # checked when either is written, so a row stored before the rule is not locked by it.
+        if (
+            (before is None or {"value_per_year", "dis_benefit"} & set(changed))
+            and row.value_per_year is not None
+            and (row.value_per_year > 0 if row.dis_benefit else row.value_per_year < 0)
+        ):
+            raise invalid(
+                "value_per_year",
+                "a dis-benefit's is a cost: negative or zero"
+                if row.dis_benefit
+                else "a benefit's is gained: zero or more",
+            )
         interim = interim_target_problem(
             (date.fromisoformat(str(t["date"])) for t in row.interim_targets),
             row.baseline_date,

@@ -137,7 +137,9 @@ async def benefits_as_of(
         for b in benefits
     )
     forecast = roll_up(
-        BenefitProgress(forecast_pct(b, exact=True), b.value_per_year, b.dis_benefit)
+        BenefitProgress(
+            forecast_pct(b, latest.get(b.id), exact=True), b.value_per_year, b.dis_benefit
+        )
         for b in benefits
     )
     return realised, forecast, by_state
