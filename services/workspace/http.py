@@ -47,7 +47,7 @@ from services.identity.models import Role
 from services.pagination import DEFAULT_LIMIT, Limit, Offset, Page, stated_order
 from services.problems import problem_responses
 from services.workspace import clock, exports
-from services.workspace.registers import RegisterService
+from services.workspace.registers import RegisterService, parts_named
 from services.workspace.schemas import read_of
 
 READ_ERRORS: tuple[type[ProblemError], ...] = (
@@ -379,6 +379,10 @@ def register_controller(spec: RegisterSpec) -> type[Controller]:
         row = await service.get(item_id)
         check_if_match(if_match, row.version, as_of(session))
         changes = data.changes()
+        if parts_named(service.model, changes):
+            # Nested parts are written apart from the row, no column of it: its version is
+            # checked here, the row held, before any of them is (412 if it moved on since).
+            await service.hold_as_loaded(row, as_of(session))
         await check_people(control_session, workspace, changes, spec.people)
         shown_before = _shown(await present(session, [row]))
         row = await service.update(row, changes)

@@ -11,7 +11,7 @@ import dataclasses
 import functools
 import re
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
@@ -36,9 +36,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
+from services.concurrency import etag
 from services.db.base import WorkspaceModel, utcnow
 from services.db.tenant_scope import TenantScopeError, scope_of
-from services.errors import Conflict, NotFound, ValidationFailed, field_error
+from services.errors import Conflict, NotFound, ValidationFailed, VersionMismatch, field_error
 from services.identity.models import Role
 from services.workspace import exports, money
 from services.workspace.configuration import service as configuration
@@ -297,6 +298,16 @@ def refuse_reversed_ranges(where: object) -> None:
             )
 
 
+def parts_named(model: type[WorkspaceModel], changes: Mapping[str, Any]) -> list[str]:
+    """The fields a write names that are not columns of ``model``: its nested parts, kept in
+    tables of their own (a board's seats, a benefit's enabling projects, a change request's
+    re-baselines). Writing them writes no column of the row, so its version-checked UPDATE does
+    not refuse a stale version: :meth:`RegisterService.hold_as_loaded` does, before they are
+    written."""
+    columns = model.__table__.c
+    return [name for name in changes if name not in columns]
+
+
 def invalid(field: str, message: str, detail: str | None = None) -> ValidationFailed:
     return ValidationFailed(detail or message, errors=[field_error(field, message)])
 
@@ -502,17 +513,53 @@ class RegisterService(Generic[M]):
                     row.custom_fields,  # type: ignore[attr-defined]
                 )
             await self.check(row, before)
+        # Held where its UPDATE would take it (so no lock is taken in a new order), a write of
+        # no column too: a PATCH that changes nothing is still refused on a version that moved
+        # on while it was made, as a stale If-Match is.
+        await self.hold_as_loaded(row, tagged=False)
         # Written only when a column's value changed (the rules' derived ones too): a PATCH
         # that changes nothing leaves the row, its version and who last changed it as they
         # were (``updated_at`` is stamped by the write itself). What hangs off the row (a
         # subclass's nested parts: members, lines, enablers) is not a column: a change there
         # alone moves the version on through :meth:`touch` (the generic update route compares
-        # what the row's read shows before and after).
+        # what the row's read shows before and after, and holds the row before any part is
+        # written: :func:`parts_named`).
         if self.session.is_modified(row):
             row.updated_by = self.actor_id
         await self._flush()
         await self.session.refresh(row)
         return row
+
+    async def hold_as_loaded(
+        self, row: M, as_of: date | None = None, *, tagged: bool = True
+    ) -> None:
+        """Hold ``row``'s row until the transaction ends (``FOR NO KEY UPDATE``, the lock its
+        UPDATE takes) and refuse (412) when its version, read afresh, is no longer the one
+        ``row`` was loaded at and its If-Match checked against: another write went in meanwhile.
+        The 412 names the current ETag (``as_of`` as for :func:`~services.concurrency.etag`)
+        unless ``tagged`` is False: a caller not knowing whether the register's tags name the
+        day says none rather than a wrong one.
+
+        An update of columns alone would be refused by the version-checked UPDATE anyway; one
+        of nested parts (:func:`parts_named`) writes no column, so without this two at once on
+        one ETag both went in, their parts mixed. Call it before any part is written; holding
+        twice in one transaction is harmless."""
+        model = type(row)
+        with self.session.no_autoflush:  # the row's pending changes are not written yet
+            held = await self.session.scalar(
+                select(model.version)
+                .where(model.tenant_id == row.tenant_id, model.id == row.id)
+                .with_for_update(key_share=True)
+            )
+        if held is None:
+            raise VersionMismatch(f"The {self.noun} was deleted while this request was being made.")
+        if held != row.version:
+            named: dict[str, Any] = {"current_etag": etag(held, as_of)} if tagged else {}
+            raise VersionMismatch(
+                f"The {self.noun} changed while this request was being made; read it again and "
+                "reapply your change.",
+                **named,
+            )
 
     async def delete(self, row: M) -> None:
         await self.session.delete(row)
