@@ -45,9 +45,16 @@ async def race(
         tasks = [asyncio.ensure_future(request) for request in requests]
         waiting = 0
         for _ in range(500):
-            waiting = await session.scalar(
-                select(func.count()).select_from(text("pg_locks")).where(text("NOT granted"))
+            # Waits in this run's database only (another run's, on the same server, would
+            # release the row before these requests queue on it), read afresh each time (a
+            # transaction otherwise keeps the activity it read first).
+            await session.execute(select(func.pg_stat_clear_snapshot()))
+            found = await session.scalar(
+                select(func.count())
+                .select_from(text("pg_stat_activity"))
+                .where(text("datname = current_database() AND wait_event_type = 'Lock'"))
             )
+            waiting = int(found or 0)
             if waiting >= len(requests) or any(t.done() for t in tasks):
                 break
             await asyncio.sleep(0.01)
