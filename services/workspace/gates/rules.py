@@ -10,14 +10,9 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from services.workspace.gates.models import CriterionStatus, GateBoundary, GateDecision, GateState
-from services.workspace.governance.models import MemberCapacity
 from services.workspace.structure.rules import Gate, Layout, gates_on_the_way_in, tranches_before
 
 OPENING = frozenset({GateDecision.GO, GateDecision.CONDITIONAL_GO})
-
-# The seats that carry a vote at a gate. An adviser advises, an observer watches and the
-# secretariat minutes: none of them takes the board's decision (the secretariat may record it).
-VOTING = frozenset({MemberCapacity.CHAIR, MemberCapacity.MEMBER})
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,7 +28,6 @@ from services.workspace.gates.models import (
 )
 from services.workspace.gates.rules import (
     CRITERION_TEST,
-    VOTING,
     CriterionCheck,
     criteria_settled,
     decision_problems,
@@ -37,7 +36,7 @@ from services.workspace.gates.rules import (
     tranches_behind,
 )
 from services.workspace.governance.models import BoardMember
-from services.workspace.governance.rules import decision_date_problem
+from services.workspace.governance.rules import VOTING_SEATS, decision_date_problem
 from services.workspace.governance.service import require_board
 from services.workspace.registers import RegisterService, between, invalid
 from services.workspace.structure.models import Tranche
@@ -470,7 +469,7 @@ class GateService(RegisterService[StageGate]):
             BoardMember.board_id == board_id, BoardMember.user_id == user_id
         )
         if voting:
-            seat = seat.where(BoardMember.capacity.in_(VOTING))
+            seat = seat.where(BoardMember.capacity.in_(VOTING_SEATS))
         return await self.session.scalar(seat.limit(1)) is not None
 
     async def review(self, gate: StageGate, review_id: uuid.UUID) -> StageGateReview:
