@@ -138,8 +138,13 @@ def follow_business_rules(
             body[name] = str(workspace.user_id)
         elif world and name in REFERENCES and body[name] is not None:
             body[name] = world[REFERENCES[name]]
-    if body.get("status") in ("approved", "rejected") and "decided_by_id" in body:
-        # A decision taken names who took it; a meeting it cites is one of its board's.
+    if body.get("approver_id") is not None:
+        # A change's approver is someone other than its requester (tested on its own); the
+        # fuzz workspace has one person, so its changes name no approver.
+        body["approver_id"] = None
+    if body.get("status") in ("approved", "rejected"):  # only a decision has such a status
+        # A decision taken names who took it (the fuzz user, a member of the fuzz board); a
+        # meeting it cites is one of its board's.
         body["decided_by_id"] = str(workspace.user_id)
         if world and body.get("meeting_id") is not None:
             body["board_id"] = world["board"]
@@ -185,9 +190,16 @@ def follow_business_rules(
     for name in ("proximity", "confidence"):
         if isinstance(body.get(name), str):
             body[name] = None if name == "proximity" else "medium"
-    for name in ("role_id", "owner_role_id", "realisation_lead_role_id", "lead_role_id"):
+    for name in (
+        "role_id",
+        "owner_role_id",
+        "realisation_lead_role_id",
+        "lead_role_id",
+        "format_id",
+    ):
         if name in body:
-            body[name] = None  # programme roles come from packs: the fuzz workspace has none
+            # Programme roles and report formats come from packs: the fuzz workspace has none.
+            body[name] = None
     if body.get("attendee_ids"):
         body["attendee_ids"] = [str(workspace.user_id)]
     if world and body.get("enabling_project_ids"):
@@ -209,6 +221,11 @@ def follow_business_rules(
         # One target per date (tested on its own).
         by_date = {t.get("date"): t for t in reversed(body["interim_targets"])}
         body["interim_targets"] = sorted(by_date.values(), key=lambda t: t.get("date", ""))
+    if isinstance(body.get("outcomes"), list):
+        # A gate names each outcome once, and recommends one of them (tested on their own).
+        body["outcomes"] = list(dict.fromkeys(body["outcomes"]))
+        if body.get("recommendation") is not None and body["outcomes"]:
+            body["recommendation"] = body["outcomes"][0]
     if isinstance(body.get("rebaselines"), list):
         body["rebaselines"] = body["rebaselines"][:1]  # each milestone once
     if "register" in body and "type" in body:  # a custom field definition

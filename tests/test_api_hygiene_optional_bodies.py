@@ -44,7 +44,7 @@ async def test_optional_bodies_are_documented_optional_and_refuse_null(client: C
         component = components[ref.rsplit("/", 1)[1]]
         assert "default" not in component, action
     corrected = components["StatusReportCorrection"]["properties"]["period_end"]
-    assert "the period stays" in corrected["description"]
+    assert "A correction keeps its report's period" in corrected["description"]
 
 
 async def test_a_correction_sent_null_is_refused_and_none_is_started(

@@ -218,6 +218,7 @@ async def test_money_round_trips_exactly_as_json_numbers(
             "programme_id": body["id"],
             "title": "B",
             "classification": "non_cash",
+            "dis_benefit": True,  # a cost: its value is negative
             "value_per_year": -0.01,
             "realisation_cost": 250000.5,
         },

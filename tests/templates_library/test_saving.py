@@ -92,6 +92,18 @@ async def test_a_decision_taken_in_the_workspace_is_saved_as_one_still_to_take(
     programme = stable_id(ws.tenant_id, PACK, "programme", "programme")
     decision_id = stable_id(ws.tenant_id, PACK, "decision", "delivery-approach")
     decision = (await client.get(url(ws, f"decisions/{decision_id}"), headers=ws.headers)).json()
+    if decision["board_id"] is not None:
+        # A decision naming a board is taken by a voting seat on it: the user takes the first.
+        board_url = url(ws, f"boards/{decision['board_id']}")
+        board = (await client.get(board_url, headers=ws.headers)).json()
+        seats = [
+            {k: seat[k] for k in ("role_title", "user_id", "capacity", "role_id")}
+            for seat in board["members"]
+        ]
+        voting = next(s for s in seats if s["capacity"] in ("chair", "member"))
+        voting["user_id"] = str(ws.user_id)
+        seated = await change(client, ws, "boards", board, {"members": seats})
+        assert seated.status_code == 200, seated.text
     taken = await change(
         client,
         ws,
