@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from services.db.engine import Database
 from services.workspace.raid.models import Risk, RiskKind, RiskResponse
@@ -600,3 +601,40 @@ async def test_an_internal_dependency_names_its_from_side_by_a_milestone_alone_a
     unnamed = await change(client, ws, "dependencies", by_milestones, {"from_milestone_id": None})
     assert unnamed.status_code == 422, unnamed.text
     assert [e["field"] for e in unnamed.json()["errors"]] == ["from_project_id"]
+
+
+async def test_an_issue_is_resolved_by_a_day_on_or_after_the_one_it_was_raised(
+    client: Client, make_workspace: MakeWorkspace, database: Database
+) -> None:
+    ws = await make_workspace()
+    prog = await programme(client, ws)
+    body = {"programme_id": prog["id"], "title": "Data late", "raised_on": day(-10)}
+
+    early = await client.post(
+        url(ws, "issues"), json=body | {"target_date": day(-11)}, headers=ws.headers
+    )
+    assert early.status_code == 422, early.text
+    assert [e["field"] for e in early.json()["errors"]] == ["target_date"]
+    # Raised today unless told: a target already past needs the day it was raised.
+    backdated = await client.post(
+        url(ws, "issues"),
+        json={"programme_id": prog["id"], "title": "Late", "target_date": day(-1)},
+        headers=ws.headers,
+    )
+    assert backdated.status_code == 422, backdated.text
+
+    issue = await make(client, ws, "issues", body | {"target_date": day(-10)})  # the same day
+    moved = await change(client, ws, "issues", issue, {"target_date": day(-12)})
+    assert moved.status_code == 422 and moved.json()["errors"][0]["field"] == "target_date"
+    later = await change(client, ws, "issues", issue, {"raised_on": day(-9)})
+    assert later.status_code == 422 and later.json()["errors"][0]["field"] == "raised_on"
+
+    # One stored before the rule is not locked by it: other fields still change.
+    async with in_workspace(database, ws.tenant_id) as session:
+        await session.execute(
+            text("UPDATE workspace.issues SET target_date = :d WHERE id = :id"),
+            {"d": date.fromisoformat(day(-20)), "id": uuid.UUID(issue["id"])},
+        )
+    current = (await client.get(url(ws, f"issues/{issue['id']}"), headers=ws.headers)).json()
+    retitled = await change(client, ws, "issues", current, {"title": "Data very late"})
+    assert retitled.status_code == 200, retitled.text

@@ -268,6 +268,17 @@ class IssueService(RegisterService[Issue]):
             check = not_after_today if written else clock.kept_not_after_today
             if (problem := check(row.raised_on, today)) is not None:
                 raise invalid("raised_on", problem, f"raised_on: {problem}")
+        # An issue is resolved by a day on or after the one it was raised: checked when either
+        # is written, so a row stored before the rule is not locked by it.
+        if (
+            row.raised_on is not None
+            and row.target_date is not None
+            and row.target_date < row.raised_on
+            and (before is None or "target_date" in before or "raised_on" in before)
+        ):
+            if before is None or "target_date" in before:
+                raise invalid("target_date", f"on or after raised_on ({row.raised_on})")
+            raise invalid("raised_on", f"on or before target_date ({row.target_date})")
 
 
 # --- assumptions --------------------------------------------------------------------------------
