@@ -14,7 +14,7 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from services.db.base import utcnow
-from services.errors import Conflict, NotFound, ValidationFailed, VersionMismatch, field_error
+from services.errors import Conflict, NotFound, ValidationFailed, field_error
 from services.workspace import clock
 from services.workspace.benefits.models import (
     Benefit,
@@ -133,14 +133,7 @@ class BenefitService(RegisterService[Benefit]):
         # be refused later by the version-checked UPDATE, but one of its enabling projects
         # writes no column: two at once with one ETag both went through, their projects mixed.
         # Measurements wait for it too, so the rules below read what stays.
-        held = await self.session.scalar(
-            select(Benefit.version).where(Benefit.id == row.id).with_for_update(key_share=True)
-        )
-        if held != row.version:
-            raise VersionMismatch(
-                "The resource changed while this request was being made; read it again and "
-                "reapply your change."
-            )
+        await self.hold_as_loaded(row, tagged=False)
         enablers = changes.pop("enabling_project_ids", None)
         if enablers is not None:
             await self._set_enablers(row, enablers)

@@ -14,8 +14,8 @@ import msgspec
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.db.base import WorkspaceModel, utcnow
-from services.errors import Conflict, Forbidden, ValidationFailed, VersionMismatch, field_error
+from services.db.base import utcnow
+from services.errors import Conflict, Forbidden, ValidationFailed, field_error
 from services.identity.models import Role
 from services.text import a_or_an
 from services.workspace import clock
@@ -162,26 +162,6 @@ async def meeting_of(
     return meeting
 
 
-async def hold_as_read(session: AsyncSession, row: WorkspaceModel) -> None:
-    """Hold ``row``'s row until the transaction ends, and refuse (412) when it has moved on
-    since it was read: another write went in meanwhile.
-
-    For a write of what hangs off a row (a board's seats, a change request's re-baselines):
-    their lines are replaced apart from the row, whose version then moves on unchecked
-    (:meth:`RegisterService.touch`), so two such writes at once would otherwise both go in on
-    the one version a client read, or one go in after an approval that applied the lines it
-    replaces."""
-    model = type(row)
-    version = await session.scalar(
-        select(model.version).where(model.id == row.id).with_for_update(key_share=True)
-    )
-    if version != row.version:
-        raise VersionMismatch(
-            f"The {model.__tablename__.replace('_', ' ').rstrip('s')} changed while this "
-            "request was being made; read it again and reapply your change."
-        )
-
-
 # --- boards -------------------------------------------------------------------------------------
 
 
@@ -213,7 +193,7 @@ class BoardService(RegisterService[Board]):
     async def update(self, row: Board, changes: dict[str, Any]) -> Board:
         members = changes.pop("members", None)
         if members is not None:
-            await hold_as_read(self.session, row)
+            await self.hold_as_loaded(row, tagged=False)
             await self.set_members(row, msgspec.to_builtins(members))
         return await super().update(row, changes)
 
@@ -750,7 +730,7 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         the caller's). Once submitted, its requester and approver change only by an admin or
         owner, and it does not go back to draft (it is decided, or withdrawn). The row is held
         first: a decision taken meanwhile is a 412, not re-baselines replaced behind it."""
-        await hold_as_read(self.session, row)
+        await self.hold_as_loaded(row, tagged=False)
         if row.state in DECIDED or row.state is ChangeRequestState.WITHDRAWN:
             raise Conflict(f"{a_or_an(row.state, starts=True)} change request cannot be changed.")
         submitted = row.state is ChangeRequestState.SUBMITTED
@@ -960,7 +940,7 @@ class ChangeRequestService(RegisterService[ChangeRequest]):
         by its requester or an admin or owner instead); a decided one explains the baselines
         its approval moved, or why they did not; a withdrawn one, that it was asked for. The
         row is held first: a submission written meanwhile is a 412, not deleted behind it."""
-        await hold_as_read(self.session, row)
+        await self.hold_as_loaded(row, tagged=False)
         if (kept := kept_change_problem(row.state)) is not None:
             raise Conflict(
                 f"The change request is {row.state}; {kept}.",
