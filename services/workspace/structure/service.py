@@ -1171,10 +1171,11 @@ class MilestoneService(RegisterService[Milestone]):
         follows it: moved even into the project on the other side, it leaves a dependency its
         create accepts (a milestone may need something from its own project as a whole).
 
-        The milestone's row is held first: a dependency being written names it FOR SHARE, so
-        one written at the same moment is waited for and then read here."""
+        The milestone's row is held first, with the lock its UPDATE takes: a dependency being
+        written names it FOR SHARE, so one written at the same moment is waited for and then
+        read here (rows merely referring to it, taking FOR KEY SHARE, are not held up)."""
         await self.session.execute(
-            select(Milestone.id).where(Milestone.id == row.id).with_for_update()
+            select(Milestone.id).where(Milestone.id == row.id).with_for_update(key_share=True)
         )
         found = await self.session.execute(
             select(Dependency.reference, Dependency.title)
