@@ -28,6 +28,7 @@ import uvicorn
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from psycopg import sql
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -305,6 +306,19 @@ async def in_workspace(database: Database, tenant_id: uuid.UUID) -> AsyncIterato
     """One transaction scoped to the workspace (committed on success)."""
     async with database.transaction(scope=TenantScope.single(tenant_id)) as session:
         yield session
+
+
+async def lock_waits(session: AsyncSession) -> int:
+    """How many sessions wait on a lock in this run's database (``session``'s: another run's
+    tests on the same server would release a row before these requests queue on it), read
+    afresh: a transaction otherwise keeps the activity it read first."""
+    await session.execute(select(func.pg_stat_clear_snapshot()))
+    found = await session.scalar(
+        select(func.count())
+        .select_from(text("pg_stat_activity"))
+        .where(text("datname = current_database() AND wait_event_type = 'Lock'"))
+    )
+    return int(found or 0)
 
 
 @contextmanager

@@ -10,27 +10,13 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
 
 from services.db.engine import Database
 from services.workspace.benefits.models import Benefit, BenefitMeasurement, BenefitState
 from services.workspace.configuration.models import ScaleKind, ScaleLevel
-from tests.conftest import MakeWorkspace, in_workspace
+from tests.conftest import MakeWorkspace, in_workspace, lock_waits
 from tests.workspace_api import Client, change, make, programme, url
-
-
-async def lock_waits(session: AsyncSession) -> int:
-    """Requests of this run's database waiting on a lock, read afresh (another run's waits, on
-    the same server, would release the row before these requests queue on it; a transaction
-    otherwise keeps the activity it read first)."""
-    await session.execute(select(func.pg_stat_clear_snapshot()))
-    found = await session.scalar(
-        select(func.count())
-        .select_from(text("pg_stat_activity"))
-        .where(text("datname = current_database() AND wait_event_type = 'Lock'"))
-    )
-    return int(found or 0)
 
 
 async def test_a_target_a_hairs_breadth_from_its_baseline_is_no_500(

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import select
 
 from services.db.base import WorkspaceModel
 from services.db.engine import Database
@@ -23,7 +23,7 @@ from services.workspace.benefits.models import Benefit
 from services.workspace.gates.models import StageGate
 from services.workspace.reporting.models import StatusReport
 from services.workspace.structure.models import Programme
-from tests.conftest import MakeWorkspace, in_workspace
+from tests.conftest import MakeWorkspace, in_workspace, lock_waits
 
 
 @pytest.fixture
@@ -45,16 +45,7 @@ async def race(
         tasks = [asyncio.ensure_future(request) for request in requests]
         waiting = 0
         for _ in range(500):
-            # Waits in this run's database only (another run's, on the same server, would
-            # release the row before these requests queue on it), read afresh each time (a
-            # transaction otherwise keeps the activity it read first).
-            await session.execute(select(func.pg_stat_clear_snapshot()))
-            found = await session.scalar(
-                select(func.count())
-                .select_from(text("pg_stat_activity"))
-                .where(text("datname = current_database() AND wait_event_type = 'Lock'"))
-            )
-            waiting = int(found or 0)
+            waiting = await lock_waits(session)
             if waiting >= len(requests) or any(t.done() for t in tasks):
                 break
             await asyncio.sleep(0.01)

@@ -17,15 +17,14 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select, update
 
 from services.db.base import WorkspaceModel
 from services.db.engine import Database
 from services.workspace.benefits.models import Benefit
 from services.workspace.governance.models import Board, ChangeRequest
 from services.workspace.raid.models import Issue
-from tests.conftest import MakeWorkspace, Workspace, in_workspace
+from tests.conftest import MakeWorkspace, Workspace, in_workspace, lock_waits
 
 
 @pytest.fixture
@@ -44,19 +43,6 @@ async def made(client: httpx.AsyncClient, ws: Workspace, path: str, body: dict[s
     return response.json()
 
 
-async def waiting_on_it(session: AsyncSession) -> int:
-    """How many sessions wait on a lock in this run's database (``session``'s: the tests of
-    other runs on the same server are not counted), read afresh: a transaction otherwise keeps
-    the activity it read first."""
-    await session.execute(select(func.pg_stat_clear_snapshot()))
-    found = await session.scalar(
-        select(func.count())
-        .select_from(text("pg_stat_activity"))
-        .where(text("datname = current_database() AND wait_event_type = 'Lock'"))
-    )
-    return int(found or 0)
-
-
 async def race(
     database: Database,
     ws: Workspace,
@@ -72,7 +58,7 @@ async def race(
         tasks = [asyncio.ensure_future(request) for request in requests]
         waiting = 0
         for _ in range(500):
-            waiting = await waiting_on_it(session)
+            waiting = await lock_waits(session)
             if waiting >= len(tasks) or any(t.done() for t in tasks):
                 break
             await asyncio.sleep(0.01)
@@ -258,7 +244,7 @@ async def test_a_patch_changing_nothing_is_a_412_when_the_row_moved_on_while_it_
         task = asyncio.ensure_future(same)
         waiting = 0
         for _ in range(500):
-            waiting = await waiting_on_it(session)
+            waiting = await lock_waits(session)
             if waiting or task.done():
                 break
             await asyncio.sleep(0.01)
