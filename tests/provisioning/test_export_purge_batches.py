@@ -4,6 +4,7 @@ for the next hour: after a deploy every export past its retention is due at once
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import uuid
@@ -13,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import structlog
+from procrastinate.exceptions import AlreadyEnqueued
 from sqlalchemy import func, insert, select
 from structlog.testing import capture_logs
 
@@ -72,25 +74,31 @@ async def test_the_hourly_purge_deletes_a_batch_oldest_first_and_logs_it(
             try:
                 await queue.open()
                 purge = queue.app.configure_task(PURGE_EXPORTS_TASK, queue=MAINTENANCE_QUEUE)
-                await purge.defer_async(timestamp=int(time.time()))
+                # A worker started within ten minutes of the hourly tick (minute 17) defers
+                # that purge itself: then it is the one waiting, and the one that runs.
+                with contextlib.suppress(AlreadyEnqueued):
+                    await purge.defer_async(timestamp=int(time.time()))
                 deadline = time.monotonic() + 60
                 while not any(e["event"] == "provisioning.exports.purged" for e in logs):
                     assert time.monotonic() < deadline, "the purge did not finish"
                     await asyncio.sleep(0.1)
             finally:
                 await queue.close()
+    # The first run's own account: the oldest batch, and more due. (The hourly tick's purge,
+    # when the worker deferred it too, may have run after it and taken the last one already.)
     oldest = {r["id"] for r in rows[:PURGE_BATCH]}
-    assert await deleted(isolated_database) == oldest
     summary = next(e for e in logs if e["event"] == "provisioning.exports.purged")
     assert summary["exports"] == PURGE_BATCH and summary["more_due"] is True
     assert set(summary["runs"]) == {str(i) for i in oldest}
+    assert oldest <= await deleted(isolated_database)
 
     # The next hour's purge takes the rest.
     async with worker_in_process(isolated.settings, concurrency=1):
         try:
             await queue.open()
             purge = queue.app.configure_task(PURGE_EXPORTS_TASK, queue=MAINTENANCE_QUEUE)
-            await purge.defer_async(timestamp=int(time.time()) + 3600)
+            with contextlib.suppress(AlreadyEnqueued):
+                await purge.defer_async(timestamp=int(time.time()) + 3600)
             deadline = time.monotonic() + 60
             while len(await deleted(isolated_database)) < len(rows):
                 assert time.monotonic() < deadline, "the next purge did not take the rest"
